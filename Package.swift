@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+// Cerebellum: an onboard controller for camera-driven robots on ARM Linux boards.
+// One module per layer; see README.md ("Architecture") and ../shared/docs/architecture.md.
+import PackageDescription
+
+let package = Package(
+    name: "Cerebellum",
+    products: [
+        .executable(name: "cerebellum", targets: ["cerebellum"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries from Debian packages (see `make deps`).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
+        .systemLibrary(name: "CI2C", providers: [.apt(["libi2c-dev"])]),
+        // What Swift cannot call directly: ioctl (variadic) and the request-number macros.
+        .target(name: "CShims"),
+
+        // Shared value types and hardware protocols. Standard library only.
+        .target(name: "RobotCore"),
+        // The safety governor: the last layer before any actuator. Small and pure.
+        .target(name: "Safety", dependencies: ["RobotCore"]),
+        // Simulated worlds and devices behind the same protocols as the real drivers.
+        .target(name: "Simulation", dependencies: ["RobotCore", "Safety"]),
+        // Board profiles and calibration files: YAML with file:line:column errors.
+        .target(name: "Configuration", dependencies: ["RobotCore", "Safety", "Simulation", .product(name: "Yams", package: "Yams")]),
+        // Real Linux drivers and system facts (V4L2, libgpiod, i2c-dev, OpenBLAS info).
+        .target(name: "LinuxHardware", dependencies: ["RobotCore", "Safety", "CShims", "COpenBLAS", "CV4L2", "CGPIOD", "CI2C"]),
+        // The fixed-rate loop, real-time setup, statistics, wiring from a board profile.
+        .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware"]),
+        .executableTarget(name: "cerebellum", dependencies: [
+            "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Counts heap allocations made by one thread (interposes malloc in the test process).
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        .testTarget(name: "SafetyTests", dependencies: ["Safety", "RobotCore"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Safety", "RobotCore"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Safety", "RobotCore"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Simulation", "Configuration", "Safety", "RobotCore", "CAllocationCounter"]),
+    ]
+)

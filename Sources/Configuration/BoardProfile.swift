@@ -1,0 +1,334 @@
+import Foundation
+import RobotCore
+import Safety
+import Simulation
+
+/// What kind of actuator hangs on a channel.
+public enum ActuatorKind: String, Sendable, CaseIterable {
+    case servo
+    case esc
+    case gpioHBridge = "gpio_hbridge"
+}
+
+/// Which driver provides a device. Real drivers are listed here as the build gains them.
+public enum DeviceDriver: String, Sendable, CaseIterable {
+    case sim
+}
+
+/// What an input line is for.
+public enum InputRole: String, Sendable, CaseIterable {
+    /// Emergency stop: asserted latches the governor's e-stop fault.
+    case estop
+}
+
+/// Real-time settings for the loop thread; each is best effort, with a warning when refused.
+public struct RealtimeSettings: Sendable, Equatable {
+    /// SCHED_FIFO priority 1...99; 0 leaves the scheduler alone.
+    public var priority: Int
+    /// mlockall(MCL_CURRENT | MCL_FUTURE): no page faults in the loop.
+    public var lockMemory: Bool
+    /// CPU to pin the loop thread to; nil leaves affinity alone.
+    public var cpu: Int?
+}
+
+public struct LoopSettings: Sendable, Equatable {
+    /// Control loop rate, Hz.
+    public var rateHz: Double
+    public var realtime: RealtimeSettings
+    public var period: Duration { .seconds(double: 1 / rateHz) }
+}
+
+public struct CameraSettings: Sendable, Equatable {
+    public var driver: DeviceDriver
+    public var width: Int
+    public var height: Int
+    /// Oldest frame the controller may act on.
+    public var maxFrameAge: Duration
+    /// Simulated camera: exposure-to-delivery latency.
+    public var simLatency: Duration
+    /// Simulated camera: chance a tick brings no new frame.
+    public var simDropProbability: Double
+}
+
+public struct ActuatorChannel: Sendable, Equatable {
+    public var name: String
+    /// Output index on the PWM board (0...15).
+    public var channel: Int
+    public var kind: ActuatorKind
+    public var minEffort: Double
+    public var maxEffort: Double
+    /// Largest change of effort per second.
+    public var slewPerSecond: Double
+}
+
+public struct InputLine: Sendable, Equatable {
+    public var name: String
+    public var role: InputRole
+    public var driver: DeviceDriver
+    /// True when the line reads low while asserted (a normally-closed e-stop to ground).
+    public var activeLow: Bool
+}
+
+public struct SerialConsoleSettings: Sendable, Equatable {
+    public var device: String
+    public var baud: Int
+}
+
+public struct SafetySettings: Sendable, Equatable {
+    public var window: Duration
+    public var maxWindowChange: Double
+    public var maxConsecutiveOverruns: Int
+    public var stallTimeout: Duration
+    public var heartbeatTimeout: Duration
+}
+
+/// The simulated world behind a `sim` board, and its actuators' ground truth.
+public struct SimulationSettings: Sendable, Equatable {
+    public var world: TwoRoomsVariant
+    public var seed: UInt64
+    /// What the simulated servos really do, per actuator channel (calibration must find this).
+    public var actuatorTruth: [ActuatorPhysics]
+}
+
+/// A board profile: what is wired where (`boards/NAME.yaml`).
+public struct BoardProfile: Sendable, Equatable {
+    public var name: String
+    public var summary: String
+    public var loop: LoopSettings
+    public var camera: CameraSettings
+    public var actuators: [ActuatorChannel]
+    public var inputs: [InputLine]
+    public var serialConsole: SerialConsoleSettings?
+    public var safety: SafetySettings
+    public var simulation: SimulationSettings?
+    /// The calibration file, resolved against the board file's folder.
+    public var calibrationPath: String
+    /// Where this profile was read from.
+    public var path: String
+}
+
+/// What the bench calibration measured (`calibration/NAME.yaml`).
+public struct Calibration: Sendable, Equatable {
+    public var board: String
+    /// PCA9685 output frequency, Hz.
+    public var pwmFrequencyHz: Double
+    /// Measured oscillator correction (actual / nominal 25 MHz).
+    public var oscillatorTrim: Double
+    /// Pulse calibration per actuator name.
+    public var channels: [String: PulseCalibration]
+    /// When it was measured (free text, written by `cerebellum calibrate`).
+    public var measured: String?
+    public var path: String
+}
+
+/// A board profile with its calibration, checked against each other.
+public struct LoadedBoard: Sendable {
+    public var profile: BoardProfile
+    public var calibration: Calibration
+
+    /// The governor's configuration: limits from the board profile, pulse widths from calibration.
+    public var safetyConfig: SafetyConfig {
+        SafetyConfig(
+            channels: profile.actuators.map {
+                ChannelLimits(name: $0.name, minEffort: $0.minEffort, maxEffort: $0.maxEffort,
+                              maxSlewPerSecond: $0.slewPerSecond, calibration: calibration.channels[$0.name]!)
+            },
+            tickPeriod: profile.loop.period, window: profile.safety.window,
+            maxWindowChange: profile.safety.maxWindowChange, maxFrameAge: profile.camera.maxFrameAge,
+            maxConsecutiveOverruns: profile.safety.maxConsecutiveOverruns,
+            stallTimeout: profile.safety.stallTimeout, heartbeatTimeout: profile.safety.heartbeatTimeout)
+    }
+
+    /// Reads and checks a board profile and the calibration it names. Any problem throws a
+    /// `ConfigError` naming the file, line and field; nothing is started from a bad file.
+    public static func load(boardPath: String) throws -> LoadedBoard {
+        let profile = try BoardProfile.load(path: boardPath)
+        let calibration = try Calibration.load(path: profile.calibrationPath)
+        return try LoadedBoard(profile: profile, calibration: calibration)
+    }
+
+    public init(profile: BoardProfile, calibration: Calibration) throws {
+        let file = calibration.path
+        if calibration.board != profile.name {
+            throw ConfigError(file: file, line: nil, column: nil, field: "board",
+                              message: "calibration is for board '\(calibration.board)', profile is '\(profile.name)'")
+        }
+        for a in profile.actuators where calibration.channels[a.name] == nil {
+            throw ConfigError(file: file, line: nil, column: nil, field: "channels.\(a.name)",
+                              message: "no calibration for actuator '\(a.name)' of board '\(profile.name)'")
+        }
+        for name in calibration.channels.keys.sorted() where !profile.actuators.contains(where: { $0.name == name }) {
+            throw ConfigError(file: file, line: nil, column: nil, field: "channels.\(name)",
+                              message: "board '\(profile.name)' has no actuator named '\(name)'")
+        }
+        self.profile = profile
+        self.calibration = calibration
+        if let problem = safetyConfig.problems().first {
+            throw ConfigError(file: profile.path, line: nil, column: nil, field: "safety", message: problem)
+        }
+    }
+}
+
+func readFile(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ConfigError(file: path, line: nil, column: nil, field: "", message: "cannot read the file (missing or unreadable)")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw ConfigError(file: path, line: nil, column: nil, field: "", message: "the file is not UTF-8 text")
+    }
+    return text
+}
+
+/// Removes `.` and `dir/..` pairs from a path without touching the file system.
+func normalizedPath(_ path: String) -> String {
+    var out: [Substring] = []
+    for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+        if part == "." { continue }
+        if part == "..", let last = out.last, last != ".." { out.removeLast(); continue }
+        out.append(part)
+    }
+    let joined = out.joined(separator: "/")
+    return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
+}
+
+func milliseconds(_ v: YAMLValue, in range: ClosedRange<Double>) throws -> Duration {
+    .seconds(double: try v.double(in: range) / 1000)
+}
+
+extension BoardProfile {
+    /// Reads `boards/NAME.yaml`.
+    public static func load(path: String) throws -> BoardProfile {
+        let root = try YAMLValue.parse(try readFile(path), file: path).mapping()
+        let name = try root.required("name").string()
+        let summary = try root.optional("description")?.string() ?? ""
+
+        let loopMap = try root.required("loop").mapping()
+        let rate = try loopMap.required("rate_hz").double(in: 1...1000)
+        var rt = RealtimeSettings(priority: 0, lockMemory: false, cpu: nil)
+        if let rtMap = try loopMap.optional("realtime")?.mapping() {
+            rt.priority = try rtMap.optional("priority")?.int(in: 0...99) ?? 0
+            rt.lockMemory = try rtMap.optional("lock_memory")?.bool() ?? false
+            rt.cpu = try rtMap.optional("cpu")?.int(in: 0...1023)
+            try rtMap.finish()
+        }
+        try loopMap.finish()
+
+        let camMap = try root.required("camera").mapping()
+        var camera = CameraSettings(
+            driver: try camMap.required("driver").choice(DeviceDriver.self),
+            width: try camMap.required("width").int(in: 8...4096),
+            height: try camMap.required("height").int(in: 8...4096),
+            maxFrameAge: try milliseconds(camMap.required("max_frame_age_ms"), in: 1...10_000),
+            simLatency: .zero, simDropProbability: 0)
+        camera.simLatency = try camMap.optional("sim_latency_ms").map { try milliseconds($0, in: 0...1000) } ?? .zero
+        camera.simDropProbability = try camMap.optional("sim_drop_probability")?.double(in: 0...1) ?? 0
+        try camMap.finish()
+
+        var actuators: [ActuatorChannel] = []
+        for item in try root.required("actuators").sequence() {
+            let m = try item.mapping()
+            let a = ActuatorChannel(
+                name: try m.required("name").string(),
+                channel: try m.required("channel").int(in: 0...(maxChannels - 1)),
+                kind: try m.required("kind").choice(ActuatorKind.self),
+                minEffort: try m.optional("min_effort")?.double(in: -1...0) ?? -1,
+                maxEffort: try m.optional("max_effort")?.double(in: 0...1) ?? 1,
+                slewPerSecond: try m.required("slew_per_s").double(in: 0.001...1_000_000))
+            try m.finish()
+            if actuators.contains(where: { $0.name == a.name }) { throw item.error("actuator name '\(a.name)' is used twice") }
+            if actuators.contains(where: { $0.channel == a.channel }) { throw item.error("channel \(a.channel) is used twice") }
+            actuators.append(a)
+        }
+        if actuators.isEmpty { throw try root.required("actuators").error("a board needs at least one actuator") }
+
+        var inputs: [InputLine] = []
+        for item in try root.optional("inputs")?.sequence() ?? [] {
+            let m = try item.mapping()
+            inputs.append(InputLine(
+                name: try m.required("name").string(),
+                role: try m.required("role").choice(InputRole.self),
+                driver: try m.required("driver").choice(DeviceDriver.self),
+                activeLow: try m.optional("active_low")?.bool() ?? false))
+            try m.finish()
+        }
+
+        var serial: SerialConsoleSettings?
+        if let s = try root.optional("serial_console")?.mapping() {
+            serial = SerialConsoleSettings(device: try s.required("device").string(),
+                                           baud: try s.optional("baud")?.int(in: 300...4_000_000) ?? 115_200)
+            try s.finish()
+        }
+
+        let sm = try root.required("safety").mapping()
+        let safety = SafetySettings(
+            window: try sm.optional("window_ms").map { try milliseconds($0, in: 1...10_000) } ?? .milliseconds(250),
+            maxWindowChange: try sm.required("max_window_change").double(in: 0.001...2),
+            maxConsecutiveOverruns: try sm.required("max_consecutive_overruns").int(in: 1...1000),
+            stallTimeout: try milliseconds(sm.required("stall_timeout_ms"), in: 1...60_000),
+            heartbeatTimeout: try milliseconds(sm.required("heartbeat_timeout_ms"), in: 1...60_000))
+        try sm.finish()
+
+        var simulation: SimulationSettings?
+        if let simMap = try root.optional("simulation")?.mapping() {
+            let world = try simMap.required("world").choice(TwoRoomsVariant.self)
+            var truth: [ActuatorPhysics] = []
+            let truthMap = try simMap.required("actuator_truth").mapping()
+            for a in actuators {
+                let m = try truthMap.required(a.name).mapping()
+                truth.append(ActuatorPhysics(
+                    neutralMicros: try m.required("neutral_us").double(in: 400...2600),
+                    fullScaleMicros: try m.required("full_scale_us").double(in: 10...1000),
+                    deadbandMicros: try m.optional("deadband_us")?.double(in: 0...200) ?? 0,
+                    reversed: try m.optional("reversed")?.bool() ?? false))
+                try m.finish()
+            }
+            try truthMap.finish()
+            simulation = SimulationSettings(world: world, seed: UInt64(try simMap.optional("seed")?.int(in: 0...Int(Int32.max)) ?? 1),
+                                            actuatorTruth: truth)
+            try simMap.finish()
+        }
+        let usesSim = camera.driver == .sim || inputs.contains { $0.driver == .sim }
+        if usesSim && simulation == nil { throw root.value.error("a board with sim devices needs a 'simulation' section") }
+
+        let calValue = try root.required("calibration")
+        let calRelative = try calValue.string()
+        let boardDir = (path as NSString).deletingLastPathComponent
+        let calibrationPath = calRelative.hasPrefix("/") ? calRelative
+            : ((boardDir.isEmpty ? "." : boardDir) as NSString).appendingPathComponent(calRelative)
+        try root.finish()
+
+        return BoardProfile(name: name, summary: summary, loop: LoopSettings(rateHz: rate, realtime: rt), camera: camera,
+                            actuators: actuators, inputs: inputs, serialConsole: serial, safety: safety,
+                            simulation: simulation, calibrationPath: normalizedPath(calibrationPath), path: path)
+    }
+}
+
+extension Calibration {
+    /// Reads `calibration/NAME.yaml`.
+    public static func load(path: String) throws -> Calibration {
+        let root = try YAMLValue.parse(try readFile(path), file: path).mapping()
+        let board = try root.required("board").string()
+        let measured = try root.optional("measured")?.string()
+        var frequency = 50.0, trim = 1.0
+        if let pwm = try root.optional("pwm")?.mapping() {
+            frequency = try pwm.optional("frequency_hz")?.double(in: 24...1526) ?? 50
+            trim = try pwm.optional("oscillator_trim")?.double(in: 0.8...1.2) ?? 1
+            try pwm.finish()
+        }
+        var channels: [String: PulseCalibration] = [:]
+        for (name, value) in try root.required("channels").mapping().all() {
+            let m = try value.mapping()
+            let c = PulseCalibration(
+                minMicros: try m.required("min_us").double(in: 400...2600),
+                neutralMicros: try m.required("neutral_us").double(in: 400...2600),
+                maxMicros: try m.required("max_us").double(in: 400...2600),
+                reversed: try m.optional("reversed")?.bool() ?? false,
+                deadbandMicros: try m.optional("deadband_us")?.double(in: 0...500) ?? 0)
+            try m.finish()
+            if let problem = c.problems().first { throw value.error(problem) }
+            channels[name] = c
+        }
+        try root.finish()
+        return Calibration(board: board, pwmFrequencyHz: frequency, oscillatorTrim: trim, channels: channels, measured: measured, path: path)
+    }
+}

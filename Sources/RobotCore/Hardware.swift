@@ -1,0 +1,56 @@
+/// Why a device operation failed. Carries no strings so it can be raised inside the tick.
+public enum DeviceFailure: Equatable, Sendable, CustomStringConvertible {
+    /// The OS returned this errno.
+    case io(errno: Int32)
+    /// The device disappeared (ENODEV, unplugged).
+    case lost
+    /// A simulated failure injected by a test or the simulator.
+    case injected
+
+    public var description: String {
+        switch self {
+        case .io(let e): "I/O error (errno \(e))"
+        case .lost: "device lost"
+        case .injected: "injected failure"
+        }
+    }
+}
+
+/// What one capture attempt produced.
+public enum CaptureResult: Equatable, Sendable {
+    /// A new image is in the frame.
+    case newFrame
+    /// No new image since the last call; the frame keeps the previous one (its age grows).
+    case noNewFrame
+    case failed(DeviceFailure)
+}
+
+/// A camera: the V4L2 driver or a simulated camera.
+public protocol FrameSource: AnyObject {
+    var width: Int { get }
+    var height: Int { get }
+    /// Writes the newest image into `frame` if there is one. Never blocks past the tick; never allocates.
+    func capture(into frame: Frame) -> CaptureResult
+}
+
+/// What a digital input read gave.
+public enum InputReading: Equatable, Sendable {
+    /// Logical level after active-low inversion: true = asserted (e.g. e-stop pressed).
+    case level(Bool)
+    case failed(DeviceFailure)
+}
+
+/// A digital input line (e-stop, limit switch): GPIO through libgpiod, or simulated.
+public protocol DigitalInput: AnyObject {
+    var name: String { get }
+    func read() -> InputReading
+}
+
+/// Whatever proposes actuator commands each tick: the planner, a teleop session, a script.
+public protocol CommandSource: AnyObject {
+    var origin: CommandOrigin { get }
+    /// Looks at the newest frame and proposes efforts for this tick. Writes into `command`; never allocates.
+    /// Returns false when the source has nothing to say this tick (the governor then holds, and
+    /// its heartbeat timeout runs).
+    func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool
+}

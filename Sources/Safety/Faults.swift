@@ -1,0 +1,93 @@
+import RobotCore
+
+/// Fault causes the governor watches. A latched fault holds every output at neutral until its cause
+/// is gone, it is cleared (`clearFaults`) and the governor is armed again.
+public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// The e-stop input is asserted (pressed), or the console said `estop`.
+    public static let eStop = Faults(rawValue: 1 << 0)
+    /// The e-stop input could not be read (treated as pressed).
+    public static let eStopUnreadable = Faults(rawValue: 1 << 1)
+    /// The camera failed or vanished.
+    public static let cameraLost = Faults(rawValue: 1 << 2)
+    /// The newest frame is older than the limit (or there is none).
+    public static let staleFrame = Faults(rawValue: 1 << 3)
+    /// An actuator write failed.
+    public static let actuatorFailure = Faults(rawValue: 1 << 4)
+    /// Too many consecutive overruns, or a stalled tick.
+    public static let loopWatchdog = Faults(rawValue: 1 << 5)
+    /// The command source stopped producing commands.
+    public static let heartbeatLost = Faults(rawValue: 1 << 6)
+
+    /// Every cause, in the order they are reported.
+    public static let all: [(Faults, String)] = [
+        (.eStop, "e-stop"), (.eStopUnreadable, "e-stop input unreadable"), (.cameraLost, "camera lost"),
+        (.staleFrame, "stale camera frame"), (.actuatorFailure, "actuator write failed"),
+        (.loopWatchdog, "loop watchdog"), (.heartbeatLost, "command heartbeat lost"),
+    ]
+
+    /// Faults that are hardware facts: latched in any state, armed or not.
+    public static let latchAlways: Faults = [.eStop, .eStopUnreadable, .cameraLost, .actuatorFailure]
+    /// Faults about the control pipeline being alive: latched while armed; before arming they are pre-arm checks.
+    public static let latchWhileArmed: Faults = [.staleFrame, .loopWatchdog, .heartbeatLost]
+
+    public var description: String {
+        let names = Self.all.filter { contains($0.0) }.map(\.1)
+        return names.isEmpty ? "none" : names.joined(separator: ", ")
+    }
+}
+
+/// The governor's state, derived from its latched faults and whether it was armed.
+public enum GovernorState: String, Sendable {
+    /// Outputs neutral; waiting for an explicit arm.
+    case disarmed
+    /// Commands pass, within limits.
+    case armed
+    /// A latched fault holds outputs neutral.
+    case faulted
+}
+
+/// Why a command was not used.
+public enum CommandRejection: Equatable, Sendable, CustomStringConvertible {
+    case wrongChannelCount(got: Int, expected: Int)
+    case notFinite(channel: Int)
+    case outOfRange(channel: Int)
+    case issuedInTheFuture
+
+    public var description: String {
+        switch self {
+        case .wrongChannelCount(let got, let expected): "command has \(got) channels, board has \(expected)"
+        case .notFinite(let c): "channel \(c) is NaN or infinite"
+        case .outOfRange(let c): "channel \(c) is outside [-1, 1]"
+        case .issuedInTheFuture: "command timestamp is in the future"
+        }
+    }
+}
+
+/// The answer to an arm request.
+public enum ArmResult: Equatable, Sendable, CustomStringConvertible {
+    case armed
+    /// `latched`: faults to clear first (`reset`); `notReady`: pre-arm checks that fail now.
+    case refused(latched: Faults, notReady: Faults)
+
+    public var description: String {
+        switch self {
+        case .armed: return "armed"
+        case .refused(let latched, let notReady):
+            var parts: [String] = []
+            if !latched.isEmpty { parts.append("latched fault(s): \(latched) — clear with reset once the cause is gone") }
+            if !notReady.isEmpty { parts.append("pre-arm check failed: \(notReady)") }
+            return "arm refused: " + parts.joined(separator: "; ")
+        }
+    }
+}
+
+/// The answer to a request to clear latched faults.
+public enum ClearResult: Equatable, Sendable {
+    /// Every latched fault was cleared; the governor is disarmed and may be armed.
+    case cleared
+    /// These latched faults still have their cause present and stay latched.
+    case stillActive(Faults)
+}

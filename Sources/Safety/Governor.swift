@@ -1,0 +1,254 @@
+import RobotCore
+
+/// A command an actuator may execute: checked, limited and converted to pulse widths by the
+/// governor. Its initializer is internal to this module, so nothing else can make one.
+public struct SafeCommand: Sendable, Equatable {
+    /// Effort per channel after every limit, in [-1, 1].
+    public let efforts: ChannelVector
+    /// Pulse width per channel from the calibration, µs.
+    public let pulseMicros: ChannelVector
+
+    init(efforts: ChannelVector, pulseMicros: ChannelVector) {
+        self.efforts = efforts
+        self.pulseMicros = pulseMicros
+    }
+
+    /// True when every channel is at neutral.
+    public var isNeutral: Bool { efforts.indices.allSatisfy { efforts[$0] == 0 } }
+}
+
+/// An actuator back end: PCA9685 over I2C, GPIO H-bridge, or simulated. It accepts only `SafeCommand`s.
+public protocol ActuatorOutput: AnyObject {
+    var channelCount: Int { get }
+    /// Writes every channel. Returns nil on success; never allocates, never throws.
+    func write(_ command: SafeCommand) -> DeviceFailure?
+}
+
+/// What the loop tells the governor about the world each tick.
+public struct TickInputs: Sendable {
+    public var now: Instant
+    /// The e-stop input (asserted = pressed).
+    public var eStop: InputReading
+    /// When the newest valid frame was exposed; nil when there has been none.
+    public var frameTimestamp: Instant?
+    /// Set when the last capture failed.
+    public var cameraFailure: DeviceFailure?
+    /// Overrun ticks in a row, as the loop counts them.
+    public var consecutiveOverruns: Int
+
+    public init(now: Instant, eStop: InputReading, frameTimestamp: Instant?, cameraFailure: DeviceFailure? = nil, consecutiveOverruns: Int = 0) {
+        self.now = now
+        self.eStop = eStop
+        self.frameTimestamp = frameTimestamp
+        self.cameraFailure = cameraFailure
+        self.consecutiveOverruns = consecutiveOverruns
+    }
+}
+
+/// The safety governor: the last layer before any actuator (after openpilot's safety model).
+///
+/// Default deny: it starts disarmed with every output neutral. It arms only on an explicit request
+/// when every pre-arm check passes. While armed it bounds every channel by absolute, slew-rate and
+/// real-time-window limits; it rejects non-finite or out-of-range commands; and it latches faults
+/// (e-stop, camera, stale frame, actuator, loop watchdog, heartbeat), which put every output at
+/// neutral in the same tick. It never throws and never allocates after construction.
+public final class SafetyGovernor {
+    public let config: SafetyConfig
+    public var channelCount: Int { config.channels.count }
+
+    /// Faults latched and not yet cleared.
+    public private(set) var latchedFaults: Faults = []
+    /// Fault causes present at the last tick (before any tick: all, since nothing is known yet).
+    public private(set) var activeCauses: Faults = Faults(rawValue: UInt32.max)
+    public private(set) var lastOutput: SafeCommand
+    public private(set) var lastRejection: CommandRejection?
+    public private(set) var rejectedCommands = 0
+    /// How many times a fault was latched.
+    public private(set) var faultEvents = 0
+    public private(set) var ticks = 0
+
+    private var armed = false
+    private var target: ChannelVector
+    private var current: ChannelVector
+    private var lastTick: Instant?
+    private var lastCommandTime: Instant?
+    private var consoleEStop = false
+    /// The last actuator write failed (until one succeeds).
+    private var actuatorFailing = false
+    /// Past outputs, `windowTicks` per channel, channel-major ring.
+    private var history: [Double]
+    private let windowTicks: Int
+    private var historyHead = 0
+    private let slewPerTick: ChannelVector
+    private let neutralCommand: SafeCommand
+
+    /// - Precondition: `config.problems()` is empty (the configuration layer checks this first).
+    public init(config: SafetyConfig) {
+        precondition(config.problems().isEmpty, "invalid safety config: \(config.problems())")
+        self.config = config
+        let n = config.channels.count
+        windowTicks = max(1, Int(config.window.nanoseconds / config.tickPeriod.nanoseconds))
+        history = [Double](repeating: 0, count: windowTicks * n)
+        target = ChannelVector(count: n)
+        current = ChannelVector(count: n)
+        var slew = ChannelVector(count: n)
+        for i in 0..<n { slew[i] = config.channels[i].maxSlewPerSecond * config.tickPeriod.inSeconds }
+        slewPerTick = slew
+        var pulses = ChannelVector(count: n)
+        for i in 0..<n { pulses[i] = config.channels[i].calibration.neutralMicros }
+        neutralCommand = SafeCommand(efforts: ChannelVector(count: n), pulseMicros: pulses)
+        lastOutput = neutralCommand
+    }
+
+    public var state: GovernorState {
+        if !latchedFaults.isEmpty { return .faulted }
+        return armed ? .armed : .disarmed
+    }
+
+    /// Every output at neutral: what actuators get at start, on stop and on any fault.
+    public var neutral: SafeCommand { neutralCommand }
+
+    /// Arms if nothing is latched and every pre-arm check passed at the last tick.
+    public func requestArm() -> ArmResult {
+        let notReady = activeCauses.intersection(Faults.latchAlways.union(Faults.latchWhileArmed))
+        guard latchedFaults.isEmpty, notReady.isEmpty else {
+            return .refused(latched: latchedFaults, notReady: notReady)
+        }
+        armed = true
+        return .armed
+    }
+
+    /// Disarms: outputs go neutral at once. Latched faults stay latched.
+    public func disarm() {
+        armed = false
+        neutralize()
+    }
+
+    /// The console's `estop`: latches exactly like the e-stop input, until `releaseConsoleEStop()`.
+    public func consoleEStopPressed() {
+        consoleEStop = true
+        latch(.eStop)
+    }
+
+    /// Releases a console e-stop, so `clearFaults` can clear it.
+    public func releaseConsoleEStop() { consoleEStop = false }
+
+    /// The console's `reset`: clears latched faults whose cause is gone at the last tick.
+    public func clearFaults() -> ClearResult {
+        let stuck = latchedFaults.intersection(activeCauses)
+        latchedFaults = stuck
+        return stuck.isEmpty ? .cleared : .stillActive(stuck)
+    }
+
+    /// Tells the governor how the last actuator write went. A failure latches a fault and returns
+    /// the neutral command for the loop to try to write at once.
+    @discardableResult
+    public func recordWrite(_ failure: DeviceFailure?) -> SafeCommand {
+        actuatorFailing = failure != nil
+        guard actuatorFailing else {
+            activeCauses.remove(.actuatorFailure)
+            return lastOutput
+        }
+        activeCauses.insert(.actuatorFailure)
+        latch(.actuatorFailure)
+        return lastOutput
+    }
+
+    /// One tick: checks the inputs, latches faults, gates the command (nil = the source said
+    /// nothing this tick; the last target is held until the heartbeat runs out).
+    public func step(command: Command?, inputs: TickInputs) -> SafeCommand {
+        ticks += 1
+        let now = inputs.now
+        var causes: Faults = actuatorFailing ? .actuatorFailure : []
+        switch inputs.eStop {
+        case .level(let pressed): if pressed { causes.insert(.eStop) }
+        case .failed: causes.insert([.eStop, .eStopUnreadable])
+        }
+        if consoleEStop { causes.insert(.eStop) }
+        if inputs.cameraFailure != nil { causes.insert(.cameraLost) }
+        if let t = inputs.frameTimestamp, now - t <= config.maxFrameAge {} else { causes.insert(.staleFrame) }
+        if inputs.consecutiveOverruns >= config.maxConsecutiveOverruns { causes.insert(.loopWatchdog) }
+        if let last = lastTick, now - last > config.stallTimeout { causes.insert(.loopWatchdog) }
+        lastTick = now
+
+        var accepted: Command?
+        if let c = command {
+            if let why = check(c, now: now) {
+                lastRejection = why
+                rejectedCommands += 1
+            } else {
+                accepted = c
+                lastCommandTime = c.issuedAt
+            }
+        }
+        if let t = lastCommandTime, now - t <= config.heartbeatTimeout {} else { causes.insert(.heartbeatLost) }
+        activeCauses = causes
+
+        latch(causes.intersection(armed ? Faults.latchAlways.union(Faults.latchWhileArmed) : Faults.latchAlways))
+        guard armed else { return lastOutput }
+        if command != nil && accepted == nil {
+            neutralize()
+            return lastOutput
+        }
+        if let c = accepted { target = c.efforts }
+        return applyLimits()
+    }
+
+    private func check(_ c: Command, now: Instant) -> CommandRejection? {
+        if c.efforts.count != channelCount { return .wrongChannelCount(got: c.efforts.count, expected: channelCount) }
+        if c.issuedAt > now { return .issuedInTheFuture }
+        for i in 0..<channelCount {
+            let e = c.efforts[i]
+            if !e.isFinite { return .notFinite(channel: i) }
+            if e < -1 || e > 1 { return .outOfRange(channel: i) }
+        }
+        return nil
+    }
+
+    private func latch(_ faults: Faults) {
+        let fresh = faults.subtracting(latchedFaults)
+        guard !faults.isEmpty else { return }
+        if !fresh.isEmpty { faultEvents += 1 }
+        latchedFaults.formUnion(faults)
+        armed = false
+        neutralize()
+    }
+
+    /// Every output to neutral now (stopping is never rate-limited), and the window forgets the past.
+    private func neutralize() {
+        for i in 0..<channelCount {
+            target[i] = 0
+            current[i] = 0
+        }
+        for j in history.indices { history[j] = 0 }
+        lastOutput = neutralCommand
+    }
+
+    /// Absolute, then slew, then window limits. Each is an interval that contains the previous
+    /// output, so a later clamp never undoes an earlier one.
+    private func applyLimits() -> SafeCommand {
+        var efforts = ChannelVector(count: channelCount)
+        var pulses = ChannelVector(count: channelCount)
+        let slot = historyHead
+        historyHead = (historyHead + 1) % windowTicks
+        for i in 0..<channelCount {
+            let limits = config.channels[i]
+            let previous = current[i]
+            var e = min(max(target[i], limits.minEffort), limits.maxEffort)
+            e = min(max(e, previous - slewPerTick[i]), previous + slewPerTick[i])
+            var lo = previous, hi = previous
+            let base = i * windowTicks
+            for k in 0..<windowTicks {
+                lo = min(lo, history[base + k])
+                hi = max(hi, history[base + k])
+            }
+            e = min(max(e, hi - config.maxWindowChange), lo + config.maxWindowChange)
+            history[base + slot] = e
+            current[i] = e
+            efforts[i] = e
+            pulses[i] = limits.calibration.pulse(forEffort: e)
+        }
+        lastOutput = SafeCommand(efforts: efforts, pulseMicros: pulses)
+        return lastOutput
+    }
+}

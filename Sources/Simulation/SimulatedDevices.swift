@@ -1,0 +1,206 @@
+import RobotCore
+import Safety
+
+/// A clock that only moves when told: `sleep(until:)` jumps to the deadline. Runs the same loop
+/// faster than real time, deterministically.
+public final class ManualClock: RobotClock {
+    public private(set) var current: Instant
+    public init(start: Instant = Instant(nanoseconds: 1_000_000_000)) { current = start }
+    public func now() -> Instant { current }
+    public func sleep(until deadline: Instant) { if deadline > current { current = deadline } }
+    /// Moves time forward (a stalled tick, a slow computation).
+    public func advance(by d: Duration) { current += d }
+}
+
+/// The simulator's ground truth about one actuator channel: what the physical servo or ESC does
+/// with a pulse. Calibration has to find these numbers; the governor only knows the calibration.
+public struct ActuatorPhysics: Sendable, Equatable {
+    /// The pulse that holds still, µs.
+    public var neutralMicros: Double
+    /// Pulse offset from neutral that gives full speed, µs.
+    public var fullScaleMicros: Double
+    /// Pulses within ± this of neutral do nothing, µs.
+    public var deadbandMicros: Double
+    /// True when a longer pulse moves the agent towards −x / −y.
+    public var reversed: Bool
+
+    public init(neutralMicros: Double = 1500, fullScaleMicros: Double = 500, deadbandMicros: Double = 0, reversed: Bool = false) {
+        self.neutralMicros = neutralMicros
+        self.fullScaleMicros = fullScaleMicros
+        self.deadbandMicros = deadbandMicros
+        self.reversed = reversed
+    }
+
+    /// The drive in [-1, 1] this pulse produces.
+    public func drive(pulseMicros p: Double) -> Double {
+        let off = p - neutralMicros
+        guard abs(off) > deadbandMicros else { return 0 }
+        let mag = min(1, (abs(off) - deadbandMicros) / (fullScaleMicros - deadbandMicros))
+        let d = off > 0 ? mag : -mag
+        return reversed ? -d : d
+    }
+}
+
+/// The simulated point robot in a two-rooms world. The two actuator channels are its x and y
+/// velocity, driven by servo-style pulses; the world steps once per `stepPeriod` of the clock.
+public final class SimulatedRobot {
+    public private(set) var world: TwoRoomsWorld
+    public let physics: [ActuatorPhysics]
+    public let stepPeriod: Duration
+    public private(set) var pulses: ChannelVector
+    /// World steps taken since the episode began.
+    public private(set) var steps = 0
+    private var lastStep: Instant?
+    /// Recent (time, position) pairs, for cameras with latency.
+    private var trail: [(Instant, Vec2)]
+    private var trailHead = 0
+
+    public init(world: TwoRoomsWorld, physics: [ActuatorPhysics], stepPeriod: Duration) {
+        precondition(physics.count == 2, "the two-rooms robot has two channels (vx, vy)")
+        self.world = world
+        self.physics = physics
+        self.stepPeriod = stepPeriod
+        var neutral = ChannelVector(count: 2)
+        for i in 0..<2 { neutral[i] = physics[i].neutralMicros }
+        self.pulses = neutral
+        self.trail = Array(repeating: (Instant.zero, world.position), count: 128)
+    }
+
+    /// Starts a new episode in `world` (pulses back to neutral, step count 0).
+    public func reset(world: TwoRoomsWorld) {
+        self.world = world
+        steps = 0
+        lastStep = nil
+        for i in 0..<2 { pulses[i] = physics[i].neutralMicros }
+        for k in trail.indices { trail[k] = (.zero, world.position) }
+    }
+
+    /// The velocity (px per step) the current pulses produce.
+    public var velocity: Vec2 {
+        Vec2(physics[0].drive(pulseMicros: pulses[0]), physics[1].drive(pulseMicros: pulses[1])) * TwoRoomsWorld.maxStep
+    }
+
+    /// Steps the world for every whole `stepPeriod` elapsed up to `now`.
+    public func advance(to now: Instant) {
+        guard let last = lastStep else {
+            lastStep = now
+            record(now)
+            return
+        }
+        var t = last
+        while now - t >= stepPeriod {
+            t += stepPeriod
+            world.step(velocity)
+            steps += 1
+            record(t)
+        }
+        lastStep = t
+    }
+
+    /// Sets the pulses (after stepping up to `now` with the old ones).
+    public func apply(pulses new: ChannelVector, at now: Instant) {
+        advance(to: now)
+        for i in 0..<2 { pulses[i] = new[i] }
+    }
+
+    /// Where the agent was at time `t` (the newest recorded step at or before t).
+    public func position(at t: Instant) -> Vec2 {
+        var best = world.position
+        var bestTime = Instant(nanoseconds: .min)
+        for (time, p) in trail where time <= t && time > bestTime {
+            best = p
+            bestTime = time
+        }
+        return best
+    }
+
+    /// Places the agent (tests, goal capture).
+    public func teleport(to p: Vec2) {
+        world.teleport(to: p)
+        for k in trail.indices { trail[k].1 = p }
+    }
+
+    private func record(_ t: Instant) {
+        trail[trailHead] = (t, world.position)
+        trailHead = (trailHead + 1) % trail.count
+    }
+}
+
+/// A simulated camera looking down on the robot's world: 64×64 gray frames, monotonic timestamps,
+/// sequence numbers, optional latency, dropped frames and injected failures.
+public final class SimulatedCamera: FrameSource {
+    public let width = TwoRoomsLayout.size
+    public let height = TwoRoomsLayout.size
+    public let robot: SimulatedRobot
+    public let clock: RobotClock
+    /// The image shows the world this long ago, and is stamped so.
+    public var latency: Duration
+    /// Chance that a capture brings no new frame.
+    public var dropProbability: Double
+    /// While set, captures fail with this.
+    public var injectedFailure: DeviceFailure?
+    private var rng: SeededGenerator
+    private var sequence: UInt64 = 0
+
+    public init(robot: SimulatedRobot, clock: RobotClock, latency: Duration = .zero, dropProbability: Double = 0, seed: UInt64 = 1) {
+        self.robot = robot
+        self.clock = clock
+        self.latency = latency
+        self.dropProbability = dropProbability
+        self.rng = SeededGenerator(seed: seed)
+    }
+
+    public func capture(into frame: Frame) -> CaptureResult {
+        if let f = injectedFailure { return .failed(f) }
+        let now = clock.now()
+        robot.advance(to: now)
+        if dropProbability > 0 && rng.unit() < dropProbability { return .noNewFrame }
+        let exposed = now - latency
+        robot.world.render(into: frame, agent: robot.position(at: exposed))
+        sequence += 1
+        frame.timestamp = exposed
+        frame.sequence = sequence
+        frame.isValid = true
+        return .newFrame
+    }
+}
+
+/// The robot's two velocity channels, fed with the governor's pulse widths.
+public final class SimulatedActuators: ActuatorOutput {
+    public let robot: SimulatedRobot
+    public let clock: RobotClock
+    public var channelCount: Int { 2 }
+    /// The next this-many writes fail (an I2C error on a real board).
+    public var failingWrites = 0
+    public private(set) var writes = 0
+
+    public init(robot: SimulatedRobot, clock: RobotClock) {
+        self.robot = robot
+        self.clock = clock
+    }
+
+    public func write(_ command: SafeCommand) -> DeviceFailure? {
+        if failingWrites > 0 {
+            failingWrites -= 1
+            return .injected
+        }
+        writes += 1
+        robot.apply(pulses: command.pulseMicros, at: clock.now())
+        return nil
+    }
+}
+
+/// A simulated push-button input (the e-stop): `pressed` is the logical level.
+public final class SimulatedInput: DigitalInput {
+    public let name: String
+    public var pressed = false
+    /// While set, reads fail with this.
+    public var injectedFailure: DeviceFailure?
+
+    public init(name: String) { self.name = name }
+
+    public func read() -> InputReading {
+        if let f = injectedFailure { return .failed(f) }
+        return .level(pressed)
+    }
+}

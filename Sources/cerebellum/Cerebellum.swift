@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Cerebellum: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cerebellum",
+        abstract: "Onboard controller for camera-driven robots: fixed-rate loop, safety governor, simulated and real boards.",
+        subcommands: [Run.self, Bench.self, CheckBoard.self, Doctor.self])
+}

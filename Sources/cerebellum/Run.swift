@@ -1,0 +1,144 @@
+import ArgumentParser
+import Configuration
+import Control
+import Foundation
+import LinuxHardware
+import RobotCore
+import Safety
+import Simulation
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the control loop on a board.",
+        discussion: """
+        Loads the board profile and its calibration (a bad file stops here, before any device is opened),
+        opens the board's devices, and runs the fixed-rate loop: read → decide → gate (safety governor) → write.
+        The governor starts disarmed; --arm asks it to arm once every pre-arm check passes.
+        Until the latent planner lands, the command source is a scripted waypoint follower (simulated boards only):
+        it is told where the door and the goal are and steers by the agent position it finds in each frame.
+        Ctrl-C stops cleanly: outputs neutral, summary printed, exit 0.
+        """)
+
+    @Option(help: "Board profile (YAML).")
+    var board = "boards/sim-two-rooms.yaml"
+
+    @Flag(help: "Arm the safety governor as soon as every pre-arm check passes (default: stay disarmed).")
+    var arm = false
+
+    @Option(help: "Episodes to run on a simulated board.")
+    var episodes = 1
+
+    @Option(help: "World seed (default: the board profile's).")
+    var seed: UInt64?
+
+    @Option(help: "Stop after this many seconds (default: run each episode to its end).")
+    var duration: Double?
+
+    @Flag(help: "Skip real-time setup (SCHED_FIFO, mlockall, CPU pinning) even if the board asks for it.")
+    var noRealtime = false
+
+    @Option(help: "Write the summary as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        let loaded = loadBoardOrExit(board)
+        let p = loaded.profile
+        let clock = SystemClock()
+        let rig = try Rig(board: loaded, clock: clock, seed: seed)
+        print("board \(p.name): \(p.summary)")
+        print("loop \(String(format: "%.0f", p.loop.rateHz)) Hz, \(p.actuators.count) actuators (\(p.actuators.map(\.name).joined(separator: ", "))), calibration \(loaded.calibration.path)")
+        if !noRealtime {
+            let rt = applyRealtime(priority: p.loop.realtime.priority, lockMemory: p.loop.realtime.lockMemory, cpu: p.loop.realtime.cpu)
+            for a in rt.applied { print("real-time: \(a)") }
+            for w in rt.warnings { warn("warning: real-time: \(w)") }
+        }
+        print("command source: scripted waypoint follower (planner not yet available)")
+        print(arm ? "arming when every pre-arm check passes" : "governor stays DISARMED (pass --arm to arm)")
+
+        installStopHandlers()
+        let governor = SafetyGovernor(config: loaded.safetyConfig)
+        let robot = rig.robot!
+        let follower = makeFollower(robot)
+        let loop = ControlLoop(period: p.loop.period, clock: clock, camera: rig.camera, eStop: rig.eStop,
+                               source: follower, governor: governor, actuators: rig.actuators)
+        let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: arm)
+        let printer = StatusPrinter()
+        printer.start()
+        let started = clock.now()
+        var results: [EpisodeResult] = []
+        var lastRefusal: ArmResult?
+        for episode in 1...max(1, episodes) {
+            if episode > 1 {
+                rig.newEpisode()
+                loop.source = makeFollower(robot)
+                loop.restartSchedule()
+            }
+            let source = loop.source as! ScriptedWaypointFollower
+            let result = runner.run(
+                isDone: { source.arrived },
+                shouldStop: {
+                    stopRequested.load(ordering: .relaxed) || duration.map { (clock.now() - started).inSeconds >= $0 } ?? false
+                },
+                afterTick: { r in
+                    if r.tick % 4 == 0 || r.state != .armed {
+                        let report = r.tick % 8 == 0 ? loop.statistics.report : nil
+                        printer.status.withLock { s in
+                            s.tick = r.tick; s.state = r.state; s.faults = r.latchedFaults
+                            if let report { s.report = report }
+                            s.distanceToGoal = robot.world.distanceToGoal; s.steps = robot.steps
+                            s.effort = (r.output.efforts[0], r.output.efforts[1])
+                        }
+                    }
+                    if runner.lastArmRefusal != lastRefusal, let refusal = runner.lastArmRefusal {
+                        printer.status.withLock { _ in print("\(eraseLine)\(refusal)") }
+                    }
+                    lastRefusal = runner.lastArmRefusal
+                    if loop.hasEvents { for e in loop.drainEvents() { report(e) } }
+                })
+            results.append(result)
+            print("\(eraseLine)episode \(episode): \(result.success ? "SUCCESS" : "no success") (\(result.ending.rawValue)), \(result.steps) steps, final distance \(String(format: "%.2f", result.finalDistance)) px")
+            if result.ending == .stopped { break }
+        }
+        loop.stop()
+        printer.stop()
+        let summary = RunSummary(board: p.name, episodes: results, loop: loop.statistics.report,
+                                 governorState: governor.state.rawValue, latchedFaults: governor.latchedFaults.description,
+                                 faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
+                                 actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? 0)
+        printSummary(summary)
+        if let json { try jsonString(summary).write(toFile: json, atomically: true, encoding: .utf8) }
+    }
+
+    private func makeFollower(_ robot: SimulatedRobot) -> ScriptedWaypointFollower {
+        ScriptedWaypointFollower(layout: robot.world.layout, start: robot.world.position, goal: robot.world.goal)
+    }
+
+    private func report(_ e: LoopEvent) {
+        switch e {
+        case .overrun(let tick, let late, let skipped):
+            warn("\(eraseLine)event: overrun at tick \(tick): \(String(format: "%.2f", late.inMilliseconds)) ms late, \(skipped) period(s) skipped")
+        case .faultLatched(let tick, let faults):
+            warn("\(eraseLine)event: fault latched at tick \(tick): \(faults) — outputs neutral")
+        }
+    }
+
+    private func printSummary(_ s: RunSummary) {
+        print("")
+        print("summary — board \(s.board)")
+        let ok = s.episodes.filter(\.success).count
+        print("  episodes \(s.episodes.count), success \(ok)/\(s.episodes.count), steps \(s.episodes.map(\.steps))")
+        printLoopTable(s.loop)
+        print("  governor \(s.governorState), latched faults: \(s.latchedFaults), fault events \(s.faultEvents), rejected commands \(s.rejectedCommands)")
+    }
+}
+
+struct RunSummary: Codable {
+    var board: String
+    var episodes: [EpisodeResult]
+    var loop: LoopReport
+    var governorState: String
+    var latchedFaults: String
+    var faultEvents: Int
+    var rejectedCommands: Int
+    var actuatorWrites: Int
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import LinuxHardware
+import Safety
+
+struct CheckBoard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-board",
+        abstract: "Validate a board profile and its calibration; print what the governor will enforce.",
+        discussion: "Exits 0 when both files are valid, 2 with file:line:column: field: problem otherwise.")
+
+    @Argument(help: "Board profile (YAML).")
+    var board = "boards/sim-two-rooms.yaml"
+
+    func run() throws {
+        let b = loadBoardOrExit(board)
+        let c = b.safetyConfig
+        print("\(board): valid — board \(b.profile.name), calibration \(b.calibration.path)")
+        print(String(format: "loop %.1f Hz (period %.3f ms); window %.0f ms, max change %.2f; frame age ≤ %.0f ms; watchdog %d overruns or %.0f ms stall; heartbeat %.0f ms",
+                     b.profile.loop.rateHz, c.tickPeriod.inMilliseconds, c.window.inMilliseconds, c.maxWindowChange,
+                     c.maxFrameAge.inMilliseconds, c.maxConsecutiveOverruns, c.stallTimeout.inMilliseconds, c.heartbeatTimeout.inMilliseconds))
+        for (a, l) in zip(b.profile.actuators, c.channels) {
+            print(String(format: "  ch %2d %-8@ %-12@ effort %+.2f…%+.2f, slew %.1f/s, pulse %.0f/%.0f/%.0f µs%@, deadband %.0f µs",
+                         a.channel, a.name as NSString, a.kind.rawValue as NSString, l.minEffort, l.maxEffort, l.maxSlewPerSecond,
+                         l.calibration.minMicros, l.calibration.neutralMicros, l.calibration.maxMicros,
+                         (l.calibration.reversed ? " reversed" : "") as NSString, l.calibration.deadbandMicros))
+        }
+    }
+}
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the linked libraries and what real-time setup this machine permits.")
+
+    func run() throws {
+        print("libgpiod \(LinkedLibraries.libgpiod)")
+        print("OpenBLAS \(LinkedLibraries.openBLAS)")
+        print("CPUs \(ProcessInfo.processInfo.activeProcessorCount)")
+    }
+}
