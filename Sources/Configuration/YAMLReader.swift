@@ -147,21 +147,21 @@ final class YAMLMapping {
 }
 
 extension YamlError {
-    var markLine: Int? {
+    /// Where libyaml or Yams saw the problem, if it said.
+    var mark: Mark? {
         switch self {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark
+        case .duplicatedKeysInMapping(_, let context): return context.mark
         default: return nil
         }
     }
-    var markColumn: Int? {
-        switch self {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.column
-        default: return nil
-        }
-    }
+    var markLine: Int? { mark?.line }
+    var markColumn: Int? { mark?.column }
     var summary: String {
         switch self {
         case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
+        case .duplicatedKeysInMapping(let duplicates, _):
+            return "key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) appears twice in one mapping"
         default: return "\(self)"
         }
     }

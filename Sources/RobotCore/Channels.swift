@@ -29,7 +29,9 @@ public struct ChannelVector: Sendable, Equatable {
     public var array: [Double] { indices.map { values[$0] } }
 
     public static func == (a: ChannelVector, b: ChannelVector) -> Bool {
-        a.count == b.count && a.indices.allSatisfy { a.values[$0] == b.values[$0] }
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a.values[i] != b.values[i] { return false }
+        return true
     }
 }
 

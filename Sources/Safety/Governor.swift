@@ -13,8 +13,11 @@ public struct SafeCommand: Sendable, Equatable {
         self.pulseMicros = pulseMicros
     }
 
-    /// True when every channel is at neutral.
-    public var isNeutral: Bool { efforts.indices.allSatisfy { efforts[$0] == 0 } }
+    /// True when every channel is at neutral. (A plain loop: closures capturing `self` allocate in debug builds.)
+    public var isNeutral: Bool {
+        for i in 0..<efforts.count where efforts[i] != 0 { return false }
+        return true
+    }
 }
 
 /// An actuator back end: PCA9685 over I2C, GPIO H-bridge, or simulated. It accepts only `SafeCommand`s.
@@ -82,9 +85,11 @@ public final class SafetyGovernor {
     private let slewPerTick: ChannelVector
     private let neutralCommand: SafeCommand
 
-    /// - Precondition: `config.problems()` is empty (the configuration layer checks this first).
-    public init(config: SafetyConfig) {
-        precondition(config.problems().isEmpty, "invalid safety config: \(config.problems())")
+    /// Throws `InvalidSafetyConfig` listing every problem when `config` is not usable:
+    /// a governor with bad limits is never made, so nothing can start from it.
+    public init(config: SafetyConfig) throws(InvalidSafetyConfig) {
+        let problems = config.problems()
+        guard problems.isEmpty else { throw InvalidSafetyConfig(problems: problems) }
         self.config = config
         let n = config.channels.count
         windowTicks = max(1, Int(config.window.nanoseconds / config.tickPeriod.nanoseconds))

@@ -121,3 +121,9 @@ public struct SafetyConfig: Sendable, Equatable {
         return p
     }
 }
+
+/// A safety configuration the governor refuses, with every problem found.
+public struct InvalidSafetyConfig: Error, Equatable, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String { "invalid safety configuration: " + problems.joined(separator: "; ") }
+}

@@ -4,8 +4,9 @@ import RobotCore
 /// brighter than any wall. Returns world coordinates (pixel centres at i + 0.5), or nil.
 public func locateDot(in frame: Frame) -> Vec2? {
     let threshold = Int((255 * (TwoRoomsWorld.wallLevel + 1) / 2).rounded())
-    var sx = 0.0, sy = 0.0, sw = 0.0
-    frame.pixels.withUnsafeBufferPointer { px in
+    // The sums live inside the closure: captured `var`s get heap boxes in debug builds.
+    let (sx, sy, sw) = frame.pixels.withUnsafeBufferPointer { px -> (Double, Double, Double) in
+        var sx = 0.0, sy = 0.0, sw = 0.0
         for j in 0..<frame.height {
             for i in 0..<frame.width {
                 let v = Int(px[j * frame.width + i]) - threshold
@@ -17,6 +18,7 @@ public func locateDot(in frame: Frame) -> Vec2? {
                 }
             }
         }
+        return (sx, sy, sw)
     }
     return sw > 0 ? Vec2(sx / sw, sy / sw) : nil
 }

@@ -51,8 +51,9 @@ public final class SimulatedRobot {
     /// World steps taken since the episode began.
     public private(set) var steps = 0
     private var lastStep: Instant?
-    /// Recent (time, position) pairs, for cameras with latency.
-    private var trail: [(Instant, Vec2)]
+    /// Recent step times and positions (a ring), for cameras with latency.
+    private var trailTimes: [Instant]
+    private var trailPositions: [Vec2]
     private var trailHead = 0
 
     public init(world: TwoRoomsWorld, physics: [ActuatorPhysics], stepPeriod: Duration) {
@@ -63,7 +64,8 @@ public final class SimulatedRobot {
         var neutral = ChannelVector(count: 2)
         for i in 0..<2 { neutral[i] = physics[i].neutralMicros }
         self.pulses = neutral
-        self.trail = Array(repeating: (Instant.zero, world.position), count: 128)
+        self.trailTimes = Array(repeating: .zero, count: 128)
+        self.trailPositions = Array(repeating: world.position, count: 128)
     }
 
     /// Starts a new episode in `world` (pulses back to neutral, step count 0).
@@ -72,7 +74,10 @@ public final class SimulatedRobot {
         steps = 0
         lastStep = nil
         for i in 0..<2 { pulses[i] = physics[i].neutralMicros }
-        for k in trail.indices { trail[k] = (.zero, world.position) }
+        for k in trailTimes.indices {
+            trailTimes[k] = .zero
+            trailPositions[k] = world.position
+        }
     }
 
     /// The velocity (px per step) the current pulses produce.
@@ -107,9 +112,9 @@ public final class SimulatedRobot {
     public func position(at t: Instant) -> Vec2 {
         var best = world.position
         var bestTime = Instant(nanoseconds: .min)
-        for (time, p) in trail where time <= t && time > bestTime {
-            best = p
-            bestTime = time
+        for k in 0..<trailTimes.count where trailTimes[k] <= t && trailTimes[k] > bestTime {
+            best = trailPositions[k]
+            bestTime = trailTimes[k]
         }
         return best
     }
@@ -117,12 +122,13 @@ public final class SimulatedRobot {
     /// Places the agent (tests, goal capture).
     public func teleport(to p: Vec2) {
         world.teleport(to: p)
-        for k in trail.indices { trail[k].1 = p }
+        for k in trailPositions.indices { trailPositions[k] = p }
     }
 
     private func record(_ t: Instant) {
-        trail[trailHead] = (t, world.position)
-        trailHead = (trailHead + 1) % trail.count
+        trailTimes[trailHead] = t
+        trailPositions[trailHead] = world.position
+        trailHead = (trailHead + 1) % trailTimes.count
     }
 }
 

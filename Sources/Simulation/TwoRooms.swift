@@ -25,18 +25,17 @@ public struct Rect: Sendable, Equatable {
 
     /// The first time t in [0, 1] at which the segment p + t·v touches the rectangle (slab method).
     func entryTime(from p: Vec2, moving v: Vec2) -> Double? {
-        var t0 = -Double.infinity, t1 = Double.infinity
-        for (pos, vel, lo, hi) in [(p.x, v.x, minX, maxX), (p.y, v.y, minY, maxY)] {
-            if abs(vel) < 1e-12 {
-                if pos < lo || pos > hi { return nil }
-            } else {
-                let a = (lo - pos) / vel, b = (hi - pos) / vel
-                t0 = max(t0, min(a, b))
-                t1 = min(t1, max(a, b))
-            }
-        }
+        guard let (x0, x1) = Self.slab(p.x, v.x, minX, maxX), let (y0, y1) = Self.slab(p.y, v.y, minY, maxY) else { return nil }
+        let t0 = max(x0, y0), t1 = min(x1, y1)
         guard t0 <= t1, t1 >= 0, t0 <= 1 else { return nil }
         return max(t0, 0)
+    }
+
+    /// The times at which a point at `pos` moving at `vel` is inside [lo, hi] on one axis; nil if never.
+    private static func slab(_ pos: Double, _ vel: Double, _ lo: Double, _ hi: Double) -> (Double, Double)? {
+        if abs(vel) < 1e-12 { return pos < lo || pos > hi ? nil : (-.infinity, .infinity) }
+        let a = (lo - pos) / vel, b = (hi - pos) / vel
+        return (min(a, b), max(a, b))
     }
 }
 
@@ -147,7 +146,8 @@ public struct TwoRoomsWorld: Sendable {
         if n > Self.maxStep { v *= Self.maxStep / n }
         guard n > 0 else { return }
         var t = 1.0
-        for w in walls { if let hit = w.entryTime(from: position, moving: v) { t = min(t, hit) } }
+        // Index loop: `for w in walls` allocates per element in debug builds, and this runs in the tick.
+        for k in 0..<walls.count { if let hit = walls[k].entryTime(from: position, moving: v) { t = min(t, hit) } }
         if t < 1 { t = max(0, t - 1e-6 / v.length) }
         position += v * t
     }

@@ -53,7 +53,7 @@ struct BenchLoop: ParsableCommand {
             loaded.profile.loop.rateHz = rate
             let clock = SystemClock()
             let rig = try Rig(board: loaded, clock: clock)
-            let governor = SafetyGovernor(config: loaded.safetyConfig)
+            let governor = try SafetyGovernor(config: loaded.safetyConfig)
             let robot = rig.robot!
             func follower() -> ScriptedWaypointFollower {
                 ScriptedWaypointFollower(layout: robot.world.layout, start: robot.world.position, goal: robot.world.goal)

@@ -56,7 +56,7 @@ struct Run: ParsableCommand {
         print(arm ? "arming when every pre-arm check passes" : "governor stays DISARMED (pass --arm to arm)")
 
         installStopHandlers()
-        let governor = SafetyGovernor(config: loaded.safetyConfig)
+        let governor = try SafetyGovernor(config: loaded.safetyConfig)
         let robot = rig.robot!
         let follower = makeFollower(robot)
         let loop = ControlLoop(period: p.loop.period, clock: clock, camera: rig.camera, eStop: rig.eStop,

@@ -1,0 +1,164 @@
+import Foundation
+import RobotCore
+import Safety
+import Simulation
+import Testing
+@testable import Configuration
+
+/// The repository root (two levels above this file's folder).
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// Writes a board and a calibration into a fresh temporary folder; returns the board's path.
+func writeBoard(_ board: String, calibration: String) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cerebellum-cfg-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("boards"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("calibration"), withIntermediateDirectories: true)
+    let boardPath = dir.appendingPathComponent("boards/test.yaml").path
+    try board.write(toFile: boardPath, atomically: true, encoding: .utf8)
+    try calibration.write(toFile: dir.appendingPathComponent("calibration/test.yaml").path, atomically: true, encoding: .utf8)
+    return boardPath
+}
+
+let goodBoard = """
+name: test
+loop:
+  rate_hz: 50
+camera:
+  driver: sim
+  width: 64
+  height: 64
+  max_frame_age_ms: 80
+actuators:
+  - {name: vx, channel: 0, kind: servo, slew_per_s: 10, max_effort: 0.5}
+  - {name: vy, channel: 3, kind: esc, slew_per_s: 5}
+inputs:
+  - {name: estop, role: estop, driver: sim, active_low: true}
+safety:
+  max_window_change: 1.0
+  max_consecutive_overruns: 4
+  stall_timeout_ms: 150
+  heartbeat_timeout_ms: 120
+simulation:
+  world: two-rooms-random
+  seed: 5
+  actuator_truth:
+    vx: {neutral_us: 1510, full_scale_us: 480}
+    vy: {neutral_us: 1490, full_scale_us: 500, deadband_us: 12, reversed: true}
+calibration: ../calibration/test.yaml
+"""
+
+let goodCalibration = """
+board: test
+pwm: {frequency_hz: 60, oscillator_trim: 1.02}
+channels:
+  vx: {min_us: 1000, neutral_us: 1510, max_us: 2000}
+  vy: {min_us: 1100, neutral_us: 1490, max_us: 1900, reversed: true, deadband_us: 12}
+"""
+
+/// Loads the board and returns the error it raises (nil if it loads).
+func loadError(_ board: String, _ calibration: String = goodCalibration) throws -> ConfigError? {
+    let path = try writeBoard(board, calibration: calibration)
+    do {
+        _ = try LoadedBoard.load(boardPath: path)
+        return nil
+    } catch let e as ConfigError {
+        return e
+    }
+}
+
+@Suite("Board profiles and calibration files")
+struct BoardProfileTests {
+    @Test("the shipped simulated board and its calibration load and make a valid governor")
+    func shippedBoard() throws {
+        let b = try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml")
+        #expect(b.profile.name == "sim-two-rooms")
+        #expect(b.profile.loop.rateHz == 30)
+        #expect(b.profile.simulation?.world == .fixed)
+        #expect(b.calibration.channels.count == 2)
+        #expect(b.calibration.path.hasSuffix("calibration/sim-two-rooms.yaml"))
+        #expect(b.safetyConfig.problems().isEmpty)
+        _ = try SafetyGovernor(config: b.safetyConfig)
+    }
+
+    @Test("every field is read into the profile and the governor's limits")
+    func fields() throws {
+        let b = try LoadedBoard.load(boardPath: try writeBoard(goodBoard, calibration: goodCalibration))
+        let p = b.profile
+        #expect(p.loop.period == .milliseconds(20))
+        #expect(p.loop.realtime == RealtimeSettings(priority: 0, lockMemory: false, cpu: nil))
+        #expect(p.camera.maxFrameAge == .milliseconds(80))
+        #expect(p.actuators.map(\.channel) == [0, 3] && p.actuators[1].kind == .esc)
+        #expect(p.inputs == [InputLine(name: "estop", role: .estop, driver: .sim, activeLow: true)])
+        #expect(p.simulation?.actuatorTruth[1] == ActuatorPhysics(neutralMicros: 1490, fullScaleMicros: 500, deadbandMicros: 12, reversed: true))
+        #expect(b.calibration.pwmFrequencyHz == 60 && b.calibration.oscillatorTrim == 1.02)
+        let c = b.safetyConfig
+        #expect(c.channels[0].maxEffort == 0.5 && c.channels[0].minEffort == -1)
+        #expect(c.channels[1].calibration.reversed && c.channels[1].calibration.deadbandMicros == 12)
+        #expect(c.window == .milliseconds(250) && c.heartbeatTimeout == .milliseconds(120))
+    }
+
+    @Test("errors name the file, the line and column, and the field", arguments: [
+        // (replace, with, expected line, field, message fragment)
+        ("  rate_hz: 50", "  rate_hz: 50\n  rate: 20", 4, "loop.rate", "unknown key 'rate'"),
+        ("  rate_hz: 50", "  rate_hz: fast", 3, "loop.rate_hz", "expected a number"),
+        ("  rate_hz: 50", "  rate_hz: 5000", 3, "loop.rate_hz", "outside 1.0...1000.0"),
+        ("  width: 64\n", "", 5, "camera", "missing required key 'width'"),
+        ("kind: esc", "kind: stepper", 11, "actuators[1].kind", "'stepper' is not one of: servo, esc, gpio_hbridge"),
+        ("channel: 3", "channel: 0", 11, "actuators[1]", "channel 0 is used twice"),
+        ("channel: 3", "channel: 16", 11, "actuators[1].channel", "outside 0...15"),
+        ("driver: sim, active_low", "driver: v4l2, active_low", 13, "inputs[0].driver", "'v4l2' is not one of: sim"),
+        ("active_low: true", "active_low: maybe", 13, "inputs[0].active_low", "expected true or false"),
+        ("  world: two-rooms-random", "  world: three-rooms", 20, "simulation.world", "'three-rooms' is not one of"),
+        ("  max_window_change: 1.0", "  max_window_change: [1]", 15, "safety.max_window_change", "expected a number, got a list"),
+        ("name: test\n", "name: test\nname: again\n", 1, "", "key 'name' appears twice"),
+        ("loop:\n  rate_hz: 50", "loop: [", 4, "", "not valid YAML"),
+    ])
+    func boardErrors(replace: String, with: String, line: Int, field: String, message: String) throws {
+        let text = goodBoard.replacingOccurrences(of: replace, with: with)
+        #expect(text != goodBoard, "the fixture edit did not apply")
+        let e = try #require(try loadError(text))
+        #expect(e.file.hasSuffix("boards/test.yaml"))
+        #expect(e.line == line, "\(e)")
+        #expect(e.column != nil)
+        #expect(e.field == field, "\(e)")
+        #expect(e.message.contains(message), "\(e)")
+        #expect(e.description.contains("test.yaml:\(line):"))
+    }
+
+    @Test("calibration errors name the calibration file", arguments: [
+        ("vx: {min_us: 1000, neutral_us: 1510", "vx: {min_us: 1600, neutral_us: 1510", "channels.vx", "need min_us < neutral_us < max_us"),
+        ("  vy: {min_us: 1100, neutral_us: 1490, max_us: 1900, reversed: true, deadband_us: 12}", "", "channels.vy", "no calibration for actuator 'vy'"),
+        ("board: test", "board: other", "board", "calibration is for board 'other'"),
+        ("channels:\n", "channels:\n  wz: {min_us: 1000, neutral_us: 1500, max_us: 2000}\n", "channels.wz", "no actuator named 'wz'"),
+        ("max_us: 2000}", "max_us: 2000, trim: 3}", "channels.vx.trim", "unknown key 'trim'"),
+    ])
+    func calibrationErrors(replace: String, with: String, field: String, message: String) throws {
+        let text = goodCalibration.replacingOccurrences(of: replace, with: with)
+        #expect(text != goodCalibration, "the fixture edit did not apply")
+        let e = try #require(try loadError(goodBoard, text))
+        #expect(e.file.hasSuffix("calibration/test.yaml"), "\(e)")
+        #expect(e.field == field, "\(e)")
+        #expect(e.message.contains(message), "\(e)")
+    }
+
+    @Test("limits the governor would refuse are caught at load, naming the field")
+    func safetyProblems() throws {
+        let e = try #require(try loadError(goodBoard.replacingOccurrences(of: "stall_timeout_ms: 150", with: "stall_timeout_ms: 10")))
+        #expect(e.field == "safety" && e.message.contains("stall_timeout"))
+    }
+
+    @Test("a missing board or calibration file is named")
+    func missingFiles() throws {
+        #expect(throws: ConfigError.self) { try LoadedBoard.load(boardPath: "/nonexistent/board.yaml") }
+        let e = try #require(try loadError(goodBoard.replacingOccurrences(of: "../calibration/test.yaml", with: "../calibration/none.yaml")))
+        #expect(e.file.hasSuffix("calibration/none.yaml") && e.message.contains("cannot read"))
+    }
+
+    @Test("paths are normalized without touching the file system")
+    func paths() {
+        #expect(normalizedPath("boards/../calibration/x.yaml") == "calibration/x.yaml")
+        #expect(normalizedPath("/a/./b/../c") == "/a/c")
+        #expect(normalizedPath("../x") == "../x")
+        #expect(normalizedPath("a/..") == ".")
+    }
+}
