@@ -121,7 +121,10 @@ final class YAMLMapping {
     }
 
     func required(_ key: String) throws -> YAMLValue {
-        guard let v = optional(key) else { throw value.error("missing required key '\(key)'") }
+        guard let v = optional(key) else {
+            let present = entries.map(\.key).joined(separator: ", ")
+            throw value.error("missing required key '\(key)'" + (present.isEmpty ? "" : " (present here: \(present))"))
+        }
         return v
     }
 
