@@ -45,6 +45,12 @@ public final class Rig {
         eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
     }
 
+    /// A control loop over this rig's devices at the board's rate, gated by `governor`.
+    public func makeLoop(source: CommandSource, governor: SafetyGovernor) -> ControlLoop {
+        ControlLoop(period: board.profile.loop.period, clock: clock, camera: camera, eStop: eStop,
+                    source: source, governor: governor, actuators: actuators)
+    }
+
     /// Starts a new simulated episode (a new layout for the random-wall variant).
     public func newEpisode() {
         guard let robot, let variant else { return }

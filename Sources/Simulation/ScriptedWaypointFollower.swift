@@ -50,6 +50,11 @@ public final class ScriptedWaypointFollower: CommandSource {
         self.tolerance = tolerance
     }
 
+    /// Follows the waypoints of this world's current episode.
+    public convenience init(world: TwoRoomsWorld) {
+        self.init(layout: world.layout, start: world.position, goal: world.goal)
+    }
+
     /// True once the last waypoint (the goal) is reached.
     public var arrived: Bool { next >= waypoints.count }
 

@@ -55,11 +55,7 @@ struct BenchLoop: ParsableCommand {
             let rig = try Rig(board: loaded, clock: clock)
             let governor = try SafetyGovernor(config: loaded.safetyConfig)
             let robot = rig.robot!
-            func follower() -> ScriptedWaypointFollower {
-                ScriptedWaypointFollower(layout: robot.world.layout, start: robot.world.position, goal: robot.world.goal)
-            }
-            let loop = ControlLoop(period: loaded.profile.loop.period, clock: clock, camera: rig.camera, eStop: rig.eStop,
-                                   source: follower(), governor: governor, actuators: rig.actuators)
+            let loop = rig.makeLoop(source: ScriptedWaypointFollower(world: robot.world), governor: governor)
             let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: true)
             let start = clock.now()
             var measuring = false
@@ -72,7 +68,7 @@ struct BenchLoop: ParsableCommand {
                 })
                 if (clock.now() - start).inSeconds >= 0.5 + seconds { break }
                 rig.newEpisode()
-                loop.source = follower()
+                loop.source = ScriptedWaypointFollower(world: robot.world)
             }
             loop.stop()
             let r = loop.statistics.report

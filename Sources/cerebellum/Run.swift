@@ -58,9 +58,7 @@ struct Run: ParsableCommand {
         installStopHandlers()
         let governor = try SafetyGovernor(config: loaded.safetyConfig)
         let robot = rig.robot!
-        let follower = makeFollower(robot)
-        let loop = ControlLoop(period: p.loop.period, clock: clock, camera: rig.camera, eStop: rig.eStop,
-                               source: follower, governor: governor, actuators: rig.actuators)
+        let loop = rig.makeLoop(source: ScriptedWaypointFollower(world: robot.world), governor: governor)
         let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: arm)
         let printer = StatusPrinter()
         printer.start()
@@ -70,7 +68,7 @@ struct Run: ParsableCommand {
         for episode in 1...max(1, episodes) {
             if episode > 1 {
                 rig.newEpisode()
-                loop.source = makeFollower(robot)
+                loop.source = ScriptedWaypointFollower(world: robot.world)
                 loop.restartSchedule()
             }
             let source = loop.source as! ScriptedWaypointFollower
@@ -107,10 +105,6 @@ struct Run: ParsableCommand {
                                  actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? 0)
         printSummary(summary)
         if let json { try jsonString(summary).write(toFile: json, atomically: true, encoding: .utf8) }
-    }
-
-    private func makeFollower(_ robot: SimulatedRobot) -> ScriptedWaypointFollower {
-        ScriptedWaypointFollower(layout: robot.world.layout, start: robot.world.position, goal: robot.world.goal)
     }
 
     private func report(_ e: LoopEvent) {

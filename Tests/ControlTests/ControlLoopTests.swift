@@ -22,16 +22,15 @@ struct SimSetup {
     var actuators: SimulatedActuators { rig.actuators as! SimulatedActuators }
     var eStop: SimulatedInput { rig.eStop as! SimulatedInput }
 
-    init(variant: TwoRoomsVariant = .fixed, seed: UInt64 = 1, source: ((SimulatedRobot) -> CommandSource)? = nil) throws {
+    /// `source` makes the command source from the robot and the setup's clock (default: the scripted follower).
+    init(variant: TwoRoomsVariant = .fixed, seed: UInt64 = 1, source: ((SimulatedRobot, ManualClock) -> CommandSource)? = nil) throws {
         var b = try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml")
         b.profile.simulation?.world = variant
         board = b
         rig = try Rig(board: b, clock: clock, seed: seed)
         governor = try SafetyGovernor(config: b.safetyConfig)
         let robot = rig.robot!
-        let src = source?(robot) ?? ScriptedWaypointFollower(layout: robot.world.layout, start: robot.world.position, goal: robot.world.goal)
-        loop = ControlLoop(period: b.profile.loop.period, clock: clock, camera: rig.camera, eStop: rig.eStop,
-                           source: src, governor: governor, actuators: rig.actuators)
+        loop = rig.makeLoop(source: source?(robot, clock) ?? ScriptedWaypointFollower(world: robot.world), governor: governor)
     }
 
     /// Ticks until armed (at most 5 ticks).
@@ -154,10 +153,8 @@ struct ControlLoopTests {
 
     @Test("an overrun is counted, raised, and skips whole periods: no catch-up burst")
     func overrun() throws {
-        var slow: SlowSource!
-        let s = try SimSetup { _ in slow = SlowSource(clock: ManualClock(), cost: .zero); return slow }
-        slow = SlowSource(clock: s.clock, cost: .zero)
-        s.loop.source = slow
+        let s = try SimSetup { _, clock in SlowSource(clock: clock, cost: .zero) }
+        let slow = s.loop.source as! SlowSource
         let start = s.clock.now()
         s.loop.tick()
         slow.cost = s.loop.period * 2 + .milliseconds(5)   // this tick ends 1 period + 5 ms past its next deadline
@@ -176,10 +173,8 @@ struct ControlLoopTests {
 
     @Test("consecutive overruns trip the loop watchdog: outputs neutral, fault raised")
     func watchdog() throws {
-        var slow: SlowSource!
-        let s = try SimSetup { _ in slow = SlowSource(clock: ManualClock(), cost: .zero); return slow }
-        slow = SlowSource(clock: s.clock, cost: .zero)
-        s.loop.source = slow
+        let s = try SimSetup { _, clock in SlowSource(clock: clock, cost: .zero) }
+        let slow = s.loop.source as! SlowSource
         s.arm()
         #expect(!s.loop.tick().output.isNeutral)
         slow.cost = s.loop.period + .milliseconds(1)
@@ -239,7 +234,7 @@ struct ControlLoopTests {
     @Test("no heap allocation inside the tick: 1 000 armed ticks allocate nothing")
     func noAllocation() throws {
         let patrol = PatrolSource()
-        let s = try SimSetup { _ in patrol }
+        let s = try SimSetup { _, _ in patrol }
         s.arm()
         for _ in 0..<50 { s.loop.tick() }   // warm-up
         allocation_counter_start()
