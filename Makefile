@@ -8,6 +8,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need (bookworm names).
 DEB_PACKAGES := pkg-config libopenblas-dev libv4l-dev libgpiod-dev libi2c-dev tmux
 BIN := .build/$(CONFIG)/cerebellum
+# What `make run` does: arm and run ten episodes of the default simulated robot.
+RUN_ARGS ?= --arm --episodes 10
 
 .PHONY: deps build run test test-unit coverage-safety bench bench-loop clean help
 
@@ -31,7 +33,7 @@ build: deps
 	$(SWIFT) build -c $(CONFIG) --product cerebellum
 
 run: build
-	$(BIN) run --board $(BOARD) --arm
+	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
 test: deps test-unit coverage-safety
 

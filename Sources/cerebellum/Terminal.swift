@@ -98,10 +98,11 @@ func printLoopTable(_ r: LoopReport, indent: String = "  ") {
     print(indent + "ticks \(r.ticks), rate \(String(format: "%.2f", r.rateHz)) Hz, overruns \(r.overruns), periods skipped \(r.skippedPeriods), longest overrun streak \(r.longestOverrunStreak)")
 }
 
-/// Encodes a value as pretty JSON with sorted keys.
-func jsonString<T: Encodable>(_ v: T) -> String {
+/// Encodes a value as pretty JSON with sorted keys; NaN and infinities become "nan" / "inf" / "-inf".
+func jsonString<T: Encodable>(_ v: T) throws -> String {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]
     enc.keyEncodingStrategy = .convertToSnakeCase
-    return String(data: try! enc.encode(v), encoding: .utf8)!
+    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return String(decoding: try enc.encode(v), as: UTF8.self)
 }
