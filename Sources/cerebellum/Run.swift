@@ -88,7 +88,7 @@ struct Run: ParsableCommand {
                         }
                     }
                     if runner.lastArmRefusal != lastRefusal, let refusal = runner.lastArmRefusal {
-                        printer.status.withLock { _ in print("\(eraseLine)\(refusal)") }
+                        print("\(eraseLine)\(refusal)")
                     }
                     lastRefusal = runner.lastArmRefusal
                     if loop.hasEvents { for e in loop.drainEvents() { report(e) } }
