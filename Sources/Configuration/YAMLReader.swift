@@ -37,7 +37,7 @@ struct YAMLValue {
             }
             return YAMLValue(node: node, field: "", file: file)
         } catch let e as YamlError {
-            throw ConfigError(file: file, line: e.markLine, column: e.markColumn, field: "", message: "not valid YAML: \(e.summary)")
+            throw ConfigError(file: file, line: e.mark?.line, column: e.mark?.column, field: "", message: "not valid YAML: \(e.summary)")
         }
     }
 
@@ -158,8 +158,6 @@ extension YamlError {
         default: return nil
         }
     }
-    var markLine: Int? { mark?.line }
-    var markColumn: Int? { mark?.column }
     var summary: String {
         switch self {
         case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
