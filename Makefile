@@ -7,11 +7,18 @@ APT := apt-get -o DPkg::Lock::Timeout=600
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need (bookworm names).
 DEB_PACKAGES := pkg-config libopenblas-dev libv4l-dev libgpiod-dev libi2c-dev tmux
+# For running the ARM int8 kernels under emulation (make test-kernels-arm64).
+CROSS_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+# Python packages the tests use as independent references (numpy fixtures, safetensors round trip).
+PIP_PACKAGES := numpy safetensors
+PYTHON ?= python3
+CLANG ?= clang
 BIN := .build/$(CONFIG)/cerebellum
 # What `make run` does: arm and run ten episodes of the default simulated robot.
 RUN_ARGS ?= --arm --episodes 10
 
-.PHONY: deps build run test test-unit coverage-safety bench bench-loop clean help
+.PHONY: deps deps-python deps-cross build run test test-unit test-kernels test-kernels-arm64 coverage-safety \
+	bench bench-loop bench-encoder nn-fixtures clean help
 
 help:
 	@echo "make run              build and run the default simulated robot"
@@ -20,6 +27,8 @@ help:
 	@echo "make build            release build of the cerebellum tool"
 	@echo "make bench            all benchmarks (table and JSON under .bench/)"
 	@echo "make coverage-safety  Safety module line coverage, fails below 100 %"
+	@echo "make test-kernels-arm64  the int8 kernels' ARM variant under qemu-aarch64, against portable"
+	@echo "make nn-fixtures      regenerate the numpy reference outputs for the layer tests"
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -29,26 +38,61 @@ deps:
 	  $(SUDO) $(APT) update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) install -y -q --no-install-recommends $$missing; \
 	else echo "deps: all Debian packages present"; fi
 
+deps-python:
+	@$(PYTHON) -c "import numpy, safetensors" 2>/dev/null && echo "deps: python packages present" || \
+	  $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_PACKAGES)
+
+deps-cross:
+	@missing=""; for p in $(CROSS_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  $(SUDO) $(APT) update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) install -y -q --no-install-recommends $$missing; \
+	else echo "deps: cross tools present"; fi
+
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product cerebellum
 
 run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
-test: deps test-unit coverage-safety
+test: deps deps-python test-unit test-kernels test-kernels-arm64 coverage-safety
 
-test-unit:
+test-unit: deps deps-python
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# Every int8 GEMM variant this CPU runs, bit-for-bit against the portable one (plain C, -O2).
+test-kernels:
+	@mkdir -p .build-kernels
+	$(CLANG) -O2 -ffp-contract=off Sources/CKernels/kernels.c Tests/KernelCheck/check_kernels.c \
+	  -I Sources/CKernels/include -lm -o .build-kernels/check-native
+	.build-kernels/check-native
+
+# The NEON SDOT variant, cross-compiled and run under qemu-aarch64 as a CPU with dot product.
+test-kernels-arm64: deps-cross
+	@mkdir -p .build-kernels
+	$(CLANG) --target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -fuse-ld=lld -static -O2 -ffp-contract=off \
+	  -B/usr/lib/gcc-cross/aarch64-linux-gnu/12 -L/usr/lib/gcc-cross/aarch64-linux-gnu/12 \
+	  Sources/CKernels/kernels.c Tests/KernelCheck/check_kernels.c -I Sources/CKernels/include -lm \
+	  -o .build-kernels/check-arm64
+	qemu-aarch64-static -cpu max .build-kernels/check-arm64 neon-dot
+
+nn-fixtures: deps-python
+	$(PYTHON) scripts/nn-fixtures.py
 
 coverage-safety: deps
 	./scripts/coverage-safety.sh
 
-bench: build bench-loop
+bench: build bench-loop bench-encoder
 
 bench-loop:
 	@mkdir -p .bench
 	$(BIN) bench loop --json .bench/loop.json
 
+bench-encoder:
+	@mkdir -p .bench
+	$(BIN) bench encoder --json .bench/encoder.json
+
 clean:
-	rm -rf .build .bench
+	rm -rf .build .bench .build-kernels

@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CI2C", providers: [.apt(["libi2c-dev"])]),
         // What Swift cannot call directly: ioctl (variadic) and the request-number macros.
         .target(name: "CShims"),
+        // int8 GEMM kernels with CPU-feature dispatch (AVX2, AVX-512 VNNI, NEON SDOT, portable).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 
         // Shared value types and hardware protocols. Standard library only.
         .target(name: "RobotCore"),
@@ -31,10 +33,14 @@ let package = Package(
         .target(name: "Configuration", dependencies: ["RobotCore", "Safety", "Simulation", .product(name: "Yams", package: "Yams")]),
         // Real Linux drivers and system facts (V4L2, libgpiod, i2c-dev, OpenBLAS info).
         .target(name: "LinuxHardware", dependencies: ["RobotCore", "Safety", "CShims", "COpenBLAS", "CV4L2", "CGPIOD", "CI2C"]),
+        // Tensors, fp32 layers over OpenBLAS, int8 inference, quantization, safetensors.
+        .target(name: "NeuralEngine", dependencies: ["RobotCore", "COpenBLAS", "CKernels"]),
+        // The JEPA world model: encoder and predictor architectures, training, export to int8.
+        .target(name: "WorldModel", dependencies: ["NeuralEngine", "RobotCore"]),
         // The fixed-rate loop, real-time setup, statistics, wiring from a board profile.
         .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware"]),
         .executableTarget(name: "cerebellum", dependencies: [
-            "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware",
+            "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -43,6 +49,8 @@ let package = Package(
         .testTarget(name: "SafetyTests", dependencies: ["Safety", "RobotCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Safety", "RobotCore"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Safety", "RobotCore"]),
+        .testTarget(name: "NeuralEngineTests", dependencies: ["NeuralEngine", "CKernels", "WorldModel", "Simulation", "RobotCore", "CAllocationCounter"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Simulation", "Configuration", "Safety", "RobotCore", "CAllocationCounter"]),
     ]
 )

@@ -1,0 +1,67 @@
+#ifndef CEREBELLUM_CKERNELS_H
+#define CEREBELLUM_CKERNELS_H
+/* int8 GEMM kernels for the neural engine, with one variant per instruction set and a portable
+   one that every variant must match bit for bit.
+
+   The GEMM computes, for m < M and n < N:
+       acc[m][n] = sum_{k < Kp} A[m*lda + k] * W[n][k]          (int8 x int8 -> int32, exact)
+       y         = (float)acc * scale[n] + bias[n]               (dequantize, fused bias)
+       y         = max(y, 0) if relu
+   and stores y as float (out_f32), or as int8 (out_s8):
+       q = round_half_even(clamp(y * out_inv_scale, -127, 127)).
+   A is row-major int8 with any row stride lda; the kernel reads Kp bytes of each row, where Kp is K
+   rounded up to a multiple of 4. Weights beyond K are zero in the packed layout, so whatever the A
+   bytes past K hold contributes nothing: callers only need 64 bytes of readable slack after A.
+
+   Packed weights: [Kp/4][Np][4] int8, Np = N rounded up to 16: for each group of four k, the four
+   weights of every output channel side by side. That is the operand layout of x86 VPDPBUSD and ARM
+   SDOT (a 4-byte dot product per 32-bit lane). comp[n] = 128 * sum_k W[n][k] corrects the
+   unsigned-by-signed VPDPBUSD when A is biased by +128. */
+#include <stdint.h>
+
+typedef struct {
+    int32_t n;            /* output channels */
+    int32_t k;            /* inputs per output */
+    int32_t np;           /* n rounded up to 16 */
+    int32_t kp;           /* k rounded up to 4 */
+    const int8_t *weights;  /* [kp/4][np][4] */
+    const int32_t *comp;    /* [np]: 128 * row sums */
+} ck_packed_s8;
+
+typedef struct {
+    const float *scale;     /* [n]: activation scale * weight scale of channel n */
+    const float *bias;      /* [n] or NULL */
+    int32_t relu;           /* 1: max(y, 0) */
+    float out_inv_scale;    /* int8 output only: 1 / output scale */
+} ck_epilogue;
+
+/* CPU features the dispatcher may use (bit mask). */
+enum {
+    CK_FEATURE_AVX2 = 1 << 0,        /* x86 AVX2 + FMA */
+    CK_FEATURE_AVX512_VNNI = 1 << 1, /* x86 AVX-512 F/BW/VL + VNNI */
+    CK_FEATURE_NEON_DOT = 1 << 2,    /* ARMv8.2 dot product (SDOT) */
+};
+int32_t ck_cpu_features(void);
+
+/* Kernel variants. Each returns 0, or -1 when the CPU lacks the instructions. Exactly one of out_f32 /
+   out_s8 is non-NULL; ldo is the output row stride in elements. */
+typedef enum {
+    CK_KERNEL_PORTABLE = 0,
+    CK_KERNEL_AVX2 = 1,
+    CK_KERNEL_AVX512_VNNI = 2,
+    CK_KERNEL_NEON_DOT = 3,
+} ck_kernel;
+
+int ck_gemm_s8(ck_kernel kernel, int32_t m, const int8_t *a, int32_t lda, const ck_packed_s8 *w,
+               const ck_epilogue *e, float *out_f32, int8_t *out_s8, int32_t ldo);
+
+/* Packs row-major int8 weights [n][k] into the layout above; packed holds kp/4*np*4 bytes and comp np. */
+void ck_pack_s8(int32_t n, int32_t k, const int8_t *w, int8_t *packed, int32_t *comp);
+
+/* Peak-throughput probes: run `iterations` rounds of independent multiply-accumulate chains held in
+   registers and return the number of arithmetic operations done (a multiply-add counts as 2), or 0
+   when the CPU lacks the instructions. Time them to get this core's peak. */
+double ck_peak_int8(ck_kernel kernel, int64_t iterations);
+double ck_peak_f32(int32_t avx512, int64_t iterations);
+
+#endif

@@ -1,0 +1,431 @@
+/* int8 GEMM kernels: portable C, x86 AVX2, x86 AVX-512 VNNI, ARM NEON SDOT. See ckernels.h.
+   Every variant computes the int32 sums exactly and applies the epilogue with the same float
+   operations in the same order (no fused multiply-add), so all of them give identical results. */
+#pragma STDC FP_CONTRACT OFF
+#include "ckernels.h"
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define CK_X86 1
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#include <sys/auxv.h>
+#define CK_ARM 1
+#endif
+
+static inline int32_t min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
+
+/* ---------------------------------------------------------------- the shared scalar epilogue */
+
+static inline float epilogue_value(int32_t acc, int32_t n, const ck_epilogue *e) {
+    float y = (float)acc;
+    y = y * e->scale[n];
+    if (e->bias) y = y + e->bias[n];
+    if (e->relu) y = y > 0.0f ? y : 0.0f;
+    return y;
+}
+
+static inline int8_t quantize_value(float y, float inv_scale) {
+    float u = y * inv_scale;
+    u = u < -127.0f ? -127.0f : u;
+    u = u > 127.0f ? 127.0f : u;
+    return (int8_t)(int32_t)nearbyintf(u);
+}
+
+/* Stores one row of int32 sums (count channels starting at n0) through the scalar epilogue. */
+static inline void store_row_scalar(const int32_t *acc, int32_t n0, int32_t count, const ck_epilogue *e,
+                                    float *of, int8_t *os) {
+    for (int32_t j = 0; j < count; j++) {
+        float y = epilogue_value(acc[j], n0 + j, e);
+        if (of) of[j] = y;
+        else os[j] = quantize_value(y, e->out_inv_scale);
+    }
+}
+
+/* ---------------------------------------------------------------- portable */
+
+static void gemm_portable(int32_t m, const int8_t *a, int32_t lda, const ck_packed_s8 *w,
+                          const ck_epilogue *e, float *of, int8_t *os, int32_t ldo) {
+    const int32_t groups = w->kp / 4;
+    int32_t acc[16];
+    for (int32_t i = 0; i < m; i++) {
+        const int8_t *row = a + (size_t)i * lda;
+        for (int32_t n0 = 0; n0 < w->n; n0 += 16) {
+            const int32_t count = min_i32(16, w->n - n0);
+            for (int32_t j = 0; j < count; j++) {
+                int32_t s = 0;
+                for (int32_t g = 0; g < groups; g++) {
+                    const int8_t *wv = w->weights + ((size_t)g * w->np + n0 + j) * 4;
+                    const int8_t *av = row + 4 * g;
+                    s += (int32_t)av[0] * wv[0] + (int32_t)av[1] * wv[1] + (int32_t)av[2] * wv[2] +
+                         (int32_t)av[3] * wv[3];
+                }
+                acc[j] = s;
+            }
+            store_row_scalar(acc, n0, count, e, of ? of + (size_t)i * ldo + n0 : NULL,
+                             os ? os + (size_t)i * ldo + n0 : NULL);
+        }
+    }
+}
+
+void ck_pack_s8(int32_t n, int32_t k, const int8_t *w, int8_t *packed, int32_t *comp) {
+    const int32_t np = (n + 15) / 16 * 16, kp = (k + 3) / 4 * 4;
+    memset(packed, 0, (size_t)kp * np);
+    memset(comp, 0, sizeof(int32_t) * (size_t)np);
+    for (int32_t o = 0; o < n; o++) {
+        int32_t sum = 0;
+        for (int32_t i = 0; i < k; i++) {
+            const int8_t v = w[(size_t)o * k + i];
+            packed[((size_t)(i / 4) * np + o) * 4 + (i % 4)] = v;
+            sum += v;
+        }
+        comp[o] = 128 * sum;
+    }
+}
+
+/* ---------------------------------------------------------------- x86 */
+#ifdef CK_X86
+#define VNNI_TARGET "avx512f,avx512bw,avx512vl,avx512vnni"
+#define AVX2_TARGET "avx2,fma"
+
+/* A 4-row x (16*NB)-channel tile: VPDPBUSD of the +128-biased activations (unsigned) with the
+   signed weights, corrected by comp, then the vector epilogue with masked stores. */
+#define DEFINE_VNNI_TILE(NB)                                                                          \
+    __attribute__((target(VNNI_TARGET))) static void vnni_tile##NB(                                    \
+        const int8_t *a, int32_t lda, int32_t rows, const ck_packed_s8 *w, int32_t n0,                 \
+        const ck_epilogue *e, float *of, int8_t *os, int32_t ldo) {                                    \
+        __m512i acc[4][NB];                                                                            \
+        const int8_t *row[4];                                                                          \
+        for (int r = 0; r < 4; r++) {                                                                  \
+            row[r] = a + (size_t)(r < rows ? r : rows - 1) * lda;                                      \
+            for (int b = 0; b < NB; b++) acc[r][b] = _mm512_setzero_si512();                           \
+        }                                                                                              \
+        const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);                                  \
+        const int8_t *wk = w->weights + (size_t)n0 * 4;                                                \
+        const size_t wstride = (size_t)w->np * 4;                                                      \
+        const int32_t groups = w->kp / 4;                                                              \
+        for (int32_t g = 0; g < groups; g++, wk += wstride) {                                          \
+            __m512i wv[NB];                                                                            \
+            for (int b = 0; b < NB; b++) wv[b] = _mm512_loadu_si512((const void *)(wk + 64 * b));      \
+            for (int r = 0; r < 4; r++) {                                                              \
+                int32_t q;                                                                             \
+                memcpy(&q, row[r] + 4 * g, 4);                                                         \
+                const __m512i av = _mm512_xor_si512(_mm512_set1_epi32(q), flip);                       \
+                for (int b = 0; b < NB; b++) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], av, wv[b]);    \
+            }                                                                                          \
+        }                                                                                              \
+        const __m512 zero = _mm512_setzero_ps(), lo = _mm512_set1_ps(-127.0f),                        \
+                     hi = _mm512_set1_ps(127.0f), inv = _mm512_set1_ps(e->out_inv_scale);              \
+        for (int b = 0; b < NB; b++) {                                                                 \
+            const int32_t n = n0 + 16 * b;                                                             \
+            if (n >= w->n) break;                                                                      \
+            const int32_t count = min_i32(16, w->n - n);                                               \
+            const __mmask16 mask = (__mmask16)((1u << count) - 1u);                                    \
+            const __m512i comp = _mm512_loadu_si512((const void *)(w->comp + n));                      \
+            const __m512 scale = _mm512_maskz_loadu_ps(mask, e->scale + n);                            \
+            const __m512 bias = e->bias ? _mm512_maskz_loadu_ps(mask, e->bias + n) : zero;             \
+            for (int r = 0; r < rows; r++) {                                                           \
+                __m512 y = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][b], comp));                      \
+                y = _mm512_mul_ps(y, scale);                                                           \
+                if (e->bias) y = _mm512_add_ps(y, bias);                                               \
+                if (e->relu) y = _mm512_max_ps(y, zero);                                               \
+                if (of) {                                                                              \
+                    _mm512_mask_storeu_ps(of + (size_t)r * ldo + n, mask, y);                          \
+                } else {                                                                               \
+                    __m512 u = _mm512_mul_ps(y, inv);                                                  \
+                    u = _mm512_min_ps(_mm512_max_ps(u, lo), hi);                                       \
+                    _mm512_mask_cvtsepi32_storeu_epi8(os + (size_t)r * ldo + n, mask,                  \
+                                                      _mm512_cvtps_epi32(u));                          \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+    }
+DEFINE_VNNI_TILE(1)
+DEFINE_VNNI_TILE(2)
+DEFINE_VNNI_TILE(3)
+DEFINE_VNNI_TILE(4)
+
+__attribute__((target(VNNI_TARGET))) static void gemm_vnni(int32_t m, const int8_t *a, int32_t lda,
+                                                           const ck_packed_s8 *w, const ck_epilogue *e,
+                                                           float *of, int8_t *os, int32_t ldo) {
+    for (int32_t n0 = 0; n0 < w->n; n0 += 64) {
+        const int32_t blocks = min_i32(4, (w->np - n0) / 16);
+        for (int32_t i = 0; i < m; i += 4) {
+            const int32_t rows = min_i32(4, m - i);
+            const int8_t *ai = a + (size_t)i * lda;
+            float *ofi = of ? of + (size_t)i * ldo : NULL;
+            int8_t *osi = os ? os + (size_t)i * ldo : NULL;
+            switch (blocks) {
+            case 1: vnni_tile1(ai, lda, rows, w, n0, e, ofi, osi, ldo); break;
+            case 2: vnni_tile2(ai, lda, rows, w, n0, e, ofi, osi, ldo); break;
+            case 3: vnni_tile3(ai, lda, rows, w, n0, e, ofi, osi, ldo); break;
+            default: vnni_tile4(ai, lda, rows, w, n0, e, ofi, osi, ldo); break;
+            }
+        }
+    }
+}
+
+/* AVX2 has no exact 8-bit dot product (VPMADDUBSW saturates), so weights and activations are
+   sign-extended to 16 bits and multiplied with VPMADDWD, which sums pairs exactly into 32 bits. */
+__attribute__((target(AVX2_TARGET))) static void gemm_avx2(int32_t m, const int8_t *a, int32_t lda,
+                                                           const ck_packed_s8 *w, const ck_epilogue *e,
+                                                           float *of, int8_t *os, int32_t ldo) {
+    const int32_t groups = w->kp / 4;
+    const size_t wstride = (size_t)w->np * 4;
+    int32_t tile[4][8];  /* the epilogue is the shared scalar one */
+    for (int32_t n0 = 0; n0 < w->n; n0 += 8) {
+        const int32_t count = min_i32(8, w->n - n0);
+        for (int32_t i = 0; i < m; i += 4) {
+            const int32_t rows = min_i32(4, m - i);
+            const int8_t *row[4];
+            __m256i lo[4], hi[4];
+            for (int r = 0; r < 4; r++) {
+                row[r] = a + (size_t)(i + (r < rows ? r : rows - 1)) * lda;
+                lo[r] = _mm256_setzero_si256();
+                hi[r] = _mm256_setzero_si256();
+            }
+            const int8_t *wk = w->weights + (size_t)n0 * 4;
+            for (int32_t g = 0; g < groups; g++, wk += wstride) {
+                const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wk));
+                const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wk + 16)));
+                for (int r = 0; r < 4; r++) {
+                    int32_t q;
+                    memcpy(&q, row[r] + 4 * g, 4);
+                    const __m256i av = _mm256_cvtepi8_epi16(_mm_set1_epi32(q));
+                    lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(w0, av));
+                    hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(w1, av));
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                /* lo holds the pair sums of channels 0-3, hi of 4-7: add pairs, restore the order. */
+                const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]), 0xD8);
+                _mm256_storeu_si256((__m256i *)tile[r], sums);
+            }
+            for (int r = 0; r < rows; r++) {
+                store_row_scalar(tile[r], n0, count, e, of ? of + (size_t)(i + r) * ldo + n0 : NULL,
+                                 os ? os + (size_t)(i + r) * ldo + n0 : NULL);
+            }
+        }
+    }
+}
+
+int32_t ck_cpu_features(void) {
+    int32_t f = 0;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) f |= CK_FEATURE_AVX2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+        f |= CK_FEATURE_AVX512_VNNI;
+    return f;
+}
+
+__attribute__((target(VNNI_TARGET))) static double peak_vnni(int64_t iterations) {
+    __m512i acc[12];
+    const __m512i x = _mm512_set1_epi32(0x01020304), y = _mm512_set1_epi32(0x05060708);
+    for (int j = 0; j < 12; j++) acc[j] = _mm512_set1_epi32(j);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 12; j++) acc[j] = _mm512_dpbusd_epi32(acc[j], x, y);
+        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]));
+    }
+    __m512i s = acc[0];
+    for (int j = 1; j < 12; j++) s = _mm512_add_epi32(s, acc[j]);
+    volatile int32_t sink = _mm512_reduce_add_epi32(s);
+    (void)sink;
+    return (double)iterations * 12 * 64 * 2;
+}
+
+__attribute__((target(AVX2_TARGET))) static double peak_avx2_int8(int64_t iterations) {
+    __m256i acc[10];
+    const __m256i x = _mm256_set1_epi16(3), y = _mm256_set1_epi16(5);
+    for (int j = 0; j < 10; j++) acc[j] = _mm256_set1_epi32(j);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 10; j++) acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(x, y));
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]));
+    }
+    __m256i s = acc[0];
+    for (int j = 1; j < 10; j++) s = _mm256_add_epi32(s, acc[j]);
+    int32_t out[8];
+    _mm256_storeu_si256((__m256i *)out, s);
+    volatile int32_t sink = out[0];
+    (void)sink;
+    return (double)iterations * 10 * 16 * 2;
+}
+
+__attribute__((target("avx512f"))) static double peak_f32_avx512(int64_t iterations) {
+    __m512 acc[12];
+    const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-3f);
+    for (int j = 0; j < 12; j++) acc[j] = _mm512_set1_ps((float)j);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 12; j++) acc[j] = _mm512_fmadd_ps(acc[j], x, y);
+        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]));
+    }
+    __m512 s = acc[0];
+    for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, acc[j]);
+    volatile float sink = _mm512_reduce_add_ps(s);
+    (void)sink;
+    return (double)iterations * 12 * 16 * 2;
+}
+
+__attribute__((target(AVX2_TARGET))) static double peak_f32_avx2(int64_t iterations) {
+    __m256 acc[10];
+    const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-3f);
+    for (int j = 0; j < 10; j++) acc[j] = _mm256_set1_ps((float)j);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 10; j++) acc[j] = _mm256_fmadd_ps(acc[j], x, y);
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]));
+    }
+    __m256 s = acc[0];
+    for (int j = 1; j < 10; j++) s = _mm256_add_ps(s, acc[j]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    volatile float sink = out[0];
+    (void)sink;
+    return (double)iterations * 10 * 8 * 2;
+}
+#endif /* CK_X86 */
+
+/* ---------------------------------------------------------------- ARM */
+#ifdef CK_ARM
+#define DOT_TARGET "arch=armv8.2-a+dotprod"
+
+/* A 4-row x 16-channel tile: SDOT of the 4 activation bytes (duplicated to every lane) with four
+   channels' 4 weights per 128-bit register. The epilogue is the shared scalar one. */
+__attribute__((target(DOT_TARGET))) static void gemm_neon_dot(int32_t m, const int8_t *a, int32_t lda,
+                                                              const ck_packed_s8 *w, const ck_epilogue *e,
+                                                              float *of, int8_t *os, int32_t ldo) {
+    const int32_t groups = w->kp / 4;
+    const size_t wstride = (size_t)w->np * 4;
+    int32_t tile[4][16];
+    for (int32_t n0 = 0; n0 < w->n; n0 += 16) {
+        const int32_t count = min_i32(16, w->n - n0);
+        for (int32_t i = 0; i < m; i += 4) {
+            const int32_t rows = min_i32(4, m - i);
+            const int8_t *row[4];
+            int32x4_t acc[4][4];
+            for (int r = 0; r < 4; r++) {
+                row[r] = a + (size_t)(i + (r < rows ? r : rows - 1)) * lda;
+                for (int b = 0; b < 4; b++) acc[r][b] = vdupq_n_s32(0);
+            }
+            const int8_t *wk = w->weights + (size_t)n0 * 4;
+            for (int32_t g = 0; g < groups; g++, wk += wstride) {
+                const int8x16_t w0 = vld1q_s8(wk), w1 = vld1q_s8(wk + 16), w2 = vld1q_s8(wk + 32),
+                                w3 = vld1q_s8(wk + 48);
+                for (int r = 0; r < 4; r++) {
+                    int32_t q;
+                    memcpy(&q, row[r] + 4 * g, 4);
+                    const int8x16_t av = vreinterpretq_s8_s32(vdupq_n_s32(q));
+                    acc[r][0] = vdotq_s32(acc[r][0], w0, av);
+                    acc[r][1] = vdotq_s32(acc[r][1], w1, av);
+                    acc[r][2] = vdotq_s32(acc[r][2], w2, av);
+                    acc[r][3] = vdotq_s32(acc[r][3], w3, av);
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                for (int b = 0; b < 4; b++) vst1q_s32(tile[r] + 4 * b, acc[r][b]);
+                store_row_scalar(tile[r], n0, count, e, of ? of + (size_t)(i + r) * ldo + n0 : NULL,
+                                 os ? os + (size_t)(i + r) * ldo + n0 : NULL);
+            }
+        }
+    }
+}
+
+int32_t ck_cpu_features(void) {
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? CK_FEATURE_NEON_DOT : 0;
+}
+
+__attribute__((target(DOT_TARGET))) static double peak_neon_dot(int64_t iterations) {
+    int32x4_t acc[16];
+    const int8x16_t x = vdupq_n_s8(3), y = vdupq_n_s8(5);
+    for (int j = 0; j < 16; j++) acc[j] = vdupq_n_s32(j);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 16; j++) acc[j] = vdotq_s32(acc[j], x, y);
+        __asm__ volatile("" : "+w"(acc[0]), "+w"(acc[1]), "+w"(acc[2]), "+w"(acc[3]));
+    }
+    int32x4_t s = acc[0];
+    for (int j = 1; j < 16; j++) s = vaddq_s32(s, acc[j]);
+    volatile int32_t sink = vaddvq_s32(s);
+    (void)sink;
+    return (double)iterations * 16 * 16 * 2;
+}
+
+static double peak_f32_neon(int64_t iterations) {
+    float32x4_t acc[16];
+    const float32x4_t x = vdupq_n_f32(0.999f), y = vdupq_n_f32(1e-3f);
+    for (int j = 0; j < 16; j++) acc[j] = vdupq_n_f32((float)j);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 16; j++) acc[j] = vfmaq_f32(y, acc[j], x);
+        __asm__ volatile("" : "+w"(acc[0]), "+w"(acc[1]), "+w"(acc[2]), "+w"(acc[3]));
+    }
+    float32x4_t s = acc[0];
+    for (int j = 1; j < 16; j++) s = vaddq_f32(s, acc[j]);
+    volatile float sink = vaddvq_f32(s);
+    (void)sink;
+    return (double)iterations * 16 * 4 * 2;
+}
+#endif /* CK_ARM */
+
+#if !defined(CK_X86) && !defined(CK_ARM)
+int32_t ck_cpu_features(void) { return 0; }
+#endif
+
+/* ---------------------------------------------------------------- dispatch */
+
+int ck_gemm_s8(ck_kernel kernel, int32_t m, const int8_t *a, int32_t lda, const ck_packed_s8 *w,
+               const ck_epilogue *e, float *out_f32, int8_t *out_s8, int32_t ldo) {
+    if (m <= 0) return 0;
+    switch (kernel) {
+    case CK_KERNEL_PORTABLE: gemm_portable(m, a, lda, w, e, out_f32, out_s8, ldo); return 0;
+#ifdef CK_X86
+    case CK_KERNEL_AVX2:
+        if (!(ck_cpu_features() & CK_FEATURE_AVX2)) return -1;
+        gemm_avx2(m, a, lda, w, e, out_f32, out_s8, ldo);
+        return 0;
+    case CK_KERNEL_AVX512_VNNI:
+        if (!(ck_cpu_features() & CK_FEATURE_AVX512_VNNI)) return -1;
+        gemm_vnni(m, a, lda, w, e, out_f32, out_s8, ldo);
+        return 0;
+#endif
+#ifdef CK_ARM
+    case CK_KERNEL_NEON_DOT:
+        if (!(ck_cpu_features() & CK_FEATURE_NEON_DOT)) return -1;
+        gemm_neon_dot(m, a, lda, w, e, out_f32, out_s8, ldo);
+        return 0;
+#endif
+    default: return -1;
+    }
+}
+
+double ck_peak_int8(ck_kernel kernel, int64_t iterations) {
+    switch (kernel) {
+#ifdef CK_X86
+    case CK_KERNEL_AVX2: return (ck_cpu_features() & CK_FEATURE_AVX2) ? peak_avx2_int8(iterations) : 0;
+    case CK_KERNEL_AVX512_VNNI:
+        return (ck_cpu_features() & CK_FEATURE_AVX512_VNNI) ? peak_vnni(iterations) : 0;
+#endif
+#ifdef CK_ARM
+    case CK_KERNEL_NEON_DOT:
+        return (ck_cpu_features() & CK_FEATURE_NEON_DOT) ? peak_neon_dot(iterations) : 0;
+#endif
+    default: return 0;
+    }
+}
+
+double ck_peak_f32(int32_t avx512, int64_t iterations) {
+#ifdef CK_X86
+    if (avx512 && __builtin_cpu_supports("avx512f")) return peak_f32_avx512(iterations);
+    return (ck_cpu_features() & CK_FEATURE_AVX2) ? peak_f32_avx2(iterations) : 0;
+#elif defined(CK_ARM)
+    (void)avx512;
+    return peak_f32_neon(iterations);
+#else
+    (void)avx512;
+    (void)iterations;
+    return 0;
+#endif
+}

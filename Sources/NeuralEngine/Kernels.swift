@@ -1,0 +1,257 @@
+import COpenBLAS
+import Foundation
+import Synchronization
+
+/// Pointwise nonlinearities.
+public enum Activation: String, Sendable, Codable, CaseIterable {
+    case relu, gelu, silu
+
+    /// f(x).
+    @inline(__always)
+    public func apply(_ x: Float) -> Float {
+        switch self {
+        case .relu: x > 0 ? x : 0
+        case .gelu: 0.5 * x * (1 + erf(x * 0.70710678118654752))
+        case .silu: x / (1 + exp(-x))
+        }
+    }
+}
+
+/// Geometry of a 2-D convolution or pooling window over an NHWC tensor.
+public struct WindowGeometry: Equatable, Sendable {
+    public var height, width, channels: Int
+    public var kernel, stride, padding: Int
+
+    public var outHeight: Int { (height + 2 * padding - kernel) / stride + 1 }
+    public var outWidth: Int { (width + 2 * padding - kernel) / stride + 1 }
+    /// Inputs per output pixel and channel (kernel² · channels).
+    public var patchSize: Int { kernel * kernel * channels }
+}
+
+/// The fp32 and int8 kernels. Tensors are NHWC (batch, height, width, channels); convolution
+/// weights are OHWI, linear weights [out][in]: each output's weights are one contiguous row in the
+/// order the im2col patch reads the input.
+enum Kernels {
+    /// Unfolds sample windows into rows of a patch matrix: row (b, oy, ox) holds the kernel window in
+    /// (ky, kx, c) order, zero where it hangs over the padding. `rowStride` ≥ patchSize.
+    static func im2col<S: TensorScalar>(_ input: UnsafePointer<S>, batch: Int, geometry g: WindowGeometry,
+                                        into patches: UnsafeMutablePointer<S>, rowStride: Int) {
+        let oh = g.outHeight, ow = g.outWidth, c = g.channels, k = g.kernel
+        let rowBytes = k * c
+        for b in 0..<batch {
+            let sample = input + b * g.height * g.width * c
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let row = patches + ((b * oh + oy) * ow + ox) * rowStride
+                    let x0 = ox * g.stride - g.padding
+                    for ky in 0..<k {
+                        let iy = oy * g.stride - g.padding + ky
+                        let dst = row + ky * rowBytes
+                        if iy < 0 || iy >= g.height {
+                            dst.update(repeating: S.zero, count: rowBytes)
+                            continue
+                        }
+                        let line = sample + iy * g.width * c
+                        if x0 >= 0 && x0 + k <= g.width {
+                            dst.update(from: line + x0 * c, count: rowBytes)
+                        } else {
+                            for kx in 0..<k {
+                                let ix = x0 + kx
+                                if ix < 0 || ix >= g.width {
+                                    (dst + kx * c).update(repeating: S.zero, count: c)
+                                } else {
+                                    (dst + kx * c).update(from: line + ix * c, count: c)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// out[m][n] = Σ_k a[m][k] · w[n][k] through OpenBLAS (sgemv when m is 1).
+    static func gemmABt(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<Float>,
+                        out: UnsafeMutablePointer<Float>) {
+        if m == 1 {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, w, Int32(k), a, 1, 0, out, 1)
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda),
+                        w, Int32(k), 0, out, Int32(n))
+        }
+    }
+
+    /// Adds a per-column bias to `rows` rows of `columns` values and applies `activation`, in place.
+    static func biasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+                             bias: UnsafePointer<Float>?, activation: Activation?) {
+        for r in 0..<rows {
+            let row = x + r * columns
+            if let bias { for j in 0..<columns { row[j] += bias[j] } }
+            if let activation {
+                if activation == .relu {
+                    for j in 0..<columns where row[j] < 0 { row[j] = 0 }
+                } else {
+                    for j in 0..<columns { row[j] = activation.apply(row[j]) }
+                }
+            }
+        }
+    }
+
+    /// Direct NHWC convolution: for each output pixel, accumulates input × weight rows with the output
+    /// channels innermost. `weightsHWIO` is [ky][kx][c][o] (the transpose of OHWI).
+    static func conv2dDirect(_ input: UnsafePointer<Float>, batch: Int, geometry g: WindowGeometry, outChannels o: Int,
+                             weightsHWIO w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                             out: UnsafeMutablePointer<Float>) {
+        let oh = g.outHeight, ow = g.outWidth, c = g.channels, k = g.kernel
+        for b in 0..<batch {
+            let sample = input + b * g.height * g.width * c
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let acc = out + ((b * oh + oy) * ow + ox) * o
+                    if let bias { acc.update(from: bias, count: o) } else { acc.update(repeating: 0, count: o) }
+                    for ky in 0..<k {
+                        let iy = oy * g.stride - g.padding + ky
+                        if iy < 0 || iy >= g.height { continue }
+                        for kx in 0..<k {
+                            let ix = ox * g.stride - g.padding + kx
+                            if ix < 0 || ix >= g.width { continue }
+                            let px = sample + (iy * g.width + ix) * c
+                            let wk = w + (ky * k + kx) * c * o
+                            for ci in 0..<c {
+                                let x = px[ci]
+                                let wrow = wk + ci * o
+                                for j in 0..<o { acc[j] += x * wrow[j] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Normalizes each of `rows` rows of `columns` values to zero mean and unit variance, then scales
+    /// by gamma and shifts by beta (LayerNorm over the last dimension).
+    static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, columns: Int, gamma: UnsafePointer<Float>,
+                          beta: UnsafePointer<Float>, epsilon: Float, out: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let src = x + r * columns, dst = out + r * columns
+            var mean: Float = 0
+            for j in 0..<columns { mean += src[j] }
+            mean /= Float(columns)
+            var variance: Float = 0
+            for j in 0..<columns { let d = src[j] - mean; variance += d * d }
+            variance /= Float(columns)
+            let inv = 1 / (variance + epsilon).squareRoot()
+            for j in 0..<columns { dst[j] = (src[j] - mean) * inv * gamma[j] + beta[j] }
+        }
+    }
+
+    /// GroupNorm over NHWC: per sample, channels split into `groups` contiguous groups, each
+    /// normalized over all pixels and its channels, then per-channel gamma and beta.
+    static func groupNorm(_ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int, groups: Int,
+                          gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float,
+                          out: UnsafeMutablePointer<Float>) {
+        let per = channels / groups
+        let n = Float(pixels * per)
+        for b in 0..<batch {
+            let src = x + b * pixels * channels, dst = out + b * pixels * channels
+            for g in 0..<groups {
+                let c0 = g * per
+                var mean: Float = 0
+                for p in 0..<pixels { for c in c0..<(c0 + per) { mean += src[p * channels + c] } }
+                mean /= n
+                var variance: Float = 0
+                for p in 0..<pixels { for c in c0..<(c0 + per) { let d = src[p * channels + c] - mean; variance += d * d } }
+                variance /= n
+                let inv = 1 / (variance + epsilon).squareRoot()
+                for p in 0..<pixels {
+                    for c in c0..<(c0 + per) {
+                        dst[p * channels + c] = (src[p * channels + c] - mean) * inv * gamma[c] + beta[c]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Average or max pooling over k×k windows with a stride and no padding, NHWC.
+    static func pool(_ x: UnsafePointer<Float>, batch: Int, geometry g: WindowGeometry, max useMax: Bool,
+                     out: UnsafeMutablePointer<Float>) {
+        let oh = g.outHeight, ow = g.outWidth, c = g.channels
+        let inv = 1 / Float(g.kernel * g.kernel)
+        for b in 0..<batch {
+            let sample = x + b * g.height * g.width * c
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let dst = out + ((b * oh + oy) * ow + ox) * c
+                    dst.update(repeating: useMax ? -.infinity : 0, count: c)
+                    for ky in 0..<g.kernel {
+                        for kx in 0..<g.kernel {
+                            let src = sample + ((oy * g.stride + ky) * g.width + ox * g.stride + kx) * c
+                            if useMax {
+                                for j in 0..<c where src[j] > dst[j] { dst[j] = src[j] }
+                            } else {
+                                for j in 0..<c { dst[j] += src[j] }
+                            }
+                        }
+                    }
+                    if !useMax { for j in 0..<c { dst[j] *= inv } }
+                }
+            }
+        }
+    }
+
+    /// Mean over all pixels per channel: [B, pixels, C] → [B, C].
+    static func globalAveragePool(_ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int,
+                                  out: UnsafeMutablePointer<Float>) {
+        let inv = 1 / Float(pixels)
+        for b in 0..<batch {
+            let dst = out + b * channels
+            dst.update(repeating: 0, count: channels)
+            for p in 0..<pixels {
+                let src = x + (b * pixels + p) * channels
+                for j in 0..<channels { dst[j] += src[j] }
+            }
+            for j in 0..<channels { dst[j] *= inv }
+        }
+    }
+
+    /// out = a + b, elementwise.
+    static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, out: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { out[i] = a[i] + b[i] }
+    }
+
+    /// Symmetric per-tensor quantization: q = round(clamp(x / scale, -127, 127)), ties to even.
+    static func quantize(_ x: UnsafePointer<Float>, count: Int, inverseScale: Float, out: UnsafeMutablePointer<Int8>) {
+        for i in 0..<count {
+            let u = min(max(x[i] * inverseScale, -127), 127)
+            out[i] = Int8(u.rounded(.toNearestOrEven))
+        }
+    }
+}
+
+/// OpenBLAS settings.
+public enum BLAS {
+    private static let configured = Atomic<Bool>(false)
+
+    /// Threads OpenBLAS may use for one call, for the whole process. The engine sets 1 when the
+    /// first network is built unless this was called before: inference in the control loop runs on
+    /// the loop's own core (and OpenBLAS's thread hand-off allocates). Training may use every core.
+    public static func setThreads(_ n: Int) {
+        configured.store(true, ordering: .sequentiallyConsistent)
+        openblas_set_num_threads(Int32(max(1, n)))
+    }
+
+    /// Applies the single-thread default once, if nobody chose a thread count.
+    static func applyDefault() {
+        if configured.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged {
+            openblas_set_num_threads(1)
+        }
+    }
+
+    /// OpenBLAS's build configuration and the core type it chose.
+    public static var description: String {
+        let config = openblas_get_config().map { String(cString: $0) } ?? "?"
+        let core = openblas_get_corename().map { String(cString: $0) } ?? "?"
+        return "\(config) (core \(core))"
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+
+/// One layer of a sequential network, as stored in a model file's `__metadata__` ("architecture",
+/// a JSON list). Feature maps are NHWC.
+public indirect enum LayerSpec: Equatable, Sendable {
+    /// Square-kernel convolution; weight [out][kernel][kernel][in], bias [out].
+    case conv2d(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int)
+    /// Fully connected; weight [out][in], bias [out].
+    case linear(inFeatures: Int, outFeatures: Int)
+    /// Normalizes over the last dimension; weight and bias [features].
+    case layerNorm(features: Int)
+    /// Normalizes channel groups over all pixels; weight and bias [channels].
+    case groupNorm(groups: Int, channels: Int)
+    case activation(Activation)
+    /// [H, W, C] → [H·W·C] (a view, no copy).
+    case flatten
+    case avgPool(kernel: Int, stride: Int)
+    case maxPool(kernel: Int, stride: Int)
+    /// [H, W, C] → [C].
+    case globalAvgPool
+    /// x + body(x).
+    case residual([LayerSpec])
+
+    /// True for layers computed as a matrix product (the ones quantized to int8).
+    public var isMatrixProduct: Bool {
+        switch self {
+        case .conv2d, .linear: true
+        default: false
+        }
+    }
+
+    /// Normalization epsilon used by both norms.
+    public static let normEpsilon: Float = 1e-5
+}
+
+/// A problem with an architecture or its parameters, naming the layer or tensor.
+public struct ModelError: Error, CustomStringConvertible, Equatable {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+extension LayerSpec {
+    /// The per-sample output shape for a per-sample input shape ([H, W, C] or [F]), or why not.
+    public func outputShape(for input: [Int], at path: String) throws -> [Int] {
+        func need(_ ok: Bool, _ what: String) throws {
+            if !ok { throw ModelError("layer \(path) (\(name)): \(what), input shape \(input)") }
+        }
+        switch self {
+        case let .conv2d(i, o, k, s, p):
+            try need(input.count == 3 && input[2] == i, "expects [H, W, \(i)]")
+            try need(k >= 1 && s >= 1 && p >= 0 && o >= 1, "kernel, stride ≥ 1, padding ≥ 0")
+            let g = WindowGeometry(height: input[0], width: input[1], channels: i, kernel: k, stride: s, padding: p)
+            try need(g.outHeight >= 1 && g.outWidth >= 1, "window larger than the input")
+            return [g.outHeight, g.outWidth, o]
+        case let .linear(i, o):
+            try need(input.count == 1 && input[0] == i && o >= 1, "expects [\(i)]")
+            return [o]
+        case let .layerNorm(f):
+            try need(input.last == f, "expects last dimension \(f)")
+            return input
+        case let .groupNorm(g, c):
+            try need(input.count == 3 && input[2] == c && g >= 1 && c % g == 0, "expects [H, W, \(c)] with \(c) divisible by \(g)")
+            return input
+        case .activation:
+            return input
+        case .flatten:
+            return [input.reduce(1, *)]
+        case let .avgPool(k, s), let .maxPool(k, s):
+            try need(input.count == 3 && k >= 1 && s >= 1 && input[0] >= k && input[1] >= k, "expects [H, W, C] with H, W ≥ \(k)")
+            let g = WindowGeometry(height: input[0], width: input[1], channels: input[2], kernel: k, stride: s, padding: 0)
+            return [g.outHeight, g.outWidth, input[2]]
+        case .globalAvgPool:
+            try need(input.count == 3, "expects [H, W, C]")
+            return [input[2]]
+        case let .residual(body):
+            var shape = input
+            for (j, layer) in body.enumerated() { shape = try layer.outputShape(for: shape, at: "\(path).\(j)") }
+            try need(shape == input, "body output \(shape) must equal its input")
+            return input
+        }
+    }
+
+    /// Parameter tensors this layer owns: name suffix and shape.
+    public var parameterShapes: [(name: String, shape: [Int])] {
+        switch self {
+        case let .conv2d(i, o, k, _, _): [("weight", [o, k, k, i]), ("bias", [o])]
+        case let .linear(i, o): [("weight", [o, i]), ("bias", [o])]
+        case let .layerNorm(f): [("weight", [f]), ("bias", [f])]
+        case let .groupNorm(_, c): [("weight", [c]), ("bias", [c])]
+        default: []
+        }
+    }
+
+    /// Multiply-accumulates per sample for a per-sample input shape (0 for the cheap layers).
+    public func multiplyAccumulates(for input: [Int]) -> Int {
+        switch self {
+        case let .conv2d(i, o, k, s, p):
+            let g = WindowGeometry(height: input[0], width: input[1], channels: i, kernel: k, stride: s, padding: p)
+            return g.outHeight * g.outWidth * o * k * k * i
+        case let .linear(i, o): return i * o
+        default: return 0
+        }
+    }
+
+    /// A short human name, e.g. "conv 3×3/2 16→32".
+    public var name: String {
+        switch self {
+        case let .conv2d(i, o, k, s, _): "conv \(k)×\(k)/\(s) \(i)→\(o)"
+        case let .linear(i, o): "linear \(i)→\(o)"
+        case let .layerNorm(f): "layernorm \(f)"
+        case let .groupNorm(g, c): "groupnorm \(g)×\(c / g)"
+        case let .activation(a): a.rawValue
+        case .flatten: "flatten"
+        case let .avgPool(k, s): "avgpool \(k)/\(s)"
+        case let .maxPool(k, s): "maxpool \(k)/\(s)"
+        case .globalAvgPool: "global avgpool"
+        case let .residual(body): "residual[" + body.map(\.name).joined(separator: ", ") + "]"
+        }
+    }
+}
+
+// MARK: JSON form: {"op": "conv2d", "in": 1, "out": 16, "kernel": 3, "stride": 2, "padding": 1}
+
+extension LayerSpec: Codable {
+    private enum Key: String, CodingKey {
+        case op, `in`, out, kernel, stride, padding, features, groups, channels, function, body
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        let op = try c.decode(String.self, forKey: .op)
+        switch op {
+        case "conv2d":
+            self = .conv2d(inChannels: try c.decode(Int.self, forKey: .in), outChannels: try c.decode(Int.self, forKey: .out),
+                           kernel: try c.decode(Int.self, forKey: .kernel), stride: try c.decode(Int.self, forKey: .stride),
+                           padding: try c.decode(Int.self, forKey: .padding))
+        case "linear":
+            self = .linear(inFeatures: try c.decode(Int.self, forKey: .in), outFeatures: try c.decode(Int.self, forKey: .out))
+        case "layernorm": self = .layerNorm(features: try c.decode(Int.self, forKey: .features))
+        case "groupnorm":
+            self = .groupNorm(groups: try c.decode(Int.self, forKey: .groups), channels: try c.decode(Int.self, forKey: .channels))
+        case "activation": self = .activation(try c.decode(Activation.self, forKey: .function))
+        case "flatten": self = .flatten
+        case "avgpool": self = .avgPool(kernel: try c.decode(Int.self, forKey: .kernel), stride: try c.decode(Int.self, forKey: .stride))
+        case "maxpool": self = .maxPool(kernel: try c.decode(Int.self, forKey: .kernel), stride: try c.decode(Int.self, forKey: .stride))
+        case "global_avgpool": self = .globalAvgPool
+        case "residual": self = .residual(try c.decode([LayerSpec].self, forKey: .body))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .op, in: c, debugDescription: "unknown layer op \"\(op)\"")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        switch self {
+        case let .conv2d(i, o, k, s, p):
+            try c.encode("conv2d", forKey: .op)
+            try c.encode(i, forKey: .in); try c.encode(o, forKey: .out)
+            try c.encode(k, forKey: .kernel); try c.encode(s, forKey: .stride); try c.encode(p, forKey: .padding)
+        case let .linear(i, o):
+            try c.encode("linear", forKey: .op); try c.encode(i, forKey: .in); try c.encode(o, forKey: .out)
+        case let .layerNorm(f):
+            try c.encode("layernorm", forKey: .op); try c.encode(f, forKey: .features)
+        case let .groupNorm(g, ch):
+            try c.encode("groupnorm", forKey: .op); try c.encode(g, forKey: .groups); try c.encode(ch, forKey: .channels)
+        case let .activation(a):
+            try c.encode("activation", forKey: .op); try c.encode(a, forKey: .function)
+        case .flatten: try c.encode("flatten", forKey: .op)
+        case let .avgPool(k, s):
+            try c.encode("avgpool", forKey: .op); try c.encode(k, forKey: .kernel); try c.encode(s, forKey: .stride)
+        case let .maxPool(k, s):
+            try c.encode("maxpool", forKey: .op); try c.encode(k, forKey: .kernel); try c.encode(s, forKey: .stride)
+        case .globalAvgPool: try c.encode("global_avgpool", forKey: .op)
+        case let .residual(body):
+            try c.encode("residual", forKey: .op); try c.encode(body, forKey: .body)
+        }
+    }
+
+    /// The architecture as compact JSON, for a model file's metadata.
+    public static func json(_ layers: [LayerSpec]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try! encoder.encode(layers), as: UTF8.self)
+    }
+
+    /// Parses an architecture from JSON, with the decoding error as the reason.
+    public static func parse(json: String) throws -> [LayerSpec] {
+        do { return try JSONDecoder().decode([LayerSpec].self, from: Data(json.utf8)) } catch let error as DecodingError {
+            switch error {
+            case let .dataCorrupted(ctx), let .keyNotFound(_, ctx), let .typeMismatch(_, ctx), let .valueNotFound(_, ctx):
+                let where_ = ctx.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+                throw ModelError("architecture\(where_.isEmpty ? "" : " at \(where_)"): \(ctx.debugDescription)")
+            @unknown default: throw ModelError("architecture: \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,363 @@
+import Foundation
+import RobotCore
+
+/// How an fp32 convolution is computed. Measured by `cerebellum bench encoder`.
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
+    /// Unfold windows into a patch matrix, then one OpenBLAS SGEMM.
+    case im2col
+    /// Loop over output pixels with the output channels innermost.
+    case direct
+    /// Direct for layers with at most `directMaxPatch` inputs per output (the first layer of a
+    /// gray-image encoder), im2col + SGEMM for the rest: faster for the encoder's shapes.
+    case auto
+
+    static let directMaxPatch = 9
+}
+
+/// Named parameter tensors of a network: "<layer path>.weight", "<layer path>.bias". Layer paths
+/// are indices; a residual body's layers are "<i>.<j>".
+public typealias Parameters = [String: Tensor<Float>]
+
+/// One executable layer: reads `input`, writes `output` (both preallocated).
+class Operation {
+    let path: String
+    let spec: LayerSpec
+    let input: Tensor<Float>
+    let output: Tensor<Float>
+    /// Multiply-accumulates per forward pass (all samples).
+    let multiplyAccumulates: Int
+
+    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, multiplyAccumulates: Int = 0) {
+        self.path = path
+        self.spec = spec
+        self.input = input
+        self.output = output
+        self.multiplyAccumulates = multiplyAccumulates
+    }
+
+    func run() {}
+}
+
+/// A sequential fp32 network compiled for one batch size: every buffer is allocated here, so
+/// `forward()` allocates nothing.
+public final class Network: @unchecked Sendable {
+    public let layers: [LayerSpec]
+    /// Per-sample input shape, e.g. [64, 64, 1].
+    public let inputShape: [Int]
+    public let batch: Int
+    /// Fill this, then call `forward()`. Shape [batch] + inputShape.
+    public let input: Tensor<Float>
+    /// The result of the last `forward()`. Shape [batch] + the last layer's output shape.
+    public let output: Tensor<Float>
+    public let parameters: Parameters
+    let operations: [Operation]
+
+    /// Compiles `layers` with `parameters`, checking every parameter's presence and shape.
+    public init(layers: [LayerSpec], parameters: Parameters, inputShape: [Int], batch: Int = 1,
+                convolution: ConvolutionAlgorithm = .auto) throws {
+        guard batch >= 1 else { throw ModelError("batch must be ≥ 1") }
+        BLAS.applyDefault()
+        self.layers = layers
+        self.inputShape = inputShape
+        self.batch = batch
+        self.parameters = parameters
+        input = Tensor(shape: [batch] + inputShape)
+        var builder = Builder(parameters: parameters, batch: batch, convolution: convolution)
+        let (ops, out) = try builder.compile(layers, prefix: "", input: input, shape: inputShape)
+        operations = ops
+        output = out
+        let unused = Set(parameters.keys).subtracting(builder.used)
+        if let extra = unused.sorted().first { throw ModelError("parameter \"\(extra)\" belongs to no layer") }
+    }
+
+    /// Runs every layer on `input`; returns `output`.
+    @discardableResult
+    public func forward() -> Tensor<Float> {
+        for i in 0..<operations.count { operations[i].run() }
+        return output
+    }
+
+    /// Copies `x` into `input` and runs the network.
+    @discardableResult
+    public func forward(_ x: Tensor<Float>) -> Tensor<Float> {
+        input.assign(from: x)
+        return forward()
+    }
+
+    /// Number of top-level layers; `runLayer(i)` runs one (for per-layer timing).
+    public var layerCount: Int { operations.count }
+    public func runLayer(_ i: Int) { operations[i].run() }
+    public func layerName(_ i: Int) -> String { operations[i].spec.name }
+    public func layerMultiplyAccumulates(_ i: Int) -> Int { operations[i].multiplyAccumulates }
+    public var multiplyAccumulates: Int { operations.reduce(0) { $0 + $1.multiplyAccumulates } }
+
+    /// Bytes of parameters (fp32).
+    public var parameterBytes: Int { parameters.values.reduce(0) { $0 + $1.byteCount } }
+
+    /// Every matrix-product operation in execution order, residual bodies included (for calibration).
+    var matrixProducts: [Operation] {
+        func collect(_ ops: [Operation]) -> [Operation] {
+            ops.flatMap { op -> [Operation] in
+                if let r = op as? ResidualOperation { return collect(r.body) }
+                return op.spec.isMatrixProduct ? [op] : []
+            }
+        }
+        return collect(operations)
+    }
+}
+
+/// Compiles specs into operations, allocating their outputs.
+struct Builder {
+    let parameters: Parameters
+    let batch: Int
+    let convolution: ConvolutionAlgorithm
+    var used: Set<String> = []
+
+    init(parameters: Parameters, batch: Int, convolution: ConvolutionAlgorithm) {
+        self.parameters = parameters
+        self.batch = batch
+        self.convolution = convolution
+    }
+
+    mutating func parameter(_ path: String, _ suffix: String, _ shape: [Int]) throws -> Tensor<Float> {
+        let name = "\(path).\(suffix)"
+        guard let t = parameters[name] else { throw ModelError("missing parameter \"\(name)\" (shape \(shape))") }
+        guard t.shape == shape else { throw ModelError("parameter \"\(name)\" has shape \(t.shape), expected \(shape)") }
+        used.insert(name)
+        return t
+    }
+
+    mutating func compile(_ layers: [LayerSpec], prefix: String, input: Tensor<Float>, shape: [Int]) throws
+        -> ([Operation], Tensor<Float>) {
+        var ops: [Operation] = []
+        var current = input
+        var currentShape = shape
+        for (i, spec) in layers.enumerated() {
+            let path = prefix + String(i)
+            let outShape = try spec.outputShape(for: currentShape, at: path)
+            let op = try make(spec, path: path, input: current, inShape: currentShape, outShape: outShape)
+            ops.append(op)
+            current = op.output
+            currentShape = outShape
+        }
+        return (ops, current)
+    }
+
+    mutating func make(_ spec: LayerSpec, path: String, input: Tensor<Float>, inShape: [Int], outShape: [Int]) throws -> Operation {
+        let output = spec == .flatten ? input.reshaped([batch] + outShape) : Tensor<Float>(shape: [batch] + outShape)
+        let macs = spec.multiplyAccumulates(for: inShape) * batch
+        var p: [String: Tensor<Float>] = [:]
+        for (suffix, shape) in spec.parameterShapes { p[suffix] = try parameter(path, suffix, shape) }
+        switch spec {
+        case let .conv2d(i, o, k, s, pad):
+            let g = WindowGeometry(height: inShape[0], width: inShape[1], channels: i, kernel: k, stride: s, padding: pad)
+            let direct = convolution == .direct || (convolution == .auto && g.patchSize <= ConvolutionAlgorithm.directMaxPatch)
+            return ConvolutionOperation(path: path, spec: spec, input: input, output: output, macs: macs, geometry: g,
+                                        outChannels: o, weight: p["weight"]!, bias: p["bias"]!, batch: batch, direct: direct)
+        case .linear:
+            return LinearOperation(path: path, spec: spec, input: input, output: output, macs: macs, weight: p["weight"]!,
+                                   bias: p["bias"]!, batch: batch)
+        case let .layerNorm(f):
+            return NormOperation(path: path, spec: spec, input: input, output: output, gamma: p["weight"]!, beta: p["bias"]!,
+                                 rows: input.count / f, columns: f, groups: 0)
+        case let .groupNorm(groups, c):
+            return NormOperation(path: path, spec: spec, input: input, output: output, gamma: p["weight"]!, beta: p["bias"]!,
+                                 rows: batch, columns: c, groups: groups)
+        case let .activation(a):
+            return ActivationOperation(path: path, spec: spec, input: input, output: output, activation: a)
+        case .flatten:
+            return Operation(path: path, spec: spec, input: input, output: output)
+        case let .avgPool(k, s), let .maxPool(k, s):
+            let g = WindowGeometry(height: inShape[0], width: inShape[1], channels: inShape[2], kernel: k, stride: s, padding: 0)
+            var isMax = false
+            if case .maxPool = spec { isMax = true }
+            return PoolOperation(path: path, spec: spec, input: input, output: output, geometry: g, isMax: isMax, batch: batch)
+        case .globalAvgPool:
+            let g = WindowGeometry(height: inShape[0], width: inShape[1], channels: inShape[2], kernel: 0, stride: 1, padding: 0)
+            return PoolOperation(path: path, spec: spec, input: input, output: output, geometry: g, isMax: false, batch: batch)
+        case let .residual(body):
+            let (ops, bodyOut) = try compile(body, prefix: path + ".", input: input, shape: inShape)
+            return ResidualOperation(path: path, spec: spec, input: input, output: output, body: ops, bodyOutput: bodyOut)
+        }
+    }
+}
+
+final class ConvolutionOperation: Operation {
+    let geometry: WindowGeometry
+    let outChannels: Int
+    let weight: Tensor<Float>
+    let bias: Tensor<Float>
+    let batch: Int
+    /// Patch matrix for im2col, or the HWIO weights for the direct kernel.
+    let scratch: Tensor<Float>
+    let direct: Bool
+
+    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, macs: Int, geometry: WindowGeometry,
+         outChannels: Int, weight: Tensor<Float>, bias: Tensor<Float>, batch: Int, direct: Bool) {
+        self.geometry = geometry
+        self.outChannels = outChannels
+        self.weight = weight
+        self.bias = bias
+        self.batch = batch
+        self.direct = direct
+        let k = geometry.patchSize
+        if direct {
+            let t = Tensor<Float>(shape: [k, outChannels])
+            for o in 0..<outChannels { for j in 0..<k { t[j * outChannels + o] = weight[o * k + j] } }
+            scratch = t
+        } else {
+            scratch = Tensor(shape: [batch * geometry.outHeight * geometry.outWidth, k])
+        }
+        super.init(path: path, spec: spec, input: input, output: output, multiplyAccumulates: macs)
+    }
+
+    override func run() {
+        if direct {
+            Kernels.conv2dDirect(input.pointer, batch: batch, geometry: geometry, outChannels: outChannels,
+                                 weightsHWIO: scratch.pointer, bias: bias.pointer, out: output.pointer)
+            return
+        }
+        let m = batch * geometry.outHeight * geometry.outWidth, k = geometry.patchSize
+        Kernels.im2col(input.pointer, batch: batch, geometry: geometry, into: scratch.pointer, rowStride: k)
+        Kernels.gemmABt(m: m, n: outChannels, k: k, a: scratch.pointer, lda: k, w: weight.pointer, out: output.pointer)
+        Kernels.biasActivate(output.pointer, rows: m, columns: outChannels, bias: bias.pointer, activation: nil)
+    }
+}
+
+final class LinearOperation: Operation {
+    let weight: Tensor<Float>
+    let bias: Tensor<Float>
+    let batch: Int
+
+    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, macs: Int, weight: Tensor<Float>,
+         bias: Tensor<Float>, batch: Int) {
+        self.weight = weight
+        self.bias = bias
+        self.batch = batch
+        super.init(path: path, spec: spec, input: input, output: output, multiplyAccumulates: macs)
+    }
+
+    override func run() {
+        let n = weight.shape[0], k = weight.shape[1]
+        Kernels.gemmABt(m: batch, n: n, k: k, a: input.pointer, lda: k, w: weight.pointer, out: output.pointer)
+        Kernels.biasActivate(output.pointer, rows: batch, columns: n, bias: bias.pointer, activation: nil)
+    }
+}
+
+final class NormOperation: Operation {
+    let gamma: Tensor<Float>
+    let beta: Tensor<Float>
+    let rows: Int, columns: Int
+    /// 0 for LayerNorm, else the GroupNorm group count (rows is then the batch).
+    let groups: Int
+
+    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, gamma: Tensor<Float>, beta: Tensor<Float>,
+         rows: Int, columns: Int, groups: Int) {
+        self.gamma = gamma
+        self.beta = beta
+        self.rows = rows
+        self.columns = columns
+        self.groups = groups
+        super.init(path: path, spec: spec, input: input, output: output)
+    }
+
+    override func run() {
+        if groups == 0 {
+            Kernels.layerNorm(input.pointer, rows: rows, columns: columns, gamma: gamma.pointer, beta: beta.pointer,
+                              epsilon: LayerSpec.normEpsilon, out: output.pointer)
+        } else {
+            Kernels.groupNorm(input.pointer, batch: rows, pixels: input.count / (rows * columns), channels: columns,
+                              groups: groups, gamma: gamma.pointer, beta: beta.pointer, epsilon: LayerSpec.normEpsilon,
+                              out: output.pointer)
+        }
+    }
+}
+
+final class ActivationOperation: Operation {
+    let activation: Activation
+
+    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, activation: Activation) {
+        self.activation = activation
+        super.init(path: path, spec: spec, input: input, output: output)
+    }
+
+    override func run() {
+        output.assign(from: input)
+        Kernels.biasActivate(output.pointer, rows: 1, columns: output.count, bias: nil, activation: activation)
+    }
+}
+
+final class PoolOperation: Operation {
+    let geometry: WindowGeometry
+    let isMax: Bool
+    let batch: Int
+
+    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, geometry: WindowGeometry, isMax: Bool, batch: Int) {
+        self.geometry = geometry
+        self.isMax = isMax
+        self.batch = batch
+        super.init(path: path, spec: spec, input: input, output: output)
+    }
+
+    override func run() {
+        if geometry.kernel == 0 {
+            Kernels.globalAveragePool(input.pointer, batch: batch, pixels: geometry.height * geometry.width,
+                                      channels: geometry.channels, out: output.pointer)
+        } else {
+            Kernels.pool(input.pointer, batch: batch, geometry: geometry, max: isMax, out: output.pointer)
+        }
+    }
+}
+
+final class ResidualOperation: Operation {
+    let body: [Operation]
+    let bodyOutput: Tensor<Float>
+
+    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, body: [Operation], bodyOutput: Tensor<Float>) {
+        self.body = body
+        self.bodyOutput = bodyOutput
+        super.init(path: path, spec: spec, input: input, output: output,
+                   multiplyAccumulates: body.reduce(0) { $0 + $1.multiplyAccumulates })
+    }
+
+    override func run() {
+        for i in 0..<body.count { body[i].run() }
+        Kernels.add(input.pointer, bodyOutput.pointer, count: input.count, out: output.pointer)
+    }
+}
+
+extension Parameters {
+    /// Seeded initial parameters: He-normal weights (fan-in), zero biases, unit norm gains.
+    public static func initialized(for layers: [LayerSpec], seed: UInt64) -> Parameters {
+        var rng = SeededGenerator(seed: seed)
+        var out: Parameters = [:]
+        func visit(_ layers: [LayerSpec], _ prefix: String) {
+            for (i, spec) in layers.enumerated() {
+                let path = prefix + String(i)
+                if case let .residual(body) = spec { visit(body, path + "."); continue }
+                for (suffix, shape) in spec.parameterShapes {
+                    let t = Tensor<Float>(shape: shape)
+                    if suffix == "weight" && shape.count > 1 {
+                        let fanIn = shape.dropFirst().reduce(1, *)
+                        let std = (2.0 / Double(fanIn)).squareRoot()
+                        for j in 0..<t.count { t[j] = Float(rng.normal() * std) }
+                    } else if suffix == "weight" {
+                        t.fill(1)
+                    }
+                    out["\(path).\(suffix)"] = t
+                }
+            }
+        }
+        visit(layers, "")
+        return out
+    }
+}
+
+extension SeededGenerator {
+    /// Standard normal draw (Box–Muller; the second value is discarded).
+    public mutating func normal() -> Double {
+        let u1 = max(unit(), 0x1.0p-53)
+        let u2 = unit()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+}
