@@ -49,22 +49,20 @@ static inline void store_row_scalar(const int32_t *acc, int32_t n0, int32_t coun
 
 static void gemm_portable(int32_t m, const int8_t *a, int32_t lda, const ck_packed_s8 *w,
                           const ck_epilogue *e, float *of, int8_t *os, int32_t ldo) {
+    /* 16 channels at a time over the packed layout: plain C the compiler vectorizes (SSE2 or
+       baseline NEON), the fallback on CPUs without dot-product instructions (Cortex-A72, A55). */
     const int32_t groups = w->kp / 4;
-    int32_t acc[16];
     for (int32_t i = 0; i < m; i++) {
         const int8_t *row = a + (size_t)i * lda;
         for (int32_t n0 = 0; n0 < w->n; n0 += 16) {
-            const int32_t count = min_i32(16, w->n - n0);
-            for (int32_t j = 0; j < count; j++) {
-                int32_t s = 0;
-                for (int32_t g = 0; g < groups; g++) {
-                    const int8_t *wv = w->weights + ((size_t)g * w->np + n0 + j) * 4;
-                    const int8_t *av = row + 4 * g;
-                    s += (int32_t)av[0] * wv[0] + (int32_t)av[1] * wv[1] + (int32_t)av[2] * wv[2] +
-                         (int32_t)av[3] * wv[3];
-                }
-                acc[j] = s;
+            int32_t acc[16] = {0};
+            const int8_t *wv = w->weights + (size_t)n0 * 4;
+            for (int32_t g = 0; g < groups; g++, wv += (size_t)w->np * 4) {
+                const int32_t a0 = row[4 * g], a1 = row[4 * g + 1], a2 = row[4 * g + 2], a3 = row[4 * g + 3];
+                for (int32_t j = 0; j < 16; j++)
+                    acc[j] += a0 * wv[4 * j] + a1 * wv[4 * j + 1] + a2 * wv[4 * j + 2] + a3 * wv[4 * j + 3];
             }
+            const int32_t count = min_i32(16, w->n - n0);
             store_row_scalar(acc, n0, count, e, of ? of + (size_t)i * ldo + n0 : NULL,
                              os ? os + (size_t)i * ldo + n0 : NULL);
         }
@@ -83,6 +81,67 @@ void ck_pack_s8(int32_t n, int32_t k, const int8_t *w, int8_t *packed, int32_t *
             sum += v;
         }
         comp[o] = 128 * sum;
+    }
+}
+
+/* ---------------------------------------------------------------- data movement */
+
+#define DEFINE_IM2COL(NAME, T)                                                                           \
+    void NAME(const T *in, int32_t batch, int32_t h, int32_t w, int32_t c, int32_t k, int32_t stride,    \
+              int32_t pad, T *out, int32_t row_stride) {                                                 \
+        const int32_t oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;         \
+        const int32_t span = k * c;                                                                      \
+        for (int32_t b = 0; b < batch; b++) {                                                            \
+            const T *sample = in + (size_t)b * h * w * c;                                                \
+            for (int32_t oy = 0; oy < oh; oy++) {                                                        \
+                for (int32_t ox = 0; ox < ow; ox++) {                                                    \
+                    T *row = out + ((size_t)(b * oh + oy) * ow + ox) * row_stride;                       \
+                    const int32_t x0 = ox * stride - pad;                                                \
+                    for (int32_t ky = 0; ky < k; ky++) {                                                 \
+                        const int32_t iy = oy * stride - pad + ky;                                       \
+                        T *dst = row + ky * span;                                                        \
+                        if (iy < 0 || iy >= h) {                                                         \
+                            memset(dst, 0, sizeof(T) * (size_t)span);                                    \
+                            continue;                                                                    \
+                        }                                                                                \
+                        const T *line = sample + (size_t)iy * w * c;                                     \
+                        if (x0 >= 0 && x0 + k <= w) {                                                    \
+                            const T *src = line + (size_t)x0 * c;                                        \
+                            for (int32_t j = 0; j < span; j++) dst[j] = src[j];                          \
+                        } else {                                                                         \
+                            for (int32_t kx = 0; kx < k; kx++) {                                         \
+                                const int32_t ix = x0 + kx;                                              \
+                                for (int32_t j = 0; j < c; j++)                                          \
+                                    dst[kx * c + j] = (ix < 0 || ix >= w) ? (T)0 : line[(size_t)ix * c + j]; \
+                            }                                                                            \
+                        }                                                                                \
+                    }                                                                                    \
+                }                                                                                        \
+            }                                                                                            \
+        }                                                                                                \
+    }
+DEFINE_IM2COL(ck_im2col_f32, float)
+DEFINE_IM2COL(ck_im2col_s8, int8_t)
+
+void ck_quantize_f32(const float *x, int64_t n, float inv_scale, int8_t *out) {
+    /* Adding and subtracting 1.5 * 2^23 rounds to the nearest integer, ties to even, for |u| < 2^22
+       (u is clamped to ±127): the same result as nearbyintf, in a form the compiler vectorizes. */
+    const float magic = 12582912.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float u = x[i] * inv_scale;
+        u = u < -127.0f ? -127.0f : u;
+        u = u > 127.0f ? 127.0f : u;
+        out[i] = (int8_t)(int32_t)((u + magic) - magic);
+    }
+}
+
+void ck_bias_relu_f32(float *x, int64_t rows, int32_t cols, const float *bias, int32_t relu) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = x + r * cols;
+        if (bias)
+            for (int32_t j = 0; j < cols; j++) row[j] = row[j] + bias[j];
+        if (relu)
+            for (int32_t j = 0; j < cols; j++) row[j] = row[j] > 0.0f ? row[j] : 0.0f;
     }
 }
 

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 import Synchronization
@@ -34,40 +35,16 @@ public struct WindowGeometry: Equatable, Sendable {
 enum Kernels {
     /// Unfolds sample windows into rows of a patch matrix: row (b, oy, ox) holds the kernel window in
     /// (ky, kx, c) order, zero where it hangs over the padding. `rowStride` ≥ patchSize.
-    static func im2col<S: TensorScalar>(_ input: UnsafePointer<S>, batch: Int, geometry g: WindowGeometry,
-                                        into patches: UnsafeMutablePointer<S>, rowStride: Int) {
-        let oh = g.outHeight, ow = g.outWidth, c = g.channels, k = g.kernel
-        let rowBytes = k * c
-        for b in 0..<batch {
-            let sample = input + b * g.height * g.width * c
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    let row = patches + ((b * oh + oy) * ow + ox) * rowStride
-                    let x0 = ox * g.stride - g.padding
-                    for ky in 0..<k {
-                        let iy = oy * g.stride - g.padding + ky
-                        let dst = row + ky * rowBytes
-                        if iy < 0 || iy >= g.height {
-                            dst.update(repeating: S.zero, count: rowBytes)
-                            continue
-                        }
-                        let line = sample + iy * g.width * c
-                        if x0 >= 0 && x0 + k <= g.width {
-                            dst.update(from: line + x0 * c, count: rowBytes)
-                        } else {
-                            for kx in 0..<k {
-                                let ix = x0 + kx
-                                if ix < 0 || ix >= g.width {
-                                    (dst + kx * c).update(repeating: S.zero, count: c)
-                                } else {
-                                    (dst + kx * c).update(from: line + ix * c, count: c)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+    static func im2col(_ input: UnsafePointer<Float>, batch: Int, geometry g: WindowGeometry,
+                       into patches: UnsafeMutablePointer<Float>, rowStride: Int) {
+        ck_im2col_f32(input, Int32(batch), Int32(g.height), Int32(g.width), Int32(g.channels), Int32(g.kernel),
+                      Int32(g.stride), Int32(g.padding), patches, Int32(rowStride))
+    }
+
+    static func im2col(_ input: UnsafePointer<Int8>, batch: Int, geometry g: WindowGeometry,
+                       into patches: UnsafeMutablePointer<Int8>, rowStride: Int) {
+        ck_im2col_s8(input, Int32(batch), Int32(g.height), Int32(g.width), Int32(g.channels), Int32(g.kernel),
+                     Int32(g.stride), Int32(g.padding), patches, Int32(rowStride))
     }
 
     /// out[m][n] = Σ_k a[m][k] · w[n][k] through OpenBLAS (sgemv when m is 1).
@@ -84,6 +61,10 @@ enum Kernels {
     /// Adds a per-column bias to `rows` rows of `columns` values and applies `activation`, in place.
     static func biasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
                              bias: UnsafePointer<Float>?, activation: Activation?) {
+        if activation == nil || activation == .relu {
+            ck_bias_relu_f32(x, Int64(rows), Int32(columns), bias, activation == .relu ? 1 : 0)
+            return
+        }
         for r in 0..<rows {
             let row = x + r * columns
             if let bias { for j in 0..<columns { row[j] += bias[j] } }
@@ -222,10 +203,7 @@ enum Kernels {
 
     /// Symmetric per-tensor quantization: q = round(clamp(x / scale, -127, 127)), ties to even.
     static func quantize(_ x: UnsafePointer<Float>, count: Int, inverseScale: Float, out: UnsafeMutablePointer<Int8>) {
-        for i in 0..<count {
-            let u = min(max(x[i] * inverseScale, -127), 127)
-            out[i] = Int8(u.rounded(.toNearestOrEven))
-        }
+        ck_quantize_f32(x, Int64(count), inverseScale, out)
     }
 }
 

@@ -1,17 +1,13 @@
 import Foundation
 import RobotCore
 
-/// How an fp32 convolution is computed. Measured by `cerebellum bench encoder`.
+/// How an fp32 convolution is computed. `cerebellum bench encoder` times both: im2col + SGEMM is
+/// faster at every layer of the encoder (direct is 1.8–5× slower there), so it is the default.
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// Unfold windows into a patch matrix, then one OpenBLAS SGEMM.
     case im2col
     /// Loop over output pixels with the output channels innermost.
     case direct
-    /// Direct for layers with at most `directMaxPatch` inputs per output (the first layer of a
-    /// gray-image encoder), im2col + SGEMM for the rest: faster for the encoder's shapes.
-    case auto
-
-    static let directMaxPatch = 9
 }
 
 /// Named parameter tensors of a network: "<layer path>.weight", "<layer path>.bias". Layer paths
@@ -54,7 +50,7 @@ public final class Network: @unchecked Sendable {
 
     /// Compiles `layers` with `parameters`, checking every parameter's presence and shape.
     public init(layers: [LayerSpec], parameters: Parameters, inputShape: [Int], batch: Int = 1,
-                convolution: ConvolutionAlgorithm = .auto) throws {
+                convolution: ConvolutionAlgorithm = .im2col) throws {
         guard batch >= 1 else { throw ModelError("batch must be ≥ 1") }
         BLAS.applyDefault()
         self.layers = layers
@@ -87,7 +83,9 @@ public final class Network: @unchecked Sendable {
     /// Number of top-level layers; `runLayer(i)` runs one (for per-layer timing).
     public var layerCount: Int { operations.count }
     public func runLayer(_ i: Int) { operations[i].run() }
-    public func layerName(_ i: Int) -> String { operations[i].spec.name }
+    public func layerName(_ i: Int) -> String {
+        type(of: operations[i]) == Operation.self && operations[i].spec != .flatten ? operations[i].spec.name + " (fused)" : operations[i].spec.name
+    }
     public func layerMultiplyAccumulates(_ i: Int) -> Int { operations[i].multiplyAccumulates }
     public var multiplyAccumulates: Int { operations.reduce(0) { $0 + $1.multiplyAccumulates } }
 
@@ -135,6 +133,14 @@ struct Builder {
         for (i, spec) in layers.enumerated() {
             let path = prefix + String(i)
             let outShape = try spec.outputShape(for: currentShape, at: path)
+            // An activation right after a matrix product is applied in the product's bias pass; it
+            // stays in the list as a pass-through so layer paths and indices do not shift.
+            if case let .activation(a) = spec, let product = ops.last as? MatrixProductOperation, product.activation == nil,
+               product.output === current {
+                product.activation = a
+                ops.append(Operation(path: path, spec: spec, input: current, output: current))
+                continue
+            }
             let op = try make(spec, path: path, input: current, inShape: currentShape, outShape: outShape)
             ops.append(op)
             current = op.output
@@ -151,7 +157,7 @@ struct Builder {
         switch spec {
         case let .conv2d(i, o, k, s, pad):
             let g = WindowGeometry(height: inShape[0], width: inShape[1], channels: i, kernel: k, stride: s, padding: pad)
-            let direct = convolution == .direct || (convolution == .auto && g.patchSize <= ConvolutionAlgorithm.directMaxPatch)
+            let direct = convolution == .direct
             return ConvolutionOperation(path: path, spec: spec, input: input, output: output, macs: macs, geometry: g,
                                         outChannels: o, weight: p["weight"]!, bias: p["bias"]!, batch: batch, direct: direct)
         case .linear:
@@ -182,7 +188,12 @@ struct Builder {
     }
 }
 
-final class ConvolutionOperation: Operation {
+/// A convolution or linear layer, with the activation fused into its bias pass (if any).
+class MatrixProductOperation: Operation {
+    var activation: Activation?
+}
+
+final class ConvolutionOperation: MatrixProductOperation {
     let geometry: WindowGeometry
     let outChannels: Int
     let weight: Tensor<Float>
@@ -215,16 +226,19 @@ final class ConvolutionOperation: Operation {
         if direct {
             Kernels.conv2dDirect(input.pointer, batch: batch, geometry: geometry, outChannels: outChannels,
                                  weightsHWIO: scratch.pointer, bias: bias.pointer, out: output.pointer)
+            if let activation {
+                Kernels.biasActivate(output.pointer, rows: 1, columns: output.count, bias: nil, activation: activation)
+            }
             return
         }
         let m = batch * geometry.outHeight * geometry.outWidth, k = geometry.patchSize
         Kernels.im2col(input.pointer, batch: batch, geometry: geometry, into: scratch.pointer, rowStride: k)
         Kernels.gemmABt(m: m, n: outChannels, k: k, a: scratch.pointer, lda: k, w: weight.pointer, out: output.pointer)
-        Kernels.biasActivate(output.pointer, rows: m, columns: outChannels, bias: bias.pointer, activation: nil)
+        Kernels.biasActivate(output.pointer, rows: m, columns: outChannels, bias: bias.pointer, activation: activation)
     }
 }
 
-final class LinearOperation: Operation {
+final class LinearOperation: MatrixProductOperation {
     let weight: Tensor<Float>
     let bias: Tensor<Float>
     let batch: Int
@@ -240,7 +254,7 @@ final class LinearOperation: Operation {
     override func run() {
         let n = weight.shape[0], k = weight.shape[1]
         Kernels.gemmABt(m: batch, n: n, k: k, a: input.pointer, lda: k, w: weight.pointer, out: output.pointer)
-        Kernels.biasActivate(output.pointer, rows: batch, columns: n, bias: bias.pointer, activation: nil)
+        Kernels.biasActivate(output.pointer, rows: batch, columns: n, bias: bias.pointer, activation: activation)
     }
 }
 

@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import RobotCore
 
 /// The int8 GEMM implementations. Every one gives results identical to `.portable`.
 public enum Int8Kernel: String, Sendable, CaseIterable {
@@ -393,5 +394,41 @@ final class QuantizedProductOperation: Operation {
                                outputInt8 == nil ? output.pointer : nil, outputInt8?.pointer, Int32(outChannels))
             }
         }
+    }
+}
+
+/// Times bare matrix products at a layer's shape (no im2col, no quantize step), for reporting
+/// achieved throughput against this core's peak.
+public enum GemmTiming {
+    /// Seconds for `iterations` int8 GEMMs out[m][n] = requantize(A[m][k] · W[n][k]) with int8 output.
+    public static func int8(m: Int, n: Int, k: Int, kernel: Int8Kernel, iterations: Int) -> Double {
+        var rng = SeededGenerator(seed: 1)
+        let kp = (k + 3) / 4 * 4, np = (n + 15) / 16 * 16
+        let a = Tensor<Int8>(shape: [m * kp], slack: int8Slack), w = Tensor<Int8>(shape: [n * k])
+        for i in 0..<a.count { a[i] = Int8(truncatingIfNeeded: rng.next() % 255) }
+        for i in 0..<w.count { w[i] = Int8(truncatingIfNeeded: rng.next() % 255) }
+        let packed = Tensor<Int8>(shape: [kp * np]), comp = Tensor<Int32>(shape: [np])
+        ck_pack_s8(Int32(n), Int32(k), w.pointer, packed.pointer, comp.pointer)
+        let scale = Tensor<Float>(shape: [n]), bias = Tensor<Float>(shape: [n]), out = Tensor<Int8>(shape: [m * n])
+        scale.fill(1e-3)
+        var pw = ck_packed_s8(n: Int32(n), k: Int32(k), np: Int32(np), kp: Int32(kp), weights: packed.pointer, comp: comp.pointer)
+        var e = ck_epilogue(scale: scale.pointer, bias: bias.pointer, relu: 1, out_inv_scale: 10)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<iterations {
+            _ = ck_gemm_s8(kernel.c, Int32(m), a.pointer, Int32(kp), &pw, &e, nil, out.pointer, Int32(n))
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+    }
+
+    /// Seconds for `iterations` OpenBLAS products out[m][n] = A[m][k] · W[n][k]ᵀ.
+    public static func float32(m: Int, n: Int, k: Int, iterations: Int) -> Double {
+        let a = Tensor<Float>(shape: [m, k]), w = Tensor<Float>(shape: [n, k]), out = Tensor<Float>(shape: [m, n])
+        a.fill(0.5)
+        w.fill(0.25)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<iterations {
+            Kernels.gemmABt(m: m, n: n, k: k, a: a.pointer, lda: k, w: w.pointer, out: out.pointer)
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
     }
 }

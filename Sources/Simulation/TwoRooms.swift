@@ -184,3 +184,16 @@ public struct TwoRoomsWorld: Sendable {
         return out
     }
 }
+
+extension TwoRoomsWorld {
+    /// `count` frames of random episodes (layout from `variant`, agent at the episode's start), for
+    /// calibration and held-out checks of the encoder. Seeded: the same seed gives the same frames.
+    public static func sampleFrames(count: Int, seed: UInt64, variant: TwoRoomsVariant = .random) -> [Frame] {
+        var rng = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in
+            let frame = Frame(width: TwoRoomsLayout.size, height: TwoRoomsLayout.size)
+            episode(variant, rng: &rng).render(into: frame)
+            return frame
+        }
+    }
+}

@@ -21,8 +21,9 @@ struct CheckBoard: ParsableCommand {
                      b.profile.loop.rateHz, c.tickPeriod.inMilliseconds, c.window.inMilliseconds, c.maxWindowChange,
                      c.maxFrameAge.inMilliseconds, c.maxConsecutiveOverruns, c.stallTimeout.inMilliseconds, c.heartbeatTimeout.inMilliseconds))
         for (a, l) in zip(b.profile.actuators, c.channels) {
-            print(String(format: "  ch %2d %-8@ %-12@ effort %+.2f…%+.2f, slew %.1f/s, pulse %.0f/%.0f/%.0f µs%@, deadband %.0f µs",
-                         a.channel, a.name as NSString, a.kind.rawValue as NSString, l.minEffort, l.maxEffort, l.maxSlewPerSecond,
+            print(String(format: "  ch %2d ", a.channel) + padded(a.name, 8) + " " + padded(a.kind.rawValue, 12)
+                  + String(format: " effort %+.2f…%+.2f, slew %.1f/s, pulse %.0f/%.0f/%.0f µs%@, deadband %.0f µs",
+                         l.minEffort, l.maxEffort, l.maxSlewPerSecond,
                          l.calibration.minMicros, l.calibration.neutralMicros, l.calibration.maxMicros,
                          (l.calibration.reversed ? " reversed" : "") as NSString, l.calibration.deadbandMicros))
         }

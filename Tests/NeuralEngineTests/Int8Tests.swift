@@ -81,7 +81,7 @@ struct Int8Tests {
                 let reference = p.run(.portable, bias: b, relu: r, floatOut: f)
                 for kernel in Int8Kernel.available.dropFirst() {
                     let got = p.run(kernel, bias: b, relu: r, floatOut: f)
-                    let firstDifference = zip(got, reference).firstIndex { $0.0 != $0.1 }
+                    let firstDifference = got.indices.first { got[$0] != reference[$0] }
                     #expect(firstDifference == nil, "\(kernel) m \(p.m) n \(p.n) k \(p.k) mode \(mode): first difference at \(firstDifference ?? -1)")
                     cases += 1
                 }
@@ -213,12 +213,8 @@ struct Int8Tests {
 
 /// Frames of the two-rooms world with the agent at random places, as encoder inputs.
 func renderedFrames(count: Int, seed: UInt64) -> [Tensor<Float>] {
-    var rng = SeededGenerator(seed: seed)
-    let frame = Frame(width: 64, height: 64)
-    return (0..<count).map { _ in
-        let world = TwoRoomsWorld.episode(.random, rng: &rng)
-        world.render(into: frame)
-        let t = Tensor<Float>(shape: [1, 64, 64, 1])
+    TwoRoomsWorld.sampleFrames(count: count, seed: seed).map { frame in
+        let t = Tensor<Float>(shape: [1] + WorldModelArchitecture.frameShape)
         t.assignGray8(frame.pixels)
         return t
     }

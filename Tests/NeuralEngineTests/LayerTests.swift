@@ -25,7 +25,7 @@ struct FixtureCase {
         parameters = p
     }
 
-    func network(_ conv: ConvolutionAlgorithm = .auto) throws -> Network {
+    func network(_ conv: ConvolutionAlgorithm = .im2col) throws -> Network {
         try Network(layers: layers, parameters: parameters, inputShape: inputShape, batch: x.shape[0], convolution: conv)
     }
 }

@@ -58,6 +58,18 @@ int ck_gemm_s8(ck_kernel kernel, int32_t m, const int8_t *a, int32_t lda, const 
 /* Packs row-major int8 weights [n][k] into the layout above; packed holds kp/4*np*4 bytes and comp np. */
 void ck_pack_s8(int32_t n, int32_t k, const int8_t *w, int8_t *packed, int32_t *comp);
 
+/* Data movement around the GEMMs (plain C; the compiler vectorizes them).
+   im2col: NHWC input [batch][h][w][c] → one row per output pixel holding its k×k window in
+   (ky, kx, c) order, zeros over the padding; rows are row_stride elements apart. */
+void ck_im2col_f32(const float *in, int32_t batch, int32_t h, int32_t w, int32_t c, int32_t k, int32_t stride,
+                   int32_t pad, float *out, int32_t row_stride);
+void ck_im2col_s8(const int8_t *in, int32_t batch, int32_t h, int32_t w, int32_t c, int32_t k, int32_t stride,
+                  int32_t pad, int8_t *out, int32_t row_stride);
+/* q = round_half_even(clamp(x * inv_scale, -127, 127)), the same rounding as the GEMM epilogue. */
+void ck_quantize_f32(const float *x, int64_t n, float inv_scale, int8_t *out);
+/* x[r][j] += bias[j] (bias may be NULL), then max(x, 0) if relu; in place. */
+void ck_bias_relu_f32(float *x, int64_t rows, int32_t cols, const float *bias, int32_t relu);
+
 /* Peak-throughput probes: run `iterations` rounds of independent multiply-accumulate chains held in
    registers and return the number of arithmetic operations done (a multiply-add counts as 2), or 0
    when the CPU lacks the instructions. Time them to get this core's peak. */
