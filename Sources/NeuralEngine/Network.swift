@@ -34,9 +34,10 @@ class Operation {
     func run() {}
 }
 
-/// A sequential fp32 network compiled for one batch size: every buffer is allocated here, so
-/// `forward()` allocates nothing.
-public final class Network: @unchecked Sendable {
+/// A compiled sequence of operations with preallocated buffers: fill `input`, call `forward()`,
+/// read `output`. Nothing is allocated after compiling. `Network` (fp32) and `QuantizedNetwork`
+/// (int8) are the two kinds.
+public class CompiledNetwork: @unchecked Sendable {
     public let layers: [LayerSpec]
     /// Per-sample input shape, e.g. [64, 64, 1].
     public let inputShape: [Int]
@@ -45,25 +46,15 @@ public final class Network: @unchecked Sendable {
     public let input: Tensor<Float>
     /// The result of the last `forward()`. Shape [batch] + the last layer's output shape.
     public let output: Tensor<Float>
-    public let parameters: Parameters
     let operations: [Operation]
 
-    /// Compiles `layers` with `parameters`, checking every parameter's presence and shape.
-    public init(layers: [LayerSpec], parameters: Parameters, inputShape: [Int], batch: Int = 1,
-                convolution: ConvolutionAlgorithm = .im2col) throws {
-        guard batch >= 1 else { throw ModelError("batch must be ≥ 1") }
-        BLAS.applyDefault()
+    init(layers: [LayerSpec], inputShape: [Int], batch: Int, input: Tensor<Float>, output: Tensor<Float>, operations: [Operation]) {
         self.layers = layers
         self.inputShape = inputShape
         self.batch = batch
-        self.parameters = parameters
-        input = Tensor(shape: [batch] + inputShape)
-        var builder = Builder(parameters: parameters, batch: batch, convolution: convolution)
-        let (ops, out) = try builder.compile(layers, prefix: "", input: input, shape: inputShape)
-        operations = ops
-        output = out
-        let unused = Set(parameters.keys).subtracting(builder.used)
-        if let extra = unused.sorted().first { throw ModelError("parameter \"\(extra)\" belongs to no layer") }
+        self.input = input
+        self.output = output
+        self.operations = operations
     }
 
     /// Runs every layer on `input`; returns `output`.
@@ -80,14 +71,37 @@ public final class Network: @unchecked Sendable {
         return forward()
     }
 
-    /// Number of top-level layers; `runLayer(i)` runs one (for per-layer timing).
+    /// Number of compiled operations; `runLayer(i)` runs one (for per-layer timing).
     public var layerCount: Int { operations.count }
     public func runLayer(_ i: Int) { operations[i].run() }
     public func layerName(_ i: Int) -> String {
-        type(of: operations[i]) == Operation.self && operations[i].spec != .flatten ? operations[i].spec.name + " (fused)" : operations[i].spec.name
+        let op = operations[i]
+        if op is QuantizeOperation { return "quantize input" }
+        if type(of: op) == Operation.self && op.spec != .flatten { return op.spec.name + " (fused)" }
+        return op.spec.name
     }
     public func layerMultiplyAccumulates(_ i: Int) -> Int { operations[i].multiplyAccumulates }
+    /// Multiply-accumulates per forward pass (all samples).
     public var multiplyAccumulates: Int { operations.reduce(0) { $0 + $1.multiplyAccumulates } }
+}
+
+/// A sequential fp32 network compiled for one batch size.
+public final class Network: CompiledNetwork, @unchecked Sendable {
+    public let parameters: Parameters
+
+    /// Compiles `layers` with `parameters`, checking every parameter's presence and shape.
+    public init(layers: [LayerSpec], parameters: Parameters, inputShape: [Int], batch: Int = 1,
+                convolution: ConvolutionAlgorithm = .im2col) throws {
+        guard batch >= 1 else { throw ModelError("batch must be ≥ 1") }
+        BLAS.applyDefault()
+        self.parameters = parameters
+        let input = Tensor<Float>(shape: [batch] + inputShape)
+        var builder = Builder(parameters: parameters, batch: batch, convolution: convolution)
+        let (ops, out) = try builder.compile(layers, prefix: "", input: input, shape: inputShape)
+        let unused = Set(parameters.keys).subtracting(builder.used)
+        if let extra = unused.sorted().first { throw ModelError("parameter \"\(extra)\" belongs to no layer") }
+        super.init(layers: layers, inputShape: inputShape, batch: batch, input: input, output: out, operations: ops)
+    }
 
     /// Bytes of parameters (fp32).
     public var parameterBytes: Int { parameters.values.reduce(0) { $0 + $1.byteCount } }

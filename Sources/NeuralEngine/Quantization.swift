@@ -150,13 +150,7 @@ final class KernelSetting: @unchecked Sendable {
 /// A sequential network compiled for int8 inference: matrix products run as int8 × int8 → int32
 /// GEMMs with bias, ReLU and requantization fused; a product feeding another product hands it
 /// int8 directly, anything else gets fp32. Other layers run in fp32. Allocates nothing in `forward`.
-public final class QuantizedNetwork: @unchecked Sendable {
-    public let layers: [LayerSpec]
-    public let inputShape: [Int]
-    public let batch: Int
-    public let input: Tensor<Float>
-    public let output: Tensor<Float>
-    let operations: [Operation]
+public final class QuantizedNetwork: CompiledNetwork, @unchecked Sendable {
     let setting: KernelSetting
     /// Bytes of the parameters the network keeps resident (packed int8 weights, scales, biases).
     public let parameterBytes: Int
@@ -172,37 +166,15 @@ public final class QuantizedNetwork: @unchecked Sendable {
     public init(layers: [LayerSpec], parameters: QuantizedParameters, inputShape: [Int], batch: Int = 1,
                 kernel: Int8Kernel = .best) throws {
         guard Int8Kernel.available.contains(kernel) else { throw ModelError("int8 kernel \(kernel.rawValue) is not available on this CPU") }
-        self.layers = layers
-        self.inputShape = inputShape
-        self.batch = batch
+        BLAS.applyDefault()
         setting = KernelSetting(kernel)
-        input = Tensor(shape: [batch] + inputShape)
+        let input = Tensor<Float>(shape: [batch] + inputShape)
         var compiler = QuantizedCompiler(parameters: parameters, batch: batch, setting: setting)
         let (ops, out) = try compiler.compile(layers, prefix: "", input: .float(input), shape: inputShape)
         guard case let .float(result) = out else { throw ModelError("internal: network output is not fp32") }
-        operations = ops
-        output = result
         parameterBytes = compiler.residentBytes
+        super.init(layers: layers, inputShape: inputShape, batch: batch, input: input, output: result, operations: ops)
     }
-
-    @discardableResult
-    public func forward() -> Tensor<Float> {
-        for i in 0..<operations.count { operations[i].run() }
-        return output
-    }
-
-    @discardableResult
-    public func forward(_ x: Tensor<Float>) -> Tensor<Float> {
-        input.assign(from: x)
-        return forward()
-    }
-
-    public var layerCount: Int { operations.count }
-    public func runLayer(_ i: Int) { operations[i].run() }
-    public func layerName(_ i: Int) -> String {
-        operations[i] is QuantizeOperation ? "quantize input" : operations[i].spec.name
-    }
-    public func layerMultiplyAccumulates(_ i: Int) -> Int { operations[i].multiplyAccumulates }
 }
 
 /// A value flowing between compiled int8 operations.

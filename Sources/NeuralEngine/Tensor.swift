@@ -204,3 +204,15 @@ extension Tensor where Scalar == Float {
         }
     }
 }
+
+/// Cosine similarity of two vectors (accumulated in Double); 0-length or zero vectors give 0.
+public func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count, "cosine of \(a.count) and \(b.count) values")
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for i in 0..<a.count {
+        dot += Double(a[i]) * Double(b[i])
+        na += Double(a[i]) * Double(a[i])
+        nb += Double(b[i]) * Double(b[i])
+    }
+    return dot / max((na * nb).squareRoot(), 1e-30)
+}

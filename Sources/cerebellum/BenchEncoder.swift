@@ -209,15 +209,6 @@ func padded(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
 }
 
-func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
-    var dot = 0.0, na = 0.0, nb = 0.0
-    for i in 0..<min(a.count, b.count) {
-        dot += Double(a[i]) * Double(b[i])
-        na += Double(a[i]) * Double(a[i])
-        nb += Double(b[i]) * Double(b[i])
-    }
-    return dot / max((na * nb).squareRoot(), 1e-30)
-}
 
 struct LayerFigure: Codable {
     var index: Int

@@ -140,7 +140,7 @@ struct Int8Tests {
         let qp = try QuantizedParameters.quantize(layers: c.layers, parameters: c.parameters, scales: scales)
         let q = try QuantizedNetwork(layers: c.layers, parameters: qp, inputShape: c.inputShape, batch: c.x.shape[0])
         let want = net.forward(c.x).scalars, got = q.forward(c.x).scalars
-        #expect(cosine(got, want) > 0.99, "cosine \(cosine(got, want))")
+        #expect(cosineSimilarity(got, want) > 0.99, "cosine \(cosineSimilarity(got, want))")
     }
 
     /// The deployed encoder on rendered two-rooms frames: calibrated on one set, checked on another.
@@ -158,7 +158,7 @@ struct Int8Tests {
             var worst = 1.0
             for x in heldOut {
                 let want = net.forward(x).scalars, got = q.forward(x).scalars
-                worst = min(worst, cosine(got, want))
+                worst = min(worst, cosineSimilarity(got, want))
                 all += got
             }
             #expect(worst >= 0.99, "\(kernel): worst held-out cosine \(worst)")

@@ -38,15 +38,6 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
     return e
 }
 
-func cosine(_ a: [Float], _ b: [Float]) -> Double {
-    var dot = 0.0, na = 0.0, nb = 0.0
-    for i in 0..<a.count {
-        dot += Double(a[i]) * Double(b[i])
-        na += Double(a[i]) * Double(a[i])
-        nb += Double(b[i]) * Double(b[i])
-    }
-    return dot / max((na * nb).squareRoot(), 1e-30)
-}
 
 @Suite("fp32 layers against numpy")
 struct LayerTests {
