@@ -32,15 +32,17 @@ let package = Package(
         // Board profiles and calibration files: YAML with file:line:column errors.
         .target(name: "Configuration", dependencies: ["RobotCore", "Safety", "Simulation", .product(name: "Yams", package: "Yams")]),
         // Real Linux drivers and system facts (V4L2, libgpiod, i2c-dev, OpenBLAS info).
-        .target(name: "LinuxHardware", dependencies: ["RobotCore", "Safety", "CShims", "COpenBLAS", "CV4L2", "CGPIOD", "CI2C"]),
+        .target(name: "LinuxHardware", dependencies: ["RobotCore", "Safety", "Teleop", "CShims", "COpenBLAS", "CV4L2", "CGPIOD", "CI2C"]),
         // Tensors, fp32 layers over OpenBLAS, int8 inference, quantization, safetensors.
         .target(name: "NeuralEngine", dependencies: ["RobotCore", "COpenBLAS", "CKernels"]),
         // The JEPA world model: encoder and predictor architectures, training, export to int8.
         .target(name: "WorldModel", dependencies: ["NeuralEngine", "RobotCore"]),
+        // The teleop console: line editing, commands, checksummed sentences, key drive, the hand-off to the loop.
+        .target(name: "Teleop", dependencies: ["RobotCore", "Safety"]),
         // The fixed-rate loop, real-time setup, statistics, wiring from a board profile.
-        .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware"]),
+        .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop"]),
         .executableTarget(name: "cerebellum", dependencies: [
-            "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel",
+            "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -51,6 +53,7 @@ let package = Package(
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Safety", "RobotCore"]),
         .testTarget(name: "NeuralEngineTests", dependencies: ["NeuralEngine", "CKernels", "WorldModel", "Simulation", "RobotCore", "CAllocationCounter"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Simulation", "Configuration", "Safety", "RobotCore", "CAllocationCounter"]),
+        .testTarget(name: "TeleopTests", dependencies: ["Teleop", "Safety", "RobotCore"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "CAllocationCounter"]),
     ]
 )

@@ -3,7 +3,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <pty.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
 
 int cb_ioctl(int fd, unsigned long request, void *arg) {
     int r;
@@ -23,4 +27,59 @@ int cb_allowed_cpu_count(void) {
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
     return CPU_COUNT(&set);
+}
+
+static speed_t baud_constant(int baud) {
+    switch (baud) {
+    case 1200: return B1200;
+    case 2400: return B2400;
+    case 4800: return B4800;
+    case 9600: return B9600;
+    case 19200: return B19200;
+    case 38400: return B38400;
+    case 57600: return B57600;
+    case 115200: return B115200;
+    case 230400: return B230400;
+    case 460800: return B460800;
+    case 500000: return B500000;
+    case 921600: return B921600;
+    case 1000000: return B1000000;
+    case 1500000: return B1500000;
+    case 2000000: return B2000000;
+    case 3000000: return B3000000;
+    case 4000000: return B4000000;
+    default: return 0;
+    }
+}
+
+int cb_serial_configure(int fd, int baud) {
+    const speed_t speed = baud_constant(baud);
+    if (speed == 0) return -2;
+    struct termios t;
+    if (tcgetattr(fd, &t) != 0) return -1;
+    cfmakeraw(&t);
+    t.c_cflag &= ~(tcflag_t)(CSTOPB | PARENB | CRTSCTS | CSIZE);
+    t.c_cflag |= CS8 | CLOCAL | CREAD;
+    t.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
+    t.c_cc[VMIN] = 0;
+    t.c_cc[VTIME] = 0;
+    if (cfsetispeed(&t, speed) != 0 || cfsetospeed(&t, speed) != 0) return -1;
+    if (tcsetattr(fd, TCSANOW, &t) != 0) return -1;
+    tcflush(fd, TCIOFLUSH);
+    return 0;
+}
+
+int cb_openpty(int *master, int *slave, char *slave_name, size_t name_size) {
+    if (openpty(master, slave, NULL, NULL, NULL) != 0) return -1;
+    struct termios t;
+    if (tcgetattr(*slave, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(*slave, TCSANOW, &t);
+    }
+    const char *name = ttyname(*slave);
+    if (name && slave_name && name_size > 0) {
+        strncpy(slave_name, name, name_size - 1);
+        slave_name[name_size - 1] = 0;
+    }
+    return 0;
 }

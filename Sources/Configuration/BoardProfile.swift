@@ -69,9 +69,35 @@ public struct InputLine: Sendable, Equatable {
     public var activeLow: Bool
 }
 
+/// The teleop console (`serial_console`): where the operator's terminal is and how it drives.
 public struct SerialConsoleSettings: Sendable, Equatable {
     public var device: String
+    /// Bits per second, 8N1, no flow control.
     public var baud: Int
+    /// A typed or machine drive command holds this long, then outputs go neutral.
+    public var deadman: Duration
+    /// In key mode a key press holds this long (longer than the terminal's auto-repeat delay).
+    public var keyHold: Duration
+    /// Effort per key press, 0…1.
+    public var keySpeed: Double
+    /// Actuator driven by a/d and ←/→; a leading "-" inverts it.
+    public var keyHorizontal: String?
+    /// Actuator driven by w/s and ↑/↓; a leading "-" inverts it.
+    public var keyVertical: String?
+    /// Leaving teleop hands straight back to autonomy instead of holding disarmed.
+    public var resumeAutonomy: Bool
+
+    public init(device: String, baud: Int = 115_200, deadman: Duration = .milliseconds(300), keyHold: Duration = .milliseconds(600),
+                keySpeed: Double = 0.5, keyHorizontal: String? = nil, keyVertical: String? = nil, resumeAutonomy: Bool = false) {
+        self.device = device
+        self.baud = baud
+        self.deadman = deadman
+        self.keyHold = keyHold
+        self.keySpeed = keySpeed
+        self.keyHorizontal = keyHorizontal
+        self.keyVertical = keyVertical
+        self.resumeAutonomy = resumeAutonomy
+    }
 }
 
 public struct SafetySettings: Sendable, Equatable {
@@ -254,8 +280,27 @@ extension BoardProfile {
 
         var serial: SerialConsoleSettings?
         if let s = try root.optional("serial_console")?.mapping() {
-            serial = SerialConsoleSettings(device: try s.required("device").string(),
-                                           baud: try s.optional("baud")?.int(in: 300...4_000_000) ?? 115_200)
+            let names = actuators.map(\.name)
+            func axis(_ key: String) throws -> String? {
+                guard let v = try s.optional(key) else { return nil }
+                let text = try v.string()
+                let name = text.hasPrefix("-") ? String(text.dropFirst()) : text
+                guard names.contains(name) else {
+                    throw v.error("no actuator named \"\(name)\" (actuators: \(names.joined(separator: ", ")))")
+                }
+                return text
+            }
+            serial = SerialConsoleSettings(
+                device: try s.required("device").string(),
+                baud: try s.optional("baud")?.int(oneOf: [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200, 230_400,
+                                                                      460_800, 500_000, 921_600, 1_000_000, 1_500_000, 2_000_000,
+                                                                      3_000_000, 4_000_000]) ?? 115_200,
+                deadman: try s.optional("deadman_ms").map { try milliseconds($0, in: 20...5000) } ?? .milliseconds(300),
+                keyHold: try s.optional("key_hold_ms").map { try milliseconds($0, in: 50...5000) } ?? .milliseconds(600),
+                keySpeed: try s.optional("key_speed")?.double(in: 0.05...1) ?? 0.5,
+                keyHorizontal: try axis("key_horizontal"),
+                keyVertical: try axis("key_vertical"),
+                resumeAutonomy: try s.optional("resume_autonomy")?.bool() ?? false)
             try s.finish()
         }
 

@@ -72,6 +72,13 @@ struct YAMLValue {
         return v
     }
 
+    /// A whole number that must be one of `allowed` (e.g. the baud rates a serial port supports).
+    func int(oneOf allowed: [Int]) throws -> Int {
+        let v = try int(in: Int.min...Int.max)
+        guard allowed.contains(v) else { throw error("\(v) is not one of: \(allowed.map(String.init).joined(separator: ", "))") }
+        return v
+    }
+
     func bool() throws -> Bool {
         guard case .scalar(let s) = node else { throw error("expected true or false") }
         switch s.string.lowercased() {

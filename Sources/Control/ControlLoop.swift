@@ -82,7 +82,8 @@ public final class ControlLoop {
         // gate
         let latchedBefore = governor.latchedFaults
         let inputs = TickInputs(now: wake, eStop: eStopReading, frameTimestamp: frame.isValid ? frame.timestamp : nil,
-                                cameraFailure: cameraFailure, consecutiveOverruns: consecutiveOverruns)
+                                cameraFailure: cameraFailure, consecutiveOverruns: consecutiveOverruns,
+                                teleopLinkLost: source.isLinkLost)
         var output = governor.step(command: proposed ? command : nil, inputs: inputs)
 
         // write

@@ -53,4 +53,11 @@ public protocol CommandSource: AnyObject {
     /// Returns false when the source has nothing to say this tick (the governor then holds, and
     /// its heartbeat timeout runs).
     func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool
+    /// True when the source is driving for a remote operator whose link is down (the governor
+    /// then latches a fault). Sources without an operator link leave the default, false.
+    var isLinkLost: Bool { get }
+}
+
+extension CommandSource {
+    public var isLinkLost: Bool { false }
 }

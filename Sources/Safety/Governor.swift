@@ -38,13 +38,17 @@ public struct TickInputs: Sendable {
     public var cameraFailure: DeviceFailure?
     /// Overrun ticks in a row, as the loop counts them.
     public var consecutiveOverruns: Int
+    /// The operator is in control and the teleop console's link is down.
+    public var teleopLinkLost: Bool
 
-    public init(now: Instant, eStop: InputReading, frameTimestamp: Instant?, cameraFailure: DeviceFailure? = nil, consecutiveOverruns: Int = 0) {
+    public init(now: Instant, eStop: InputReading, frameTimestamp: Instant?, cameraFailure: DeviceFailure? = nil,
+                consecutiveOverruns: Int = 0, teleopLinkLost: Bool = false) {
         self.now = now
         self.eStop = eStop
         self.frameTimestamp = frameTimestamp
         self.cameraFailure = cameraFailure
         self.consecutiveOverruns = consecutiveOverruns
+        self.teleopLinkLost = teleopLinkLost
     }
 }
 
@@ -171,6 +175,7 @@ public final class SafetyGovernor {
         }
         if consoleEStop { causes.insert(.eStop) }
         if inputs.cameraFailure != nil { causes.insert(.cameraLost) }
+        if inputs.teleopLinkLost { causes.insert(.teleopLinkLost) }
         if let t = inputs.frameTimestamp, now - t <= config.maxFrameAge {} else { causes.insert(.staleFrame) }
         if inputs.consecutiveOverruns >= config.maxConsecutiveOverruns { causes.insert(.loopWatchdog) }
         if let last = lastTick, now - last > config.stallTimeout { causes.insert(.loopWatchdog) }

@@ -6,6 +6,7 @@ import LinuxHardware
 import RobotCore
 import Safety
 import Simulation
+import Teleop
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,6 +17,8 @@ struct Run: ParsableCommand {
         The governor starts disarmed; --arm asks it to arm once every pre-arm check passes.
         Until the latent planner lands, the command source is a scripted waypoint follower (simulated boards only):
         it is told where the door and the goal are and steers by the agent position it finds in each frame.
+        With a teleop console (the board's serial_console, or --teleop DEVICE), an operator on a serial terminal
+        (picocom -b 115200 DEVICE) can arm, take over by driving, stop, e-stop and hand back; type help there.
         Ctrl-C stops cleanly: outputs neutral, summary printed, exit 0.
         """)
 
@@ -40,6 +43,9 @@ struct Run: ParsableCommand {
     @Option(help: "Write the summary as JSON to this file.")
     var json: String?
 
+    @Option(help: "Teleop console on this serial device (overrides the board's serial_console.device), e.g. /dev/ttyUSB0.")
+    var teleop: String?
+
     func run() throws {
         let loaded = loadBoardOrExit(board)
         let p = loaded.profile
@@ -58,7 +64,16 @@ struct Run: ParsableCommand {
         installStopHandlers()
         let governor = try SafetyGovernor(config: loaded.safetyConfig)
         let robot = rig.robot!
-        let loop = rig.makeLoop(source: ScriptedWaypointFollower(world: robot.world), governor: governor)
+        var follower = ScriptedWaypointFollower(world: robot.world)
+        var console: TeleopConsole?
+        if teleop != nil || p.serialConsole != nil {
+            let c = try TeleopConsole(board: loaded, device: teleop, autonomy: follower, governor: governor, clock: clock,
+                                      log: { warn("\(eraseLine)\($0)") })
+            print("teleop console on \(c.settings.device) at \(c.settings.baud) baud (dead-man \(Int(c.settings.deadman.inMilliseconds)) ms)")
+            c.server.start()
+            console = c
+        }
+        let loop = rig.makeLoop(source: console?.arbiter ?? follower, governor: governor)
         let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: arm)
         let printer = StatusPrinter()
         printer.start()
@@ -68,12 +83,15 @@ struct Run: ParsableCommand {
         for episode in 1...max(1, episodes) {
             if episode > 1 {
                 rig.newEpisode()
-                loop.source = ScriptedWaypointFollower(world: robot.world)
+                follower = ScriptedWaypointFollower(world: robot.world)
+                if let console { console.arbiter.autonomy = follower } else { loop.source = follower }
                 loop.restartSchedule()
             }
-            let source = loop.source as! ScriptedWaypointFollower
+            let source = follower
+            let arbiter = console?.arbiter
             let result = runner.run(
-                isDone: { source.arrived },
+                maxSteps: console == nil ? TwoRoomsWorld.maxEpisodeSteps : Int.max,
+                isDone: { arbiter?.mode == .teleop ? robot.world.reachedGoal : source.arrived },
                 shouldStop: {
                     stopRequested.load(ordering: .relaxed) || duration.map { (clock.now() - started).inSeconds >= $0 } ?? false
                 },
@@ -85,6 +103,7 @@ struct Run: ParsableCommand {
                             if let report { s.report = report }
                             s.distanceToGoal = robot.world.distanceToGoal; s.steps = robot.steps
                             s.effort = (r.output.efforts[0], r.output.efforts[1])
+                            s.mode = arbiter.map { $0.mode == .teleop ? ($0.connected ? "TELEOP" : "TELEOP (link down)") : "auto" } ?? ""
                         }
                     }
                     if runner.lastArmRefusal != lastRefusal, let refusal = runner.lastArmRefusal {
@@ -98,12 +117,18 @@ struct Run: ParsableCommand {
             if result.ending == .stopped { break }
         }
         loop.stop()
+        console?.server.stop()
         printer.stop()
         let summary = RunSummary(board: p.name, episodes: results, loop: loop.statistics.report,
                                  governorState: governor.state.rawValue, latchedFaults: governor.latchedFaults.description,
                                  faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
                                  actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? 0)
         printSummary(summary)
+        if let console {
+            let c = console.session.counters
+            print("  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes, \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)")
+            if let t = console.link.snapshot.lastTakeoverTicks { print("  last takeover: operator command at the outputs \(t) tick(s) after the loop received it") }
+        }
         if let json { try jsonString(summary).write(toFile: json, atomically: true, encoding: .utf8) }
     }
 

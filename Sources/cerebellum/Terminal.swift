@@ -39,6 +39,8 @@ struct LiveStatus: Sendable {
     var distanceToGoal = Double.nan
     var steps = 0
     var effort = (0.0, 0.0)
+    /// "auto", "TELEOP" (empty without a teleop console).
+    var mode = ""
 }
 
 /// A status line printed from its own thread 4 times a second (in place on a terminal,
@@ -74,6 +76,7 @@ final class StatusPrinter: Sendable {
 
     static func format(_ s: LiveStatus) -> String {
         var parts = ["tick \(s.tick)", s.state.rawValue.uppercased()]
+        if !s.mode.isEmpty { parts.append(s.mode) }
         if !s.faults.isEmpty { parts.append("faults: \(s.faults)") }
         if let r = s.report {
             parts.append(String(format: "%.1f Hz", r.rateHz))

@@ -25,12 +25,13 @@ struct Harness {
     var frameAge: Duration? = .milliseconds(20)
     var cameraFailure: DeviceFailure?
     var overruns = 0
+    var teleopLinkLost = false
 
     init(_ config: SafetyConfig = makeConfig()) throws { governor = try SafetyGovernor(config: config) }
 
     var inputs: TickInputs {
         TickInputs(now: now, eStop: eStop, frameTimestamp: frameAge.map { now - $0 },
-                   cameraFailure: cameraFailure, consecutiveOverruns: overruns)
+                   cameraFailure: cameraFailure, consecutiveOverruns: overruns, teleopLinkLost: teleopLinkLost)
     }
 
     func command(_ efforts: [Double], issued: Instant? = nil) -> Command {

@@ -61,6 +61,7 @@ struct GovernorRuleTests {
     @Test("a refused arm names the failing check", arguments: [
         ("e-stop", Faults.eStop), ("stale camera frame", Faults.staleFrame), ("camera lost", Faults.cameraLost),
         ("loop watchdog", Faults.loopWatchdog), ("command heartbeat lost", Faults.heartbeatLost),
+        ("teleop link lost", Faults.teleopLinkLost),
     ])
     func refusedArmNamesCheck(name: String, fault: Faults) throws {
         var h = try Harness()
@@ -69,6 +70,7 @@ struct GovernorRuleTests {
         case .staleFrame: h.frameAge = .milliseconds(400)
         case .cameraLost: h.cameraFailure = .lost
         case .loopWatchdog: h.overruns = 3
+        case .teleopLinkLost: h.teleopLinkLost = true
         default: break
         }
         h.tick(fault == .heartbeatLost ? nil : [0, 0, 0])
@@ -77,6 +79,22 @@ struct GovernorRuleTests {
         #expect(notReady.contains(fault))
         #expect(result.description.contains(name))
         #expect(h.governor.state != .armed)
+    }
+
+    @Test("a lost teleop link while armed latches, neutralizes, and clears once the link is back")
+    func teleopLinkLostLatches() throws {
+        var h = try Harness()
+        #expect(h.arm() == .armed)
+        _ = h.tick([0.2, 0.1, 0.05])
+        h.teleopLinkLost = true
+        let out = h.tick([0.2, 0.1, 0.05])
+        #expect(out.isNeutral)
+        #expect(h.governor.latchedFaults == .teleopLinkLost)
+        #expect(h.governor.clearFaults() == .stillActive(.teleopLinkLost))
+        h.teleopLinkLost = false
+        _ = h.tick([0, 0, 0])
+        #expect(h.governor.clearFaults() == .cleared)
+        #expect(h.arm() == .armed)
     }
 
     @Test("absolute limits clamp each channel to its effort range")

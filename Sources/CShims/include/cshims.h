@@ -12,4 +12,11 @@ int cb_pin_thread_to_cpu(int cpu);
 /* The number of CPUs the calling thread may run on. */
 int cb_allowed_cpu_count(void);
 
+/* Puts a serial port in raw 8N1 mode at `baud` (bits per second), no flow control, reads that
+   return at once (VMIN 0, VTIME 0). Returns 0, -1 with errno, or -2 for an unsupported baud. */
+int cb_serial_configure(int fd, int baud);
+
+/* openpty(3): a pseudo-terminal pair, the slave in raw mode. Returns 0 or -1 with errno. */
+int cb_openpty(int *master, int *slave, char *slave_name, size_t name_size);
+
 #endif

@@ -1,0 +1,135 @@
+import RobotCore
+import Safety
+import Teleop
+
+/// Decides who drives each tick: the autonomy source, or the operator on the teleop console.
+///
+/// - A drive command from the console takes over at once: the same tick the loop sees it, the
+///   mode becomes `teleop` and the operator's efforts go to the governor (never around it).
+/// - Dead-man: an operator command holds for its hold time (300 ms by default), then the arbiter
+///   sends neutral (still a command, so the governor's heartbeat stays alive while the operator
+///   is connected and idle).
+/// - Leaving teleop returns to a disarmed hold unless `resumeAutonomy`.
+/// - Console requests (arm, disarm, estop, reset, mode) are carried out here, on the loop thread,
+///   because the governor belongs to the loop.
+/// - The link is taken with a try-lock: a tick never waits on the console thread.
+public final class Arbiter: CommandSource {
+    public var autonomy: CommandSource
+    public let link: TeleopLink
+    public let governor: SafetyGovernor
+    /// Leaving teleop lets autonomy drive again without a new `arm`.
+    public let resumeAutonomy: Bool
+    public private(set) var mode = ControlMode.auto
+    /// The serial link was up at the last exchange.
+    public private(set) var connected = false
+    /// Ticks the arbiter could not take the link (the console held it).
+    public private(set) var missedExchanges = 0
+    /// A goal the operator named, for an autonomy source that takes goals.
+    public private(set) var requestedGoal: String?
+
+    private var drive: OperatorDrive?
+    private var driveReceived = Instant.zero
+    private var lastSequence: UInt64 = 0
+    private var pendingClear: UInt32?
+    private var takeoverTick: Int?
+    private var snapshot = LoopSnapshot()
+    private var ticks = 0
+
+    public init(autonomy: CommandSource, link: TeleopLink, governor: SafetyGovernor, resumeAutonomy: Bool = false) {
+        self.autonomy = autonomy
+        self.link = link
+        self.governor = governor
+        self.resumeAutonomy = resumeAutonomy
+        snapshot.output = ChannelVector(count: governor.channelCount)
+    }
+
+    public var origin: CommandOrigin { mode == .teleop ? .teleop : autonomy.origin }
+
+    /// The operator is in control and the link is down: the governor gets a fault.
+    public var isLinkLost: Bool { mode == .teleop && !connected }
+
+    public func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
+        ticks += 1
+        if let id = pendingClear {
+            // The console e-stop was released last tick and the governor has stepped since.
+            pendingClear = nil
+            reply(id, .reset(governor.clearFaults()))
+        }
+        let took = link.tryExchange { s in
+            connected = s.connected
+            if let d = s.operatorDrive, d.sequence != lastSequence {
+                lastSequence = d.sequence
+                drive = d
+                driveReceived = now
+                if mode == .auto {
+                    mode = .teleop
+                    takeoverTick = ticks
+                }
+            }
+            if let (id, request) = s.takeRequest() { handle(request, id: id, state: &s) }
+            if let goal = s.takeGoal() { requestedGoal = goal }
+            publishSnapshot(now: now)
+            s.publish(snapshot)
+        }
+        if !took { missedExchanges += 1 }
+
+        switch mode {
+        case .auto:
+            return autonomy.decide(frame: frame, now: now, into: &command)
+        case .teleop:
+            command.origin = .teleop
+            command.issuedAt = now
+            if let d = drive, now - driveReceived <= d.hold {
+                command.efforts = d.efforts
+                if let t = takeoverTick {
+                    snapshot.lastTakeoverTicks = ticks - t
+                    takeoverTick = nil
+                }
+            } else {
+                command.efforts = ChannelVector(count: governor.channelCount)
+            }
+            return true
+        }
+    }
+
+    private func handle(_ request: ConsoleRequest, id: UInt32, state s: inout LinkState) {
+        switch request {
+        case .arm:
+            s.answer(id, .arm(governor.requestArm()))
+        case .disarm:
+            governor.disarm()
+            s.answer(id, .disarmed)
+        case .estop:
+            governor.consoleEStopPressed()
+            s.answer(id, .estopLatched)
+        case .reset:
+            governor.releaseConsoleEStop()
+            pendingClear = id
+        case .mode(let m):
+            var disarmed = false
+            if m == .auto && mode == .teleop && !resumeAutonomy {
+                governor.disarm()
+                disarmed = true
+            }
+            if m == .teleop && mode == .auto { takeoverTick = ticks }
+            mode = m
+            drive = nil
+            s.answer(id, .mode(m, disarmed: disarmed))
+        }
+    }
+
+    private func reply(_ id: UInt32, _ r: ConsoleReply) {
+        // Rare (a reset); if the console holds the lock, the next tick retries.
+        if !link.tryExchange({ $0.answer(id, r) }) { pendingClear = id }
+    }
+
+    private func publishSnapshot(now: Instant) {
+        snapshot.tick = ticks
+        snapshot.state = governor.state
+        snapshot.latched = governor.latchedFaults
+        snapshot.active = governor.activeCauses
+        snapshot.mode = mode
+        snapshot.output = governor.lastOutput.efforts
+        if mode == .teleop, let d = drive { snapshot.operatorLive = now - driveReceived <= d.hold } else { snapshot.operatorLive = false }
+    }
+}

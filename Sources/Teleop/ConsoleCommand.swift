@@ -1,0 +1,147 @@
+/// Who drives: the autonomy source, or the operator on the console.
+public enum ControlMode: String, Sendable, Equatable {
+    case auto, teleop
+}
+
+/// A console command, typed by a person or sent as a checksummed machine sentence.
+public enum ConsoleCommand: Sendable, Equatable {
+    case help
+    case status
+    case arm
+    case disarm
+    case estop
+    /// Clear latched faults whose cause is gone (and release a console e-stop).
+    case reset
+    case mode(ControlMode)
+    /// One channel's effort; the others keep the operator's last values.
+    case set(channel: Int, value: Double)
+    /// Every channel's effort, in board order.
+    case drive([Double])
+    /// Operator command to neutral (stays in teleop).
+    case stop
+    case goal(String)
+    case limits
+    /// Enter the single-key drive mode.
+    case keys
+}
+
+/// A parsed line: the command, and whether it came as a machine sentence (replies in kind).
+public struct ConsoleLine: Sendable, Equatable {
+    public var command: ConsoleCommand
+    public var machine: Bool
+}
+
+/// Why a line was rejected; `description` is what the console prints.
+public enum ConsoleLineError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unknown(String)
+    case usage(String)
+    case badChecksum
+    case malformedSentence(String)
+
+    public var description: String {
+        switch self {
+        case .unknown(let word): "unknown command \"\(word)\" (help lists them)"
+        case .usage(let text): text
+        case .badChecksum: "bad or missing checksum"
+        case .malformedSentence(let why): "malformed sentence: \(why)"
+        }
+    }
+
+    /// The short code used in machine replies ($ERR,CODE).
+    public var code: String {
+        switch self {
+        case .unknown: "UNKNOWN"
+        case .usage: "USAGE"
+        case .badChecksum: "CHECKSUM"
+        case .malformedSentence: "MALFORMED"
+        }
+    }
+}
+
+/// NMEA-style sentences: `$BODY*HH`, HH the XOR of the body's bytes in hex.
+public enum Sentence {
+    public static func checksum<S: Sequence>(_ body: S) -> UInt8 where S.Element == UInt8 {
+        body.reduce(0, ^)
+    }
+
+    /// `$BODY*HH` with the checksum filled in.
+    public static func make(_ body: String) -> String {
+        let c = checksum(Array(body.utf8))
+        let hex = String(c, radix: 16, uppercase: true)
+        return "$\(body)*\(hex.count == 1 ? "0" + hex : hex)"
+    }
+
+    /// The body of a well-formed sentence with a correct checksum.
+    static func body(of line: String) -> Result<Substring, ConsoleLineError> {
+        guard line.first == "$", let star = line.lastIndex(of: "*") else { return .failure(.badChecksum) }
+        let body = line[line.index(after: line.startIndex)..<star]
+        let hex = line[line.index(after: star)...]
+        guard hex.count == 2, let given = UInt8(hex, radix: 16) else { return .failure(.badChecksum) }
+        guard given == checksum(Array(body.utf8)) else { return .failure(.badChecksum) }
+        return .success(body)
+    }
+}
+
+/// Parses one console line. `channels` are the board's actuator names (for `set NAME` and the
+/// number of values `drive` takes).
+public func parseConsoleLine(_ line: String, channels: [String]) -> Result<ConsoleLine, ConsoleLineError> {
+    if line.hasPrefix("$") {
+        switch Sentence.body(of: line) {
+        case .failure(let e): return .failure(e)
+        case .success(let body):
+            let fields = body.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
+            return parseWords(fields, channels: channels, machine: true).map { ConsoleLine(command: $0, machine: true) }
+        }
+    }
+    let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { String($0) }
+    guard !words.isEmpty else { return .failure(.unknown("")) }
+    return parseWords(words, channels: channels, machine: false).map { ConsoleLine(command: $0, machine: false) }
+}
+
+private func parseWords(_ words: [String], channels: [String], machine: Bool) -> Result<ConsoleCommand, ConsoleLineError> {
+    let verb = words[0].lowercased()
+    let args = Array(words.dropFirst())
+    func noArgs(_ c: ConsoleCommand) -> Result<ConsoleCommand, ConsoleLineError> {
+        args.isEmpty ? .success(c) : .failure(.usage("\(verb) takes no arguments"))
+    }
+    func effort(_ s: String) -> Double? {
+        guard let v = Double(s), v.isFinite, v >= -1, v <= 1 else { return nil }
+        return v
+    }
+    switch verb {
+    case "help": return noArgs(.help)
+    case "status": return noArgs(.status)
+    case "arm": return noArgs(.arm)
+    case "disarm": return noArgs(.disarm)
+    case "estop": return noArgs(.estop)
+    case "reset": return noArgs(.reset)
+    case "stop": return noArgs(.stop)
+    case "limits": return noArgs(.limits)
+    case "keys": return machine ? .failure(.usage("keys is for people")) : noArgs(.keys)
+    case "mode":
+        guard args.count == 1, let m = ControlMode(rawValue: args[0].lowercased()) else { return .failure(.usage("usage: mode auto|teleop")) }
+        return .success(.mode(m))
+    case "set":
+        let names = channels.map { $0.lowercased() }
+        guard args.count == 2 else { return .failure(.usage("usage: set CHANNEL VALUE (channels: \(channels.joined(separator: ", ")); value in -1…1)")) }
+        let ch = names.firstIndex(of: args[0].lowercased()) ?? Int(args[0]).flatMap { $0 >= 0 && $0 < channels.count ? $0 : nil }
+        guard let ch else { return .failure(.usage("no channel \"\(args[0])\" (channels: \(channels.joined(separator: ", ")))")) }
+        guard let v = effort(args[1]) else { return .failure(.usage("value must be a number in -1…1")) }
+        return .success(.set(channel: ch, value: v))
+    case "drive":
+        guard args.count == channels.count else {
+            return .failure(.usage("usage: drive " + channels.joined(separator: " ") + " (\(channels.count) values in -1…1)"))
+        }
+        var values: [Double] = []
+        for a in args {
+            guard let v = effort(a) else { return .failure(.usage("drive values must be numbers in -1…1")) }
+            values.append(v)
+        }
+        return .success(.drive(values))
+    case "goal":
+        guard args.count == 1, !args[0].isEmpty else { return .failure(.usage("usage: goal NAME")) }
+        return .success(.goal(args[0]))
+    default:
+        return .failure(machine ? .malformedSentence("unknown sentence \(words[0])") : .unknown(words[0]))
+    }
+}

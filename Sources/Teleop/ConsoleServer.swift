@@ -1,0 +1,115 @@
+import Foundation
+import RobotCore
+import Synchronization
+
+/// What a read from the console's link gave.
+public enum TransportRead: Sendable, Equatable {
+    case data(Int)
+    case timeout
+    /// The far end hung up, or the device vanished (a USB adapter pulled).
+    case hangup
+}
+
+/// A byte link to an operator's terminal (a serial port, or a pseudo-terminal in tests).
+public protocol ConsoleTransport: AnyObject {
+    /// Human name for messages (the device path).
+    var name: String { get }
+    var isOpen: Bool { get }
+    /// Opens (or reopens) the link; throws with a reason when it cannot.
+    func open() throws
+    func close()
+    /// Waits up to `timeout` for input and reads what is there into `buffer`.
+    func read(into buffer: inout [UInt8], timeout: Duration) -> TransportRead
+    /// Writes everything; false when the link hung up.
+    func write(_ bytes: [UInt8]) -> Bool
+}
+
+/// Runs one console session over a transport on its own thread: reads, feeds the session, writes
+/// its replies, refreshes the key-mode line, and on hang-up tells the loop (the link is down)
+/// and retries opening with exponential backoff (0.1 s doubling to 2 s). The rest of the
+/// controller keeps running whatever the link does.
+public final class ConsoleServer: @unchecked Sendable {
+    public let transport: ConsoleTransport
+    public let session: ConsoleSession
+    private let log: @Sendable (String) -> Void
+    private let running = Atomic<Bool>(false)
+    private var thread: Thread?
+    private var buffer = [UInt8](repeating: 0, count: 512)
+    private var backoff: Duration = .milliseconds(100)
+    private var nextAttempt = ContinuousClock.now
+    private var lastKeyRefresh = ContinuousClock.now
+    /// Reopen attempts made after failures or hang-ups.
+    public private(set) var reconnects = 0
+    public private(set) var hangups = 0
+
+    public init(transport: ConsoleTransport, session: ConsoleSession, log: @escaping @Sendable (String) -> Void) {
+        self.transport = transport
+        self.session = session
+        self.log = log
+    }
+
+    /// One round: (re)open if due, wait up to `timeout` for input, answer it. Tests call this
+    /// directly; `start()` calls it in a loop on a thread.
+    public func pump(timeout: Duration = .milliseconds(20)) {
+        if !transport.isOpen {
+            guard ContinuousClock.now >= nextAttempt else {
+                Thread.sleep(forTimeInterval: min(timeout.inSeconds, 0.05))
+                return
+            }
+            do {
+                try transport.open()
+                backoff = .milliseconds(100)
+                session.link.setConnected(true)
+                log("teleop: console open on \(transport.name)")
+                send(session.greeting())
+            } catch {
+                reconnects += 1
+                nextAttempt = ContinuousClock.now + backoff
+                backoff = min(backoff * 2, .seconds(2))
+                if reconnects == 1 || reconnects % 20 == 0 { log("teleop: cannot open \(transport.name): \(error); retrying") }
+                return
+            }
+        }
+        switch transport.read(into: &buffer, timeout: timeout) {
+        case .data(let n):
+            send(session.receive(Array(buffer[0..<n])))
+        case .timeout:
+            send(session.poll())
+        case .hangup:
+            dropLink()
+            return
+        }
+        if session.inKeyMode, ContinuousClock.now - lastKeyRefresh > .milliseconds(200) {
+            lastKeyRefresh = ContinuousClock.now
+            send(session.keyLine())
+        }
+    }
+
+    private func send(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty, transport.isOpen else { return }
+        if !transport.write(bytes) { dropLink() }
+    }
+
+    private func dropLink() {
+        hangups += 1
+        transport.close()
+        session.disconnected()
+        session.link.setConnected(false)
+        log("teleop: link on \(transport.name) lost; reopening")
+        nextAttempt = ContinuousClock.now + backoff
+    }
+
+    public func start() {
+        running.store(true, ordering: .sequentiallyConsistent)
+        let t = Thread { [self] in
+            while running.load(ordering: .sequentiallyConsistent) { pump() }
+            transport.close()
+            session.link.setConnected(false)
+        }
+        t.name = "teleop-console"
+        thread = t
+        t.start()
+    }
+
+    public func stop() { running.store(false, ordering: .sequentiallyConsistent) }
+}

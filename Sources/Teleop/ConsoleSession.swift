@@ -1,0 +1,342 @@
+import RobotCore
+import Safety
+
+/// How the console drives the board, from the board profile's `serial_console` section.
+public struct ConsoleSettings: Sendable, Equatable {
+    /// Actuator names in board order.
+    public var channels: [String]
+    /// A typed or machine drive command holds this long, then outputs go neutral (dead-man).
+    public var deadman: Duration
+    /// In key mode a key press holds this long: longer than a terminal's auto-repeat delay
+    /// (typically 250–500 ms), so holding a key drives smoothly; releasing it stops within this.
+    public var keyHold: Duration
+    /// Effort a key press commands on its axis, 0…1 (`+` / `-` change it in steps of 0.1).
+    public var keySpeed: Double
+    /// Channel driven by a/d and ←/→ (d and → positive), and its sign.
+    public var horizontal: (channel: Int, sign: Double)
+    /// Channel driven by w/s and ↑/↓ (w and ↑ positive after the sign).
+    public var vertical: (channel: Int, sign: Double)
+
+    public init(channels: [String], deadman: Duration = .milliseconds(300), keyHold: Duration = .milliseconds(600),
+                keySpeed: Double = 0.5, horizontal: (channel: Int, sign: Double) = (0, 1),
+                vertical: (channel: Int, sign: Double) = (1, -1)) {
+        self.channels = channels
+        self.deadman = deadman
+        self.keyHold = keyHold
+        self.keySpeed = keySpeed
+        self.horizontal = horizontal
+        self.vertical = vertical
+    }
+
+    public static func == (a: ConsoleSettings, b: ConsoleSettings) -> Bool {
+        a.channels == b.channels && a.deadman == b.deadman && a.keyHold == b.keyHold && a.keySpeed == b.keySpeed
+            && a.horizontal == b.horizontal && a.vertical == b.vertical
+    }
+}
+
+/// One operator's conversation with the controller over a byte stream: line editing, commands,
+/// machine sentences, the single-key drive mode, and replies. Runs on the console thread; talks
+/// to the loop only through the `TeleopLink`. Bytes in, bytes out: no I/O of its own.
+public final class ConsoleSession {
+    public let settings: ConsoleSettings
+    public let link: TeleopLink
+    /// Lines `limits` prints (from the safety configuration).
+    public let limitsText: [String]
+    public private(set) var counters = ConsoleCounters()
+    public private(set) var inKeyMode = false
+    /// Commands carried out, in order (tests and the fuzz check read this).
+    public private(set) var executed: [ConsoleCommand] = []
+
+    private var editor = LineEditor()
+    private var queued: [ConsoleLine] = []
+    private var pending: (id: UInt32, line: ConsoleLine, posted: Instant)?
+    private var lastEfforts: ChannelVector
+    private var keyEscape: [UInt8] = []
+    private var keySpeed: Double
+    private var keyVector = (h: 0.0, v: 0.0)
+    private let now: () -> Instant
+    /// A request the loop has not answered in this long is withdrawn (the loop is not running).
+    public static let replyTimeout: Duration = .seconds(2)
+
+    public init(settings: ConsoleSettings, link: TeleopLink, limitsText: [String], now: @escaping () -> Instant) {
+        self.settings = settings
+        self.link = link
+        self.limitsText = limitsText
+        self.now = now
+        lastEfforts = ChannelVector(count: settings.channels.count)
+        keySpeed = settings.keySpeed
+    }
+
+    public var prompt: String { "cerebellum> " }
+
+    /// The greeting when the link opens.
+    public func greeting() -> [UInt8] {
+        bytes("\r\ncerebellum teleop console — type help\r\n" + prompt)
+    }
+
+    /// Feeds received bytes; returns what to send back.
+    public func receive(_ input: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        for b in input {
+            if inKeyMode {
+                out += key(b)
+                continue
+            }
+            var echo: [UInt8] = []
+            let line = editor.feed(b, counters: &counters, echo: &echo)
+            out += echo
+            guard let line else { continue }
+            switch parseConsoleLine(line, channels: settings.channels) {
+            case .success(let parsed):
+                queued.append(parsed)
+            case .failure(let error):
+                counters.badLines += 1
+                if error == .badChecksum { counters.badChecksums += 1 }
+                out += bytes(line.hasPrefix("$") ? Sentence.make("ERR,\(error.code)") + "\r\n" : "\(error)\r\n" + prompt)
+            }
+        }
+        out += poll()
+        return out
+    }
+
+    /// Carries out queued lines and prints replies that arrived; call it regularly.
+    public func poll() -> [UInt8] {
+        var out: [UInt8] = []
+        if let p = pending {
+            if let reply = link.takeReply(p.id) {
+                pending = nil
+                out += bytes(describe(reply, machine: p.line.machine))
+                if !p.line.machine { out += bytes(prompt) }
+            } else if now() - p.posted > Self.replyTimeout {
+                link.cancel(p.id)
+                pending = nil
+                out += bytes(p.line.machine ? Sentence.make("ERR,NOLOOP") + "\r\n" : "the control loop did not answer\r\n" + prompt)
+            } else {
+                return out
+            }
+        }
+        while pending == nil, !queued.isEmpty {
+            out += execute(queued.removeFirst())
+        }
+        return out
+    }
+
+    /// The link dropped: forget partial input and pending work, stop driving.
+    public func disconnected() {
+        editor.reset()
+        queued.removeAll()
+        if let p = pending { link.cancel(p.id) }
+        pending = nil
+        inKeyMode = false
+        keyEscape.removeAll()
+    }
+
+    // MARK: commands
+
+    private func execute(_ line: ConsoleLine) -> [UInt8] {
+        executed.append(line.command)
+        let m = line.machine
+        func done(_ human: String, _ machine: String) -> [UInt8] {
+            bytes(m ? Sentence.make("OK,\(machine)") + "\r\n" : human + "\r\n" + prompt)
+        }
+        switch line.command {
+        case .help:
+            return bytes(Self.helpText(channels: settings.channels).joined(separator: "\r\n") + "\r\n" + prompt)
+        case .status:
+            let s = link.snapshot
+            if m {
+                let out = (0..<s.output.count).map { String(format2(s.output[$0])) }.joined(separator: ",")
+                return bytes(Sentence.make("STATUS,\(s.state.rawValue.uppercased()),\(s.mode.rawValue.uppercased()),\(s.latched.rawValue),\(out)") + "\r\n")
+            }
+            return bytes(statusText(s).joined(separator: "\r\n") + "\r\n" + prompt)
+        case .limits:
+            return bytes(limitsText.joined(separator: "\r\n") + "\r\n" + prompt)
+        case .arm: return request(.arm, line)
+        case .disarm: return request(.disarm, line)
+        case .estop: return request(.estop, line)
+        case .reset: return request(.reset, line)
+        case .mode(let mode): return request(.mode(mode), line)
+        case .drive(let values):
+            drive(ChannelVector(values), hold: settings.deadman)
+            return done("drive " + describe(lastEfforts) + " for \(Int(settings.deadman.inMilliseconds)) ms", "DRIVE")
+        case .set(let channel, let value):
+            var e = lastEfforts
+            e[channel] = value
+            drive(e, hold: settings.deadman)
+            return done("drive " + describe(lastEfforts) + " for \(Int(settings.deadman.inMilliseconds)) ms", "SET")
+        case .stop:
+            drive(ChannelVector(count: settings.channels.count), hold: settings.deadman)
+            return done("stopped (outputs to neutral)", "STOP")
+        case .goal(let name):
+            link.postGoal(name)
+            return done("goal \"\(name)\" sent to the autonomy source", "GOAL")
+        case .keys:
+            inKeyMode = true
+            keyVector = (0, 0)
+            return bytes("key drive: w a s d or arrows move, space stops, + - speed, ! e-stop, q leaves\r\n") + keyLine()
+        }
+    }
+
+    private func request(_ r: ConsoleRequest, _ line: ConsoleLine) -> [UInt8] {
+        guard let id = link.post(r) else {
+            return bytes(line.machine ? Sentence.make("ERR,BUSY") + "\r\n" : "busy: the last request is still waiting\r\n" + prompt)
+        }
+        pending = (id, line, now())
+        return []
+    }
+
+    private func drive(_ efforts: ChannelVector, hold: Duration) {
+        lastEfforts = efforts
+        link.post(efforts: efforts, hold: hold)
+    }
+
+    // MARK: key mode
+
+    private func key(_ b: UInt8) -> [UInt8] {
+        counters.bytes += 1
+        if !keyEscape.isEmpty || b == 0x1B {
+            keyEscape.append(b)
+            if keyEscape.count == 1 { return [] }
+            if keyEscape.count == 2 {
+                if b == UInt8(ascii: "[") || b == UInt8(ascii: "O") { return [] }
+                keyEscape.removeAll()
+                counters.garbageBytes += 2
+                return []
+            }
+            if (0x20...0x3F).contains(b) { return keyEscape.count > 8 ? abandonEscape() : [] }
+            let final = b
+            keyEscape.removeAll()
+            switch final {
+            case UInt8(ascii: "A"): return steer(h: 0, v: 1)
+            case UInt8(ascii: "B"): return steer(h: 0, v: -1)
+            case UInt8(ascii: "C"): return steer(h: 1, v: 0)
+            case UInt8(ascii: "D"): return steer(h: -1, v: 0)
+            default:
+                counters.garbageBytes += 3
+                return []
+            }
+        }
+        switch b {
+        case UInt8(ascii: "w"), UInt8(ascii: "W"): return steer(h: 0, v: 1)
+        case UInt8(ascii: "s"), UInt8(ascii: "S"): return steer(h: 0, v: -1)
+        case UInt8(ascii: "a"), UInt8(ascii: "A"): return steer(h: -1, v: 0)
+        case UInt8(ascii: "d"), UInt8(ascii: "D"): return steer(h: 1, v: 0)
+        case UInt8(ascii: " "): return steer(h: 0, v: 0)
+        case UInt8(ascii: "+"), UInt8(ascii: "="):
+            keySpeed = min(1, ((keySpeed + 0.1) * 10).rounded() / 10)
+            return keyLine()
+        case UInt8(ascii: "-"), UInt8(ascii: "_"):
+            keySpeed = max(0.1, ((keySpeed - 0.1) * 10).rounded() / 10)
+            return keyLine()
+        case UInt8(ascii: "!"):
+            executed.append(.estop)
+            _ = link.post(.estop)
+            return bytes("\r\nE-STOP sent\r\n") + keyLine()
+        case UInt8(ascii: "q"), UInt8(ascii: "Q"), 0x03:
+            inKeyMode = false
+            drive(ChannelVector(count: settings.channels.count), hold: settings.deadman)
+            executed.append(.stop)
+            return bytes("\r\nleft key drive (outputs to neutral)\r\n" + prompt)
+        default:
+            counters.garbageBytes += 1
+            return []
+        }
+    }
+
+    private func abandonEscape() -> [UInt8] {
+        counters.garbageBytes += keyEscape.count
+        keyEscape.removeAll()
+        return []
+    }
+
+    private func steer(h: Double, v: Double) -> [UInt8] {
+        keyVector = (h, v)
+        var e = ChannelVector(count: settings.channels.count)
+        e[settings.horizontal.channel] = h * keySpeed * settings.horizontal.sign
+        e[settings.vertical.channel] = v * keySpeed * settings.vertical.sign
+        drive(e, hold: h == 0 && v == 0 ? settings.deadman : settings.keyHold)
+        executed.append(.drive(e.array))
+        return keyLine()
+    }
+
+    /// The one-line key-mode display, redrawn in place.
+    public func keyLine() -> [UInt8] {
+        let s = link.snapshot
+        var text = "\r\u{1B}[K[keys] cmd " + describe(lastEfforts) + " speed " + format2(keySpeed)
+        text += " | \(s.state.rawValue) \(s.mode.rawValue)"
+        if !s.latched.isEmpty { text += " FAULT: \(s.latched)" }
+        text += " | out " + describe(s.output) + " | q leaves"
+        return bytes(text)
+    }
+
+    // MARK: text
+
+    private func describe(_ e: ChannelVector) -> String {
+        (0..<e.count).map { i in (i < settings.channels.count ? settings.channels[i] : "ch\(i)") + " " + format2(e[i]) }
+            .joined(separator: " ")
+    }
+
+    private func describe(_ reply: ConsoleReply, machine m: Bool) -> String {
+        switch reply {
+        case .arm(let r):
+            if m { return Sentence.make(r == .armed ? "OK,ARM" : "ERR,ARM_REFUSED") + "\r\n" }
+            return "\(r)\r\n"
+        case .disarmed: return m ? Sentence.make("OK,DISARM") + "\r\n" : "disarmed (outputs neutral)\r\n"
+        case .estopLatched: return m ? Sentence.make("OK,ESTOP") + "\r\n" : "E-STOP latched: outputs neutral; reset clears it\r\n"
+        case .reset(let r):
+            switch r {
+            case .cleared: return m ? Sentence.make("OK,RESET") + "\r\n" : "faults cleared; disarmed — arm to continue\r\n"
+            case .stillActive(let f):
+                return m ? Sentence.make("ERR,STILL_ACTIVE") + "\r\n" : "still active, not cleared: \(f)\r\n"
+            }
+        case .mode(let mode, let disarmed):
+            if m { return Sentence.make("OK,MODE,\(mode.rawValue.uppercased())") + "\r\n" }
+            switch mode {
+            case .teleop: return "teleop: the operator drives (drive, set, keys); the dead-man stops outputs after \(Int(settings.deadman.inMilliseconds)) ms without a command\r\n"
+            case .auto: return disarmed ? "autonomy selected, in a DISARMED hold: arm to let it drive\r\n" : "autonomy drives\r\n"
+            }
+        }
+    }
+
+    func statusText(_ s: LoopSnapshot) -> [String] {
+        var lines = ["state \(s.state.rawValue), mode \(s.mode.rawValue), tick \(s.tick)",
+                     "outputs " + describe(s.output) + (s.operatorLive ? " (operator command live)" : "")]
+        lines.append("latched faults: \(s.latched)")
+        if !s.active.isEmpty { lines.append("causes present: \(s.active)") }
+        if let t = s.lastTakeoverTicks { lines.append("last takeover: operator command reached the outputs in \(t) tick(s)") }
+        let c = counters
+        lines.append("console: \(c.bytes) bytes, \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes, \(c.overlongLines) overlong lines")
+        return lines
+    }
+
+    static func helpText(channels: [String]) -> [String] {
+        [
+            "commands:",
+            "  status                 state, mode, outputs, faults, console counters",
+            "  arm | disarm           arm the safety governor / outputs to neutral",
+            "  estop                  latch an e-stop (like the hardware one); reset clears it",
+            "  reset                  clear latched faults whose cause is gone",
+            "  mode auto|teleop       who drives; leaving teleop holds disarmed until arm",
+            "  drive " + channels.joined(separator: " ") + "   all channels, each -1…1 (takes over from autonomy)",
+            "  set CHANNEL VALUE      one channel, -1…1",
+            "  stop                   operator command to neutral",
+            "  keys                   single-key drive: w a s d / arrows, space stops, q leaves",
+            "  goal NAME              send a goal image name to the autonomy source",
+            "  limits                 the limits the governor enforces",
+            "machine sentences: $DRIVE,v1,v2*HH  $STOP*HH  $ESTOP*HH  $ARM*HH  $DISARM*HH  $RESET*HH  $MODE,AUTO*HH  $STATUS*HH",
+            "  (HH = hex XOR of the bytes between $ and *; replies $OK,… or $ERR,…)",
+        ]
+    }
+
+    private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+}
+
+/// "+0.20" style: sign and two decimals.
+func format2(_ v: Double) -> String {
+    let r = (v * 100).rounded() / 100
+    let sign = r < 0 ? "-" : "+"
+    let a = abs(r)
+    let whole = Int(a)
+    let frac = Int(((a - Double(whole)) * 100).rounded())
+    return sign + String(whole) + "." + (frac < 10 ? "0" : "") + String(frac)
+}

@@ -1,0 +1,147 @@
+import RobotCore
+import Safety
+import Synchronization
+
+/// A request from the console that only the control loop may carry out (the governor is the
+/// loop's alone).
+public enum ConsoleRequest: Sendable, Equatable {
+    case arm, disarm, estop, reset
+    case mode(ControlMode)
+}
+
+/// The loop's answer to a request.
+public enum ConsoleReply: Sendable, Equatable {
+    case arm(ArmResult)
+    case disarmed
+    case estopLatched
+    case reset(ClearResult)
+    /// The mode now; `disarmed` when leaving teleop put the governor in a disarmed hold.
+    case mode(ControlMode, disarmed: Bool)
+}
+
+/// The operator's latest drive command. The loop stamps it when it first sees it and holds it for
+/// `hold` (the dead-man), then falls back to neutral.
+public struct OperatorDrive: Sendable, Equatable {
+    public var efforts: ChannelVector
+    public var hold: Duration
+    /// Increases with every new command, so the loop can tell a repeat from a new one.
+    public var sequence: UInt64
+}
+
+/// What the loop shows the console, refreshed every tick.
+public struct LoopSnapshot: Sendable, Equatable {
+    public var tick = 0
+    public var state = GovernorState.disarmed
+    public var latched: Faults = []
+    /// Causes present at the last tick (what blocks arming).
+    public var active: Faults = []
+    public var mode = ControlMode.auto
+    /// Efforts the governor let through at the last tick.
+    public var output = ChannelVector(count: 0)
+    /// An operator command is live (inside its dead-man hold).
+    public var operatorLive = false
+    /// Ticks from the operator's first drive command of a takeover to the first tick it drove the
+    /// outputs (0: the same tick), for the last takeover.
+    public var lastTakeoverTicks: Int?
+
+    public init() {}
+}
+
+struct PendingRequest: Sendable {
+    var id: UInt32
+    var request: ConsoleRequest
+}
+
+/// Everything the console thread and the control loop exchange.
+public struct LinkState: Sendable {
+    /// The serial link is open.
+    public var connected = false
+    var drive: OperatorDrive?
+    var request: PendingRequest?
+    var reply: (id: UInt32, reply: ConsoleReply)?
+    var snapshot = LoopSnapshot()
+    var goal: String?
+}
+
+/// The hand-off between the console thread and the control loop: a small state behind a mutex
+/// that the loop only ever *tries* to take, so a tick never waits on the console. The console side
+/// holds it just long enough to copy a few values.
+public final class TeleopLink: Sendable {
+    let state = Mutex(LinkState())
+    private let nextID = Atomic<UInt32>(1)
+    private let nextSequence = Atomic<UInt64>(1)
+
+    public init() {}
+
+    // MARK: console side
+
+    public func setConnected(_ up: Bool) { state.withLock { $0.connected = up } }
+
+    /// Posts a drive command (replacing any earlier one).
+    public func post(efforts: ChannelVector, hold: Duration) {
+        let seq = nextSequence.add(1, ordering: .relaxed).oldValue
+        state.withLock { $0.drive = OperatorDrive(efforts: efforts, hold: hold, sequence: seq) }
+    }
+
+    /// Posts a request for the loop; nil while an earlier one is still waiting.
+    public func post(_ request: ConsoleRequest) -> UInt32? {
+        let id = nextID.add(1, ordering: .relaxed).oldValue
+        return state.withLock { s -> UInt32? in
+            guard s.request == nil else { return nil }
+            s.request = PendingRequest(id: id, request: request)
+            return id
+        }
+    }
+
+    /// The reply to request `id`, once the loop has answered it.
+    public func takeReply(_ id: UInt32) -> ConsoleReply? {
+        state.withLock { s -> ConsoleReply? in
+            guard let r = s.reply, r.id == id else { return nil }
+            s.reply = nil
+            return r.reply
+        }
+    }
+
+    /// Withdraws a request the loop never answered (so the next one can be posted).
+    public func cancel(_ id: UInt32) {
+        state.withLock { s in if s.request?.id == id { s.request = nil } }
+    }
+
+    public func postGoal(_ name: String) { state.withLock { $0.goal = name } }
+
+    public var snapshot: LoopSnapshot { state.withLock { $0.snapshot } }
+
+    /// The serial link is open (as the console thread last said).
+    public var isConnected: Bool { state.withLock { $0.connected } }
+}
+
+extension TeleopLink {
+    /// Loop side: runs `body` on the shared state if the lock is free right now; returns false
+    /// (and skips `body`) if the console holds it. Never blocks, never allocates.
+    public func tryExchange(_ body: (inout LinkState) -> Void) -> Bool {
+        state.withLockIfAvailable { s in body(&s) } != nil
+    }
+}
+
+extension LinkState {
+    /// Loop side: the newest drive command.
+    public var operatorDrive: OperatorDrive? { drive }
+
+    /// Loop side: takes the waiting request, if any.
+    public mutating func takeRequest() -> (id: UInt32, request: ConsoleRequest)? {
+        guard let r = request else { return nil }
+        request = nil
+        return (r.id, r.request)
+    }
+
+    /// Loop side: answers request `id`.
+    public mutating func answer(_ id: UInt32, _ reply: ConsoleReply) { self.reply = (id, reply) }
+
+    public mutating func publish(_ s: LoopSnapshot) { snapshot = s }
+
+    /// Loop side: takes a goal the operator named, if any.
+    public mutating func takeGoal() -> String? {
+        defer { goal = nil }
+        return goal
+    }
+}

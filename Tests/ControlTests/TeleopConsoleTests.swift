@@ -1,0 +1,197 @@
+import Configuration
+import Foundation
+import LinuxHardware
+import RobotCore
+import Safety
+import Simulation
+import Teleop
+import Testing
+@testable import Control
+
+/// The simulated board with its teleop console on a pseudo-terminal: the test plays the operator
+/// on the master side; the controller's console server reads the slave as its serial port. The
+/// server is pumped by hand between ticks so the test controls the interleaving.
+final class TeleopRig {
+    let clock = ManualClock()
+    let board: LoadedBoard
+    let rig: Rig
+    let governor: SafetyGovernor
+    let pty: PseudoTerminal
+    let console: TeleopConsole
+    let loop: ControlLoop
+    var screen = ""
+
+    init() throws {
+        board = try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml")
+        rig = try Rig(board: board, clock: clock, seed: 3)
+        governor = try SafetyGovernor(config: board.safetyConfig)
+        pty = try PseudoTerminal()
+        console = try TeleopConsole(board: board, device: pty.slavePath, autonomy: ScriptedWaypointFollower(world: rig.robot!.world),
+                                    governor: governor, clock: clock, log: { _ in })
+        loop = rig.makeLoop(source: console.arbiter, governor: governor)
+        pty.releaseSlave()
+        pump()
+        _ = read()
+    }
+
+    var arbiter: Arbiter { console.arbiter }
+
+    func pump(_ rounds: Int = 3) { for _ in 0..<rounds { console.server.pump(timeout: .milliseconds(2)) } }
+
+    /// What the controller printed since the last read.
+    func read() -> String {
+        let s = pty.receive(timeout: .milliseconds(20))
+        screen += s
+        return s
+    }
+
+    /// Types `text` (with a CR), lets the console take it, runs `ticks` loop ticks, then returns the reply.
+    @discardableResult
+    func type(_ text: String, ticks: Int = 2) -> String {
+        pty.send(text + "\r")
+        pump()
+        for _ in 0..<ticks {
+            loop.tick()
+            pump()
+        }
+        return read()
+    }
+
+    func tick(_ n: Int = 1) {
+        for _ in 0..<n {
+            loop.tick()
+            pump(1)
+        }
+    }
+
+    /// Ticks until the autonomy source has driven the governor to armed-and-moving.
+    func armFromConsole() -> String {
+        tick(2)
+        return type("arm", ticks: 2)
+    }
+}
+
+@Suite("teleop console over a pseudo-terminal", .serialized)
+struct TeleopConsoleTests {
+    @Test func operatorArmsTakesOverDrivesAndTheTakeoverIsImmediate() throws {
+        let t = try TeleopRig()
+        #expect(t.armFromConsole().contains("armed"))
+        #expect(t.governor.state == .armed)
+        t.tick(5)
+        #expect(t.arbiter.mode == .auto)
+
+        // The operator types a drive command: the next tick the operator's efforts reach the outputs.
+        t.pty.send("drive 0.5 -0.25\r")
+        t.pump()
+        let report = t.loop.tick()
+        #expect(t.arbiter.mode == .teleop)
+        #expect(report.command.origin == .teleop)
+        #expect(abs(report.output.efforts[0] - 0.5) < 1e-9 && abs(report.output.efforts[1] + 0.25) < 1e-9)
+        t.pump()
+        #expect(t.read().contains("drive vx +0.50 vy -0.25"))
+        t.tick()
+        // Typed line → outputs in the first tick after the console thread handed it over.
+        #expect(t.console.link.snapshot.lastTakeoverTicks == 0)
+        let status = t.type("status")
+        #expect(status.contains("mode teleop") && status.contains("last takeover"))
+    }
+
+    @Test func deadManStopsTheOutputsButStaysArmed() throws {
+        let t = try TeleopRig()
+        _ = t.armFromConsole()
+        t.type("drive 0.4 0.4", ticks: 1)
+        #expect(t.governor.lastOutput.efforts[0] > 0.3)
+        // 300 ms dead-man at 30 Hz: 10 ticks without a command, then neutral.
+        var neutralAfter: Int?
+        for i in 1...15 {
+            t.tick()
+            if neutralAfter == nil && t.governor.lastOutput.efforts[0] == 0 { neutralAfter = i }
+        }
+        #expect(neutralAfter != nil && neutralAfter! >= 9 && neutralAfter! <= 11, "neutral after \(String(describing: neutralAfter)) ticks")
+        #expect(t.governor.state == .armed)
+        #expect(t.arbiter.mode == .teleop)
+    }
+
+    @Test func estopLatchesAndResetClearsOnceReleased() throws {
+        let t = try TeleopRig()
+        _ = t.armFromConsole()
+        t.type("drive 0.5 0")
+        let reply = t.type("estop")
+        #expect(reply.contains("E-STOP latched"))
+        #expect(t.governor.state == .faulted && t.governor.latchedFaults.contains(.eStop))
+        #expect(t.governor.lastOutput.isNeutral)
+        t.type("drive 0.5 0")
+        #expect(t.governor.lastOutput.isNeutral, "a latched e-stop holds the outputs whatever the operator sends")
+        #expect(t.type("arm").contains("arm refused"))
+        #expect(t.type("reset", ticks: 3).contains("faults cleared"))
+        #expect(t.governor.state == .disarmed)
+        #expect(t.type("arm").contains("armed"))
+        #expect(t.governor.state == .armed)
+    }
+
+    @Test func checksummedSentencesDriveAndBadOnesAreCounted() throws {
+        let t = try TeleopRig()
+        _ = t.armFromConsole()
+        let ok = t.type(Sentence.make("DRIVE,0.20,-0.10"))
+        #expect(ok.contains(Sentence.make("OK,DRIVE")))
+        #expect(abs(t.governor.lastOutput.efforts[0] - 0.2) < 1e-9)
+        let bad = t.type("$DRIVE,0.90,0.90*00")
+        #expect(bad.contains(Sentence.make("ERR,CHECKSUM")))
+        #expect(t.console.session.counters.badChecksums == 1)
+        #expect(abs(t.governor.lastOutput.efforts[0] - 0.2) < 1e-9 || t.governor.lastOutput.efforts[0] == 0)
+        #expect(t.type(Sentence.make("STATUS")).contains("$STATUS,ARMED,TELEOP"))
+    }
+
+    @Test func leavingTeleopHoldsDisarmed() throws {
+        let t = try TeleopRig()
+        _ = t.armFromConsole()
+        t.type("drive 0.3 0")
+        let reply = t.type("mode auto")
+        #expect(reply.contains("DISARMED hold"))
+        #expect(t.arbiter.mode == .auto && t.governor.state == .disarmed)
+        #expect(t.governor.lastOutput.isNeutral)
+    }
+
+    @Test func unpluggingTheTerminalFaultsWhileTheOperatorDrives() throws {
+        let t = try TeleopRig()
+        _ = t.armFromConsole()
+        t.type("drive 0.3 0.3")
+        #expect(t.governor.state == .armed)
+        t.pty.closeMaster()
+        t.pump()
+        #expect(!t.console.link.isConnected)
+        t.tick(2)
+        #expect(t.governor.latchedFaults.contains(.teleopLinkLost))
+        #expect(t.governor.lastOutput.isNeutral)
+        // The rest of the controller keeps running, and the console keeps trying to reopen.
+        let ticks = t.loop.statistics.ticks
+        t.tick(5)
+        #expect(t.loop.statistics.ticks == ticks + 5)
+        #expect(t.console.server.hangups == 1)
+    }
+
+    @Test func keyModeDrivesWithSingleKeys() throws {
+        let t = try TeleopRig()
+        _ = t.armFromConsole()
+        t.pty.send("keys\r")
+        t.pump()
+        t.tick()
+        #expect(t.console.session.inKeyMode)
+        t.pty.send("d")
+        t.pump()
+        t.tick()
+        #expect(t.governor.lastOutput.efforts[0] > 0.4)
+        t.pty.send([0x1B, UInt8(ascii: "["), UInt8(ascii: "A")])  // arrow up: -vy on the sim board (image y grows down)
+        t.pump()
+        t.tick()
+        #expect(t.governor.lastOutput.efforts[1] < -0.4 && t.governor.lastOutput.efforts[0] == 0)
+        t.pty.send(" ")
+        t.pump()
+        t.tick()
+        #expect(t.governor.lastOutput.isNeutral)
+        t.pty.send("q")
+        t.pump()
+        #expect(!t.console.session.inKeyMode)
+        #expect(t.read().contains("[keys]"))
+    }
+}

@@ -1,0 +1,150 @@
+import RobotCore
+import Safety
+import Testing
+@testable import Teleop
+
+private let channels = ["vx", "vy"]
+
+/// Feeds `text` through a line editor; returns the completed lines and the counters.
+private func lines(_ bytes: [UInt8]) -> ([String], ConsoleCounters, [UInt8]) {
+    var editor = LineEditor()
+    var counters = ConsoleCounters()
+    var echo: [UInt8] = []
+    var out: [String] = []
+    for b in bytes { if let l = editor.feed(b, counters: &counters, echo: &echo) { out.append(l) } }
+    return (out, counters, echo)
+}
+
+@Suite("console line editing and parsing")
+struct ConsoleParsingTests {
+    @Test func lineEndingsCRLFAndCRLF() {
+        #expect(lines(Array("arm\rdisarm\nstatus\r\nstop\n\r".utf8)).0 == ["arm", "disarm", "status", "stop"])
+        // A CR LF pair is one line end, not an empty line in between.
+        #expect(lines(Array("a\r\n\r\nb\r\n".utf8)).1.lines == 2)
+    }
+
+    @Test func backspaceAndDeleteEdit() {
+        let (l, _, echo) = lines(Array("arx".utf8) + [0x08] + Array("m".utf8) + [0x7F, 0x7F, 0x7F, 0x7F] + Array("stop\r".utf8))
+        #expect(l == ["stop"])
+        #expect(echo.starts(with: Array("arx".utf8) + [0x08, 0x20, 0x08]))
+    }
+
+    @Test func garbageEscapesAndOverlongLinesAreDroppedAndCounted() {
+        let arrow: [UInt8] = [0x1B, UInt8(ascii: "["), UInt8(ascii: "A")]
+        let (l, c, _) = lines([0x00, 0xFF, 0x07] + arrow + Array("arm\r".utf8) + Array(repeating: UInt8(ascii: "x"), count: 500) + [0x0D] + Array("stop\n".utf8))
+        #expect(l == ["arm", "stop"])
+        #expect(c.garbageBytes == 6)
+        // A line end inside an escape sequence still ends the line.
+        #expect(lines([0x1B, UInt8(ascii: "[")] + Array("\rstop\r".utf8)).0 == ["stop"])
+        #expect(c.overlongLines == 1)
+    }
+
+    @Test func machineSentencesAreNotEchoed() {
+        let (_, _, echo) = lines(Array("$STOP*00\r".utf8))
+        #expect(echo == [])
+    }
+
+    @Test func parsesEveryCommand() {
+        func parse(_ s: String) -> ConsoleCommand? { try? parseConsoleLine(s, channels: channels).get().command }
+        #expect(parse("help") == .help)
+        #expect(parse("  STATUS ") == .status)
+        #expect(parse("arm") == .arm)
+        #expect(parse("disarm") == .disarm)
+        #expect(parse("estop") == .estop)
+        #expect(parse("reset") == .reset)
+        #expect(parse("mode teleop") == .mode(.teleop))
+        #expect(parse("mode auto") == .mode(.auto))
+        #expect(parse("set vy -0.25") == .set(channel: 1, value: -0.25))
+        #expect(parse("set 0 1") == .set(channel: 0, value: 1))
+        #expect(parse("drive 0.2 -0.1") == .drive([0.2, -0.1]))
+        #expect(parse("stop") == .stop)
+        #expect(parse("goal Kitchen") == .goal("Kitchen"))
+        #expect(parse("limits") == .limits)
+        #expect(parse("keys") == .keys)
+    }
+
+    @Test func rejectsBadArgumentsWithAReason() {
+        func error(_ s: String) -> ConsoleLineError? {
+            if case .failure(let e) = parseConsoleLine(s, channels: channels) { return e }
+            return nil
+        }
+        #expect(error("fly") == .unknown("fly"))
+        #expect(error("drive 0.2")?.description.contains("usage: drive vx vy") == true)
+        #expect(error("drive 0.2 nan") != nil)
+        #expect(error("drive 2 0") != nil)
+        #expect(error("set vz 0.1") != nil)
+        #expect(error("set vx inf") != nil)
+        #expect(error("mode fast") != nil)
+        #expect(error("arm now") != nil)
+    }
+
+    @Test func checksummedSentences() throws {
+        #expect(Sentence.make("DRIVE,0.20,-0.10") == "$DRIVE,0.20,-0.10*" + hex(Sentence.checksum(Array("DRIVE,0.20,-0.10".utf8))))
+        let good = Sentence.make("DRIVE,0.20,-0.10")
+        #expect(try parseConsoleLine(good, channels: channels).get() == ConsoleLine(command: .drive([0.2, -0.1]), machine: true))
+        #expect(try parseConsoleLine(Sentence.make("MODE,TELEOP"), channels: channels).get().command == .mode(.teleop))
+        #expect(try parseConsoleLine(Sentence.make("ESTOP"), channels: channels).get().command == .estop)
+        var bad = Array(good.utf8)
+        bad[3] = UInt8(ascii: "X")
+        for line in [String(decoding: bad, as: UTF8.self), "$DRIVE,0.20,-0.10", "$DRIVE,0.20,-0.10*G1", "$STOP*1"] {
+            if case .failure(let e) = parseConsoleLine(line, channels: channels) { #expect(e == .badChecksum, "\(line)") } else {
+                Issue.record("accepted \(line)")
+            }
+        }
+        if case .failure(let e) = parseConsoleLine(Sentence.make("FLY,1"), channels: channels) { #expect(e.code == "MALFORMED") }
+    }
+
+    private func hex(_ v: UInt8) -> String {
+        let s = String(v, radix: 16, uppercase: true)
+        return s.count == 1 ? "0" + s : s
+    }
+}
+
+@Suite("console fuzzing")
+struct ConsoleFuzzTests {
+    /// 1 000 000 bytes of noise with real commands spliced in at random places: the session
+    /// carries out exactly the spliced commands, in order, and nothing else.
+    @Test func noiseNeverBecomesACommand() {
+        let link = TeleopLink()
+        let session = ConsoleSession(settings: ConsoleSettings(channels: channels), link: link, limitsText: [], now: { .zero })
+        var rng = SeededGenerator(seed: 99)
+        let typed: [(String, ConsoleCommand)] = [
+            ("drive 0.3 -0.2", .drive([0.3, -0.2])), ("stop", .stop), ("set vx 0.1", .set(channel: 0, value: 0.1)),
+            (Sentence.make("DRIVE,-0.50,0.25"), .drive([-0.5, 0.25])), ("status", .status), ("limits", .limits),
+        ]
+        var expected: [ConsoleCommand] = []
+        var total = 0
+        var chunk: [UInt8] = []
+        while total < 1_000_000 {
+            let n = Int(rng.next() % 4000) + 1
+            for _ in 0..<n {
+                chunk.append(UInt8(truncatingIfNeeded: rng.next()))
+            }
+            let (line, command) = typed[Int(rng.next() % UInt64(typed.count))]
+            chunk += Array(("\r\n" + line + "\r\n").utf8)
+            expected.append(command)
+            total += chunk.count
+            _ = session.receive(chunk)
+            chunk.removeAll(keepingCapacity: true)
+        }
+        let c = session.counters
+        #expect(c.bytes >= 1_000_000)
+        // Every executed command is one that was typed: noise lines are rejected or dropped.
+        let executedTyped = session.executed.filter { cmd in typed.contains { $0.1 == cmd } }
+        #expect(session.executed.count == executedTyped.count, "noise produced \(session.executed.count - executedTyped.count) commands")
+        #expect(Array(session.executed.suffix(expected.count)) == expected)
+        #expect(session.executed.count == expected.count)
+        #expect(c.garbageBytes > 100_000 && c.badLines > 100)
+    }
+
+    @Test func pureNoiseDoesNothing() {
+        let link = TeleopLink()
+        let session = ConsoleSession(settings: ConsoleSettings(channels: channels), link: link, limitsText: [], now: { .zero })
+        var rng = SeededGenerator(seed: 7)
+        var bytes = [UInt8](repeating: 0, count: 1_000_000)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
+        _ = session.receive(bytes)
+        #expect(session.executed.isEmpty)
+        #expect(link.state.withLock { $0.request == nil && $0.operatorDrive == nil })
+    }
+}
