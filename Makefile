@@ -6,7 +6,7 @@ BOARD ?= boards/sim-two-rooms.yaml
 APT := apt-get -o DPkg::Lock::Timeout=600
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need (bookworm names).
-DEB_PACKAGES := pkg-config libopenblas-dev libv4l-dev libgpiod-dev libi2c-dev tmux
+DEB_PACKAGES := pkg-config libopenblas-dev libv4l-dev libgpiod-dev libi2c-dev tmux socat picocom
 # For running the ARM int8 kernels under emulation (make test-kernels-arm64).
 CROSS_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 # Python packages the tests use as independent references (numpy fixtures, safetensors round trip).
@@ -17,7 +17,7 @@ BIN := .build/$(CONFIG)/cerebellum
 # What `make run` does: arm and run ten episodes of the default simulated robot.
 RUN_ARGS ?= --arm --episodes 10
 
-.PHONY: deps deps-python deps-cross build run test test-unit test-kernels test-kernels-arm64 coverage-safety \
+.PHONY: deps deps-python deps-cross build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder nn-fixtures clean help
 
 help:
@@ -56,11 +56,16 @@ build: deps
 run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
-test: deps deps-python test-unit test-kernels test-kernels-arm64 coverage-safety
+test: deps deps-python test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety
 
 test-unit: deps deps-python
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# An operator session as a person would have it: picocom on one end of a socat pty pair, the
+# controller on the other, keys through tmux send-keys, screens checked (debug build from test-unit).
+test-teleop-tmux: test-unit
+	./scripts/teleop-tmux-test.sh .build/debug/cerebellum
 
 # Every int8 GEMM variant this CPU runs, bit-for-bit against the portable one (plain C, -O2).
 test-kernels:

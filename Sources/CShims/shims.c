@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <pty.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -83,3 +84,5 @@ int cb_openpty(int *master, int *slave, char *slave_name, size_t name_size) {
     }
     return 0;
 }
+
+void cb_line_buffered_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }

@@ -138,3 +138,6 @@ public final class PseudoTerminal {
 
     deinit { releaseSlave() }
 }
+
+/// Line-buffered standard output, so progress shows up at once when piped to a file or `tee`.
+public func lineBufferedStandardOutput() { cb_line_buffered_stdout() }

@@ -262,7 +262,7 @@ public final class ConsoleSession {
     /// The one-line key-mode display, redrawn in place.
     public func keyLine() -> [UInt8] {
         let s = link.snapshot
-        var text = "\r\u{1B}[K[keys] cmd " + describe(lastEfforts) + " speed " + format2(keySpeed)
+        var text = "\r\u{1B}[K[keys] cmd " + describe(lastEfforts) + " speed " + format2(keySpeed).dropFirst()
         text += " | \(s.state.rawValue) \(s.mode.rawValue)"
         if !s.latched.isEmpty { text += " FAULT: \(s.latched)" }
         text += " | out " + describe(s.output) + " | q leaves"
@@ -317,7 +317,7 @@ public final class ConsoleSession {
             "  estop                  latch an e-stop (like the hardware one); reset clears it",
             "  reset                  clear latched faults whose cause is gone",
             "  mode auto|teleop       who drives; leaving teleop holds disarmed until arm",
-            "  drive " + channels.joined(separator: " ") + "   all channels, each -1…1 (takes over from autonomy)",
+            pad("  drive " + channels.joined(separator: " "), 25) + "all channels, each -1…1 (takes over from autonomy)",
             "  set CHANNEL VALUE      one channel, -1…1",
             "  stop                   operator command to neutral",
             "  keys                   single-key drive: w a s d / arrows, space stops, q leaves",
@@ -329,6 +329,10 @@ public final class ConsoleSession {
     }
 
     private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+}
+
+private func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
 }
 
 /// "+0.20" style: sign and two decimals.

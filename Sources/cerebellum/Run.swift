@@ -47,6 +47,7 @@ struct Run: ParsableCommand {
     var teleop: String?
 
     func run() throws {
+        lineBufferedStandardOutput()
         let loaded = loadBoardOrExit(board)
         let p = loaded.profile
         let clock = SystemClock()

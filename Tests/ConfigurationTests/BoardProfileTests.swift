@@ -95,6 +95,11 @@ struct BoardProfileTests {
         #expect(c.channels[0].maxEffort == 0.5 && c.channels[0].minEffort == -1)
         #expect(c.channels[1].calibration.reversed && c.channels[1].calibration.deadbandMicros == 12)
         #expect(c.window == .milliseconds(250) && c.heartbeatTimeout == .milliseconds(120))
+        #expect(p.serialConsole == nil)
+        let withConsole = goodBoard.replacingOccurrences(
+            of: "safety:\n", with: "serial_console: {device: /dev/ttyAMA0, baud: 57600, deadman_ms: 250, key_horizontal: -vy, resume_autonomy: yes}\nsafety:\n")
+        let s = try #require(try LoadedBoard.load(boardPath: try writeBoard(withConsole, calibration: goodCalibration)).profile.serialConsole)
+        #expect(s == SerialConsoleSettings(device: "/dev/ttyAMA0", baud: 57600, deadman: .milliseconds(250), keyHorizontal: "-vy", resumeAutonomy: true))
     }
 
     @Test("errors name the file, the line and column, and the field", arguments: [
@@ -112,6 +117,9 @@ struct BoardProfileTests {
         ("  max_window_change: 1.0", "  max_window_change: [1]", 15, "safety.max_window_change", "expected a number, got a list"),
         ("name: test\n", "name: test\nname: again\n", 1, "", "key 'name' appears twice"),
         ("loop:\n  rate_hz: 50", "loop: [", 4, "", "not valid YAML"),
+        ("safety:\n", "serial_console: {device: /dev/ttyS0, baud: 12345}\nsafety:\n", 14, "serial_console.baud", "12345 is not one of"),
+        ("safety:\n", "serial_console: {device: /dev/ttyS0, key_vertical: -vz}\nsafety:\n", 14, "serial_console.key_vertical", "no actuator named \"vz\""),
+        ("safety:\n", "serial_console: {device: /dev/ttyS0, deadman_ms: 5}\nsafety:\n", 14, "serial_console.deadman_ms", "outside"),
     ])
     func boardErrors(replace: String, with: String, line: Int, field: String, message: String) throws {
         let text = goodBoard.replacingOccurrences(of: replace, with: with)

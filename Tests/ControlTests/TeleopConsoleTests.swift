@@ -1,3 +1,4 @@
+import CAllocationCounter
 import Configuration
 import Foundation
 import LinuxHardware
@@ -193,5 +194,20 @@ struct TeleopConsoleTests {
         t.pump()
         #expect(!t.console.session.inKeyMode)
         #expect(t.read().contains("[keys]"))
+    }
+}
+
+extension TeleopConsoleTests {
+    @Test func ticksThroughTheArbiterDoNotAllocate() throws {
+        let t = try TeleopRig()
+        _ = t.armFromConsole()
+        t.type("drive 0.2 0.1")
+        t.tick(3)
+        var teleopTicks = 0
+        allocation_counter_start()
+        for _ in 0..<200 { if t.loop.tick().command.origin == .teleop { teleopTicks += 1 } }
+        let allocations = allocation_counter_stop()
+        #expect(allocations == 0)
+        #expect(teleopTicks == 200, "the arbiter decided every tick")
     }
 }

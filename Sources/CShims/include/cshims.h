@@ -16,6 +16,9 @@ int cb_allowed_cpu_count(void);
    return at once (VMIN 0, VTIME 0). Returns 0, -1 with errno, or -2 for an unsupported baud. */
 int cb_serial_configure(int fd, int baud);
 
+/* Makes stdout line-buffered (progress reaches a pipe or a log at once). */
+void cb_line_buffered_stdout(void);
+
 /* openpty(3): a pseudo-terminal pair, the slave in raw mode. Returns 0 or -1 with errno. */
 int cb_openpty(int *master, int *slave, char *slave_name, size_t name_size);
 
