@@ -24,8 +24,6 @@ public final class Arbiter: CommandSource {
     public private(set) var connected = false
     /// Ticks the arbiter could not take the link (the console held it).
     public private(set) var missedExchanges = 0
-    /// A goal the operator named, for an autonomy source that takes goals.
-    public private(set) var requestedGoal: String?
 
     private var drive: OperatorDrive?
     private var driveReceived = Instant.zero
@@ -67,7 +65,6 @@ public final class Arbiter: CommandSource {
                 }
             }
             if let (id, request) = s.takeRequest() { handle(request, id: id, state: &s) }
-            if let goal = s.takeGoal() { requestedGoal = goal }
             publishSnapshot(now: now)
             s.publish(snapshot)
         }
@@ -105,6 +102,13 @@ public final class Arbiter: CommandSource {
         case .reset:
             governor.releaseConsoleEStop()
             pendingClear = id
+        case .goal(let name):
+            if let directed = autonomy as? GoalDirected {
+                let r = directed.selectGoal(named: name)
+                s.answer(id, .goal(accepted: r.accepted, reason: r.reason))
+            } else {
+                s.answer(id, .goal(accepted: false, reason: "the autonomy source (\(type(of: autonomy))) takes no goals"))
+            }
         case .mode(let m):
             var disarmed = false
             if m == .auto && mode == .teleop && !resumeAutonomy {

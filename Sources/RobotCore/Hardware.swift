@@ -61,3 +61,9 @@ public protocol CommandSource: AnyObject {
 extension CommandSource {
     public var isLinkLost: Bool { false }
 }
+
+/// A command source that steers toward a named goal (a goal image saved with `goal capture`).
+public protocol GoalDirected: CommandSource {
+    /// Switches to goal `name`; false (with the reason) if there is no such goal.
+    func selectGoal(named name: String) -> (accepted: Bool, reason: String)
+}

@@ -168,8 +168,7 @@ public final class ConsoleSession {
             drive(ChannelVector(count: settings.channels.count), hold: settings.deadman)
             return done("stopped (outputs to neutral)", "STOP")
         case .goal(let name):
-            link.postGoal(name)
-            return done("goal \"\(name)\" sent to the autonomy source", "GOAL")
+            return request(.goal(name), line)
         case .keys:
             inKeyMode = true
             keyVector = (0, 0)
@@ -289,6 +288,9 @@ public final class ConsoleSession {
             case .stillActive(let f):
                 return m ? Sentence.make("ERR,STILL_ACTIVE") + "\r\n" : "still active, not cleared: \(f)\r\n"
             }
+        case .goal(let accepted, let reason):
+            if m { return Sentence.make(accepted ? "OK,GOAL" : "ERR,GOAL") + "\r\n" }
+            return (accepted ? "goal set: " : "goal not set: ") + reason + "\r\n"
         case .mode(let mode, let disarmed):
             if m { return Sentence.make("OK,MODE,\(mode.rawValue.uppercased())") + "\r\n" }
             switch mode {

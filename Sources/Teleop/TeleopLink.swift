@@ -7,6 +7,7 @@ import Synchronization
 public enum ConsoleRequest: Sendable, Equatable {
     case arm, disarm, estop, reset
     case mode(ControlMode)
+    case goal(String)
 }
 
 /// The loop's answer to a request.
@@ -17,6 +18,8 @@ public enum ConsoleReply: Sendable, Equatable {
     case reset(ClearResult)
     /// The mode now; `disarmed` when leaving teleop put the governor in a disarmed hold.
     case mode(ControlMode, disarmed: Bool)
+    /// Whether the autonomy source took the goal, and why not.
+    case goal(accepted: Bool, reason: String)
 }
 
 /// The operator's latest drive command. The loop stamps it when it first sees it and holds it for
@@ -60,7 +63,6 @@ public struct LinkState: Sendable {
     var request: PendingRequest?
     var reply: (id: UInt32, reply: ConsoleReply)?
     var snapshot = LoopSnapshot()
-    var goal: String?
 }
 
 /// The hand-off between the console thread and the control loop: a small state behind a mutex
@@ -107,8 +109,6 @@ public final class TeleopLink: Sendable {
         state.withLock { s in if s.request?.id == id { s.request = nil } }
     }
 
-    public func postGoal(_ name: String) { state.withLock { $0.goal = name } }
-
     public var snapshot: LoopSnapshot { state.withLock { $0.snapshot } }
 
     /// The serial link is open (as the console thread last said).
@@ -138,10 +138,4 @@ extension LinkState {
     public mutating func answer(_ id: UInt32, _ reply: ConsoleReply) { self.reply = (id, reply) }
 
     public mutating func publish(_ s: LoopSnapshot) { snapshot = s }
-
-    /// Loop side: takes a goal the operator named, if any.
-    public mutating func takeGoal() -> String? {
-        defer { goal = nil }
-        return goal
-    }
 }

@@ -211,3 +211,11 @@ extension TeleopConsoleTests {
         #expect(teleopTicks == 200, "the arbiter decided every tick")
     }
 }
+
+extension TeleopConsoleTests {
+    @Test func goalsGoToTheAutonomySourceWhichSaysWhetherItTakesThem() throws {
+        let t = try TeleopRig()
+        t.tick(2)
+        #expect(t.type("goal kitchen").contains("goal not set: the autonomy source (ScriptedWaypointFollower) takes no goals"))
+    }
+}
