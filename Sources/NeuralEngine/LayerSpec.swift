@@ -181,7 +181,9 @@ extension LayerSpec: Codable {
     public static func json(_ layers: [LayerSpec]) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try! encoder.encode(layers), as: UTF8.self)
+        // Specs hold only integers and strings, which always encode.
+        guard let data = try? encoder.encode(layers) else { preconditionFailure("layer specs failed to encode") }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Parses an architecture from JSON, with the decoding error as the reason.

@@ -307,10 +307,11 @@ final class QuantizedProductOperation: Operation {
         let n: Int, k: Int
         switch spec {
         case let .conv2d(i, o, kk, s, p):
-            geometry = WindowGeometry(height: inShape[0], width: inShape[1], channels: i, kernel: kk, stride: s, padding: p)
+            let g = WindowGeometry(height: inShape[0], width: inShape[1], channels: i, kernel: kk, stride: s, padding: p)
+            geometry = g
             n = o
-            k = geometry!.patchSize
-            rows = batch * geometry!.outHeight * geometry!.outWidth
+            k = g.patchSize
+            rows = batch * g.outHeight * g.outWidth
             lda = (k + 3) / 4 * 4
             patches = Tensor(shape: [rows, lda], slack: int8Slack)
         case let .linear(i, o):

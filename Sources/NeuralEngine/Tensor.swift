@@ -2,6 +2,8 @@
 public protocol TensorScalar: BitwiseCopyable, Equatable, Sendable {
     static var dtype: DType { get }
     static var zero: Self { get }
+    /// The tensor in the dtype-tagged form safetensors files hold.
+    static func tagged(_ tensor: Tensor<Self>) -> AnyTensor
 }
 
 /// The safetensors dtypes this engine reads and writes.
@@ -21,12 +23,15 @@ public enum DType: String, Sendable, CaseIterable {
 
 extension Float: TensorScalar {
     public static var dtype: DType { .f32 }
+    public static func tagged(_ tensor: Tensor<Float>) -> AnyTensor { .f32(tensor) }
 }
 extension Int8: TensorScalar {
     public static var dtype: DType { .i8 }
+    public static func tagged(_ tensor: Tensor<Int8>) -> AnyTensor { .i8(tensor) }
 }
 extension Int32: TensorScalar {
     public static var dtype: DType { .i32 }
+    public static func tagged(_ tensor: Tensor<Int32>) -> AnyTensor { .i32(tensor) }
 }
 
 /// Owns one 64-byte-aligned block of elements. Allocated once; tensors viewing it share it.
@@ -167,14 +172,7 @@ public enum AnyTensor: Sendable {
         }
     }
 
-    public init<S: TensorScalar>(_ tensor: Tensor<S>) {
-        switch tensor {
-        case let t as Tensor<Float>: self = .f32(t)
-        case let t as Tensor<Int8>: self = .i8(t)
-        case let t as Tensor<Int32>: self = .i32(t)
-        default: fatalError("unsupported tensor type \(S.self)")
-        }
-    }
+    public init<S: TensorScalar>(_ tensor: Tensor<S>) { self = S.tagged(tensor) }
 
     /// The tensor if it has element type `S`.
     public func `as`<S: TensorScalar>(_: S.Type) -> Tensor<S>? {

@@ -10,10 +10,8 @@ struct FixtureCase {
     let x: Tensor<Float>
     let y: Tensor<Float>
 
-    static let file = try! SafetensorsFile.read(path: Repo.fixtures)
-
     init(_ name: String) throws {
-        let f = Self.file
+        let f = try SafetensorsFile.read(path: Repo.fixtures)
         layers = try LayerSpec.parse(json: f.metadata[name]!)
         inputShape = try JSONDecoder().decode([Int].self, from: Data(f.metadata[name + ".input_shape"]!.utf8))
         x = try f.tensor(name + ".x", Float.self)
