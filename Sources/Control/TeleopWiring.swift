@@ -44,20 +44,26 @@ public final class TeleopConsole {
                                vertical: axis(s.keyVertical, default: (min(1, channels.count - 1), -1)))
     }
 
-    /// What `limits` prints: per channel the effort range, slew rate and pulse mapping; then the
-    /// window, watchdog and heartbeat limits.
+    /// What `limits` prints: each channel's limits, then the window, watchdog and heartbeat.
     public static func limitsText(_ c: SafetyConfig, names: [String]) -> [String] {
-        var lines: [String] = []
-        for (i, l) in c.channels.enumerated() {
-            let name = i < names.count ? names[i] : "ch\(i)"
-            lines.append(String(format: "  %@: effort %+.2f…%+.2f, slew %.1f/s, pulse %.0f/%.0f/%.0f µs, deadband %.0f µs%@",
-                                name as NSString, l.minEffort, l.maxEffort, l.maxSlewPerSecond, l.calibration.minMicros,
-                                l.calibration.neutralMicros, l.calibration.maxMicros, l.calibration.deadbandMicros,
-                                (l.calibration.reversed ? ", reversed" : "") as NSString))
-        }
-        lines.append(String(format: "  window: at most %.2f change over %.0f ms; watchdog %d overruns or %.0f ms stall; heartbeat %.0f ms; frame age ≤ %.0f ms",
-                            c.maxWindowChange, c.window.inMilliseconds, c.maxConsecutiveOverruns, c.stallTimeout.inMilliseconds,
-                            c.heartbeatTimeout.inMilliseconds, c.maxFrameAge.inMilliseconds))
-        return lines
+        c.channels.enumerated().map { i, l in "  " + (i < names.count ? names[i] : "ch\(i)") + ": " + LimitsDescription.channel(l) }
+            + ["  " + LimitsDescription.timing(c)]
+    }
+}
+
+/// The limits the governor enforces, as one line each (shared by `check-board` and the console).
+public enum LimitsDescription {
+    /// "effort -1.00…+1.00, slew 120.0/s, pulse 1000/1500/2000 µs, deadband 8 µs" (+ " reversed").
+    public static func channel(_ l: ChannelLimits) -> String {
+        String(format: "effort %+.2f…%+.2f, slew %.1f/s, pulse %.0f/%.0f/%.0f µs%@, deadband %.0f µs",
+               l.minEffort, l.maxEffort, l.maxSlewPerSecond, l.calibration.minMicros, l.calibration.neutralMicros,
+               l.calibration.maxMicros, (l.calibration.reversed ? " reversed" : "") as NSString, l.calibration.deadbandMicros)
+    }
+
+    /// Window, frame age, watchdog and heartbeat limits.
+    public static func timing(_ c: SafetyConfig) -> String {
+        String(format: "window %.0f ms, max change %.2f; frame age ≤ %.0f ms; watchdog %d overruns or %.0f ms stall; heartbeat %.0f ms",
+               c.window.inMilliseconds, c.maxWindowChange, c.maxFrameAge.inMilliseconds, c.maxConsecutiveOverruns,
+               c.stallTimeout.inMilliseconds, c.heartbeatTimeout.inMilliseconds)
     }
 }

@@ -1,3 +1,5 @@
+import RobotCore
+
 /// Element types a tensor can hold, with their safetensors dtype.
 public protocol TensorScalar: BitwiseCopyable, Equatable, Sendable {
     static var dtype: DType { get }
@@ -193,6 +195,12 @@ public enum AnyTensor: Sendable {
 }
 
 extension Tensor where Scalar == Float {
+    /// A [1, height, width, 1] tensor of the frame's gray pixels scaled to [0, 1].
+    public convenience init(gray8 frame: Frame) {
+        self.init(shape: [1, frame.height, frame.width, 1])
+        assignGray8(frame.pixels)
+    }
+
     /// Writes 8-bit gray pixels scaled to [0, 1], starting at element `offset` (a sample's slot).
     public func assignGray8(_ pixels: [UInt8], offset: Int = 0) {
         precondition(offset + pixels.count <= count, "\(pixels.count) pixels at \(offset) into \(shape)")

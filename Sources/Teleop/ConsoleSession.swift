@@ -44,8 +44,9 @@ public final class ConsoleSession {
     public let limitsText: [String]
     public private(set) var counters = ConsoleCounters()
     public private(set) var inKeyMode = false
-    /// Commands carried out, in order (tests and the fuzz check read this).
-    public private(set) var executed: [ConsoleCommand] = []
+    /// Called with every command the session carries out, in order (tests and the fuzz check use it;
+    /// a log of its own would grow without bound over a long session).
+    public var onExecute: ((ConsoleCommand) -> Void)?
 
     private var editor = LineEditor()
     private var queued: [ConsoleLine] = []
@@ -53,7 +54,6 @@ public final class ConsoleSession {
     private var lastEfforts: ChannelVector
     private var keyEscape: [UInt8] = []
     private var keySpeed: Double
-    private var keyVector = (h: 0.0, v: 0.0)
     private let now: () -> Instant
     /// A request the loop has not answered in this long is withdrawn (the loop is not running).
     public static let replyTimeout: Duration = .seconds(2)
@@ -134,7 +134,7 @@ public final class ConsoleSession {
     // MARK: commands
 
     private func execute(_ line: ConsoleLine) -> [UInt8] {
-        executed.append(line.command)
+        onExecute?(line.command)
         let m = line.machine
         func done(_ human: String, _ machine: String) -> [UInt8] {
             bytes(m ? Sentence.make("OK,\(machine)") + "\r\n" : human + "\r\n" + prompt)
@@ -171,7 +171,6 @@ public final class ConsoleSession {
             return request(.goal(name), line)
         case .keys:
             inKeyMode = true
-            keyVector = (0, 0)
             return bytes("key drive: w a s d or arrows move, space stops, + - speed, ! e-stop, q leaves\r\n") + keyLine()
         }
     }
@@ -228,13 +227,13 @@ public final class ConsoleSession {
             keySpeed = max(0.1, ((keySpeed - 0.1) * 10).rounded() / 10)
             return keyLine()
         case UInt8(ascii: "!"):
-            executed.append(.estop)
+            onExecute?(.estop)
             _ = link.post(.estop)
             return bytes("\r\nE-STOP sent\r\n") + keyLine()
         case UInt8(ascii: "q"), UInt8(ascii: "Q"), 0x03:
             inKeyMode = false
             drive(ChannelVector(count: settings.channels.count), hold: settings.deadman)
-            executed.append(.stop)
+            onExecute?(.stop)
             return bytes("\r\nleft key drive (outputs to neutral)\r\n" + prompt)
         default:
             counters.garbageBytes += 1
@@ -249,12 +248,11 @@ public final class ConsoleSession {
     }
 
     private func steer(h: Double, v: Double) -> [UInt8] {
-        keyVector = (h, v)
         var e = ChannelVector(count: settings.channels.count)
         e[settings.horizontal.channel] = h * keySpeed * settings.horizontal.sign
         e[settings.vertical.channel] = v * keySpeed * settings.vertical.sign
         drive(e, hold: h == 0 && v == 0 ? settings.deadman : settings.keyHold)
-        executed.append(.drive(e.array))
+        onExecute?(.drive(e.array))
         return keyLine()
     }
 

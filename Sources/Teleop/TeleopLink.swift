@@ -63,6 +63,9 @@ public struct LinkState: Sendable {
     var request: PendingRequest?
     var reply: (id: UInt32, reply: ConsoleReply)?
     var snapshot = LoopSnapshot()
+    /// Counters for request ids and drive sequence numbers (console side).
+    var lastID: UInt32 = 0
+    var lastSequence: UInt64 = 0
 }
 
 /// The hand-off between the console thread and the control loop: a small state behind a mutex
@@ -70,8 +73,6 @@ public struct LinkState: Sendable {
 /// holds it just long enough to copy a few values.
 public final class TeleopLink: Sendable {
     let state = Mutex(LinkState())
-    private let nextID = Atomic<UInt32>(1)
-    private let nextSequence = Atomic<UInt64>(1)
 
     public init() {}
 
@@ -81,17 +82,19 @@ public final class TeleopLink: Sendable {
 
     /// Posts a drive command (replacing any earlier one).
     public func post(efforts: ChannelVector, hold: Duration) {
-        let seq = nextSequence.add(1, ordering: .relaxed).oldValue
-        state.withLock { $0.drive = OperatorDrive(efforts: efforts, hold: hold, sequence: seq) }
+        state.withLock { s in
+            s.lastSequence += 1
+            s.drive = OperatorDrive(efforts: efforts, hold: hold, sequence: s.lastSequence)
+        }
     }
 
     /// Posts a request for the loop; nil while an earlier one is still waiting.
     public func post(_ request: ConsoleRequest) -> UInt32? {
-        let id = nextID.add(1, ordering: .relaxed).oldValue
-        return state.withLock { s -> UInt32? in
+        state.withLock { s -> UInt32? in
             guard s.request == nil else { return nil }
-            s.request = PendingRequest(id: id, request: request)
-            return id
+            s.lastID += 1
+            s.request = PendingRequest(id: s.lastID, request: request)
+            return s.lastID
         }
     }
 

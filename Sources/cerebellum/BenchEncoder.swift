@@ -39,15 +39,8 @@ struct BenchEncoder: ParsableCommand {
         let layers = WorldModelArchitecture.encoder
         let shape = WorldModelArchitecture.frameShape
         let params = Parameters.initialized(for: layers, seed: 7)
-        func tensors(_ frames: [Frame]) -> [Tensor<Float>] {
-            frames.map { f in
-                let t = Tensor<Float>(shape: [1] + shape)
-                t.assignGray8(f.pixels)
-                return t
-            }
-        }
-        let calibration = tensors(TwoRoomsWorld.sampleFrames(count: frames, seed: 1001))
-        let heldOut = tensors(TwoRoomsWorld.sampleFrames(count: frames, seed: 2002))
+        let calibration = TwoRoomsWorld.sampleFrames(count: frames, seed: 1001).map { Tensor<Float>(gray8: $0) }
+        let heldOut = TwoRoomsWorld.sampleFrames(count: frames, seed: 2002).map { Tensor<Float>(gray8: $0) }
 
         let reference = try Network(layers: layers, parameters: params, inputShape: shape)
         let quantized = try QuantizedParameters.quantize(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Configuration
+import Control
 import Foundation
 import LinuxHardware
 import Safety
@@ -17,15 +18,11 @@ struct CheckBoard: ParsableCommand {
         let b = loadBoardOrExit(board)
         let c = b.safetyConfig
         print("\(board): valid — board \(b.profile.name), calibration \(b.calibration.path)")
-        print(String(format: "loop %.1f Hz (period %.3f ms); window %.0f ms, max change %.2f; frame age ≤ %.0f ms; watchdog %d overruns or %.0f ms stall; heartbeat %.0f ms",
-                     b.profile.loop.rateHz, c.tickPeriod.inMilliseconds, c.window.inMilliseconds, c.maxWindowChange,
-                     c.maxFrameAge.inMilliseconds, c.maxConsecutiveOverruns, c.stallTimeout.inMilliseconds, c.heartbeatTimeout.inMilliseconds))
+        print(String(format: "loop %.1f Hz (period %.3f ms); ", b.profile.loop.rateHz, c.tickPeriod.inMilliseconds)
+              + LimitsDescription.timing(c))
         for (a, l) in zip(b.profile.actuators, c.channels) {
-            print(String(format: "  ch %2d ", a.channel) + padded(a.name, 8) + " " + padded(a.kind.rawValue, 12)
-                  + String(format: " effort %+.2f…%+.2f, slew %.1f/s, pulse %.0f/%.0f/%.0f µs%@, deadband %.0f µs",
-                         l.minEffort, l.maxEffort, l.maxSlewPerSecond,
-                         l.calibration.minMicros, l.calibration.neutralMicros, l.calibration.maxMicros,
-                         (l.calibration.reversed ? " reversed" : "") as NSString, l.calibration.deadbandMicros))
+            print(String(format: "  ch %2d ", a.channel) + padded(a.name, 8) + " " + padded(a.kind.rawValue, 12) + " "
+                  + LimitsDescription.channel(l))
         }
     }
 }

@@ -213,9 +213,5 @@ struct Int8Tests {
 
 /// Frames of the two-rooms world with the agent at random places, as encoder inputs.
 func renderedFrames(count: Int, seed: UInt64) -> [Tensor<Float>] {
-    TwoRoomsWorld.sampleFrames(count: count, seed: seed).map { frame in
-        let t = Tensor<Float>(shape: [1] + WorldModelArchitecture.frameShape)
-        t.assignGray8(frame.pixels)
-        return t
-    }
+    TwoRoomsWorld.sampleFrames(count: count, seed: seed).map { Tensor<Float>(gray8: $0) }
 }
