@@ -36,13 +36,17 @@ let package = Package(
         // Tensors, fp32 layers over OpenBLAS, int8 inference, quantization, safetensors.
         .target(name: "NeuralEngine", dependencies: ["RobotCore", "COpenBLAS", "CKernels"]),
         // The JEPA world model: encoder and predictor architectures, training, export to int8.
-        .target(name: "WorldModel", dependencies: ["NeuralEngine", "RobotCore"]),
+        .target(name: "WorldModel", dependencies: ["NeuralEngine", "RobotCore", "Recording"]),
+        // Pictures for people: PNG encoding, a raster canvas with a bitmap font, line charts.
+        .target(name: "Reports", dependencies: ["RobotCore"]),
+        // MCAP writer and reader; the dataset and log layout (camera images, actions, truth, episodes).
+        .target(name: "Recording", dependencies: ["RobotCore"]),
         // The teleop console: line editing, commands, checksummed sentences, key drive, the hand-off to the loop.
         .target(name: "Teleop", dependencies: ["RobotCore", "Safety"]),
         // The fixed-rate loop, real-time setup, statistics, wiring from a board profile.
-        .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop"]),
+        .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop", "Recording"]),
         .executableTarget(name: "cerebellum", dependencies: [
-            "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop",
+            "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop", "Recording", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -53,6 +57,8 @@ let package = Package(
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Safety", "RobotCore"]),
         .testTarget(name: "NeuralEngineTests", dependencies: ["NeuralEngine", "CKernels", "WorldModel", "Simulation", "RobotCore", "CAllocationCounter"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "WorldModelTests", dependencies: ["WorldModel", "NeuralEngine", "Recording", "Simulation", "RobotCore"]),
+        .testTarget(name: "RecordingTests", dependencies: ["Recording", "Reports", "Control", "Configuration", "Simulation", "RobotCore"]),
         .testTarget(name: "TeleopTests", dependencies: ["Teleop", "Safety", "RobotCore"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "CAllocationCounter"]),
     ]

@@ -145,6 +145,41 @@ void ck_bias_relu_f32(float *x, int64_t rows, int32_t cols, const float *bias, i
     }
 }
 
+void ck_col2im_f32(const float *patches, int32_t batch, int32_t h, int32_t w, int32_t c, int32_t k, int32_t stride,
+                   int32_t pad, int32_t row_stride, float *in_grad) {
+    const int32_t oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+    for (int64_t i = 0; i < (int64_t)batch * h * w * c; i++) in_grad[i] = 0.0f;
+    for (int32_t b = 0; b < batch; b++) {
+        float *img = in_grad + (int64_t)b * h * w * c;
+        for (int32_t oy = 0; oy < oh; oy++)
+            for (int32_t ox = 0; ox < ow; ox++) {
+                const float *row = patches + (((int64_t)b * oh + oy) * ow + ox) * row_stride;
+                for (int32_t ky = 0; ky < k; ky++) {
+                    const int32_t iy = oy * stride - pad + ky;
+                    if (iy < 0 || iy >= h) continue;
+                    for (int32_t kx = 0; kx < k; kx++) {
+                        const int32_t ix = ox * stride - pad + kx;
+                        if (ix < 0 || ix >= w) continue;
+                        float *dst = img + ((int64_t)iy * w + ix) * c;
+                        const float *src = row + (ky * k + kx) * c;
+                        for (int32_t ch = 0; ch < c; ch++) dst[ch] += src[ch];
+                    }
+                }
+            }
+    }
+}
+
+void ck_relu_backward_f32(const float *y, float *dy, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void ck_column_sums_f32(const float *x, int64_t rows, int32_t cols, float *sums) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        for (int32_t j = 0; j < cols; j++) sums[j] += row[j];
+    }
+}
+
 /* ---------------------------------------------------------------- x86 */
 #ifdef CK_X86
 #define VNNI_TARGET "avx512f,avx512bw,avx512vl,avx512vnni"

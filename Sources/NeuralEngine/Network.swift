@@ -380,12 +380,3 @@ extension Parameters {
         return out
     }
 }
-
-extension SeededGenerator {
-    /// Standard normal draw (Box–Muller; the second value is discarded).
-    public mutating func normal() -> Double {
-        let u1 = max(unit(), 0x1.0p-53)
-        let u2 = unit()
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-    }
-}

@@ -1,3 +1,5 @@
+import Glibc  // log and cos for normal draws (C math only)
+
 /// A small, fast, seedable generator (SplitMix64 seeding xoshiro256**): the same seed gives the same
 /// worlds, episodes and test sequences on every machine.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
@@ -29,4 +31,11 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     /// Uniform in [lo, hi).
     public mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * unit() }
+
+    /// Standard normal draw (Box–Muller; the second value is discarded).
+    public mutating func normal() -> Double {
+        let u1 = max(unit(), 0x1.0p-53)
+        let u2 = unit()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
 }

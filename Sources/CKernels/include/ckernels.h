@@ -70,6 +70,16 @@ void ck_quantize_f32(const float *x, int64_t n, float inv_scale, int8_t *out);
 /* x[r][j] += bias[j] (bias may be NULL), then max(x, 0) if relu; in place. */
 void ck_bias_relu_f32(float *x, int64_t rows, int32_t cols, const float *bias, int32_t relu);
 
+/* Backward-pass helpers for training (plain C; the compiler vectorizes them).
+   col2im: the adjoint of im2col. Zeroes `in_grad` [batch][h][w][c], then adds every patch-row
+   element back to the input pixel it was read from (padding elements are dropped). */
+void ck_col2im_f32(const float *patches, int32_t batch, int32_t h, int32_t w, int32_t c, int32_t k, int32_t stride,
+                   int32_t pad, int32_t row_stride, float *in_grad);
+/* dy[i] = y[i] > 0 ? dy[i] : 0, in place (the ReLU backward from its output y). */
+void ck_relu_backward_f32(const float *y, float *dy, int64_t n);
+/* sums[j] += Σ_r x[r][j] (a bias gradient). */
+void ck_column_sums_f32(const float *x, int64_t rows, int32_t cols, float *sums);
+
 /* Peak-throughput probes: run `iterations` rounds of independent multiply-accumulate chains held in
    registers and return the number of arithmetic operations done (a multiply-add counts as 2), or 0
    when the CPU lacks the instructions. Time them to get this core's peak. */

@@ -1,0 +1,82 @@
+import Configuration
+import Recording
+import RobotCore
+import Safety
+import Simulation
+
+/// Collects exploration episodes on a simulated board through the normal control loop: the rig's
+/// camera and actuators, the safety governor in the path, a manual clock (faster than real time),
+/// and smooth random actions from an `ExplorationSource`. Each tick contributes the frame, the
+/// efforts the governor applied after it, and the agent's true position in that frame.
+public final class ExplorationRun {
+    public let board: LoadedBoard
+    public let seed: UInt64
+    /// World steps per episode (the episode has one frame more).
+    public let stepsPerEpisode: Int
+    public let clock = ManualClock()
+    public let rig: Rig
+    public let loop: ControlLoop
+    public let source: ExplorationSource
+    /// Episodes whose agent ended in the other room than it started (door crossings happened).
+    public private(set) var crossings = 0
+
+    public init(board: LoadedBoard, seed: UInt64, stepsPerEpisode: Int, actions: SmoothRandomActions? = nil) throws {
+        guard stepsPerEpisode >= 1 else { throw ConfigError(file: board.profile.path, line: nil, column: nil, field: "steps", message: "episodes need at least one step") }
+        self.board = board
+        self.seed = seed
+        self.stepsPerEpisode = stepsPerEpisode
+        rig = try Rig(board: board, clock: clock, seed: seed)
+        source = ExplorationSource(seed: seed &* 31 &+ 5)
+        if let actions { source.actions = actions }
+        let governor = try SafetyGovernor(config: board.safetyConfig)
+        loop = rig.makeLoop(source: source, governor: governor)
+    }
+
+    /// The facts of the current episode's world, for the episode markers.
+    private var worldInfo: [String: Double] {
+        guard let w = rig.robot?.world else { return [:] }
+        return ["wall_x": w.layout.wallX, "door_y": w.layout.doorY, "start_x": w.position.x, "start_y": w.position.y]
+    }
+
+    /// Runs `episodes` episodes; hands each to `sink` (and to `writer` when given) as it ends.
+    public func run(episodes: Int, writer: DatasetWriter? = nil, sink: (RecordedEpisode) throws -> Void = { _ in }) throws {
+        guard let robot = rig.robot else { return }
+        let frameBytes = loop.frame.width * loop.frame.height
+        for e in 0..<episodes {
+            if e > 0 { rig.newEpisode() }
+            source.actions.reset()
+            loop.restartSchedule()
+            let info = worldInfo
+            let startSide = robot.world.layout.side(of: robot.world.position)
+            try writer?.beginEpisode(e, at: clock.now(), info: info)
+            var episode = RecordedEpisode(index: e, width: loop.frame.width, height: loop.frame.height, frames: [],
+                                          actions: [], positions: [], info: info, source: "exploration seed \(seed) #\(e)")
+            episode.frames.reserveCapacity((stepsPerEpisode + 1) * frameBytes)
+            let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: true)
+            var failure: Error?
+            _ = runner.run(maxSteps: stepsPerEpisode, isDone: { failure != nil }, shouldStop: { false }) { report in
+                guard report.capture == .newFrame, failure == nil else { return }
+                let frame = loop.frame
+                let p = robot.position(at: frame.timestamp)
+                let applied = [report.output.efforts[0], report.output.efforts[1]]
+                episode.frames.append(contentsOf: frame.pixels)
+                episode.actions.append(contentsOf: applied.map { Float($0) })
+                episode.positions!.append(contentsOf: [Float(p.x), Float(p.y)])
+                do {
+                    try writer?.step(frame: frame,
+                                     action: ActionMessage(episode: e, step: episode.frameCount - 1, efforts: applied,
+                                                           proposed: [report.command.efforts[0], report.command.efforts[1]],
+                                                           state: report.state.rawValue),
+                                     truth: TruthMessage(episode: e, step: episode.frameCount - 1, x: p.x, y: p.y),
+                                     at: report.wake)
+                } catch { failure = error }
+            }
+            if let failure { throw failure }
+            loop.stop()
+            let endSide = robot.world.layout.side(of: robot.world.position)
+            if endSide != startSide { crossings += 1 }
+            try writer?.endEpisode(e, at: clock.now(), info: ["steps": Double(robot.steps), "frames": Double(episode.frameCount)])
+            try sink(episode)
+        }
+    }
+}

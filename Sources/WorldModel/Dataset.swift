@@ -1,0 +1,88 @@
+import RobotCore
+
+/// One recorded episode: frames (8-bit gray, row-major), the action applied after each frame but the
+/// last, and, for simulated recordings, the agent's true position in each frame (for probes only;
+/// never shown to the model).
+public struct Episode: Sendable {
+    public let width: Int
+    public let height: Int
+    /// frameCount × width × height bytes.
+    public var frames: [UInt8]
+    /// (frameCount − 1) × actionSize efforts in [-1, 1]: actions[t] moves frame t to frame t + 1.
+    public var actions: [Float]
+    /// frameCount × 2 (x, y) in px, when the recording has ground truth.
+    public var positions: [Float]?
+    /// Where it came from, for messages ("file.mcap#3").
+    public var source: String
+
+    public var frameBytes: Int { width * height }
+    public var frameCount: Int { frames.count / frameBytes }
+
+    public init(width: Int, height: Int, frames: [UInt8], actions: [Float], positions: [Float]?, source: String) throws {
+        self.width = width
+        self.height = height
+        self.frames = frames
+        self.actions = actions
+        self.positions = positions
+        self.source = source
+        let n = frames.count / (width * height)
+        guard frames.count == n * width * height, n >= 1 else {
+            throw DatasetError("\(source): \(frames.count) frame bytes is not a whole number of \(width)×\(height) frames")
+        }
+        guard actions.count == (n - 1) * WorldModelArchitecture.actionSize else {
+            throw DatasetError("\(source): \(n) frames need \(n - 1) actions, found \(actions.count / WorldModelArchitecture.actionSize)")
+        }
+        if let positions, positions.count != n * 2 {
+            throw DatasetError("\(source): \(n) frames but \(positions.count / 2) positions")
+        }
+    }
+}
+
+public struct DatasetError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// A training window: `horizon` actions and the `horizon + 1` frames around them.
+public struct Window: Sendable, Equatable {
+    public var episode: Int
+    public var start: Int
+}
+
+/// Episodes split into training and validation by episode (never by frame, so no validation frame
+/// has a near-duplicate neighbour in training), with the windows of each side.
+public struct Dataset: Sendable {
+    public let episodes: [Episode]
+    public let trainingEpisodes: [Int]
+    public let validationEpisodes: [Int]
+
+    /// Splits deterministically: a seeded shuffle, the first `validationFraction` (at least one
+    /// episode when there are two or more) for validation.
+    public init(episodes: [Episode], validationFraction: Double, seed: UInt64) throws {
+        guard !episodes.isEmpty else { throw DatasetError("no episodes") }
+        let w = episodes[0].width, h = episodes[0].height
+        if let bad = episodes.first(where: { $0.width != w || $0.height != h }) {
+            throw DatasetError("\(bad.source): frames are \(bad.width)×\(bad.height), the first episode's are \(w)×\(h)")
+        }
+        self.episodes = episodes
+        var order = Array(episodes.indices)
+        var rng = SeededGenerator(seed: seed ^ 0x5EED_DA7A)
+        order.shuffle(using: &rng)
+        var nVal = Int((Double(episodes.count) * validationFraction).rounded())
+        if episodes.count >= 2 { nVal = min(max(nVal, 1), episodes.count - 1) } else { nVal = 0 }
+        validationEpisodes = Array(order.prefix(nVal)).sorted()
+        trainingEpisodes = Array(order.dropFirst(nVal)).sorted()
+    }
+
+    /// Every window of `horizon` steps in the given episodes.
+    public func windows(horizon: Int, in which: [Int]) -> [Window] {
+        var out: [Window] = []
+        for e in which where episodes[e].frameCount > horizon {
+            for s in 0..<(episodes[e].frameCount - horizon) { out.append(Window(episode: e, start: s)) }
+        }
+        return out
+    }
+
+    public var frameCount: Int { episodes.reduce(0) { $0 + $1.frameCount } }
+    public var transitionCount: Int { episodes.reduce(0) { $0 + $1.frameCount - 1 } }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import NeuralEngine
+import Recording
+
+extension Episode {
+    /// An episode from a recording: the action recorded with the last frame has no next frame and
+    /// is dropped.
+    public init(_ r: RecordedEpisode) throws {
+        let n = r.frameCount
+        let a = WorldModelArchitecture.actionSize
+        guard r.actions.count == n * a else {
+            throw DatasetError("\(r.source): \(n) frames but \(r.actions.count / a) actions (one per frame expected)")
+        }
+        try self.init(width: r.width, height: r.height, frames: r.frames, actions: Array(r.actions.prefix(max(0, n - 1) * a)),
+                      positions: r.positions, source: r.source)
+    }
+}
+
+/// The deployable world model: fp32 encoder and predictor, the int8 encoder, and what training
+/// measured, in one safetensors file (`models/NAME.safetensors`).
+///
+/// Tensors: `encoder.<layer>.weight|bias` (fp32), `predictor.<layer>.weight|bias` (fp32),
+/// `encoder_int8.<layer>.weight_q|weight_scale|bias|input_scale` (int8 deploy form). Metadata:
+/// `kind` = `cerebellum-world-model`, `encoder` and `predictor` (layer lists as JSON), `latent_size`,
+/// `action_size`, `frame_shape`, and `training` (a JSON summary: config, validation, int8 cosine).
+public struct WorldModelFile: Sendable {
+    public static let kind = "cerebellum-world-model"
+    public var encoderLayers: [LayerSpec]
+    public var predictorLayers: [LayerSpec]
+    public var encoder: Parameters
+    public var predictor: Parameters
+    public var quantizedEncoder: QuantizedParameters
+    public var latentSize: Int
+    public var frameShape: [Int]
+    /// Training summary (JSON text), shown by `eval-model`.
+    public var training: String
+
+    public init(encoderLayers: [LayerSpec], predictorLayers: [LayerSpec], encoder: Parameters, predictor: Parameters,
+                quantizedEncoder: QuantizedParameters, latentSize: Int, frameShape: [Int], training: String) {
+        self.encoderLayers = encoderLayers
+        self.predictorLayers = predictorLayers
+        self.encoder = encoder
+        self.predictor = predictor
+        self.quantizedEncoder = quantizedEncoder
+        self.latentSize = latentSize
+        self.frameShape = frameShape
+        self.training = training
+    }
+
+    /// Reads and checks a model file: its kind, layer lists, every tensor's presence and shape (by
+    /// compiling the networks once). Errors name the file and the reason.
+    public static func load(path: String) throws -> WorldModelFile {
+        let file = try SafetensorsFile.read(path: path)
+        func fail(_ why: String) -> ModelError { ModelError("\(path): \(why)") }
+        guard file.metadata["kind"] == kind else {
+            throw fail("not a cerebellum world model (metadata kind is \(file.metadata["kind"].map { "\"\($0)\"" } ?? "missing"), expected \"\(kind)\")")
+        }
+        func layers(_ key: String) throws -> [LayerSpec] {
+            guard let json = file.metadata[key] else { throw fail("metadata has no \"\(key)\" layer list") }
+            do { return try LayerSpec.parse(json: json) } catch { throw fail("\(key) layers: \(error)") }
+        }
+        let enc = try layers("encoder"), pred = try layers("predictor")
+        guard let latent = file.metadata["latent_size"].flatMap({ Int($0) }), latent > 0 else { throw fail("metadata latent_size missing or not a positive integer") }
+        guard let shapeText = file.metadata["frame_shape"],
+              let shape = try? JSONDecoder().decode([Int].self, from: Data(shapeText.utf8)), shape.count == 3 else {
+            throw fail("metadata frame_shape missing or not [h, w, c]")
+        }
+        var encoder: Parameters = [:], predictor: Parameters = [:], q: [String: AnyTensor] = [:]
+        for (name, t) in file.tensors {
+            if name.hasPrefix("encoder_int8.") { q[String(name.dropFirst(13))] = t; continue }
+            let isEnc = name.hasPrefix("encoder."), isPred = name.hasPrefix("predictor.")
+            guard isEnc || isPred else { throw fail("tensor \"\(name)\" belongs to no part (encoder., predictor., encoder_int8.)") }
+            guard let f = t.as(Float.self) else { throw fail("tensor \"\(name)\" is \(t.dtype.rawValue), expected F32") }
+            if isEnc { encoder[String(name.dropFirst(8))] = f } else { predictor[String(name.dropFirst(10))] = f }
+        }
+        let model = WorldModelFile(encoderLayers: enc, predictorLayers: pred, encoder: encoder, predictor: predictor,
+                                   quantizedEncoder: QuantizedParameters(tensors: q), latentSize: latent, frameShape: shape,
+                                   training: file.metadata["training"] ?? "{}")
+        do {
+            let e = try model.makeEncoder()
+            guard e.output.count == latent else { throw ModelError("the encoder gives \(e.output.count) values, latent_size is \(latent)") }
+            _ = try model.makeQuantizedEncoder()
+            let p = try model.makePredictor()
+            guard p.inputShape == [latent + WorldModelArchitecture.actionSize], p.output.count == latent else {
+                throw ModelError("the predictor maps \(p.inputShape) to \(p.output.count) values; it must map [latent + action] to latent")
+            }
+        } catch let e as ModelError { throw fail(e.reason) }
+        return model
+    }
+
+    public func write(path: String) throws {
+        var tensors: [String: AnyTensor] = [:]
+        for (k, t) in encoder { tensors["encoder.\(k)"] = AnyTensor(t) }
+        for (k, t) in predictor { tensors["predictor.\(k)"] = AnyTensor(t) }
+        for (k, t) in quantizedEncoder.tensors { tensors["encoder_int8.\(k)"] = t }
+        let shape = String(decoding: try JSONEncoder().encode(frameShape), as: UTF8.self)
+        let meta = ["kind": Self.kind, "encoder": LayerSpec.json(encoderLayers), "predictor": LayerSpec.json(predictorLayers),
+                    "latent_size": String(latentSize), "action_size": String(WorldModelArchitecture.actionSize),
+                    "frame_shape": shape, "training": training]
+        try SafetensorsFile(tensors: tensors, metadata: meta).write(path: path)
+    }
+
+    public func makeEncoder(batch: Int = 1) throws -> Network {
+        try Network(layers: encoderLayers, parameters: encoder, inputShape: frameShape, batch: batch)
+    }
+
+    public func makeQuantizedEncoder(batch: Int = 1, kernel: Int8Kernel = .best) throws -> QuantizedNetwork {
+        try QuantizedNetwork(layers: encoderLayers, parameters: quantizedEncoder, inputShape: frameShape, batch: batch, kernel: kernel)
+    }
+
+    /// The predictor's residual branch f([z, a]) for `batch` samples at once.
+    public func makePredictor(batch: Int = 1) throws -> Network {
+        try Network(layers: predictorLayers, parameters: predictor, inputShape: [latentSize + WorldModelArchitecture.actionSize], batch: batch)
+    }
+}
+
+/// How close the int8 encoder stays to the fp32 one on held-out frames.
+public struct QuantizationReport: Sendable, Codable {
+    public var frames: Int
+    public var minCosine: Double
+    public var medianCosine: Double
+    public var calibrationFrames: Int
+}
+
+extension WorldModelFile {
+    /// Post-training quantization of `encoder`: activation scales calibrated on `calibration`
+    /// frames, per-output-channel int8 weights; then the fp32-vs-int8 cosine on `heldOut` frames.
+    public static func quantize(encoderLayers: [LayerSpec], encoder: Parameters, frameShape: [Int],
+                                calibration: [Tensor<Float>], heldOut: [Tensor<Float>]) throws -> (QuantizedParameters, QuantizationReport) {
+        let fp32 = try Network(layers: encoderLayers, parameters: encoder, inputShape: frameShape)
+        let scales = QuantizedParameters.calibrate(network: fp32, samples: calibration)
+        let q = try QuantizedParameters.quantize(layers: encoderLayers, parameters: encoder, scales: scales)
+        let int8 = try QuantizedNetwork(layers: encoderLayers, parameters: q, inputShape: frameShape)
+        var cos: [Double] = []
+        for x in heldOut {
+            let a = fp32.forward(x).scalars
+            let b = int8.forward(x).scalars
+            cos.append(cosineSimilarity(a, b))
+        }
+        cos.sort()
+        return (q, QuantizationReport(frames: cos.count, minCosine: cos.first ?? .nan,
+                                      medianCosine: cos.isEmpty ? .nan : cos[cos.count / 2], calibrationFrames: calibration.count))
+    }
+}

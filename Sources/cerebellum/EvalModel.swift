@@ -1,0 +1,102 @@
+import ArgumentParser
+import Configuration
+import Control
+import Foundation
+import LinuxHardware
+import Recording
+import Simulation
+import WorldModel
+
+struct EvalModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval-model",
+        abstract: "Evaluate a world model on held-out episodes: k-step latent prediction error and a linear probe of position.",
+        discussion: """
+        Held-out data: --data recordings (with /cerebellum/truth), or fresh exploration episodes recorded in memory
+        on the simulated board with a seed the training data did not use. Every frame is encoded with the fp32 and
+        the int8 encoder. A linear probe (ridge regression from the latent to the agent's true x, y) is fitted on
+        half of the episodes and its R² reported on the other half: R² ≥ 0.95 shows the latent keeps the position.
+        The predictor is rolled out with the recorded actions from every 4th frame for --horizon steps.
+        """)
+
+    @Argument(help: "The world model (safetensors).")
+    var model = "models/two-rooms.safetensors"
+
+    @Option(parsing: .upToNextOption, help: "Held-out MCAP recordings or directories (default: record fresh episodes).")
+    var data: [String] = []
+
+    @Option(help: "Board profile for fresh episodes.")
+    var board = "boards/sim-two-rooms.yaml"
+
+    @Option(help: "World for fresh episodes: two-rooms or two-rooms-random (default: both, half each).")
+    var world: String?
+
+    @Option(help: "Fresh episodes to record.")
+    var episodes = 80
+
+    @Option(help: "Steps per fresh episode.")
+    var steps = 100
+
+    @Option(help: "Seed for fresh episodes (keep it apart from the training data's).")
+    var seed: UInt64 = 900_001
+
+    @Option(help: "Rollout horizon for the prediction error.")
+    var horizon = 16
+
+    @Option(help: "Exit with status 1 if the probe's R² (fp32, both coordinates) is below this.")
+    var requireR2: Double?
+
+    @Option(help: "Write the report as JSON to this file.")
+    var json: String?
+
+    func run() throws {
+        lineBufferedStandardOutput()
+        let m: WorldModelFile
+        do { m = try WorldModelFile.load(path: model) } catch {
+            warn("error: \(error)")
+            throw ExitCode(2)
+        }
+        var eps: [Episode] = []
+        var origin: String
+        if !data.isEmpty {
+            let files = try mcapFiles(data)
+            eps = try loadEpisodes(files).0
+            origin = "\(files.count) recording(s)"
+        } else {
+            let loaded = loadBoardOrExit(board)
+            let worlds: [TwoRoomsVariant]
+            if let world {
+                guard let v = TwoRoomsVariant(rawValue: world) else { throw ValidationError("--world must be two-rooms or two-rooms-random") }
+                worlds = [v]
+            } else {
+                worlds = [.fixed, .random]
+            }
+            for (i, w) in worlds.enumerated() {
+                var b = loaded
+                b.profile.simulation?.world = w
+                let run = try ExplorationRun(board: b, seed: seed &+ UInt64(i), stepsPerEpisode: steps)
+                try run.run(episodes: episodes / worlds.count) { eps.append(try Episode($0)) }
+            }
+            origin = "\(eps.count) fresh episodes (\(worlds.map(\.rawValue).joined(separator: " + ")), seed \(seed))"
+        }
+        // Interleave so both halves of the probe see every world.
+        eps = stride(from: 0, to: eps.count, by: 2).map { eps[$0] } + stride(from: 1, to: eps.count, by: 2).map { eps[$0] }
+        let started = Date()
+        let r = try ModelEvaluation.run(model: m, episodes: eps, horizon: horizon)
+        print("model \(model): latent \(m.latentSize), held-out data: \(origin), \(r.frames) frames")
+        let ks = [1, 2, 4, 8, 16].filter { $0 <= r.predictionError.count }
+        print("k-step latent prediction error (mean squared, relative to latent variance), \(r.rollouts) rollouts:")
+        print("  " + ks.map { "k=\($0): \(String(format: "%.4f", r.predictionError[$0 - 1])) (\(String(format: "%.3f", r.relativePredictionError[$0 - 1])))" }.joined(separator: "  "))
+        print("linear probe of the agent's position (fit on \(eps.count / 2) episodes, tested on \(eps.count - eps.count / 2)):")
+        print("  fp32 latent: R² x \(String(format: "%.4f", r.probeR2[0])), y \(String(format: "%.4f", r.probeR2[1])), both \(String(format: "%.4f", r.probeR2Overall)); RMS error \(String(format: "%.2f", r.probeRMSErrorPx)) px")
+        print("  int8 latent: R² x \(String(format: "%.4f", r.probeR2Int8[0])), y \(String(format: "%.4f", r.probeR2Int8[1])), both \(String(format: "%.4f", r.probeR2Int8Overall))")
+        print("int8 vs fp32 cosine: min \(String(format: "%.5f", r.minCosineInt8)), median \(String(format: "%.5f", r.medianCosineInt8))")
+        print("latent: std min \(String(format: "%.3f", r.spread.minStd)) mean \(String(format: "%.3f", r.spread.meanStd)), effective rank \(String(format: "%.2f", r.spread.effectiveRank)) of \(m.latentSize)\(r.spread.collapsed ? "  ALARM: collapsed" : "")")
+        print("evaluated in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        if let json { try jsonString(r).write(toFile: json, atomically: true, encoding: .utf8) }
+        if let requireR2, !(r.probeR2Overall >= requireR2) {
+            warn("probe R² \(String(format: "%.4f", r.probeR2Overall)) is below the required \(requireR2)")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Configuration
+import Control
+import Foundation
+import RobotCore
+import Simulation
+import Testing
+@testable import Recording
+@testable import Reports
+
+/// The repository root (for boards/ and scripts/).
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+func temporaryPath(_ name: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("cerebellum-\(getpid())-\(name)").path
+}
+
+/// Records `episodes` exploration episodes of the default simulated board into `path`.
+func recordSample(path: String, episodes: Int, steps: Int, seed: UInt64) throws -> [RecordedEpisode] {
+    let board = try LoadedBoard.load(boardPath: "\(repoRoot)/boards/sim-two-rooms.yaml")
+    let run = try ExplorationRun(board: board, seed: seed, stepsPerEpisode: steps)
+    let writer = try DatasetWriter(path: path, metadata: ["board": board.profile.name, "calibration": board.calibration.path])
+    var out: [RecordedEpisode] = []
+    try run.run(episodes: episodes, writer: writer) { out.append($0) }
+    try writer.finish()
+    return out
+}
+
+@Suite struct MCAPTests {
+    @Test func roundTripThroughOurReader() throws {
+        let path = temporaryPath("rt.mcap")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let recorded = try recordSample(path: path, episodes: 3, steps: 12, seed: 5)
+        let (meta, read) = try DatasetReader.episodes(path: path)
+        #expect(meta["board"] == "sim-two-rooms")
+        #expect(read.count == 3)
+        for (a, b) in zip(recorded, read) {
+            #expect(a.frames == b.frames)
+            #expect(a.actions == b.actions)
+            #expect(a.positions == b.positions)
+            #expect(b.frameCount == 13)
+            #expect(b.info["wall_x"] == a.info["wall_x"])
+        }
+    }
+
+    /// The loop's timing: the action recorded with frame t is what moves the agent to frame t + 1
+    /// (the displacement follows a_t closely, and a_t better than a_{t-1}).
+    @Test func recordedActionsMoveTheAgentToTheNextFrame() throws {
+        let path = temporaryPath("timing.mcap")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let e = try recordSample(path: path, episodes: 1, steps: 80, seed: 9)[0]
+        let p = e.positions!
+        func correlation(lag: Int) -> Double {
+            var xs: [Double] = [], ys: [Double] = []
+            for t in lag..<(e.frameCount - 1) {
+                xs.append(Double(p[2 * t + 2] - p[2 * t])); ys.append(Double(e.actions[2 * (t - lag)]))
+                xs.append(Double(p[2 * t + 3] - p[2 * t + 1])); ys.append(Double(e.actions[2 * (t - lag) + 1]))
+            }
+            let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)
+            var sxy = 0.0, sxx = 0.0, syy = 0.0
+            for i in xs.indices { sxy += (xs[i] - mx) * (ys[i] - my); sxx += (xs[i] - mx) * (xs[i] - mx); syy += (ys[i] - my) * (ys[i] - my) }
+            return sxy / (sxx * syy).squareRoot()
+        }
+        let now = correlation(lag: 0), before = correlation(lag: 1)
+        #expect(now > 0.7, "displacement vs the action of the same tick: correlation \(now)")
+        #expect(now > before + 0.1, "lag 0 \(now) vs lag 1 \(before)")
+    }
+
+    @Test func corruptFilesAreRejectedWithAReason() throws {
+        let path = temporaryPath("bad.mcap")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try recordSample(path: path, episodes: 1, steps: 4, seed: 1)
+        let good = [UInt8](FileManager.default.contents(atPath: path)!)
+        func reason(_ bytes: [UInt8]) -> String {
+            do { _ = try MCAPFile(bytes: bytes, path: "x.mcap"); return "accepted" } catch { return "\(error)" }
+        }
+        #expect(reason(Array(good.prefix(good.count - 100))).contains("truncated"))
+        var flipped = good
+        flipped[0] = 0
+        #expect(reason(flipped).contains("bad magic"))
+        // A flipped pixel deep in the data section: the CRC catches it.
+        var pixel = good
+        pixel[good.count / 3] ^= 0x55
+        #expect(reason(pixel).contains("CRC") || reason(pixel).contains("runs past"))
+        #expect(reason(good) == "accepted")
+    }
+
+    /// Python's `mcap` package (an independent implementation) reads the recording, validates its
+    /// CRCs and summary, and decodes the CDR images and JSON actions to the same values.
+    @Test func pythonMcapReadsTheRecording() throws {
+        let path = temporaryPath("py.mcap")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let recorded = try recordSample(path: path, episodes: 2, steps: 10, seed: 3)
+        let pixelSum = recorded.reduce(0) { $0 + $1.frames.reduce(0) { $0 + Int($1) } }
+        let actionSum = recorded.reduce(0.0) { $0 + $1.actions.reduce(0.0) { $0 + Double($1) } }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "\(repoRoot)/scripts/mcap-readback.py", path]
+        let pipe = Pipe(), err = Pipe()
+        p.standardOutput = pipe
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 0, "mcap-readback.py failed (is Python's mcap installed? make deps-python): \(errText)")
+        let fields = Dictionary(uniqueKeysWithValues: out.split(separator: "\n").compactMap { line -> (String, String)? in
+            let kv = line.split(separator: "=", maxSplits: 1)
+            return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+        })
+        #expect(fields["images"] == "22")
+        #expect(fields["episodes"] == "2")
+        #expect(fields["size"] == "64x64 mono8")
+        #expect(fields["pixel_sum"] == String(pixelSum))
+        #expect(abs((Double(fields["action_sum"] ?? "") ?? .nan) - actionSum) < 1e-4)
+        #expect(fields["board"] == "sim-two-rooms")
+    }
+}
+
+@Suite struct PNGTests {
+    /// Python's zlib inflates our deflate stream back to the image rows, and the CRCs check.
+    @Test func pythonDecodesOurPNG() throws {
+        var img = RGBImage(width: 37, height: 23)
+        for y in 0..<23 { for x in 0..<37 { img.set(x, y, RGB(UInt8(x * 6), UInt8(y * 11), UInt8((x * y) % 256))) } }
+        img.fillRect(x: 2, y: 2, width: 30, height: 5, .black)
+        img.text("R2 0.97", x: 1, y: 12, .white)
+        let path = temporaryPath("t.png")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try img.writePNG(path: path)
+        let script = """
+        import sys, zlib, struct
+        d = open(sys.argv[1], 'rb').read()
+        assert d[:8] == b'\\x89PNG\\r\\n\\x1a\\n'
+        pos, idat = 8, b''
+        while pos < len(d):
+            n, = struct.unpack('>I', d[pos:pos+4]); t = d[pos+4:pos+8]; body = d[pos+8:pos+8+n]
+            crc, = struct.unpack('>I', d[pos+8+n:pos+12+n]); assert zlib.crc32(t + body) == crc, t
+            if t == b'IHDR': w, h = struct.unpack('>II', body[:8])
+            if t == b'IDAT': idat += body
+            pos += 12 + n
+        raw = zlib.decompress(idat)
+        rows = [raw[y*(3*w+1)+1:(y+1)*(3*w+1)] for y in range(h)]
+        sys.stdout.write('%dx%d %d' % (w, h, sum(sum(r) for r in rows)))
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        p.waitUntilExit()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(out == "37x23 \(img.pixels.reduce(0) { $0 + Int($1) })")
+    }
+
+    @Test func compressionHelpsOnPlots() {
+        let chart = LineChart(title: "t", xLabel: "x", yLabel: "y")
+        var c = chart
+        c.add(name: "a", points: (0..<100).map { (Double($0), sin(Double($0) / 10)) })
+        let png = c.render(width: 400, height: 300).pngData()
+        #expect(png.count < 400 * 300 * 3 / 10)
+    }
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Reads a cerebellum recording with Python's `mcap` package (an independent MCAP implementation):
+validates the CRCs and the summary, decodes the sensor_msgs/msg/Image CDR payloads by hand, and
+prints totals that the Swift test compares with what it recorded."""
+import json
+import struct
+import sys
+
+from mcap.reader import make_reader
+
+
+def cdr_image(data):
+    assert data[:2] == b"\x00\x01", "not little-endian CDR"
+    body = data[4:]
+    pos = 0
+
+    def align(n):
+        nonlocal pos
+        pos += (-pos) % n
+
+    def u32():
+        nonlocal pos
+        align(4)
+        (v,) = struct.unpack_from("<I", body, pos)
+        pos += 4
+        return v
+
+    def string():
+        nonlocal pos
+        n = u32()
+        s = body[pos:pos + n - 1].decode()
+        pos += n
+        return s
+
+    u32(), u32()  # stamp
+    string()  # frame_id
+    height, width = u32(), u32()
+    encoding = string()
+    pos += 1  # is_bigendian
+    step = u32()
+    n = u32()
+    assert step == width and n == width * height
+    return width, height, encoding, body[pos:pos + n]
+
+
+with open(sys.argv[1], "rb") as f:
+    reader = make_reader(f, validate_crcs=True)
+    summary = reader.get_summary()
+    topics = {c.topic: i for i, c in summary.channels.items()}
+    meta = {m.name: m.metadata for m in reader.iter_metadata()}
+    images = episodes = 0
+    pixel_sum = 0
+    action_sum = 0.0
+    size = ""
+    for schema, channel, message in reader.iter_messages():
+        if channel.topic == "/camera/image":
+            assert schema.name == "sensor_msgs/msg/Image" and channel.message_encoding == "cdr"
+            w, h, enc, pixels = cdr_image(message.data)
+            size = "%dx%d %s" % (w, h, enc)
+            pixel_sum += sum(pixels)
+            images += 1
+        elif channel.topic == "/cerebellum/action":
+            action_sum += sum(json.loads(message.data)["efforts"][:2])
+        elif channel.topic == "/cerebellum/episode":
+            if json.loads(message.data)["event"] == "end":
+                episodes += 1
+    assert summary.statistics.message_count == sum(summary.statistics.channel_message_counts.values())
+    assert summary.statistics.channel_message_counts[topics["/camera/image"]] == images
+
+print("images=%d" % images)
+print("episodes=%d" % episodes)
+print("size=%s" % size)
+print("pixel_sum=%d" % pixel_sum)
+print("action_sum=%.6f" % action_sum)
+print("board=%s" % meta["cerebellum"]["board"])
