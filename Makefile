@@ -9,16 +9,24 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := pkg-config libopenblas-dev libv4l-dev libgpiod-dev libi2c-dev tmux socat picocom
 # For running the ARM int8 kernels under emulation (make test-kernels-arm64).
 CROSS_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-# Python packages the tests use as independent references (numpy fixtures, safetensors round trip).
-PIP_PACKAGES := numpy safetensors
+# Python packages the tests use as independent references (numpy fixtures, safetensors round trip,
+# MCAP readback).
+PIP_PACKAGES := numpy safetensors mcap
 PYTHON ?= python3
 CLANG ?= clang
 BIN := .build/$(CONFIG)/cerebellum
 # What `make run` does: arm and run ten episodes of the default simulated robot.
 RUN_ARGS ?= --arm --episodes 10
+# The shipped world model and how `make model` reproduces it (two-rooms data, fixed and random walls).
+MODEL ?= models/two-rooms.safetensors
+MODEL_DATA ?= .data
+MODEL_FIXED_EPISODES ?= 400
+MODEL_RANDOM_EPISODES ?= 800
+MODEL_STEPS ?= 100
+MODEL_EPOCHS ?= 4
 
 .PHONY: deps deps-python deps-cross build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
-	bench bench-loop bench-encoder nn-fixtures clean help
+	bench bench-loop bench-encoder nn-fixtures model model-data eval-model clean help
 
 help:
 	@echo "make run              build and run the default simulated robot"
@@ -29,6 +37,8 @@ help:
 	@echo "make coverage-safety  Safety module line coverage, fails below 100 %"
 	@echo "make test-kernels-arm64  the int8 kernels' ARM variant under qemu-aarch64, against portable"
 	@echo "make nn-fixtures      regenerate the numpy reference outputs for the layer tests"
+	@echo "make model            record the two-rooms data and train the shipped model (≤ 20 min on 2 cores)"
+	@echo "make eval-model       k-step prediction error and the position probe of the shipped model"
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -39,7 +49,7 @@ deps:
 	else echo "deps: all Debian packages present"; fi
 
 deps-python:
-	@$(PYTHON) -c "import numpy, safetensors" 2>/dev/null && echo "deps: python packages present" || \
+	@$(PYTHON) -c "import numpy, safetensors, mcap" 2>/dev/null && echo "deps: python packages present" || \
 	  $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_PACKAGES)
 
 deps-cross:
@@ -98,6 +108,20 @@ bench-loop:
 bench-encoder:
 	@mkdir -p .bench
 	$(BIN) bench encoder --json .bench/encoder.json
+
+# Exploration data through the loop (governor in the path), MCAP under $(MODEL_DATA)/ (not committed).
+model-data: build
+	rm -rf $(MODEL_DATA)/two-rooms $(MODEL_DATA)/two-rooms-random
+	$(BIN) record --world two-rooms --episodes $(MODEL_FIXED_EPISODES) --steps $(MODEL_STEPS) --seed 1 --out $(MODEL_DATA)/two-rooms
+	$(BIN) record --world two-rooms-random --episodes $(MODEL_RANDOM_EPISODES) --steps $(MODEL_STEPS) --seed 2 --out $(MODEL_DATA)/two-rooms-random
+
+# The shipped model: record, train (both cores), export int8, then check it on fresh held-out episodes.
+model: model-data
+	$(BIN) train $(MODEL_DATA)/two-rooms $(MODEL_DATA)/two-rooms-random --out $(MODEL) --epochs $(MODEL_EPOCHS) --threads 2 --seed 1
+	$(BIN) eval-model $(MODEL) --require-r2 0.95 --json $(basename $(MODEL)).eval.json
+
+eval-model: build
+	$(BIN) eval-model $(MODEL) --require-r2 0.95
 
 clean:
 	rm -rf .build .bench .build-kernels

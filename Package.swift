@@ -44,7 +44,8 @@ let package = Package(
         // The teleop console: line editing, commands, checksummed sentences, key drive, the hand-off to the loop.
         .target(name: "Teleop", dependencies: ["RobotCore", "Safety"]),
         // The fixed-rate loop, real-time setup, statistics, wiring from a board profile.
-        .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop", "Recording"]),
+        .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop", "Recording",
+                                                "NeuralEngine", "WorldModel"]),
         .executableTarget(name: "cerebellum", dependencies: [
             "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop", "Recording", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

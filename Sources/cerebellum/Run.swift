@@ -7,6 +7,8 @@ import RobotCore
 import Safety
 import Simulation
 import Teleop
+import NeuralEngine
+import WorldModel
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,6 +45,9 @@ struct Run: ParsableCommand {
     @Option(help: "Write the summary as JSON to this file.")
     var json: String?
 
+    @Option(help: "World model to run alongside (int8 encoder and predictor, one-step surprise in the summary); \"none\" to skip.")
+    var model = "models/two-rooms.safetensors"
+
     @Option(help: "Teleop console on this serial device (overrides the board's serial_console.device), e.g. /dev/ttyUSB0.")
     var teleop: String?
 
@@ -62,6 +67,16 @@ struct Run: ParsableCommand {
         print("command source: scripted waypoint follower (planner not yet available)")
         print(arm ? "arming when every pre-arm check passes" : "governor stays DISARMED (pass --arm to arm)")
 
+        // A model that is named must load and check out before anything starts.
+        var worldModel: WorldModelFile?
+        if model != "none" {
+            do { worldModel = try WorldModelFile.load(path: model) } catch {
+                warn("error: \(error)")
+                throw ExitCode(2)
+            }
+            print("world model \(model): latent \(worldModel!.latentSize), int8 encoder (\(Int8Kernel.best.rawValue)), predictor watching every tick")
+        }
+
         installStopHandlers()
         let governor = try SafetyGovernor(config: loaded.safetyConfig)
         let robot = rig.robot!
@@ -74,7 +89,8 @@ struct Run: ParsableCommand {
             c.server.start()
             console = c
         }
-        let loop = rig.makeLoop(source: console?.arbiter ?? follower, governor: governor)
+        let monitor = try worldModel.map { try LatentMonitor(inner: console?.arbiter ?? follower, model: $0, governor: governor, clock: clock) }
+        let loop = rig.makeLoop(source: monitor ?? console?.arbiter ?? follower, governor: governor)
         let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: arm)
         let printer = StatusPrinter()
         printer.start()
@@ -85,7 +101,8 @@ struct Run: ParsableCommand {
             if episode > 1 {
                 rig.newEpisode()
                 follower = ScriptedWaypointFollower(world: robot.world)
-                if let console { console.arbiter.autonomy = follower } else { loop.source = follower }
+                if let console { console.arbiter.autonomy = follower } else if let monitor { monitor.inner = follower } else { loop.source = follower }
+                monitor?.reset()
                 loop.restartSchedule()
             }
             let source = follower
@@ -125,6 +142,11 @@ struct Run: ParsableCommand {
                                  faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
                                  actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? 0)
         printSummary(summary)
+        if let monitor {
+            let e = monitor.encodeTime.summary
+            print("  world model: int8 encode p50 \(String(format: "%.1f", e.p50 * 1000)) µs, p99 \(String(format: "%.1f", e.p99 * 1000)) µs in the tick; "
+                  + "one-step surprise mean \(String(format: "%.4f", monitor.meanSurprise)), max \(String(format: "%.4f", monitor.maxSurprise)) over \(monitor.surpriseCount) ticks")
+        }
         if let console {
             let c = console.session.counters
             print("  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes, \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)")

@@ -191,11 +191,14 @@ func loadEpisodes(_ files: [String]) throws -> ([Episode], [String: String]) {
     var episodes: [Episode] = []
     var meta: [String: String] = [:]
     let all = results.withLock { $0 }
+    var worlds: [String] = []
     for i in files.indices {
         let (e, m) = try all[i]!.get()
         episodes += e
         if meta.isEmpty { meta = m }
+        if let w = m["world"], !worlds.contains(w) { worlds.append(w) }
     }
+    meta["world"] = worlds.joined(separator: " + ")
     guard !episodes.isEmpty else { throw ValidationError("no episodes in \(files.joined(separator: ", "))") }
     return (episodes, meta)
 }
