@@ -79,11 +79,11 @@ public struct LearningRateSchedule: Sendable, Codable, Equatable {
     }
 }
 
-/// The global L2 norm of all gradients.
+/// The global L2 norm of all gradients (summed in name order, so runs are bit-reproducible).
 public func globalNorm(_ gradients: [Parameters]) -> Double {
     var s = 0.0
     for set in gradients {
-        for t in set.values { t.withUnsafeBufferPointer { p in for x in p { s += Double(x) * Double(x) } } }
+        for k in set.keys.sorted() { set[k]!.withUnsafeBufferPointer { p in for x in p { s += Double(x) * Double(x) } } }
     }
     return s.squareRoot()
 }

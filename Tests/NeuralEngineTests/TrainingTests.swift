@@ -18,7 +18,7 @@ import Testing
         let params = Parameters.initialized(for: layers, seed: seed)
         // Non-zero biases so the bias paths matter.
         var rng = SeededGenerator(seed: seed &+ 99)
-        for (k, t) in params where k.hasSuffix("bias") { for i in 0..<t.count { t[i] = Float(rng.normal() * 0.1) } }
+        for k in params.keys.sorted() where k.hasSuffix("bias") { for i in 0..<params[k]!.count { params[k]![i] = Float(rng.normal() * 0.1) } }
         let net = try TrainableNetwork(layers: layers, parameters: params, inputShape: inputShape, maxBatch: batch + 1, inputGradient: true)
         let n = batch * inputShape.reduce(1, *)
         for i in 0..<n { net.input[i] = Float(rng.normal()) }

@@ -74,7 +74,10 @@ import Testing
         // Biases start at zero and the dark floor gives exactly-zero pre-activations: ReLU kinks, where
         // a central difference averages the two one-sided slopes. Small random biases move off them.
         var rng = SeededGenerator(seed: 8)
-        for (k, t) in trainer.parameters where k.hasSuffix("bias") { for i in 0..<t.count { t[i] = Float(rng.normal() * 0.05) } }
+        for k in trainer.parameters.keys.sorted() where k.hasSuffix("bias") {
+            let t = trainer.parameters[k]!
+            for i in 0..<t.count { t[i] = Float(rng.normal() * 0.05) }
+        }
         _ = trainer.lossAndGradients(windows: windows)
         for name in ["encoder.0.weight", "encoder.4.bias", "encoder.9.weight", "predictor.0.weight", "predictor.4.weight",
                      "predictor.2.bias", "idm.0.weight", "idm.2.bias"] {
@@ -82,7 +85,7 @@ import Testing
             let g = trainer.gradient(of: name)!.scalars
             for _ in 0..<4 {
                 let i = Int(rng.next() % UInt64(p.count))
-                let eps: Float = name.hasPrefix("encoder.0") ? 2e-3 : 5e-3
+                let eps: Float = 1e-3
                 let saved = p[i]
                 p[i] = saved + eps
                 let up = trainer.lossAndGradients(windows: windows).total
@@ -90,7 +93,7 @@ import Testing
                 let down = trainer.lossAndGradients(windows: windows).total
                 p[i] = saved
                 let numeric = (up - down) / Double(2 * eps)
-                #expect(abs(numeric - Double(g[i])) <= 3e-2 * max(abs(numeric), abs(Double(g[i]))) + 2e-3,
+                #expect(abs(numeric - Double(g[i])) <= 5e-2 * max(abs(numeric), abs(Double(g[i]))) + 3e-3,
                         "\(name)[\(i)]: analytic \(g[i]), numeric \(numeric)")
             }
         }
