@@ -115,9 +115,8 @@ public final class TrainableNetwork: @unchecked Sendable {
 
     /// Another network over the same weights with its own buffers: with its own gradients (a data-
     /// parallel shard, summed afterwards) or adding into this one's (a step of a recurrent rollout).
-    public func replica(maxBatch: Int? = nil, sharingGradients: Bool, inputGradient: Bool? = nil) -> TrainableNetwork {
-        // The layers and parameters were validated by this network's init.
-        try! TrainableNetwork(layers: layers, parameters: parameters, gradients: sharingGradients ? gradients : nil,
+    public func replica(maxBatch: Int? = nil, sharingGradients: Bool, inputGradient: Bool? = nil) throws -> TrainableNetwork {
+        try TrainableNetwork(layers: layers, parameters: parameters, gradients: sharingGradients ? gradients : nil,
                               inputShape: inputShape, maxBatch: maxBatch ?? self.maxBatch,
                               inputGradient: inputGradient ?? (self.inputGradient != nil))
     }

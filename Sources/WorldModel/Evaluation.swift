@@ -86,11 +86,10 @@ public struct ModelEvaluation: Sendable, Codable {
             }
         }
         let spread = LatentSpread(latents: latents.flatMap { $0 }, dim: d)
-        let meanVar = spread.std.reduce(0) { $0 + $1 * $1 } / Double(d)
         let pe = (0..<horizon).map { counts[$0] > 0 ? se[$0] / Double(counts[$0]) : .nan }
         cos.sort()
         return ModelEvaluation(episodes: episodes.count, frames: cos.count, predictionError: pe,
-                               relativePredictionError: pe.map { $0 / max(meanVar, 1e-12) }, rollouts: rollouts,
+                               relativePredictionError: spread.relativeToVariance(pe), rollouts: rollouts,
                                probeR2: r2, probeR2Overall: r2all, probeR2Int8: r2q, probeR2Int8Overall: r2qall, probeRMSErrorPx: rms,
                                minCosineInt8: cos.first ?? .nan, medianCosineInt8: cos.isEmpty ? .nan : cos[cos.count / 2], spread: spread)
     }

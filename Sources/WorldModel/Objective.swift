@@ -128,6 +128,11 @@ public struct LatentSpread: Sendable, Codable, Equatable {
     public var effectiveRank: Double
 
     public var minStd: Double { std.min() ?? 0 }
+    /// Mean variance per dimension: the squared error of always predicting the mean.
+    public var meanVariance: Double { std.isEmpty ? 0 : std.reduce(0) { $0 + $1 * $1 } / Double(std.count) }
+
+    /// Mean squared latent errors as fractions of `meanVariance` (0 perfect, 1 as bad as the mean).
+    public func relativeToVariance(_ errors: [Double]) -> [Double] { errors.map { $0 / max(meanVariance, 1e-12) } }
     public var meanStd: Double { std.isEmpty ? 0 : std.reduce(0, +) / Double(std.count) }
     /// Collapse: most dimensions constant, or everything on (nearly) one line.
     public var collapsed: Bool {

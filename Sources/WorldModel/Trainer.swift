@@ -136,20 +136,19 @@ public final class JEPATrainer: @unchecked Sendable {
                                         totalSteps: stepsPerEpoch * config.epochs, floor: config.learningRateFloor)
 
         // Parameters: seeded, or from the checkpoint.
-        func load(_ layers: [LayerSpec], _ prefix: String, seed: UInt64) throws -> Parameters {
-            var p = Parameters.initialized(for: layers, seed: seed)
+        func initialParameters(_ layers: [LayerSpec], _ prefix: String, seed: UInt64) throws -> Parameters {
+            let p = Parameters.initialized(for: layers, seed: seed)
             if let checkpoint {
                 for (k, t) in p {
                     let saved = try checkpoint.tensor("\(prefix).\(k)", Float.self, shape: t.shape, path: checkpointPath)
                     t.assign(from: saved)
                 }
             }
-            p = p.mapValues { $0 }
             return p
         }
-        let enc = try load(encoderLayers, "encoder", seed: config.seed)
-        let pred = try load(predictorLayers, "predictor", seed: config.seed &+ 1)
-        let idm = try load(inverseDynamicsLayers, "idm", seed: config.seed &+ 2)
+        let enc = try initialParameters(encoderLayers, "encoder", seed: config.seed)
+        let pred = try initialParameters(predictorLayers, "predictor", seed: config.seed &+ 1)
+        let idm = try initialParameters(inverseDynamicsLayers, "idm", seed: config.seed &+ 2)
         // The predictor's last layer starts small: the rollout begins near the identity.
         if checkpoint == nil, let last = pred["4.weight"] {
             last.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= 0.1 } }
@@ -159,10 +158,10 @@ public final class JEPATrainer: @unchecked Sendable {
         shardFrames = (framesPerBatch + config.threads - 1) / config.threads
         let shard0 = try TrainableNetwork(layers: encoderLayers, parameters: enc, inputShape: WorldModelArchitecture.frameShape,
                                           maxBatch: shardFrames)
-        shards = [shard0] + (1..<config.threads).map { _ in shard0.replica(sharingGradients: false) }
+        shards = [shard0] + (try (1..<config.threads).map { _ in try shard0.replica(sharingGradients: false) })
         let step0 = try TrainableNetwork(layers: predictorLayers, parameters: pred, inputShape: [d + WorldModelArchitecture.actionSize],
                                          maxBatch: config.batch, inputGradient: true)
-        rollout = [step0] + (1..<config.horizon).map { _ in step0.replica(sharingGradients: true) }
+        rollout = [step0] + (try (1..<config.horizon).map { _ in try step0.replica(sharingGradients: true) })
         inverseDynamics = try TrainableNetwork(layers: inverseDynamicsLayers, parameters: idm, inputShape: [2 * d],
                                                maxBatch: config.batch * config.horizon, inputGradient: true)
 
@@ -443,12 +442,11 @@ public final class JEPATrainer: @unchecked Sendable {
         }
         let count = Double(max(all.count, 1))
         let spread = LatentSpread(latents: latents, dim: d)
-        let meanVar = spread.std.reduce(0) { $0 + $1 * $1 } / Double(d)
         let pe = se.map { $0 / count }
         oneStep.sort()
         func pct(_ q: Double) -> Double { oneStep.isEmpty ? 0 : oneStep[min(oneStep.count - 1, Int(q * Double(oneStep.count)))] }
         return ValidationReport(step: step, windows: all.count, predictionError: pe,
-                                relativePredictionError: pe.map { $0 / max(meanVar, 1e-12) },
+                                relativePredictionError: spread.relativeToVariance(pe),
                                 inverseDynamicsError: idmSE / (count * Double(t * a)), spread: spread,
                                 oneStepErrorP50: pct(0.5), oneStepErrorP99: pct(0.99))
     }

@@ -66,14 +66,12 @@ struct EvalModel: ParsableCommand {
             let loaded = loadBoardOrExit(board)
             let worlds: [TwoRoomsVariant]
             if let world {
-                guard let v = TwoRoomsVariant(rawValue: world) else { throw ValidationError("--world must be two-rooms or two-rooms-random") }
-                worlds = [v]
+                worlds = [try worldVariant(world)]
             } else {
                 worlds = [.fixed, .random]
             }
             for (i, w) in worlds.enumerated() {
-                var b = loaded
-                b.profile.simulation?.world = w
+                let b = try simulatedBoard(loaded, world: w)
                 let run = try ExplorationRun(board: b, seed: seed &+ UInt64(i), stepsPerEpisode: steps)
                 try run.run(episodes: episodes / worlds.count) { eps.append(try Episode($0)) }
             }

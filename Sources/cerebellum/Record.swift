@@ -50,11 +50,7 @@ struct Record: ParsableCommand {
         lineBufferedStandardOutput()
         var loaded = loadBoardOrExit(board)
         if let world {
-            guard let v = TwoRoomsVariant(rawValue: world) else {
-                throw ValidationError("--world must be one of \(TwoRoomsVariant.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            guard loaded.profile.simulation != nil else { throw ValidationError("--world needs a simulated board") }
-            loaded.profile.simulation!.world = v
+            loaded = try simulatedBoard(loaded, world: try worldVariant(world))
         }
         guard (0..<1).contains(persistence), noise > 0 else { throw ValidationError("--persistence must be in [0, 1) and --noise > 0") }
         guard episodes >= 1, steps >= 1, perFile >= 1 else { throw ValidationError("--episodes, --steps and --per-file must be ≥ 1") }

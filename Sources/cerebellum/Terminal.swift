@@ -4,6 +4,8 @@ import Foundation
 import Glibc
 import RobotCore
 import Safety
+import Simulation
+import ArgumentParser
 import Synchronization
 
 /// Set by SIGINT / SIGTERM; the loop checks it between ticks.
@@ -108,4 +110,20 @@ func jsonString<T: Encodable>(_ v: T) throws -> String {
     enc.keyEncodingStrategy = .convertToSnakeCase
     enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return String(decoding: try enc.encode(v), as: UTF8.self)
+}
+
+/// The two-rooms variant a `--world` option names.
+func worldVariant(_ name: String) throws -> TwoRoomsVariant {
+    guard let v = TwoRoomsVariant(rawValue: name) else {
+        throw ValidationError("--world must be one of \(TwoRoomsVariant.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return v
+}
+
+/// `board` with its simulated world replaced (`--world`); only simulated boards have one.
+func simulatedBoard(_ board: LoadedBoard, world: TwoRoomsVariant) throws -> LoadedBoard {
+    guard board.profile.simulation != nil else { throw ValidationError("--world needs a simulated board") }
+    var b = board
+    b.profile.simulation!.world = world
+    return b
 }

@@ -80,7 +80,7 @@ struct Train: ParsableCommand {
 
         let trainer = try JEPATrainer(config: config, dataset: dataset, checkpoint: resumed, checkpointPath: resume ?? "")
         let total = min(trainer.totalSteps, maxSteps ?? .max)
-        print("model: encoder \(LayerSpec.json(trainer.encoderLayers).count > 0 ? "4×conv3×3/2 + linear" : ""), latent \(trainer.latentSize), "
+        print("model: encoder [\(trainer.encoderLayers.map(\.name).joined(separator: ", "))], latent \(trainer.latentSize), "
               + "predictor hidden \(config.predictorHidden), \(trainer.parameters.values.reduce(0) { $0 + $1.count }) parameters")
         print("training: \(trainer.trainingWindows.count) windows of \(config.horizon) steps, batch \(config.batch), "
               + "\(trainer.stepsPerEpoch) steps/epoch × \(config.epochs) epochs = \(trainer.totalSteps) steps, \(config.threads) threads")
@@ -302,13 +302,13 @@ final class LossLog {
         try lossFile.close()
         try validationFile.close()
         var chart = LineChart(title: "JEPA training losses (unweighted terms, log scale)", xLabel: "step", yLabel: "loss", logY: true)
-        func series(_ name: String, _ f: (StepLosses) -> Double) -> [(Double, Double)] { steps.map { (Double($0.0), max(f($0.1), 1e-6)) } }
-        chart.add(name: "total", points: series("total") { $0.total })
-        chart.add(name: "prediction", points: series("prediction") { $0.prediction })
-        chart.add(name: "variance", points: series("variance") { $0.variance })
-        chart.add(name: "covariance", points: series("covariance") { $0.covariance })
-        chart.add(name: "smoothness", points: series("smoothness") { $0.smoothness })
-        chart.add(name: "inverse dyn.", points: series("idm") { $0.inverseDynamics })
+        func series(_ f: (StepLosses) -> Double) -> [(Double, Double)] { steps.map { (Double($0.0), max(f($0.1), 1e-6)) } }
+        chart.add(name: "total", points: series { $0.total })
+        chart.add(name: "prediction", points: series { $0.prediction })
+        chart.add(name: "variance", points: series { $0.variance })
+        chart.add(name: "covariance", points: series { $0.covariance })
+        chart.add(name: "smoothness", points: series { $0.smoothness })
+        chart.add(name: "inverse dyn.", points: series { $0.inverseDynamics })
         chart.add(name: "val. pred. k=H", points: validations.map { (Double($0.step), max($0.predictionError.last ?? 1e-6, 1e-6)) }, markers: true)
         try chart.render(width: 900, height: 540).writePNG(path: stem + ".loss.png")
     }

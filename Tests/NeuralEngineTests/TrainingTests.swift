@@ -84,7 +84,7 @@ import Testing
     @Test func replicasShareOrKeepGradients() throws {
         let layers: [LayerSpec] = [.linear(inFeatures: 3, outFeatures: 2)]
         let net = try TrainableNetwork(layers: layers, parameters: Parameters.initialized(for: layers, seed: 1), inputShape: [3], maxBatch: 1)
-        let shared = net.replica(sharingGradients: true), own = net.replica(sharingGradients: false)
+        let shared = try net.replica(sharingGradients: true), own = try net.replica(sharingGradients: false)
         for n in [net, shared, own] {
             n.input[0] = 1; n.input[1] = 2; n.input[2] = 3
             n.forward(batch: 1)
