@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "NeuralEngine", dependencies: ["RobotCore", "COpenBLAS", "CKernels"]),
         // The JEPA world model: encoder and predictor architectures, training, export to int8.
         .target(name: "WorldModel", dependencies: ["NeuralEngine", "RobotCore", "Recording"]),
+        // Latent model-predictive control: MPPI / CEM over action sequences through the predictor.
+        .target(name: "Planning", dependencies: ["NeuralEngine", "WorldModel", "RobotCore"]),
         // Pictures for people: PNG encoding, a raster canvas with a bitmap font, line charts.
         .target(name: "Reports", dependencies: ["RobotCore"]),
         // MCAP writer and reader; the dataset and log layout (camera images, actions, truth, episodes).
@@ -45,9 +47,9 @@ let package = Package(
         .target(name: "Teleop", dependencies: ["RobotCore", "Safety"]),
         // The fixed-rate loop, real-time setup, statistics, wiring from a board profile.
         .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop", "Recording",
-                                                "NeuralEngine", "WorldModel"]),
+                                                "NeuralEngine", "WorldModel", "Planning"]),
         .executableTarget(name: "cerebellum", dependencies: [
-            "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop", "Recording", "Reports",
+            "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop", "Recording", "Reports", "Planning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

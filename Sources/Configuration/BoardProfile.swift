@@ -116,6 +116,17 @@ public struct SimulationSettings: Sendable, Equatable {
     public var actuatorTruth: [ActuatorPhysics]
 }
 
+/// The world model's surprise watch (`surprise:`).
+public struct SurpriseSettings: Sendable, Equatable {
+    /// The smoothed one-step surprise trips at this multiple of the model's validation p99.
+    public var thresholdFactor = 3.0
+    /// What the governor does while the model is surprised.
+    public var action = SurpriseAction.stop
+    /// `slow`: efforts are scaled by this factor.
+    public var slowFactor = 0.3
+    public init() {}
+}
+
 /// A board profile: what is wired where (`boards/NAME.yaml`).
 public struct BoardProfile: Sendable, Equatable {
     public var name: String
@@ -127,6 +138,10 @@ public struct BoardProfile: Sendable, Equatable {
     public var serialConsole: SerialConsoleSettings?
     public var safety: SafetySettings
     public var simulation: SimulationSettings?
+    /// The latent planner (`planner:`); nil: the defaults of `PlannerConfig`.
+    public var planner: PlannerConfig?
+    /// What happens when the world model is surprised (`surprise:`).
+    public var surprise = SurpriseSettings()
     /// The calibration file, resolved against the board file's folder.
     public var calibrationPath: String
     /// Where this profile was read from.
@@ -335,6 +350,44 @@ extension BoardProfile {
         let usesSim = camera.driver == .sim || inputs.contains { $0.driver == .sim }
         if usesSim && simulation == nil { throw root.value.error("a board with sim devices needs a 'simulation' section") }
 
+        var planner: PlannerConfig?
+        if let pm = try root.optional("planner")?.mapping() {
+            var c = PlannerConfig()
+            if let v = try pm.optional("method") { c.method = try v.choice(PlannerMethod.self) }
+            if let v = try pm.optional("horizon") { c.horizon = try v.int(in: 1...512) }
+            if let v = try pm.optional("samples") { c.samples = try v.int(in: 2...4096) }
+            if let v = try pm.optional("iterations") { c.iterations = try v.int(in: 1...100) }
+            if let v = try pm.optional("temperature") { c.temperature = try v.double(in: 0.0001...100) }
+            if let v = try pm.optional("elites") { c.elites = try v.int(in: 1...4096) }
+            if let v = try pm.optional("smoothing") { c.smoothing = try v.double(in: 0...0.99) }
+            if let v = try pm.optional("noise") { c.noise = try v.double(in: 0.001...4) }
+            if let v = try pm.optional("min_noise") { c.minNoise = try v.double(in: 0...4) }
+            if let v = try pm.optional("knot_spacing") { c.knotSpacing = try v.int(in: 1...64) }
+            if let v = try pm.optional("terminal_weight") { c.terminalWeight = try v.double(in: 0...1e6) }
+            if let v = try pm.optional("running_weight") { c.runningWeight = try v.double(in: 0...1e6) }
+            if let v = try pm.optional("action_weight") { c.actionWeight = try v.double(in: 0...1e6) }
+            if let v = try pm.optional("smoothness_weight") { c.smoothnessWeight = try v.double(in: 0...1e6) }
+            if let v = try pm.optional("max_effort") { c.maxEffort = try v.double(in: 0.01...1) }
+            if let v = try pm.optional("budget_ms") { c.budgetMilliseconds = try v.double(in: 0.01...10_000) }
+            if let v = try pm.optional("primitive_fraction") { c.primitiveFraction = try v.double(in: 0...0.9) }
+            if let v = try pm.optional("roadmap_every") { c.roadmapEvery = try v.int(in: 0...10_000) }
+            if let v = try pm.optional("roadmap_directions") { c.roadmapDirections = try v.int(in: 4...64) }
+            if let v = try pm.optional("roadmap_macro_steps") { c.roadmapMacroSteps = try v.int(in: 1...16) }
+            if let v = try pm.optional("roadmap_max_nodes") { c.roadmapMaxNodes = try v.int(in: 16...100_000) }
+            if let v = try pm.optional("roadmap_merge_factor") { c.roadmapMergeFactor = try v.double(in: 0.01...4) }
+            if let v = try pm.optional("roadmap_goal_factor") { c.roadmapGoalFactor = try v.double(in: 0.01...4) }
+            if let problem = c.problems().first { throw pm.value.error(problem) }
+            try pm.finish()
+            planner = c
+        }
+        var surprise = SurpriseSettings()
+        if let sm = try root.optional("surprise")?.mapping() {
+            if let v = try sm.optional("threshold_factor") { surprise.thresholdFactor = try v.double(in: 0.1...1000) }
+            if let v = try sm.optional("action") { surprise.action = try v.choice(SurpriseAction.self) }
+            if let v = try sm.optional("slow_factor") { surprise.slowFactor = try v.double(in: 0...1) }
+            try sm.finish()
+        }
+
         let calValue = try root.required("calibration")
         let calRelative = try calValue.string()
         let boardDir = (path as NSString).deletingLastPathComponent
@@ -344,7 +397,8 @@ extension BoardProfile {
 
         return BoardProfile(name: name, summary: summary, loop: LoopSettings(rateHz: rate, realtime: rt), camera: camera,
                             actuators: actuators, inputs: inputs, serialConsole: serial, safety: safety,
-                            simulation: simulation, calibrationPath: normalizedPath(calibrationPath), path: path)
+                            simulation: simulation, planner: planner, surprise: surprise,
+                            calibrationPath: normalizedPath(calibrationPath), path: path)
     }
 }
 

@@ -3,76 +3,111 @@ import RobotCore
 import Safety
 import WorldModel
 
-/// Runs the world model alongside another command source, inside the tick: encodes each frame
-/// with the int8 encoder and compares the latent with the predictor's forecast from the previous
-/// tick's latent and the action the governor actually applied then. The mean squared difference
-/// per dimension is the model's one-step "surprise". Allocation-free after init.
-public final class LatentMonitor: CommandSource {
-    public var inner: CommandSource
-    public let governor: SafetyGovernor
-    public let clock: RobotClock
-    public var origin: CommandOrigin { inner.origin }
-    public var isLinkLost: Bool { inner.isLinkLost }
+/// The world model's view of the camera, updated inside the tick: encodes each frame with the
+/// int8 encoder and compares the latent with the predictor's forecast from the previous latent and
+/// the efforts the governor actually applied after it. The mean squared difference per latent
+/// dimension is the model's one-step "surprise". Allocation-free after init.
+public final class LatentObserver {
     public let latentSize: Int
     private let encoder: QuantizedNetwork
     private let predictor: Network
-    private var previous: [Float]
-    private var hasPrevious = false
-    /// Time to encode one frame (int8), per tick.
+    /// The newest frame's latent (valid once `hasLatent`).
+    public private(set) var latent: [Float]
+    public private(set) var hasLatent = false
+    /// Time to encode one frame (int8), wall clock.
     public private(set) var encodeTime = LatencyHistogram()
-    /// One-step surprise: sum and count, and an exponential moving average (α = 0.1).
+    /// One-step surprise: the last value, sum and count, an exponential moving average (α = 0.1), the max.
+    public private(set) var surprise = 0.0
     public private(set) var surpriseSum = 0.0
     public private(set) var surpriseCount = 0
     public private(set) var smoothedSurprise = 0.0
     public private(set) var maxSurprise = 0.0
+    /// Smoothed surprise above which the model is "surprised" (nil: never).
+    public var threshold: Double?
+    /// Ticks on which the smoothed surprise was above the threshold.
+    public private(set) var surprisedTicks = 0
+    private let timer: RobotClock
 
-    public init(inner: CommandSource, model: WorldModelFile, governor: SafetyGovernor, clock: RobotClock) throws {
-        self.inner = inner
-        self.governor = governor
-        self.clock = clock
+    /// `timer` measures encode time (a real clock even when the loop runs on a manual one).
+    public init(model: WorldModelFile, timer: RobotClock) throws {
         encoder = try model.makeQuantizedEncoder()
         predictor = try model.makePredictor()
         latentSize = model.latentSize
-        previous = [Float](repeating: 0, count: model.latentSize)
-        guard governor.channelCount >= WorldModelArchitecture.actionSize else {
-            throw ModelError("the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
-        }
+        latent = [Float](repeating: 0, count: model.latentSize)
+        self.timer = timer
     }
 
     public var meanSurprise: Double { surpriseCount == 0 ? 0 : surpriseSum / Double(surpriseCount) }
+    public var isSurprised: Bool { threshold.map { smoothedSurprise > $0 } ?? false }
 
     /// Forget the previous latent (a new episode: the world jumped).
-    public func reset() { hasPrevious = false }
+    public func reset() {
+        hasLatent = false
+        smoothedSurprise = 0
+    }
+
+    /// Encodes `frame` (when valid) and scores the forecast made from the previous latent and `applied`.
+    public func observe(_ frame: Frame, applied: ChannelVector) {
+        guard frame.isValid else { return }
+        let t0 = timer.now()
+        encoder.input.assignGray8(frame.pixels)
+        let z = encoder.forward()
+        encodeTime.record(timer.now() - t0)
+        let d = latentSize
+        if hasLatent && applied.count >= WorldModelArchitecture.actionSize {
+            predictor.input.withUnsafeMutableBufferPointer { x in
+                for j in 0..<d { x[j] = latent[j] }
+                x[d] = Float(applied[0])
+                x[d + 1] = Float(applied[1])
+            }
+            let f = predictor.forward()
+            var s = 0.0
+            for j in 0..<d {
+                let e = Double(latent[j] + f[j] - z[j])
+                s += e * e
+            }
+            s /= Double(d)
+            surprise = s
+            surpriseSum += s
+            surpriseCount += 1
+            smoothedSurprise = surpriseCount == 1 ? s : 0.9 * smoothedSurprise + 0.1 * s
+            maxSurprise = max(maxSurprise, s)
+            if isSurprised { surprisedTicks += 1 }
+        }
+        for j in 0..<d { latent[j] = z[j] }
+        hasLatent = true
+    }
+
+    /// The int8 latent of one gray frame (goal images), outside the tick.
+    public func encode(_ pixels: [UInt8]) -> [Float] {
+        encoder.input.assignGray8(pixels)
+        return encoder.forward().scalars
+    }
+}
+
+/// Runs the world model alongside another command source (the waypoint follower, the teleop
+/// arbiter), inside the tick, so its surprise is watched whoever drives.
+public final class LatentMonitor: CommandSource {
+    public var inner: CommandSource
+    public let governor: SafetyGovernor
+    public let observer: LatentObserver
+    public var origin: CommandOrigin { inner.origin }
+    public var isLinkLost: Bool { inner.isLinkLost }
+    public var isSurprised: Bool { observer.isSurprised }
+
+    public init(inner: CommandSource, model: WorldModelFile, governor: SafetyGovernor, timer: RobotClock) throws {
+        self.inner = inner
+        self.governor = governor
+        guard governor.channelCount >= WorldModelArchitecture.actionSize else {
+            throw ModelError("the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
+        }
+        observer = try LatentObserver(model: model, timer: timer)
+    }
+
+    public func reset() { observer.reset() }
 
     public func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
-        if frame.isValid {
-            let t0 = clock.now()
-            encoder.input.assignGray8(frame.pixels)
-            let z = encoder.forward()
-            encodeTime.record(clock.now() - t0)
-            let d = latentSize
-            if hasPrevious {
-                let applied = governor.lastOutput.efforts
-                predictor.input.withUnsafeMutableBufferPointer { x in
-                    for j in 0..<d { x[j] = previous[j] }
-                    x[d] = Float(applied[0])
-                    x[d + 1] = Float(applied[1])
-                }
-                let f = predictor.forward()
-                var s = 0.0
-                for j in 0..<d {
-                    let e = Double(previous[j] + f[j] - z[j])
-                    s += e * e
-                }
-                s /= Double(d)
-                surpriseSum += s
-                surpriseCount += 1
-                smoothedSurprise = surpriseCount == 1 ? s : 0.9 * smoothedSurprise + 0.1 * s
-                maxSurprise = max(maxSurprise, s)
-            }
-            for j in 0..<d { previous[j] = z[j] }
-            hasPrevious = true
-        }
+        observer.observe(frame, applied: governor.lastOutput.efforts)
         return inner.decide(frame: frame, now: now, into: &command)
     }
 }

@@ -52,6 +52,11 @@ public struct TwoRoomsLayout: Sendable, Equatable {
     /// Centre of the door, y in px.
     public var doorY: Double
 
+    public init(wallX: Double, doorY: Double) {
+        self.wallX = wallX
+        self.doorY = doorY
+    }
+
     public static let size = 64
     public static let borderThickness = 2.0
     public static let wallHalfThickness = 1.5

@@ -100,6 +100,14 @@ public struct WorldModelFile: Sendable {
         try SafetensorsFile(tensors: tensors, metadata: meta).write(path: path)
     }
 
+    /// The 99th percentile of the one-step prediction error (mean squared per latent dimension) on
+    /// the validation windows at the end of training: the scale for "the model is surprised".
+    public var validationOneStepErrorP99: Double? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(training.utf8)) as? [String: Any],
+              let validation = object["validation"] as? [String: Any] else { return nil }
+        return (validation["one_step_error_p99"] as? NSNumber)?.doubleValue
+    }
+
     public func makeEncoder(batch: Int = 1) throws -> Network {
         try Network(layers: encoderLayers, parameters: encoder, inputShape: frameShape, batch: batch)
     }

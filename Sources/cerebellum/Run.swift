@@ -89,7 +89,7 @@ struct Run: ParsableCommand {
             c.server.start()
             console = c
         }
-        let monitor = try worldModel.map { try LatentMonitor(inner: console?.arbiter ?? follower, model: $0, governor: governor, clock: clock) }
+        let monitor = try worldModel.map { try LatentMonitor(inner: console?.arbiter ?? follower, model: $0, governor: governor, timer: clock) }
         let loop = rig.makeLoop(source: monitor ?? console?.arbiter ?? follower, governor: governor)
         let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: arm)
         let printer = StatusPrinter()
@@ -143,9 +143,10 @@ struct Run: ParsableCommand {
                                  actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? 0)
         printSummary(summary)
         if let monitor {
-            let e = monitor.encodeTime.summary
+            let o = monitor.observer
+            let e = o.encodeTime.summary
             print("  world model: int8 encode p50 \(String(format: "%.1f", e.p50 * 1000)) µs, p99 \(String(format: "%.1f", e.p99 * 1000)) µs in the tick; "
-                  + "one-step surprise mean \(String(format: "%.4f", monitor.meanSurprise)), max \(String(format: "%.4f", monitor.maxSurprise)) over \(monitor.surpriseCount) ticks")
+                  + "one-step surprise mean \(String(format: "%.4f", o.meanSurprise)), max \(String(format: "%.4f", o.maxSurprise)) over \(o.surpriseCount) ticks")
         }
         if let console {
             let c = console.session.counters

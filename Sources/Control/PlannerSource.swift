@@ -1,0 +1,154 @@
+import NeuralEngine
+import Planning
+import RobotCore
+import Safety
+import WorldModel
+
+/// Autonomy by latent model-predictive control: each tick encodes the frame (int8), shifts the
+/// previous plan one step (warm start), improves it within the wall-clock budget, and proposes the
+/// plan's first action. The goal is an image, given as its latent; the goal's position is never known.
+/// Allocation-free in the tick.
+public final class LatentPlannerSource: CommandSource, GoalDirected {
+    public let origin = CommandOrigin.autonomy
+    public let observer: LatentObserver
+    public let planner: LatentPlanner
+    public let governor: SafetyGovernor
+    /// Measures plan time (a real clock, also when the loop runs on a manual one).
+    public let timer: RobotClock
+    /// Named goal images' latents, for the console's `goal NAME`.
+    public var goalLibrary: [String: [Float]] = [:]
+    public private(set) var goalName: String?
+    private var goalLatent: [Float]
+    public private(set) var hasGoal = false
+    /// Wall-clock time spent planning per tick.
+    public private(set) var planTime = LatencyHistogram()
+    /// Ticks whose plan was cut short by the budget (fewer iterations than configured), and ticks
+    /// with no iteration at all (the previous plan, shifted, was used).
+    public private(set) var cutShort = 0
+    public private(set) var skipped = 0
+    private var planned = false
+    /// Imagined breadth-first search for routes around walls (nil: MPC alone, `roadmap_every: 0`).
+    public let roadmap: LatentRoadmap?
+    private var ticksSinceSearch = Int.max / 2
+    public private(set) var searches = 0
+    public private(set) var routesFound = 0
+    private var routePlan: [Float] = []
+
+    public var isSurprised: Bool { observer.isSurprised }
+
+    public init(model: WorldModelFile, config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1) throws {
+        guard governor.channelCount >= WorldModelArchitecture.actionSize else {
+            throw ModelError("the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
+        }
+        observer = try LatentObserver(model: model, timer: timer)
+        planner = try LatentPlanner(model: model, config: config, seed: seed)
+        roadmap = config.roadmapEvery > 0 && config.horizon > 1
+            ? try LatentRoadmap(model: model, directions: config.roadmapDirections, macroSteps: config.roadmapMacroSteps,
+                                maxNodes: config.roadmapMaxNodes)
+            : nil
+        self.governor = governor
+        self.timer = timer
+        goalLatent = [Float](repeating: 0, count: model.latentSize)
+        routePlan = [Float](repeating: 0, count: config.horizon * WorldModelArchitecture.actionSize)
+        warmUp()
+    }
+
+    /// One plan and one route search on made-up latents before the loop starts: the first call pays
+    /// for page faults and the BLAS library's first-use setup (hundreds of ms), never a tick.
+    private func warmUp() {
+        let z = [Float](repeating: 0, count: goalLatent.count), g = [Float](repeating: 1, count: goalLatent.count)
+        z.withUnsafeBufferPointer { zb in
+            g.withUnsafeBufferPointer { gb in
+                planner.plan(from: zb, goal: gb)
+                _ = roadmap?.search(from: zb, goal: gb, mergeFactor: 0.8, goalFactor: 0.8)
+            }
+        }
+        planner.reset()
+    }
+
+    /// Plans toward this latent from the next tick on (a new plan).
+    public func setGoal(latent: [Float], name: String? = nil) {
+        precondition(latent.count == goalLatent.count, "goal latent has \(latent.count) values, the model \(goalLatent.count)")
+        goalLatent = latent
+        goalName = name
+        hasGoal = true
+        planner.reset()
+        planned = false
+        ticksSinceSearch = Int.max / 2
+    }
+
+    /// Plans toward the latent of this gray image (64×64, the camera's frame).
+    public func setGoal(image pixels: [UInt8], name: String? = nil) {
+        setGoal(latent: observer.encode(pixels), name: name)
+    }
+
+    /// The roadmap's share of the tick: start a search every `roadmapEvery` ticks, continue it
+    /// until `deadline`, and when it finds a route, seed the plan with the route's actions.
+    private func guide(_ roadmap: LatentRoadmap, deadline: Instant) {
+        ticksSinceSearch += 1
+        if roadmap.status != .searching && ticksSinceSearch >= planner.config.roadmapEvery {
+            ticksSinceSearch = 0
+            searches += 1
+            observer.latent.withUnsafeBufferPointer { z in
+                goalLatent.withUnsafeBufferPointer { g in roadmap.begin(from: z, goal: g, mergeFactor: Float(planner.config.roadmapMergeFactor), goalFactor: Float(planner.config.roadmapGoalFactor)) }
+            }
+        }
+        guard roadmap.status == .searching else { return }
+        // Leave the sampling planner at least one iteration of the budget.
+        let reserve = Duration.nanoseconds(Int64(planner.iterationNanoseconds))
+        guard roadmap.advance(clock: timer, deadline: deadline - reserve) == .found else { return }
+        routesFound += 1
+        let h = planner.config.horizon, bound = Float(planner.config.maxEffort)
+        var t = 0
+        for leg in 0..<roadmap.routeLength {
+            let (ex, ey) = roadmap.effort(roadmap.route[leg])
+            for _ in 0..<roadmap.macroSteps where t < h {
+                routePlan[2 * t] = ex * bound
+                routePlan[2 * t + 1] = ey * bound
+                t += 1
+            }
+        }
+        while t < h { routePlan[2 * t] = 0; routePlan[2 * t + 1] = 0; t += 1 }
+        routePlan.withUnsafeBufferPointer { planner.seed(plan: $0) }
+    }
+
+    public func selectGoal(named name: String) -> (accepted: Bool, reason: String) {
+        guard let z = goalLibrary[name] else {
+            let known = goalLibrary.keys.sorted()
+            return (false, known.isEmpty ? "no goals loaded (cerebellum goal capture NAME saves one)" : "no goal \"\(name)\" (known: \(known.joined(separator: ", ")))")
+        }
+        setGoal(latent: z, name: name)
+        return (true, "planning toward \(name)")
+    }
+
+    /// A new episode: forget the last latent and the plan (the goal stays).
+    public func reset() {
+        observer.reset()
+        planner.reset()
+        planned = false
+        ticksSinceSearch = Int.max / 2
+    }
+
+    public func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
+        observer.observe(frame, applied: governor.lastOutput.efforts)
+        command.issuedAt = now
+        command.origin = origin
+        for i in 0..<command.efforts.count { command.efforts[i] = 0 }
+        guard hasGoal, observer.hasLatent else { return true }
+        let t0 = timer.now()
+        if planned { planner.shift() }
+        let budget = Duration.seconds(double: planner.config.budgetMilliseconds / 1000)
+        if let roadmap { guide(roadmap, deadline: t0 + budget) }
+        let step = observer.latent.withUnsafeBufferPointer { z in
+            goalLatent.withUnsafeBufferPointer { g in planner.plan(from: z, goal: g, clock: timer, deadline: t0 + budget) }
+        }
+        planTime.record(timer.now() - t0)
+        if step.iterations < planner.config.iterations { cutShort += 1 }
+        if step.iterations == 0 { skipped += 1 }
+        planned = true
+        let (ax, ay) = planner.firstAction
+        command.efforts[0] = Double(ax)
+        command.efforts[1] = Double(ay)
+        return true
+    }
+}

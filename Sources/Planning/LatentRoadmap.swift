@@ -1,0 +1,213 @@
+import Glibc
+import NeuralEngine
+import RobotCore
+import WorldModel
+
+/// Breadth-first search in imagination, for routes around walls and through doors that a
+/// sampling planner cannot see: the latent distance to a goal image is flat beyond a few agent
+/// diameters (see `cerebellum eval --cost-map`), so a goal behind a wall gives no gradient.
+///
+/// From the current latent, the predictor is rolled out for a fixed set of macro actions (full
+/// effort in one of `directions` directions, held for `macroSteps` steps). A child that lands within
+/// the merge radius of a known node is dropped (a move into a wall barely moves the latent, so it
+/// merges with its parent). The search ends when a node comes within the goal radius of the goal
+/// latent; its chain of macro actions is the route. Radii are multiples of the latent distance one
+/// macro step covers from the start, since the latent's scale differs between layouts and models.
+///
+/// The search is resumable: `begin` sets it up, `advance` expands batches of children until a
+/// deadline, so a long search spreads over several ticks. Allocation-free after init.
+public final class LatentRoadmap {
+    public enum Status: Sendable, Equatable {
+        case idle, searching, found, exhausted
+    }
+
+    public let latentSize: Int
+    public let directions: Int
+    public let macroSteps: Int
+    public let maxNodes: Int
+    private let batch: Int
+    private let predictor: Network
+    private var nodes: [Float]
+    private var parent: [Int32]
+    private var move: [Int8]
+    public private(set) var nodeCount = 0
+    private var goal: [Float]
+    private var childLatents: [Float]
+    private var childParent: [Int32]
+    private var childMove: [Int8]
+    private var rootMoves: [Float]
+    private var directionEfforts: [Float]
+    /// Latent distance covered by one macro step from the search's start (upper quartile over directions).
+    public private(set) var stepScale: Float = 0
+    private var mergeFactor: Float = 0.8
+    private var goalFactor: Float = 0.8
+    private var mergeRadius = Float.infinity
+    private var goalRadius: Float = 0
+    /// Breadth-first cursor: the current layer's nodes [layerStart, layerEnd) and the next (node, direction) pair.
+    private var layerStart = 0, layerEnd = 0, pair = 0
+    public private(set) var status = Status.idle
+    /// The route of the last successful search: macro action per leg, from the start.
+    public private(set) var route: [Int8]
+    public private(set) var routeLength = 0
+    /// Running estimate of one batch's wall-clock time, ns.
+    private var batchNanoseconds = 0.0
+
+    public init(model: WorldModelFile, directions: Int = 8, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64) throws {
+        guard (4...64).contains(directions), (1...16).contains(macroSteps), maxNodes >= 2, batch >= directions else {
+            throw ModelError("roadmap: directions 4…64, macro steps 1…16, batch ≥ directions")
+        }
+        latentSize = model.latentSize
+        self.directions = directions
+        self.macroSteps = macroSteps
+        self.maxNodes = maxNodes
+        self.batch = batch
+        predictor = try model.makePredictor(batch: batch)
+        nodes = [Float](repeating: 0, count: maxNodes * model.latentSize)
+        parent = [Int32](repeating: -1, count: maxNodes)
+        move = [Int8](repeating: 0, count: maxNodes)
+        goal = [Float](repeating: 0, count: model.latentSize)
+        childLatents = [Float](repeating: 0, count: batch * model.latentSize)
+        childParent = [Int32](repeating: 0, count: batch)
+        childMove = [Int8](repeating: 0, count: batch)
+        rootMoves = [Float](repeating: 0, count: batch)
+        route = [Int8](repeating: 0, count: maxNodes)
+        directionEfforts = (0..<directions).flatMap { m -> [Float] in
+            let th = 2 * Double.pi * Double(m) / Double(directions)
+            return [Float(cos(th)), Float(sin(th))]
+        }
+    }
+
+    /// The unit effort of macro action `m`.
+    public func effort(_ m: Int8) -> (Float, Float) { (directionEfforts[2 * Int(m)], directionEfforts[2 * Int(m) + 1]) }
+
+    private func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
+        var s: Float = 0
+        for j in 0..<latentSize { let e = a[j] - b[j]; s += e * e }
+        return s.squareRoot()
+    }
+
+    /// Starts a search from `z0` toward `goal`; `advance` does the work.
+    public func begin(from z0: UnsafeBufferPointer<Float>, goal g: UnsafeBufferPointer<Float>, mergeFactor: Float, goalFactor: Float) {
+        precondition(z0.count == latentSize && g.count == latentSize)
+        for j in 0..<latentSize { nodes[j] = z0[j]; goal[j] = g[j] }
+        parent[0] = -1
+        nodeCount = 1
+        self.mergeFactor = mergeFactor
+        self.goalFactor = goalFactor
+        (layerStart, layerEnd, pair) = (0, 1, 0)
+        status = .searching
+    }
+
+    /// Expands batches until the route is found, the search space is exhausted (or `maxNodes` is
+    /// reached), or the next batch would end after `deadline` on `clock`. Returns the status.
+    @discardableResult
+    public func advance(clock: RobotClock? = nil, deadline: Instant? = nil) -> Status {
+        let d = latentSize, a = WorldModelArchitecture.actionSize, width = d + a
+        while status == .searching {
+            if pair >= layerEnd * directions {
+                // The layer is done: the next one is every node added meanwhile.
+                guard nodeCount > layerEnd, nodeCount < maxNodes else { status = .exhausted; break }
+                (layerStart, layerEnd) = (layerEnd, nodeCount)
+                pair = layerStart * directions
+            }
+            let start = clock?.now()
+            if let start, let deadline, start + .nanoseconds(Int64(batchNanoseconds)) > deadline {
+                batchNanoseconds *= 0.8
+                break
+            }
+            let count = min(batch, layerEnd * directions - pair)
+            for c in 0..<count {
+                let node = (pair + c) / directions
+                childParent[c] = Int32(node)
+                childMove[c] = Int8((pair + c) % directions)
+                for j in 0..<d { childLatents[c * d + j] = nodes[node * d + j] }
+            }
+            predictor.input.withUnsafeMutableBufferPointer { x in
+                for c in count..<batch { for j in 0..<width { x[c * width + j] = 0 } }
+                for _ in 0..<macroSteps {
+                    for c in 0..<count {
+                        for j in 0..<d { x[c * width + j] = childLatents[c * d + j] }
+                        x[c * width + d] = directionEfforts[2 * Int(childMove[c])]
+                        x[c * width + d + 1] = directionEfforts[2 * Int(childMove[c]) + 1]
+                    }
+                    predictor.forward()
+                    predictor.output.withUnsafeBufferPointer { out in
+                        for i in 0..<(count * d) { childLatents[i] += out[i] }
+                    }
+                }
+            }
+            if pair == 0 { calibrateRadii(children: count) }
+            accept(children: count)
+            pair += count
+            if let start, let clock {
+                let took = Double((clock.now() - start).nanoseconds)
+                batchNanoseconds = batchNanoseconds == 0 ? took : 0.9 * batchNanoseconds + 0.1 * took
+            }
+        }
+        return status
+    }
+
+    /// Searches to the end in one call (tests, tools).
+    @discardableResult
+    public func search(from z0: UnsafeBufferPointer<Float>, goal g: UnsafeBufferPointer<Float>,
+                       mergeFactor: Float, goalFactor: Float) -> Bool {
+        begin(from: z0, goal: g, mergeFactor: mergeFactor, goalFactor: goalFactor)
+        return advance() == .found
+    }
+
+    /// The radii from how far the root's children moved; a start already at the goal is a route of length 0.
+    private func calibrateRadii(children count: Int) {
+        let d = latentSize
+        nodes.withUnsafeBufferPointer { nb in
+            childLatents.withUnsafeBufferPointer { cb in
+                for c in 0..<count { rootMoves[c] = distance(cb.baseAddress! + c * d, nb.baseAddress!) }
+            }
+        }
+        rootMoves[0..<count].sort()
+        // Upper quartile: next to a wall, the blocked directions barely move.
+        stepScale = rootMoves[(3 * count) / 4]
+        mergeRadius = mergeFactor * stepScale
+        goalRadius = goalFactor * stepScale
+        let atGoal = nodes.withUnsafeBufferPointer { nb in goal.withUnsafeBufferPointer { distance(nb.baseAddress!, $0.baseAddress!) } }
+        if atGoal < goalRadius { finish(at: 0) }
+    }
+
+    /// Keeps the children that are not near a known node; stops at one near the goal.
+    private func accept(children count: Int) {
+        let d = latentSize
+        var goalNode = -1
+        nodes.withUnsafeMutableBufferPointer { nb in
+            childLatents.withUnsafeBufferPointer { cb in
+                goal.withUnsafeBufferPointer { g in
+                    for c in 0..<count where status == .searching && nodeCount < maxNodes {
+                        let z = cb.baseAddress! + c * d
+                        var near = false
+                        for k in 0..<nodeCount where distance(z, nb.baseAddress! + k * d) < mergeRadius { near = true; break }
+                        if near { continue }
+                        let k = nodeCount
+                        for j in 0..<d { nb[k * d + j] = z[j] }
+                        parent[k] = childParent[c]
+                        move[k] = childMove[c]
+                        nodeCount += 1
+                        if distance(z, g.baseAddress!) < goalRadius { goalNode = k; break }
+                    }
+                }
+            }
+        }
+        if goalNode >= 0 { finish(at: goalNode) }
+    }
+
+    private func finish(at goalNode: Int) {
+        var k = goalNode, n = 0
+        while parent[k] >= 0 { n += 1; k = Int(parent[k]) }
+        routeLength = n
+        k = goalNode
+        var i = n - 1
+        while parent[k] >= 0 {
+            route[i] = move[k]
+            i -= 1
+            k = Int(parent[k])
+        }
+        status = .found
+    }
+}

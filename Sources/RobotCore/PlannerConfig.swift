@@ -1,0 +1,112 @@
+/// Which sampling-based optimizer the latent planner uses.
+public enum PlannerMethod: String, Sendable, CaseIterable, Codable {
+    /// Model-predictive path integral: exponentially cost-weighted mean of all samples.
+    case mppi
+    /// Cross-entropy method: mean and deviation of the cheapest samples (elites).
+    case cem
+}
+
+/// What the governor does when the world model is surprised (its one-step forecast misses).
+public enum SurpriseAction: String, Sendable, CaseIterable, Codable {
+    /// Latch the "world model surprised" fault: outputs neutral until reset.
+    case stop
+    /// Scale the planner's efforts down while surprise stays above the threshold.
+    case slow
+    /// Only report it (status line, summary).
+    case report
+}
+
+/// The latent planner's settings (board profile `planner:`). Efforts are normalized to [-1, 1].
+public struct PlannerConfig: Sendable, Equatable, Codable {
+    public var method: PlannerMethod = .mppi
+    /// Steps rolled out per sample (one step = one control tick).
+    public var horizon = 48
+    /// Action sequences per iteration (the batch of every predictor pass).
+    public var samples = 32
+    /// Optimizer iterations per tick (warm-started from the previous tick's plan).
+    public var iterations = 1
+    /// MPPI temperature λ on costs normalized to [0, 1]: smaller is greedier.
+    public var temperature = 0.1
+    /// CEM: samples kept as elites per iteration.
+    public var elites = 6
+    /// CEM: weight of the previous mean and deviation in each update (0…1).
+    public var smoothing = 0.2
+    /// Standard deviation of the sampled effort perturbations.
+    public var noise = 0.6
+    /// CEM: the deviation never shrinks below this.
+    public var minNoise = 0.05
+    /// Steps between the knots of the sampled perturbations (linear in between): smooth samples.
+    public var knotSpacing = 4
+    /// Share of the samples that are two-leg primitives (full effort one way, then another from a
+    /// random step on): they find detours (around a wall, through a door) that noise around the
+    /// plan would not.
+    public var primitiveFraction = 0.25
+    /// Weight of the latent distance to the goal at the end of the horizon.
+    public var terminalWeight = 1.0
+    /// Weight of the latent distance to the goal averaged along the horizon.
+    public var runningWeight = 1.0
+    /// Weight of the squared effort per step.
+    public var actionWeight = 0.0
+    /// Weight of the squared effort change per step.
+    public var smoothnessWeight = 0.0
+    /// Largest effort norm the planner asks for (the calibration's bound is applied by the governor too).
+    public var maxEffort = 1.0
+    /// Wall-clock budget of one tick's planning, ms: an iteration that would start after it is skipped
+    /// and the previous plan, shifted, is used.
+    public var budgetMilliseconds = 5.0
+    /// Ticks between imagined route searches (breadth-first over macro actions through the
+    /// predictor, for detours the sampling planner cannot see); 0 turns the search off.
+    public var roadmapEvery = 10
+    /// Route search: directions of the macro actions, and steps each is held.
+    public var roadmapDirections = 8
+    public var roadmapMacroSteps = 3
+    /// Route search: most nodes (latents) kept per search.
+    public var roadmapMaxNodes = 768
+    /// Route search: merge and goal radii, as multiples of the latent distance of one macro step.
+    public var roadmapMergeFactor = 0.8
+    public var roadmapGoalFactor = 0.8
+
+    public init() {}
+
+    /// Every setting's problem, as "field: reason" (empty when the config is usable).
+    public func problems() -> [String] {
+        var p: [String] = []
+        if !(1...512).contains(horizon) { p.append("horizon: \(horizon) is outside 1…512 steps") }
+        if !(2...4096).contains(samples) { p.append("samples: \(samples) is outside 2…4096") }
+        if !(1...100).contains(iterations) { p.append("iterations: \(iterations) is outside 1…100") }
+        if !(temperature > 0 && temperature <= 100) { p.append("temperature: \(temperature) must be in (0, 100]") }
+        if !(1...samples).contains(elites) { p.append("elites: \(elites) is outside 1…samples (\(samples))") }
+        if !(0...0.99).contains(smoothing) { p.append("smoothing: \(smoothing) is outside 0…0.99") }
+        if !(noise > 0 && noise <= 4) { p.append("noise: \(noise) must be in (0, 4]") }
+        if !(minNoise >= 0 && minNoise <= noise) { p.append("min_noise: \(minNoise) must be in [0, noise]") }
+        if !(0...0.9).contains(primitiveFraction) { p.append("primitive_fraction: \(primitiveFraction) is outside 0…0.9") }
+        if !(1...64).contains(knotSpacing) { p.append("knot_spacing: \(knotSpacing) is outside 1…64 steps") }
+        for (name, w) in [("terminal_weight", terminalWeight), ("running_weight", runningWeight),
+                          ("action_weight", actionWeight), ("smoothness_weight", smoothnessWeight)] where !(w >= 0 && w.isFinite) {
+            p.append("\(name): \(w) must be ≥ 0")
+        }
+        if terminalWeight + runningWeight <= 0 { p.append("terminal_weight + running_weight must be > 0 (nothing pulls toward the goal)") }
+        if !(maxEffort > 0 && maxEffort <= 1) { p.append("max_effort: \(maxEffort) must be in (0, 1]") }
+        if !(0...10_000).contains(roadmapEvery) { p.append("roadmap_every: \(roadmapEvery) is outside 0…10000 ticks") }
+        if !(4...64).contains(roadmapDirections) { p.append("roadmap_directions: \(roadmapDirections) is outside 4…64") }
+        if !(1...16).contains(roadmapMacroSteps) { p.append("roadmap_macro_steps: \(roadmapMacroSteps) is outside 1…16") }
+        if !(16...100_000).contains(roadmapMaxNodes) { p.append("roadmap_max_nodes: \(roadmapMaxNodes) is outside 16…100000") }
+        if !(roadmapMergeFactor > 0 && roadmapMergeFactor <= 4) { p.append("roadmap_merge_factor: \(roadmapMergeFactor) must be in (0, 4]") }
+        if !(roadmapGoalFactor > 0 && roadmapGoalFactor <= 4) { p.append("roadmap_goal_factor: \(roadmapGoalFactor) must be in (0, 4]") }
+        if !(budgetMilliseconds > 0 && budgetMilliseconds <= 10_000) { p.append("budget_ms: \(budgetMilliseconds) must be in (0, 10000]") }
+        return p
+    }
+}
+
+/// A planner configuration that cannot be used.
+public struct InvalidPlannerConfig: Error, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String { "planner: " + problems.joined(separator: "; ") }
+}
+
+extension PlannerConfig {
+    public func validate() throws(InvalidPlannerConfig) {
+        let p = problems()
+        if !p.isEmpty { throw InvalidPlannerConfig(problems: p) }
+    }
+}

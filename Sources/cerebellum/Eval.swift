@@ -1,0 +1,273 @@
+import ArgumentParser
+import Configuration
+import Control
+import Foundation
+import LinuxHardware
+import Planning
+import RobotCore
+import Simulation
+import WorldModel
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Goal reaching: whole episodes through the loop; success with a 95 % interval, steps, plan time; baselines.",
+        discussion: """
+        Each episode is a simulated two-rooms episode run through the real control loop and safety governor on a
+        manual clock (faster than real time). The goal is given to the policy only as an image: the frame the
+        camera would see with the agent at the goal. Success: within 4.5 px of the goal within 200 steps.
+        Policies: the latent planner (the board profile's planner settings, with the overrides below), and as
+        baselines the same planner with a one-step horizon (greedy) and smooth random efforts. Every policy gets
+        the same episodes (the same seed). Plan time is wall-clock time in the tick, single-threaded.
+        """)
+
+    @Option(help: "two-rooms or two-rooms-random.")
+    var scenario = "two-rooms"
+    @Option(help: "Episodes per policy.")
+    var episodes = 200
+    @Option(help: "Seed of the episodes (layouts, starts, goals); held out from training (1, 2) and eval-model (900001).")
+    var seed: UInt64 = 500_001
+    @Option(help: "World model.")
+    var model = "models/two-rooms.safetensors"
+    @Option(help: "Board profile (its planner settings are used).")
+    var board = "boards/sim-two-rooms.yaml"
+    @Flag(inversion: .prefixedNo, help: "Also run the random and greedy horizon-1 baselines.")
+    var baselines = true
+    @Option(help: "Trajectory picture (PNG); \"none\" to skip.")
+    var png = "reports/eval-SCENARIO.png"
+    @Option(help: "Write the report as JSON to this file.")
+    var json: String?
+    @Option(help: "Planner override: mppi or cem.")
+    var method: String?
+    @Option(help: "Planner override: horizon, steps.")
+    var horizon: Int?
+    @Option(help: "Planner override: samples per iteration.")
+    var samples: Int?
+    @Option(help: "Planner override: iterations per tick.")
+    var iterations: Int?
+    @Option(help: "Planner override: MPPI temperature.")
+    var temperature: Double?
+    @Option(help: "Planner override: sample noise (effort).")
+    var noise: Double?
+    @Option(help: "Planner override: plan-time budget per tick, ms.")
+    var budgetMs: Double?
+    @Option(help: "Planner override: ticks between route searches (0: off).")
+    var roadmapEvery: Int?
+    @Option(help: "Write the latent-distance landscape for a few goals to this PNG, then stop.")
+    var costMap: String?
+
+    func run() throws {
+        lineBufferedStandardOutput()
+        let variant = try worldVariant(scenario)
+        let loaded = try simulatedBoard(loadBoardOrExit(board), world: variant)
+        let wm: WorldModelFile
+        do { wm = try WorldModelFile.load(path: model) } catch { warn("error: \(error)"); throw ExitCode(2) }
+        if let costMap { try writeCostMaps(model: wm, path: costMap); return }
+        var c = loaded.profile.planner ?? PlannerConfig()
+        if let method {
+            guard let m = PlannerMethod(rawValue: method) else { throw ValidationError("--method must be mppi or cem") }
+            c.method = m
+        }
+        if let horizon { c.horizon = horizon }
+        if let samples { c.samples = samples }
+        if let iterations { c.iterations = iterations }
+        if let temperature { c.temperature = temperature }
+        if let noise { c.noise = noise }
+        if let budgetMs { c.budgetMilliseconds = budgetMs }
+        if let roadmapEvery { c.roadmapEvery = roadmapEvery }
+        do { try c.validate() } catch { throw ValidationError("\(error)") }
+        guard episodes >= 1 else { throw ValidationError("--episodes must be ≥ 1") }
+
+        print("eval \(scenario): \(episodes) episodes per policy, seed \(seed), model \(model)")
+        print("planner: \(c.method.rawValue), horizon \(c.horizon), \(c.samples) samples × \(c.iterations) iteration(s), "
+              + "route search every \(c.roadmapEvery) ticks, budget \(c.budgetMilliseconds) ms")
+        var policies: [EvaluationPolicy] = [.planner(c)]
+        if baselines { policies += [.greedy(c), .random] }
+        var reports: [PolicyReport] = []
+        var plannerEpisodes: [GoalEpisode] = []
+        for policy in policies {
+            let run = try GoalReachingRun(board: loaded, seed: seed, model: wm, policy: policy)
+            var done: [GoalEpisode] = []
+            let started = Date()
+            for e in 0..<episodes {
+                done.append(run.runEpisode())
+                if (e + 1) % 10 == 0 || e + 1 == episodes {
+                    let ok = done.filter(\.success).count
+                    print("\(eraseLine)\(policy.name): \(e + 1)/\(episodes) episodes, \(ok) successes", terminator: e + 1 == episodes ? "\n" : "\r")
+                }
+            }
+            let report = PolicyReport(policy: policy.name, episodes: done, planner: run.planner,
+                                      loop: run.loop.statistics.report, seconds: Date().timeIntervalSince(started))
+            reports.append(report)
+            if case .planner = policy { plannerEpisodes = done }
+        }
+        let full = EvalReport(scenario: scenario, seed: seed, model: model, episodesPerPolicy: episodes, planner: c, policies: reports)
+        print("")
+        printReport(full)
+        if png != "none" {
+            let path = png.replacingOccurrences(of: "SCENARIO", with: scenario)
+            try writeTrajectories(plannerEpisodes, title: "\(scenario): latent planner, \(reports[0].successes)/\(episodes) "
+                                  + "(green start, red goal, orange = failed)", path: path)
+            print("trajectories: \(path)")
+        }
+        if let json { try jsonString(full).write(toFile: json, atomically: true, encoding: .utf8); print("report: \(json)") }
+    }
+
+    private func printReport(_ r: EvalReport) {
+        print("report — \(r.scenario), \(r.episodesPerPolicy) episodes per policy, seed \(r.seed)")
+        print("  policy                 success          95 % interval     steps to goal (mean / median)  plan time p50 / p99 / max")
+        for p in r.policies {
+            let rate = String(format: "%3d/%d = %5.1f %%", p.successes, p.episodes.count, 100 * p.successRate)
+            let ci = String(format: "[%5.1f, %5.1f] %%", 100 * p.interval95.0, 100 * p.interval95.1)
+            let steps = p.successes > 0 ? String(format: "%6.1f / %4.0f", p.meanStepsToGoal, p.medianStepsToGoal) : "     –"
+            let plan = p.planTime.map { String(format: "%.2f / %.2f / %.2f ms", $0.p50, $0.p99, $0.max) } ?? "–"
+            print("  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) \(rate)  \(ci)  \(steps.padding(toLength: 30, withPad: " ", startingAt: 0)) \(plan)")
+        }
+        if let p = r.policies.first {
+            print("  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no iteration; route searches \(p.routeSearches), routes found \(p.routesFound)")
+        }
+    }
+
+    private func writeTrajectories(_ episodes: [GoalEpisode], title: String, path: String) throws {
+        var sheet = TrajectorySheet(title: title, worldSize: Double(TwoRoomsLayout.size), goalRadius: TwoRoomsWorld.successRadius)
+        // Every failure, then successes up to 48 panels.
+        let shown = (episodes.filter { !$0.success } + episodes.filter(\.success)).prefix(48).sorted { $0.index < $1.index }
+        for e in shown {
+            let walls = TwoRoomsLayout(wallX: e.wallX, doorY: e.doorY).walls.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
+            sheet.panels.append(.init(walls: walls, start: (e.start[0], e.start[1]), goal: (e.goal[0], e.goal[1]),
+                                      path: e.path.map { ($0[0], $0[1]) }, success: e.success,
+                                      label: "#\(e.index) \(e.success ? "\(e.steps) st" : "FAIL")"))
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        try sheet.render(columns: 8, scale: 3).writePNG(path: path)
+    }
+}
+
+/// One policy's results on the evaluation episodes.
+struct PolicyReport: Codable {
+    var policy: String
+    var successes: Int
+    var successRate: Double
+    /// Wilson score interval, 95 %.
+    var interval95: (Double, Double)
+    var meanStepsToGoal: Double
+    var medianStepsToGoal: Double
+    /// Wall-clock plan time per tick, ms (planner policies).
+    var planTime: PercentileSummary?
+    var cutShort: Int
+    var skipped: Int
+    var routeSearches: Int
+    var routesFound: Int
+    var loop: LoopReport
+    var seconds: Double
+    var episodes: [GoalEpisode]
+
+    enum CodingKeys: String, CodingKey {
+        case policy, successes, successRate, interval95Low, interval95High, meanStepsToGoal, medianStepsToGoal, planTime
+        case cutShort, skipped, routeSearches, routesFound, loop, seconds, episodes
+    }
+
+    init(policy: String, episodes: [GoalEpisode], planner: LatentPlannerSource?, loop: LoopReport, seconds: Double) {
+        self.policy = policy
+        self.episodes = episodes
+        successes = episodes.filter(\.success).count
+        successRate = Double(successes) / Double(max(1, episodes.count))
+        interval95 = wilsonInterval(successes: successes, trials: episodes.count)
+        let steps = episodes.filter(\.success).map { Double($0.steps) }.sorted()
+        meanStepsToGoal = steps.isEmpty ? .nan : steps.reduce(0, +) / Double(steps.count)
+        medianStepsToGoal = steps.isEmpty ? .nan : steps[steps.count / 2]
+        planTime = planner?.planTime.summary
+        cutShort = planner?.cutShort ?? 0
+        skipped = planner?.skipped ?? 0
+        routeSearches = planner?.searches ?? 0
+        routesFound = planner?.routesFound ?? 0
+        self.loop = loop
+        self.seconds = seconds
+    }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        policy = try c.decode(String.self, forKey: .policy)
+        successes = try c.decode(Int.self, forKey: .successes)
+        successRate = try c.decode(Double.self, forKey: .successRate)
+        interval95 = (try c.decode(Double.self, forKey: .interval95Low), try c.decode(Double.self, forKey: .interval95High))
+        meanStepsToGoal = try c.decode(Double.self, forKey: .meanStepsToGoal)
+        medianStepsToGoal = try c.decode(Double.self, forKey: .medianStepsToGoal)
+        planTime = try c.decodeIfPresent(PercentileSummary.self, forKey: .planTime)
+        cutShort = try c.decode(Int.self, forKey: .cutShort)
+        skipped = try c.decode(Int.self, forKey: .skipped)
+        routeSearches = try c.decode(Int.self, forKey: .routeSearches)
+        routesFound = try c.decode(Int.self, forKey: .routesFound)
+        loop = try c.decode(LoopReport.self, forKey: .loop)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        episodes = try c.decode([GoalEpisode].self, forKey: .episodes)
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(policy, forKey: .policy)
+        try c.encode(successes, forKey: .successes)
+        try c.encode(successRate, forKey: .successRate)
+        try c.encode(interval95.0, forKey: .interval95Low)
+        try c.encode(interval95.1, forKey: .interval95High)
+        try c.encode(meanStepsToGoal, forKey: .meanStepsToGoal)
+        try c.encode(medianStepsToGoal, forKey: .medianStepsToGoal)
+        try c.encodeIfPresent(planTime, forKey: .planTime)
+        try c.encode(cutShort, forKey: .cutShort)
+        try c.encode(skipped, forKey: .skipped)
+        try c.encode(routeSearches, forKey: .routeSearches)
+        try c.encode(routesFound, forKey: .routesFound)
+        try c.encode(loop, forKey: .loop)
+        try c.encode(seconds, forKey: .seconds)
+        try c.encode(episodes, forKey: .episodes)
+    }
+}
+
+struct EvalReport: Codable {
+    var scenario: String
+    var seed: UInt64
+    var model: String
+    var episodesPerPolicy: Int
+    var planner: PlannerConfig
+    var policies: [PolicyReport]
+}
+
+import NeuralEngine
+import Reports
+
+/// The planner's cost landscape: for goals at a few places, the latent distance from every free
+/// agent position to the goal's latent (fixed layout), as heat maps (dark = near).
+func writeCostMaps(model: WorldModelFile, path: String) throws {
+    let enc = try model.makeQuantizedEncoder()
+    let layout = TwoRoomsLayout.fixed
+    let goals = [Vec2(40, 12), Vec2(50, 50), Vec2(12, 30), Vec2(36, 40)]
+    let s = TwoRoomsLayout.size, scale = 4
+    var img = RGBImage(width: goals.count * (s * scale + 8), height: s * scale)
+    for (gi, g) in goals.enumerated() {
+        let world = TwoRoomsWorld(layout: layout, start: g, goal: g)
+        let f = Frame(width: s, height: s)
+        world.render(into: f, agent: g)
+        enc.input.assignGray8(f.pixels)
+        let zg = enc.forward().scalars
+        var d = [Double](repeating: .nan, count: s * s)
+        for y in 0..<s { for x in 0..<s {
+            let p = Vec2(Double(x) + 0.5, Double(y) + 0.5)
+            guard world.isFree(p) else { continue }
+            world.render(into: f, agent: p)
+            enc.input.assignGray8(f.pixels)
+            let z = enc.forward()
+            var acc = 0.0
+            for j in 0..<zg.count { let e = Double(z[j] - zg[j]); acc += e * e }
+            d[y * s + x] = acc.squareRoot()
+        } }
+        let hi = d.filter { !$0.isNaN }.max() ?? 1
+        for y in 0..<s { for x in 0..<s {
+            let v = d[y * s + x]
+            let c: RGB = v.isNaN ? RGB(0, 0, 160) : { let q = UInt8(min(255, 255 * v / hi)); return RGB(q, q, q) }()
+            img.fillRect(x: gi * (s * scale + 8) + x * scale, y: y * scale, width: scale, height: scale, c)
+        } }
+        img.disc(Double(gi * (s * scale + 8)) + g.x * Double(scale), g.y * Double(scale), radius: 4, RGB(255, 0, 0))
+        print("goal (\(g.x), \(g.y)): latent distance max \(String(format: "%.2f", hi))")
+    }
+    try img.writePNG(path: path)
+}
