@@ -177,7 +177,8 @@ public struct LoadedBoard: Sendable {
             tickPeriod: profile.loop.period, window: profile.safety.window,
             maxWindowChange: profile.safety.maxWindowChange, maxFrameAge: profile.camera.maxFrameAge,
             maxConsecutiveOverruns: profile.safety.maxConsecutiveOverruns,
-            stallTimeout: profile.safety.stallTimeout, heartbeatTimeout: profile.safety.heartbeatTimeout)
+            stallTimeout: profile.safety.stallTimeout, heartbeatTimeout: profile.safety.heartbeatTimeout,
+            surpriseResponse: profile.surprise.action, slowFactor: profile.surprise.slowFactor)
     }
 
     /// Reads and checks a board profile and the calibration it names. Any problem throws a

@@ -45,6 +45,8 @@ public final class Arbiter: CommandSource {
 
     /// The operator is in control and the link is down: the governor gets a fault.
     public var isLinkLost: Bool { mode == .teleop && !connected }
+    /// Autonomy's world model is surprised (while autonomy drives; the operator's own eyes count in teleop).
+    public var isSurprised: Bool { mode == .auto && autonomy.isSurprised }
 
     public func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
         ticks += 1

@@ -83,7 +83,7 @@ public final class ControlLoop {
         let latchedBefore = governor.latchedFaults
         let inputs = TickInputs(now: wake, eStop: eStopReading, frameTimestamp: frame.isValid ? frame.timestamp : nil,
                                 cameraFailure: cameraFailure, consecutiveOverruns: consecutiveOverruns,
-                                teleopLinkLost: source.isLinkLost)
+                                teleopLinkLost: source.isLinkLost, modelSurprised: source.isSurprised)
         var output = governor.step(command: proposed ? command : nil, inputs: inputs)
 
         // write

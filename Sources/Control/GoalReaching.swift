@@ -37,6 +37,12 @@ public struct GoalEpisode: Sendable, Codable {
     public var goal: [Double]
     /// The agent's true positions, one per world step (for the trajectory picture only).
     public var path: [[Double]]
+
+    public init(index: Int, success: Bool, steps: Int, finalDistance: Double, wallX: Double, doorY: Double,
+                start: [Double], goal: [Double], path: [[Double]]) {
+        (self.index, self.success, self.steps, self.finalDistance) = (index, success, steps, finalDistance)
+        (self.wallX, self.doorY, self.start, self.goal, self.path) = (wallX, doorY, start, goal, path)
+    }
 }
 
 /// Runs goal-reaching episodes on a simulated board through the real loop and governor, on a

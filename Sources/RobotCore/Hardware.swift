@@ -56,10 +56,14 @@ public protocol CommandSource: AnyObject {
     /// True when the source is driving for a remote operator whose link is down (the governor
     /// then latches a fault). Sources without an operator link leave the default, false.
     var isLinkLost: Bool { get }
+    /// True when the source's world model is surprised by what the camera shows (the governor then
+    /// stops or slows, as the board profile says). Sources without a model leave the default, false.
+    var isSurprised: Bool { get }
 }
 
 extension CommandSource {
     public var isLinkLost: Bool { false }
+    public var isSurprised: Bool { false }
 }
 
 /// A command source that steers toward a named goal (a goal image saved with `goal capture`).

@@ -22,19 +22,22 @@ public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
     public static let heartbeatLost = Faults(rawValue: 1 << 6)
     /// The teleop console's serial link hung up or vanished while the operator was in control.
     public static let teleopLinkLost = Faults(rawValue: 1 << 7)
+    /// The world model's smoothed one-step surprise is above its threshold: the camera shows
+    /// something the model did not predict (board profile `surprise.action: stop`).
+    public static let modelSurprised = Faults(rawValue: 1 << 8)
 
     /// Every cause, in the order they are reported.
     public static let all: [(Faults, String)] = [
         (.eStop, "e-stop"), (.eStopUnreadable, "e-stop input unreadable"), (.cameraLost, "camera lost"),
         (.staleFrame, "stale camera frame"), (.actuatorFailure, "actuator write failed"),
         (.loopWatchdog, "loop watchdog"), (.heartbeatLost, "command heartbeat lost"),
-        (.teleopLinkLost, "teleop link lost"),
+        (.teleopLinkLost, "teleop link lost"), (.modelSurprised, "world model surprised"),
     ]
 
     /// Faults that are hardware facts: latched in any state, armed or not.
     public static let latchAlways: Faults = [.eStop, .eStopUnreadable, .cameraLost, .actuatorFailure]
     /// Faults about the control pipeline being alive: latched while armed; before arming they are pre-arm checks.
-    public static let latchWhileArmed: Faults = [.staleFrame, .loopWatchdog, .heartbeatLost, .teleopLinkLost]
+    public static let latchWhileArmed: Faults = [.staleFrame, .loopWatchdog, .heartbeatLost, .teleopLinkLost, .modelSurprised]
 
     public var description: String {
         let names = Self.all.filter { contains($0.0) }.map(\.1)

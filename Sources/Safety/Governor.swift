@@ -40,15 +40,18 @@ public struct TickInputs: Sendable {
     public var consecutiveOverruns: Int
     /// The operator is in control and the teleop console's link is down.
     public var teleopLinkLost: Bool
+    /// The world model's surprise is above its threshold.
+    public var modelSurprised: Bool
 
     public init(now: Instant, eStop: InputReading, frameTimestamp: Instant?, cameraFailure: DeviceFailure? = nil,
-                consecutiveOverruns: Int = 0, teleopLinkLost: Bool = false) {
+                consecutiveOverruns: Int = 0, teleopLinkLost: Bool = false, modelSurprised: Bool = false) {
         self.now = now
         self.eStop = eStop
         self.frameTimestamp = frameTimestamp
         self.cameraFailure = cameraFailure
         self.consecutiveOverruns = consecutiveOverruns
         self.teleopLinkLost = teleopLinkLost
+        self.modelSurprised = modelSurprised
     }
 }
 
@@ -73,6 +76,10 @@ public final class SafetyGovernor {
     /// How many times a fault was latched.
     public private(set) var faultEvents = 0
     public private(set) var ticks = 0
+    /// Ticks on which the world model reported surprise (whatever the response).
+    public private(set) var surprisedTicks = 0
+    /// The `slow` response is scaling efforts this tick.
+    public private(set) var slowed = false
 
     private var armed = false
     private var target: ChannelVector
@@ -176,6 +183,15 @@ public final class SafetyGovernor {
         if consoleEStop { causes.insert(.eStop) }
         if inputs.cameraFailure != nil { causes.insert(.cameraLost) }
         if inputs.teleopLinkLost { causes.insert(.teleopLinkLost) }
+        slowed = false
+        if inputs.modelSurprised {
+            surprisedTicks += 1
+            switch config.surpriseResponse {
+            case .stop: causes.insert(.modelSurprised)
+            case .slow: slowed = true
+            case .report: break
+            }
+        }
         if let t = inputs.frameTimestamp, now - t <= config.maxFrameAge {} else { causes.insert(.staleFrame) }
         if inputs.consecutiveOverruns >= config.maxConsecutiveOverruns { causes.insert(.loopWatchdog) }
         if let last = lastTick, now - last > config.stallTimeout { causes.insert(.loopWatchdog) }
@@ -244,7 +260,8 @@ public final class SafetyGovernor {
         for i in 0..<channelCount {
             let limits = config.channels[i]
             let previous = current[i]
-            var e = min(max(target[i], limits.minEffort), limits.maxEffort)
+            let wanted = slowed ? target[i] * config.slowFactor : target[i]
+            var e = min(max(wanted, limits.minEffort), limits.maxEffort)
             e = min(max(e, previous - slewPerTick[i]), previous + slewPerTick[i])
             var lo = previous, hi = previous
             let base = i * windowTicks

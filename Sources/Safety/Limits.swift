@@ -87,10 +87,14 @@ public struct SafetyConfig: Sendable, Equatable {
     public var stallTimeout: Duration
     /// The command source must have produced a command this recently.
     public var heartbeatTimeout: Duration
+    /// What a "world model surprised" report does: latch a fault, slow down, or only count it.
+    public var surpriseResponse: SurpriseAction = .stop
+    /// `slow`: efforts are scaled by this factor while the model is surprised.
+    public var slowFactor: Double = 0.3
 
     public init(channels: [ChannelLimits], tickPeriod: Duration, window: Duration = .milliseconds(250),
                 maxWindowChange: Double, maxFrameAge: Duration, maxConsecutiveOverruns: Int,
-                stallTimeout: Duration, heartbeatTimeout: Duration) {
+                stallTimeout: Duration, heartbeatTimeout: Duration, surpriseResponse: SurpriseAction = .stop, slowFactor: Double = 0.3) {
         self.channels = channels
         self.tickPeriod = tickPeriod
         self.window = window
@@ -99,6 +103,8 @@ public struct SafetyConfig: Sendable, Equatable {
         self.maxConsecutiveOverruns = maxConsecutiveOverruns
         self.stallTimeout = stallTimeout
         self.heartbeatTimeout = heartbeatTimeout
+        self.surpriseResponse = surpriseResponse
+        self.slowFactor = slowFactor
     }
 
     /// What is wrong with this configuration (empty when it is usable), each naming its field.
@@ -112,6 +118,7 @@ public struct SafetyConfig: Sendable, Equatable {
             p += c.calibration.problems().map { "\(c.name): \($0)" }
         }
         if tickPeriod <= .zero { p.append("tick period must be > 0") }
+        if !(slowFactor >= 0 && slowFactor <= 1) { p.append("surprise.slow_factor \(slowFactor) must be in [0, 1]") }
         if window < tickPeriod { p.append("window must be at least one tick period") }
         if !(maxWindowChange > 0 && maxWindowChange.isFinite) { p.append("max_window_change must be > 0") }
         if maxFrameAge <= .zero { p.append("max_frame_age must be > 0") }

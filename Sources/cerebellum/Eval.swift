@@ -105,7 +105,9 @@ struct Eval: ParsableCommand {
         printReport(full)
         if png != "none" {
             let path = png.replacingOccurrences(of: "SCENARIO", with: scenario)
-            try writeTrajectories(plannerEpisodes, title: "\(scenario): latent planner, \(reports[0].successes)/\(episodes) "
+            // Every failure, then successes up to 48 panels.
+            let shown = (plannerEpisodes.filter { !$0.success } + plannerEpisodes.filter(\.success)).prefix(48).sorted { $0.index < $1.index }
+            try writeTrajectorySheet(Array(shown), title: "\(scenario): latent planner, \(reports[0].successes)/\(episodes) "
                                   + "(green start, red goal, orange = failed)", path: path)
             print("trajectories: \(path)")
         }
@@ -127,20 +129,6 @@ struct Eval: ParsableCommand {
         }
     }
 
-    private func writeTrajectories(_ episodes: [GoalEpisode], title: String, path: String) throws {
-        var sheet = TrajectorySheet(title: title, worldSize: Double(TwoRoomsLayout.size), goalRadius: TwoRoomsWorld.successRadius)
-        // Every failure, then successes up to 48 panels.
-        let shown = (episodes.filter { !$0.success } + episodes.filter(\.success)).prefix(48).sorted { $0.index < $1.index }
-        for e in shown {
-            let walls = TwoRoomsLayout(wallX: e.wallX, doorY: e.doorY).walls.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
-            sheet.panels.append(.init(walls: walls, start: (e.start[0], e.start[1]), goal: (e.goal[0], e.goal[1]),
-                                      path: e.path.map { ($0[0], $0[1]) }, success: e.success,
-                                      label: "#\(e.index) \(e.success ? "\(e.steps) st" : "FAIL")"))
-        }
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        try sheet.render(columns: 8, scale: 3).writePNG(path: path)
-    }
 }
 
 /// One policy's results on the evaluation episodes.
@@ -270,4 +258,18 @@ func writeCostMaps(model: WorldModelFile, path: String) throws {
         print("goal (\(g.x), \(g.y)): latent distance max \(String(format: "%.2f", hi))")
     }
     try img.writePNG(path: path)
+}
+
+/// The episodes' paths as a contact sheet (PNG): walls, start, goal and success radius, the path.
+func writeTrajectorySheet(_ episodes: [GoalEpisode], title: String, path: String, showOutcome: Bool = true) throws {
+    var sheet = TrajectorySheet(title: title, worldSize: Double(TwoRoomsLayout.size), goalRadius: TwoRoomsWorld.successRadius)
+    for e in episodes {
+        let walls = TwoRoomsLayout(wallX: e.wallX, doorY: e.doorY).walls.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
+        sheet.panels.append(.init(walls: walls, start: (e.start[0], e.start[1]), goal: (e.goal[0], e.goal[1]),
+                                  path: e.path.map { ($0[0], $0[1]) }, success: e.success || !showOutcome,
+                                  label: "#\(e.index) " + (e.success || !showOutcome ? "\(e.steps) st" : "FAIL")))
+    }
+    let dir = (path as NSString).deletingLastPathComponent
+    if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+    try sheet.render(columns: min(8, max(1, episodes.count)), scale: 3).writePNG(path: path)
 }

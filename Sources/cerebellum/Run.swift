@@ -3,6 +3,8 @@ import Configuration
 import Control
 import Foundation
 import LinuxHardware
+import Reports
+import Planning
 import RobotCore
 import Safety
 import Simulation
@@ -17,10 +19,13 @@ struct Run: ParsableCommand {
         Loads the board profile and its calibration (a bad file stops here, before any device is opened),
         opens the board's devices, and runs the fixed-rate loop: read → decide → gate (safety governor) → write.
         The governor starts disarmed; --arm asks it to arm once every pre-arm check passes.
-        Until the latent planner lands, the command source is a scripted waypoint follower (simulated boards only):
-        it is told where the door and the goal are and steers by the agent position it finds in each frame.
+        The command source is the latent planner: each tick it encodes the frame with the int8 encoder, and plans
+        toward the latent of a goal image through the world model's predictor (MPPI and imagined route search).
+        The goal is --goal NAME|FILE (a goal image, see `cerebellum goal capture`); on a simulated board without
+        --goal, each episode's goal image is the frame the camera would see with the agent at the episode's goal.
+        --policy follower uses the scripted waypoint follower instead (it is told where the door and goal are).
         With a teleop console (the board's serial_console, or --teleop DEVICE), an operator on a serial terminal
-        (picocom -b 115200 DEVICE) can arm, take over by driving, stop, e-stop and hand back; type help there.
+        (picocom -b 115200 DEVICE) can arm, take over by driving, stop, e-stop, pick a goal and hand back; type help there.
         Ctrl-C stops cleanly: outputs neutral, summary printed, exit 0.
         """)
 
@@ -45,8 +50,17 @@ struct Run: ParsableCommand {
     @Option(help: "Write the summary as JSON to this file.")
     var json: String?
 
-    @Option(help: "World model to run alongside (int8 encoder and predictor, one-step surprise in the summary); \"none\" to skip.")
+    @Option(help: "World model (int8 encoder and predictor); \"none\" runs without one (follower only).")
     var model = "models/two-rooms.safetensors"
+
+    @Option(help: "Command source: planner (latent MPC toward the goal image) or follower (scripted waypoints).")
+    var policy = "planner"
+
+    @Option(help: "Goal image: a name in goals/ or a PNG file (default on a simulated board: each episode's goal).")
+    var goal: String?
+
+    @Option(help: "Trajectory picture of the episodes (PNG, simulated boards); \"none\" to skip.")
+    var trajectory = "reports/run-trajectory.png"
 
     @Option(help: "Teleop console on this serial device (overrides the board's serial_console.device), e.g. /dev/ttyUSB0.")
     var teleop: String?
@@ -55,6 +69,29 @@ struct Run: ParsableCommand {
         lineBufferedStandardOutput()
         let loaded = loadBoardOrExit(board)
         let p = loaded.profile
+        guard policy == "planner" || policy == "follower" else { throw ValidationError("--policy must be planner or follower") }
+        let usePlanner = policy == "planner"
+        if usePlanner && model == "none" { throw ValidationError("the planner needs a world model (--model PATH, or --policy follower)") }
+
+        // Everything that can be wrong with the inputs is found before any device opens.
+        var worldModel: WorldModelFile?
+        if model != "none" {
+            do { worldModel = try WorldModelFile.load(path: model) } catch {
+                warn("error: \(error)")
+                warn("nothing was started.")
+                throw ExitCode(2)
+            }
+        }
+        var goalImage: GrayImage?
+        if let goal {
+            do { goalImage = try Goal.load(goal, width: p.camera.width, height: p.camera.height) } catch {
+                warn("error: \(error)")
+                warn("nothing was started.")
+                throw ExitCode(2)
+            }
+        }
+        let plannerConfig = p.planner ?? PlannerConfig()
+
         let clock = SystemClock()
         let rig = try Rig(board: loaded, clock: clock, seed: seed)
         print("board \(p.name): \(p.summary)")
@@ -64,62 +101,92 @@ struct Run: ParsableCommand {
             for a in rt.applied { print("real-time: \(a)") }
             for w in rt.warnings { warn("warning: real-time: \(w)") }
         }
-        print("command source: scripted waypoint follower (planner not yet available)")
         print(arm ? "arming when every pre-arm check passes" : "governor stays DISARMED (pass --arm to arm)")
-
-        // A model that is named must load and check out before anything starts.
-        var worldModel: WorldModelFile?
-        if model != "none" {
-            do { worldModel = try WorldModelFile.load(path: model) } catch {
-                warn("error: \(error)")
-                throw ExitCode(2)
-            }
-            print("world model \(model): latent \(worldModel!.latentSize), int8 encoder (\(Int8Kernel.best.rawValue)), predictor watching every tick")
-        }
 
         installStopHandlers()
         let governor = try SafetyGovernor(config: loaded.safetyConfig)
         let robot = rig.robot!
         var follower = ScriptedWaypointFollower(world: robot.world)
+        var planner: LatentPlannerSource?
+        if usePlanner, let wm = worldModel {
+            let source = try LatentPlannerSource(model: wm, config: plannerConfig, governor: governor, timer: clock, seed: seed ?? 1)
+            if let p99 = wm.validationOneStepErrorP99 { source.observer.threshold = p99 * p.surprise.thresholdFactor }
+            for (name, image) in Goal.library(width: p.camera.width, height: p.camera.height) {
+                source.goalLibrary[name] = source.observer.encode(image.pixels)
+            }
+            planner = source
+            print("world model \(model): latent \(wm.latentSize), int8 encoder (\(Int8Kernel.best.rawValue))")
+            print("command source: latent planner (\(plannerConfig.method.rawValue), horizon \(plannerConfig.horizon), \(plannerConfig.samples) samples, "
+                  + "route search every \(plannerConfig.roadmapEvery) ticks, budget \(plannerConfig.budgetMilliseconds) ms), goal: "
+                  + (goal.map { "image \(Goal.resolve($0))" } ?? "each episode's goal image"))
+            print("surprise: threshold \(source.observer.threshold.map { String(format: "%.4f", $0) } ?? "none") "
+                  + "(\(p.surprise.thresholdFactor) × validation p99), response: \(p.surprise.action.rawValue)")
+        } else {
+            print("command source: scripted waypoint follower (told where the door and goal are)")
+        }
+        let autonomy: CommandSource = planner ?? follower
         var console: TeleopConsole?
         if teleop != nil || p.serialConsole != nil {
-            let c = try TeleopConsole(board: loaded, device: teleop, autonomy: follower, governor: governor, clock: clock,
+            let c = try TeleopConsole(board: loaded, device: teleop, autonomy: autonomy, governor: governor, clock: clock,
                                       log: { warn("\(eraseLine)\($0)") })
             print("teleop console on \(c.settings.device) at \(c.settings.baud) baud (dead-man \(Int(c.settings.deadman.inMilliseconds)) ms)")
             c.server.start()
             console = c
         }
-        let monitor = try worldModel.map { try LatentMonitor(inner: console?.arbiter ?? follower, model: $0, governor: governor, timer: clock) }
-        let loop = rig.makeLoop(source: monitor ?? console?.arbiter ?? follower, governor: governor)
+        // The follower has no model of its own: the monitor watches the world model's surprise for it.
+        let monitor = planner == nil ? try worldModel.map { try LatentMonitor(inner: console?.arbiter ?? follower, model: $0, governor: governor, timer: clock) } : nil
+        if let monitor, let p99 = worldModel?.validationOneStepErrorP99 { monitor.observer.threshold = p99 * p.surprise.thresholdFactor }
+        let observer = planner?.observer ?? monitor?.observer
+        let loop = rig.makeLoop(source: monitor ?? console?.arbiter ?? autonomy, governor: governor)
         let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: arm)
         let printer = StatusPrinter()
         printer.start()
         let started = clock.now()
         var results: [EpisodeResult] = []
+        var paths: [GoalEpisode] = []
         var lastRefusal: ArmResult?
         for episode in 1...max(1, episodes) {
             if episode > 1 {
                 rig.newEpisode()
-                follower = ScriptedWaypointFollower(world: robot.world)
-                if let console { console.arbiter.autonomy = follower } else if let monitor { monitor.inner = follower } else { loop.source = follower }
-                monitor?.reset()
                 loop.restartSchedule()
             }
+            let world = robot.world
+            if let planner {
+                planner.reset()
+                if let goalImage { planner.setGoal(image: goalImage.pixels, name: goal) } else {
+                    let goalFrame = Frame(width: p.camera.width, height: p.camera.height)
+                    world.render(into: goalFrame, agent: world.goal)
+                    planner.setGoal(image: goalFrame.pixels, name: "episode \(episode) goal")
+                }
+            } else {
+                follower = ScriptedWaypointFollower(world: world)
+                if let console { console.arbiter.autonomy = follower } else if let monitor { monitor.inner = follower } else { loop.source = follower }
+            }
+            monitor?.reset()
+            var path: [[Double]] = [[world.position.x, world.position.y]]
             let source = follower
             let arbiter = console?.arbiter
             let result = runner.run(
                 maxSteps: console == nil ? TwoRoomsWorld.maxEpisodeSteps : Int.max,
-                isDone: { arbiter?.mode == .teleop ? robot.world.reachedGoal : source.arrived },
+                isDone: {
+                    if goalImage != nil { return false }
+                    return planner != nil || arbiter?.mode == .teleop ? robot.world.reachedGoal : source.arrived
+                },
                 shouldStop: {
                     stopRequested.load(ordering: .relaxed) || duration.map { (clock.now() - started).inSeconds >= $0 } ?? false
                 },
                 afterTick: { r in
+                    if path.count <= robot.steps { path.append([robot.world.position.x, robot.world.position.y]) }
                     if r.tick % 4 == 0 || r.state != .armed {
                         let report = r.tick % 8 == 0 ? loop.statistics.report : nil
+                        let plan = r.tick % 8 == 0 ? planner?.planTime.summary : nil
                         printer.status.withLock { s in
                             s.tick = r.tick; s.state = r.state; s.faults = r.latchedFaults
                             if let report { s.report = report }
-                            s.distanceToGoal = robot.world.distanceToGoal; s.steps = robot.steps
+                            if let plan { s.planP99 = plan.p99 }
+                            s.surprise = observer?.smoothedSurprise ?? .nan
+                            s.distanceToGoal = goalImage == nil ? robot.world.distanceToGoal : .nan
+                            s.steps = robot.steps
                             s.effort = (r.output.efforts[0], r.output.efforts[1])
                             s.mode = arbiter.map { $0.mode == .teleop ? ($0.connected ? "TELEOP" : "TELEOP (link down)") : "auto" } ?? ""
                         }
@@ -131,27 +198,42 @@ struct Run: ParsableCommand {
                     if loop.hasEvents { for e in loop.drainEvents() { report(e) } }
                 })
             results.append(result)
-            print("\(eraseLine)episode \(episode): \(result.success ? "SUCCESS" : "no success") (\(result.ending.rawValue)), \(result.steps) steps, final distance \(String(format: "%.2f", result.finalDistance)) px")
+            paths.append(GoalEpisode(index: episode, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
+                                     wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
+                                     goal: [world.goal.x, world.goal.y], path: path))
+            let outcome = goalImage != nil ? "ended" : (result.success ? "SUCCESS" : "no success")
+            print("\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance \(String(format: "%.2f", result.finalDistance)) px")
             if result.ending == .stopped { break }
         }
         loop.stop()
         console?.server.stop()
         printer.stop()
-        let summary = RunSummary(board: p.name, episodes: results, loop: loop.statistics.report,
+        var summary = RunSummary(board: p.name, episodes: results, loop: loop.statistics.report,
                                  governorState: governor.state.rawValue, latchedFaults: governor.latchedFaults.description,
                                  faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
                                  actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? 0)
-        printSummary(summary)
-        if let monitor {
-            let o = monitor.observer
-            let e = o.encodeTime.summary
-            print("  world model: int8 encode p50 \(String(format: "%.1f", e.p50 * 1000)) µs, p99 \(String(format: "%.1f", e.p99 * 1000)) µs in the tick; "
-                  + "one-step surprise mean \(String(format: "%.4f", o.meanSurprise)), max \(String(format: "%.4f", o.maxSurprise)) over \(o.surpriseCount) ticks")
+        if let planner {
+            summary.planTime = planner.planTime.summary
+            summary.plansCutShort = planner.cutShort
+            summary.routeSearches = planner.searches
+            summary.routesFound = planner.routesFound
         }
+        if let o = observer {
+            summary.encodeTime = o.encodeTime.summary
+            summary.surprise = SurpriseSummary(mean: o.meanSurprise, max: o.maxSurprise, threshold: o.threshold,
+                                               surprisedTicks: governor.surprisedTicks, response: p.surprise.action.rawValue)
+        }
+        printSummary(summary)
         if let console {
             let c = console.session.counters
             print("  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes, \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)")
             if let t = console.link.snapshot.lastTakeoverTicks { print("  last takeover: operator command at the outputs \(t) tick(s) after the loop received it") }
+        }
+        if trajectory != "none" && !paths.isEmpty {
+            let ok = results.filter(\.success).count
+            try writeTrajectorySheet(Array(paths.prefix(48)), title: "run on \(p.name): \(ok)/\(results.count) reached the goal",
+                                     path: trajectory, showOutcome: goalImage == nil)
+            print("  trajectories: \(trajectory)")
         }
         if let json { try jsonString(summary).write(toFile: json, atomically: true, encoding: .utf8) }
     }
@@ -169,10 +251,29 @@ struct Run: ParsableCommand {
         print("")
         print("summary — board \(s.board)")
         let ok = s.episodes.filter(\.success).count
-        print("  episodes \(s.episodes.count), success \(ok)/\(s.episodes.count), steps \(s.episodes.map(\.steps))")
+        let steps = s.episodes.filter(\.success).map(\.steps)
+        print("  episodes \(s.episodes.count), success \(ok)/\(s.episodes.count), steps \(s.episodes.map(\.steps))"
+              + (steps.isEmpty ? "" : String(format: ", mean steps to goal %.1f", Double(steps.reduce(0, +)) / Double(steps.count))))
         printLoopTable(s.loop)
+        if let t = s.planTime {
+            print(String(format: "  plan time per tick: p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d ticks; ", t.p50, t.p99, t.max, t.count)
+                  + "\(s.plansCutShort ?? 0) cut short by the budget; route searches \(s.routeSearches ?? 0), routes found \(s.routesFound ?? 0)")
+        }
+        if let e = s.encodeTime, let u = s.surprise {
+            print(String(format: "  world model: int8 encode p50 %.1f µs, p99 %.1f µs; one-step surprise mean %.4f, max %.4f", e.p50 * 1000, e.p99 * 1000, u.mean, u.max)
+                  + ", threshold \(u.threshold.map { String(format: "%.4f", $0) } ?? "none"), surprised on \(u.surprisedTicks) tick(s) (response: \(u.response))")
+        }
         print("  governor \(s.governorState), latched faults: \(s.latchedFaults), fault events \(s.faultEvents), rejected commands \(s.rejectedCommands)")
     }
+}
+
+/// The world model's surprise over a run.
+struct SurpriseSummary: Codable {
+    var mean: Double
+    var max: Double
+    var threshold: Double?
+    var surprisedTicks: Int
+    var response: String
 }
 
 struct RunSummary: Codable {
@@ -184,4 +285,10 @@ struct RunSummary: Codable {
     var faultEvents: Int
     var rejectedCommands: Int
     var actuatorWrites: Int
+    var planTime: PercentileSummary?
+    var plansCutShort: Int?
+    var routeSearches: Int?
+    var routesFound: Int?
+    var encodeTime: PercentileSummary?
+    var surprise: SurpriseSummary?
 }

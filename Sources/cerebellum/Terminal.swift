@@ -41,6 +41,10 @@ struct LiveStatus: Sendable {
     var distanceToGoal = Double.nan
     var steps = 0
     var effort = (0.0, 0.0)
+    /// Plan time p99 so far, ms (planner only).
+    var planP99 = Double.nan
+    /// Smoothed one-step surprise of the world model.
+    var surprise = Double.nan
     /// "auto", "TELEOP" (empty without a teleop console).
     var mode = ""
 }
@@ -86,6 +90,8 @@ final class StatusPrinter: Sendable {
             parts.append(String(format: "jitter p99 %.2f ms", r.wakeJitter.p99))
             parts.append("overruns \(r.overruns)")
         }
+        if s.planP99.isFinite { parts.append(String(format: "plan p99 %.2f ms", s.planP99)) }
+        if s.surprise.isFinite { parts.append(String(format: "surprise %.3f", s.surprise)) }
         parts.append(String(format: "effort (%+.2f, %+.2f)", s.effort.0, s.effort.1))
         if s.distanceToGoal.isFinite { parts.append(String(format: "goal %.1f px", s.distanceToGoal)) }
         parts.append("step \(s.steps)")
