@@ -26,7 +26,7 @@ MODEL_STEPS ?= 100
 MODEL_EPOCHS ?= 4
 
 .PHONY: deps deps-python deps-cross build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
-	bench bench-loop bench-encoder nn-fixtures model model-data eval-model clean help
+	bench bench-loop bench-encoder nn-fixtures model model-data eval-model eval eval-smoke clean help
 
 help:
 	@echo "make run              build and run the default simulated robot"
@@ -39,6 +39,7 @@ help:
 	@echo "make nn-fixtures      regenerate the numpy reference outputs for the layer tests"
 	@echo "make model            record the two-rooms data and train the shipped model (≤ 20 min on 2 cores)"
 	@echo "make eval-model       k-step prediction error and the position probe of the shipped model"
+	@echo "make eval             goal reaching, 200 episodes per scenario, with baselines (report, JSON, trajectory PNGs in reports/)"
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -66,7 +67,7 @@ build: deps
 run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
-test: deps deps-python test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety
+test: deps deps-python test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety eval-smoke
 
 test-unit: deps deps-python
 	$(SWIFT) build --build-tests
@@ -122,6 +123,16 @@ model: model-data
 
 eval-model: build
 	$(BIN) eval-model $(MODEL) --require-r2 0.95
+
+EVAL_EPISODES ?= 200
+eval: build
+	$(BIN) eval --scenario two-rooms --episodes $(EVAL_EPISODES) --model $(MODEL) --json reports/eval-two-rooms.json
+	$(BIN) eval --scenario two-rooms-random --episodes $(EVAL_EPISODES) --model $(MODEL) --json reports/eval-two-rooms-random.json
+
+# The evaluation end to end on a few episodes (part of make test): the command, its report and pictures work.
+eval-smoke: build
+	$(BIN) eval --scenario two-rooms --episodes 6 --model $(MODEL) --png /tmp/cerebellum-eval-smoke.png --json /tmp/cerebellum-eval-smoke.json
+	python3 -c "import json; r = json.load(open('/tmp/cerebellum-eval-smoke.json')); assert [p['policy'] for p in r['policies']] == ['planner (mppi)', 'greedy horizon-1', 'random'], r; print('eval-smoke: report ok')"
 
 clean:
 	rm -rf .build .bench .build-kernels

@@ -163,7 +163,13 @@ public final class LatentRoadmap {
                 for c in 0..<count { rootMoves[c] = distance(cb.baseAddress! + c * d, nb.baseAddress!) }
             }
         }
-        rootMoves[0..<count].sort()
+        // Insertion sort in place (a slice's sort allocates in debug builds).
+        for i in 1..<max(1, count) {
+            let v = rootMoves[i]
+            var j = i - 1
+            while j >= 0 && rootMoves[j] > v { rootMoves[j + 1] = rootMoves[j]; j -= 1 }
+            rootMoves[j + 1] = v
+        }
         // Upper quartile: next to a wall, the blocked directions barely move.
         stepScale = rootMoves[(3 * count) / 4]
         mergeRadius = mergeFactor * stepScale

@@ -120,6 +120,11 @@ struct BoardProfileTests {
         ("safety:\n", "serial_console: {device: /dev/ttyS0, baud: 12345}\nsafety:\n", 14, "serial_console.baud", "12345 is not one of"),
         ("safety:\n", "serial_console: {device: /dev/ttyS0, key_vertical: -vz}\nsafety:\n", 14, "serial_console.key_vertical", "no actuator named \"vz\""),
         ("safety:\n", "serial_console: {device: /dev/ttyS0, deadman_ms: 5}\nsafety:\n", 14, "serial_console.deadman_ms", "outside"),
+        ("safety:\n", "planner: {method: ilqr}\nsafety:\n", 14, "planner.method", "'ilqr' is not one of: mppi, cem"),
+        ("safety:\n", "planner: {horizon: 0}\nsafety:\n", 14, "planner.horizon", "outside 1...512"),
+        ("safety:\n", "planner: {samples: 8, elites: 9}\nsafety:\n", 14, "planner", "elites: 9 is outside 1…samples (8)"),
+        ("safety:\n", "planner: {horizont: 8}\nsafety:\n", 14, "planner.horizont", "unknown key 'horizont'"),
+        ("safety:\n", "surprise: {action: panic}\nsafety:\n", 14, "surprise.action", "'panic' is not one of: stop, slow, report"),
     ])
     func boardErrors(replace: String, with: String, line: Int, field: String, message: String) throws {
         let text = goodBoard.replacingOccurrences(of: replace, with: with)
@@ -131,6 +136,29 @@ struct BoardProfileTests {
         #expect(e.field == field, "\(e)")
         #expect(e.message.contains(message), "\(e)")
         #expect(e.description.contains("test.yaml:\(line):"))
+    }
+
+    @Test("planner and surprise sections are read; absent, the defaults apply")
+    func plannerSection() throws {
+        let text = goodBoard.replacingOccurrences(of: "safety:\n", with: """
+        planner:
+          method: cem
+          horizon: 24
+          samples: 64
+          elites: 8
+          roadmap_every: 0
+          budget_ms: 3.5
+        surprise: {threshold_factor: 4, action: slow, slow_factor: 0.5}
+        safety:
+
+        """)
+        let loaded = try LoadedBoard.load(boardPath: try writeBoard(text, calibration: goodCalibration))
+        let c = try #require(loaded.profile.planner)
+        #expect(c.method == .cem && c.horizon == 24 && c.samples == 64 && c.elites == 8 && c.roadmapEvery == 0 && c.budgetMilliseconds == 3.5)
+        #expect(loaded.profile.surprise.thresholdFactor == 4 && loaded.profile.surprise.action == .slow)
+        #expect(loaded.safetyConfig.surpriseResponse == .slow && loaded.safetyConfig.slowFactor == 0.5)
+        let plain = try LoadedBoard.load(boardPath: try writeBoard(goodBoard, calibration: goodCalibration))
+        #expect(plain.profile.planner == nil && plain.profile.surprise == SurpriseSettings())
     }
 
     @Test("calibration errors name the calibration file", arguments: [

@@ -141,15 +141,60 @@ func recordSample(path: String, episodes: Int, steps: Int, seed: UInt64) throws 
         rows = [raw[y*(3*w+1)+1:(y+1)*(3*w+1)] for y in range(h)]
         sys.stdout.write('%dx%d %d' % (w, h, sum(sum(r) for r in rows)))
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        p.waitUntilExit()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let out = try runPython(script, path)
         #expect(out == "37x23 \(img.pixels.reduce(0) { $0 + Int($1) })")
+    }
+
+    @Test func ourDecoderReadsOurPNGBack() throws {
+        var gray = [UInt8](repeating: 0, count: 64 * 64)
+        for i in gray.indices { gray[i] = UInt8((i * 7 + i / 64 * 13) % 256) }
+        let decoded = try GrayImage.decodePNG(RGBImage(gray: gray, width: 64, height: 64).pngData())
+        #expect(decoded == GrayImage(width: 64, height: 64, pixels: gray))
+    }
+
+    /// zlib's own encoder (dynamic Huffman blocks at level 9, every PNG row filter) through our inflate.
+    @Test func ourDecoderReadsZlibPNGs() throws {
+        let path = temporaryPath("z.png")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let script = """
+        import sys, zlib, struct
+        w, h = 29, 17
+        def chunk(t, b): return struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b))
+        raw = b''
+        for y in range(h):
+            raw += bytes([y % 5]) + bytes(((x * 9 + y * 31) * (x ^ y)) % 256 for x in range(w))
+        png = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0))
+        png += chunk(b'IDAT', zlib.compress(raw, 9)) + chunk(b'IEND', b'')
+        open(sys.argv[1], 'wb').write(png)
+        # Undo the filters in Python to print the expected pixel sum.
+        prev, total = [0] * w, 0
+        for y in range(h):
+            f, row = raw[y * (w + 1)], list(raw[y * (w + 1) + 1:(y + 1) * (w + 1)])
+            for x in range(w):
+                a = row[x - 1] if x else 0; b = prev[x]; c = prev[x - 1] if x else 0
+                if f == 1: row[x] = (row[x] + a) % 256
+                elif f == 2: row[x] = (row[x] + b) % 256
+                elif f == 3: row[x] = (row[x] + (a + b) // 2) % 256
+                elif f == 4:
+                    p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    row[x] = (row[x] + (a if pa <= pb and pa <= pc else (b if pb <= pc else c))) % 256
+            total += sum(row); prev = row
+        sys.stdout.write(str(total))
+        """
+        let expected = Int(try runPython(script, path))
+        let image = try GrayImage.readPNG(path: path)
+        #expect(image.width == 29 && image.height == 17)
+        #expect(image.pixels.reduce(0) { $0 + Int($1) } == expected)
+    }
+
+    @Test func corruptPNGsAreRejectedWithAReason() throws {
+        var bytes = RGBImage(gray: [UInt8](repeating: 9, count: 16), width: 4, height: 4).pngData()
+        bytes[40] ^= 0xFF
+        #expect(throws: ImageError.self) { try GrayImage.decodePNG(bytes) }
+        do { _ = try GrayImage.decodePNG(bytes) } catch let e as ImageError { #expect(e.description.contains("CRC mismatch")) }
+        let truncated = Array(RGBImage(gray: [UInt8](repeating: 9, count: 16), width: 4, height: 4).pngData().dropLast(12))
+        do { _ = try GrayImage.decodePNG(truncated); Issue.record("accepted a truncated PNG") } catch let e as ImageError { #expect(e.description.contains("IEND")) }
+        do { _ = try GrayImage.readPNG(path: "/nonexistent/goal.png"); Issue.record("read a missing file") } catch let e as ImageError { #expect(e.description.hasPrefix("/nonexistent/goal.png")) }
     }
 
     @Test func compressionHelpsOnPlots() {
@@ -159,4 +204,16 @@ func recordSample(path: String, episodes: Int, steps: Int, seed: UInt64) throws 
         let png = c.render(width: 400, height: 300).pngData()
         #expect(png.count < 400 * 300 * 3 / 10)
     }
+}
+
+/// Runs a Python script with arguments; returns its standard output.
+func runPython(_ script: String, _ arguments: String...) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", script] + arguments
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    p.waitUntilExit()
+    return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
 }

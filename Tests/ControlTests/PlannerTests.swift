@@ -1,0 +1,173 @@
+import CAllocationCounter
+import Configuration
+import Foundation
+import LinuxHardware
+import Planning
+import RobotCore
+import Safety
+import Simulation
+import Testing
+import WorldModel
+@testable import Control
+
+/// The shipped world model (`make model`), loaded once.
+let shippedModel: WorldModelFile = try! WorldModelFile.load(path: repoRoot + "/models/two-rooms.safetensors")
+
+/// Planner settings whose outcome does not depend on this machine's speed: the budget never cuts.
+func unbudgeted(_ change: (inout PlannerConfig) -> Void = { _ in }) -> PlannerConfig {
+    var c = PlannerConfig()
+    c.budgetMilliseconds = 10_000
+    change(&c)
+    return c
+}
+
+func fixedBoard() throws -> LoadedBoard { try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml") }
+
+/// The int8 latent of the fixed layout with the agent at `p`.
+func latent(at p: Vec2, _ observer: LatentObserver) -> [Float] {
+    let world = TwoRoomsWorld(layout: .fixed, start: p, goal: p)
+    let f = Frame(width: 64, height: 64)
+    world.render(into: f)
+    return observer.encode(f.pixels)
+}
+
+/// The shipped board with a planner source aiming at the episode's goal image, armed.
+func plannerSetup(_ config: PlannerConfig) throws -> (SimSetup, LatentPlannerSource, Frame) {
+    let s = try SimSetup()
+    let source = try LatentPlannerSource(model: shippedModel, config: config, governor: s.governor, timer: SystemClock())
+    s.loop.source = source
+    let f = Frame(width: 64, height: 64)
+    s.robot.world.render(into: f, agent: s.robot.world.goal)
+    source.setGoal(image: f.pixels)
+    s.arm()
+    return (s, source, f)
+}
+
+@Suite("Latent planner")
+struct PlannerTests {
+    @Test("route search in imagination finds the way through the door, and it works in the real world")
+    func routeThroughDoor() throws {
+        let observer = try LatentObserver(model: shippedModel, timer: SystemClock())
+        let roadmap = try LatentRoadmap(model: shippedModel)
+        let start = Vec2(20, 10), goal = Vec2(44, 10)  // the wall is between them; the door is at y 27.5…36.5
+        let z = latent(at: start, observer), g = latent(at: goal, observer)
+        let found = z.withUnsafeBufferPointer { zb in g.withUnsafeBufferPointer { roadmap.search(from: zb, goal: $0, mergeFactor: 0.8, goalFactor: 0.8) } }
+        #expect(found)
+        // Replay the route's macro actions in the true world.
+        var world = TwoRoomsWorld(layout: .fixed, start: start, goal: goal)
+        var lowest = start.y
+        for leg in 0..<roadmap.routeLength {
+            let (ex, ey) = roadmap.effort(roadmap.route[leg])
+            for _ in 0..<roadmap.macroSteps {
+                world.step(Vec2(Double(ex), Double(ey)) * TwoRoomsWorld.maxStep)
+                lowest = max(lowest, world.position.y)
+            }
+        }
+        #expect(world.layout.side(of: world.position) == 1, "the route crosses into the goal's room")
+        #expect(lowest > 25, "it goes down to the door (deepest y \(lowest))")
+        #expect(world.distanceToGoal < 10, "it ends near the goal (\(world.distanceToGoal) px)")
+    }
+
+    @Test("planner reaches goals in the other room; the greedy baseline does not")
+    func reachesGoals() throws {
+        let board = try fixedBoard()
+        let planner = try GoalReachingRun(board: board, seed: 77, model: shippedModel, policy: .planner(unbudgeted()))
+        let greedy = try GoalReachingRun(board: board, seed: 77, model: shippedModel, policy: .greedy(unbudgeted()))
+        var plannerOK = 0, greedyOK = 0
+        for _ in 0..<4 {
+            let p = planner.runEpisode(), g = greedy.runEpisode()
+            #expect(p.start == g.start && p.goal == g.goal, "both policies get the same episodes")
+            #expect(TwoRoomsLayout.fixed.side(of: Vec2(p.start[0], p.start[1])) != TwoRoomsLayout.fixed.side(of: Vec2(p.goal[0], p.goal[1])))
+            if p.success { plannerOK += 1 }
+            if g.success { greedyOK += 1 }
+        }
+        #expect(plannerOK >= 3, "planner reached \(plannerOK)/4")
+        #expect(greedyOK <= 1, "greedy reached \(greedyOK)/4")
+        #expect(planner.planner!.routesFound > 0)
+        #expect(planner.governor.faultEvents == 0, "no fault while planning (surprise, heartbeat…)")
+    }
+
+    @Test("a plan that would overrun the budget is skipped and the shifted previous plan is used")
+    func budgetCut() throws {
+        let (s, source, f) = try plannerSetup(unbudgeted())
+        for _ in 0..<3 { s.loop.tick() }
+        #expect(source.skipped == 0)
+        let before = source.planner.mean
+        // Now a budget no iteration fits in: the planner must not iterate, only shift.
+        let tight = try LatentPlannerSource(model: shippedModel, config: unbudgeted { $0.budgetMilliseconds = 0.01; $0.roadmapEvery = 0 },
+                                            governor: s.governor, timer: SystemClock())
+        tight.setGoal(image: f.pixels)
+        tight.planner.seed(plan: before.withUnsafeBufferPointer { $0 })
+        s.loop.source = tight
+        // The first tick measures one iteration (no estimate yet); after that, the budget rules.
+        s.loop.tick()
+        let seeded = tight.planner.mean
+        let report = s.loop.tick()
+        #expect(tight.skipped == 1)
+        #expect(Array(tight.planner.mean[0..<(seeded.count - 2)]) == Array(seeded[2...]), "the plan was shifted by one step, not re-planned")
+        #expect(report.proposed && report.command.efforts[0] == Double(seeded[2]), "the command is the shifted plan's first action")
+    }
+
+    @Test("planning allocates nothing in the tick (200 ticks, route searches included)")
+    func noAllocation() throws {
+        let (s, source, _) = try plannerSetup(unbudgeted { $0.roadmapEvery = 5 })
+        for _ in 0..<5 { s.loop.tick() }
+        allocation_counter_start()
+        for _ in 0..<200 { s.loop.tick() }
+        let allocations = allocation_counter_stop()
+        #expect(allocations == 0)
+        #expect(source.searches >= 30 && source.planTime.count >= 200)
+    }
+
+    @Test("the world model's surprise latches a fault when the world jumps, and slows when the profile says slow")
+    func surprise() throws {
+        for response in [SurpriseAction.stop, .slow] {
+            var board = try fixedBoard()
+            board.profile.surprise.action = response
+            let clock = ManualClock()
+            let rig = try Rig(board: board, clock: clock, seed: 5)
+            let governor = try SafetyGovernor(config: board.safetyConfig)
+            let source = try LatentPlannerSource(model: shippedModel, config: unbudgeted(), governor: governor, timer: SystemClock())
+            source.observer.threshold = shippedModel.validationOneStepErrorP99! * board.profile.surprise.thresholdFactor
+            let loop = rig.makeLoop(source: source, governor: governor)
+            let robot = rig.robot!
+            let f = Frame(width: 64, height: 64)
+            robot.world.render(into: f, agent: robot.world.goal)
+            source.setGoal(image: f.pixels)
+            for _ in 0..<3 { loop.tick() }
+            #expect(governor.requestArm() == .armed)
+            for _ in 0..<10 { loop.tick() }
+            #expect(governor.state == .armed && governor.surprisedTicks == 0, "no surprise while the world behaves")
+            // The agent jumps to the other room: nothing the model predicted.
+            let w = robot.world
+            let elsewhere = Vec2(w.position.x < 32 ? 50 : 14, w.position.y < 32 ? 50 : 14)
+            robot.reset(world: TwoRoomsWorld(layout: w.layout, start: elsewhere, goal: w.goal))
+            var slowedMax = 0.0
+            for _ in 0..<3 {
+                let r = loop.tick()
+                if governor.slowed { slowedMax = max(slowedMax, abs(r.output.efforts[0]), abs(r.output.efforts[1])) }
+            }
+            #expect(source.isSurprised)
+            switch response {
+            case .stop:
+                #expect(governor.latchedFaults.contains(.modelSurprised) && governor.lastOutput.isNeutral)
+            default:
+                #expect(governor.state == .armed && governor.surprisedTicks > 0)
+                #expect(slowedMax <= board.profile.surprise.slowFactor + 1e-9)
+            }
+        }
+    }
+}
+
+@Suite("Evaluation statistics")
+struct EvaluationStatisticsTests {
+    @Test("Wilson 95 % interval matches known values and stays in [0, 1]")
+    func wilson() {
+        let (lo, hi) = wilsonInterval(successes: 195, trials: 200)
+        #expect(abs(lo - 0.9428) < 5e-4 && abs(hi - 0.9893) < 5e-4, "\(lo) \(hi)")
+        let (l0, h0) = wilsonInterval(successes: 0, trials: 50)
+        #expect(l0 == 0 && abs(h0 - 0.0713) < 5e-4)
+        let (l1, h1) = wilsonInterval(successes: 200, trials: 200)
+        #expect(abs(l1 - 0.9812) < 5e-4 && h1 == 1)
+    }
+}
