@@ -29,12 +29,14 @@ public final class LatentObserver {
     private let timer: RobotClock
 
     /// `timer` measures encode time (a real clock even when the loop runs on a manual one).
-    public init(model: WorldModelFile, timer: RobotClock) throws {
+    /// `thresholdFactor` × the model's validation p99 one-step error is the surprise threshold (nil: none).
+    public init(model: WorldModelFile, timer: RobotClock, thresholdFactor: Double? = nil) throws {
         encoder = try model.makeQuantizedEncoder()
         predictor = try model.makePredictor()
         latentSize = model.latentSize
         latent = [Float](repeating: 0, count: model.latentSize)
         self.timer = timer
+        if let thresholdFactor, let p99 = model.validationOneStepErrorP99 { threshold = p99 * thresholdFactor }
     }
 
     public var meanSurprise: Double { surpriseCount == 0 ? 0 : surpriseSum / Double(surpriseCount) }
@@ -95,13 +97,14 @@ public final class LatentMonitor: CommandSource {
     public var isLinkLost: Bool { inner.isLinkLost }
     public var isSurprised: Bool { observer.isSurprised }
 
-    public init(inner: CommandSource, model: WorldModelFile, governor: SafetyGovernor, timer: RobotClock) throws {
+    public init(inner: CommandSource, model: WorldModelFile, governor: SafetyGovernor, timer: RobotClock,
+                surpriseThresholdFactor: Double? = nil) throws {
         self.inner = inner
         self.governor = governor
         guard governor.channelCount >= WorldModelArchitecture.actionSize else {
             throw ModelError("the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
         }
-        observer = try LatentObserver(model: model, timer: timer)
+        observer = try LatentObserver(model: model, timer: timer, thresholdFactor: surpriseThresholdFactor)
     }
 
     public func reset() { observer.reset() }

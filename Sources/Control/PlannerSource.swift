@@ -36,11 +36,12 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
 
     public var isSurprised: Bool { observer.isSurprised }
 
-    public init(model: WorldModelFile, config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1) throws {
+    public init(model: WorldModelFile, config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
+                surpriseThresholdFactor: Double? = nil) throws {
         guard governor.channelCount >= WorldModelArchitecture.actionSize else {
             throw ModelError("the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
         }
-        observer = try LatentObserver(model: model, timer: timer)
+        observer = try LatentObserver(model: model, timer: timer, thresholdFactor: surpriseThresholdFactor)
         planner = try LatentPlanner(model: model, config: config, seed: seed)
         roadmap = config.roadmapEvery > 0 && config.horizon > 1
             ? try LatentRoadmap(model: model, directions: config.roadmapDirections, macroSteps: config.roadmapMacroSteps,

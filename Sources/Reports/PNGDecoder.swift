@@ -107,7 +107,8 @@ public func zlibDecompress(_ data: [UInt8]) throws -> [UInt8] {
             guard len == (~nlen & 0xFFFF) else { throw ImageError("stored block length check failed") }
             for _ in 0..<len { out.append(UInt8(try reader.bits(8))) }
         case 1:
-            try inflateBlock(&reader, &out, literals: Huffman.fixedLiterals, distances: Huffman.fixedDistances)
+            try inflateBlock(&reader, &out, literals: Huffman(lengths: Huffman.fixedLiteralLengths),
+                             distances: Huffman(lengths: Huffman.fixedDistanceLengths))
         case 2:
             let hlit = try reader.bits(5) + 257, hdist = try reader.bits(5) + 1, hclen = try reader.bits(4) + 4
             let order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
@@ -218,7 +219,8 @@ private struct Huffman {
         throw ImageError("invalid Huffman code")
     }
 
-    static let fixedLiterals = try! Huffman(lengths: [Int](repeating: 8, count: 144) + [Int](repeating: 9, count: 112)
-                                            + [Int](repeating: 7, count: 24) + [Int](repeating: 8, count: 8))
-    static let fixedDistances = try! Huffman(lengths: [Int](repeating: 5, count: 30))
+    /// The fixed code's lengths (RFC 1951 §3.2.6).
+    static let fixedLiteralLengths = [Int](repeating: 8, count: 144) + [Int](repeating: 9, count: 112)
+        + [Int](repeating: 7, count: 24) + [Int](repeating: 8, count: 8)
+    static let fixedDistanceLengths = [Int](repeating: 5, count: 30)
 }

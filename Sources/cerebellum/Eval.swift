@@ -119,7 +119,7 @@ struct Eval: ParsableCommand {
         print("  policy                 success          95 % interval     steps to goal (mean / median)  plan time p50 / p99 / max")
         for p in r.policies {
             let rate = String(format: "%3d/%d = %5.1f %%", p.successes, p.episodes.count, 100 * p.successRate)
-            let ci = String(format: "[%5.1f, %5.1f] %%", 100 * p.interval95.0, 100 * p.interval95.1)
+            let ci = String(format: "[%5.1f, %5.1f] %%", 100 * p.interval95Low, 100 * p.interval95High)
             let steps = p.successes > 0 ? String(format: "%6.1f / %4.0f", p.meanStepsToGoal, p.medianStepsToGoal) : "     –"
             let plan = p.planTime.map { String(format: "%.2f / %.2f / %.2f ms", $0.p50, $0.p99, $0.max) } ?? "–"
             print("  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) \(rate)  \(ci)  \(steps.padding(toLength: 30, withPad: " ", startingAt: 0)) \(plan)")
@@ -137,7 +137,8 @@ struct PolicyReport: Codable {
     var successes: Int
     var successRate: Double
     /// Wilson score interval, 95 %.
-    var interval95: (Double, Double)
+    var interval95Low: Double
+    var interval95High: Double
     var meanStepsToGoal: Double
     var medianStepsToGoal: Double
     /// Wall-clock plan time per tick, ms (planner policies).
@@ -150,17 +151,12 @@ struct PolicyReport: Codable {
     var seconds: Double
     var episodes: [GoalEpisode]
 
-    enum CodingKeys: String, CodingKey {
-        case policy, successes, successRate, interval95Low, interval95High, meanStepsToGoal, medianStepsToGoal, planTime
-        case cutShort, skipped, routeSearches, routesFound, loop, seconds, episodes
-    }
-
     init(policy: String, episodes: [GoalEpisode], planner: LatentPlannerSource?, loop: LoopReport, seconds: Double) {
         self.policy = policy
         self.episodes = episodes
         successes = episodes.filter(\.success).count
         successRate = Double(successes) / Double(max(1, episodes.count))
-        interval95 = wilsonInterval(successes: successes, trials: episodes.count)
+        (interval95Low, interval95High) = wilsonInterval(successes: successes, trials: episodes.count)
         let steps = episodes.filter(\.success).map { Double($0.steps) }.sorted()
         meanStepsToGoal = steps.isEmpty ? .nan : steps.reduce(0, +) / Double(steps.count)
         medianStepsToGoal = steps.isEmpty ? .nan : steps[steps.count / 2]
@@ -171,43 +167,6 @@ struct PolicyReport: Codable {
         routesFound = planner?.routesFound ?? 0
         self.loop = loop
         self.seconds = seconds
-    }
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        policy = try c.decode(String.self, forKey: .policy)
-        successes = try c.decode(Int.self, forKey: .successes)
-        successRate = try c.decode(Double.self, forKey: .successRate)
-        interval95 = (try c.decode(Double.self, forKey: .interval95Low), try c.decode(Double.self, forKey: .interval95High))
-        meanStepsToGoal = try c.decode(Double.self, forKey: .meanStepsToGoal)
-        medianStepsToGoal = try c.decode(Double.self, forKey: .medianStepsToGoal)
-        planTime = try c.decodeIfPresent(PercentileSummary.self, forKey: .planTime)
-        cutShort = try c.decode(Int.self, forKey: .cutShort)
-        skipped = try c.decode(Int.self, forKey: .skipped)
-        routeSearches = try c.decode(Int.self, forKey: .routeSearches)
-        routesFound = try c.decode(Int.self, forKey: .routesFound)
-        loop = try c.decode(LoopReport.self, forKey: .loop)
-        seconds = try c.decode(Double.self, forKey: .seconds)
-        episodes = try c.decode([GoalEpisode].self, forKey: .episodes)
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(policy, forKey: .policy)
-        try c.encode(successes, forKey: .successes)
-        try c.encode(successRate, forKey: .successRate)
-        try c.encode(interval95.0, forKey: .interval95Low)
-        try c.encode(interval95.1, forKey: .interval95High)
-        try c.encode(meanStepsToGoal, forKey: .meanStepsToGoal)
-        try c.encode(medianStepsToGoal, forKey: .medianStepsToGoal)
-        try c.encodeIfPresent(planTime, forKey: .planTime)
-        try c.encode(cutShort, forKey: .cutShort)
-        try c.encode(skipped, forKey: .skipped)
-        try c.encode(routeSearches, forKey: .routeSearches)
-        try c.encode(routesFound, forKey: .routesFound)
-        try c.encode(loop, forKey: .loop)
-        try c.encode(seconds, forKey: .seconds)
-        try c.encode(episodes, forKey: .episodes)
     }
 }
 

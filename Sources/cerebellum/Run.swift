@@ -109,8 +109,8 @@ struct Run: ParsableCommand {
         var follower = ScriptedWaypointFollower(world: robot.world)
         var planner: LatentPlannerSource?
         if usePlanner, let wm = worldModel {
-            let source = try LatentPlannerSource(model: wm, config: plannerConfig, governor: governor, timer: clock, seed: seed ?? 1)
-            if let p99 = wm.validationOneStepErrorP99 { source.observer.threshold = p99 * p.surprise.thresholdFactor }
+            let source = try LatentPlannerSource(model: wm, config: plannerConfig, governor: governor, timer: clock, seed: seed ?? 1,
+                                                 surpriseThresholdFactor: p.surprise.thresholdFactor)
             for (name, image) in Goal.library(width: p.camera.width, height: p.camera.height) {
                 source.goalLibrary[name] = source.observer.encode(image.pixels)
             }
@@ -134,8 +134,10 @@ struct Run: ParsableCommand {
             console = c
         }
         // The follower has no model of its own: the monitor watches the world model's surprise for it.
-        let monitor = planner == nil ? try worldModel.map { try LatentMonitor(inner: console?.arbiter ?? follower, model: $0, governor: governor, timer: clock) } : nil
-        if let monitor, let p99 = worldModel?.validationOneStepErrorP99 { monitor.observer.threshold = p99 * p.surprise.thresholdFactor }
+        let monitor = planner == nil
+            ? try worldModel.map { try LatentMonitor(inner: console?.arbiter ?? follower, model: $0, governor: governor, timer: clock,
+                                                     surpriseThresholdFactor: p.surprise.thresholdFactor) }
+            : nil
         let observer = planner?.observer ?? monitor?.observer
         let loop = rig.makeLoop(source: monitor ?? console?.arbiter ?? autonomy, governor: governor)
         let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: arm)

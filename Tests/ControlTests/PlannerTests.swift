@@ -10,8 +10,8 @@ import Testing
 import WorldModel
 @testable import Control
 
-/// The shipped world model (`make model`), loaded once.
-let shippedModel: WorldModelFile = try! WorldModelFile.load(path: repoRoot + "/models/two-rooms.safetensors")
+/// The shipped world model (`make model`); a missing or bad file fails the test that needs it, with the reason.
+func loadShippedModel() throws -> WorldModelFile { try WorldModelFile.load(path: repoRoot + "/models/two-rooms.safetensors") }
 
 /// Planner settings whose outcome does not depend on this machine's speed: the budget never cuts.
 func unbudgeted(_ change: (inout PlannerConfig) -> Void = { _ in }) -> PlannerConfig {
@@ -33,6 +33,7 @@ func latent(at p: Vec2, _ observer: LatentObserver) -> [Float] {
 
 /// The shipped board with a planner source aiming at the episode's goal image, armed.
 func plannerSetup(_ config: PlannerConfig) throws -> (SimSetup, LatentPlannerSource, Frame) {
+    let shippedModel = try loadShippedModel()
     let s = try SimSetup()
     let source = try LatentPlannerSource(model: shippedModel, config: config, governor: s.governor, timer: SystemClock())
     s.loop.source = source
@@ -47,6 +48,7 @@ func plannerSetup(_ config: PlannerConfig) throws -> (SimSetup, LatentPlannerSou
 struct PlannerTests {
     @Test("route search in imagination finds the way through the door, and it works in the real world")
     func routeThroughDoor() throws {
+        let shippedModel = try loadShippedModel()
         let observer = try LatentObserver(model: shippedModel, timer: SystemClock())
         let roadmap = try LatentRoadmap(model: shippedModel)
         let start = Vec2(20, 10), goal = Vec2(44, 10)  // the wall is between them; the door is at y 27.5…36.5
@@ -70,6 +72,7 @@ struct PlannerTests {
 
     @Test("planner reaches goals in the other room; the greedy baseline does not")
     func reachesGoals() throws {
+        let shippedModel = try loadShippedModel()
         let board = try fixedBoard()
         let planner = try GoalReachingRun(board: board, seed: 77, model: shippedModel, policy: .planner(unbudgeted()))
         let greedy = try GoalReachingRun(board: board, seed: 77, model: shippedModel, policy: .greedy(unbudgeted()))
@@ -89,6 +92,7 @@ struct PlannerTests {
 
     @Test("a plan that would overrun the budget is skipped and the shifted previous plan is used")
     func budgetCut() throws {
+        let shippedModel = try loadShippedModel()
         let (s, source, f) = try plannerSetup(unbudgeted())
         for _ in 0..<3 { s.loop.tick() }
         #expect(source.skipped == 0)
@@ -121,14 +125,17 @@ struct PlannerTests {
 
     @Test("the world model's surprise latches a fault when the world jumps, and slows when the profile says slow")
     func surprise() throws {
+        let shippedModel = try loadShippedModel()
         for response in [SurpriseAction.stop, .slow] {
             var board = try fixedBoard()
             board.profile.surprise.action = response
             let clock = ManualClock()
             let rig = try Rig(board: board, clock: clock, seed: 5)
             let governor = try SafetyGovernor(config: board.safetyConfig)
-            let source = try LatentPlannerSource(model: shippedModel, config: unbudgeted(), governor: governor, timer: SystemClock())
-            source.observer.threshold = shippedModel.validationOneStepErrorP99! * board.profile.surprise.thresholdFactor
+            let source = try LatentPlannerSource(model: shippedModel, config: unbudgeted(), governor: governor, timer: SystemClock(),
+                                                 surpriseThresholdFactor: board.profile.surprise.thresholdFactor)
+            let p99 = try #require(shippedModel.validationOneStepErrorP99)
+            #expect(source.observer.threshold == p99 * board.profile.surprise.thresholdFactor)
             let loop = rig.makeLoop(source: source, governor: governor)
             let robot = rig.robot!
             let f = Frame(width: 64, height: 64)
