@@ -19,7 +19,7 @@ let package = Package(
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CI2C", providers: [.apt(["libi2c-dev"])]),
         // What Swift cannot call directly: ioctl (variadic) and the request-number macros.
-        .target(name: "CShims"),
+        .target(name: "CShims", dependencies: ["CV4L2"]),
         // int8 GEMM kernels with CPU-feature dispatch (AVX2, AVX-512 VNNI, NEON SDOT, portable).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 

@@ -9,6 +9,23 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
+#include <linux/watchdog.h>
+#include <linux/videodev2.h>
+#include <libv4l2.h>
+#include <sys/mman.h>
+
+const unsigned long CB_WDIOC_SETTIMEOUT = WDIOC_SETTIMEOUT;
+const unsigned long CB_WDIOC_GETTIMEOUT = WDIOC_GETTIMEOUT;
+const unsigned long CB_WDIOC_KEEPALIVE = WDIOC_KEEPALIVE;
+const unsigned long CB_WDIOC_GETSUPPORT = WDIOC_GETSUPPORT;
+
+int cb_watchdog_identity(int fd, char *buf, size_t size) {
+    struct watchdog_info info;
+    memset(&info, 0, sizeof info);
+    if (cb_ioctl(fd, WDIOC_GETSUPPORT, &info) != 0) return -1;
+    snprintf(buf, size, "%.32s", (const char *)info.identity);
+    return 0;
+}
 
 int cb_ioctl(int fd, unsigned long request, void *arg) {
     int r;
@@ -86,3 +103,22 @@ int cb_openpty(int *master, int *slave, char *slave_name, size_t name_size) {
 }
 
 void cb_line_buffered_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
+
+int cb_v4l2_open(const char *path, int flags) { return v4l2_open(path, flags); }
+int cb_v4l2_close(int fd) { return v4l2_close(fd); }
+int cb_v4l2_ioctl(int fd, unsigned long request, void *arg) {
+    int r;
+    do { r = v4l2_ioctl(fd, request, arg); } while (r == -1 && errno == EINTR);
+    return r;
+}
+void *cb_v4l2_mmap(size_t length, int fd, long offset) {
+    return v4l2_mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (int64_t)offset);
+}
+int cb_v4l2_munmap(void *start, size_t length) { return v4l2_munmap(start, length); }
+
+const unsigned long CB_VIDIOC_QUERYCAP = VIDIOC_QUERYCAP, CB_VIDIOC_ENUM_FMT = VIDIOC_ENUM_FMT,
+    CB_VIDIOC_S_FMT = VIDIOC_S_FMT, CB_VIDIOC_G_FMT = VIDIOC_G_FMT, CB_VIDIOC_G_PARM = VIDIOC_G_PARM,
+    CB_VIDIOC_S_PARM = VIDIOC_S_PARM, CB_VIDIOC_REQBUFS = VIDIOC_REQBUFS, CB_VIDIOC_QUERYBUF = VIDIOC_QUERYBUF,
+    CB_VIDIOC_QBUF = VIDIOC_QBUF, CB_VIDIOC_DQBUF = VIDIOC_DQBUF, CB_VIDIOC_STREAMON = VIDIOC_STREAMON,
+    CB_VIDIOC_STREAMOFF = VIDIOC_STREAMOFF, CB_VIDIOC_ENUM_FRAMESIZES = VIDIOC_ENUM_FRAMESIZES,
+    CB_VIDIOC_QUERYCTRL = VIDIOC_QUERYCTRL, CB_VIDIOC_G_CTRL = VIDIOC_G_CTRL, CB_VIDIOC_S_CTRL = VIDIOC_S_CTRL;

@@ -10,9 +10,14 @@ public enum ActuatorKind: String, Sendable, CaseIterable {
     case gpioHBridge = "gpio_hbridge"
 }
 
-/// Which driver provides a device. Real drivers are listed here as the build gains them.
+/// Which driver provides a device.
 public enum DeviceDriver: String, Sendable, CaseIterable {
+    /// The built-in simulated robot.
     case sim
+    /// A V4L2 camera through libv4l2 (cameras only).
+    case v4l2
+    /// A GPIO line through libgpiod (inputs and outputs only).
+    case gpiod
 }
 
 /// What an input line is for.
@@ -40,14 +45,79 @@ public struct LoopSettings: Sendable, Equatable {
 
 public struct CameraSettings: Sendable, Equatable {
     public var driver: DeviceDriver
+    /// The encoder's input size (the frame the controller sees), px.
     public var width: Int
     public var height: Int
+    /// `v4l2`: the device and what to ask of it (capture size, rate, format, crop, buffers).
+    public var v4l2: V4L2Settings?
     /// Oldest frame the controller may act on.
     public var maxFrameAge: Duration
     /// Simulated camera: exposure-to-delivery latency.
     public var simLatency: Duration
     /// Simulated camera: chance a tick brings no new frame.
     public var simDropProbability: Double
+}
+
+/// A V4L2 camera (`camera:` with `driver: v4l2`).
+public struct V4L2Settings: Sendable, Equatable {
+    /// `/dev/videoN`, `/dev/v4l/by-id/…`, `/dev/v4l/by-path/…`, `driver:NAME` or `card:TEXT`.
+    public var device: String
+    public var captureWidth: Int
+    public var captureHeight: Int
+    public var framesPerSecond: Double
+    /// grey, yuyv, mjpeg, or nil (the cheapest the device offers).
+    public var format: String?
+    /// Crop in capture pixels: x, y, width, height; nil: centred.
+    public var crop: [Int]?
+    public var buffers: Int
+    public var pollTimeoutMilliseconds: Int
+}
+
+/// A GPIO line: the chip by label, the line by name (or by offset on that labelled chip).
+public struct GPIOLineSpec: Sendable, Equatable {
+    public var chip: String
+    public var line: String
+}
+
+/// The PWM board behind the actuator channels (`pwm:`); nil on simulated boards.
+public struct PWMSettings: Sendable, Equatable {
+    /// Only the PCA9685 so far.
+    public var driver: String
+    /// I2C bus number or adapter name.
+    public var bus: String
+    /// 7-bit I2C address.
+    public var address: Int
+    /// The OE pin on a GPIO (outputs enabled while asserted; configure it active-low, as on the chip).
+    public var outputEnable: GPIOLineSpec?
+    public var outputEnableActiveLow: Bool
+    /// Tries per transfer on EIO / ENXIO / EREMOTEIO before the actuator fault.
+    public var attempts: Int
+    /// MODE1 is read back every this many writes to catch a chip that lost power.
+    public var healthCheckEvery: Int
+}
+
+/// What a GPIO output is for.
+public enum OutputRole: String, Sendable, CaseIterable {
+    /// Asserted while the governor is armed and no fault is latched (a motor driver's enable pin).
+    case motorEnable = "motor_enable"
+    /// Asserted while armed (a status LED).
+    case statusLED = "status_led"
+}
+
+/// A GPIO output line (`outputs:`).
+public struct OutputLine: Sendable, Equatable {
+    public var name: String
+    public var role: OutputRole
+    public var gpio: GPIOLineSpec
+    public var activeLow: Bool
+    /// The level on open, on stop and on any fault (logical: true = asserted).
+    public var safeLevel: Bool
+}
+
+/// The kernel watchdog fed from the loop (`watchdog:`).
+public struct WatchdogSettings: Sendable, Equatable {
+    public var device: String
+    public var timeoutSeconds: Int
 }
 
 public struct ActuatorChannel: Sendable, Equatable {
@@ -67,6 +137,19 @@ public struct InputLine: Sendable, Equatable {
     public var driver: DeviceDriver
     /// True when the line reads low while asserted (a normally-closed e-stop to ground).
     public var activeLow: Bool
+    /// `gpiod`: where the line is.
+    public var gpio: GPIOLineSpec?
+    /// `gpiod`: as_is, disabled, pull_up, pull_down.
+    public var bias: String
+
+    public init(name: String, role: InputRole, driver: DeviceDriver, activeLow: Bool, gpio: GPIOLineSpec? = nil, bias: String = "as_is") {
+        self.name = name
+        self.role = role
+        self.driver = driver
+        self.activeLow = activeLow
+        self.gpio = gpio
+        self.bias = bias
+    }
 }
 
 /// The teleop console (`serial_console`): where the operator's terminal is and how it drives.
@@ -134,7 +217,11 @@ public struct BoardProfile: Sendable, Equatable {
     public var loop: LoopSettings
     public var camera: CameraSettings
     public var actuators: [ActuatorChannel]
+    /// The PWM board (real boards).
+    public var pwm: PWMSettings?
     public var inputs: [InputLine]
+    public var outputs: [OutputLine] = []
+    public var watchdog: WatchdogSettings?
     public var serialConsole: SerialConsoleSettings?
     public var safety: SafetySettings
     public var simulation: SimulationSettings?
@@ -264,6 +351,29 @@ extension BoardProfile {
             simLatency: .zero, simDropProbability: 0)
         camera.simLatency = try camMap.optional("sim_latency_ms").map { try milliseconds($0, in: 0...1000) } ?? .zero
         camera.simDropProbability = try camMap.optional("sim_drop_probability")?.double(in: 0...1) ?? 0
+        if camera.driver == .v4l2 {
+            var crop: [Int]?
+            if let c = try camMap.optional("crop")?.mapping() {
+                crop = [try c.required("x").int(in: 0...16384), try c.required("y").int(in: 0...16384),
+                        try c.required("width").int(in: 1...16384), try c.required("height").int(in: 1...16384)]
+                try c.finish()
+            }
+            camera.v4l2 = V4L2Settings(
+                device: try camMap.required("device").string(),
+                captureWidth: try camMap.optional("capture_width")?.int(in: 16...8192) ?? 320,
+                captureHeight: try camMap.optional("capture_height")?.int(in: 16...8192) ?? 240,
+                framesPerSecond: try camMap.optional("fps")?.double(in: 1...1000) ?? 30,
+                format: try camMap.optional("format").map { v in
+                    let f = try v.string()
+                    guard ["grey", "yuyv", "mjpeg"].contains(f) else { throw v.error("'\(f)' is not one of: grey, yuyv, mjpeg") }
+                    return f
+                },
+                crop: crop,
+                buffers: try camMap.optional("buffers")?.int(in: 2...4) ?? 3,
+                pollTimeoutMilliseconds: try camMap.optional("poll_timeout_ms")?.int(in: 0...1000) ?? 0)
+        } else if camera.driver != .sim {
+            throw try camMap.required("driver").error("a camera's driver is sim or v4l2")
+        }
         try camMap.finish()
 
         var actuators: [ActuatorChannel] = []
@@ -283,15 +393,72 @@ extension BoardProfile {
         }
         if actuators.isEmpty { throw try root.required("actuators").error("a board needs at least one actuator") }
 
+        var pwm: PWMSettings?
+        if let pm = try root.optional("pwm")?.mapping() {
+            let driver = try pm.required("driver").string()
+            guard driver == "pca9685" else { throw try pm.required("driver").error("'\(driver)' is not a PWM driver this build has (pca9685)") }
+            var oe: GPIOLineSpec?
+            var oeActiveLow = true
+            if let o = try pm.optional("output_enable")?.mapping() {
+                oe = try gpioLine(o)
+                oeActiveLow = try o.optional("active_low")?.bool() ?? true
+                try o.finish()
+            }
+            let busValue = try pm.required("bus")
+            pwm = PWMSettings(driver: driver, bus: try busValue.string(), address: try pm.optional("address")?.int(in: 0x03...0x77) ?? 0x40,
+                              outputEnable: oe, outputEnableActiveLow: oeActiveLow,
+                              attempts: try pm.optional("attempts")?.int(in: 1...20) ?? 3,
+                              healthCheckEvery: try pm.optional("health_check_every")?.int(in: 1...10_000) ?? 10)
+            try pm.finish()
+        }
+
         var inputs: [InputLine] = []
         for item in try root.optional("inputs")?.sequence() ?? [] {
             let m = try item.mapping()
-            inputs.append(InputLine(
+            let driverValue = try m.required("driver")
+            let driver = try driverValue.choice(DeviceDriver.self)
+            var line = InputLine(
                 name: try m.required("name").string(),
                 role: try m.required("role").choice(InputRole.self),
-                driver: try m.required("driver").choice(DeviceDriver.self),
-                activeLow: try m.optional("active_low")?.bool() ?? false))
+                driver: driver,
+                activeLow: try m.optional("active_low")?.bool() ?? false)
+            switch driver {
+            case .gpiod:
+                line.gpio = try gpioLine(m)
+                if let b = try m.optional("bias") {
+                    line.bias = try b.string()
+                    guard ["as_is", "disabled", "pull_up", "pull_down"].contains(line.bias) else {
+                        throw b.error("'\(line.bias)' is not one of: as_is, disabled, pull_up, pull_down")
+                    }
+                }
+            case .sim: break
+            case .v4l2: throw driverValue.error("an input's driver is sim or gpiod")
+            }
             try m.finish()
+            if inputs.contains(where: { $0.name == line.name }) { throw item.error("input name '\(line.name)' is used twice") }
+            inputs.append(line)
+        }
+
+        var outputs: [OutputLine] = []
+        for item in try root.optional("outputs")?.sequence() ?? [] {
+            let m = try item.mapping()
+            let o = OutputLine(name: try m.required("name").string(), role: try m.required("role").choice(OutputRole.self),
+                               gpio: try gpioLine(m), activeLow: try m.optional("active_low")?.bool() ?? false,
+                               safeLevel: try m.optional("safe_level")?.bool() ?? false)
+            try m.finish()
+            if outputs.contains(where: { $0.name == o.name }) { throw item.error("output name '\(o.name)' is used twice") }
+            outputs.append(o)
+        }
+
+        var watchdog: WatchdogSettings?
+        if let w = try root.optional("watchdog")?.mapping() {
+            if try w.optional("enabled")?.bool() ?? true {
+                watchdog = WatchdogSettings(device: try w.optional("device")?.string() ?? "/dev/watchdog",
+                                            timeoutSeconds: try w.optional("timeout_s")?.int(in: 1...600) ?? 15)
+            } else {
+                _ = w.optional("device"); _ = w.optional("timeout_s")
+            }
+            try w.finish()
         }
 
         var serial: SerialConsoleSettings?
@@ -350,6 +517,10 @@ extension BoardProfile {
         }
         let usesSim = camera.driver == .sim || inputs.contains { $0.driver == .sim }
         if usesSim && simulation == nil { throw root.value.error("a board with sim devices needs a 'simulation' section") }
+        if simulation == nil && pwm == nil { throw root.value.error("a board without 'simulation' needs a 'pwm' section (the actuators' PWM board)") }
+        if simulation != nil && (camera.driver != .sim || pwm != nil || inputs.contains { $0.driver != .sim } || !outputs.isEmpty) {
+            throw root.value.error("a simulated board uses sim devices only (no v4l2 camera, pwm, gpiod lines)")
+        }
 
         var planner: PlannerConfig?
         if let pm = try root.optional("planner")?.mapping() {
@@ -397,10 +568,23 @@ extension BoardProfile {
         try root.finish()
 
         return BoardProfile(name: name, summary: summary, loop: LoopSettings(rateHz: rate, realtime: rt), camera: camera,
-                            actuators: actuators, inputs: inputs, serialConsole: serial, safety: safety,
+                            actuators: actuators, pwm: pwm, inputs: inputs, outputs: outputs, watchdog: watchdog,
+                            serialConsole: serial, safety: safety,
                             simulation: simulation, planner: planner, surprise: surprise,
                             calibrationPath: normalizedPath(calibrationPath), path: path)
     }
+}
+
+/// `chip:` (a label) and `line:` (a name, or an offset on that chip) from a mapping.
+private func gpioLine(_ m: YAMLMapping) throws -> GPIOLineSpec {
+    let chip = try m.required("chip").string()
+    let lineValue = try m.required("line")
+    let line = try lineValue.string()
+    if chip.hasPrefix("gpiochip") && Int(chip.dropFirst(8)) != nil {
+        throw try m.required("chip").error("give the chip's label (gpiodetect shows it in brackets), not '\(chip)': chip numbers change between kernels")
+    }
+    if line.isEmpty { throw lineValue.error("a line name or offset is needed") }
+    return GPIOLineSpec(chip: chip, line: line)
 }
 
 extension Calibration {

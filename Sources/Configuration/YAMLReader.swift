@@ -65,11 +65,18 @@ struct YAMLValue {
     }
 
     func int(in range: ClosedRange<Int>) throws -> Int {
-        guard case .scalar(let s) = node, let v = Int(s.string.replacingOccurrences(of: "_", with: "")) else {
+        guard case .scalar(let s) = node, let v = YAMLValue.wholeNumber(s.string) else {
             throw error("expected a whole number, got \(describe())")
         }
         guard range.contains(v) else { throw error("\(v) is outside \(range.lowerBound)...\(range.upperBound)") }
         return v
+    }
+
+    /// Decimal, or hexadecimal with 0x (I2C addresses); underscores allowed.
+    static func wholeNumber(_ text: String) -> Int? {
+        let t = text.replacingOccurrences(of: "_", with: "")
+        if t.lowercased().hasPrefix("0x") { return Int(t.dropFirst(2), radix: 16) }
+        return Int(t)
     }
 
     /// A whole number that must be one of `allowed` (e.g. the baud rates a serial port supports).

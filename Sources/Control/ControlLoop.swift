@@ -35,6 +35,8 @@ public final class ControlLoop {
     public var source: CommandSource
     public let governor: SafetyGovernor
     public let actuators: ActuatorOutput
+    /// Output lines and the watchdog that follow the governor's state (real boards).
+    public var signals: BoardSignals?
     /// The newest frame (reused every tick).
     public let frame: Frame
     public private(set) var statistics = LoopStatistics()
@@ -93,6 +95,11 @@ public final class ControlLoop {
         } else {
             governor.recordWrite(nil)
         }
+        if let signals, let failure = signals.update(state: governor.state, now: wake) {
+            output = governor.recordWrite(failure)
+            _ = actuators.write(output)
+            _ = signals.update(state: governor.state, now: wake)
+        }
 
         // publish
         let fresh = governor.latchedFaults.subtracting(latchedBefore)
@@ -142,6 +149,7 @@ public final class ControlLoop {
     public func stop() {
         governor.disarm()
         governor.recordWrite(actuators.write(governor.neutral))
+        _ = signals?.update(state: governor.state, now: clock.now())
     }
 }
 

@@ -1,29 +1,102 @@
 import Configuration
+import LinuxHardware
 import RobotCore
 import Safety
 import Simulation
 
-/// The devices a board profile names, opened and wired: camera, actuators, e-stop, and for a
-/// simulated board the simulated robot behind them.
+/// The devices a board profile names, opened and wired: camera, actuators, e-stop, output lines and
+/// watchdog; for a simulated board, the simulated robot behind them.
 public final class Rig {
     public let board: LoadedBoard
     public let clock: RobotClock
     public let camera: FrameSource
     public let actuators: ActuatorOutput
     public let eStop: DigitalInput?
+    /// Output lines and the watchdog, which follow the governor's state each tick.
+    public let signals: BoardSignals
     /// The simulated robot, on `sim` boards.
     public let robot: SimulatedRobot?
     public let variant: TwoRoomsVariant?
+    /// The PWM board, on real boards.
+    public let pwm: PCA9685?
+    /// What the real camera negotiated (printed at start).
+    public var cameraFormat: NegotiatedFormat? { (camera as? V4L2Camera)?.format }
     private var episodeRNG: SeededGenerator
 
-    /// Opens the board's devices. Throws a `ConfigError` if the profile asks for something this
-    /// build cannot drive; nothing is started then.
+    /// Opens the board's devices. Throws a `ConfigError` (the profile asks for something this build
+    /// cannot drive) or the driver's error naming the device; whatever was opened is put back in its
+    /// safe state and released then, and no actuator has moved.
     public init(board: LoadedBoard, clock: RobotClock, seed: UInt64? = nil) throws {
         self.board = board
         self.clock = clock
         let p = board.profile
         guard let sim = p.simulation else {
-            throw ConfigError(file: p.path, line: nil, column: nil, field: "simulation", message: "only simulated boards are supported by this build")
+            robot = nil
+            variant = nil
+            episodeRNG = SeededGenerator(seed: seed ?? 1)
+            var opened: [GPIOOutputLine] = []
+            var pwmBoard: PCA9685?
+            var chips: [String: GPIOChip] = [:]
+            do {
+                func chip(_ label: String) throws -> GPIOChip {
+                    if let c = chips[label] { return c }
+                    let c = try GPIOChip(label: label)
+                    chips[label] = c
+                    return c
+                }
+                // Outputs first, at their safe levels, so nothing else can move before they hold.
+                var lines: [(OutputLine, GPIOOutputLine)] = []
+                for o in p.outputs {
+                    let l = try GPIOOutputLine(name: o.name, chip: chip(o.gpio.chip), line: o.gpio.line, activeLow: o.activeLow, safeLevel: o.safeLevel)
+                    opened.append(l)
+                    lines.append((o, l))
+                }
+                var estop: DigitalInput?
+                for i in p.inputs where i.role == .estop {
+                    guard let g = i.gpio else { continue }
+                    estop = try GPIOInputLine(name: i.name, chip: chip(g.chip), line: g.line, activeLow: i.activeLow,
+                                              bias: GPIOBias(rawValue: i.bias) ?? .asIs)
+                }
+                eStop = estop
+                guard let pw = p.pwm else {
+                    throw ConfigError(file: p.path, line: nil, column: nil, field: "pwm", message: "a real board needs a pwm section")
+                }
+                var oe: GPIOOutputLine?
+                if let o = pw.outputEnable {
+                    // OE disabled (released) until the chip is initialized.
+                    let l = try GPIOOutputLine(name: "pwm_output_enable", chip: chip(o.chip), line: o.line, activeLow: pw.outputEnableActiveLow, safeLevel: false)
+                    opened.append(l)
+                    oe = l
+                }
+                let bus = try I2CBus.find(pw.bus)
+                let device = try I2CDevice(bus: bus, address: UInt8(pw.address))
+                let chipDriver = PCA9685(device: device, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
+                                         oscillatorTrim: board.calibration.oscillatorTrim, clock: clock, outputEnable: oe,
+                                         attempts: pw.attempts, healthCheckEvery: pw.healthCheckEvery)
+                if let f = chipDriver.initialize() {
+                    throw I2CError(message: "PCA9685 at \(bus.path) address 0x\(String(pw.address, radix: 16)): initialization failed: \(f)")
+                }
+                pwmBoard = chipDriver
+                guard let v = p.camera.v4l2 else {
+                    throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "a real board needs a v4l2 camera")
+                }
+                let crop = v.crop.map { GrayResampler.Rect(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
+                camera = try V4L2Camera(request: CameraRequest(device: v.device, width: v.captureWidth, height: v.captureHeight,
+                                                               framesPerSecond: v.framesPerSecond, format: v.format, crop: crop,
+                                                               buffers: v.buffers, pollTimeoutMilliseconds: v.pollTimeoutMilliseconds),
+                                        outputWidth: p.camera.width, outputHeight: p.camera.height, clock: clock)
+                actuators = chipDriver
+                pwm = chipDriver
+                let watchdog = try p.watchdog.map { try Watchdog(path: $0.device, timeoutSeconds: $0.timeoutSeconds) }
+                signals = BoardSignals(motorEnable: lines.filter { $0.0.role == .motorEnable }.map(\.1),
+                                       statusLEDs: lines.filter { $0.0.role == .statusLED }.map(\.1),
+                                       watchdog: watchdog)
+            } catch {
+                pwmBoard?.stop()
+                for l in opened { l.release() }
+                throw error
+            }
+            return
         }
         let variant = sim.world
         if p.actuators.count != 2 {
@@ -43,17 +116,72 @@ public final class Rig {
                                  dropProbability: p.camera.simDropProbability, seed: (seed ?? sim.seed) &+ 7)
         actuators = SimulatedActuators(robot: robot, clock: clock)
         eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
+        signals = BoardSignals(motorEnable: [], statusLEDs: [], watchdog: nil)
+        pwm = nil
     }
 
     /// A control loop over this rig's devices at the board's rate, gated by `governor`.
     public func makeLoop(source: CommandSource, governor: SafetyGovernor) -> ControlLoop {
-        ControlLoop(period: board.profile.loop.period, clock: clock, camera: camera, eStop: eStop,
-                    source: source, governor: governor, actuators: actuators)
+        let loop = ControlLoop(period: board.profile.loop.period, clock: clock, camera: camera, eStop: eStop,
+                               source: source, governor: governor, actuators: actuators)
+        loop.signals = signals
+        return loop
     }
 
     /// Starts a new simulated episode (a new layout for the random-wall variant).
     public func newEpisode() {
         guard let robot, let variant else { return }
         robot.reset(world: TwoRoomsWorld.episode(variant, rng: &episodeRNG))
+    }
+
+    /// Puts every real output in its safe state and lets go of the devices: PWM full-OFF with OE
+    /// released, output lines to their safe levels, watchdog disarmed by the magic close, camera closed.
+    /// Call after `ControlLoop.stop()`.
+    public func shutdown() {
+        pwm?.stop()
+        signals.release()
+        (camera as? V4L2Camera)?.shutdown()
+    }
+}
+
+/// Output lines and the watchdog that follow the governor: motor-enable lines are asserted only while
+/// armed without a latched fault, status LEDs while armed; anything else holds their safe levels. The
+/// watchdog is fed every tick the loop runs. Lines are written only when their level changes.
+public final class BoardSignals {
+    public let motorEnable: [DigitalOutput]
+    public let statusLEDs: [DigitalOutput]
+    public let watchdog: Watchdog?
+    private var enabled: Bool?
+    private var lit: Bool?
+
+    public init(motorEnable: [DigitalOutput], statusLEDs: [DigitalOutput], watchdog: Watchdog?) {
+        self.motorEnable = motorEnable
+        self.statusLEDs = statusLEDs
+        self.watchdog = watchdog
+    }
+
+    /// After each tick's write. Returns the first line failure (an actuator fault for the governor).
+    func update(state: GovernorState, now: Instant) -> DeviceFailure? {
+        watchdog?.feed(now: now)
+        var failure: DeviceFailure?
+        let enable = state == .armed
+        if enable != enabled {
+            for l in motorEnable { if let f = l.set(enable ? true : l.safeLevel) { failure = failure ?? f } }
+            enabled = enable
+        }
+        if enable != lit {
+            for l in statusLEDs { if let f = l.set(enable ? true : l.safeLevel) { failure = failure ?? f } }
+            lit = enable
+        }
+        return failure
+    }
+
+    /// Safe levels, the GPIO lines released, the watchdog disarmed.
+    func release() {
+        for l in motorEnable + statusLEDs {
+            _ = l.set(l.safeLevel)
+            (l as? GPIOOutputLine)?.release()
+        }
+        watchdog?.disarm()
     }
 }

@@ -1,5 +1,5 @@
 /// Why a device operation failed. Carries no strings so it can be raised inside the tick.
-public enum DeviceFailure: Equatable, Sendable, CustomStringConvertible {
+public enum DeviceFailure: Error, Equatable, Sendable, CustomStringConvertible {
     /// The OS returned this errno.
     case io(errno: Int32)
     /// The device disappeared (ENODEV, unplugged).

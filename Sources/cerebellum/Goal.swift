@@ -76,8 +76,22 @@ struct Goal: ParsableCommand {
                 }
                 robot.reset(world: TwoRoomsWorld(layout: robot.world.layout, start: p, goal: robot.world.goal))
             }
+            defer { rig.shutdown() }
             let frame = Frame(width: loaded.profile.camera.width, height: loaded.profile.camera.height)
-            if case .failed(let f) = rig.camera.capture(into: frame) { throw ValidationError("camera: \(f)") }
+            // A real camera needs a few frames to start streaming: wait up to 3 s for one, and skip the first
+            // (auto exposure settles), as a person pressing a shutter would.
+            let clock = SystemClock()
+            let until = clock.now() + .seconds(3)
+            let wanted = rig.robot == nil ? 2 : 1
+            var frames = 0
+            while frames < wanted {
+                switch rig.camera.capture(into: frame) {
+                case .newFrame: frames += 1
+                case .noNewFrame: clock.sleep(until: clock.now() + .milliseconds(5))
+                case .failed(let f): throw ValidationError("camera: \(f)")
+                }
+                if frames < wanted && clock.now() > until { throw ValidationError("camera: no frame within 3 s") }
+            }
             guard frame.isValid else { throw ValidationError("camera: no frame") }
             try FileManager.default.createDirectory(atPath: Goal.directory, withIntermediateDirectories: true)
             try RGBImage(gray: frame.pixels, width: frame.width, height: frame.height).writePNG(path: path)

@@ -93,8 +93,23 @@ struct Run: ParsableCommand {
         let plannerConfig = p.planner ?? PlannerConfig()
 
         let clock = SystemClock()
-        let rig = try Rig(board: loaded, clock: clock, seed: seed)
+        if p.simulation == nil {
+            if !usePlanner { throw ValidationError("--policy follower needs a simulated board (it is told where the door and goal are)") }
+            if goal == nil { throw ValidationError("a real board plans toward a goal image: pass --goal NAME|FILE (see `cerebellum goal capture`)") }
+        }
+        let rig: Rig
+        do { rig = try Rig(board: loaded, clock: clock, seed: seed) } catch {
+            warn("error: \(error)")
+            warn("nothing was started; every output opened so far was put back in its safe state.")
+            throw ExitCode(2)
+        }
         print("board \(p.name): \(p.summary)")
+        if let f = rig.cameraFormat { print("camera: \(f)") }
+        if let pwm = rig.pwm {
+            print(String(format: "pwm: PCA9685, prescale %d → %.2f Hz (asked %.1f Hz, oscillator trim %.4f), channels %@",
+                         Int(pwm.prescale), pwm.actualFrequencyHz, pwm.requestedFrequencyHz, pwm.oscillatorTrim, pwm.pwmChannels.description))
+        }
+        if let w = rig.signals.watchdog { print("watchdog: \(w.path) (\(w.identity)), timeout \(w.timeoutSeconds) s") }
         print("loop \(String(format: "%.0f", p.loop.rateHz)) Hz, \(p.actuators.count) actuators (\(p.actuators.map(\.name).joined(separator: ", "))), calibration \(loaded.calibration.path)")
         if !noRealtime {
             let rt = applyRealtime(priority: p.loop.realtime.priority, lockMemory: p.loop.realtime.lockMemory, cpu: p.loop.realtime.cpu)
@@ -105,8 +120,8 @@ struct Run: ParsableCommand {
 
         installStopHandlers()
         let governor = try SafetyGovernor(config: loaded.safetyConfig)
-        let robot = rig.robot!
-        var follower = ScriptedWaypointFollower(world: robot.world)
+        let robot = rig.robot
+        var follower: ScriptedWaypointFollower? = robot.map { ScriptedWaypointFollower(world: $0.world) }
         var planner: LatentPlannerSource?
         if usePlanner, let wm = worldModel {
             let source = try LatentPlannerSource(model: wm, config: plannerConfig, governor: governor, timer: clock, seed: seed ?? 1,
@@ -124,7 +139,7 @@ struct Run: ParsableCommand {
         } else {
             print("command source: scripted waypoint follower (told where the door and goal are)")
         }
-        let autonomy: CommandSource = planner ?? follower
+        guard let autonomy: CommandSource = planner ?? follower else { throw ValidationError("no command source") }
         var console: TeleopConsole?
         if teleop != nil || p.serialConsole != nil {
             let c = try TeleopConsole(board: loaded, device: teleop, autonomy: autonomy, governor: governor, clock: clock,
@@ -135,7 +150,7 @@ struct Run: ParsableCommand {
         }
         // The follower has no model of its own: the monitor watches the world model's surprise for it.
         let monitor = planner == nil
-            ? try worldModel.map { try LatentMonitor(inner: console?.arbiter ?? follower, model: $0, governor: governor, timer: clock,
+            ? try worldModel.map { try LatentMonitor(inner: console?.arbiter ?? autonomy, model: $0, governor: governor, timer: clock,
                                                      surpriseThresholdFactor: p.surprise.thresholdFactor) }
             : nil
         let observer = planner?.observer ?? monitor?.observer
@@ -152,33 +167,34 @@ struct Run: ParsableCommand {
                 rig.newEpisode()
                 loop.restartSchedule()
             }
-            let world = robot.world
+            let world = robot?.world
             if let planner {
                 planner.reset()
-                if let goalImage { planner.setGoal(image: goalImage.pixels, name: goal) } else {
+                if let goalImage { planner.setGoal(image: goalImage.pixels, name: goal) } else if let world {
                     let goalFrame = Frame(width: p.camera.width, height: p.camera.height)
                     world.render(into: goalFrame, agent: world.goal)
                     planner.setGoal(image: goalFrame.pixels, name: "episode \(episode) goal")
                 }
-            } else {
-                follower = ScriptedWaypointFollower(world: world)
-                if let console { console.arbiter.autonomy = follower } else if let monitor { monitor.inner = follower } else { loop.source = follower }
+            } else if let world {
+                let f = ScriptedWaypointFollower(world: world)
+                follower = f
+                if let console { console.arbiter.autonomy = f } else if let monitor { monitor.inner = f } else { loop.source = f }
             }
             monitor?.reset()
-            var path: [[Double]] = [[world.position.x, world.position.y]]
+            var path: [[Double]] = world.map { [[$0.position.x, $0.position.y]] } ?? []
             let source = follower
             let arbiter = console?.arbiter
             let result = runner.run(
                 maxSteps: console == nil ? TwoRoomsWorld.maxEpisodeSteps : Int.max,
                 isDone: {
-                    if goalImage != nil { return false }
-                    return planner != nil || arbiter?.mode == .teleop ? robot.world.reachedGoal : source.arrived
+                    guard goalImage == nil, let robot else { return false }
+                    return planner != nil || arbiter?.mode == .teleop ? robot.world.reachedGoal : source?.arrived ?? false
                 },
                 shouldStop: {
                     stopRequested.load(ordering: .relaxed) || duration.map { (clock.now() - started).inSeconds >= $0 } ?? false
                 },
                 afterTick: { r in
-                    if path.count <= robot.steps { path.append([robot.world.position.x, robot.world.position.y]) }
+                    if let robot, path.count <= robot.steps { path.append([robot.world.position.x, robot.world.position.y]) }
                     if r.tick % 4 == 0 || r.state != .armed {
                         let report = r.tick % 8 == 0 ? loop.statistics.report : nil
                         let plan = r.tick % 8 == 0 ? planner?.planTime.summary : nil
@@ -187,9 +203,9 @@ struct Run: ParsableCommand {
                             if let report { s.report = report }
                             if let plan { s.planP99 = plan.p99 }
                             s.surprise = observer?.smoothedSurprise ?? .nan
-                            s.distanceToGoal = goalImage == nil ? robot.world.distanceToGoal : .nan
-                            s.steps = robot.steps
-                            s.effort = (r.output.efforts[0], r.output.efforts[1])
+                            s.distanceToGoal = goalImage == nil ? robot?.world.distanceToGoal ?? .nan : .nan
+                            s.steps = robot?.steps ?? r.tick
+                            s.effort = (r.output.efforts[0], r.output.efforts.count > 1 ? r.output.efforts[1] : 0)
                             s.mode = arbiter.map { $0.mode == .teleop ? ($0.connected ? "TELEOP" : "TELEOP (link down)") : "auto" } ?? ""
                         }
                     }
@@ -200,20 +216,30 @@ struct Run: ParsableCommand {
                     if loop.hasEvents { for e in loop.drainEvents() { report(e) } }
                 })
             results.append(result)
-            paths.append(GoalEpisode(index: episode, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
-                                     wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
-                                     goal: [world.goal.x, world.goal.y], path: path))
+            if let world {
+                paths.append(GoalEpisode(index: episode, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
+                                         wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
+                                         goal: [world.goal.x, world.goal.y], path: path))
+            }
             let outcome = goalImage != nil ? "ended" : (result.success ? "SUCCESS" : "no success")
             print("\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance \(String(format: "%.2f", result.finalDistance)) px")
             if result.ending == .stopped { break }
         }
         loop.stop()
+        rig.shutdown()
         console?.server.stop()
         printer.stop()
         var summary = RunSummary(board: p.name, episodes: results, loop: loop.statistics.report,
                                  governorState: governor.state.rawValue, latchedFaults: governor.latchedFaults.description,
                                  faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
-                                 actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? 0)
+                                 actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? loop.statistics.ticks)
+        if let cam = rig.camera as? V4L2Camera {
+            summary.camera = CameraSummary(format: cam.format?.description ?? "closed", frames: cam.framesDelivered, errorBuffers: cam.errorBuffers,
+                                           droppedForNewer: cam.droppedForNewer, timestampAnomalies: cam.timestampAnomalies,
+                                           losses: cam.losses, reopens: cam.reopens)
+        }
+        if let pwm = rig.pwm { summary.pwm = PWMSummary(prescale: Int(pwm.prescale), frequencyHz: pwm.actualFrequencyHz, retriedTransfers: pwm.retriedTransfers,
+                                                        reinitializations: pwm.reinitializations) }
         if let planner {
             summary.planTime = planner.planTime.summary
             summary.plansCutShort = planner.cutShort
@@ -265,6 +291,13 @@ struct Run: ParsableCommand {
             print(String(format: "  world model: int8 encode p50 %.1f µs, p99 %.1f µs; one-step surprise mean %.4f, max %.4f", e.p50 * 1000, e.p99 * 1000, u.mean, u.max)
                   + ", threshold \(u.threshold.map { String(format: "%.4f", $0) } ?? "none"), surprised on \(u.surprisedTicks) tick(s) (response: \(u.response))")
         }
+        if let c = s.camera {
+            print("  camera \(c.format): \(c.frames) frames, \(c.errorBuffers) error buffers, \(c.droppedForNewer) dropped for newer, "
+                  + "\(c.timestampAnomalies) timestamp anomalies, lost \(c.losses)×, reopened \(c.reopens)×")
+        }
+        if let w = s.pwm {
+            print(String(format: "  pwm PCA9685 %.2f Hz (prescale %d): %d transfers retried, %d re-initializations after power loss", w.frequencyHz, w.prescale, w.retriedTransfers, w.reinitializations))
+        }
         print("  governor \(s.governorState), latched faults: \(s.latchedFaults), fault events \(s.faultEvents), rejected commands \(s.rejectedCommands)")
     }
 }
@@ -276,6 +309,23 @@ struct SurpriseSummary: Codable {
     var threshold: Double?
     var surprisedTicks: Int
     var response: String
+}
+
+struct CameraSummary: Codable {
+    var format: String
+    var frames: Int
+    var errorBuffers: Int
+    var droppedForNewer: Int
+    var timestampAnomalies: Int
+    var losses: Int
+    var reopens: Int
+}
+
+struct PWMSummary: Codable {
+    var prescale: Int
+    var frequencyHz: Double
+    var retriedTransfers: Int
+    var reinitializations: Int
 }
 
 struct RunSummary: Codable {
@@ -293,4 +343,6 @@ struct RunSummary: Codable {
     var routesFound: Int?
     var encodeTime: PercentileSummary?
     var surprise: SurpriseSummary?
+    var camera: CameraSummary?
+    var pwm: PWMSummary?
 }

@@ -22,4 +22,24 @@ void cb_line_buffered_stdout(void);
 /* openpty(3): a pseudo-terminal pair, the slave in raw mode. Returns 0 or -1 with errno. */
 int cb_openpty(int *master, int *slave, char *slave_name, size_t name_size);
 
+/* Linux watchdog ioctls (the _IOR/_IOWR macros do not import into Swift). */
+extern const unsigned long CB_WDIOC_SETTIMEOUT;
+extern const unsigned long CB_WDIOC_GETTIMEOUT;
+extern const unsigned long CB_WDIOC_KEEPALIVE;
+extern const unsigned long CB_WDIOC_GETSUPPORT;
+/* The watchdog's identity string (struct watchdog_info.identity) into buf. Returns 0 or -1 with errno. */
+int cb_watchdog_identity(int fd, char *buf, size_t size);
+
+/* V4L2 through libv4l2 (format conversion such as MJPEG → YUV420 by libv4lconvert). v4l2_ioctl is
+   variadic, which Swift cannot call; the VIDIOC_* numbers are _IOWR macros. */
+int cb_v4l2_open(const char *path, int flags);
+int cb_v4l2_close(int fd);
+int cb_v4l2_ioctl(int fd, unsigned long request, void *arg);
+void *cb_v4l2_mmap(size_t length, int fd, long offset);
+int cb_v4l2_munmap(void *start, size_t length);
+extern const unsigned long CB_VIDIOC_QUERYCAP, CB_VIDIOC_ENUM_FMT, CB_VIDIOC_S_FMT, CB_VIDIOC_G_FMT,
+    CB_VIDIOC_G_PARM, CB_VIDIOC_S_PARM, CB_VIDIOC_REQBUFS, CB_VIDIOC_QUERYBUF, CB_VIDIOC_QBUF,
+    CB_VIDIOC_DQBUF, CB_VIDIOC_STREAMON, CB_VIDIOC_STREAMOFF, CB_VIDIOC_ENUM_FRAMESIZES,
+    CB_VIDIOC_QUERYCTRL, CB_VIDIOC_G_CTRL, CB_VIDIOC_S_CTRL;
+
 #endif

@@ -1,0 +1,61 @@
+import CShims
+import Glibc
+import RobotCore
+
+/// The kernel watchdog (`/dev/watchdog`), fed from the control loop. If the loop stops feeding it
+/// for `timeout` the board resets. On a clean exit the magic close ('V', then close) disarms it;
+/// any other close (a crash) leaves it counting down, which is the point.
+public final class Watchdog {
+    public let path: String
+    public private(set) var timeoutSeconds: Int
+    public let identity: String
+    /// Feed at most this often (writes are syscalls; twice per timeout would be the minimum).
+    public let feedInterval: Duration
+    private var fd: Int32
+    private var lastFeed: Instant?
+    public private(set) var feeds = 0
+
+    public init(path: String = "/dev/watchdog", timeoutSeconds: Int) throws {
+        let f = open(path, O_WRONLY | O_CLOEXEC)
+        guard f >= 0 else { throw WatchdogError(message: "\(path): \(String(cString: strerror(errno)))") }
+        var t = Int32(timeoutSeconds)
+        // Some drivers cannot change their timeout; they report what they keep.
+        if cb_ioctl(f, CB_WDIOC_SETTIMEOUT, &t) != 0 { _ = cb_ioctl(f, CB_WDIOC_GETTIMEOUT, &t) }
+        var buf = [CChar](repeating: 0, count: 64)
+        identity = cb_watchdog_identity(f, &buf, buf.count) == 0
+            ? String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+        fd = f
+        self.path = path
+        self.timeoutSeconds = Int(t)
+        feedInterval = .milliseconds(Int64(max(1, t)) * 1000 / 4)
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Keeps the board alive; cheap to call every tick (writes at most every `feedInterval`).
+    @discardableResult
+    public func feed(now: Instant) -> Bool {
+        guard fd >= 0 else { return false }
+        if let last = lastFeed, now - last < feedInterval { return true }
+        var k: UInt8 = 0x6B  // any byte but 'V'
+        guard write(fd, &k, 1) == 1 else { return false }
+        lastFeed = now
+        feeds += 1
+        return true
+    }
+
+    /// Magic close: disarms the watchdog (unless the driver was built with nowayout).
+    public func disarm() {
+        guard fd >= 0 else { return }
+        var v: UInt8 = 0x56  // 'V'
+        _ = write(fd, &v, 1)
+        close(fd)
+        fd = -1
+    }
+}
+
+public struct WatchdogError: Error, CustomStringConvertible {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}
