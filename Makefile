@@ -9,6 +9,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := pkg-config libopenblas-dev libv4l-dev libgpiod-dev libi2c-dev tmux socat picocom
 # For running the ARM int8 kernels under emulation (make test-kernels-arm64).
 CROSS_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+# For the hardware-in-the-loop guests (make hil): QEMU, busybox as the guest's PID 1, and what building
+# gpio-sim against Debian's kernel headers needs.
+HIL_PACKAGES := qemu-system-x86 qemu-system-arm busybox-static cpio kmod xz-utils bc flex bison libelf-dev libssl-dev gcc-12 \
+	gcc-aarch64-linux-gnu gcc-12-aarch64-linux-gnu
+HIL_DIR ?= .hil
 # Python packages the tests use as independent references (numpy fixtures, safetensors round trip,
 # MCAP readback).
 PIP_PACKAGES := numpy safetensors mcap
@@ -25,7 +30,7 @@ MODEL_RANDOM_EPISODES ?= 800
 MODEL_STEPS ?= 100
 MODEL_EPOCHS ?= 4
 
-.PHONY: deps deps-python deps-cross build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+.PHONY: deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder nn-fixtures model model-data eval-model eval eval-smoke clean help
 
 help:
@@ -39,6 +44,7 @@ help:
 	@echo "make nn-fixtures      regenerate the numpy reference outputs for the layer tests"
 	@echo "make model            record the two-rooms data and train the shipped model (≤ 20 min on 2 cores)"
 	@echo "make eval-model       k-step prediction error and the position probe of the shipped model"
+	@echo "make hil              driver tests against the kernel's vivid, gpio-sim and i2c-stub in QEMU guests (x86_64, arm64)"
 	@echo "make eval             goal reaching, 200 episodes per scenario, with baselines (report, JSON, trajectory PNGs in reports/)"
 
 deps:
@@ -60,6 +66,14 @@ deps-cross:
 	  echo "deps: installing$$missing"; \
 	  $(SUDO) $(APT) update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) install -y -q --no-install-recommends $$missing; \
 	else echo "deps: cross tools present"; fi
+
+deps-hil:
+	@missing=""; for p in $(HIL_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  $(SUDO) $(APT) update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) install -y -q --no-install-recommends $$missing; \
+	else echo "deps: hil tools present"; fi
 
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product cerebellum
@@ -134,5 +148,19 @@ eval-smoke: build
 	$(BIN) eval --scenario two-rooms --episodes 6 --model $(MODEL) --png /tmp/cerebellum-eval-smoke.png --json /tmp/cerebellum-eval-smoke.json
 	python3 -c "import json; r = json.load(open('/tmp/cerebellum-eval-smoke.json')); assert [p['policy'] for p in r['policies']] == ['planner (mppi)', 'greedy horizon-1', 'random'], r; print('eval-smoke: report ok')"
 
+# Hardware in the loop (hil/README.md): Debian's kernel under QEMU TCG with the kernel's own simulated
+# devices; the real drivers, `cerebellum hil-check` and `cerebellum run` inside the guest.
+hil: hil-amd64 hil-arm64
+
+HIL_BIN_AMD64 := .build-hil/release/cerebellum
+$(HIL_BIN_AMD64): deps $(shell find Sources Package.swift -type f)
+	$(SWIFT) build -c release --product cerebellum --scratch-path .build-hil -Xswiftc -static-stdlib
+
+hil-amd64: deps-hil $(HIL_BIN_AMD64)
+	hil/fetch-kernel.sh amd64 $(HIL_DIR)/amd64
+	hil/build-gpio-sim.sh amd64 $(HIL_DIR)/amd64/root
+	hil/make-initramfs.sh amd64 $(HIL_DIR)/amd64/root $(HIL_BIN_AMD64) $(HIL_DIR)/amd64/initramfs.cpio.gz
+	hil/run-guest.sh amd64 $(HIL_DIR)/amd64/root $(HIL_DIR)/amd64/initramfs.cpio.gz $(HIL_DIR)/amd64/console.log
+
 clean:
-	rm -rf .build .bench .build-kernels
+	rm -rf .build .bench .build-kernels .build-hil .hil

@@ -95,6 +95,9 @@ public final class I2CDevice: RegisterDevice {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// The open i2c-dev file (for poll-free diagnostics and the hardware-in-the-loop fault injection).
+    public var fileDescriptor: Int32 { fd }
+
     /// True if the adapter can do SMBus byte-data reads and writes and I2C block writes (what the
     /// PCA9685 driver needs).
     public var supportsRegisterAccess: Bool {

@@ -56,9 +56,12 @@ public struct NegotiatedFormat: Sendable, Equatable, CustomStringConvertible {
     public var framesPerSecond: Double?
     public var buffers: Int
     public var crop: GrayResampler.Rect
+    /// Luma arrives as 16…235 and is stretched to 0…255.
+    public var limitedRange: Bool
     public var description: String {
         let fps = framesPerSecond.map { "\(($0 * 100).rounded() / 100) fps" } ?? "rate not settable"
-        return "\(devicePath) (\(driver), \(card)): \(pixelFormat)\(emulated ? " via libv4lconvert" : "") \(width)×\(height), \(fps), \(buffers) buffers, crop \(crop)"
+        return "\(devicePath) (\(driver), \(card)): \(pixelFormat)\(emulated ? " via libv4lconvert" : "") \(width)×\(height)"
+            + "\(limitedRange ? " limited range" : ""), \(fps), \(buffers) buffers, crop \(crop)"
     }
 }
 
@@ -95,7 +98,9 @@ public final class V4L2Camera: FrameSource {
     private var pending = v4l2_buffer()
     private var pollSet = pollfd()
     private var sequence: UInt64 = 0
-    private var lastTimestamp: Instant?
+    private var lastDriverTimestamp: Instant?
+    /// One frame at the negotiated rate (100 ms when the driver does not say).
+    private var framePeriod: Duration = .milliseconds(100)
     private var retryAt: Instant?
     private var backoff: Duration = .milliseconds(250)
     // Counters for the summary and the tests.
@@ -103,6 +108,8 @@ public final class V4L2Camera: FrameSource {
     public private(set) var errorBuffers = 0
     public private(set) var droppedForNewer = 0
     public private(set) var timestampAnomalies = 0
+    /// Dequeue time minus the driver's timestamp at the last anomaly, ms (negative: in the future).
+    public private(set) var lastAnomalyMilliseconds: Double?
     public private(set) var losses = 0
     public private(set) var reopens = 0
     public private(set) var lastOpenError: String?
@@ -232,10 +239,16 @@ public final class V4L2Camera: FrameSource {
             }
         }
 
+        // Luma range: YUV is limited range (16…235) unless the driver says full range or the colorspace is
+        // JPEG's (MJPEG decoded by libv4lconvert); GREY and RGB are full range unless the driver says limited.
+        let isYUV = layout == .yuyv || layout == .uyvy || ["YU12", "YV12", "NV12", "NV21"].contains(fourccString(fmt.fmt.pix.pixelformat))
+        let q = fmt.fmt.pix.quantization
+        let limited = q == UInt32(V4L2_QUANTIZATION_LIM_RANGE.rawValue)
+            || (q == UInt32(V4L2_QUANTIZATION_DEFAULT.rawValue) && isYUV && fmt.fmt.pix.colorspace != UInt32(V4L2_COLORSPACE_JPEG.rawValue))
         let r: GrayResampler
         do {
             r = try GrayResampler(sourceWidth: w, sourceHeight: h, bytesPerLine: bpl, layout: layout, crop: request.crop,
-                                  outputWidth: width, outputHeight: height)
+                                  outputWidth: width, outputHeight: height, limitedRange: limited)
         } catch { throw CameraError(message: "\(path): \(error.message)") }
         resampler = r
 
@@ -264,8 +277,11 @@ public final class V4L2Camera: FrameSource {
         try ioctl(CB_VIDIOC_STREAMON, &type, "VIDIOC_STREAMON", path)
         format = NegotiatedFormat(devicePath: path, driver: cString(cap.driver), card: cString(cap.card),
                                   pixelFormat: fourccString(fmt.fmt.pix.pixelformat), emulated: offered.first { $0.fourcc == fmt.fmt.pix.pixelformat }?.emulated ?? false,
-                                  width: w, height: h, bytesPerLine: bpl, framesPerSecond: fps, buffers: Int(req.count), crop: r.crop)
+                                  width: w, height: h, bytesPerLine: bpl, framesPerSecond: fps, buffers: Int(req.count), crop: r.crop,
+                                  limitedRange: limited)
         pollSet = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        framePeriod = fps.map { .seconds(double: 1 / max($0, 1)) } ?? .milliseconds(100)
+        lastDriverTimestamp = nil
     }
 
     /// Stops streaming, unmaps and closes (safe to call twice).
@@ -310,9 +326,14 @@ public final class V4L2Camera: FrameSource {
         if p == 0 { return .noNewFrame }
         if pollSet.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 && pollSet.revents & Int16(POLLIN) == 0 { return lost(now) }
 
-        // Dequeue everything ready; keep only the newest good buffer.
+        // Dequeue everything ready; keep only the newest good buffer. Readiness is polled before each
+        // dequeue, so no DQBUF ends in EAGAIN (which libv4l2 would print to stderr).
         var have = false
         while true {
+            if have {
+                pollSet.revents = 0
+                if poll(&pollSet, 1, 0) <= 0 || pollSet.revents & Int16(POLLIN) == 0 { break }
+            }
             pending = v4l2_buffer()
             pending.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
             pending.memory = V4L2_MEMORY_MMAP.rawValue
@@ -343,18 +364,27 @@ public final class V4L2Camera: FrameSource {
         } else {
             errorBuffers += 1
         }
-        // Exposure time: the driver's monotonic timestamp if it has one that makes sense, else now.
-        var stamp = now
+        // Exposure time: the driver's monotonic timestamp if it has one that makes sense, else the dequeue time.
+        let dequeued = clock.now()
+        var stamp = dequeued
         if buffer.flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MASK) == UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC) {
             let t = Instant(nanoseconds: Int64(buffer.timestamp.tv_sec) * 1_000_000_000 + Int64(buffer.timestamp.tv_usec) * 1000)
-            if t <= now && (lastTimestamp.map { t >= $0 } ?? true) { stamp = t } else { timestampAnomalies += 1 }
+            // Plausible: later than the driver's previous one, not older than a second, and not more than one
+            // frame period in the future (vivid stamps a frame with its nominal time, which the emulated guest
+            // can reach up to a period early); a stamp ahead of now is clamped to now.
+            if t <= dequeued + framePeriod && dequeued - t < .seconds(1) && (lastDriverTimestamp.map { t > $0 } ?? true) {
+                stamp = min(t, dequeued)
+            } else {
+                timestampAnomalies += 1
+                lastAnomalyMilliseconds = (dequeued - t).inMilliseconds
+            }
+            lastDriverTimestamp = t
         } else {
             timestampAnomalies += 1
         }
         let good = used >= r.minimumSourceBytes
         if cb_v4l2_ioctl(fd, CB_VIDIOC_QBUF, &buffer) != 0 { return lost(now) }
         guard good else { return .noNewFrame }
-        lastTimestamp = stamp
         sequence += 1
         frame.timestamp = stamp
         frame.sequence = sequence

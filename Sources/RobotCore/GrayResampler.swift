@@ -28,6 +28,10 @@ public struct GrayResampler: Sendable {
     public let layout: Layout
     public let crop: Rect
     public let outputWidth: Int, outputHeight: Int
+    /// True when the source's luma is limited range (16…235, as YUV from most cameras): it is stretched
+    /// to 0…255 so the encoder sees the same image whatever format the camera negotiated.
+    public let limitedRange: Bool
+    private let levels: [UInt8]
     /// Per output column: first source column and count; per output row the same.
     private let xStart: [Int32], xCount: [Int32], yStart: [Int32], yCount: [Int32]
 
@@ -44,7 +48,7 @@ public struct GrayResampler: Sendable {
 
     /// Fails (with the reason) when the crop does not fit the source or sizes are not positive.
     public init(sourceWidth: Int, sourceHeight: Int, bytesPerLine: Int, layout: Layout, crop: Rect?,
-                outputWidth: Int, outputHeight: Int) throws(ResamplerError) {
+                outputWidth: Int, outputHeight: Int, limitedRange: Bool = false) throws(ResamplerError) {
         guard sourceWidth > 0, sourceHeight > 0, outputWidth > 0, outputHeight > 0 else {
             throw ResamplerError(message: "image sizes must be positive")
         }
@@ -64,6 +68,11 @@ public struct GrayResampler: Sendable {
         self.crop = c
         self.outputWidth = outputWidth
         self.outputHeight = outputHeight
+        self.limitedRange = limitedRange
+        levels = (0..<256).map { v in
+            guard limitedRange else { return UInt8(v) }
+            return UInt8(max(0, min(255, ((v - 16) * 255 + 109) / 219)))
+        }
         func spans(_ origin: Int, _ length: Int, _ out: Int) -> ([Int32], [Int32]) {
             var s = [Int32](), n = [Int32]()
             for i in 0..<out {
@@ -101,7 +110,7 @@ public struct GrayResampler: Sendable {
                     }
                 }
                 let n = nx * ny
-                dst[oy * outputWidth + ox] = UInt8((sum + n / 2) / n)
+                dst[oy * outputWidth + ox] = levels[(sum + n / 2) / n]
             }
         }
     }

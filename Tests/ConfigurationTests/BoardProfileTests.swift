@@ -198,3 +198,82 @@ struct BoardProfileTests {
         #expect(normalizedPath("a/..") == ".")
     }
 }
+
+/// A real board: V4L2 camera, PCA9685 on I2C, GPIO lines by chip label and name, watchdog.
+let realBoard = """
+name: test
+loop:
+  rate_hz: 30
+camera:
+  driver: v4l2
+  device: /dev/v4l/by-id/usb-cam-video-index0
+  capture_width: 640
+  capture_height: 480
+  format: mjpeg
+  crop: {x: 80, y: 0, width: 480, height: 480}
+  width: 64
+  height: 64
+  max_frame_age_ms: 100
+pwm:
+  driver: pca9685
+  bus: 1
+  address: 0x41
+  output_enable: {chip: pinctrl-bcm2711, line: GPIO4}
+actuators:
+  - {name: vx, channel: 0, kind: servo, slew_per_s: 10}
+  - {name: vy, channel: 3, kind: esc, slew_per_s: 5}
+inputs:
+  - {name: estop, role: estop, driver: gpiod, chip: pinctrl-bcm2711, line: GPIO17, active_low: true, bias: pull_up}
+outputs:
+  - {name: enable, role: motor_enable, chip: pinctrl-bcm2711, line: GPIO27}
+watchdog:
+  timeout_s: 10
+safety:
+  max_window_change: 1.0
+  max_consecutive_overruns: 4
+  stall_timeout_ms: 150
+  heartbeat_timeout_ms: 120
+calibration: ../calibration/test.yaml
+"""
+
+@Suite struct RealBoardProfileTests {
+    @Test func aRealBoardParses() throws {
+        let b = try LoadedBoard.load(boardPath: try writeBoard(realBoard, calibration: goodCalibration)).profile
+        #expect(b.camera.v4l2?.device == "/dev/v4l/by-id/usb-cam-video-index0")
+        #expect(b.camera.v4l2?.format == "mjpeg" && b.camera.v4l2?.crop == [80, 0, 480, 480])
+        #expect(b.pwm?.address == 0x41 && b.pwm?.bus == "1" && b.pwm?.outputEnable == GPIOLineSpec(chip: "pinctrl-bcm2711", line: "GPIO4"))
+        #expect(b.inputs[0].gpio == GPIOLineSpec(chip: "pinctrl-bcm2711", line: "GPIO17") && b.inputs[0].bias == "pull_up")
+        #expect(b.outputs.map(\.role) == [.motorEnable] && b.outputs[0].safeLevel == false)
+        #expect(b.watchdog == WatchdogSettings(device: "/dev/watchdog", timeoutSeconds: 10))
+    }
+
+    @Test func chipNumbersAreRefusedWithTheReason() throws {
+        let e = try loadError(realBoard.replacingOccurrences(of: "chip: pinctrl-bcm2711, line: GPIO17", with: "chip: gpiochip0, line: GPIO17"))
+        #expect(e?.message.contains("label") == true)
+        #expect(e?.line == 23)
+    }
+
+    @Test func badRealBoardFieldsNameTheLine() throws {
+        #expect(try loadError(realBoard.replacingOccurrences(of: "format: mjpeg", with: "format: h264"))?.line == 9)
+        #expect(try loadError(realBoard.replacingOccurrences(of: "address: 0x41", with: "address: 0x80"))?.line == 17)
+        #expect(try loadError(realBoard.replacingOccurrences(of: "bias: pull_up", with: "bias: up"))?.message.contains("pull_up") == true)
+        #expect(try loadError(realBoard.replacingOccurrences(of: "driver: pca9685", with: "driver: pca9686"))?.field.contains("driver") == true)
+        // Without a PWM board a real board has nothing to drive.
+        let noPWM = realBoard.replacingOccurrences(of: "pwm:\n  driver: pca9685\n  bus: 1\n  address: 0x41\n  output_enable: {chip: pinctrl-bcm2711, line: GPIO4}\n", with: "")
+        #expect(try loadError(noPWM)?.message.contains("pwm") == true)
+    }
+
+    @Test func everyShippedBoardProfileLoads() throws {
+        let dir = "\(repoRoot)/boards"
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.count >= 6)
+        for f in files {
+            let b = try LoadedBoard.load(boardPath: "\(dir)/\(f)")
+            #expect(b.profile.name + ".yaml" == f, "\(f) is named \(b.profile.name)")
+            if b.profile.simulation == nil {
+                #expect(b.profile.pwm != nil && b.profile.camera.driver == .v4l2, "\(f)")
+                #expect(b.profile.inputs.contains { $0.role == .estop }, "\(f) has no e-stop")
+            }
+        }
+    }
+}

@@ -1,0 +1,378 @@
+import ArgumentParser
+import Configuration
+import Control
+import Foundation
+import Glibc
+import LinuxHardware
+import RobotCore
+import Safety
+
+/// The driver tests that run inside the hardware-in-the-loop guest (`make hil`), against the kernel's
+/// own simulated devices set up by hil/init.sh: vivid (camera), gpio-sim (chip label cerebellum-hil,
+/// lines estop=0, motor-enable=1, status-led=2, pwm-oe=3), i2c-stub at 0x40 (the PCA9685's bus) and,
+/// on x86_64, an i6300esb watchdog. Prints one TAP line per check and a summary line the host parses.
+struct HILCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hil-check",
+        abstract: "Driver tests against the kernel's simulated devices (run inside the make hil guest).")
+
+    @Option(help: "The guest's board profile.")
+    var board = "boards/hil-x86_64.yaml"
+
+    @Option(help: "Only checks whose name contains this.")
+    var only: String?
+
+    @Flag(help: "The guest has no i2c-stub (Debian's arm64 kernel): skip the I2C checks.")
+    var noI2C = false
+
+    func run() throws {
+        lineBufferedStandardOutput()
+        var checks: [(String, () throws -> String)] = [
+            ("camera: vivid YUYV stream, newest frame, monotonic timestamps", cameraStream),
+            ("camera: GREY and YUYV give the same gray image", cameraFormatsAgree),
+            ("gpio: outputs start at their safe level, follow set(), go safe on release", gpioOutputs),
+            ("gpio: e-stop input with pull-up, active-low, edges; a short press is not missed", gpioInputEdges),
+            ("watchdog: open, feed, magic close", watchdog),
+        ]
+        if !noI2C {
+            checks += [
+                ("i2c: scan finds the stub at 0x40 and nothing at 0x41", i2cScan),
+                ("pca9685: initialize, prescale, pulses and full-OFF over SMBus on the stub", pca9685Registers),
+                ("pca9685: a chip found in its power-on state is initialized again", pca9685PowerLoss),
+                ("loop: e-stop pulled through gpio-sim latches the governor, outputs neutral, motor enable low", loopEStop),
+                ("loop: vivid unbound mid-stream latches camera lost, outputs neutral; rebound camera reopens", loopCameraLost),
+                ("loop: I2C device gone latches an actuator fault", loopI2CGone),
+            ]
+        }
+        var passed = 0, failed = 0
+        let start = Date()
+        let selected = checks.filter { only == nil || $0.0.contains(only!) }
+        print("1..\(selected.count)")
+        for (i, (name, check)) in selected.enumerated() {
+            let t0 = Date()
+            do {
+                let detail = try check()
+                passed += 1
+                print("ok \(i + 1) - \(name) (\(String(format: "%.2f", Date().timeIntervalSince(t0))) s)\(detail.isEmpty ? "" : " # \(detail)")")
+            } catch {
+                failed += 1
+                print("not ok \(i + 1) - \(name): \(error)")
+            }
+        }
+        print("HIL SUMMARY: \(passed) passed, \(failed) failed in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
+
+struct CheckFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+func expect(_ ok: Bool, _ what: @autoclosure () -> String) throws {
+    if !ok { throw CheckFailure(what()) }
+}
+
+// MARK: gpio-sim's sysfs side
+
+/// `/sys/devices/platform/gpio-sim.N/gpiochipM/sim_gpioK/{value,pull}` for the simulated chip.
+func simLine(_ offset: Int, _ attribute: String) throws -> String {
+    let platform = "/sys/devices/platform"
+    for dev in (try? FileManager.default.contentsOfDirectory(atPath: platform)) ?? [] where dev.hasPrefix("gpio-sim.") {
+        for chip in (try? FileManager.default.contentsOfDirectory(atPath: "\(platform)/\(dev)")) ?? [] where chip.hasPrefix("gpiochip") {
+            let p = "\(platform)/\(dev)/\(chip)/sim_gpio\(offset)/\(attribute)"
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+    }
+    throw CheckFailure("gpio-sim line \(offset) not found under \(platform) (is the chip live?)")
+}
+
+func readText(_ path: String) throws -> String {
+    guard let s = readSysfsText(path) else { throw CheckFailure("cannot read \(path)") }
+    return s
+}
+
+func readSysfsText(_ path: String) -> String? {
+    (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+func writeText(_ path: String, _ text: String) throws {
+    let fd = open(path, O_WRONLY)
+    guard fd >= 0 else { throw CheckFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    let n = text.withCString { write(fd, $0, strlen($0)) }
+    guard n == text.utf8.count else { throw CheckFailure("write '\(text)' to \(path): \(String(cString: strerror(errno)))") }
+}
+
+enum SimLines {
+    static let estop = 0, motorEnable = 1, statusLED = 2, pwmOE = 3
+    static let label = "cerebellum-hil"
+}
+
+/// Proposes the same efforts every tick.
+final class ConstantSource: CommandSource {
+    let origin = CommandOrigin.script
+    var efforts: [Double]
+    init(_ efforts: [Double]) { self.efforts = efforts }
+    func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
+        for i in 0..<efforts.count { command.efforts[i] = efforts[i] }
+        command.issuedAt = now
+        command.origin = origin
+        return true
+    }
+}
+
+extension HILCheck {
+    func camera(format: String? = nil) throws -> V4L2Camera {
+        try V4L2Camera(request: CameraRequest(device: "driver:vivid", width: 320, height: 240, framesPerSecond: 30, format: format,
+                                              buffers: 3, pollTimeoutMilliseconds: 200),
+                       outputWidth: 64, outputHeight: 64, clock: SystemClock())
+    }
+
+    func grab(_ cam: V4L2Camera, _ frame: Frame, frames: Int) throws -> [Instant] {
+        var stamps: [Instant] = []
+        let deadline = Date().addingTimeInterval(10)
+        while stamps.count < frames {
+            switch cam.capture(into: frame) {
+            case .newFrame: stamps.append(frame.timestamp)
+            case .noNewFrame: break
+            case .failed(let f): throw CheckFailure("capture failed: \(f)")
+            }
+            if Date() > deadline { throw CheckFailure("only \(stamps.count) of \(frames) frames in 10 s") }
+        }
+        return stamps
+    }
+
+    func cameraStream() throws -> String {
+        let cam = try camera(format: "yuyv")
+        defer { cam.shutdown() }
+        guard let f = cam.format else { throw CheckFailure("no format") }
+        try expect(f.pixelFormat == "YUYV", "asked YUYV, got \(f.pixelFormat)")
+        let frame = Frame(width: 64, height: 64)
+        let stamps = try grab(cam, frame, frames: 20)
+        for k in 1..<stamps.count { try expect(stamps[k] > stamps[k - 1], "timestamps not increasing at frame \(k)") }
+        try expect(cam.timestampAnomalies == 0, "\(cam.timestampAnomalies) implausible driver timestamps (last: dequeued \(cam.lastAnomalyMilliseconds ?? .nan) ms after it)")
+        let distinct = Set(frame.pixels).count
+        try expect(distinct > 4, "the converted frame is nearly flat (\(distinct) gray levels)")
+        let span = (stamps.last! - stamps.first!).inSeconds
+        return "\(f); 20 frames, \(String(format: "%.1f", Double(stamps.count - 1) / span)) fps measured, \(distinct) gray levels"
+    }
+
+    func cameraFormatsAgree() throws -> String {
+        var images: [[UInt8]] = []
+        var names: [String] = []
+        for fmt in ["grey", "yuyv"] {
+            let cam = try camera(format: fmt)
+            let frame = Frame(width: 64, height: 64)
+            _ = try grab(cam, frame, frames: 3)
+            images.append(frame.pixels)
+            names.append(cam.format?.pixelFormat ?? "?")
+            cam.shutdown()
+        }
+        try expect(names == ["GREY", "YUYV"], "formats negotiated: \(names)")
+        // vivid draws the same colour-bar pattern; its text overlay (a running counter) differs between frames.
+        var diff = 0
+        for i in 0..<images[0].count { diff += abs(Int(images[0][i]) - Int(images[1][i])) }
+        let mean = Double(diff) / Double(images[0].count)
+        try expect(mean < 12, "mean |GREY − YUYV| = \(mean) gray levels")
+        return String(format: "mean |GREY − YUYV| %.2f gray levels", mean)
+    }
+
+    func gpioOutputs() throws -> String {
+        let chip = try GPIOChip(label: SimLines.label)
+        let names = chip.lineNames()
+        try expect(names.prefix(4) == ["estop", "motor-enable", "status-led", "pwm-oe"], "line names \(names)")
+        let motor = try GPIOOutputLine(name: "motor_enable", chip: chip, line: "motor-enable", activeLow: false, safeLevel: false)
+        try expect(try readText(simLine(SimLines.motorEnable, "value")) == "0", "motor enable not low at open")
+        try expect(motor.set(true) == nil, "set")
+        try expect(try readText(simLine(SimLines.motorEnable, "value")) == "1", "motor enable not high after set(true)")
+        // OE is active low: asserted (outputs enabled) drives the pin low.
+        let oe = try GPIOOutputLine(name: "oe", chip: chip, line: "pwm-oe", activeLow: true, safeLevel: false)
+        try expect(try readText(simLine(SimLines.pwmOE, "value")) == "1", "OE not high (outputs disabled) at open")
+        _ = oe.set(true)
+        try expect(try readText(simLine(SimLines.pwmOE, "value")) == "0", "OE not low when asserted")
+        // A line in use cannot be requested twice.
+        do {
+            _ = try GPIOOutputLine(name: "again", chip: chip, line: "motor-enable", activeLow: false, safeLevel: false)
+            throw CheckFailure("a second request of motor-enable succeeded")
+        } catch let e as GPIOError { try expect(e.message.contains("in use"), "second request: \(e)") }
+        motor.release()
+        oe.release()
+        // Released lines keep the level they were driven to last: the safe one.
+        try expect(try readText(simLine(SimLines.motorEnable, "value")) == "0", "motor enable not low after release")
+        return "lines \(names.prefix(4).joined(separator: ", ")) on \(chip.name)"
+    }
+
+    func gpioInputEdges() throws -> String {
+        let pull = try simLine(SimLines.estop, "pull")
+        try writeText(pull, "pull-up")
+        let chip = try GPIOChip(label: SimLines.label)
+        let estop = try GPIOInputLine(name: "estop", chip: chip, line: "estop", activeLow: true, bias: .pullUp)
+        defer { estop.release() }
+        try expect(estop.read() == .level(false), "released e-stop reads asserted")
+        try writeText(pull, "pull-down")  // pressed: the line goes low
+        usleep(20_000)
+        try expect(estop.read() == .level(true), "pressed e-stop reads \(estop.read())")
+        try writeText(pull, "pull-up")
+        usleep(20_000)
+        try expect(estop.read() == .level(false), "released again, still asserted")
+        // A press and release between two reads.
+        try writeText(pull, "pull-down")
+        usleep(5_000)
+        try writeText(pull, "pull-up")
+        usleep(20_000)
+        try expect(estop.read() == .level(true), "a short press between reads was missed")
+        try expect(estop.read() == .level(false), "the short press stuck")
+        return "\(estop.assertEdges) assert / \(estop.releaseEdges) release edges"
+    }
+
+    func watchdog() throws -> String {
+        guard FileManager.default.fileExists(atPath: "/dev/watchdog") else { return "SKIP: no /dev/watchdog in this guest" }
+        let w = try Watchdog(timeoutSeconds: 30)
+        let now = SystemClock().now()
+        try expect(w.feed(now: now), "feed failed")
+        w.disarm()
+        return "\(w.identity), timeout \(w.timeoutSeconds) s, magic close"
+    }
+
+    func stubDevice() throws -> I2CDevice {
+        let bus = try I2CBus.find("SMBus stub driver")
+        return try I2CDevice(bus: bus, address: 0x40)
+    }
+
+    func i2cScan() throws -> String {
+        let bus = try I2CBus.find("SMBus stub driver")
+        let found = try I2CDevice.scan(bus: bus).filter { $0.state == .present }.map(\.address)
+        try expect(found == [0x40], "devices found: \(found.map { String($0, radix: 16) })")
+        do {
+            let ghost = try I2CDevice(bus: bus, address: 0x41)
+            if case .success = ghost.readByte(register: 0) { throw CheckFailure("a read at 0x41 succeeded") }
+        }
+        return "\(bus): 0x40 present"
+    }
+
+    func pca9685Registers() throws -> String {
+        let dev = try stubDevice()
+        try expect(dev.supportsRegisterAccess, "the adapter lacks byte-data or I2C block functionality")
+        let pca = PCA9685(device: dev, pwmChannels: [0, 1], frequencyHz: 50, clock: SystemClock())
+        if let f = pca.initialize() { throw CheckFailure("initialize: \(f)") }
+        func reg(_ r: UInt8) throws -> UInt8 {
+            switch dev.readByte(register: r) {
+            case .success(let v): return v
+            case .failure(let f): throw CheckFailure("read 0x\(String(r, radix: 16)): \(f)")
+            }
+        }
+        let mode1 = try reg(0x00), mode2 = try reg(0x01), prescale = try reg(0xFE)
+        try expect(mode1 == 0x21, "MODE1 0x\(String(mode1, radix: 16)), want 0x21 (AI | ALLCALL, awake)")
+        try expect(mode2 == 0x04, "MODE2 0x\(String(mode2, radix: 16)), want 0x04")
+        try expect(prescale == 121, "PRE_SCALE \(prescale), want 121 for 50 Hz")
+        // The loop writes SafeCommands only; the governor's neutral one is 1500 µs on both channels.
+        let governor = try SafetyGovernor(config: loadBoardOrExit(board).safetyConfig)
+        if let f = pca.write(governor.neutral) { throw CheckFailure("write: \(f)") }
+        let c = pca.counts(pulseMicros: 1500)
+        let onL = try reg(0x06), onH = try reg(0x07), offL = try reg(0x08), offH = try reg(0x09)
+        try expect(Int(offL) | Int(offH) << 8 == c, "LED0 OFF \(offL),\(offH), want \(c) counts")
+        try expect(onL == 0 && onH == 0, "LED0 ON \(onL),\(onH), want 0")
+        pca.stop()
+        let allOff = try reg(0xFD), mode1After = try reg(0x00)
+        try expect(allOff & 0x10 != 0, "ALL_LED_OFF_H full-OFF bit not set by stop")
+        try expect(mode1After & 0x10 == 0, "stop put the chip to sleep")
+        return "prescale 121 (\(String(format: "%.2f", pca.actualFrequencyHz)) Hz), neutral 1500 µs = \(c) counts"
+    }
+
+    func pca9685PowerLoss() throws -> String {
+        let dev = try stubDevice()
+        let pca = PCA9685(device: dev, pwmChannels: [0, 1], frequencyHz: 50, clock: SystemClock(), healthCheckEvery: 3)
+        if let f = pca.initialize() { throw CheckFailure("initialize: \(f)") }
+        // Another handle writes the power-on state, as a brown-out would leave it.
+        let other = try stubDevice()
+        _ = other.writeByte(register: 0x00, value: 0x11)
+        _ = other.writeByte(register: 0xFE, value: 0x1E)
+        let governor = try SafetyGovernor(config: loadBoardOrExit(board).safetyConfig)
+        for _ in 0..<3 { if let f = pca.write(governor.neutral) { throw CheckFailure("write: \(f)") } }
+        try expect(pca.reinitializations == 1, "reinitializations \(pca.reinitializations)")
+        guard case .success(let p) = dev.readByte(register: 0xFE), p == 121 else { throw CheckFailure("PRE_SCALE not restored") }
+        return "re-initialized once; PRE_SCALE back to 121"
+    }
+
+    /// The board's rig and a loop with a constant command, armed.
+    func armedLoop(efforts: [Double] = [0.5, -0.5]) throws -> (Rig, ControlLoop) {
+        let loaded = loadBoardOrExit(board)
+        let rig = try Rig(board: loaded, clock: SystemClock())
+        let governor = try SafetyGovernor(config: loaded.safetyConfig)
+        let loop = rig.makeLoop(source: ConstantSource(efforts), governor: governor)
+        let deadline = Date().addingTimeInterval(10)
+        while governor.state != .armed {
+            let r = loop.tick()
+            if r.capture == .newFrame { _ = governor.requestArm() }
+            if Date() > deadline { throw CheckFailure("could not arm in 10 s: \(governor.latchedFaults)") }
+        }
+        for _ in 0..<10 { loop.tick() }
+        try expect(governor.state == .armed, "disarmed while running: \(governor.latchedFaults)")
+        return (rig, loop)
+    }
+
+    func ticks(_ loop: ControlLoop, until done: () -> Bool, seconds: Double = 10) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !done() {
+            loop.tick()
+            if Date() > deadline { throw CheckFailure("condition not reached in \(seconds) s") }
+        }
+    }
+
+    func outputsNeutral(_ rig: Rig, _ loop: ControlLoop) throws {
+        let dev = try stubDevice()
+        guard let pca = rig.pwm else { throw CheckFailure("no PWM board") }
+        let neutral = pca.counts(pulseMicros: 1500)
+        for ch in 0..<2 {
+            let base = UInt8(0x06 + 4 * ch)
+            guard case .success(let lo) = dev.readByte(register: base + 2), case .success(let hi) = dev.readByte(register: base + 3) else {
+                throw CheckFailure("cannot read channel \(ch)")
+            }
+            try expect(Int(lo) | Int(hi & 0x0F) << 8 == neutral, "channel \(ch) at \(Int(lo) | Int(hi & 0x0F) << 8) counts, neutral is \(neutral)")
+        }
+        try expect(try readText(simLine(SimLines.motorEnable, "value")) == "0", "motor enable still high")
+    }
+
+    func loopEStop() throws -> String {
+        let pull = try simLine(SimLines.estop, "pull")
+        try writeText(pull, "pull-up")
+        let (rig, loop) = try armedLoop()
+        defer { loop.stop(); rig.shutdown() }
+        try expect(try readText(simLine(SimLines.motorEnable, "value")) == "1", "motor enable low while armed")
+        try writeText(pull, "pull-down")
+        let pressed = loop.statistics.ticks
+        try ticks(loop, until: { loop.governor.latchedFaults.contains(.eStop) })
+        let latency = loop.statistics.ticks - pressed
+        try outputsNeutral(rig, loop)
+        try writeText(pull, "pull-up")
+        return "latched \(latency) tick(s) after the press"
+    }
+
+    func loopCameraLost() throws -> String {
+        let (rig, loop) = try armedLoop()
+        defer { loop.stop(); rig.shutdown() }
+        guard let cam = rig.camera as? V4L2Camera else { throw CheckFailure("not a V4L2 camera") }
+        try writeText("/sys/bus/platform/drivers/vivid/unbind", "vivid.0")
+        try ticks(loop, until: { loop.governor.latchedFaults.contains(.cameraLost) })
+        try outputsNeutral(rig, loop)
+        try writeText("/sys/bus/platform/drivers/vivid/bind", "vivid.0")
+        try ticks(loop, until: { cam.reopens >= 1 && cam.framesDelivered > 0 }, seconds: 20)
+        return "lost \(cam.losses)×, reopened after backoff: \(cam.format?.devicePath ?? "?")"
+    }
+
+    func loopI2CGone() throws -> String {
+        let (rig, loop) = try armedLoop()
+        defer { loop.stop(); rig.shutdown() }
+        // The device leaves the bus: the driver's i2c-dev file is pointed (dup2) at an address where the stub
+        // answers nothing, so every transfer from here on fails in the kernel with ENODEV, as when a board is
+        // unplugged. (The stub module cannot be unloaded while a file holds its adapter.)
+        guard let pca = rig.pwm, let dev = pca.device as? I2CDevice else { throw CheckFailure("no I2C PCA9685") }
+        let ghost = try I2CDevice(bus: dev.bus, address: 0x41)
+        try expect(dup2(ghost.fileDescriptor, dev.fileDescriptor) >= 0, "dup2: \(String(cString: strerror(errno)))")
+        let before = loop.statistics.ticks
+        try ticks(loop, until: { loop.governor.latchedFaults.contains(.actuatorFailure) })
+        try expect(try readText(simLine(SimLines.motorEnable, "value")) == "0", "motor enable still high")
+        return "actuator fault latched \(loop.statistics.ticks - before) tick(s) after the device left; motor enable low"
+    }
+}

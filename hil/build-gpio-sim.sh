@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds gpio-sim out of tree (Debian's kernels do not ship it) from linux-source-6.1 against the
+# matching headers, with kernel/irq/irq_sim.c compiled into the same module (IRQ_SIM is off in
+# Debian's config). irq_to_desc() is not exported to modules, so irq_sim's one call through it is
+# replaced by generic_handle_irq(); the build fails loudly if that source line is not found.
+# Usage: hil/build-gpio-sim.sh ARCH KROOT  (KROOT from fetch-kernel.sh; the .ko lands in KROOT/../gpio-sim/)
+#        For ARCH arm64 on an x86_64 host, HOST_KBUILD names an amd64 linux-kbuild tree (its scripts run here).
+set -euo pipefail
+arch=$1; kroot=$(cd "$2" && pwd)
+kver=$(cat "$kroot/../kernel-version")
+build=$(cd "$kroot/.." && pwd)/gpio-sim
+headers=$kroot/usr/src/linux-headers-$kver
+[ -f "$build/gpio-sim.ko" ] && [ "$build/gpio-sim.ko" -nt "$headers/Module.symvers" ] && { echo "gpio-sim: up to date ($build/gpio-sim.ko)"; exit 0; }
+rm -rf "$build"; mkdir -p "$build"
+tar -xJf "$kroot/usr/src/linux-source-6.1.tar.xz" -C "$build" --strip-components=1 \
+    linux-source-6.1/drivers/gpio/gpio-sim.c linux-source-6.1/drivers/gpio/gpiolib.h linux-source-6.1/kernel/irq/irq_sim.c
+mv "$build/drivers/gpio/gpio-sim.c" "$build/gpio-sim-main.c"
+mv "$build/drivers/gpio/gpiolib.h" "$build/gpiolib.h"
+mv "$build/kernel/irq/irq_sim.c" "$build/irq_sim.c"
+rm -rf "$build/drivers" "$build/kernel"
+needle='handle_simple_irq(irq_to_desc(irqnum));'
+grep -qF "$needle" "$build/irq_sim.c" || { echo "gpio-sim: irq_sim.c no longer contains '$needle'; update hil/build-gpio-sim.sh" >&2; exit 1; }
+sed -i "s/handle_simple_irq(irq_to_desc(irqnum));/generic_handle_irq(irqnum);/" "$build/irq_sim.c"
+cat > "$build/Kbuild" <<'KB'
+obj-m := gpio-sim.o
+gpio-sim-y := gpio-sim-main.o irq_sim.o
+KB
+# The headers' Makefile includes the common headers by absolute path: point it at the unpacked copy.
+sed -i "s|^include /usr/src/|include $kroot/usr/src/|" "$headers/Makefile"
+make_args=(-C "$headers" M="$build" modules)
+if [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
+  make_args+=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+  # The arm64 kbuild package's helpers are arm64 programs: use the host's build of the same kbuild.
+  if [ -n "${HOST_KBUILD:-}" ]; then
+    rm -f "$headers/scripts"; ln -s "$HOST_KBUILD/scripts" "$headers/scripts"
+  fi
+fi
+make "${make_args[@]}" > "$build/build.log" 2>&1 || { tail -30 "$build/build.log" >&2; exit 1; }
+echo "gpio-sim: built $build/gpio-sim.ko for $kver"

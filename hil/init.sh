@@ -1,0 +1,58 @@
+#!/bin/sh
+# PID 1 of the hardware-in-the-loop guest (busybox): mounts, loads the kernel's simulated devices,
+# runs the project's driver tests and `cerebellum run` against them, prints the results, powers off.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /tmp && mount -t devpts devpts /dev/pts
+mount -t tmpfs tmp /tmp
+mount -t configfs configfs /sys/kernel/config 2>/dev/null || { modprobe configfs; mount -t configfs configfs /sys/kernel/config; }
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+arch=$(uname -m)
+echo "HIL GUEST: $(uname -r) $arch, $(nproc) CPU(s)"
+t0=$(cut -d' ' -f1 /proc/uptime)
+
+# Camera: one vivid instance with only a video capture node.
+modprobe vivid n_devs=1 node_types=0x1 || echo "HIL FAIL: vivid"
+# GPIO: gpio-sim through configfs — one bank of 8 named lines, label cerebellum-hil.
+insmod /lib/modules/extra/gpio-sim.ko || echo "HIL FAIL: gpio-sim"
+g=/sys/kernel/config/gpio-sim/hil
+mkdir -p $g/bank0
+echo cerebellum-hil > $g/bank0/label
+echo 8 > $g/bank0/num_lines
+n=0
+for name in estop motor-enable status-led pwm-oe limit-a limit-b spare-a spare-b; do
+  mkdir -p $g/bank0/line$n; echo $name > $g/bank0/line$n/name; n=$((n+1))
+done
+echo 1 > $g/live || echo "HIL FAIL: gpio-sim live"
+# I2C: the SMBus stub answering at 0x40 (the PCA9685's address) and i2c-dev (absent from Debian's arm64 kernel).
+i2c=yes
+modprobe i2c-dev
+modprobe i2c-stub chip_addr=0x40 2>/dev/null || i2c=no
+# Watchdog: QEMU's i6300esb on x86_64.
+[ "$arch" = x86_64 ] && modprobe i6300esb 2>/dev/null
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "HIL DRIVERS: vivid $(ls /dev/video* 2>/dev/null | tr '\n' ' ')gpio $(ls /dev/gpiochip* | tr '\n' ' ')i2c $(ls /dev/i2c-* 2>/dev/null | tr '\n' ' ')watchdog $(ls /dev/watchdog 2>/dev/null) (loaded in $(echo "$t1 $t0" | awk '{printf "%.1f", $1-$2}') s)"
+
+cd /cerebellum
+status=0
+if [ "$i2c" = yes ]; then
+  ./cerebellum hil-check --board boards/hil-$arch.yaml || status=1
+  # The main command against the real drivers: capture from vivid, plan, write PWM registers to the stub.
+  echo "HIL RUN: cerebellum run --board boards/hil-$arch.yaml --goal goals/hil.png --arm --duration 8"
+  ./cerebellum run --board boards/hil-$arch.yaml --goal goals/hil.png --arm --duration 8 --no-realtime --json /tmp/run.json || status=1
+  bus=$(ls /dev/i2c-* | head -1 | sed 's|/dev/i2c-||')
+  pre=$(i2cget -y "$bus" 0x40 0xfe); m1=$(i2cget -y "$bus" 0x40 0x00); alloff=$(i2cget -y "$bus" 0x40 0xfd)
+  off0=$(i2cget -y "$bus" 0x40 0x09)$(i2cget -y "$bus" 0x40 0x08 | sed 's/0x//')
+  frames=$(grep -o '"frames" *: *[0-9]*' /tmp/run.json | grep -o '[0-9]*$')
+  echo "HIL RUN RESULT: $frames camera frames; PCA9685 on the stub: MODE1 $m1, PRE_SCALE $pre, LED0_OFF $off0, ALL_LED_OFF_H $alloff after exit"
+  [ "$pre" = 0x79 ] && [ "$m1" = 0x21 ] && [ "$alloff" = 0x10 ] && [ "${frames:-0}" -gt 10 ] || { echo "HIL FAIL: run"; status=1; }
+else
+  ./cerebellum hil-check --board boards/hil-$arch.yaml --no-i2c || status=1
+fi
+t2=$(cut -d' ' -f1 /proc/uptime)
+echo "HIL TIME: $(echo "$t2 $t0" | awk '{printf "%.1f", $1-$2}') s from drivers loaded to tests done"
+echo "HIL EXIT: $status"
+sync
+poweroff -f
