@@ -30,10 +30,11 @@ sed -i "s|^include /usr/src/|include $kroot/usr/src/|" "$headers/Makefile"
 make_args=(-C "$headers" M="$build" modules)
 if [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
   make_args+=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
-  # The arm64 kbuild package's helpers are arm64 programs: use the host's build of the same kbuild.
-  if [ -n "${HOST_KBUILD:-}" ]; then
-    rm -f "$headers/scripts"; ln -s "$HOST_KBUILD/scripts" "$headers/scripts"
-  fi
+  # The arm64 kbuild package's helpers (fixdep, modpost) are arm64 programs: put the host's build of the
+  # same kbuild version in their place.
+  [ -n "${HOST_KBUILD:-}" ] || { echo "gpio-sim: set HOST_KBUILD to an amd64 linux-kbuild-6.1 tree" >&2; exit 1; }
+  rm -rf "$kroot/usr/lib/linux-kbuild-6.1"
+  cp -a "$HOST_KBUILD" "$kroot/usr/lib/linux-kbuild-6.1"
 fi
 make "${make_args[@]}" > "$build/build.log" 2>&1 || { tail -30 "$build/build.log" >&2; exit 1; }
 echo "gpio-sim: built $build/gpio-sim.ko for $kver"

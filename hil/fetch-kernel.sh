@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Downloads Debian's own kernel for ARCH (amd64 | arm64) without installing it: linux-image, the
-# matching headers and kbuild, and linux-source-6.1 (for gpio-sim), unpacked under OUT.
+# matching headers and kbuild, linux-source-6.1 (for gpio-sim) and, for arm64, busybox-static, unpacked under OUT.
 # A private apt state (own lists, cache and sources built from the system's) leaves the host's apt alone.
 # Usage: hil/fetch-kernel.sh ARCH OUT
 set -euo pipefail
@@ -40,7 +40,10 @@ echo "fetch-kernel: $arch kernel $kver ($kbuild)"
 if [ ! -f "$out/kernel-$kver.done" ]; then
   cd "$apt_dir/debs"
   rm -f ./*.deb
-  "${APT[@]}" download "$image" "linux-headers-$kver" "$common" "$kbuild" linux-source-6.1 >/dev/null
+  extra=(linux-source-6.1)
+  # The arm64 guest also needs an arm64 busybox for its PID 1.
+  [ "$arch" = amd64 ] || extra+=(busybox-static)
+  "${APT[@]}" download "$image" "linux-headers-$kver" "$common" "$kbuild" "${extra[@]}" >/dev/null
   rm -rf "$out/root"; mkdir -p "$out/root"
   for d in ./*.deb; do dpkg -x "$d" "$out/root"; done
   rm -f "$out"/kernel-*.done

@@ -3,14 +3,15 @@
 # the cerebellum binary (Swift runtime linked in with -static-stdlib) with the shared libraries it
 # loads, and the files it reads (HIL board profile, calibration, the shipped model, a goal image).
 # Usage: hil/make-initramfs.sh ARCH KROOT BINARY OUT.cpio.gz
+#   amd64: BINARY is the cerebellum program. arm64: BINARY is the static int8 kernel check (no Swift for aarch64 here).
 set -euo pipefail
 arch=$1; kroot=$(cd "$2" && pwd); binary=$3; out=$4
 repo=$(cd "$(dirname "$0")/.." && pwd)
 kver=$(cat "$kroot/../kernel-version")
 stage=$(mktemp -d); trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,sbin,proc,sys,dev,tmp,etc,lib/modules/"$kver",lib/modules/extra,cerebellum/boards,cerebellum/calibration,cerebellum/models,cerebellum/goals}
-cp /bin/busybox "$stage/bin/busybox"
-for applet in $("$stage/bin/busybox" --list); do [ "$applet" = busybox ] || ln -sf busybox "$stage/bin/$applet"; done
+if [ "$arch" = amd64 ]; then cp /bin/busybox "$stage/bin/busybox"; else cp "$kroot/bin/busybox" "$stage/bin/busybox"; fi
+for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -sf busybox "$stage/bin/$applet"; done
 cp "$repo/hil/init.sh" "$stage/init"
 
 # Modules: what the tests load, with their dependencies, as modprobe resolves them (the package ships
@@ -30,16 +31,20 @@ cp "$kroot"/lib/modules/"$kver"/modules.{order,builtin,builtin.modinfo} "$stage/
 /sbin/depmod -b "$stage" "$kver"
 cp "$kroot/../gpio-sim/gpio-sim.ko" "$stage/lib/modules/extra/"
 
-# The program and the shared libraries it loads (same paths as on the host; the guest has the same glibc).
-cp "$binary" "$stage/cerebellum/cerebellum"
-ldd "$binary" | awk '/=>/ {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
-  [ -f "$lib" ] || continue
-  mkdir -p "$stage$(dirname "$lib")"
-  cp -L "$lib" "$stage$lib"
-done
-cp "$repo/boards"/hil-*.yaml "$stage/cerebellum/boards/"
-cp "$repo/calibration"/hil-*.yaml "$stage/cerebellum/calibration/"
-cp "$repo/models/two-rooms.safetensors" "$stage/cerebellum/models/"
-cp "$repo/hil/goal.png" "$stage/cerebellum/goals/hil.png"
+if [ "$arch" = amd64 ]; then
+  # The program and the shared libraries it loads (same paths as on the host; the guest has the same glibc).
+  cp "$binary" "$stage/cerebellum/cerebellum"
+  ldd "$binary" | awk '/=>/ {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
+    [ -f "$lib" ] || continue
+    mkdir -p "$stage$(dirname "$lib")"
+    cp -L "$lib" "$stage$lib"
+  done
+  cp "$repo/boards"/hil-*.yaml "$stage/cerebellum/boards/"
+  cp "$repo/calibration"/hil-*.yaml "$stage/cerebellum/calibration/"
+  cp "$repo/models/two-rooms.safetensors" "$stage/cerebellum/models/"
+  cp "$repo/hil/goal.png" "$stage/cerebellum/goals/hil.png"
+else
+  cp "$binary" "$stage/cerebellum/check-kernels"
+fi
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
 echo "initramfs: $out ($(du -h "$out" | cut -f1), $(find "$stage/lib/modules" -name '*.ko' | wc -l) modules)"
