@@ -284,6 +284,35 @@ public final class V4L2Camera: FrameSource {
         lastDriverTimestamp = nil
     }
 
+    /// The device's controls (exposure, gain, driver-specific ones): name, id, type, range, current value.
+    public func controls() -> [(name: String, id: UInt32, type: UInt32, minimum: Int32, maximum: Int32, value: Int32?)] {
+        guard fd >= 0 else { return [] }
+        var out: [(String, UInt32, UInt32, Int32, Int32, Int32?)] = []
+        var q = v4l2_queryctrl()
+        q.id = UInt32(V4L2_CTRL_FLAG_NEXT_CTRL)
+        while cb_v4l2_ioctl(fd, CB_VIDIOC_QUERYCTRL, &q) == 0 {
+            if q.flags & UInt32(V4L2_CTRL_FLAG_DISABLED) == 0 && q.type != UInt32(V4L2_CTRL_TYPE_CTRL_CLASS.rawValue) {
+                var c = v4l2_control(id: q.id, value: 0)
+                let v: Int32? = cb_v4l2_ioctl(fd, CB_VIDIOC_G_CTRL, &c) == 0 ? c.value : nil
+                out.append((cString(q.name), q.id, q.type, q.minimum, q.maximum, v))
+            }
+            q.id |= UInt32(V4L2_CTRL_FLAG_NEXT_CTRL)
+        }
+        return out
+    }
+
+    /// Sets a control by its name as the driver reports it (e.g. "Exposure Time, Absolute"); a button
+    /// control is pressed with any value.
+    public func setControl(named name: String, to value: Int32) throws {
+        guard let c = controls().first(where: { $0.name == name }) else {
+            throw CameraError(message: "\(format?.devicePath ?? request.device): no control named '\(name)'; controls: \(controls().map(\.name).joined(separator: ", "))")
+        }
+        var ctrl = v4l2_control(id: c.id, value: value)
+        if cb_v4l2_ioctl(fd, CB_VIDIOC_S_CTRL, &ctrl) != 0 {
+            throw CameraError(message: "\(format?.devicePath ?? request.device): setting '\(name)' to \(value) failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Stops streaming, unmaps and closes (safe to call twice).
     public func shutdown() {
         guard fd >= 0 else { return }

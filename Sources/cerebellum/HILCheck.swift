@@ -30,6 +30,7 @@ struct HILCheck: ParsableCommand {
         var checks: [(String, () throws -> String)] = [
             ("camera: vivid YUYV stream, newest frame, monotonic timestamps", cameraStream),
             ("camera: GREY and YUYV give the same gray image", cameraFormatsAgree),
+            ("camera: a buffer the driver flags as an error is skipped and re-queued", cameraErrorBuffer),
             ("gpio: outputs start at their safe level, follow set(), go safe on release", gpioOutputs),
             ("gpio: e-stop input with pull-up, active-low, edges; a short press is not missed", gpioInputEdges),
             ("watchdog: open, feed, magic close", watchdog),
@@ -176,6 +177,19 @@ extension HILCheck {
         let mean = Double(diff) / Double(images[0].count)
         try expect(mean < 12, "mean |GREY − YUYV| = \(mean) gray levels")
         return String(format: "mean |GREY − YUYV| %.2f gray levels", mean)
+    }
+
+    func cameraErrorBuffer() throws -> String {
+        let cam = try camera(format: "yuyv")
+        defer { cam.shutdown() }
+        let frame = Frame(width: 64, height: 64)
+        _ = try grab(cam, frame, frames: 3)
+        let delivered = cam.framesDelivered
+        try cam.setControl(named: "Inject V4L2_BUF_FLAG_ERROR", to: 1)
+        _ = try grab(cam, frame, frames: 5)
+        try expect(cam.errorBuffers >= 1, "no error buffer seen")
+        try expect(cam.framesDelivered >= delivered + 5, "capture did not go on")
+        return "\(cam.errorBuffers) error buffer(s) skipped, streaming went on"
     }
 
     func gpioOutputs() throws -> String {

@@ -29,11 +29,21 @@ struct CheckBoard: ParsableCommand {
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the linked libraries and what real-time setup this machine permits.")
+        abstract: "Show the linked libraries and the devices a board profile can name on this machine.")
 
     func run() throws {
         print("libgpiod \(LinkedLibraries.libgpiod)")
         print("OpenBLAS \(LinkedLibraries.openBLAS)")
         print("CPUs \(ProcessInfo.processInfo.activeProcessorCount)")
+        let cameras = V4L2Camera.list()
+        print("cameras (camera.device): " + (cameras.isEmpty ? "none" : ""))
+        for c in cameras { print("  \(c.path)  driver \(c.driver), card \(c.card)") }
+        let chips = GPIOChip.list()
+        print("GPIO chips (chip: label): " + (chips.isEmpty ? "none" : ""))
+        for c in chips { print("  \(c.label)  (\(c.name), \(c.lines) lines)") }
+        let buses = I2CBus.list()
+        print("I2C buses (pwm.bus): " + (buses.isEmpty ? "none" : ""))
+        for b in buses { print("  \(b.number)  \(b.adapterName)") }
+        print("watchdog: " + (FileManager.default.fileExists(atPath: "/dev/watchdog") ? "/dev/watchdog" : "none"))
     }
 }
