@@ -30,7 +30,7 @@ MODEL_RANDOM_EPISODES ?= 800
 MODEL_STEPS ?= 100
 MODEL_EPOCHS ?= 4
 
-.PHONY: deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+.PHONY: deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder nn-fixtures model model-data eval-model eval eval-smoke clean help
 
 help:
@@ -81,7 +81,7 @@ build: deps
 run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
-test: deps deps-python test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety eval-smoke
+test: deps deps-python test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux coverage-safety eval-smoke
 
 test-unit: deps deps-python
 	$(SWIFT) build --build-tests
@@ -91,6 +91,11 @@ test-unit: deps deps-python
 # controller on the other, keys through tmux send-keys, screens checked (debug build from test-unit).
 test-teleop-tmux: test-unit
 	./scripts/teleop-tmux-test.sh .build/debug/cerebellum
+
+# A bench calibration session as a person would have it: tmux, keystrokes, screens checked, the saved file
+# checked and used by check-board and run (scripts/calibrate-tmux-test.sh; debug build from test-unit).
+test-calibrate-tmux: test-unit
+	./scripts/calibrate-tmux-test.sh .build/debug/cerebellum
 
 # Every int8 GEMM variant this CPU runs, bit-for-bit against the portable one (plain C, -O2).
 test-kernels:

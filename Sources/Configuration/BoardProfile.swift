@@ -197,6 +197,8 @@ public struct SimulationSettings: Sendable, Equatable {
     public var seed: UInt64
     /// What the simulated servos really do, per actuator channel (calibration must find this).
     public var actuatorTruth: [ActuatorPhysics]
+    /// The simulated PCA9685's real oscillator, Hz (`cerebellum calibrate pwm` measures its trim).
+    public var pwmOscillatorHz: Double = 25_000_000
 }
 
 /// The world model's surprise watch (`surprise:`).
@@ -246,7 +248,20 @@ public struct Calibration: Sendable, Equatable {
     public var channels: [String: PulseCalibration]
     /// When it was measured (free text, written by `cerebellum calibrate`).
     public var measured: String?
+    /// The camera crop chosen on the bench (x, y, width, height in capture pixels); overrides the profile's.
+    public var cameraCrop: [Int]?
     public var path: String
+
+    public init(board: String, pwmFrequencyHz: Double, oscillatorTrim: Double, channels: [String: PulseCalibration],
+                measured: String? = nil, cameraCrop: [Int]? = nil, path: String) {
+        self.board = board
+        self.pwmFrequencyHz = pwmFrequencyHz
+        self.oscillatorTrim = oscillatorTrim
+        self.channels = channels
+        self.measured = measured
+        self.cameraCrop = cameraCrop
+        self.path = path
+    }
 }
 
 /// A board profile with its calibration, checked against each other.
@@ -513,6 +528,7 @@ extension BoardProfile {
             try truthMap.finish()
             simulation = SimulationSettings(world: world, seed: UInt64(try simMap.optional("seed")?.int(in: 0...Int(Int32.max)) ?? 1),
                                             actuatorTruth: truth)
+            if let v = try simMap.optional("pwm_oscillator_hz") { simulation?.pwmOscillatorHz = try v.double(in: 20e6...30e6) }
             try simMap.finish()
         }
         let usesSim = camera.driver == .sim || inputs.contains { $0.driver == .sim }
@@ -599,6 +615,15 @@ extension Calibration {
             trim = try pwm.optional("oscillator_trim")?.double(in: 0.8...1.2) ?? 1
             try pwm.finish()
         }
+        var crop: [Int]?
+        if let cam = try root.optional("camera")?.mapping() {
+            if let c = try cam.optional("crop")?.mapping() {
+                crop = [try c.required("x").int(in: 0...16384), try c.required("y").int(in: 0...16384),
+                        try c.required("width").int(in: 1...16384), try c.required("height").int(in: 1...16384)]
+                try c.finish()
+            }
+            try cam.finish()
+        }
         var channels: [String: PulseCalibration] = [:]
         for (name, value) in try root.required("channels").mapping().all() {
             let m = try value.mapping()
@@ -613,6 +638,7 @@ extension Calibration {
             channels[name] = c
         }
         try root.finish()
-        return Calibration(board: board, pwmFrequencyHz: frequency, oscillatorTrim: trim, channels: channels, measured: measured, path: path)
+        return Calibration(board: board, pwmFrequencyHz: frequency, oscillatorTrim: trim, channels: channels, measured: measured,
+                           cameraCrop: crop, path: path)
     }
 }

@@ -80,7 +80,7 @@ public final class Rig {
                 guard let v = p.camera.v4l2 else {
                     throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "a real board needs a v4l2 camera")
                 }
-                let crop = v.crop.map { GrayResampler.Rect(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
+                let crop = (board.calibration.cameraCrop ?? v.crop).map { GrayResampler.Rect(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
                 camera = try V4L2Camera(request: CameraRequest(device: v.device, width: v.captureWidth, height: v.captureHeight,
                                                                framesPerSecond: v.framesPerSecond, format: v.format, crop: crop,
                                                                buffers: v.buffers, pollTimeoutMilliseconds: v.pollTimeoutMilliseconds),
