@@ -64,6 +64,25 @@ elif [ "$i2c" = yes ]; then
   frames=$(grep -o '"frames" *: *[0-9]*' /tmp/run.json | grep -o '[0-9]*$')
   echo "HIL RUN RESULT: $frames camera frames; PCA9685 on the stub: MODE1 $m1, PRE_SCALE $pre, LED0_OFF $off0, ALL_LED_OFF_H $alloff after exit"
   [ "$pre" = 0x79 ] && [ "$m1" = 0x21 ] && [ "$alloff" = 0x10 ] && [ "${frames:-0}" -gt 10 ] || { echo "HIL FAIL: run"; status=1; }
+  # A bench calibration session against the stub, keys piped in as a person would type them: confirm, go to
+  # 1600 µs, hold, mark neutral, save, confirm, quit. The register the chip would output is sampled meanwhile.
+  echo "HIL CALIBRATE: cerebellum calibrate servo vx --board boards/hil-$arch.yaml (keys piped)"
+  ( sleep 2; printf y; sleep 1; printf 'g1600\r'; for i in $(seq 30); do sleep 0.1; printf h; done
+    printf x; sleep 0.5; printf s; sleep 1; printf y; sleep 1; printf q ) \
+    | ./cerebellum calibrate servo vx --board boards/hil-$arch.yaml --deadman-ms 2000 > /tmp/calibrate.log 2>&1 &
+  cal=$!
+  seen=""
+  for i in $(seq 50); do
+    v=$(i2cget -y "$bus" 0x40 0x09 2>/dev/null)$(i2cget -y "$bus" 0x40 0x08 2>/dev/null | sed 's/0x//')
+    case " $seen " in *" $v "*) ;; *) seen="$seen $v" ;; esac
+    sleep 0.2
+  done
+  wait $cal || status=1
+  grep -E "marked|changes|neutral_us|saved|loaded back|outputs off" /tmp/calibrate.log
+  echo "HIL CALIBRATE RESULT: LED0_OFF values seen on the stub:$seen (1600 µs = 0x0148 counts at 50.03 Hz); $(grep -c 'neutral_us: 1600' calibration/hil-$arch.yaml) saved neutral, backup $(ls calibration/*.bak 2>/dev/null)"
+  case "$seen" in *0x0148*) ;; *) echo "HIL FAIL: calibrate never drove 1600 µs"; status=1 ;; esac
+  grep -q "vx: {min_us: 1000, neutral_us: 1600, max_us: 2000" calibration/hil-$arch.yaml && [ -f calibration/hil-$arch.yaml.bak ] \
+    && ./cerebellum check-board boards/hil-$arch.yaml > /dev/null || { echo "HIL FAIL: calibration file"; status=1; }
 else
   ./cerebellum hil-check --board boards/hil-$arch.yaml --no-i2c || status=1
 fi

@@ -278,3 +278,33 @@ calibration: ../calibration/test.yaml
         }
     }
 }
+
+@Suite struct CalibrationFileTests {
+    @Test func savedFileLoadsBackEqualWithABackup() throws {
+        let boardPath = try writeBoard(goodBoard, calibration: goodCalibration)
+        let loaded = try LoadedBoard.load(boardPath: boardPath)
+        var new = loaded.calibration
+        new.channels["vx"]!.neutralMicros = 1520
+        new.channels["vx"]!.reversed.toggle()
+        new.oscillatorTrim = 1.0375
+        new.cameraCrop = [80, 0, 480, 480]
+        #expect(new.changes(from: loaded.calibration).count == 4)
+        let backup = try new.save(to: loaded.calibration.path, profile: loaded.profile)
+        #expect(backup == loaded.calibration.path + ".bak")
+        #expect(try String(contentsOfFile: backup!, encoding: .utf8) == goodCalibration)
+        let again = try LoadedBoard.load(boardPath: boardPath).calibration
+        #expect(again.channels == new.channels && again.oscillatorTrim == 1.0375 && again.cameraCrop == [80, 0, 480, 480])
+        #expect(again.changes(from: new).isEmpty)
+    }
+
+    @Test func anInvalidCalibrationIsNotSavedAndTheOldFileStays() throws {
+        let boardPath = try writeBoard(goodBoard, calibration: goodCalibration)
+        let loaded = try LoadedBoard.load(boardPath: boardPath)
+        var bad = loaded.calibration
+        bad.channels["vx"]!.minMicros = 1600  // above neutral
+        #expect(throws: ConfigError.self) { try bad.save(to: loaded.calibration.path, profile: loaded.profile) }
+        #expect(try String(contentsOfFile: loaded.calibration.path, encoding: .utf8) == goodCalibration)
+        #expect(!FileManager.default.fileExists(atPath: loaded.calibration.path + ".new"))
+        #expect(!FileManager.default.fileExists(atPath: loaded.calibration.path + ".bak"))
+    }
+}
