@@ -64,6 +64,12 @@ elif [ "$i2c" = yes ]; then
   frames=$(grep -o '"frames" *: *[0-9]*' /tmp/run.json | grep -o '[0-9]*$')
   echo "HIL RUN RESULT: $frames camera frames; PCA9685 on the stub: MODE1 $m1, PRE_SCALE $pre, LED0_OFF $off0, ALL_LED_OFF_H $alloff after exit"
   [ "$pre" = 0x79 ] && [ "$m1" = 0x21 ] && [ "$alloff" = 0x10 ] && [ "${frames:-0}" -gt 10 ] || { echo "HIL FAIL: run"; status=1; }
+  # The other bench tools against the guest's devices.
+  ./cerebellum calibrate i2c-scan --board boards/hil-$arch.yaml | sed 's/^/HIL I2C-SCAN: /'
+  ./cerebellum calibrate i2c-scan --board boards/hil-$arch.yaml | grep -q "PCA9685 at 0x40 answers" || { echo "HIL FAIL: i2c-scan"; status=1; }
+  ./cerebellum calibrate gpio --board boards/hil-$arch.yaml --watch 0.5 --toggle motor_enable --yes | sed 's/^/HIL GPIO: /'
+  ./cerebellum calibrate camera --board boards/hil-$arch.yaml --seconds 2 --snapshot /tmp/snap.png | grep -v "^  control" | sed 's/^/HIL CAMERA: /'
+  [ -s /tmp/snap.png ] || { echo "HIL FAIL: camera snapshot"; status=1; }
   # A bench calibration session against the stub, keys piped in as a person would type them: confirm, go to
   # 1600 µs, hold, mark neutral, save, confirm, quit. The register the chip would output is sampled meanwhile.
   echo "HIL CALIBRATE: cerebellum calibrate servo vx --board boards/hil-$arch.yaml (keys piped)"

@@ -14,7 +14,7 @@ case $arch in
 esac
 start=$(date +%s.%N)
 timeout "${HIL_TIMEOUT:-900}" "${qemu[@]}" -kernel "$kernel" -initrd "$initrd" -append "$append" \
-  -nographic -no-reboot -serial mon:stdio < /dev/null 2>&1 | tr -d '\r' | tee "$log" | grep --line-buffered -E "^(HIL|ok|not ok|1\.\.|summary|  |board|camera|pwm|watchdog|episode|error|warning)" || true
+  -nographic -no-reboot -serial mon:stdio < /dev/null 2>&1 | tr -d '\r' | tee "$log" | grep --line-buffered -E "^(HIL|ok|not ok|1\.\.|summary|  |board|camera|pwm|watchdog|episode|error|warning|saved|loaded back|outputs off)|marked" || true
 end=$(date +%s.%N)
 echo "hil: $arch guest round trip $(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}') s (boot, drivers, tests, power-off); console log $log"
 grep -q "^HIL EXIT: 0" "$log" || { echo "hil: $arch guest FAILED (see $log)"; exit 1; }

@@ -71,8 +71,11 @@ func fourcc(_ s: String) -> UInt32 {
     return v
 }
 
+/// "YUYV" from its code; big-endian variants (bit 31 set) get "-BE".
 func fourccString(_ v: UInt32) -> String {
-    String(decoding: (0..<4).map { UInt8((v >> (8 * UInt32($0))) & 0xFF) }, as: UTF8.self)
+    let code = v & 0x7FFF_FFFF
+    let s = String(decoding: (0..<4).map { UInt8((code >> (8 * UInt32($0))) & 0xFF) }, as: UTF8.self)
+    return v & 0x8000_0000 != 0 ? s + "-BE" : s
 }
 
 func cString<T>(_ tuple: T) -> String {
@@ -142,6 +145,21 @@ public final class V4L2Camera: FrameSource {
                 }
             }
             close(f)
+        }
+        return out
+    }
+
+    /// The pixel formats a capture device offers natively (FOURCC and the driver's description).
+    public static func formats(path: String) -> [(fourcc: String, description: String)] {
+        let f = Glibc.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        guard f >= 0 else { return [] }
+        defer { close(f) }
+        var out: [(String, String)] = []
+        var desc = v4l2_fmtdesc()
+        desc.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        while cb_ioctl(f, CB_VIDIOC_ENUM_FMT, &desc) == 0 {
+            out.append((fourccString(desc.pixelformat), cString(desc.description)))
+            desc.index += 1
         }
         return out
     }

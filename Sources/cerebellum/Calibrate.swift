@@ -520,7 +520,10 @@ struct CalibrateCamera: ParsableCommand {
             cropValues = v
             loaded.calibration.cameraCrop = v
         }
-        for c in V4L2Camera.list() { print("camera \(c.path): \(c.driver), \(c.card)") }
+        for c in V4L2Camera.list() {
+            print("camera \(c.path): \(c.driver), \(c.card); formats: "
+                  + V4L2Camera.formats(path: c.path).map { "\($0.fourcc) (\($0.description))" }.joined(separator: ", "))
+        }
         let clock = SystemClock()
         let rig = try Rig(board: loaded, clock: clock)
         defer { rig.shutdown() }
