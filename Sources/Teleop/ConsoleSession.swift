@@ -52,7 +52,7 @@ public final class ConsoleSession {
     private var queued: [ConsoleLine] = []
     private var pending: (id: UInt32, line: ConsoleLine, posted: Instant)?
     private var lastEfforts: ChannelVector
-    private var keyEscape: [UInt8] = []
+    private var keyDecoder = KeyDecoder()
     private var keySpeed: Double
     private let now: () -> Instant
     /// A request the loop has not answered in this long is withdrawn (the loop is not running).
@@ -128,7 +128,7 @@ public final class ConsoleSession {
         if let p = pending { link.cancel(p.id) }
         pending = nil
         inKeyMode = false
-        keyEscape.removeAll()
+        keyDecoder = KeyDecoder()
     }
 
     // MARK: commands
@@ -192,27 +192,21 @@ public final class ConsoleSession {
 
     private func key(_ b: UInt8) -> [UInt8] {
         counters.bytes += 1
-        if !keyEscape.isEmpty || b == 0x1B {
-            keyEscape.append(b)
-            if keyEscape.count == 1 { return [] }
-            if keyEscape.count == 2 {
-                if b == UInt8(ascii: "[") || b == UInt8(ascii: "O") { return [] }
-                keyEscape.removeAll()
-                counters.garbageBytes += 2
-                return []
-            }
-            if (0x20...0x3F).contains(b) { return keyEscape.count > 8 ? abandonEscape() : [] }
-            let final = b
-            keyEscape.removeAll()
-            switch final {
-            case UInt8(ascii: "A"): return steer(h: 0, v: 1)
-            case UInt8(ascii: "B"): return steer(h: 0, v: -1)
-            case UInt8(ascii: "C"): return steer(h: 1, v: 0)
-            case UInt8(ascii: "D"): return steer(h: -1, v: 0)
-            default:
-                counters.garbageBytes += 3
-                return []
-            }
+        let garbageBefore = keyDecoder.garbageBytes
+        let decoded = keyDecoder.feed(b)
+        counters.garbageBytes += keyDecoder.garbageBytes - garbageBefore
+        guard let k = decoded else { return [] }
+        let b: UInt8
+        switch k {
+        case .up: return steer(h: 0, v: 1)
+        case .down: return steer(h: 0, v: -1)
+        case .right: return steer(h: 1, v: 0)
+        case .left: return steer(h: -1, v: 0)
+        case .interrupt: b = 0x03
+        case .character(let c): b = c
+        case .enter, .backspace:
+            counters.garbageBytes += 1
+            return []
         }
         switch b {
         case UInt8(ascii: "w"), UInt8(ascii: "W"): return steer(h: 0, v: 1)
@@ -239,12 +233,6 @@ public final class ConsoleSession {
             counters.garbageBytes += 1
             return []
         }
-    }
-
-    private func abandonEscape() -> [UInt8] {
-        counters.garbageBytes += keyEscape.count
-        keyEscape.removeAll()
-        return []
     }
 
     private func steer(h: Double, v: Double) -> [UInt8] {
