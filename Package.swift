@@ -55,7 +55,7 @@ let package = Package(
 
         // Counts heap allocations made by one thread (interposes malloc in the test process).
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
-        .testTarget(name: "LinuxHardwareTests", dependencies: ["LinuxHardware", "Simulation", "Safety", "RobotCore"]),
+        .testTarget(name: "LinuxHardwareTests", dependencies: ["LinuxHardware", "Simulation", "Safety", "RobotCore", "CAllocationCounter"]),
         .testTarget(name: "SafetyTests", dependencies: ["Safety", "RobotCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Safety", "RobotCore"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Safety", "RobotCore"]),

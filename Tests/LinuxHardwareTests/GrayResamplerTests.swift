@@ -1,3 +1,4 @@
+import CAllocationCounter
 import RobotCore
 import Testing
 
@@ -73,5 +74,22 @@ import Testing
         var out = [UInt8](repeating: 0, count: 6)
         src.withUnsafeBytes { s in out.withUnsafeMutableBufferPointer { r.resample(s, into: $0) } }
         #expect(out == [0, 255, 0, 255, 128, 127])
+    }
+}
+
+@Suite struct ConversionAllocationTests {
+    @Test func resamplingAFrameAllocatesNothing() throws {
+        // A 640×480 YUYV camera image to the encoder's 64×64, as the V4L2 camera does every frame.
+        let r = try GrayResampler(sourceWidth: 640, sourceHeight: 480, bytesPerLine: 1280, layout: .yuyv, crop: nil,
+                                  outputWidth: 64, outputHeight: 64, limitedRange: true)
+        let src = (0..<(1280 * 480)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let frame = Frame(width: 64, height: 64)
+        src.withUnsafeBytes { s in frame.pixels.withUnsafeMutableBufferPointer { r.resample(s, into: $0) } }  // warm-up
+        allocation_counter_start()
+        for _ in 0..<100 {
+            src.withUnsafeBytes { s in frame.pixels.withUnsafeMutableBufferPointer { r.resample(s, into: $0) } }
+        }
+        #expect(allocation_counter_stop() == 0)
+        #expect(Set(frame.pixels).count > 10, "the conversion did real work")
     }
 }
