@@ -121,7 +121,7 @@ struct Train: ParsableCommand {
                                                   frameShape: WorldModelArchitecture.frameShape, calibration: calibration, heldOut: heldOut)
         print("int8 encoder: cosine to fp32 on \(qr.frames) held-out frames: min \(String(format: "%.5f", qr.minCosine)), "
               + "median \(String(format: "%.5f", qr.medianCosine)) (calibrated on \(qr.calibrationFrames) training frames)")
-        let summary = TrainingSummary(config: config, steps: trainer.step, seconds: Date().timeIntervalSince(started),
+        let summary = TrainingSummary(config: config, steps: trainer.step,
                                       episodes: episodes.count, frames: dataset.frameCount, files: files.count,
                                       board: meta["board"] ?? "", world: meta["world"] ?? "",
                                       validation: validations.last, quantization: qr)
@@ -147,11 +147,11 @@ struct Train: ParsableCommand {
     }
 }
 
-/// What `train` stores in the model file's metadata.
+/// What `train` stores in the model file's metadata. Only what the data, the configuration and the seed
+/// determine (no wall-clock time), so `make model` reproduces the shipped file byte for byte.
 struct TrainingSummary: Codable {
     var config: TrainingConfig
     var steps: Int
-    var seconds: Double
     var episodes: Int
     var frames: Int
     var files: Int
