@@ -87,10 +87,9 @@ public final class Rig {
                                         outputWidth: p.camera.width, outputHeight: p.camera.height, clock: clock)
                 actuators = chipDriver
                 pwm = chipDriver
-                let watchdog = try p.watchdog.map { try Watchdog(path: $0.device, timeoutSeconds: $0.timeoutSeconds) }
                 signals = BoardSignals(motorEnable: lines.filter { $0.0.role == .motorEnable }.map(\.1),
                                        statusLEDs: lines.filter { $0.0.role == .statusLED }.map(\.1),
-                                       watchdog: watchdog)
+                                       watchdog: nil)
             } catch {
                 pwmBoard?.stop()
                 for l in opened { l.release() }
@@ -134,6 +133,13 @@ public final class Rig {
         robot.reset(world: TwoRoomsWorld.episode(variant, rng: &episodeRNG))
     }
 
+    /// Opens and arms the board's watchdog (its `watchdog:` section), if it has one and it is not running yet.
+    /// Call right before the loop starts ticking: from here on the loop must feed it within the timeout.
+    public func startWatchdog() throws {
+        guard signals.watchdog == nil, let w = board.profile.watchdog else { return }
+        signals.watchdog = try Watchdog(path: w.device, timeoutSeconds: w.timeoutSeconds)
+    }
+
     /// Puts every real output in its safe state and lets go of the devices: PWM full-OFF with OE
     /// released, output lines to their safe levels, watchdog disarmed by the magic close, camera closed.
     /// Call after `ControlLoop.stop()`.
@@ -150,7 +156,8 @@ public final class Rig {
 public final class BoardSignals {
     public let motorEnable: [DigitalOutput]
     public let statusLEDs: [DigitalOutput]
-    public let watchdog: Watchdog?
+    /// Armed by `Rig.startWatchdog()` just before the loop runs.
+    public internal(set) var watchdog: Watchdog?
     private var enabled: Bool?
     private var lit: Bool?
 

@@ -109,7 +109,7 @@ struct Run: ParsableCommand {
             print(String(format: "pwm: PCA9685, prescale %d → %.2f Hz (asked %.1f Hz, oscillator trim %.4f), channels %@",
                          Int(pwm.prescale), pwm.actualFrequencyHz, pwm.requestedFrequencyHz, pwm.oscillatorTrim, pwm.pwmChannels.description))
         }
-        if let w = rig.signals.watchdog { print("watchdog: \(w.path) (\(w.identity)), timeout \(w.timeoutSeconds) s") }
+
         print("loop \(String(format: "%.0f", p.loop.rateHz)) Hz, \(p.actuators.count) actuators (\(p.actuators.map(\.name).joined(separator: ", "))), calibration \(loaded.calibration.path)")
         if !noRealtime {
             let rt = applyRealtime(priority: p.loop.realtime.priority, lockMemory: p.loop.realtime.lockMemory, cpu: p.loop.realtime.cpu)
@@ -156,6 +156,13 @@ struct Run: ParsableCommand {
         let observer = planner?.observer ?? monitor?.observer
         let loop = rig.makeLoop(source: monitor ?? console?.arbiter ?? autonomy, governor: governor)
         let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: arm)
+        // The watchdog starts counting only now, after the model's warm-up: from here the loop feeds it.
+        do { try rig.startWatchdog() } catch {
+            rig.shutdown()
+            warn("error: \(error)")
+            throw ExitCode(2)
+        }
+        if let w = rig.signals.watchdog { print("watchdog: \(w.path) (\(w.identity)), timeout \(w.timeoutSeconds) s, fed from the loop") }
         let printer = StatusPrinter()
         printer.start()
         let started = clock.now()
