@@ -33,6 +33,16 @@ MODEL_EPOCHS ?= 4
 .PHONY: deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder nn-fixtures model model-data eval-model eval eval-smoke clean help
 
+# Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
+define install-missing
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  $(SUDO) $(APT) update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) install -y -q --no-install-recommends $$missing; \
+	else echo "deps: $(2) present"; fi
+endef
+
 help:
 	@echo "make run              build and run the default simulated robot"
 	@echo "make test             install what is missing, build, run every test suite"
@@ -48,32 +58,17 @@ help:
 	@echo "make eval             goal reaching, 200 episodes per scenario, with baselines (report, JSON, trajectory PNGs in reports/)"
 
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "deps: installing$$missing"; \
-	  $(SUDO) $(APT) update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) install -y -q --no-install-recommends $$missing; \
-	else echo "deps: all Debian packages present"; fi
+	$(call install-missing,$(DEB_PACKAGES),all Debian packages)
 
 deps-python:
 	@$(PYTHON) -c "import numpy, safetensors, mcap" 2>/dev/null && echo "deps: python packages present" || \
 	  $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_PACKAGES)
 
 deps-cross:
-	@missing=""; for p in $(CROSS_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "deps: installing$$missing"; \
-	  $(SUDO) $(APT) update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) install -y -q --no-install-recommends $$missing; \
-	else echo "deps: cross tools present"; fi
+	$(call install-missing,$(CROSS_PACKAGES),cross tools)
 
 deps-hil:
-	@missing=""; for p in $(HIL_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "deps: installing$$missing"; \
-	  $(SUDO) $(APT) update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive $(APT) install -y -q --no-install-recommends $$missing; \
-	else echo "deps: hil tools present"; fi
+	$(call install-missing,$(HIL_PACKAGES),hil tools)
 
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product cerebellum
