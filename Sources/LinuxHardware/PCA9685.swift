@@ -142,7 +142,8 @@ public final class PCA9685: ActuatorOutput {
         }
     }
 
-    /// Reads MODE1; a chip in its power-on state (asleep or without auto-increment) is initialized again.
+    /// Reads MODE1; a chip in its power-on state (asleep or without auto-increment) is initialized again
+    /// (a rare recovery: its 500 µs oscillator wait then happens inside that tick).
     public func checkHealth() -> DeviceFailure? {
         writesSinceCheck = 0
         switch readRetrying(Register.mode1) {

@@ -385,9 +385,11 @@ public final class V4L2Camera: FrameSource {
             pending.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
             pending.memory = V4L2_MEMORY_MMAP.rawValue
             if cb_v4l2_ioctl(fd, CB_VIDIOC_DQBUF, &pending) != 0 {
-                if errno == EAGAIN { break }
-                if errno == ENODEV || errno == EIO && access(format?.devicePath ?? "", F_OK) != 0 { return lost(now) }
-                return .failed(errno == ENODEV ? .lost : .io(errno: errno))
+                let e = errno
+                if e == EAGAIN { break }
+                // ENODEV, or EIO with the device node gone: unplugged or unbound.
+                if e == ENODEV || (e == EIO && access(format?.devicePath ?? "", F_OK) != 0) { return lost(now) }
+                return .failed(.io(errno: e))
             }
             if pending.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0 {
                 errorBuffers += 1
