@@ -148,7 +148,6 @@ struct PulseSession {
     let bench: CalibrationBench
     let index: Int
     let keys: KeyInput
-    let isESC: Bool
     var deadman: Duration
     var step = 10.0
     var marks: PulseCalibration
@@ -168,8 +167,8 @@ struct PulseSession {
     }
 
     func line(live: Bool, output: SafeCommand) -> String {
-        var s = String(format: "%@ ch%d  pulse %4.0f µs (step %g)  %@  min %.0f  neutral %.0f  max %.0f  deadband %.0f  %@",
-                       name, bench.board.profile.actuators[index].channel, bench.target[index], step,
+        var s = String(format: "%@ ch%d  pulse %4.0f µs (step %g)  written %4.0f µs  %@  min %.0f  neutral %.0f  max %.0f  deadband %.0f  %@",
+                       name, bench.board.profile.actuators[index].channel, bench.target[index], step, output.pulseMicros[index],
                        bench.governor.state == .faulted ? "FAULT \(bench.governor.latchedFaults)" : (live ? "LIVE" : "held at neutral"),
                        marks.minMicros, marks.neutralMicros, marks.maxMicros, marks.deadbandMicros, marks.reversed ? "reversed" : "normal")
         if let d = bench.simulatedDrive(index), let p = bench.simulatedPulse(index) {
@@ -178,7 +177,7 @@ struct PulseSession {
         return s
     }
 
-    /// Runs until quit; returns the marks if the user saved.
+    /// Runs until quit; true if the user saved.
     mutating func run() -> Bool {
         let clock = bench.clock
         out(help())
@@ -310,7 +309,7 @@ func runPulseSession(channel: String, options: CalibrationOptions, deadmanMs: In
         out("nothing moved\n")
         return
     }
-    var session = PulseSession(bench: bench, index: index, keys: keys, isESC: esc, deadman: .milliseconds(Int64(deadmanMs)),
+    var session = PulseSession(bench: bench, index: index, keys: keys, deadman: .milliseconds(Int64(deadmanMs)),
                                marks: loaded.calibration.channels[a.name] ?? PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000))
     if esc {
         // ESC arming: neutral for a few seconds so the ESC sees a valid throttle-off signal first.
