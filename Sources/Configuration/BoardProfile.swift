@@ -367,12 +367,7 @@ extension BoardProfile {
         camera.simLatency = try camMap.optional("sim_latency_ms").map { try milliseconds($0, in: 0...1000) } ?? .zero
         camera.simDropProbability = try camMap.optional("sim_drop_probability")?.double(in: 0...1) ?? 0
         if camera.driver == .v4l2 {
-            var crop: [Int]?
-            if let c = try camMap.optional("crop")?.mapping() {
-                crop = [try c.required("x").int(in: 0...16384), try c.required("y").int(in: 0...16384),
-                        try c.required("width").int(in: 1...16384), try c.required("height").int(in: 1...16384)]
-                try c.finish()
-            }
+            let crop = try camMap.optional("crop").map(cropRectangle)
             camera.v4l2 = V4L2Settings(
                 device: try camMap.required("device").string(),
                 captureWidth: try camMap.optional("capture_width")?.int(in: 16...8192) ?? 320,
@@ -591,6 +586,15 @@ extension BoardProfile {
     }
 }
 
+/// A camera crop `{x, y, width, height}` in capture pixels, as [x, y, width, height].
+private func cropRectangle(_ v: YAMLValue) throws -> [Int] {
+    let c = try v.mapping()
+    let r = [try c.required("x").int(in: 0...16384), try c.required("y").int(in: 0...16384),
+             try c.required("width").int(in: 1...16384), try c.required("height").int(in: 1...16384)]
+    try c.finish()
+    return r
+}
+
 /// `chip:` (a label) and `line:` (a name, or an offset on that chip) from a mapping.
 private func gpioLine(_ m: YAMLMapping) throws -> GPIOLineSpec {
     let chip = try m.required("chip").string()
@@ -617,11 +621,7 @@ extension Calibration {
         }
         var crop: [Int]?
         if let cam = try root.optional("camera")?.mapping() {
-            if let c = try cam.optional("crop")?.mapping() {
-                crop = [try c.required("x").int(in: 0...16384), try c.required("y").int(in: 0...16384),
-                        try c.required("width").int(in: 1...16384), try c.required("height").int(in: 1...16384)]
-                try c.finish()
-            }
+            crop = try cam.optional("crop").map(cropRectangle)
             try cam.finish()
         }
         var channels: [String: PulseCalibration] = [:]

@@ -31,36 +31,21 @@ public final class CalibrationBench {
         self.board = board
         self.clock = clock
         let p = board.profile
-        let channels = p.actuators.map(\.channel)
         if let sim = p.simulation {
             let chip = PCA9685Model(oscillatorHz: sim.pwmOscillatorHz, clock: clock)
             simulatedChip = chip
             simulatedTruth = sim.actuatorTruth
-            pwm = PCA9685(device: chip, pwmChannels: channels, frequencyHz: board.calibration.pwmFrequencyHz,
+            pwm = PCA9685(device: chip, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
                           oscillatorTrim: board.calibration.oscillatorTrim, clock: clock)
             eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
         } else {
-            guard let pw = p.pwm else { throw ConfigError(file: p.path, line: nil, column: nil, field: "pwm", message: "no pwm section") }
             simulatedChip = nil
             simulatedTruth = nil
-            var chips: [String: GPIOChip] = [:]
-            func chip(_ label: String) throws -> GPIOChip {
-                if let c = chips[label] { return c }
-                let c = try GPIOChip(label: label)
-                chips[label] = c
-                return c
-            }
-            if let o = pw.outputEnable {
-                outputEnable = try GPIOOutputLine(name: "pwm_output_enable", chip: chip(o.chip), line: o.line,
-                                                  activeLow: pw.outputEnableActiveLow, safeLevel: false, consumer: "cerebellum-calibrate")
-            }
-            let device = try I2CDevice(bus: try I2CBus.find(pw.bus), address: UInt8(pw.address))
-            pwm = PCA9685(device: device, pwmChannels: channels, frequencyHz: board.calibration.pwmFrequencyHz,
-                          oscillatorTrim: board.calibration.oscillatorTrim, clock: clock, outputEnable: outputEnable,
-                          attempts: pw.attempts, healthCheckEvery: pw.healthCheckEvery)
-            eStop = try p.inputs.first { $0.role == .estop && $0.gpio != nil }.map { i in
-                try GPIOInputLine(name: i.name, chip: chip(i.gpio!.chip), line: i.gpio!.line, activeLow: i.activeLow,
-                                  bias: GPIOBias(rawValue: i.bias) ?? .asIs, consumer: "cerebellum-calibrate")
+            let devices = BoardDevices(board: board, consumer: "cerebellum-calibrate")
+            (pwm, outputEnable) = try devices.pca9685(clock: clock)
+            do { eStop = try devices.eStop() } catch {
+                outputEnable?.release()
+                throw error
             }
         }
         benchMaps = p.actuators.map { a in
@@ -77,9 +62,9 @@ public final class CalibrationBench {
             heartbeatTimeout: .milliseconds(500)))
         target = benchMaps.map(\.neutralMicros)
         command = .neutral(channels: limits.count, at: clock.now(), origin: .calibration)
-        if let f = pwm.initialize() {
+        do { try pwm.initializeOrThrow() } catch {
             outputEnable?.release()
-            throw I2CError(message: "PCA9685 initialization failed: \(f)")
+            throw error
         }
     }
 

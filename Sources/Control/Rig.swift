@@ -36,46 +36,19 @@ public final class Rig {
             episodeRNG = SeededGenerator(seed: seed ?? 1)
             var opened: [GPIOOutputLine] = []
             var pwmBoard: PCA9685?
-            var chips: [String: GPIOChip] = [:]
+            let devices = BoardDevices(board: board)
             do {
-                func chip(_ label: String) throws -> GPIOChip {
-                    if let c = chips[label] { return c }
-                    let c = try GPIOChip(label: label)
-                    chips[label] = c
-                    return c
-                }
                 // Outputs first, at their safe levels, so nothing else can move before they hold.
                 var lines: [(OutputLine, GPIOOutputLine)] = []
                 for o in p.outputs {
-                    let l = try GPIOOutputLine(name: o.name, chip: chip(o.gpio.chip), line: o.gpio.line, activeLow: o.activeLow, safeLevel: o.safeLevel)
+                    let l = try devices.output(o)
                     opened.append(l)
                     lines.append((o, l))
                 }
-                var estop: DigitalInput?
-                for i in p.inputs where i.role == .estop {
-                    guard let g = i.gpio else { continue }
-                    estop = try GPIOInputLine(name: i.name, chip: chip(g.chip), line: g.line, activeLow: i.activeLow,
-                                              bias: GPIOBias(rawValue: i.bias) ?? .asIs)
-                }
-                eStop = estop
-                guard let pw = p.pwm else {
-                    throw ConfigError(file: p.path, line: nil, column: nil, field: "pwm", message: "a real board needs a pwm section")
-                }
-                var oe: GPIOOutputLine?
-                if let o = pw.outputEnable {
-                    // OE disabled (released) until the chip is initialized.
-                    let l = try GPIOOutputLine(name: "pwm_output_enable", chip: chip(o.chip), line: o.line, activeLow: pw.outputEnableActiveLow, safeLevel: false)
-                    opened.append(l)
-                    oe = l
-                }
-                let bus = try I2CBus.find(pw.bus)
-                let device = try I2CDevice(bus: bus, address: UInt8(pw.address))
-                let chipDriver = PCA9685(device: device, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
-                                         oscillatorTrim: board.calibration.oscillatorTrim, clock: clock, outputEnable: oe,
-                                         attempts: pw.attempts, healthCheckEvery: pw.healthCheckEvery)
-                if let f = chipDriver.initialize() {
-                    throw I2CError(message: "PCA9685 at \(bus.path) address 0x\(String(pw.address, radix: 16)): initialization failed: \(f)")
-                }
+                eStop = try devices.eStop()
+                let (chipDriver, oe) = try devices.pca9685(clock: clock)
+                if let oe { opened.append(oe) }
+                try chipDriver.initializeOrThrow()
                 pwmBoard = chipDriver
                 guard let v = p.camera.v4l2 else {
                     throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "a real board needs a v4l2 camera")

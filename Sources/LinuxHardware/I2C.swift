@@ -55,7 +55,8 @@ public struct I2CBus: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-func readSysfsLine(_ path: String) -> String? {
+/// The first line of a small text file (a sysfs attribute), without its newline; nil if unreadable.
+public func readSysfsLine(_ path: String) -> String? {
     guard let f = fopen(path, "r") else { return nil }
     defer { fclose(f) }
     var buf = [CChar](repeating: 0, count: 256)

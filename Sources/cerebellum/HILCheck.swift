@@ -89,12 +89,8 @@ func simLine(_ offset: Int, _ attribute: String) throws -> String {
 }
 
 func readText(_ path: String) throws -> String {
-    guard let s = readSysfsText(path) else { throw CheckFailure("cannot read \(path)") }
+    guard let s = readSysfsLine(path) else { throw CheckFailure("cannot read \(path)") }
     return s
-}
-
-func readSysfsText(_ path: String) -> String? {
-    (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 func writeText(_ path: String, _ text: String) throws {

@@ -1,0 +1,70 @@
+import Configuration
+import LinuxHardware
+import RobotCore
+
+/// Opens the devices a real board's profile names that both the control loop's `Rig` and the
+/// calibration bench need: GPIO chips (each label opened once), the e-stop input, and the PCA9685 with
+/// its OE line. Lines are requested under `consumer`, so `gpioinfo` shows who holds them.
+final class BoardDevices {
+    let board: LoadedBoard
+    let consumer: String
+    private var chips: [String: GPIOChip] = [:]
+
+    init(board: LoadedBoard, consumer: String = "cerebellum") {
+        self.board = board
+        self.consumer = consumer
+    }
+
+    /// The chip with this label, opened on first use.
+    func chip(_ label: String) throws -> GPIOChip {
+        if let c = chips[label] { return c }
+        let c = try GPIOChip(label: label)
+        chips[label] = c
+        return c
+    }
+
+    /// An output line of the profile, at its safe level.
+    func output(_ o: OutputLine) throws -> GPIOOutputLine {
+        try GPIOOutputLine(name: o.name, chip: chip(o.gpio.chip), line: o.gpio.line, activeLow: o.activeLow,
+                           safeLevel: o.safeLevel, consumer: consumer)
+    }
+
+    /// The profile's e-stop input on a GPIO line, if it has one.
+    func eStop() throws -> GPIOInputLine? {
+        guard let i = board.profile.inputs.first(where: { $0.role == .estop && $0.gpio != nil }), let g = i.gpio else { return nil }
+        return try GPIOInputLine(name: i.name, chip: chip(g.chip), line: g.line, activeLow: i.activeLow,
+                                 bias: GPIOBias(rawValue: i.bias) ?? .asIs, consumer: consumer)
+    }
+
+    /// The PCA9685 on the profile's bus and address with the calibrated frequency and trim, and its OE line
+    /// (requested released: outputs disabled until `initialize` succeeds). Not yet initialized.
+    func pca9685(clock: RobotClock) throws -> (chip: PCA9685, outputEnable: GPIOOutputLine?) {
+        let p = board.profile
+        guard let pw = p.pwm else {
+            throw ConfigError(file: p.path, line: nil, column: nil, field: "pwm", message: "a real board needs a pwm section")
+        }
+        let oe = try pw.outputEnable.map {
+            try GPIOOutputLine(name: "pwm_output_enable", chip: chip($0.chip), line: $0.line, activeLow: pw.outputEnableActiveLow,
+                               safeLevel: false, consumer: consumer)
+        }
+        do {
+            let device = try I2CDevice(bus: try I2CBus.find(pw.bus), address: UInt8(pw.address))
+            let pca = PCA9685(device: device, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
+                              oscillatorTrim: board.calibration.oscillatorTrim, clock: clock, outputEnable: oe,
+                              attempts: pw.attempts, healthCheckEvery: pw.healthCheckEvery)
+            return (pca, oe)
+        } catch {
+            oe?.release()
+            throw error
+        }
+    }
+}
+
+extension PCA9685 {
+    /// `initialize()`, with a failure thrown as an error that names the bus and address.
+    func initializeOrThrow() throws {
+        guard let f = initialize() else { return }
+        let place = (device as? I2CDevice).map { "\($0.bus.path) address 0x\(String($0.address, radix: 16))" } ?? "the simulated bus"
+        throw I2CError(message: "PCA9685 at \(place): initialization failed: \(f)")
+    }
+}
