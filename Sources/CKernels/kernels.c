@@ -180,6 +180,56 @@ void ck_column_sums_f32(const float *x, int64_t rows, int32_t cols, float *sums)
     }
 }
 
+void ck_spatial_softargmax_f32(const float *x, int64_t n, int32_t h, int32_t w, int32_t c, float *prob, float *out) {
+    const int64_t pixels = (int64_t)h * w;
+    float peak[c], sum[c], su[c], sv[c];
+    for (int64_t s = 0; s < n; s++) {
+        const float *xs = x + s * pixels * c;
+        float *ps = prob + s * pixels * c, *os = out + s * 2 * c;
+        for (int32_t k = 0; k < c; k++) { peak[k] = -INFINITY; sum[k] = 0; su[k] = 0; sv[k] = 0; }
+        for (int64_t p = 0; p < pixels; p++)
+            for (int32_t k = 0; k < c; k++) peak[k] = fmaxf(peak[k], xs[p * c + k]);
+        for (int32_t i = 0; i < h; i++) {
+            const float v = (2.0f * i + 1.0f) / h - 1.0f;
+            for (int32_t j = 0; j < w; j++) {
+                const float u = (2.0f * j + 1.0f) / w - 1.0f;
+                const int64_t p = (int64_t)i * w + j;
+                for (int32_t k = 0; k < c; k++) {
+                    const float e = expf(xs[p * c + k] - peak[k]);
+                    ps[p * c + k] = e;
+                    sum[k] += e; su[k] += e * u; sv[k] += e * v;
+                }
+            }
+        }
+        for (int32_t k = 0; k < c; k++) {
+            const float inv = 1.0f / sum[k];
+            os[2 * k] = su[k] * inv;
+            os[2 * k + 1] = sv[k] * inv;
+            sum[k] = inv;
+        }
+        for (int64_t p = 0; p < pixels; p++)
+            for (int32_t k = 0; k < c; k++) ps[p * c + k] *= sum[k];
+    }
+}
+
+void ck_spatial_softargmax_backward_f32(const float *prob, const float *out, const float *dout, int64_t n, int32_t h,
+                                        int32_t w, int32_t c, float *dx) {
+    const int64_t pixels = (int64_t)h * w;
+    for (int64_t s = 0; s < n; s++) {
+        const float *ps = prob + s * pixels * c, *os = out + s * 2 * c, *ds = dout + s * 2 * c;
+        float *gs = dx + s * pixels * c;
+        for (int32_t i = 0; i < h; i++) {
+            const float v = (2.0f * i + 1.0f) / h - 1.0f;
+            for (int32_t j = 0; j < w; j++) {
+                const float u = (2.0f * j + 1.0f) / w - 1.0f;
+                const int64_t p = (int64_t)i * w + j;
+                for (int32_t k = 0; k < c; k++)
+                    gs[p * c + k] = ps[p * c + k] * (ds[2 * k] * (u - os[2 * k]) + ds[2 * k + 1] * (v - os[2 * k + 1]));
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- x86 */
 #ifdef CK_X86
 #define VNNI_TARGET "avx512f,avx512bw,avx512vl,avx512vnni"

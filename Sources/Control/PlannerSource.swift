@@ -54,14 +54,20 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         warmUp()
     }
 
-    /// One plan and one route search on made-up latents before the loop starts: the first call pays
-    /// for page faults and the BLAS library's first-use setup (hundreds of ms), never a tick.
+    /// Plans and route searches on made-up latents before the loop starts: the first call pays for
+    /// page faults and the BLAS library's first-use setup (hundreds of ms), never a tick; the later
+    /// ones, timed on `timer`, give the budget its first estimates of an iteration's and a search
+    /// batch's cost, so even the first tick's work is guarded by the deadline.
     private func warmUp() {
         let z = [Float](repeating: 0, count: goalLatent.count), g = [Float](repeating: 1, count: goalLatent.count)
         z.withUnsafeBufferPointer { zb in
             g.withUnsafeBufferPointer { gb in
-                planner.plan(from: zb, goal: gb)
-                _ = roadmap?.search(from: zb, goal: gb, mergeFactor: 0.8, goalFactor: 0.8)
+                for _ in 0..<3 {
+                    let far = timer.now() + .seconds(10)
+                    planner.plan(from: zb, goal: gb, clock: timer, deadline: far)
+                    roadmap?.begin(from: zb, goal: gb, mergeFactor: 0.8, goalFactor: 0.8)
+                    roadmap?.advance(clock: timer, deadline: far)
+                }
             }
         }
         planner.reset()

@@ -20,6 +20,10 @@ public indirect enum LayerSpec: Equatable, Sendable {
     case globalAvgPool
     /// x + body(x).
     case residual([LayerSpec])
+    /// [H, W, C] → [2C]: per channel, the expected pixel position (u, v) under a softmax over the
+    /// H·W pixels, u and v in (−1, 1) from left/top to right/bottom (Levine et al.'s spatial soft-argmax:
+    /// keypoints that move linearly with what they track).
+    case spatialSoftArgmax
 
     /// True for layers computed as a matrix product (the ones quantized to int8).
     public var isMatrixProduct: Bool {
@@ -73,6 +77,9 @@ extension LayerSpec {
         case .globalAvgPool:
             try need(input.count == 3, "expects [H, W, C]")
             return [input[2]]
+        case .spatialSoftArgmax:
+            try need(input.count == 3 && input[0] >= 1 && input[1] >= 1, "expects [H, W, C]")
+            return [2 * input[2]]
         case let .residual(body):
             var shape = input
             for (j, layer) in body.enumerated() { shape = try layer.outputShape(for: shape, at: "\(path).\(j)") }
@@ -115,6 +122,7 @@ extension LayerSpec {
         case let .avgPool(k, s): "avgpool \(k)/\(s)"
         case let .maxPool(k, s): "maxpool \(k)/\(s)"
         case .globalAvgPool: "global avgpool"
+        case .spatialSoftArgmax: "spatial soft-argmax"
         case let .residual(body): "residual[" + body.map(\.name).joined(separator: ", ") + "]"
         }
     }
@@ -145,6 +153,7 @@ extension LayerSpec: Codable {
         case "avgpool": self = .avgPool(kernel: try c.decode(Int.self, forKey: .kernel), stride: try c.decode(Int.self, forKey: .stride))
         case "maxpool": self = .maxPool(kernel: try c.decode(Int.self, forKey: .kernel), stride: try c.decode(Int.self, forKey: .stride))
         case "global_avgpool": self = .globalAvgPool
+        case "spatial_softargmax": self = .spatialSoftArgmax
         case "residual": self = .residual(try c.decode([LayerSpec].self, forKey: .body))
         default:
             throw DecodingError.dataCorruptedError(forKey: .op, in: c, debugDescription: "unknown layer op \"\(op)\"")
@@ -172,6 +181,7 @@ extension LayerSpec: Codable {
         case let .maxPool(k, s):
             try c.encode("maxpool", forKey: .op); try c.encode(k, forKey: .kernel); try c.encode(s, forKey: .stride)
         case .globalAvgPool: try c.encode("global_avgpool", forKey: .op)
+        case .spatialSoftArgmax: try c.encode("spatial_softargmax", forKey: .op)
         case let .residual(body):
             try c.encode("residual", forKey: .op); try c.encode(body, forKey: .body)
         }

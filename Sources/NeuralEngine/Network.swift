@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import RobotCore
 
@@ -198,7 +199,30 @@ struct Builder {
         case let .residual(body):
             let (ops, bodyOut) = try compile(body, prefix: path + ".", input: input, shape: inShape)
             return ResidualOperation(path: path, spec: spec, input: input, output: output, body: ops, bodyOutput: bodyOut)
+        case .spatialSoftArgmax:
+            return SpatialSoftArgmaxOperation(path: path, spec: spec, input: input, output: output, batch: batch,
+                                              height: inShape[0], width: inShape[1], channels: inShape[2])
         }
+    }
+}
+
+final class SpatialSoftArgmaxOperation: Operation {
+    let batch: Int, height: Int, width: Int, channels: Int
+    /// The softmax probabilities (inference keeps them only because the kernel writes them).
+    let probabilities: Tensor<Float>
+
+    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, batch: Int, height: Int, width: Int, channels: Int) {
+        self.batch = batch
+        self.height = height
+        self.width = width
+        self.channels = channels
+        probabilities = Tensor(shape: input.shape)
+        super.init(path: path, spec: spec, input: input, output: output)
+    }
+
+    override func run() {
+        ck_spatial_softargmax_f32(input.pointer, Int64(batch), Int32(height), Int32(width), Int32(channels),
+                                  probabilities.pointer, output.pointer)
     }
 }
 

@@ -2,13 +2,14 @@ import CKernels
 import COpenBLAS
 
 /// A sequential fp32 network that also runs backward: the training form of `Network`, for the layers
-/// the world model trains (conv2d, linear, ReLU, flatten). Batched NHWC like `Network`; the batch may be
+/// the world model trains (conv2d, linear, ReLU, flatten, spatial soft-argmax). Batched NHWC like `Network`; the batch may be
 /// anything up to `maxBatch` on each call. Gradients are hand-derived per layer:
 ///
 /// - conv2d as im2col + GEMM: Y = P·Wᵀ + b, so dW += dYᵀ·P, db += Σ_rows dY, dP = dY·W and dX = col2im(dP);
 /// - linear: the same with P = X;
 /// - ReLU from its output: dX = dY ⊙ [Y > 0];
-/// - flatten: a view, its gradient the same view.
+/// - flatten: a view, its gradient the same view;
+/// - spatial soft-argmax (p = softmax over pixels, U = Σ p·u): dX = p ⊙ (dU·(u − U) + dV·(v − V)).
 ///
 /// `backward` accumulates into `gradients` (zero them per step), so several replicas that share
 /// gradients (the steps of a recurrent rollout) add up. Buffers are allocated once, at init.
@@ -90,12 +91,18 @@ public final class TrainableNetwork: @unchecked Sendable {
                 out = Tensor(shape: [maxBatch] + outShape)
                 outGrad = Tensor(shape: out.shape)
                 steps.append(.relu(output: out, input: activation, inputGradient: activationGradient, outputGradient: outGrad))
+            case .spatialSoftArgmax:
+                out = Tensor(shape: [maxBatch] + outShape)
+                outGrad = Tensor(shape: out.shape)
+                steps.append(.spatialSoftArgmax(height: shape[0], width: shape[1], channels: shape[2],
+                                                probabilities: Tensor(shape: activation.shape), input: activation, output: out,
+                                                inputGradient: activationGradient, outputGradient: outGrad))
             case .flatten:
                 out = activation.reshaped([maxBatch] + outShape)
                 if activationGradient == nil { activationGradient = Tensor(shape: activation.shape) }
                 outGrad = activationGradient!.reshaped(out.shape)
             default:
-                throw ModelError("layer \(i) (\(spec.name)) cannot be trained: training supports conv2d, linear, relu and flatten")
+                throw ModelError("layer \(i) (\(spec.name)) cannot be trained: training supports conv2d, linear, relu, flatten and spatial soft-argmax")
             }
             activation = out
             activationGradient = outGrad
@@ -148,6 +155,8 @@ private enum TrainingStep {
                 weightGradient: Tensor<Float>, biasGradient: Tensor<Float>,
                 input: Tensor<Float>, output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
     case relu(output: Tensor<Float>, input: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
+    case spatialSoftArgmax(height: Int, width: Int, channels: Int, probabilities: Tensor<Float>, input: Tensor<Float>,
+                           output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
 
     func forward(batch n: Int) {
         switch self {
@@ -161,6 +170,8 @@ private enum TrainingStep {
             let count = n * (input.count / input.shape[0])
             let x = input.pointer, y = output.pointer
             for j in 0..<count { y[j] = x[j] > 0 ? x[j] : 0 }
+        case let .spatialSoftArgmax(h, w, c, prob, input, output, _, _):
+            ck_spatial_softargmax_f32(input.pointer, Int64(n), Int32(h), Int32(w), Int32(c), prob.pointer, output.pointer)
         }
     }
 
@@ -185,6 +196,9 @@ private enum TrainingStep {
             let count = n * (output.count / output.shape[0])
             if dx !== dy { dx.pointer.update(from: dy.pointer, count: count) }
             ck_relu_backward_f32(output.pointer, dx.pointer, Int64(count))
+        case let .spatialSoftArgmax(h, w, c, prob, _, output, dx, dy):
+            guard let dx else { return }
+            ck_spatial_softargmax_backward_f32(prob.pointer, output.pointer, dy.pointer, Int64(n), Int32(h), Int32(w), Int32(c), dx.pointer)
         }
     }
 }

@@ -27,6 +27,8 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var weightDecay = 1e-4
     /// Global gradient-norm limit.
     public var gradientClip = 1.0
+    public var encoder = WorldModelArchitecture.EncoderKind.convolutional
+    public var latentSize = WorldModelArchitecture.latentSize
     public var predictorHidden = 128
     public var inverseDynamicsHidden = 64
     public var weights = LossWeights()
@@ -116,11 +118,12 @@ public final class JEPATrainer: @unchecked Sendable {
         }
         self.config = config
         self.dataset = dataset
-        let d = WorldModelArchitecture.latentSize
+        let d = config.latentSize
+        guard d >= 2 else { throw ModelError("the latent needs at least 2 dimensions") }
         latentSize = d
-        encoderLayers = WorldModelArchitecture.encoder
-        predictorLayers = WorldModelArchitecture.predictor(hidden: config.predictorHidden)
-        inverseDynamicsLayers = WorldModelArchitecture.inverseDynamics(hidden: config.inverseDynamicsHidden)
+        encoderLayers = WorldModelArchitecture.encoder(config.encoder, latent: d)
+        predictorLayers = WorldModelArchitecture.predictor(latent: d, hidden: config.predictorHidden)
+        inverseDynamicsLayers = WorldModelArchitecture.inverseDynamics(latent: d, hidden: config.inverseDynamicsHidden)
         let first = dataset.episodes[0]
         guard [first.height, first.width, 1] == WorldModelArchitecture.frameShape else {
             throw ModelError("the encoder takes \(WorldModelArchitecture.frameShape[0])×\(WorldModelArchitecture.frameShape[1]) frames, the dataset has \(first.width)×\(first.height)")

@@ -36,7 +36,7 @@ struct BenchEncoder: ParsableCommand {
 
     func run() throws {
         BLAS.setThreads(threads)
-        let layers = WorldModelArchitecture.encoder
+        let layers = WorldModelArchitecture.encoder(TrainingConfig().encoder)
         let shape = WorldModelArchitecture.frameShape
         let params = Parameters.initialized(for: layers, seed: 7)
         let calibration = TwoRoomsWorld.sampleFrames(count: frames, seed: 1001).map { Tensor<Float>(gray8: $0) }

@@ -8,6 +8,8 @@ import Reports
 import Synchronization
 import WorldModel
 
+extension WorldModelArchitecture.EncoderKind: ExpressibleByArgument {}
+
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the JEPA world model on recorded MCAP datasets and export the int8 deploy model.",
@@ -38,6 +40,8 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint path (default: OUT's stem + .checkpoint.safetensors).") var checkpoint: String?
     @Option(help: "Stop after this many steps (a short run; the schedule still spans all epochs).") var maxSteps: Int?
     @Option(help: "Loss weights as prediction,variance,covariance,smoothness,inverse-dynamics.") var weights: String?
+    @Option(help: "Encoder: convolutional (the shipped model) or keypoints (spatial soft-argmax).") var encoder: WorldModelArchitecture.EncoderKind = .convolutional
+    @Option(help: "Latent dimensions.") var latent = WorldModelArchitecture.latentSize
 
     func run() throws {
         lineBufferedStandardOutput()
@@ -60,6 +64,8 @@ struct Train: ParsableCommand {
             config.warmupSteps = warmup
             config.threads = threads
             config.seed = seed
+            config.encoder = encoder
+            config.latentSize = latent
             if let weights {
                 let w = weights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
                 guard w.count == 5, w.allSatisfy({ $0 != nil && $0! >= 0 }) else {

@@ -144,8 +144,9 @@ struct Int8Tests {
     }
 
     /// The deployed encoder on rendered two-rooms frames: calibrated on one set, checked on another.
-    @Test func encoderInt8StaysWithinCosineOfFP32OnHeldOutFrames() throws {
-        let layers = WorldModelArchitecture.encoder
+    @Test(arguments: WorldModelArchitecture.EncoderKind.allCases)
+    func encoderInt8StaysWithinCosineOfFP32OnHeldOutFrames(kind: WorldModelArchitecture.EncoderKind) throws {
+        let layers = WorldModelArchitecture.encoder(kind)
         let params = Parameters.initialized(for: layers, seed: 11)
         let net = try Network(layers: layers, parameters: params, inputShape: WorldModelArchitecture.frameShape)
         let calibration = renderedFrames(count: 48, seed: 100), heldOut = renderedFrames(count: 48, seed: 200)
@@ -161,14 +162,14 @@ struct Int8Tests {
                 worst = min(worst, cosineSimilarity(got, want))
                 all += got
             }
-            #expect(worst >= 0.99, "\(kernel): worst held-out cosine \(worst)")
+            #expect(worst >= 0.99, "\(kind) \(kernel): worst held-out cosine \(worst)")
             if let reference { #expect(all == reference, "\(kernel) differs from portable") } else { reference = all }
             #expect(Double(q.parameterBytes) <= 0.30 * Double(net.parameterBytes), "\(q.parameterBytes) vs \(net.parameterBytes)")
         }
     }
 
     @Test func quantizedParametersSurviveSafetensors() throws {
-        let layers = WorldModelArchitecture.encoder
+        let layers = WorldModelArchitecture.encoder(.keypoints)
         let params = Parameters.initialized(for: layers, seed: 12)
         let net = try Network(layers: layers, parameters: params, inputShape: WorldModelArchitecture.frameShape)
         let frames = renderedFrames(count: 8, seed: 300)
@@ -188,10 +189,11 @@ struct Int8Tests {
         }
     }
 
-    @Test func inferenceDoesNotAllocateAfterWarmUp() throws {
+    @Test(arguments: WorldModelArchitecture.EncoderKind.allCases)
+    func inferenceDoesNotAllocateAfterWarmUp(kind: WorldModelArchitecture.EncoderKind) throws {
         BLAS.setThreads(1)  // as in the control loop
         let c = try FixtureCase("network")
-        let layers = WorldModelArchitecture.encoder
+        let layers = WorldModelArchitecture.encoder(kind)
         let params = Parameters.initialized(for: layers, seed: 13)
         let frames = renderedFrames(count: 2, seed: 400)
         let fp32 = try Network(layers: layers, parameters: params, inputShape: WorldModelArchitecture.frameShape)

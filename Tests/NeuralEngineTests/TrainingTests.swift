@@ -61,6 +61,22 @@ import Testing
                        inputShape: [7, 7, 1], batch: 2, seed: 2)
     }
 
+    @Test func spatialSoftArgmaxBetweenConvolutionAndLinear() throws {
+        try Self.check(layers: [.conv2d(inChannels: 2, outChannels: 3, kernel: 3, stride: 1, padding: 1), .spatialSoftArgmax,
+                                .linear(inFeatures: 6, outFeatures: 4)],
+                       inputShape: [5, 6, 2], batch: 3, seed: 4)
+    }
+
+    /// A sharp peak gives its pixel centre; a flat map gives the middle of the image.
+    @Test func spatialSoftArgmaxFindsThePeak() throws {
+        let net = try Network(layers: [.spatialSoftArgmax], parameters: [:], inputShape: [4, 8, 2], batch: 1)
+        net.input.fill(0)
+        net.input[(1 * 8 + 6) * 2 + 0] = 40     // channel 0 peaks at row 1, column 6
+        let out = net.forward().scalars
+        #expect(abs(out[0] - (13.0 / 8 - 1)) < 1e-5 && abs(out[1] - (3.0 / 4 - 1)) < 1e-5, "\(out)")
+        #expect(abs(out[2]) < 1e-6 && abs(out[3]) < 1e-6, "\(out)")
+    }
+
     @Test func multilayerPerceptron() throws {
         try Self.check(layers: [.linear(inFeatures: 6, outFeatures: 9), .activation(.relu), .linear(inFeatures: 9, outFeatures: 4)],
                        inputShape: [6], batch: 5, seed: 3)
@@ -68,16 +84,20 @@ import Testing
 
     /// The training network computes what the inference network computes.
     @Test func forwardMatchesInferenceNetwork() throws {
-        let layers: [LayerSpec] = [.conv2d(inChannels: 1, outChannels: 4, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-                                   .flatten, .linear(inFeatures: 4 * 4 * 4, outFeatures: 3)]
-        let params = Parameters.initialized(for: layers, seed: 5)
-        let train = try TrainableNetwork(layers: layers, parameters: params, inputShape: [8, 8, 1], maxBatch: 2)
-        let infer = try Network(layers: layers, parameters: params, inputShape: [8, 8, 1], batch: 2)
-        var rng = SeededGenerator(seed: 6)
-        for i in 0..<train.input.count { let v = Float(rng.normal()); train.input[i] = v; infer.input[i] = v }
-        train.forward(batch: 2)
-        let a = train.output.scalars, b = infer.forward().scalars
-        for i in a.indices { #expect(abs(a[i] - b[i]) <= 1e-5 * max(1, abs(b[i]))) }
+        let conv: [LayerSpec] = [.conv2d(inChannels: 1, outChannels: 4, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+                                 .flatten, .linear(inFeatures: 4 * 4 * 4, outFeatures: 3)]
+        let keypoints: [LayerSpec] = [.conv2d(inChannels: 1, outChannels: 4, kernel: 3, stride: 2, padding: 1), .spatialSoftArgmax,
+                                      .linear(inFeatures: 8, outFeatures: 3)]
+        for layers in [conv, keypoints] {
+            let params = Parameters.initialized(for: layers, seed: 5)
+            let train = try TrainableNetwork(layers: layers, parameters: params, inputShape: [8, 8, 1], maxBatch: 2)
+            let infer = try Network(layers: layers, parameters: params, inputShape: [8, 8, 1], batch: 2)
+            var rng = SeededGenerator(seed: 6)
+            for i in 0..<train.input.count { let v = Float(rng.normal()); train.input[i] = v; infer.input[i] = v }
+            train.forward(batch: 2)
+            let a = train.output.scalars, b = infer.forward().scalars
+            for i in a.indices { #expect(abs(a[i] - b[i]) <= 1e-5 * max(1, abs(b[i]))) }
+        }
     }
 
     /// Replicas that share gradients add into them; independent replicas keep their own.

@@ -60,8 +60,13 @@ import Testing
 
     /// The whole objective through encoder shards (2 threads), the rollout (through time) and the
     /// inverse-dynamics head, against central differences on parameters of every part.
-    @Test func wholeModelGradient() throws {
+    /// Both encoders; the keypoint one (spatial soft-argmax) with a smaller latent.
+    @Test(arguments: [(WorldModelArchitecture.EncoderKind.convolutional, 32, "encoder.9.weight"),
+                      (WorldModelArchitecture.EncoderKind.keypoints, 16, "encoder.6.weight")])
+    func wholeModelGradient(encoder: WorldModelArchitecture.EncoderKind, latent: Int, last: String) throws {
         var config = TrainingConfig()
+        config.encoder = encoder
+        config.latentSize = latent
         config.batch = 3
         config.horizon = 3
         config.threads = 2
@@ -78,8 +83,9 @@ import Testing
             let t = trainer.parameters[k]!
             for i in 0..<t.count { t[i] = Float(rng.normal() * 0.05) }
         }
+        #expect(trainer.latentSize == latent && trainer.encoderLayers == WorldModelArchitecture.encoder(encoder, latent: latent))
         _ = trainer.lossAndGradients(windows: windows)
-        for name in ["encoder.0.weight", "encoder.4.bias", "encoder.9.weight", "predictor.0.weight", "predictor.4.weight",
+        for name in ["encoder.0.weight", "encoder.4.bias", last, "predictor.0.weight", "predictor.4.weight",
                      "predictor.2.bias", "idm.0.weight", "idm.2.bias"] {
             let p = trainer.parameters[name]!
             let g = trainer.gradient(of: name)!.scalars

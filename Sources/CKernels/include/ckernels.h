@@ -79,6 +79,13 @@ void ck_col2im_f32(const float *patches, int32_t batch, int32_t h, int32_t w, in
 void ck_relu_backward_f32(const float *y, float *dy, int64_t n);
 /* sums[j] += Σ_r x[r][j] (a bias gradient). */
 void ck_column_sums_f32(const float *x, int64_t rows, int32_t cols, float *sums);
+/* Spatial soft-argmax over NHWC maps x [n][h·w][c]: per sample and channel, p = softmax over the h·w
+   pixels, out[2c] = Σ p·u and out[2c+1] = Σ p·v, with pixel centres u = (2j+1)/w − 1, v = (2i+1)/h − 1
+   (so coordinates lie in (−1, 1)). The probabilities are kept in `prob` (same layout as x) for backward. */
+void ck_spatial_softargmax_f32(const float *x, int64_t n, int32_t h, int32_t w, int32_t c, float *prob, float *out);
+/* Its backward: dx = p ⊙ (du·(u − U) + dv·(v − V)), from `prob`, `out` (U, V) and dout; dx is written. */
+void ck_spatial_softargmax_backward_f32(const float *prob, const float *out, const float *dout, int64_t n, int32_t h,
+                                        int32_t w, int32_t c, float *dx);
 
 /* Peak-throughput probes: run `iterations` rounds of independent multiply-accumulate chains held in
    registers and return the number of arithmetic operations done (a multiply-add counts as 2), or 0
