@@ -180,6 +180,9 @@ void ck_column_sums_f32(const float *x, int64_t rows, int32_t cols, float *sums)
     }
 }
 
+/* The centre of pixel i of n along one axis, in (−1, 1): the soft-argmax's coordinate convention. */
+static inline float pixel_centre(int32_t i, int32_t n) { return (2.0f * i + 1.0f) / n - 1.0f; }
+
 void ck_spatial_softargmax_f32(const float *x, int64_t n, int32_t h, int32_t w, int32_t c, float *prob, float *out) {
     const int64_t pixels = (int64_t)h * w;
     float peak[c], sum[c], su[c], sv[c];
@@ -190,9 +193,9 @@ void ck_spatial_softargmax_f32(const float *x, int64_t n, int32_t h, int32_t w, 
         for (int64_t p = 0; p < pixels; p++)
             for (int32_t k = 0; k < c; k++) peak[k] = fmaxf(peak[k], xs[p * c + k]);
         for (int32_t i = 0; i < h; i++) {
-            const float v = (2.0f * i + 1.0f) / h - 1.0f;
+            const float v = pixel_centre(i, h);
             for (int32_t j = 0; j < w; j++) {
-                const float u = (2.0f * j + 1.0f) / w - 1.0f;
+                const float u = pixel_centre(j, w);
                 const int64_t p = (int64_t)i * w + j;
                 for (int32_t k = 0; k < c; k++) {
                     const float e = expf(xs[p * c + k] - peak[k]);
@@ -219,9 +222,9 @@ void ck_spatial_softargmax_backward_f32(const float *prob, const float *out, con
         const float *ps = prob + s * pixels * c, *os = out + s * 2 * c, *ds = dout + s * 2 * c;
         float *gs = dx + s * pixels * c;
         for (int32_t i = 0; i < h; i++) {
-            const float v = (2.0f * i + 1.0f) / h - 1.0f;
+            const float v = pixel_centre(i, h);
             for (int32_t j = 0; j < w; j++) {
-                const float u = (2.0f * j + 1.0f) / w - 1.0f;
+                const float u = pixel_centre(j, w);
                 const int64_t p = (int64_t)i * w + j;
                 for (int32_t k = 0; k < c; k++)
                     gs[p * c + k] = ps[p * c + k] * (ds[2 * k] * (u - os[2 * k]) + ds[2 * k + 1] * (v - os[2 * k + 1]));
