@@ -104,7 +104,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         }
         guard roadmap.status == .searching else { return }
         // Leave the sampling planner at least one iteration of the budget.
-        let reserve = Duration.nanoseconds(Int64(planner.iterationNanoseconds))
+        let reserve = Duration.nanoseconds(Int64(planner.iterationCost.bound))
         guard roadmap.advance(clock: timer, deadline: deadline - reserve) == .found else { return }
         routesFound += 1
         let h = planner.config.horizon, bound = Float(planner.config.maxEffort)

@@ -201,6 +201,28 @@ enum Kernels {
         for i in 0..<count { out[i] = a[i] + b[i] }
     }
 
+    /// Copies the first `rows` rows of each part ([batch, F_b]) side by side into `out` ([batch, ΣF_b]).
+    static func concatenateRows(_ parts: [Tensor<Float>], rows: Int, into out: Tensor<Float>) {
+        let width = out.count / out.shape[0]
+        var column = 0
+        for b in 0..<parts.count {
+            let part = parts[b], w = part.count / part.shape[0]
+            for r in 0..<rows { (out.pointer + r * width + column).update(from: part.pointer + r * w, count: w) }
+            column += w
+        }
+    }
+
+    /// The reverse of `concatenateRows`: column block b of the first `rows` rows of `whole` into `parts[b]`.
+    static func splitRows(_ whole: Tensor<Float>, rows: Int, into parts: [Tensor<Float>]) {
+        let width = whole.count / whole.shape[0]
+        var column = 0
+        for b in 0..<parts.count {
+            let part = parts[b], w = part.count / part.shape[0]
+            for r in 0..<rows { (part.pointer + r * w).update(from: whole.pointer + r * width + column, count: w) }
+            column += w
+        }
+    }
+
     /// Symmetric per-tensor quantization: q = round(clamp(x / scale, -127, 127)), ties to even.
     static func quantize(_ x: UnsafePointer<Float>, count: Int, inverseScale: Float, out: UnsafeMutablePointer<Int8>) {
         ck_quantize_f32(x, Int64(count), inverseScale, out)

@@ -24,12 +24,25 @@ public indirect enum LayerSpec: Equatable, Sendable {
     /// H·W pixels, u and v in (−1, 1) from left/top to right/bottom (Levine et al.'s spatial soft-argmax:
     /// keypoints that move linearly with what they track).
     case spatialSoftArgmax
+    /// Branches that each read the same input and end in a vector ([F_b]); their outputs are
+    /// concatenated in order → [ΣF_b]. Branch b's layer j has the path "<i>.<b>.<j>".
+    case concat([[LayerSpec]])
 
     /// True for layers computed as a matrix product (the ones quantized to int8).
     public var isMatrixProduct: Bool {
         switch self {
         case .conv2d, .linear: true
         default: false
+        }
+    }
+
+    /// The layer lists nested in a residual or concat layer at `path`, each with the path prefix of its
+    /// layers ("<path>." for a residual body, "<path>.<b>." for branch b); nil for plain layers.
+    public func nestedLayers(at path: String) -> [(prefix: String, layers: [LayerSpec])]? {
+        switch self {
+        case let .residual(body): [(path + ".", body)]
+        case let .concat(branches): branches.enumerated().map { (path + ".\($0.offset).", $0.element) }
+        default: nil
         }
     }
 
@@ -85,6 +98,16 @@ extension LayerSpec {
             for (j, layer) in body.enumerated() { shape = try layer.outputShape(for: shape, at: "\(path).\(j)") }
             try need(shape == input, "body output \(shape) must equal its input")
             return input
+        case let .concat(branches):
+            try need(!branches.isEmpty, "needs at least one branch")
+            var features = 0
+            for (b, branch) in branches.enumerated() {
+                var shape = input
+                for (j, layer) in branch.enumerated() { shape = try layer.outputShape(for: shape, at: "\(path).\(b).\(j)") }
+                try need(shape.count == 1, "branch \(b) must end in a vector, it ends in \(shape)")
+                features += shape[0]
+            }
+            return [features]
         }
     }
 
@@ -124,6 +147,7 @@ extension LayerSpec {
         case .globalAvgPool: "global avgpool"
         case .spatialSoftArgmax: "spatial soft-argmax"
         case let .residual(body): "residual[" + body.map(\.name).joined(separator: ", ") + "]"
+        case let .concat(branches): "concat[" + branches.map { $0.map(\.name).joined(separator: ", ") }.joined(separator: " | ") + "]"
         }
     }
 }
@@ -132,7 +156,7 @@ extension LayerSpec {
 
 extension LayerSpec: Codable {
     private enum Key: String, CodingKey {
-        case op, `in`, out, kernel, stride, padding, features, groups, channels, function, body
+        case op, `in`, out, kernel, stride, padding, features, groups, channels, function, body, branches
     }
 
     public init(from decoder: Decoder) throws {
@@ -155,6 +179,7 @@ extension LayerSpec: Codable {
         case "global_avgpool": self = .globalAvgPool
         case "spatial_softargmax": self = .spatialSoftArgmax
         case "residual": self = .residual(try c.decode([LayerSpec].self, forKey: .body))
+        case "concat": self = .concat(try c.decode([[LayerSpec]].self, forKey: .branches))
         default:
             throw DecodingError.dataCorruptedError(forKey: .op, in: c, debugDescription: "unknown layer op \"\(op)\"")
         }
@@ -184,6 +209,8 @@ extension LayerSpec: Codable {
         case .spatialSoftArgmax: try c.encode("spatial_softargmax", forKey: .op)
         case let .residual(body):
             try c.encode("residual", forKey: .op); try c.encode(body, forKey: .body)
+        case let .concat(branches):
+            try c.encode("concat", forKey: .op); try c.encode(branches, forKey: .branches)
         }
     }
 

@@ -112,6 +112,7 @@ public final class Network: CompiledNetwork, @unchecked Sendable {
         func collect(_ ops: [Operation]) -> [Operation] {
             ops.flatMap { op -> [Operation] in
                 if let r = op as? ResidualOperation { return collect(r.body) }
+                if let c = op as? ConcatOperation { return c.branches.flatMap(collect) }
                 return op.spec.isMatrixProduct ? [op] : []
             }
         }
@@ -199,6 +200,14 @@ struct Builder {
         case let .residual(body):
             let (ops, bodyOut) = try compile(body, prefix: path + ".", input: input, shape: inShape)
             return ResidualOperation(path: path, spec: spec, input: input, output: output, body: ops, bodyOutput: bodyOut)
+        case let .concat(branches):
+            var bodies: [[Operation]] = [], outputs: [Tensor<Float>] = []
+            for (b, branch) in branches.enumerated() {
+                let (ops, out) = try compile(branch, prefix: "\(path).\(b).", input: input, shape: inShape)
+                bodies.append(ops)
+                outputs.append(out)
+            }
+            return ConcatOperation(path: path, spec: spec, input: input, output: output, branches: bodies, branchOutputs: outputs, batch: batch)
         case .spatialSoftArgmax:
             return SpatialSoftArgmaxOperation(path: path, spec: spec, input: input, output: output, batch: batch,
                                               height: inShape[0], width: inShape[1], channels: inShape[2])
@@ -378,6 +387,29 @@ final class ResidualOperation: Operation {
     }
 }
 
+/// Runs each branch on the same input, then copies the branch outputs side by side per sample.
+final class ConcatOperation: Operation {
+    let branches: [[Operation]]
+    let branchOutputs: [Tensor<Float>]
+    let batch: Int
+
+    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, branches: [[Operation]],
+         branchOutputs: [Tensor<Float>], batch: Int) {
+        self.branches = branches
+        self.branchOutputs = branchOutputs
+        self.batch = batch
+        super.init(path: path, spec: spec, input: input, output: output,
+                   multiplyAccumulates: branches.joined().reduce(0) { $0 + $1.multiplyAccumulates })
+    }
+
+    override func run() {
+        for b in 0..<branches.count {
+            for i in 0..<branches[b].count { branches[b][i].run() }
+        }
+        Kernels.concatenateRows(branchOutputs, rows: batch, into: output)
+    }
+}
+
 extension Parameters {
     /// Seeded initial parameters: He-normal weights (fan-in), zero biases, unit norm gains.
     public static func initialized(for layers: [LayerSpec], seed: UInt64) -> Parameters {
@@ -386,7 +418,10 @@ extension Parameters {
         func visit(_ layers: [LayerSpec], _ prefix: String) {
             for (i, spec) in layers.enumerated() {
                 let path = prefix + String(i)
-                if case let .residual(body) = spec { visit(body, path + "."); continue }
+                if let nested = spec.nestedLayers(at: path) {
+                    for (sub, layers) in nested { visit(layers, sub) }
+                    continue
+                }
                 for (suffix, shape) in spec.parameterShapes {
                     let t = Tensor<Float>(shape: shape)
                     if suffix == "weight" && shape.count > 1 {

@@ -81,7 +81,10 @@ public struct QuantizedParameters: @unchecked Sendable {
         func visit(_ layers: [LayerSpec], _ prefix: String) throws {
             for (i, spec) in layers.enumerated() {
                 let path = prefix + String(i)
-                if case let .residual(body) = spec { try visit(body, path + "."); continue }
+                if let nested = spec.nestedLayers(at: path) {
+                    for (sub, layers) in nested { try visit(layers, sub) }
+                    continue
+                }
                 if spec.isMatrixProduct {
                     guard let w = parameters["\(path).weight"], let b = parameters["\(path).bias"] else {
                         throw ModelError("missing parameters of layer \(path)")
@@ -242,6 +245,18 @@ struct QuantizedCompiler {
                 let (bodyOps, bodyOut) = try compile(body, prefix: path + ".", input: .float(x), shape: currentShape)
                 let y = try float(bodyOut, path: path)
                 let op = ResidualOperation(path: path, spec: spec, input: x, output: Tensor(shape: x.shape), body: bodyOps, bodyOutput: y)
+                ops.append(op)
+                current = .float(op.output)
+            case let .concat(branches):
+                let x = try float(current, path: path)
+                var bodies: [[Operation]] = [], outputs: [Tensor<Float>] = []
+                for (b, branch) in branches.enumerated() {
+                    let (branchOps, branchOut) = try compile(branch, prefix: "\(path).\(b).", input: .float(x), shape: currentShape)
+                    bodies.append(branchOps)
+                    outputs.append(try float(branchOut, path: "\(path).\(b)"))
+                }
+                let op = ConcatOperation(path: path, spec: spec, input: x, output: Tensor(shape: [batch] + outShape),
+                                         branches: bodies, branchOutputs: outputs, batch: batch)
                 ops.append(op)
                 current = .float(op.output)
             default:

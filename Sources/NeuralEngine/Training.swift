@@ -9,7 +9,8 @@ import COpenBLAS
 /// - linear: the same with P = X;
 /// - ReLU from its output: dX = dY ⊙ [Y > 0];
 /// - flatten: a view, its gradient the same view;
-/// - spatial soft-argmax (p = softmax over pixels, U = Σ p·u): dX = p ⊙ (dU·(u − U) + dV·(v − V)).
+/// - spatial soft-argmax (p = softmax over pixels, U = Σ p·u): dX = p ⊙ (dU·(u − U) + dV·(v − V));
+/// - concat: each branch gets its block of dY; dX is the sum of the branches' input gradients.
 ///
 /// `backward` accumulates into `gradients` (zero them per step), so several replicas that share
 /// gradients (the steps of a recurrent rollout) add up. Buffers are allocated once, at init.
@@ -37,11 +38,14 @@ public final class TrainableNetwork: @unchecked Sendable {
     public convenience init(layers: [LayerSpec], parameters: Parameters, inputShape: [Int], maxBatch: Int,
                 inputGradient: Bool = false) throws {
         try self.init(layers: layers, parameters: parameters, gradients: nil, inputShape: inputShape,
-                      maxBatch: maxBatch, inputGradient: inputGradient)
+                      maxBatch: maxBatch, inputGradient: inputGradient, input: nil, inputGradientBuffer: nil)
     }
 
+    /// `input`: read this tensor instead of owning one (a concat branch reads its layer's input);
+    /// `inputGradientBuffer`: write dLoss/dinput there instead of into a buffer of its own.
     private init(layers: [LayerSpec], parameters: Parameters, gradients shared: Parameters?, inputShape: [Int],
-                 maxBatch: Int, inputGradient wantInputGradient: Bool) throws {
+                 maxBatch: Int, inputGradient wantInputGradient: Bool, input external: Tensor<Float>?,
+                 inputGradientBuffer: Tensor<Float>? = nil) throws {
         guard maxBatch >= 1 else { throw ModelError("batch must be ≥ 1") }
         BLAS.applyDefault()
         self.layers = layers
@@ -59,9 +63,9 @@ public final class TrainableNetwork: @unchecked Sendable {
             return (t, grads[name]!)
         }
 
-        let input = Tensor<Float>(shape: [maxBatch] + inputShape)
+        let input = external ?? Tensor<Float>(shape: [maxBatch] + inputShape)
         var activation = input
-        var activationGradient: Tensor<Float>? = wantInputGradient ? Tensor<Float>(shape: input.shape) : nil
+        var activationGradient: Tensor<Float>? = wantInputGradient ? inputGradientBuffer ?? Tensor<Float>(shape: input.shape) : nil
         let firstGradient = activationGradient
         var shape = inputShape
         var steps: [TrainingStep] = []
@@ -101,14 +105,37 @@ public final class TrainableNetwork: @unchecked Sendable {
                 out = activation.reshaped([maxBatch] + outShape)
                 if activationGradient == nil { activationGradient = Tensor(shape: activation.shape) }
                 outGrad = activationGradient!.reshaped(out.shape)
+            case .concat:
+                // Each branch is a network of its own over this layer's input, with its parameters
+                // renamed from "<i>.<b>.<rest>" to "<rest>" (the same tensors, so updates are shared).
+                var branches: [TrainableNetwork] = []
+                for (b, (prefix, branch)) in spec.nestedLayers(at: path)!.enumerated() {
+                    var branchParameters = Parameters(), branchGradients = Parameters()
+                    for (name, t) in parameters where name.hasPrefix(prefix) {
+                        let local = String(name.dropFirst(prefix.count))
+                        used.insert(name)
+                        if grads[name] == nil { grads[name] = Tensor<Float>(shape: t.shape) }
+                        branchParameters[local] = t
+                        branchGradients[local] = grads[name]!
+                    }
+                    branches.append(try TrainableNetwork(layers: branch, parameters: branchParameters, gradients: branchGradients,
+                                                         inputShape: shape, maxBatch: maxBatch,
+                                                         inputGradient: activationGradient != nil, input: activation,
+                                                         inputGradientBuffer: b == 0 ? activationGradient : nil))
+                }
+                out = Tensor(shape: [maxBatch] + outShape)
+                outGrad = Tensor(shape: out.shape)
+                steps.append(.concat(branches: branches, branchOutputs: branches.map(\.output),
+                                     branchOutputGradients: branches.map(\.outputGradient), output: out,
+                                     inputGradient: activationGradient, outputGradient: outGrad))
             default:
-                throw ModelError("layer \(i) (\(spec.name)) cannot be trained: training supports conv2d, linear, relu, flatten and spatial soft-argmax")
+                throw ModelError("layer \(i) (\(spec.name)) cannot be trained: training supports conv2d, linear, relu, flatten, spatial soft-argmax and concat")
             }
             activation = out
             activationGradient = outGrad
             shape = outShape
         }
-        if shared == nil, let extra = Set(parameters.keys).subtracting(used).sorted().first {
+        if let extra = Set(parameters.keys).subtracting(used).sorted().first {
             throw ModelError("parameter \"\(extra)\" belongs to no layer")
         }
         self.input = input
@@ -125,7 +152,7 @@ public final class TrainableNetwork: @unchecked Sendable {
     public func replica(maxBatch: Int? = nil, sharingGradients: Bool, inputGradient: Bool? = nil) throws -> TrainableNetwork {
         try TrainableNetwork(layers: layers, parameters: parameters, gradients: sharingGradients ? gradients : nil,
                               inputShape: inputShape, maxBatch: maxBatch ?? self.maxBatch,
-                              inputGradient: inputGradient ?? (self.inputGradient != nil))
+                              inputGradient: inputGradient ?? (self.inputGradient != nil), input: nil, inputGradientBuffer: nil)
     }
 
     /// Runs the first `batch` samples of `input` forward into `output`, keeping what backward needs.
@@ -157,6 +184,8 @@ private enum TrainingStep {
     case relu(output: Tensor<Float>, input: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
     case spatialSoftArgmax(height: Int, width: Int, channels: Int, probabilities: Tensor<Float>, input: Tensor<Float>,
                            output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
+    case concat(branches: [TrainableNetwork], branchOutputs: [Tensor<Float>], branchOutputGradients: [Tensor<Float>],
+                output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
 
     func forward(batch n: Int) {
         switch self {
@@ -172,6 +201,9 @@ private enum TrainingStep {
             for j in 0..<count { y[j] = x[j] > 0 ? x[j] : 0 }
         case let .spatialSoftArgmax(h, w, c, prob, input, output, _, _):
             ck_spatial_softargmax_f32(input.pointer, Int64(n), Int32(h), Int32(w), Int32(c), prob.pointer, output.pointer)
+        case let .concat(branches, outputs, _, output, _, _):
+            for branch in branches { branch.forward(batch: n) }
+            Kernels.concatenateRows(outputs, rows: n, into: output)
         }
     }
 
@@ -199,6 +231,14 @@ private enum TrainingStep {
         case let .spatialSoftArgmax(h, w, c, prob, _, output, dx, dy):
             guard let dx else { return }
             ck_spatial_softargmax_backward_f32(prob.pointer, output.pointer, dy.pointer, Int64(n), Int32(h), Int32(w), Int32(c), dx.pointer)
+        case let .concat(branches, _, outputGradients, _, dx, dy):
+            // The input feeds every branch, so its gradient is the sum of the branches' input gradients
+            // (the first branch writes its own straight into dX).
+            Kernels.splitRows(dy, rows: n, into: outputGradients)
+            for branch in branches { branch.backward(batch: n) }
+            guard let dx else { return }
+            let count = n * (dx.count / dx.shape[0])
+            for branch in branches.dropFirst() { Kernels.add(dx.pointer, branch.inputGradient!.pointer, count: count, out: dx.pointer) }
         }
     }
 }

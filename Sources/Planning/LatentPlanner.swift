@@ -33,8 +33,8 @@ public final class LatentPlanner {
     /// The cheapest sequence of the last iteration (kept as a sample: elitism), shifted with the plan.
     private var best: [Float]
     private var hasBest = false
-    /// Running estimate of one iteration's wall-clock time, ns (0 until measured).
-    public private(set) var iterationNanoseconds = 0.0
+    /// Running estimate of one iteration's wall-clock time, ns.
+    public private(set) var iterationCost = CostEstimate()
 
     public init(model: WorldModelFile, config: PlannerConfig, seed: UInt64 = 1) throws {
         try config.validate()
@@ -101,9 +101,8 @@ public final class LatentPlanner {
         for _ in 0..<config.iterations {
             // An iteration starts only if it is expected to end before the deadline.
             let start = clock?.now()
-            if let start, let deadline, start + .nanoseconds(Int64(iterationNanoseconds)) > deadline {
-                // Let the estimate recover from a one-off slow iteration (a page fault, a preemption).
-                iterationNanoseconds *= 0.8
+            if let start, let deadline, start + .nanoseconds(Int64(iterationCost.bound)) > deadline {
+                iterationCost.decay()
                 break
             }
             sample()
@@ -111,8 +110,7 @@ public final class LatentPlanner {
             update()
             done += 1
             if let start, let clock {
-                let took = Double((clock.now() - start).nanoseconds)
-                iterationNanoseconds = iterationNanoseconds == 0 ? took : 0.9 * iterationNanoseconds + 0.1 * took
+                iterationCost.record(Double((clock.now() - start).nanoseconds))
             }
         }
         return PlanStep(iterations: done, bestCost: Double(best))

@@ -49,8 +49,16 @@ public final class LatentRoadmap {
     /// The route of the last successful search: macro action per leg, from the start.
     public private(set) var route: [Int8]
     public private(set) var routeLength = 0
-    /// Running estimate of one batch's wall-clock time, ns.
-    private var batchNanoseconds = 0.0
+    /// Running estimates of a batch's wall-clock cost, ns: the predictor rollout (fixed per batch)
+    /// and one child-to-node distance check (a batch makes children × known nodes of them, so the
+    /// batch cost grows with the graph; a single per-batch average lags behind and overruns).
+    private var rolloutCost = CostEstimate()
+    private var checkCost = CostEstimate()
+
+    /// The wall-clock time to plan with for the next batch of `children`, ns.
+    private func batchEstimate(children: Int) -> Double {
+        rolloutCost.bound + checkCost.bound * Double(children * nodeCount)
+    }
 
     public init(model: WorldModelFile, directions: Int = 8, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64) throws {
         guard (4...64).contains(directions), (1...16).contains(macroSteps), maxNodes >= 2, batch >= directions else {
@@ -81,9 +89,13 @@ public final class LatentRoadmap {
     public func effort(_ m: Int8) -> (Float, Float) { (directionEfforts[2 * Int(m)], directionEfforts[2 * Int(m) + 1]) }
 
     private func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
+        squaredDistance(a, b).squareRoot()
+    }
+
+    private func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
         var s: Float = 0
         for j in 0..<latentSize { let e = a[j] - b[j]; s += e * e }
-        return s.squareRoot()
+        return s
     }
 
     /// Starts a search from `z0` toward `goal`; `advance` does the work.
@@ -110,12 +122,13 @@ public final class LatentRoadmap {
                 (layerStart, layerEnd) = (layerEnd, nodeCount)
                 pair = layerStart * directions
             }
+            let count = min(batch, layerEnd * directions - pair)
             let start = clock?.now()
-            if let start, let deadline, start + .nanoseconds(Int64(batchNanoseconds)) > deadline {
-                batchNanoseconds *= 0.8
+            if let start, let deadline, start + .nanoseconds(Int64(batchEstimate(children: count))) > deadline {
+                rolloutCost.decay()
+                checkCost.decay()
                 break
             }
-            let count = min(batch, layerEnd * directions - pair)
             for c in 0..<count {
                 let node = (pair + c) / directions
                 childParent[c] = Int32(node)
@@ -136,12 +149,14 @@ public final class LatentRoadmap {
                     }
                 }
             }
+            let rolled = clock?.now()
             if pair == 0 { calibrateRadii(children: count) }
+            let checks = count * nodeCount
             accept(children: count)
             pair += count
-            if let start, let clock {
-                let took = Double((clock.now() - start).nanoseconds)
-                batchNanoseconds = batchNanoseconds == 0 ? took : 0.9 * batchNanoseconds + 0.1 * took
+            if let start, let rolled, let clock {
+                rolloutCost.record(Double((rolled - start).nanoseconds))
+                checkCost.record(Double((clock.now() - rolled).nanoseconds) / Double(max(1, checks)))
             }
         }
         return status
@@ -182,20 +197,21 @@ public final class LatentRoadmap {
     private func accept(children count: Int) {
         let d = latentSize
         var goalNode = -1
+        let merge2 = mergeRadius * mergeRadius, goal2 = goalRadius * goalRadius
         nodes.withUnsafeMutableBufferPointer { nb in
             childLatents.withUnsafeBufferPointer { cb in
                 goal.withUnsafeBufferPointer { g in
                     for c in 0..<count where status == .searching && nodeCount < maxNodes {
                         let z = cb.baseAddress! + c * d
                         var near = false
-                        for k in 0..<nodeCount where distance(z, nb.baseAddress! + k * d) < mergeRadius { near = true; break }
+                        for k in 0..<nodeCount where squaredDistance(z, nb.baseAddress! + k * d) < merge2 { near = true; break }
                         if near { continue }
                         let k = nodeCount
                         for j in 0..<d { nb[k * d + j] = z[j] }
                         parent[k] = childParent[c]
                         move[k] = childMove[c]
                         nodeCount += 1
-                        if distance(z, g.baseAddress!) < goalRadius { goalNode = k; break }
+                        if squaredDistance(z, g.baseAddress!) < goal2 { goalNode = k; break }
                     }
                 }
             }

@@ -58,7 +58,7 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
     /// predictor, for detours the sampling planner cannot see); 0 turns the search off.
     public var roadmapEvery = 10
     /// Route search: directions of the macro actions, and steps each is held.
-    public var roadmapDirections = 8
+    public var roadmapDirections = 16
     public var roadmapMacroSteps = 3
     /// Route search: most nodes (latents) kept per search.
     public var roadmapMaxNodes = 768

@@ -15,13 +15,47 @@ public enum WorldModelArchitecture {
         case convolutional
         /// `keypointEncoder`: convolutions to keypoint maps, spatial soft-argmax, then a linear map.
         case keypoints
+        /// `hybridEncoder`: a shared convolutional stem, then a place branch (as `convolutional`) and
+        /// a keypoint branch (as `keypoints`), concatenated.
+        case hybrid
     }
 
     public static func encoder(_ kind: EncoderKind, latent: Int = latentSize) -> [LayerSpec] {
         switch kind {
         case .convolutional: convolutionalEncoder(latent: latent)
         case .keypoints: keypointEncoder(latent: latent)
+        case .hybrid: hybridEncoder(latent: latent)
         }
+    }
+
+    /// Keypoint maps and latent dimensions of the hybrid encoder's keypoint branch: four, the
+    /// two-rooms state's degrees of freedom (the agent's x and y, the wall's x, the door's y).
+    public static let hybridKeypoints = 8
+    public static let hybridKeypointLatent = 4
+
+    /// A shared stem (3×3/2 convolutions 1→16→32 with ReLU, 64 → 16 pixels) feeding two branches whose
+    /// outputs are concatenated into the latent:
+    /// - place: two more strided convolutions (16 → 4 pixels) and a linear map of the 4×4×32
+    ///   features to `latent − 4` dimensions, whose distances form a basin around a position (what
+    ///   the planner's cost needs);
+    /// - keypoints: a 1×1 convolution to 8 score maps at 16×16, spatial soft-argmax, and a linear map
+    ///   of the 16 coordinates to 4 dimensions, which move linearly with what they track (a linear
+    ///   probe reads the agent's position from them; the predictor sees the wall and door directly).
+    ///   A 3×3 kernel here trained 30 % slower (5.2 against 7.4 steps/s) for 0.59 M more MACs.
+    /// ≈ 2.15 M multiply-accumulates per frame.
+    public static func hybridEncoder(latent: Int = latentSize) -> [LayerSpec] {
+        let k = hybridKeypoints, kl = min(hybridKeypointLatent, latent - 1)
+        return [
+            .conv2d(inChannels: 1, outChannels: 16, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+            .conv2d(inChannels: 16, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+            .concat([
+                [.conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+                 .conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+                 .flatten, .linear(inFeatures: 4 * 4 * 32, outFeatures: latent - kl)],
+                [.conv2d(inChannels: 32, outChannels: k, kernel: 1, stride: 1, padding: 0), .spatialSoftArgmax,
+                 .linear(inFeatures: 2 * k, outFeatures: kl)],
+            ]),
+        ]
     }
 
     /// Keypoint maps the keypoint encoder finds.

@@ -27,7 +27,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
     public var weightDecay = 1e-4
     /// Global gradient-norm limit.
     public var gradientClip = 1.0
-    public var encoder = WorldModelArchitecture.EncoderKind.convolutional
+    public var encoder = WorldModelArchitecture.EncoderKind.hybrid
     public var latentSize = WorldModelArchitecture.latentSize
     public var predictorHidden = 128
     public var inverseDynamicsHidden = 64

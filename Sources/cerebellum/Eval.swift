@@ -54,6 +54,8 @@ struct Eval: ParsableCommand {
     var roadmapEvery: Int?
     @Option(help: "Write the latent-distance landscape for a few goals to this PNG, then stop.")
     var costMap: String?
+    @Option(help: "Route-search check: for this many episodes of the scenario, search a route in imagination from the start to the goal image (no time budget), replay it in the true world and report how many work; then stop. --png draws the replayed routes.")
+    var routeCheck: Int?
 
     func run() throws {
         lineBufferedStandardOutput()
@@ -63,6 +65,10 @@ struct Eval: ParsableCommand {
         do { wm = try WorldModelFile.load(path: model) } catch { warn("error: \(error)"); throw ExitCode(2) }
         if let costMap { try writeCostMaps(model: wm, path: costMap); return }
         var c = loaded.profile.planner ?? PlannerConfig()
+        if let routeCheck {
+            try checkRoutes(model: wm, config: c, variant: variant, episodes: routeCheck, seed: seed, png: png == "none" ? nil : png)
+            return
+        }
         if let method {
             guard let m = PlannerMethod(rawValue: method) else { throw ValidationError("--method must be mppi or cem") }
             c.method = m
@@ -217,6 +223,69 @@ func writeCostMaps(model: WorldModelFile, path: String) throws {
         print("goal (\(g.x), \(g.y)): latent distance max \(String(format: "%.2f", hi))")
     }
     try img.writePNG(path: path)
+}
+
+/// How well imagined routes hold in the true world: for each episode (the eval's layouts, starts and
+/// goals), the route search runs to the end from the start frame's latent toward the goal frame's
+/// latent; the route's macro actions are then replayed in the simulator. A route "works" when the
+/// replay ends within the success radius, is "near" within 10 px; "blocked" counts legs whose true
+/// motion was under half the commanded one (the model saw a passage where there is a wall).
+func checkRoutes(model: WorldModelFile, config: PlannerConfig, variant: TwoRoomsVariant, episodes: Int, seed: UInt64, png: String?) throws {
+    let enc = try model.makeQuantizedEncoder()
+    let roadmap = try LatentRoadmap(model: model, directions: config.roadmapDirections, macroSteps: config.roadmapMacroSteps,
+                                    maxNodes: config.roadmapMaxNodes)
+    var rng = SeededGenerator(seed: seed)
+    let f = Frame(width: TwoRoomsLayout.size, height: TwoRoomsLayout.size)
+    func encode(_ world: TwoRoomsWorld, at p: Vec2) -> [Float] {
+        world.render(into: f, agent: p)
+        enc.input.assignGray8(f.pixels)
+        return enc.forward().scalars
+    }
+    var found = 0, works = 0, near = 0, blockedRoutes = 0, legs = 0, nodes = 0
+    var replays: [GoalEpisode] = []
+    for e in 0..<episodes {
+        let world0 = TwoRoomsWorld.episode(variant, rng: &rng)
+        let z = encode(world0, at: world0.position), g = encode(world0, at: world0.goal)
+        let ok = z.withUnsafeBufferPointer { zb in
+            g.withUnsafeBufferPointer { roadmap.search(from: zb, goal: $0, mergeFactor: Float(config.roadmapMergeFactor),
+                                                       goalFactor: Float(config.roadmapGoalFactor)) }
+        }
+        nodes += roadmap.nodeCount
+        var world = world0
+        var path = [[world.position.x, world.position.y]]
+        var blocked = 0
+        if ok {
+            found += 1
+            legs += roadmap.routeLength
+            for leg in 0..<roadmap.routeLength {
+                let (ex, ey) = roadmap.effort(roadmap.route[leg])
+                let before = world.position
+                for _ in 0..<roadmap.macroSteps {
+                    world.step(Vec2(Double(ex), Double(ey)) * TwoRoomsWorld.maxStep)
+                    path.append([world.position.x, world.position.y])
+                }
+                if (world.position - before).length < 0.5 * Double(roadmap.macroSteps) * TwoRoomsWorld.maxStep { blocked += 1 }
+            }
+            if world.reachedGoal { works += 1 }
+            if world.distanceToGoal < 10 { near += 1 }
+            if blocked > 0 { blockedRoutes += 1 }
+        }
+        replays.append(GoalEpisode(index: e, success: ok && world.reachedGoal, steps: ok ? roadmap.routeLength * roadmap.macroSteps : 0,
+                                   finalDistance: world.distanceToGoal, wallX: world0.layout.wallX, doorY: world0.layout.doorY,
+                                   start: [world0.position.x, world0.position.y], goal: [world0.goal.x, world0.goal.y], path: path))
+    }
+    let n = Double(episodes)
+    print("route check \(variant.rawValue), \(episodes) episodes, seed \(seed): \(config.roadmapDirections) directions × "
+          + "\(config.roadmapMacroSteps) steps, up to \(config.roadmapMaxNodes) nodes, merge \(config.roadmapMergeFactor), goal \(config.roadmapGoalFactor)")
+    print(String(format: "  found %d (%.1f %%), mean %.1f legs, mean %.0f nodes searched", found, 100 * Double(found) / n,
+                 Double(legs) / Double(max(1, found)), Double(nodes) / n))
+    print(String(format: "  replayed in the true world: %d end within %.1f px of the goal (%.1f %% of all), %d within 10 px, %d with a blocked leg",
+                 works, TwoRoomsWorld.successRadius, 100 * Double(works) / n, near, blockedRoutes))
+    if let png {
+        try writeTrajectorySheet(Array(replays.prefix(48)), title: "route check \(variant.rawValue): imagined routes replayed in the true world "
+                                 + "(\(works)/\(episodes) reach the goal; orange = not found or misses)", path: png)
+        print("routes: \(png)")
+    }
 }
 
 /// The episodes' paths as a contact sheet (PNG): walls, start, goal and success radius, the path.

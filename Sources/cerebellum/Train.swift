@@ -40,7 +40,7 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint path (default: OUT's stem + .checkpoint.safetensors).") var checkpoint: String?
     @Option(help: "Stop after this many steps (a short run; the schedule still spans all epochs).") var maxSteps: Int?
     @Option(help: "Loss weights as prediction,variance,covariance,smoothness,inverse-dynamics.") var weights: String?
-    @Option(help: "Encoder: convolutional (the shipped model) or keypoints (spatial soft-argmax).") var encoder: WorldModelArchitecture.EncoderKind = .convolutional
+    @Option(help: "Encoder: convolutional, keypoints (spatial soft-argmax) or hybrid (both branches, concatenated).") var encoder: WorldModelArchitecture.EncoderKind = TrainingConfig().encoder
     @Option(help: "Latent dimensions.") var latent = WorldModelArchitecture.latentSize
 
     func run() throws {

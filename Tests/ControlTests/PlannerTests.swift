@@ -50,10 +50,14 @@ struct PlannerTests {
     func routeThroughDoor() throws {
         let shippedModel = try loadShippedModel()
         let observer = try LatentObserver(model: shippedModel, timer: SystemClock())
-        let roadmap = try LatentRoadmap(model: shippedModel)
+        let c = PlannerConfig()  // the shipped board's settings
+        let roadmap = try LatentRoadmap(model: shippedModel, directions: c.roadmapDirections, macroSteps: c.roadmapMacroSteps,
+                                        maxNodes: c.roadmapMaxNodes)
         let start = Vec2(20, 10), goal = Vec2(44, 10)  // the wall is between them; the door is at y 27.5…36.5
         let z = latent(at: start, observer), g = latent(at: goal, observer)
-        let found = z.withUnsafeBufferPointer { zb in g.withUnsafeBufferPointer { roadmap.search(from: zb, goal: $0, mergeFactor: 0.8, goalFactor: 0.8) } }
+        let found = z.withUnsafeBufferPointer { zb in
+            g.withUnsafeBufferPointer { roadmap.search(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor)) }
+        }
         #expect(found)
         // Replay the route's macro actions in the true world.
         var world = TwoRoomsWorld(layout: .fixed, start: start, goal: goal)
@@ -178,5 +182,25 @@ struct EvaluationStatisticsTests {
         #expect(l0 == 0 && abs(h0 - 0.0713) < 5e-4)
         let (l1, h1) = wilsonInterval(successes: 200, trials: 200)
         #expect(abs(l1 - 0.9812) < 5e-4 && h1 == 1)
+    }
+}
+
+@Suite("Planning cost estimate")
+struct CostEstimateTests {
+    @Test("a steady cost is bounded by itself; jitter raises the bound; skipping work decays it")
+    func boundFollowsMeanAndDeviation() {
+        var steady = CostEstimate()
+        #expect(!steady.isMeasured && steady.bound == 0)
+        for _ in 0..<200 { steady.record(2_000_000) }
+        #expect(abs(steady.mean - 2_000_000) < 1 && steady.deviation < 1_000 && steady.bound < 2_003_000)
+
+        var jittery = CostEstimate()
+        for i in 0..<200 { jittery.record(i % 2 == 0 ? 1_500_000 : 2_500_000) }
+        #expect(abs(jittery.mean - 2_000_000) < 100_000, "\(jittery.mean)")
+        #expect(jittery.bound > 3_000_000, "a ±0.5 ms jitter must raise the bound past the 2.5 ms worst case: \(jittery.bound)")
+
+        let before = jittery.bound
+        jittery.decay()
+        #expect(abs(jittery.bound - 0.8 * before) < 1)
     }
 }

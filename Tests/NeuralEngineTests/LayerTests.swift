@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import NeuralEngine
+import WorldModel
 
 /// One case of the numpy fixtures (scripts/nn-fixtures.py): architecture, parameters, input, output.
 struct FixtureCase {
@@ -105,6 +106,16 @@ struct LayerTests {
         let c = try FixtureCase("network")
         #expect(try LayerSpec.parse(json: LayerSpec.json(c.layers)) == c.layers)
         #expect(throws: ModelError.self) { try LayerSpec.parse(json: #"[{"op":"conv3d"}]"#) }
+        let hybrid = WorldModelArchitecture.encoder(.hybrid)
+        #expect(try LayerSpec.parse(json: LayerSpec.json(hybrid)) == hybrid)
+        #expect(try hybrid[4].outputShape(for: [16, 16, 32], at: "4") == [WorldModelArchitecture.latentSize])
+        do {
+            _ = try LayerSpec.concat([[.flatten], [.conv2d(inChannels: 2, outChannels: 1, kernel: 1, stride: 1, padding: 0)]])
+                .outputShape(for: [3, 3, 2], at: "4")
+            Issue.record("accepted a branch that does not end in a vector")
+        } catch let e as ModelError {
+            #expect(e.reason.contains("branch 1 must end in a vector"), "\(e.reason)")
+        }
         do {
             _ = try LayerSpec.parse(json: #"[{"op":"flatten"},{"op":"linear","in":4}]"#)
             Issue.record("accepted a linear layer without out")

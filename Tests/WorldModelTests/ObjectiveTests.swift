@@ -60,10 +60,12 @@ import Testing
 
     /// The whole objective through encoder shards (2 threads), the rollout (through time) and the
     /// inverse-dynamics head, against central differences on parameters of every part.
-    /// Both encoders; the keypoint one (spatial soft-argmax) with a smaller latent.
-    @Test(arguments: [(WorldModelArchitecture.EncoderKind.convolutional, 32, "encoder.9.weight"),
-                      (WorldModelArchitecture.EncoderKind.keypoints, 16, "encoder.6.weight")])
-    func wholeModelGradient(encoder: WorldModelArchitecture.EncoderKind, latent: Int, last: String) throws {
+    /// Every encoder; the keypoint and hybrid ones (spatial soft-argmax, concat) with a smaller latent.
+    @Test(arguments: [(WorldModelArchitecture.EncoderKind.convolutional, 32, ["encoder.0.weight", "encoder.4.bias", "encoder.9.weight"]),
+                      (.keypoints, 16, ["encoder.0.weight", "encoder.4.bias", "encoder.6.weight"]),
+                      (.hybrid, 16, ["encoder.0.weight", "encoder.2.bias", "encoder.4.0.2.weight", "encoder.4.0.5.bias",
+                                     "encoder.4.1.0.weight", "encoder.4.1.2.weight"])])
+    func wholeModelGradient(encoder: WorldModelArchitecture.EncoderKind, latent: Int, encoderParameters: [String]) throws {
         var config = TrainingConfig()
         config.encoder = encoder
         config.latentSize = latent
@@ -85,8 +87,7 @@ import Testing
         }
         #expect(trainer.latentSize == latent && trainer.encoderLayers == WorldModelArchitecture.encoder(encoder, latent: latent))
         _ = trainer.lossAndGradients(windows: windows)
-        for name in ["encoder.0.weight", "encoder.4.bias", last, "predictor.0.weight", "predictor.4.weight",
-                     "predictor.2.bias", "idm.0.weight", "idm.2.bias"] {
+        for name in encoderParameters + ["predictor.0.weight", "predictor.4.weight", "predictor.2.bias", "idm.0.weight", "idm.2.bias"] {
             let p = trainer.parameters[name]!
             let g = trainer.gradient(of: name)!.scalars
             for _ in 0..<4 {
