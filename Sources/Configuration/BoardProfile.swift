@@ -559,6 +559,7 @@ extension BoardProfile {
             if let v = try pm.optional("roadmap_max_nodes") { c.roadmapMaxNodes = try v.int(in: 16...100_000) }
             if let v = try pm.optional("roadmap_merge_factor") { c.roadmapMergeFactor = try v.double(in: 0.01...4) }
             if let v = try pm.optional("roadmap_goal_factor") { c.roadmapGoalFactor = try v.double(in: 0.01...4) }
+            if let v = try pm.optional("blocked_moves") { c.blockedMoves = try v.int(in: 0...4096) }
             if let problem = c.problems().first { throw pm.value.error(problem) }
             try pm.finish()
             planner = c

@@ -14,6 +14,12 @@ public final class LatentObserver {
     /// The newest frame's latent (valid once `hasLatent`).
     public private(set) var latent: [Float]
     public private(set) var hasLatent = false
+    /// The frame before's latent, and the latent distance of the last step: the one the predictor
+    /// forecast for the applied action and the one observed (valid when `hasStep`).
+    public private(set) var previousLatent: [Float]
+    public private(set) var predictedMove: Float = 0
+    public private(set) var observedMove: Float = 0
+    public private(set) var hasStep = false
     /// Time to encode one frame (int8), wall clock.
     public private(set) var encodeTime = LatencyHistogram()
     /// One-step surprise: the last value, sum and count, an exponential moving average (α = 0.1), the max.
@@ -35,6 +41,7 @@ public final class LatentObserver {
         predictor = try model.makePredictor()
         latentSize = model.latentSize
         latent = [Float](repeating: 0, count: model.latentSize)
+        previousLatent = latent
         self.timer = timer
         if let thresholdFactor, let p99 = model.validationOneStepErrorP99 { threshold = p99 * thresholdFactor }
     }
@@ -45,6 +52,7 @@ public final class LatentObserver {
     /// Forget the previous latent (a new episode: the world jumped).
     public func reset() {
         hasLatent = false
+        hasStep = false
         smoothedSurprise = 0
     }
 
@@ -56,6 +64,7 @@ public final class LatentObserver {
         let z = encoder.forward()
         encodeTime.record(timer.now() - t0)
         let d = latentSize
+        hasStep = false
         if hasLatent && applied.count >= WorldModelArchitecture.actionSize {
             predictor.input.withUnsafeMutableBufferPointer { x in
                 for j in 0..<d { x[j] = latent[j] }
@@ -64,10 +73,14 @@ public final class LatentObserver {
             }
             let f = predictor.forward()
             var s = 0.0
+            var predicted: Float = 0, observed: Float = 0
             for j in 0..<d {
                 let e = Double(latent[j] + f[j] - z[j])
                 s += e * e
+                predicted += f[j] * f[j]
+                observed += (z[j] - latent[j]) * (z[j] - latent[j])
             }
+            (predictedMove, observedMove, hasStep) = (predicted.squareRoot(), observed.squareRoot(), true)
             s /= Double(d)
             surprise = s
             surpriseSum += s
@@ -76,7 +89,7 @@ public final class LatentObserver {
             maxSurprise = max(maxSurprise, s)
             if isSurprised { surprisedTicks += 1 }
         }
-        for j in 0..<d { latent[j] = z[j] }
+        for j in 0..<d { previousLatent[j] = latent[j]; latent[j] = z[j] }
         hasLatent = true
     }
 

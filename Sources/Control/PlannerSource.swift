@@ -33,6 +33,9 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     public private(set) var searches = 0
     public private(set) var routesFound = 0
     private var routePlan: [Float] = []
+    /// Moves the world refused this episode (the agent pushed and stayed put while the model
+    /// forecast motion), shared by the MPPI rollouts and the route search; cleared per episode and goal.
+    public let blockedMoves: BlockedMoves?
 
     public var isSurprised: Bool { observer.isSurprised }
 
@@ -49,6 +52,9 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
             : nil
         self.governor = governor
         self.timer = timer
+        blockedMoves = config.blockedMoves > 0 ? BlockedMoves(latentSize: model.latentSize, capacity: config.blockedMoves) : nil
+        planner.blockedMoves = blockedMoves
+        roadmap?.blockedMoves = blockedMoves
         goalLatent = [Float](repeating: 0, count: model.latentSize)
         routePlan = [Float](repeating: 0, count: config.horizon * WorldModelArchitecture.actionSize)
         warmUp()
@@ -84,6 +90,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         planner.reset()
         planned = false
         ticksSinceSearch = Int.max / 2
+        blockedMoves?.clear()
     }
 
     /// Plans toward the latent of this gray image (64×64, the camera's frame).
@@ -136,6 +143,24 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         planner.reset()
         planned = false
         ticksSinceSearch = Int.max / 2
+        blockedMoves?.clear()
+    }
+
+    /// A step counts as refused when the applied effort was at least this (norm) and the latent moved
+    /// less than `refusedFraction` of the forecast; it blocks steps within `blockedRadius` forecast moves.
+    static let refusedEffort = 0.5, refusedFraction: Float = 0.3, blockedRadius: Float = 2
+
+    /// Remembers the last step when the world refused it, and searches for a new route at once.
+    private func noteRefusedMove() {
+        guard let blockedMoves, observer.hasStep, observer.predictedMove > 0 else { return }
+        let applied = governor.lastOutput.efforts
+        let ax = applied[0], ay = applied[1]
+        guard (ax * ax + ay * ay).squareRoot() >= Self.refusedEffort,
+              observer.observedMove < Self.refusedFraction * observer.predictedMove else { return }
+        observer.previousLatent.withUnsafeBufferPointer {
+            blockedMoves.record(latent: $0, effort: Float(ax), Float(ay), radius: Self.blockedRadius * observer.predictedMove)
+        }
+        if roadmap?.status != .searching { ticksSinceSearch = Int.max / 2 }
     }
 
     public func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
@@ -144,6 +169,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         command.origin = origin
         for i in 0..<command.efforts.count { command.efforts[i] = 0 }
         guard hasGoal, observer.hasLatent else { return true }
+        noteRefusedMove()
         let t0 = timer.now()
         if planned { planner.shift() }
         let budget = Duration.seconds(double: planner.config.budgetMilliseconds / 1000)

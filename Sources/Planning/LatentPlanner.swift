@@ -35,6 +35,8 @@ public final class LatentPlanner {
     private var hasBest = false
     /// Running estimate of one iteration's wall-clock time, ns.
     public private(set) var iterationCost = CostEstimate()
+    /// Moves the world refused this episode: the rollouts hold such steps still (nil: none kept).
+    public var blockedMoves: BlockedMoves?
 
     public init(model: WorldModelFile, config: PlannerConfig, seed: UInt64 = 1) throws {
         try config.validate()
@@ -179,8 +181,12 @@ public final class LatentPlanner {
                     let w = t == h - 1 ? wRun + wEnd : wRun
                     for k in 0..<n {
                         var s: Float = 0
+                        let held = blockedMoves.map { memory in
+                            latents.withUnsafeBufferPointer { memory.blocks($0.baseAddress! + k * d, actions[(k * h + t) * a], actions[(k * h + t) * a + 1]) }
+                        } ?? false
+                        let move: Float = held ? 0 : 1
                         for j in 0..<d {
-                            let z = latents[k * d + j] + out[k * d + j]
+                            let z = latents[k * d + j] + move * out[k * d + j]
                             latents[k * d + j] = z
                             let e = z - goal[j]
                             s += e * e

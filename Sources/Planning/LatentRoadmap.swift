@@ -36,6 +36,10 @@ public final class LatentRoadmap {
     private var childParent: [Int32]
     private var childMove: [Int8]
     private var rootMoves: [Float]
+    /// Per child of the batch: whether its current sub-step is a move the world refused.
+    private var childHeld: [Bool]
+    /// Moves the world refused this episode: imagined sub-steps like them are held still (nil: none kept).
+    public var blockedMoves: BlockedMoves?
     private var directionEfforts: [Float]
     /// Latent distance covered by one macro step from the search's start (upper quartile over directions).
     public private(set) var stepScale: Float = 0
@@ -78,6 +82,7 @@ public final class LatentRoadmap {
         childParent = [Int32](repeating: 0, count: batch)
         childMove = [Int8](repeating: 0, count: batch)
         rootMoves = [Float](repeating: 0, count: batch)
+        childHeld = [Bool](repeating: false, count: batch)
         route = [Int8](repeating: 0, count: maxNodes)
         directionEfforts = (0..<directions).flatMap { m -> [Float] in
             let th = 2 * Double.pi * Double(m) / Double(directions)
@@ -140,12 +145,18 @@ public final class LatentRoadmap {
                 for _ in 0..<macroSteps {
                     for c in 0..<count {
                         for j in 0..<d { x[c * width + j] = childLatents[c * d + j] }
-                        x[c * width + d] = directionEfforts[2 * Int(childMove[c])]
-                        x[c * width + d + 1] = directionEfforts[2 * Int(childMove[c]) + 1]
+                        let (ex, ey) = effort(childMove[c])
+                        x[c * width + d] = ex
+                        x[c * width + d + 1] = ey
+                        childHeld[c] = blockedMoves.map { memory in
+                            childLatents.withUnsafeBufferPointer { memory.blocks($0.baseAddress! + c * d, ex, ey) }
+                        } ?? false
                     }
                     predictor.forward()
                     predictor.output.withUnsafeBufferPointer { out in
-                        for i in 0..<(count * d) { childLatents[i] += out[i] }
+                        for c in 0..<count where !childHeld[c] {
+                            for j in 0..<d { childLatents[c * d + j] += out[c * d + j] }
+                        }
                     }
                 }
             }

@@ -65,6 +65,9 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
     /// Route search: merge and goal radii, as multiples of the latent distance of one macro step.
     public var roadmapMergeFactor = 0.8
     public var roadmapGoalFactor = 0.8
+    /// Refused moves remembered per episode (pushes that did not move the agent although the model
+    /// forecast motion; the rollouts hold such steps still); 0 turns the memory off.
+    public var blockedMoves = 64
 
     public init() {}
 
@@ -92,6 +95,7 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
         if !(1...16).contains(roadmapMacroSteps) { p.append("roadmap_macro_steps: \(roadmapMacroSteps) is outside 1…16") }
         if !(16...100_000).contains(roadmapMaxNodes) { p.append("roadmap_max_nodes: \(roadmapMaxNodes) is outside 16…100000") }
         if !(roadmapMergeFactor > 0 && roadmapMergeFactor <= 4) { p.append("roadmap_merge_factor: \(roadmapMergeFactor) must be in (0, 4]") }
+        if !(0...4096).contains(blockedMoves) { p.append("blocked_moves: \(blockedMoves) is outside 0…4096") }
         if !(roadmapGoalFactor > 0 && roadmapGoalFactor <= 4) { p.append("roadmap_goal_factor: \(roadmapGoalFactor) must be in (0, 4]") }
         if !(budgetMilliseconds > 0 && budgetMilliseconds <= 10_000) { p.append("budget_ms: \(budgetMilliseconds) must be in (0, 10000]") }
         return p

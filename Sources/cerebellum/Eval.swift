@@ -52,6 +52,8 @@ struct Eval: ParsableCommand {
     var budgetMs: Double?
     @Option(help: "Planner override: ticks between route searches (0: off).")
     var roadmapEvery: Int?
+    @Option(help: "Planner override: refused moves remembered per episode (0: off).")
+    var blockedMoves: Int?
     @Option(help: "Write the latent-distance landscape for a few goals to this PNG, then stop.")
     var costMap: String?
     @Option(help: "Route-search check: for this many episodes of the scenario, search a route in imagination from the start to the goal image (no time budget), replay it in the true world and report how many work; then stop. --png draws the replayed routes.")
@@ -80,12 +82,13 @@ struct Eval: ParsableCommand {
         if let noise { c.noise = noise }
         if let budgetMs { c.budgetMilliseconds = budgetMs }
         if let roadmapEvery { c.roadmapEvery = roadmapEvery }
+        if let blockedMoves { c.blockedMoves = blockedMoves }
         do { try c.validate() } catch { throw ValidationError("\(error)") }
         guard episodes >= 1 else { throw ValidationError("--episodes must be ≥ 1") }
 
         print("eval \(scenario): \(episodes) episodes per policy, seed \(seed), model \(model)")
         print("planner: \(c.method.rawValue), horizon \(c.horizon), \(c.samples) samples × \(c.iterations) iteration(s), "
-              + "route search every \(c.roadmapEvery) ticks, budget \(c.budgetMilliseconds) ms")
+              + "route search every \(c.roadmapEvery) ticks, \(c.blockedMoves) refused moves kept, budget \(c.budgetMilliseconds) ms")
         var policies: [EvaluationPolicy] = [.planner(c)]
         if baselines { policies += [.greedy(c), .random] }
         var reports: [PolicyReport] = []
