@@ -64,7 +64,7 @@ public final class LatentRoadmap {
         rolloutCost.bound + checkCost.bound * Double(children * nodeCount)
     }
 
-    public init(model: WorldModelFile, directions: Int = 8, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64) throws {
+    public init(model: WorldModelFile, directions: Int = 16, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64) throws {
         guard (4...64).contains(directions), (1...16).contains(macroSteps), maxNodes >= 2, batch >= directions else {
             throw ModelError("roadmap: directions 4…64, macro steps 1…16, batch ≥ directions")
         }
