@@ -47,8 +47,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         observer = try LatentObserver(model: model, timer: timer, thresholdFactor: surpriseThresholdFactor)
         planner = try LatentPlanner(model: model, config: config, seed: seed)
         roadmap = config.roadmapEvery > 0 && config.horizon > 1
-            ? try LatentRoadmap(model: model, directions: config.roadmapDirections, macroSteps: config.roadmapMacroSteps,
-                                maxNodes: config.roadmapMaxNodes)
+            ? try LatentRoadmap(model: model, config: config)
             : nil
         self.governor = governor
         self.timer = timer

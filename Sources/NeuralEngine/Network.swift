@@ -200,10 +200,10 @@ struct Builder {
         case let .residual(body):
             let (ops, bodyOut) = try compile(body, prefix: path + ".", input: input, shape: inShape)
             return ResidualOperation(path: path, spec: spec, input: input, output: output, body: ops, bodyOutput: bodyOut)
-        case let .concat(branches):
+        case .concat:
             var bodies: [[Operation]] = [], outputs: [Tensor<Float>] = []
-            for (b, branch) in branches.enumerated() {
-                let (ops, out) = try compile(branch, prefix: "\(path).\(b).", input: input, shape: inShape)
+            for (prefix, branch) in spec.nestedLayers(at: path)! {
+                let (ops, out) = try compile(branch, prefix: prefix, input: input, shape: inShape)
                 bodies.append(ops)
                 outputs.append(out)
             }

@@ -247,13 +247,26 @@ struct QuantizedCompiler {
                 let op = ResidualOperation(path: path, spec: spec, input: x, output: Tensor(shape: x.shape), body: bodyOps, bodyOutput: y)
                 ops.append(op)
                 current = .float(op.output)
-            case let .concat(branches):
+            case .concat:
                 let x = try float(current, path: path)
                 var bodies: [[Operation]] = [], outputs: [Tensor<Float>] = []
-                for (b, branch) in branches.enumerated() {
-                    let (branchOps, branchOut) = try compile(branch, prefix: "\(path).\(b).", input: .float(x), shape: currentShape)
+                // Branches that open with a product at the same input scale (calibrated on this one
+                // input, so they all do) share one int8 copy of it, quantized once.
+                var quantized: [Float: Tensor<Int8>] = [:]
+                for (prefix, branch) in spec.nestedLayers(at: path)! {
+                    var input = QuantizedValue.float(x)
+                    if let first = branch.first, first.isMatrixProduct {
+                        let scale = try parameters.f32("\(prefix)0.input_scale", [1])[0]
+                        if quantized[scale] == nil {
+                            let q = Tensor<Int8>(shape: x.shape, slack: int8Slack)
+                            ops.append(QuantizeOperation(path: path, spec: spec, input: x, output: q, inverseScale: 1 / scale))
+                            quantized[scale] = q
+                        }
+                        input = .int8(quantized[scale]!, scale: scale)
+                    }
+                    let (branchOps, branchOut) = try compile(branch, prefix: prefix, input: input, shape: currentShape)
                     bodies.append(branchOps)
-                    outputs.append(try float(branchOut, path: "\(path).\(b)"))
+                    outputs.append(try float(branchOut, path: prefix))
                 }
                 let op = ConcatOperation(path: path, spec: spec, input: x, output: Tensor(shape: [batch] + outShape),
                                          branches: bodies, branchOutputs: outputs, batch: batch)

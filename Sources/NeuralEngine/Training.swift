@@ -38,13 +38,13 @@ public final class TrainableNetwork: @unchecked Sendable {
     public convenience init(layers: [LayerSpec], parameters: Parameters, inputShape: [Int], maxBatch: Int,
                 inputGradient: Bool = false) throws {
         try self.init(layers: layers, parameters: parameters, gradients: nil, inputShape: inputShape,
-                      maxBatch: maxBatch, inputGradient: inputGradient, input: nil, inputGradientBuffer: nil)
+                      maxBatch: maxBatch, inputGradient: inputGradient)
     }
 
     /// `input`: read this tensor instead of owning one (a concat branch reads its layer's input);
     /// `inputGradientBuffer`: write dLoss/dinput there instead of into a buffer of its own.
     private init(layers: [LayerSpec], parameters: Parameters, gradients shared: Parameters?, inputShape: [Int],
-                 maxBatch: Int, inputGradient wantInputGradient: Bool, input external: Tensor<Float>?,
+                 maxBatch: Int, inputGradient wantInputGradient: Bool, input external: Tensor<Float>? = nil,
                  inputGradientBuffer: Tensor<Float>? = nil) throws {
         guard maxBatch >= 1 else { throw ModelError("batch must be ≥ 1") }
         BLAS.applyDefault()
@@ -152,7 +152,7 @@ public final class TrainableNetwork: @unchecked Sendable {
     public func replica(maxBatch: Int? = nil, sharingGradients: Bool, inputGradient: Bool? = nil) throws -> TrainableNetwork {
         try TrainableNetwork(layers: layers, parameters: parameters, gradients: sharingGradients ? gradients : nil,
                               inputShape: inputShape, maxBatch: maxBatch ?? self.maxBatch,
-                              inputGradient: inputGradient ?? (self.inputGradient != nil), input: nil, inputGradientBuffer: nil)
+                              inputGradient: inputGradient ?? (self.inputGradient != nil))
     }
 
     /// Runs the first `batch` samples of `input` forward into `output`, keeping what backward needs.

@@ -90,6 +90,12 @@ public final class LatentRoadmap {
         }
     }
 
+    /// The search a planner configuration asks for (`roadmap_directions`, `roadmap_macro_steps`, `roadmap_max_nodes`).
+    public convenience init(model: WorldModelFile, config: PlannerConfig) throws {
+        try self.init(model: model, directions: config.roadmapDirections, macroSteps: config.roadmapMacroSteps,
+                      maxNodes: config.roadmapMaxNodes)
+    }
+
     /// The unit effort of macro action `m`.
     public func effort(_ m: Int8) -> (Float, Float) { (directionEfforts[2 * Int(m)], directionEfforts[2 * Int(m) + 1]) }
 

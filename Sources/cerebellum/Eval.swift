@@ -235,8 +235,7 @@ func writeCostMaps(model: WorldModelFile, path: String) throws {
 /// motion was under half the commanded one (the model saw a passage where there is a wall).
 func checkRoutes(model: WorldModelFile, config: PlannerConfig, variant: TwoRoomsVariant, episodes: Int, seed: UInt64, png: String?) throws {
     let enc = try model.makeQuantizedEncoder()
-    let roadmap = try LatentRoadmap(model: model, directions: config.roadmapDirections, macroSteps: config.roadmapMacroSteps,
-                                    maxNodes: config.roadmapMaxNodes)
+    let roadmap = try LatentRoadmap(model: model, config: config)
     var rng = SeededGenerator(seed: seed)
     let f = Frame(width: TwoRoomsLayout.size, height: TwoRoomsLayout.size)
     func encode(_ world: TwoRoomsWorld, at p: Vec2) -> [Float] {

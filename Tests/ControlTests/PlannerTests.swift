@@ -51,8 +51,7 @@ struct PlannerTests {
         let shippedModel = try loadShippedModel()
         let observer = try LatentObserver(model: shippedModel, timer: SystemClock())
         let c = PlannerConfig()  // the shipped board's settings
-        let roadmap = try LatentRoadmap(model: shippedModel, directions: c.roadmapDirections, macroSteps: c.roadmapMacroSteps,
-                                        maxNodes: c.roadmapMaxNodes)
+        let roadmap = try LatentRoadmap(model: shippedModel, config: c)
         let start = Vec2(20, 10), goal = Vec2(44, 10)  // the wall is between them; the door is at y 27.5…36.5
         let z = latent(at: start, observer), g = latent(at: goal, observer)
         let found = z.withUnsafeBufferPointer { zb in
@@ -232,7 +231,7 @@ struct BlockedMovesTests {
         let observer = try LatentObserver(model: model, timer: SystemClock())
         let z = latent(at: Vec2(16, 40), observer), g = latent(at: Vec2(26, 40), observer)  // the goal is 10 px to the right
         let c = PlannerConfig()
-        let roadmap = try LatentRoadmap(model: model, directions: c.roadmapDirections, macroSteps: c.roadmapMacroSteps, maxNodes: c.roadmapMaxNodes)
+        let roadmap = try LatentRoadmap(model: model, config: c)
         func route() -> [(Float, Float)] {
             let found = z.withUnsafeBufferPointer { zb in
                 g.withUnsafeBufferPointer { roadmap.search(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor)) }
