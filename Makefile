@@ -29,6 +29,9 @@ MODEL_FIXED_EPISODES ?= 400
 MODEL_RANDOM_EPISODES ?= 800
 MODEL_STEPS ?= 100
 MODEL_EPOCHS ?= 4
+# Chance per exploration step of a held full-effort push (record --pushes). 0 for the shipped model: pushes
+# taught the fixed wall (eval-model wall knowledge) but not random doors, and cost probe R² (0.92; session 8 note).
+MODEL_PUSHES ?= 0
 
 .PHONY: deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder nn-fixtures model model-data eval-model eval eval-smoke clean help
@@ -127,8 +130,8 @@ bench-encoder:
 # Exploration data through the loop (governor in the path), MCAP under $(MODEL_DATA)/ (not committed).
 model-data: build
 	rm -rf $(MODEL_DATA)/two-rooms $(MODEL_DATA)/two-rooms-random
-	$(BIN) record --world two-rooms --episodes $(MODEL_FIXED_EPISODES) --steps $(MODEL_STEPS) --seed 1 --out $(MODEL_DATA)/two-rooms
-	$(BIN) record --world two-rooms-random --episodes $(MODEL_RANDOM_EPISODES) --steps $(MODEL_STEPS) --seed 2 --out $(MODEL_DATA)/two-rooms-random
+	$(BIN) record --world two-rooms --episodes $(MODEL_FIXED_EPISODES) --steps $(MODEL_STEPS) --pushes $(MODEL_PUSHES) --seed 1 --out $(MODEL_DATA)/two-rooms
+	$(BIN) record --world two-rooms-random --episodes $(MODEL_RANDOM_EPISODES) --steps $(MODEL_STEPS) --pushes $(MODEL_PUSHES) --seed 2 --out $(MODEL_DATA)/two-rooms-random
 
 # The shipped model: record, train (both cores), export int8, then check it on fresh held-out episodes.
 model: model-data

@@ -108,7 +108,16 @@ public final class LatentPlanner {
                 break
             }
             sample()
-            best = rollout(from: z0, goal: goal)
+            // A rollout that would run past the deadline (a slow step, a preemption) is abandoned
+            // between horizon steps; the plan stays as it was.
+            guard let cost = rollout(from: z0, goal: goal, clock: clock, deadline: deadline) else {
+                // It ran slower than its bound: the time it took (a lower bound on its cost) raises
+                // the estimate. Not extrapolated to the whole horizon: a preemption early in the
+                // rollout would then stop planning for many ticks.
+                if let start, let clock { iterationCost.record(Double((clock.now() - start).nanoseconds)) }
+                return PlanStep(iterations: done, bestCost: Double(best), abandoned: true)
+            }
+            best = cost
             update()
             done += 1
             if let start, let clock {
@@ -158,8 +167,10 @@ public final class LatentPlanner {
         }
     }
 
-    /// Rolls every sample through the predictor and scores it. Returns the lowest cost.
-    private func rollout(from z0: UnsafeBufferPointer<Float>, goal: UnsafeBufferPointer<Float>) -> Float {
+    /// Rolls every sample through the predictor and scores it. Returns the lowest cost, or nil when
+    /// `clock` passed `deadline` before the last horizon step (checked before each step's pass).
+    private func rollout(from z0: UnsafeBufferPointer<Float>, goal: UnsafeBufferPointer<Float>,
+                         clock: RobotClock?, deadline: Instant?) -> Float? {
         let h = config.horizon, a = Self.actionSize, n = config.samples, d = latentSize
         let wRun = Float(config.runningWeight) / Float(h), wEnd = Float(config.terminalWeight)
         let wAct = Float(config.actionWeight), wSmooth = Float(config.smoothnessWeight)
@@ -168,9 +179,12 @@ public final class LatentPlanner {
             for j in 0..<d { latents[k * d + j] = z0[j] }
             costs[k] = 0
         }
-        predictor.input.withUnsafeMutableBufferPointer { x in
+        // One horizon step's expected time, so the last step started also ends before the deadline.
+        let stepTime = Duration.nanoseconds(Int64(iterationCost.mean / Double(h)))
+        let finished = predictor.input.withUnsafeMutableBufferPointer { x -> Bool in
             let f = predictor.output
             for t in 0..<h {
+                if let clock, let deadline, clock.now() + stepTime > deadline { return false }
                 for k in 0..<n {
                     for j in 0..<d { x[k * width + j] = latents[k * d + j] }
                     x[k * width + d] = actions[(k * h + t) * a]
@@ -202,7 +216,9 @@ public final class LatentPlanner {
                     }
                 }
             }
+            return true
         }
+        guard finished else { return nil }
         var best = Float.infinity, arg = 0
         for k in 0..<n where costs[k] < best { best = costs[k]; arg = k }
         for i in 0..<(h * a) { self.best[i] = actions[arg * h * a + i] }
@@ -260,4 +276,12 @@ public struct PlanStep: Sendable, Equatable {
     public var iterations: Int
     /// The cheapest sample's cost in the last iteration.
     public var bestCost: Double
+    /// An iteration was started but abandoned at the deadline (it ran slower than its estimate).
+    public var abandoned = false
+
+    public init(iterations: Int, bestCost: Double, abandoned: Bool = false) {
+        self.iterations = iterations
+        self.bestCost = bestCost
+        self.abandoned = abandoned
+    }
 }

@@ -146,9 +146,12 @@ public final class LatentRoadmap {
                 childMove[c] = Int8((pair + c) % directions)
                 for j in 0..<d { childLatents[c * d + j] = nodes[node * d + j] }
             }
-            predictor.input.withUnsafeMutableBufferPointer { x in
+            // Work that runs past the deadline (slower than its estimate, or preempted) stops between
+            // predictor passes and between children; what was not accepted is redone next time.
+            let rolledOut = predictor.input.withUnsafeMutableBufferPointer { x -> Bool in
                 for c in count..<batch { for j in 0..<width { x[c * width + j] = 0 } }
                 for _ in 0..<macroSteps {
+                    if let clock, let deadline, clock.now() > deadline { return false }
                     for c in 0..<count {
                         for j in 0..<d { x[c * width + j] = childLatents[c * d + j] }
                         let (ex, ey) = effort(childMove[c])
@@ -165,16 +168,23 @@ public final class LatentRoadmap {
                         }
                     }
                 }
+                return true
+            }
+            guard rolledOut else {
+                // Slower than its bound: the time it took (a lower bound on its cost) raises the estimate.
+                if let start, let clock { rolloutCost.record(Double((clock.now() - start).nanoseconds)) }
+                break
             }
             let rolled = clock?.now()
             if pair == 0 { calibrateRadii(children: count) }
-            let checks = count * nodeCount
-            accept(children: count)
-            pair += count
+            let nodesBefore = nodeCount
+            let accepted = accept(children: count, clock: clock, deadline: deadline)
+            pair += accepted
             if let start, let rolled, let clock {
                 rolloutCost.record(Double((rolled - start).nanoseconds))
-                checkCost.record(Double((clock.now() - rolled).nanoseconds) / Double(max(1, checks)))
+                checkCost.record(Double((clock.now() - rolled).nanoseconds) / Double(max(1, accepted * nodesBefore)))
             }
+            if accepted < count && status == .searching { break }
         }
         return status
     }
@@ -210,15 +220,18 @@ public final class LatentRoadmap {
         if atGoal < goalRadius { finish(at: 0) }
     }
 
-    /// Keeps the children that are not near a known node; stops at one near the goal.
-    private func accept(children count: Int) {
+    /// Keeps the children that are not near a known node; stops at one near the goal, or when
+    /// `clock` passes `deadline`. Returns how many children were looked at.
+    private func accept(children count: Int, clock: RobotClock?, deadline: Instant?) -> Int {
         let d = latentSize
-        var goalNode = -1
+        var goalNode = -1, looked = 0
         let merge2 = mergeRadius * mergeRadius, goal2 = goalRadius * goalRadius
         nodes.withUnsafeMutableBufferPointer { nb in
             childLatents.withUnsafeBufferPointer { cb in
                 goal.withUnsafeBufferPointer { g in
                     for c in 0..<count where status == .searching && nodeCount < maxNodes {
+                        if let clock, let deadline, clock.now() > deadline { break }
+                        looked = c + 1
                         let z = cb.baseAddress! + c * d
                         var near = false
                         for k in 0..<nodeCount where squaredDistance(z, nb.baseAddress! + k * d) < merge2 { near = true; break }
@@ -234,6 +247,7 @@ public final class LatentRoadmap {
             }
         }
         if goalNode >= 0 { finish(at: goalNode) }
+        return nodeCount >= maxNodes ? count : looked
     }
 
     private func finish(at goalNode: Int) {

@@ -90,6 +90,11 @@ struct EvalModel: ParsableCommand {
         print("  int8 latent: R² x \(String(format: "%.4f", r.probeR2Int8[0])), y \(String(format: "%.4f", r.probeR2Int8[1])), both \(String(format: "%.4f", r.probeR2Int8Overall))")
         print("int8 vs fp32 cosine: min \(String(format: "%.5f", r.minCosineInt8)), median \(String(format: "%.5f", r.medianCosineInt8))")
         print("latent: std min \(String(format: "%.3f", r.spread.minStd)) mean \(String(format: "%.3f", r.spread.meanStd)), effective rank \(String(format: "%.2f", r.spread.effectiveRank)) of \(m.latentSize)\(r.spread.collapsed ? "  ALARM: collapsed" : "")")
+        for v in TwoRoomsVariant.allCases {
+            let w = try WallKnowledge.run(model: m, variant: v, layouts: v == .fixed ? 10 : 200, seed: seed &+ 7)
+            print("wall knowledge (\(v.rawValue)): forecast blocked for \(w.wallKnownBlocked)/\(w.wallPushes) pushes into the wall (median move ratio \(String(format: "%.2f", w.medianWallRatio))), open for \(w.doorKnownOpen)/\(w.doorPushes) pushes through the door (\(String(format: "%.2f", w.medianDoorRatio)))"
+                  + (w.layoutProbeR2.count == 2 ? "; layout probe R² wall x \(String(format: "%.3f", w.layoutProbeR2[0])), door y \(String(format: "%.3f", w.layoutProbeR2[1]))" : ""))
+        }
         print("evaluated in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         if let json { try jsonString(r).write(toFile: json, atomically: true, encoding: .utf8) }
         if let requireR2, !(r.probeR2Overall >= requireR2) {

@@ -40,6 +40,9 @@ struct Record: ParsableCommand {
     @Option(help: "Innovation of the random actions per step.")
     var noise = 0.6
 
+    @Option(help: "Chance per step of starting a held full-effort push in a random direction (0: none): leans on walls, so the model learns where motion stops.")
+    var pushes = 0.0
+
     @Option(help: "Episodes per MCAP file.")
     var perFile = 250
 
@@ -53,6 +56,7 @@ struct Record: ParsableCommand {
             loaded = try simulatedBoard(loaded, world: try worldVariant(world))
         }
         guard (0..<1).contains(persistence), noise > 0 else { throw ValidationError("--persistence must be in [0, 1) and --noise > 0") }
+        guard (0...1).contains(pushes) else { throw ValidationError("--pushes must be in [0, 1]") }
         guard episodes >= 1, steps >= 1, perFile >= 1 else { throw ValidationError("--episodes, --steps and --per-file must be ≥ 1") }
         let seed = seed ?? loaded.profile.simulation?.seed ?? 1
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -66,12 +70,12 @@ struct Record: ParsableCommand {
             // Each file its own seed stream, so files can be recorded independently and reproduced.
             let fileSeed = seed &* 1_000_003 &+ UInt64(fileIndex)
             let run = try ExplorationRun(board: loaded, seed: fileSeed, stepsPerEpisode: steps,
-                                         actions: SmoothRandomActions(seed: fileSeed &* 31 &+ 5, persistence: persistence, scale: noise))
+                                         actions: SmoothRandomActions(seed: fileSeed &* 31 &+ 5, persistence: persistence, scale: noise, pushProbability: pushes))
             let writer = try DatasetWriter(path: path, metadata: [
                 "board": loaded.profile.name, "board_file": loaded.profile.path,
                 "calibration": loaded.calibration.path, "calibration_board": loaded.calibration.board,
                 "world": loaded.profile.simulation?.world.rawValue ?? "real", "seed": String(fileSeed),
-                "steps_per_episode": String(steps), "policy": "smooth random (rho \(persistence), sigma \(noise), norm <= 1)",
+                "steps_per_episode": String(steps), "policy": "smooth random (rho \(persistence), sigma \(noise), norm <= 1; held pushes p \(pushes))",
             ])
             try run.run(episodes: n, writer: writer) { e in
                 frames += e.frameCount

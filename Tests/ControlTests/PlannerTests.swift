@@ -262,3 +262,74 @@ struct BlockedMovesTests {
         #expect(moved == 0, "the plan's imagined latents left the start by \(moved)")
     }
 }
+
+@Suite("Planning deadline")
+struct PlanningDeadlineTests {
+    @Test("work that runs past the deadline is abandoned between predictor passes; the route search resumes where it stopped")
+    func abandonsWorkAtTheDeadline() throws {
+        let model = try loadShippedModel()
+        let observer = try LatentObserver(model: model, timer: SystemClock())
+        let z = latent(at: Vec2(20, 10), observer), g = latent(at: Vec2(44, 10), observer)
+        let c = PlannerConfig()
+        // A clock that moves 0.1 ms per reading: a 1 ms deadline passes in the middle of the work.
+        let clock = SteppingClock(step: .microseconds(100))
+
+        let planner = try LatentPlanner(model: model, config: unbudgeted(), seed: 3)
+        let before = planner.mean
+        let cut = z.withUnsafeBufferPointer { zb in g.withUnsafeBufferPointer { planner.plan(from: zb, goal: $0, clock: clock, deadline: clock.now() + .milliseconds(1)) } }
+        #expect(cut.abandoned && cut.iterations == 0, "\(cut)")
+        #expect(planner.mean == before, "an abandoned iteration leaves the plan as it was")
+        let whole = z.withUnsafeBufferPointer { zb in g.withUnsafeBufferPointer { planner.plan(from: zb, goal: $0, clock: clock, deadline: clock.now() + .seconds(10)) } }
+        #expect(!whole.abandoned && whole.iterations == 1)
+
+        // The same search, uninterrupted and cut into many short slices, finds the same route.
+        let reference = try LatentRoadmap(model: model, config: c)
+        let sliced = try LatentRoadmap(model: model, config: c)
+        let found = z.withUnsafeBufferPointer { zb in
+            g.withUnsafeBufferPointer { reference.search(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor)) }
+        }
+        #expect(found)
+        z.withUnsafeBufferPointer { zb in
+            g.withUnsafeBufferPointer { sliced.begin(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor)) }
+        }
+        var slices = 0
+        while sliced.status == .searching && slices < 100_000 {
+            sliced.advance(clock: clock, deadline: clock.now() + .microseconds(1500))
+            slices += 1
+        }
+        #expect(slices > 10, "the search was cut \(slices) times")
+        #expect(sliced.status == .found && sliced.nodeCount == reference.nodeCount)
+        #expect(Array(sliced.route[0..<sliced.routeLength]) == Array(reference.route[0..<reference.routeLength]))
+    }
+}
+
+@Suite("Wall knowledge")
+struct WallKnowledgeTests {
+    @Test("wall knowledge: pushes into the wall and through the door on every layout, scored against the push away")
+    func wallKnowledge() throws {
+        let model = try loadShippedModel()
+        let fixed = try WallKnowledge.run(model: model, variant: .fixed, layouts: 2, seed: 4)
+        #expect(fixed.wallPushes == 2 * 16 && fixed.doorPushes == 2 * 4)
+        // Any shipped model must know the benchmark's own door: motion through it is forecast.
+        #expect(fixed.doorKnownOpen == fixed.doorPushes, "\(fixed)")
+        #expect(fixed.layoutProbeR2.isEmpty, "one layout: nothing to probe")
+        let random = try WallKnowledge.run(model: model, variant: .random, layouts: 40, seed: 4)
+        #expect(random.wallPushes == 40 * 16 && random.medianWallRatio.isFinite && random.medianDoorRatio.isFinite)
+        #expect(random.layoutProbeR2.count == 2)
+        #expect(random.layoutProbeR2[0] > 0.8, "the wall's x is in the latent: R² \(random.layoutProbeR2[0])")
+        let again = try WallKnowledge.run(model: model, variant: .random, layouts: 40, seed: 4)
+        #expect(again.wallKnownBlocked == random.wallKnownBlocked && again.layoutProbeR2 == random.layoutProbeR2, "seeded")
+    }
+}
+
+/// A clock that advances by `step` each time it is read.
+final class SteppingClock: RobotClock {
+    let step: Duration
+    private var time = Instant(nanoseconds: 0)
+    init(step: Duration) { self.step = step }
+    func now() -> Instant {
+        time = time + step
+        return time
+    }
+    func sleep(until deadline: Instant) { if deadline > time { time = deadline } }
+}

@@ -66,6 +66,58 @@ struct TwoRoomsTests {
         #expect(crossings > 20, "the walks must actually use the door")
     }
 
+    @Test("exploration: without pushes the plain smooth process; held pushes keep one unit direction for 6–20 steps and lean on walls")
+    func heldPushes() {
+        // No pushes: exactly v ← ρ·v + σ·N(0, 1), clipped to norm 1, from the same seed.
+        var plain = SmoothRandomActions(seed: 11)
+        var rng = SeededGenerator(seed: 11)
+        var v = Vec2.zero
+        for _ in 0..<200 {
+            v = v * 0.8 + Vec2(rng.normal(), rng.normal()) * 0.6
+            if v.length > 1 { v /= v.length }
+            #expect(plain.next() == v)
+        }
+
+        var pushing = SmoothRandomActions(seed: 12, pushProbability: 0.05)
+        var actions: [Vec2] = []
+        for _ in 0..<20_000 { actions.append(pushing.next()) }
+        // Runs of one identical full-effort action are the pushes (the smooth process never repeats exactly).
+        var runs: [Int] = []
+        var i = 0
+        while i < actions.count {
+            var j = i + 1
+            while j < actions.count && actions[j] == actions[i] { j += 1 }
+            if j - i > 1 {
+                runs.append(j - i)
+                #expect(abs(actions[i].length - 1) < 1e-9, "a push is at full effort")
+            }
+            i = j
+        }
+        #expect(runs.count > 300)
+        #expect(runs.allSatisfy { (6...20).contains($0) }, "pushes last 6–20 steps (back-to-back pushes are separate runs)")
+        let pushed = runs.reduce(0, +)
+        #expect(pushed > 6_000 && pushed < 12_000, "about 40 % of the steps are pushes: \(pushed)")
+
+        // Pushes lean on walls: far more steps end against a wall than in a plain random walk.
+        func stuckSteps(_ source: inout SmoothRandomActions) -> Int {
+            var worldRng = SeededGenerator(seed: 5)
+            var stuck = 0
+            for _ in 0..<50 {
+                var w = TwoRoomsWorld.episode(.random, rng: &worldRng)
+                source.reset()
+                for _ in 0..<100 {
+                    let before = w.position, a = source.next()
+                    w.step(a * TwoRoomsWorld.maxStep)
+                    if a.length > 0.5 && (w.position - before).length < 0.1 { stuck += 1 }
+                }
+            }
+            return stuck
+        }
+        var a = SmoothRandomActions(seed: 3), b = SmoothRandomActions(seed: 3, pushProbability: 0.05)
+        let plainStuck = stuckSteps(&a), pushStuck = stuckSteps(&b)
+        #expect(pushStuck > 2 * plainStuck, "refused steps: \(pushStuck) with pushes, \(plainStuck) without")
+    }
+
     @Test("frames: dark floor, anti-aliased bright walls, a Gaussian dot where the agent is")
     func rendering() {
         var rng = SeededGenerator(seed: 3)
