@@ -26,11 +26,10 @@ public struct WallKnowledge: Sendable, Codable {
     public var layoutProbeR2: [Double] = []
 
     public static let blockedRatio = 0.3, openRatio = 0.7
+    /// Points per side of the wall in each layout: into the solid wall, and through the door.
+    static let wallPoints = 8, doorPoints = 2
 
-    public var wallFraction: Double { wallPushes > 0 ? Double(wallKnownBlocked) / Double(wallPushes) : .nan }
-    public var doorFraction: Double { doorPushes > 0 ? Double(doorKnownOpen) / Double(doorPushes) : .nan }
-
-    /// Checks `layouts` layouts of `variant` (seeded), 8 wall points per side and 2 door points per side each.
+    /// Checks `layouts` layouts of `variant` (seeded), `wallPoints` and `doorPoints` per side each.
     public static func run(model: WorldModelFile, variant: TwoRoomsVariant = .random, layouts: Int, seed: UInt64) throws -> WallKnowledge {
         let enc = try model.makeEncoder(), pred = try model.makePredictor()
         let d = model.latentSize
@@ -59,12 +58,12 @@ public struct WallKnowledge: Sendable, Codable {
                 let x = layout.wallX + side * face
                 // Into the wall (solid part only: at least 2 px from the door's edge).
                 var points: [(Double, Bool)] = []
-                while points.count < 8 {
+                while points.count < wallPoints {
                     let y = rng.uniform(lo, hi)
                     if abs(y - layout.doorY) > TwoRoomsLayout.doorHalfHeight + 2 { points.append((y, false)) }
                 }
                 // Through the door (within 1.5 px of its centre).
-                for _ in 0..<2 { points.append((layout.doorY + rng.uniform(-1.5, 1.5), true)) }
+                for _ in 0..<doorPoints { points.append((layout.doorY + rng.uniform(-1.5, 1.5), true)) }
                 for (y, isDoor) in points {
                     world.render(into: frame, agent: Vec2(x, y))
                     enc.input.assignGray8(frame.pixels)
@@ -86,7 +85,8 @@ public struct WallKnowledge: Sendable, Codable {
                 }
             }
         }
-        let rows = probeLayouts.count / 2, half = (rows / 2 / 20) * 20  // whole layouts (20 points each) per half
+        let perLayout = 2 * (wallPoints + doorPoints), rows = probeLayouts.count / 2
+        let half = (rows / 2 / perLayout) * perLayout  // whole layouts in each half
         if variant == .random && half > 0,
            let probe = try? LinearProbe(x: Array(probeLatents[..<(half * d)]), y: Array(probeLayouts[..<(half * 2)]), features: d, outputs: 2) {
             r.layoutProbeR2 = probe.rSquared(x: Array(probeLatents[(half * d)...]), y: Array(probeLayouts[(half * 2)...])).perOutput
