@@ -40,7 +40,7 @@ struct Record: ParsableCommand {
     @Option(help: "Innovation of the random actions per step.")
     var noise = 0.6
 
-    @Option(help: "Chance per step of starting a held full-effort push in a random direction (0: none): leans on walls, so the model learns where motion stops.")
+    @Option(help: "Chance per step of starting a held full-effort push (half within 20° of horizontal, the rest in any direction; 0: none): leans on walls, so the model learns where motion stops.")
     var pushes = 0.0
 
     @Option(help: "Episodes per MCAP file.")
