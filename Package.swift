@@ -55,7 +55,7 @@ let package = Package(
 
         // Counts heap allocations made by one thread (interposes malloc in the test process).
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
-        .testTarget(name: "LinuxHardwareTests", dependencies: ["LinuxHardware", "Simulation", "Safety", "RobotCore", "CAllocationCounter"]),
+        .testTarget(name: "LinuxHardwareTests", dependencies: ["LinuxHardware", "Simulation", "Safety", "RobotCore", "NeuralEngine", "WorldModel", "CAllocationCounter"]),
         .testTarget(name: "SafetyTests", dependencies: ["Safety", "RobotCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Safety", "RobotCore"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Safety", "RobotCore"]),
@@ -64,6 +64,6 @@ let package = Package(
         .testTarget(name: "WorldModelTests", dependencies: ["WorldModel", "NeuralEngine", "Recording", "Simulation", "RobotCore"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Reports", "Control", "Configuration", "Simulation", "RobotCore"]),
         .testTarget(name: "TeleopTests", dependencies: ["Teleop", "Safety", "RobotCore"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "CAllocationCounter"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "NeuralEngine", "WorldModel", "CAllocationCounter"]),
     ]
 )

@@ -1,3 +1,4 @@
+import LinuxHardware
 import NeuralEngine
 import Planning
 import RobotCore
@@ -22,6 +23,9 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     public private(set) var hasGoal = false
     /// Wall-clock time spent planning per tick.
     public private(set) var planTime = LatencyHistogram()
+    /// The planning thread's CPU time per tick: the plan's own cost. Where the wall-clock time is
+    /// much longer, the OS ran something else meanwhile (preemption, a VM's steal time).
+    public private(set) var planCPUTime = LatencyHistogram()
     /// Ticks whose plan was cut short by the budget (fewer iterations than configured), and ticks
     /// with no iteration at all (the previous plan, shifted, was used).
     public private(set) var cutShort = 0
@@ -169,7 +173,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         for i in 0..<command.efforts.count { command.efforts[i] = 0 }
         guard hasGoal, observer.hasLatent else { return true }
         noteRefusedMove()
-        let t0 = timer.now()
+        let t0 = timer.now(), cpu0 = ThreadCPUTime.now()
         if planned { planner.shift() }
         let budget = Duration.seconds(double: planner.config.budgetMilliseconds / 1000)
         if let roadmap { guide(roadmap, deadline: t0 + budget) }
@@ -177,6 +181,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
             goalLatent.withUnsafeBufferPointer { g in planner.plan(from: z, goal: g, clock: timer, deadline: t0 + budget) }
         }
         planTime.record(timer.now() - t0)
+        planCPUTime.record(ThreadCPUTime.now() - cpu0)
         if step.iterations < planner.config.iterations { cutShort += 1 }
         if step.iterations == 0 { skipped += 1 }
         planned = true

@@ -18,13 +18,22 @@ public enum WorldModelArchitecture {
         /// `hybridEncoder`: a shared convolutional stem, then a place branch (as `convolutional`) and
         /// a keypoint branch (as `keypoints`), concatenated.
         case hybrid
+        /// `sceneEncoder`: the hybrid's two branches and a third, the scene branch, whose dimensions
+        /// training holds constant within an episode (`sceneLatent`).
+        case scene
     }
+
+    /// How many of the latent's last dimensions describe the scene (the layout, not the agent): the
+    /// objective holds them constant within an episode and spread across episodes. 0 for every
+    /// encoder but `scene`.
+    public static func sceneLatent(_ kind: EncoderKind) -> Int { kind == .scene ? sceneDimensions : 0 }
 
     public static func encoder(_ kind: EncoderKind, latent: Int = latentSize) -> [LayerSpec] {
         switch kind {
         case .convolutional: convolutionalEncoder(latent: latent)
         case .keypoints: keypointEncoder(latent: latent)
         case .hybrid: hybridEncoder(latent: latent)
+        case .scene: sceneEncoder(latent: latent)
         }
     }
 
@@ -43,20 +52,70 @@ public enum WorldModelArchitecture {
     ///   probe reads the agent's position from them; the predictor sees the wall and door directly).
     ///   A 3×3 kernel here trained 30 % slower (5.2 against 7.4 steps/s) for 0.59 M more MACs.
     /// ≈ 2.15 M multiply-accumulates per frame.
-    public static func hybridEncoder(latent: Int = latentSize) -> [LayerSpec] {
-        let k = hybridKeypoints, kl = min(hybridKeypointLatent, latent - 1)
+    /// With `scene` > 0, a third branch gives the latent's last `scene` dimensions (`sceneEncoder`)
+    /// and the place branch `scene` fewer.
+    public static func hybridEncoder(latent: Int = latentSize, scene: Int = 0) -> [LayerSpec] {
+        let k = hybridKeypoints, kl = min(hybridKeypointLatent, latent - scene - 1)
+        var branches: [[LayerSpec]] = [
+            [.conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+             .conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+             .flatten, .linear(inFeatures: 4 * 4 * 32, outFeatures: latent - kl - scene)],
+            [.conv2d(inChannels: 32, outChannels: k, kernel: 1, stride: 1, padding: 0), .spatialSoftArgmax,
+             .linear(inFeatures: 2 * k, outFeatures: kl)],
+        ]
+        if scene > 0 {
+            branches.append([.conv2d(inChannels: 32, outChannels: sceneMaps, kernel: 1, stride: 1, padding: 0), .activation(.relu),
+                             .flatten, .linear(inFeatures: sceneMapShape.reduce(1, *), outFeatures: scene)])
+        }
         return [
             .conv2d(inChannels: 1, outChannels: 16, kernel: 3, stride: 2, padding: 1), .activation(.relu),
             .conv2d(inChannels: 16, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-            .concat([
-                [.conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-                 .conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-                 .flatten, .linear(inFeatures: 4 * 4 * 32, outFeatures: latent - kl)],
-                [.conv2d(inChannels: 32, outChannels: k, kernel: 1, stride: 1, padding: 0), .spatialSoftArgmax,
-                 .linear(inFeatures: 2 * k, outFeatures: kl)],
-            ]),
+            .concat(branches),
         ]
     }
+
+    /// Feature maps and latent dimensions of the scene encoder's scene branch (meant for the wall's x and the door's y).
+    public static let sceneMaps = 4
+    public static let sceneDimensions = 4
+
+    /// The scene branch's linear map (its parameter name in the encoder) and the maps it reads
+    /// (rows × columns × channels, flattened row-major). Training ties its weights across columns
+    /// (`tieSceneColumns`), so the map reads each row's sum over x.
+    public static let sceneHeadWeight = "4.2.3.weight"
+    public static let sceneMapShape = [16, 16, sceneMaps]
+
+    /// Ties the scene head's weights across columns: each (output, row, channel) weight becomes its
+    /// mean over the 16 columns. The head then reads the maps summed along x, in which the middle wall
+    /// looks the same in every row wherever it stands: only its door's rows (and the agent, which the
+    /// scene invariance removes) differ. Applied after every optimizer step (a projection), so the
+    /// deployed layer stays an ordinary linear map.
+    public static func tieSceneColumns(_ w: Tensor<Float>) {
+        let (h, wd, c) = (sceneMapShape[0], sceneMapShape[1], sceneMapShape[2])
+        let inputs = h * wd * c
+        precondition(w.count % inputs == 0, "scene head weight is not [out, \(inputs)]")
+        w.withUnsafeMutableBufferPointer { p in
+            for o in 0..<(w.count / inputs) {
+                for y in 0..<h {
+                    for ch in 0..<c {
+                        var sum: Float = 0
+                        for x in 0..<wd { sum += p[o * inputs + (y * wd + x) * c + ch] }
+                        let mean = sum / Float(wd)
+                        for x in 0..<wd { p[o * inputs + (y * wd + x) * c + ch] = mean }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An experiment (not shipped): the hybrid encoder (place and keypoint branches, `latent − 8` and 4
+    /// dimensions) with a third branch on the shared stem, a 1×1 convolution with ReLU to 4 maps at
+    /// 16×16 and a linear map of them (tied across columns) to the latent's last 4 dimensions.
+    /// Training holds these still across two windows of one episode and spread across episodes
+    /// (`Objective.sceneInvariance`, its own variance hinge), so they can only carry what an episode
+    /// keeps: the layout. The aim was the door's y, which the other branches drop. Measured (session 9):
+    /// the dimensions become static and spread but no linear probe reads the door (or the wall) from
+    /// them, and random-wall planning does not improve. ≈ 2.19 M multiply-accumulates per frame.
+    public static func sceneEncoder(latent: Int = latentSize) -> [LayerSpec] { hybridEncoder(latent: latent, scene: sceneDimensions) }
 
     /// Keypoint maps the keypoint encoder finds.
     public static let keypoints = 16

@@ -134,6 +134,9 @@ struct Eval: ParsableCommand {
             print("  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) \(rate)  \(ci)  \(steps.padding(toLength: 30, withPad: " ", startingAt: 0)) \(plan)")
         }
         if let p = r.policies.first {
+            if let c = p.planCPUTime {
+                print(String(format: "  planner CPU time per tick (the planning thread's own): p50 %.2f / p99 %.2f / max %.2f ms", c.p50, c.p99, c.max))
+            }
             print("  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no iteration; route searches \(p.routeSearches), routes found \(p.routesFound)")
         }
     }
@@ -152,6 +155,8 @@ struct PolicyReport: Codable {
     var medianStepsToGoal: Double
     /// Wall-clock plan time per tick, ms (planner policies).
     var planTime: PercentileSummary?
+    /// The planning thread's CPU time per tick, ms: the plan's own cost without preemption.
+    var planCPUTime: PercentileSummary?
     var cutShort: Int
     var skipped: Int
     var routeSearches: Int
@@ -170,6 +175,7 @@ struct PolicyReport: Codable {
         meanStepsToGoal = steps.isEmpty ? .nan : steps.reduce(0, +) / Double(steps.count)
         medianStepsToGoal = steps.isEmpty ? .nan : steps[steps.count / 2]
         planTime = planner?.planTime.summary
+        planCPUTime = planner?.planCPUTime.summary
         cutShort = planner?.cutShort ?? 0
         skipped = planner?.skipped ?? 0
         routeSearches = planner?.searches ?? 0

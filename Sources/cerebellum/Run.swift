@@ -249,6 +249,7 @@ struct Run: ParsableCommand {
                                                         reinitializations: pwm.reinitializations) }
         if let planner {
             summary.planTime = planner.planTime.summary
+            summary.planCPUTime = planner.planCPUTime.summary
             summary.plansCutShort = planner.cutShort
             summary.routeSearches = planner.searches
             summary.routesFound = planner.routesFound
@@ -293,6 +294,9 @@ struct Run: ParsableCommand {
         if let t = s.planTime {
             print(String(format: "  plan time per tick: p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d ticks; ", t.p50, t.p99, t.max, t.count)
                   + "\(s.plansCutShort ?? 0) cut short by the budget; route searches \(s.routeSearches ?? 0), routes found \(s.routesFound ?? 0)")
+        }
+        if let c = s.planCPUTime {
+            print(String(format: "  plan CPU time per tick (the planning thread's own): p50 %.2f ms, p99 %.2f ms, max %.2f ms", c.p50, c.p99, c.max))
         }
         if let e = s.encodeTime, let u = s.surprise {
             print(String(format: "  world model: int8 encode p50 %.1f µs, p99 %.1f µs; one-step surprise mean %.4f, max %.4f", e.p50 * 1000, e.p99 * 1000, u.mean, u.max)
@@ -345,6 +349,8 @@ struct RunSummary: Codable {
     var rejectedCommands: Int
     var actuatorWrites: Int
     var planTime: PercentileSummary?
+    /// The planning thread's CPU time per tick, ms.
+    var planCPUTime: PercentileSummary?
     var plansCutShort: Int?
     var routeSearches: Int?
     var routesFound: Int?

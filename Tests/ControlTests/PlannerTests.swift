@@ -2,6 +2,7 @@ import CAllocationCounter
 import Configuration
 import Foundation
 import LinuxHardware
+import NeuralEngine
 import Planning
 import RobotCore
 import Safety
@@ -319,6 +320,32 @@ struct WallKnowledgeTests {
         #expect(random.layoutProbeR2[0] > 0.8, "the wall's x is in the latent: R² \(random.layoutProbeR2[0])")
         let again = try WallKnowledge.run(model: model, variant: .random, layouts: 40, seed: 4)
         #expect(again.wallKnownBlocked == random.wallKnownBlocked && again.layoutProbeR2 == random.layoutProbeR2, "seeded")
+    }
+}
+
+@Suite("Scene probe")
+struct SceneProbeTests {
+    /// An untrained model of `kind` whose training summary names that encoder.
+    static func untrained(_ kind: WorldModelArchitecture.EncoderKind) -> WorldModelFile {
+        let enc = WorldModelArchitecture.encoder(kind), pred = WorldModelArchitecture.predictor(hidden: 16)
+        return WorldModelFile(encoderLayers: enc, predictorLayers: pred, encoder: .initialized(for: enc, seed: 1),
+                              predictor: .initialized(for: pred, seed: 2), quantizedEncoder: QuantizedParameters(tensors: [:]),
+                              latentSize: WorldModelArchitecture.latentSize, frameShape: WorldModelArchitecture.frameShape,
+                              training: #"{"config":{"encoder":"\#(kind.rawValue)"}}"#)
+    }
+
+    @Test("scene probe: only a scene-encoder model has scene dimensions (its last ones); the probe is seeded")
+    func sceneProbe() throws {
+        #expect(Self.untrained(.hybrid).sceneDimensions == 0)
+        let none = try SceneProbe.run(model: Self.untrained(.hybrid), frames: 100, seed: 3)
+        #expect(none.columns.isEmpty && none.doorY.isNaN)
+        let model = Self.untrained(.scene), d = WorldModelArchitecture.latentSize
+        #expect(model.sceneDimensions == WorldModelArchitecture.sceneDimensions)
+        let p = try SceneProbe.run(model: model, frames: 200, seed: 3)
+        #expect(p.columns == (d - WorldModelArchitecture.sceneDimensions)..<d)
+        #expect([p.wallX, p.doorY, p.agentX, p.agentY].allSatisfy { $0.isFinite && $0 <= 1 }, "\(p)")
+        let again = try SceneProbe.run(model: model, frames: 200, seed: 3)
+        #expect(again.doorY == p.doorY && again.agentX == p.agentX)
     }
 }
 
