@@ -13,7 +13,7 @@ public struct LossWeights: Sendable, Codable, Equatable {
     /// The scene dimensions' terms (`WorldModelArchitecture.sceneLatent`): held constant within a window,
     /// and their own variance hinge (mean over the scene dimensions only, so collapsing one of the few
     /// costs as much as the whole latent's hinge).
-    public var sceneInvariance = 16.0
+    public var sceneInvariance = 100.0
     public var sceneVariance = 16.0
     public init() {}
 
@@ -29,6 +29,20 @@ public struct LossWeights: Sendable, Codable, Equatable {
         inverseDynamics = try c.decode(Double.self, forKey: .inverseDynamics)
         sceneInvariance = try c.decodeIfPresent(Double.self, forKey: .sceneInvariance) ?? sceneInvariance
         sceneVariance = try c.decodeIfPresent(Double.self, forKey: .sceneVariance) ?? sceneVariance
+    }
+
+    /// The scene weights are written only when they differ from the defaults, so a model trained without
+    /// a scene branch keeps the bytes it had before they existed (`make model` reproduces the shipped file).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(prediction, forKey: .prediction)
+        try c.encode(variance, forKey: .variance)
+        try c.encode(covariance, forKey: .covariance)
+        try c.encode(smoothness, forKey: .smoothness)
+        try c.encode(inverseDynamics, forKey: .inverseDynamics)
+        let defaults = LossWeights()
+        if sceneInvariance != defaults.sceneInvariance { try c.encode(sceneInvariance, forKey: .sceneInvariance) }
+        if sceneVariance != defaults.sceneVariance { try c.encode(sceneVariance, forKey: .sceneVariance) }
     }
 }
 

@@ -91,7 +91,7 @@ struct Train: ParsableCommand {
               + "predictor hidden \(config.predictorHidden), \(trainer.parameters.values.reduce(0) { $0 + $1.count }) parameters")
         print("training: \(trainer.trainingWindows.count) windows of \(config.horizon) steps, batch \(config.batch), "
               + "\(trainer.stepsPerEpoch) steps/epoch × \(config.epochs) epochs = \(trainer.totalSteps) steps, \(config.threads) threads")
-        let log = try LossLog(stem: stem, append: resumed != nil)
+        let log = try LossLog(stem: stem, append: resumed != nil, scene: !trainer.sceneColumns.isEmpty)
         let progress = ProgressLine(total: total, start: trainer.step, showsScene: !trainer.sceneColumns.isEmpty)
         installStopHandlers()
         var validations: [ValidationReport] = []
@@ -272,8 +272,12 @@ final class LossLog {
     private let lossFile: FileHandle
     private let validationFile: FileHandle
 
-    init(stem: String, append: Bool) throws {
+    /// The model has a scene branch: the scene terms get columns of their own.
+    let scene: Bool
+
+    init(stem: String, append: Bool, scene: Bool) throws {
         self.stem = stem
+        self.scene = scene
         func open(_ path: String, header: String) throws -> FileHandle {
             if !append || !FileManager.default.fileExists(atPath: path) {
                 guard FileManager.default.createFile(atPath: path, contents: Data((header + "\n").utf8)) else {
@@ -284,7 +288,8 @@ final class LossLog {
             try h.seekToEnd()
             return h
         }
-        lossFile = try open(stem + ".loss.csv", header: "step,total,prediction,variance,covariance,smoothness,inverse_dynamics,scene_invariance,scene_variance,gradient_norm,learning_rate")
+        lossFile = try open(stem + ".loss.csv", header: "step,total,prediction,variance,covariance,smoothness,inverse_dynamics,"
+                            + (scene ? "scene_invariance,scene_variance," : "") + "gradient_norm,learning_rate")
         validationFile = try open(stem + ".validation.csv",
                                   header: "step,windows,prediction_error_k1,prediction_error_kmid,prediction_error_kH,relative_error_kH,inverse_dynamics_error,min_std,mean_std,effective_rank,one_step_p50,one_step_p99,collapsed")
     }
@@ -293,8 +298,8 @@ final class LossLog {
     func record(step: Int, _ l: StepLosses) {
         guard step % 10 == 0 || step < 10 else { return }
         steps.append((step, l))
-        let row = [Double(step), l.total, l.prediction, l.variance, l.covariance, l.smoothness, l.inverseDynamics, l.sceneInvariance, l.sceneVariance,
-                   l.gradientNorm, l.learningRate]
+        let row = ([Double(step), l.total, l.prediction, l.variance, l.covariance, l.smoothness, l.inverseDynamics]
+                   + (scene ? [l.sceneInvariance, l.sceneVariance] : []) + [l.gradientNorm, l.learningRate])
             .map { String(format: "%.6g", $0) }.joined(separator: ",")
         lossFile.write(Data((row + "\n").utf8))
     }
@@ -320,7 +325,7 @@ final class LossLog {
         chart.add(name: "covariance", points: series { $0.covariance })
         chart.add(name: "smoothness", points: series { $0.smoothness })
         chart.add(name: "inverse dyn.", points: series { $0.inverseDynamics })
-        if steps.contains(where: { $0.1.sceneInvariance > 0 }) {
+        if scene {
             chart.add(name: "scene invariance", points: series { $0.sceneInvariance })
             chart.add(name: "scene variance", points: series { $0.sceneVariance })
         }

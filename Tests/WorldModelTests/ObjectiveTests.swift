@@ -176,6 +176,21 @@ import Testing
         #expect(tied() && head.scalars != before)
     }
 
+    /// Scene weights are written only when not at their defaults (a model without a scene branch keeps
+    /// its bytes), and configs from before them decode with the defaults.
+    @Test func sceneWeightsStayOutOfOlderConfigs() throws {
+        let plain = String(decoding: try JSONEncoder().encode(LossWeights()), as: UTF8.self)
+        #expect(!plain.contains("scene"))
+        var w = LossWeights()
+        w.sceneInvariance = 7
+        let changed = try JSONEncoder().encode(w)
+        let decoded = try JSONDecoder().decode(LossWeights.self, from: changed)
+        #expect(String(decoding: changed, as: UTF8.self).contains("sceneInvariance") && decoded == w)
+        let old = #"{"prediction":1,"variance":16,"covariance":8,"smoothness":12,"inverseDynamics":1}"#
+        let older = try JSONDecoder().decode(LossWeights.self, from: Data(old.utf8))
+        #expect(older == LossWeights())
+    }
+
     /// Two encoder shards give the same gradients as one (up to summation order).
     @Test func shardsAgreeWithOneThread() throws {
         let data = try Dataset(episodes: try syntheticEpisodes(count: 2, steps: 12, seed: 9), validationFraction: 0, seed: 1)
