@@ -98,7 +98,9 @@ struct EvalModel: ParsableCommand {
         if m.sceneDimensions > 0 {
             let p = try SceneProbe.run(model: m, seed: seed &+ 9)
             print("scene dimensions \(p.columns.lowerBound)–\(p.columns.upperBound - 1) (linear probe on \(p.frames) random-layout frames, held-out half): "
-                  + String(format: "R² wall x %.3f, door y %.3f; agent x %.3f, agent y %.3f", p.wallX, p.doorY, p.agentX, p.agentY))
+                  + String(format: "R² wall x %.3f, door y %.3f; agent x %.3f, agent y %.3f", p.wallX, p.doorY, p.agentX, p.agentY)
+                  + (p.quadratic.count == 4 ? String(format: "; quadratic probe: wall x %.3f, door y %.3f; agent x %.3f, agent y %.3f",
+                                                     p.quadratic[0], p.quadratic[1], p.quadratic[2], p.quadratic[3]) : ""))
         }
         print("evaluated in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         if let json { try jsonString(r).write(toFile: json, atomically: true, encoding: .utf8) }

@@ -344,6 +344,7 @@ struct SceneProbeTests {
         let p = try SceneProbe.run(model: model, frames: 200, seed: 3)
         #expect(p.columns == (d - WorldModelArchitecture.sceneDimensions)..<d)
         #expect([p.wallX, p.doorY, p.agentX, p.agentY].allSatisfy { $0.isFinite && $0 <= 1 }, "\(p)")
+        #expect(p.quadratic.count == 4 && p.quadratic.allSatisfy { $0.isFinite && $0 <= 1 })
         let again = try SceneProbe.run(model: model, frames: 200, seed: 3)
         #expect(again.doorY == p.doorY && again.agentX == p.agentX)
     }
