@@ -10,9 +10,10 @@ public struct LossWeights: Sendable, Codable, Equatable {
     public var covariance = 8.0
     public var smoothness = 12.0
     public var inverseDynamics = 1.0
-    /// The scene dimensions' terms (`WorldModelArchitecture.sceneLatent`): held constant within a window,
-    /// and their own variance hinge (mean over the scene dimensions only, so collapsing one of the few
-    /// costs as much as the whole latent's hinge).
+    /// The scene dimensions' terms (`WorldModelArchitecture.sceneLatent`): held still across each pair of
+    /// same-episode windows (`JEPATrainer.trainingBatch`), and their own variance hinge (a mean over the
+    /// scene dimensions only, so collapsing one of the few costs as much as the whole latent's hinge).
+    /// The defaults are the configuration measured in session 9.
     public var sceneInvariance = 100.0
     public var sceneVariance = 16.0
     public init() {}
