@@ -104,8 +104,7 @@ public struct WorldModelFile: Sendable {
     /// with the scene encoder (the training summary's encoder kind), whose last branch's linear map
     /// gives them.
     public var sceneDimensions: Int {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(training.utf8)) as? [String: Any],
-              let config = object["config"] as? [String: Any], config["encoder"] as? String == WorldModelArchitecture.EncoderKind.scene.rawValue,
+        guard trainingSection("config")?["encoder"] as? String == WorldModelArchitecture.EncoderKind.scene.rawValue,
               case .concat(let branches)? = encoderLayers.last,
               case .linear(_, let out)? = branches.last?.last else { return 0 }
         return out
@@ -114,9 +113,12 @@ public struct WorldModelFile: Sendable {
     /// The 99th percentile of the one-step prediction error (mean squared per latent dimension) on
     /// the validation windows at the end of training: the scale for "the model is surprised".
     public var validationOneStepErrorP99: Double? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(training.utf8)) as? [String: Any],
-              let validation = object["validation"] as? [String: Any] else { return nil }
-        return (validation["one_step_error_p99"] as? NSNumber)?.doubleValue
+        (trainingSection("validation")?["one_step_error_p99"] as? NSNumber)?.doubleValue
+    }
+
+    /// One object of the training summary (JSON text), nil if it has none or does not parse.
+    private func trainingSection(_ key: String) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(training.utf8)) as? [String: Any])?[key] as? [String: Any]
     }
 
     public func makeEncoder(batch: Int = 1) throws -> Network {
