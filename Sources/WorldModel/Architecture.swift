@@ -74,47 +74,50 @@ public enum WorldModelArchitecture {
         ]
     }
 
-    /// Feature maps and latent dimensions of the scene encoder's scene branch (meant for the wall's x and the door's y).
+    /// Feature maps of the scene encoder's scene branch, and its latent dimensions: one per row of
+    /// the 16×16 maps (`tieSceneRows`), so a row where the middle wall has its door reads differently.
     public static let sceneMaps = 4
-    public static let sceneDimensions = 4
+    public static let sceneDimensions = 16
 
     /// The scene branch's linear map (its parameter name in the encoder) and the maps it reads
-    /// (rows × columns × channels, flattened row-major). Training ties its weights across columns
-    /// (`tieSceneColumns`), so the map reads each row's sum over x.
-    public static let sceneHeadWeight = "4.2.3.weight"
+    /// (rows × columns × channels, flattened row-major).
+    public static let sceneHeadWeight = sceneBranch + "3.weight"
+    /// The scene branch's parameter prefix in the encoder (the concat's third branch).
+    public static let sceneBranch = "4.2."
     public static let sceneMapShape = [16, 16, sceneMaps]
 
-    /// Ties the scene head's weights across columns: each (output, row, channel) weight becomes its
-    /// mean over the 16 columns. The head then reads the maps summed along x, in which the middle wall
-    /// looks the same in every row wherever it stands: only its door's rows (and the agent, which the
-    /// scene invariance removes) differ. Applied after every optimizer step (a projection), so the
-    /// deployed layer stays an ordinary linear map.
-    public static func tieSceneColumns(_ w: Tensor<Float>) {
+    /// Makes the scene head a row pool: output `o` reads only row `o` of the maps, summed over x, with
+    /// one weight per channel shared by all rows (a detector that is the same in every row). Summed
+    /// along x, the middle wall looks the same in every row wherever it stands; only the rows of its
+    /// door differ (and the agent's, which the scene invariance removes), and each output has its own
+    /// variance hinge, so every row must vary across episodes: the door is the one thing that can make
+    /// it. The orthogonal projection onto such weights (each channel's weight becomes the mean over
+    /// its row entries, all others 0), applied after every optimizer step, so the deployed layer
+    /// stays an ordinary linear map.
+    public static func tieSceneRows(_ w: Tensor<Float>) {
         let (h, wd, c) = (sceneMapShape[0], sceneMapShape[1], sceneMapShape[2])
         let inputs = h * wd * c
-        precondition(w.count % inputs == 0, "scene head weight is not [out, \(inputs)]")
+        precondition(w.count == h * inputs, "scene head weight is not [\(h), \(inputs)]")
         w.withUnsafeMutableBufferPointer { p in
-            for o in 0..<(w.count / inputs) {
-                for y in 0..<h {
-                    for ch in 0..<c {
-                        var sum: Float = 0
-                        for x in 0..<wd { sum += p[o * inputs + (y * wd + x) * c + ch] }
-                        let mean = sum / Float(wd)
-                        for x in 0..<wd { p[o * inputs + (y * wd + x) * c + ch] = mean }
-                    }
-                }
+            var shared = [Float](repeating: 0, count: c)
+            for o in 0..<h {
+                for x in 0..<wd { for ch in 0..<c { shared[ch] += p[o * inputs + (o * wd + x) * c + ch] } }
+            }
+            for ch in 0..<c { shared[ch] /= Float(h * wd) }
+            for i in 0..<p.count { p[i] = 0 }
+            for o in 0..<h {
+                for x in 0..<wd { for ch in 0..<c { p[o * inputs + (o * wd + x) * c + ch] = shared[ch] } }
             }
         }
     }
 
-    /// An experiment (not shipped): the hybrid encoder (place and keypoint branches, `latent − 8` and 4
-    /// dimensions) with a third branch on the shared stem, a 1×1 convolution with ReLU to 4 maps at
-    /// 16×16 and a linear map of them (tied across columns) to the latent's last 4 dimensions.
-    /// Training holds these still across two windows of one episode and spread across episodes
-    /// (`Objective.sceneInvariance`, its own variance hinge), so they can only carry what an episode
-    /// keeps: the layout. The aim was the door's y, which the other branches drop. Measured (session 9):
-    /// the dimensions become static and spread but no linear probe reads the door (or the wall) from
-    /// them, and random-wall planning does not improve. ≈ 2.19 M multiply-accumulates per frame.
+    /// An experiment (not shipped): the hybrid encoder (place and keypoint branches) with a third
+    /// branch on the shared stem, a 1×1 convolution with ReLU to 4 maps at 16×16 and a row pool of
+    /// them (`tieSceneRows`) to the latent's last 16 dimensions, one per row. Training holds these
+    /// still across two windows of one episode and spread across episodes
+    /// (`Objective.sceneInvariance`, their own variance hinge), so they can only carry what an episode
+    /// keeps: the layout. The aim is the door's y, which the other branches drop. Session 9's head (4
+    /// outputs, each reading all rows) became static and spread but carried no door.
     public static func sceneEncoder(latent: Int = latentSize) -> [LayerSpec] { hybridEncoder(latent: latent, scene: sceneDimensions) }
 
     /// Keypoint maps the keypoint encoder finds.

@@ -204,8 +204,12 @@ public final class JEPATrainer: @unchecked Sendable {
 
         framesPerBatch = config.batch * (config.horizon + 1)
         shardFrames = (framesPerBatch + config.threads - 1) / config.threads
+        // The scene branch reads the shared stem but does not train it: its objective (static, spread
+        // rows) would otherwise reshape the features the agent's branches read (session 10: the
+        // position probe fell from 0.93 to 0.71 with it flowing back).
         let shard0 = try TrainableNetwork(layers: encoderLayers, parameters: enc, inputShape: WorldModelArchitecture.frameShape,
-                                          maxBatch: shardFrames)
+                                          maxBatch: shardFrames,
+                                          detachedBranches: sceneSize > 0 ? [WorldModelArchitecture.sceneBranch] : [])
         shards = [shard0] + (try (1..<config.threads).map { _ in try shard0.replica(sharingGradients: false) })
         let step0 = try TrainableNetwork(layers: predictorLayers, parameters: pred, inputShape: [d + WorldModelArchitecture.actionSize],
                                          maxBatch: config.batch, inputGradient: true)
@@ -241,7 +245,7 @@ public final class JEPATrainer: @unchecked Sendable {
         target = [Float](repeating: 0, count: t * b * d)
         dtarget = target
         actions = [Float](repeating: 0, count: b * t * WorldModelArchitecture.actionSize)
-        tieSceneColumns()
+        tieSceneRows()
     }
 
     public var epoch: Int { step / stepsPerEpoch }
@@ -464,10 +468,10 @@ public final class JEPATrainer: @unchecked Sendable {
         return windows
     }
 
-    /// With a scene branch: its head's weights tied across columns (`WorldModelArchitecture.tieSceneColumns`).
-    func tieSceneColumns() {
+    /// With a scene branch: its head made a row pool (`WorldModelArchitecture.tieSceneRows`).
+    func tieSceneRows() {
         guard !sceneColumns.isEmpty, let w = parameters["encoder." + WorldModelArchitecture.sceneHeadWeight] else { return }
-        WorldModelArchitecture.tieSceneColumns(w)
+        WorldModelArchitecture.tieSceneRows(w)
     }
 
     /// One optimizer step on the next batch.
@@ -478,7 +482,7 @@ public final class JEPATrainer: @unchecked Sendable {
         losses.gradientNorm = clipGlobalNorm([gradients], maxNorm: config.gradientClip)
         losses.learningRate = schedule.rate(at: step)
         optimizer.update(gradients: gradients, learningRate: Float(losses.learningRate))
-        tieSceneColumns()
+        tieSceneRows()
         step += 1
         return losses
     }

@@ -164,10 +164,7 @@ struct Int8Tests {
             }
             #expect(worst >= 0.99, "\(kind) \(kernel): worst held-out cosine \(worst)")
             if let reference { #expect(all == reference, "\(kernel) differs from portable") } else { reference = all }
-            // The packed kernels pad output channels to 16: the scene head (1024 inputs → 4 outputs) is as
-            // large in int8 as in fp32, so that encoder gets a looser bound.
-            let bound = kind == .scene ? 0.40 : 0.30
-            #expect(Double(q.parameterBytes) <= bound * Double(net.parameterBytes), "\(q.parameterBytes) vs \(net.parameterBytes)")
+            #expect(Double(q.parameterBytes) <= 0.30 * Double(net.parameterBytes), "\(q.parameterBytes) vs \(net.parameterBytes)")
         }
     }
 
