@@ -560,6 +560,7 @@ extension BoardProfile {
             if let v = try pm.optional("roadmap_merge_factor") { c.roadmapMergeFactor = try v.double(in: 0.01...4) }
             if let v = try pm.optional("roadmap_goal_factor") { c.roadmapGoalFactor = try v.double(in: 0.01...4) }
             if let v = try pm.optional("blocked_moves") { c.blockedMoves = try v.int(in: 0...4096) }
+            if let v = try pm.optional("wall_follow_steps") { c.wallFollowSteps = try v.int(in: 0...10_000) }
             if let problem = c.problems().first { throw pm.value.error(problem) }
             try pm.finish()
             planner = c

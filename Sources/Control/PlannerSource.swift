@@ -40,6 +40,9 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// Moves the world refused this episode (the agent pushed and stayed put while the model
     /// forecast motion), shared by the MPPI rollouts and the route search; cleared per episode and goal.
     public let blockedMoves: BlockedMoves?
+    /// Sweeps along a wall the model does not know after the world refused a push into it
+    /// (`wall_follow_steps`; its counts run over the source's life, like `searches`).
+    public private(set) var wallFollower: WallFollower
 
     public var isSurprised: Bool { observer.isSurprised }
 
@@ -57,6 +60,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         self.timer = timer
         blockedMoves = config.blockedMoves > 0 ? BlockedMoves(latentSize: model.latentSize, capacity: config.blockedMoves) : nil
         planner.blockedMoves = blockedMoves
+        wallFollower = WallFollower(maxSteps: config.wallFollowSteps)
         roadmap?.blockedMoves = blockedMoves
         goalLatent = [Float](repeating: 0, count: model.latentSize)
         routePlan = [Float](repeating: 0, count: config.horizon * WorldModelArchitecture.actionSize)
@@ -94,6 +98,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         planned = false
         ticksSinceSearch = Int.max / 2
         blockedMoves?.clear()
+        wallFollower.stop()
     }
 
     /// Plans toward the latent of this gray image (64×64, the camera's frame).
@@ -147,6 +152,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         planned = false
         ticksSinceSearch = Int.max / 2
         blockedMoves?.clear()
+        wallFollower.stop()
     }
 
     /// A step counts as refused when the applied effort was at least this (norm) and the latent moved
@@ -154,16 +160,31 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     static let refusedEffort = 0.5, refusedFraction: Float = 0.3, blockedRadius: Float = 2
 
     /// Remembers the last step when the world refused it, and searches for a new route at once.
-    private func noteRefusedMove() {
-        guard let blockedMoves, observer.hasStep, observer.predictedMove > 0 else { return }
+    /// Returns the refused effort (nil: the step was not refused).
+    private func noteRefusedMove() -> (x: Float, y: Float)? {
+        guard observer.hasStep, observer.predictedMove > 0 else { return nil }
         let applied = governor.lastOutput.efforts
         let ax = applied[0], ay = applied[1]
         guard (ax * ax + ay * ay).squareRoot() >= Self.refusedEffort,
-              observer.observedMove < Self.refusedFraction * observer.predictedMove else { return }
-        observer.previousLatent.withUnsafeBufferPointer {
-            blockedMoves.record(latent: $0, effort: Float(ax), Float(ay), radius: Self.blockedRadius * observer.predictedMove)
+              observer.observedMove < Self.refusedFraction * observer.predictedMove else { return nil }
+        if let blockedMoves {
+            observer.previousLatent.withUnsafeBufferPointer {
+                blockedMoves.record(latent: $0, effort: Float(ax), Float(ay), radius: Self.blockedRadius * observer.predictedMove)
+            }
         }
         if roadmap?.status != .searching { ticksSinceSearch = Int.max / 2 }
+        return (Float(ax), Float(ay))
+    }
+
+    /// The wall follower's effort for this tick, if it has control: it continues a follow, or starts
+    /// one when the planner's push was just refused (`hint`: where the plan was heading).
+    private func followWall(refused: (x: Float, y: Float)?, hint: (x: Float, y: Float)) -> (x: Float, y: Float)? {
+        if wallFollower.isActive {
+            let ratio = observer.hasStep ? observer.observedMove / max(observer.predictedMove, 1e-6) : 0
+            return wallFollower.next(lastMoveRatio: ratio)
+        }
+        guard let refused else { return nil }
+        return wallFollower.begin(refused: refused.x, refused.y, hint: hint)
     }
 
     public func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
@@ -172,7 +193,8 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         command.origin = origin
         for i in 0..<command.efforts.count { command.efforts[i] = 0 }
         guard hasGoal, observer.hasLatent else { return true }
-        noteRefusedMove()
+        let refused = noteRefusedMove()
+        let follow = followWall(refused: refused, hint: planner.firstAction)
         let t0 = timer.now(), cpu0 = ThreadCPUTime.now()
         if planned { planner.shift() }
         let budget = Duration.seconds(double: planner.config.budgetMilliseconds / 1000)
@@ -185,7 +207,8 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         if step.iterations < planner.config.iterations { cutShort += 1 }
         if step.iterations == 0 { skipped += 1 }
         planned = true
-        let (ax, ay) = planner.firstAction
+        let bound = Float(planner.config.maxEffort)
+        let (ax, ay) = follow.map { ($0.x * bound, $0.y * bound) } ?? planner.firstAction
         command.efforts[0] = Double(ax)
         command.efforts[1] = Double(ay)
         return true

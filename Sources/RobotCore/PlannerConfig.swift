@@ -68,6 +68,9 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
     /// Refused moves remembered per episode (pushes that did not move the agent although the model
     /// forecast motion; the rollouts hold such steps still); 0 turns the memory off.
     public var blockedMoves = 64
+    /// Wall following (`WallFollower`): after a refused push, sweep along the wall probing for its
+    /// opening for at most this many steps before the planner takes over again; 0 turns it off.
+    public var wallFollowSteps = 0
 
     public init() {}
 
@@ -96,6 +99,7 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
         if !(16...100_000).contains(roadmapMaxNodes) { p.append("roadmap_max_nodes: \(roadmapMaxNodes) is outside 16…100000") }
         if !(roadmapMergeFactor > 0 && roadmapMergeFactor <= 4) { p.append("roadmap_merge_factor: \(roadmapMergeFactor) must be in (0, 4]") }
         if !(0...4096).contains(blockedMoves) { p.append("blocked_moves: \(blockedMoves) is outside 0…4096") }
+        if !(0...10_000).contains(wallFollowSteps) { p.append("wall_follow_steps: \(wallFollowSteps) is outside 0…10000") }
         if !(roadmapGoalFactor > 0 && roadmapGoalFactor <= 4) { p.append("roadmap_goal_factor: \(roadmapGoalFactor) must be in (0, 4]") }
         if !(budgetMilliseconds > 0 && budgetMilliseconds <= 10_000) { p.append("budget_ms: \(budgetMilliseconds) must be in (0, 10000]") }
         return p

@@ -54,6 +54,8 @@ struct Eval: ParsableCommand {
     var roadmapEvery: Int?
     @Option(help: "Planner override: refused moves remembered per episode (0: off).")
     var blockedMoves: Int?
+    @Option(help: "Planner override: steps of wall following after a refused push (0: off).")
+    var wallFollowSteps: Int?
     @Option(help: "Write the latent-distance landscape for a few goals to this PNG, then stop.")
     var costMap: String?
     @Option(help: "Route-search check: for this many episodes of the scenario, search a route in imagination from the start to the goal image (no time budget), replay it in the true world and report how many work; then stop. --png draws the replayed routes.")
@@ -83,12 +85,13 @@ struct Eval: ParsableCommand {
         if let budgetMs { c.budgetMilliseconds = budgetMs }
         if let roadmapEvery { c.roadmapEvery = roadmapEvery }
         if let blockedMoves { c.blockedMoves = blockedMoves }
+        if let wallFollowSteps { c.wallFollowSteps = wallFollowSteps }
         do { try c.validate() } catch { throw ValidationError("\(error)") }
         guard episodes >= 1 else { throw ValidationError("--episodes must be ≥ 1") }
 
         print("eval \(scenario): \(episodes) episodes per policy, seed \(seed), model \(model)")
         print("planner: \(c.method.rawValue), horizon \(c.horizon), \(c.samples) samples × \(c.iterations) iteration(s), "
-              + "route search every \(c.roadmapEvery) ticks, \(c.blockedMoves) refused moves kept, budget \(c.budgetMilliseconds) ms")
+              + "route search every \(c.roadmapEvery) ticks, \(c.blockedMoves) refused moves kept, wall following \(c.wallFollowSteps) steps, budget \(c.budgetMilliseconds) ms")
         var policies: [EvaluationPolicy] = [.planner(c)]
         if baselines { policies += [.greedy(c), .random] }
         var reports: [PolicyReport] = []
@@ -137,7 +140,7 @@ struct Eval: ParsableCommand {
             if let c = p.planCPUTime {
                 print(String(format: "  planner CPU time per tick (the planning thread's own): p50 %.2f / p99 %.2f / max %.2f ms", c.p50, c.p99, c.max))
             }
-            print("  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no iteration; route searches \(p.routeSearches), routes found \(p.routesFound)")
+            print("  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no iteration; route searches \(p.routeSearches), routes found \(p.routesFound); wall follows \(p.wallFollows), openings crossed \(p.openingsCrossed)")
         }
     }
 
@@ -161,6 +164,9 @@ struct PolicyReport: Codable {
     var skipped: Int
     var routeSearches: Int
     var routesFound: Int
+    /// Wall follows started (after a refused push) and openings they crossed.
+    var wallFollows: Int
+    var openingsCrossed: Int
     var loop: LoopReport
     var seconds: Double
     var episodes: [GoalEpisode]
@@ -180,6 +186,8 @@ struct PolicyReport: Codable {
         skipped = planner?.skipped ?? 0
         routeSearches = planner?.searches ?? 0
         routesFound = planner?.routesFound ?? 0
+        wallFollows = planner?.wallFollower.follows ?? 0
+        openingsCrossed = planner?.wallFollower.crossings ?? 0
         self.loop = loop
         self.seconds = seconds
     }

@@ -123,6 +123,7 @@ struct BoardProfileTests {
         ("safety:\n", "serial_console: {device: /dev/ttyS0, deadman_ms: 5}\nsafety:\n", 14, "serial_console.deadman_ms", "outside"),
         ("safety:\n", "planner: {method: ilqr}\nsafety:\n", 14, "planner.method", "'ilqr' is not one of: mppi, cem"),
         ("safety:\n", "planner: {horizon: 0}\nsafety:\n", 14, "planner.horizon", "outside 1...512"),
+        ("safety:\n", "planner: {wall_follow_steps: -1}\nsafety:\n", 14, "planner.wall_follow_steps", "outside 0...10000"),
         ("safety:\n", "planner: {samples: 8, elites: 9}\nsafety:\n", 14, "planner", "elites: 9 is outside 1…samples (8)"),
         ("safety:\n", "planner: {horizont: 8}\nsafety:\n", 14, "planner.horizont", "unknown key 'horizont'"),
         ("safety:\n", "surprise: {action: panic}\nsafety:\n", 14, "surprise.action", "'panic' is not one of: stop, slow, report"),
@@ -149,6 +150,7 @@ struct BoardProfileTests {
           elites: 8
           roadmap_every: 0
           budget_ms: 3.5
+          wall_follow_steps: 40
         surprise: {threshold_factor: 4, action: slow, slow_factor: 0.5}
         safety:
 
@@ -156,6 +158,7 @@ struct BoardProfileTests {
         let loaded = try LoadedBoard.load(boardPath: try writeBoard(text, calibration: goodCalibration))
         let c = try #require(loaded.profile.planner)
         #expect(c.method == .cem && c.horizon == 24 && c.samples == 64 && c.elites == 8 && c.roadmapEvery == 0 && c.budgetMilliseconds == 3.5)
+        #expect(c.wallFollowSteps == 40 && PlannerConfig().wallFollowSteps == 0)
         #expect(loaded.profile.surprise.thresholdFactor == 4 && loaded.profile.surprise.action == .slow)
         #expect(loaded.safetyConfig.surpriseResponse == .slow && loaded.safetyConfig.slowFactor == 0.5)
         let plain = try LoadedBoard.load(boardPath: try writeBoard(goodBoard, calibration: goodCalibration))

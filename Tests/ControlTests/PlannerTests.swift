@@ -94,6 +94,23 @@ struct PlannerTests {
         #expect(planner.governor.faultEvents == 0, "no fault while planning (surprise, heartbeat…)")
     }
 
+    @Test("random walls: a refused push starts a wall follow that finds the door; off, none starts")
+    func wallFollowingOnRandomWalls() throws {
+        let shippedModel = try loadShippedModel()
+        var board = try fixedBoard()
+        board.profile.simulation!.world = .random
+        let on = try GoalReachingRun(board: board, seed: 41, model: shippedModel, policy: .planner(unbudgeted { $0.wallFollowSteps = 80 }))
+        let off = try GoalReachingRun(board: board, seed: 41, model: shippedModel, policy: .planner(unbudgeted { $0.wallFollowSteps = 0 }))
+        var reached = 0
+        for _ in 0..<3 where on.runEpisode().success { reached += 1 }
+        _ = off.runEpisode()
+        let follower = on.planner!.wallFollower
+        #expect(follower.follows > 0 && follower.crossings > 0, "follows \(follower.follows), crossings \(follower.crossings)")
+        #expect(reached >= 2, "reached \(reached)/3 with wall following")
+        #expect(off.planner!.wallFollower.follows == 0)
+        #expect(on.governor.faultEvents == 0)
+    }
+
     @Test("a plan that would overrun the budget is skipped and the shifted previous plan is used")
     func budgetCut() throws {
         let shippedModel = try loadShippedModel()
@@ -341,11 +358,14 @@ struct SceneProbeTests {
         #expect(none.columns.isEmpty && none.doorY.isNaN)
         let model = Self.untrained(.scene), d = WorldModelArchitecture.latentSize
         #expect(model.sceneDimensions == WorldModelArchitecture.sceneDimensions)
-        let p = try SceneProbe.run(model: model, frames: 200, seed: 3)
+        // The quadratic probe over 16 scene dims has 152 features: it needs 4·17·18 = 1224 frames.
+        let frames = 4 * (WorldModelArchitecture.sceneDimensions + 1) * (WorldModelArchitecture.sceneDimensions + 2) + 16
+        #expect(try SceneProbe.run(model: model, frames: frames - 32, seed: 3).doorY.isNaN)
+        let p = try SceneProbe.run(model: model, frames: frames, seed: 3)
         #expect(p.columns == (d - WorldModelArchitecture.sceneDimensions)..<d)
         #expect([p.wallX, p.doorY, p.agentX, p.agentY].allSatisfy { $0.isFinite && $0 <= 1 }, "\(p)")
         #expect(p.quadratic.count == 4 && p.quadratic.allSatisfy { $0.isFinite && $0 <= 1 })
-        let again = try SceneProbe.run(model: model, frames: 200, seed: 3)
+        let again = try SceneProbe.run(model: model, frames: frames, seed: 3)
         #expect(again.doorY == p.doorY && again.agentX == p.agentX)
     }
 }
