@@ -6,8 +6,8 @@ import Glibc
 /// The follower instead sweeps along the wall in one direction, probing into it every few steps;
 /// the first probe that moves freely has found the opening, and it pushes on through, then hands
 /// control back to the planner. Like the Bug algorithms of mobile robotics (Lumelsky and Stepanov),
-/// it is complete for an opening in a wall it can reach, and the sweep costs steps in proportion to
-/// how far the opening is, where random bumping costs their square.
+/// it finds an opening in the stretch of wall it sweeps (end to end, both ways, within `maxSteps`),
+/// at a cost in steps that grows with the opening's distance along the wall.
 ///
 /// It knows nothing of the world but the outcome of its own moves: the ratio of the observed latent
 /// move to the one the model forecast (below `refusedRatio`: refused; at least `freeRatio`: free).
