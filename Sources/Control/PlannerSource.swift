@@ -156,8 +156,8 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     }
 
     /// A step counts as refused when the applied effort was at least this (norm) and the latent moved
-    /// less than `refusedFraction` of the forecast; it blocks steps within `blockedRadius` forecast moves.
-    static let refusedEffort = 0.5, refusedFraction: Float = 0.3, blockedRadius: Float = 2
+    /// less than `BlockedMoves.refusedRatio` of the forecast; it blocks steps within `blockedRadius` forecast moves.
+    static let refusedEffort = 0.5, blockedRadius: Float = 2
 
     /// Remembers the last step when the world refused it, and searches for a new route at once.
     /// Returns the refused effort (nil: the step was not refused).
@@ -166,7 +166,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         let applied = governor.lastOutput.efforts
         let ax = applied[0], ay = applied[1]
         guard (ax * ax + ay * ay).squareRoot() >= Self.refusedEffort,
-              observer.observedMove < Self.refusedFraction * observer.predictedMove else { return nil }
+              observer.observedMove < BlockedMoves.refusedRatio * observer.predictedMove else { return nil }
         if let blockedMoves {
             observer.previousLatent.withUnsafeBufferPointer {
                 blockedMoves.record(latent: $0, effort: Float(ax), Float(ay), radius: Self.blockedRadius * observer.predictedMove)

@@ -16,6 +16,10 @@ public final class BlockedMoves {
     /// Entries recorded since the last `clear` (also those the ring dropped).
     public private(set) var recorded = 0
 
+    /// A push counts as refused when the latent moved less than this fraction of the forecast move
+    /// (the planner source's memory and the wall follower share it).
+    public static let refusedRatio: Float = 0.3
+
     /// Cosine above which a move counts as the refused one (45°).
     public static let sameDirection: Float = 0.7071
 

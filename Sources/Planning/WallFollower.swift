@@ -27,7 +27,7 @@ public struct WallFollower: Sendable {
         case crossing
     }
 
-    public static let refusedRatio: Float = 0.3
+    public static let refusedRatio = BlockedMoves.refusedRatio
     public static let freeRatio: Float = 0.7
     /// Correction of the normal estimate per refused sweep or drifting probe, radians (15°).
     public static let turnStep: Float = .pi / 12

@@ -204,9 +204,10 @@ public final class JEPATrainer: @unchecked Sendable {
 
         framesPerBatch = config.batch * (config.horizon + 1)
         shardFrames = (framesPerBatch + config.threads - 1) / config.threads
-        // The scene branch reads the shared stem but does not train it: its objective (static, spread
-        // rows) would otherwise reshape the features the agent's branches read (session 10: the
-        // position probe fell from 0.93 to 0.71 with it flowing back).
+        // The scene branch reads the shared stem but does not train it, so its objective (static,
+        // spread rows) cannot reshape the features the agent's branches read. (Session 10: the
+        // position probe was 0.71 with the gradient flowing back and 0.74 without; the detachment
+        // is not what costs the agent's position.)
         let shard0 = try TrainableNetwork(layers: encoderLayers, parameters: enc, inputShape: WorldModelArchitecture.frameShape,
                                           maxBatch: shardFrames,
                                           detachedBranches: sceneSize > 0 ? [WorldModelArchitecture.sceneBranch] : [])
