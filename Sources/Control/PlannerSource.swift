@@ -147,11 +147,17 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
 
     /// A new episode: forget the last latent and the plan (the goal stays).
     public func reset() {
+        resume()
+        blockedMoves?.clear()
+    }
+
+    /// Control comes back after an operator drove: the last latent, the plan and any wall follow
+    /// belong to a world the operator has since moved (the refused moves stay: walls do not move).
+    public func resume() {
         observer.reset()
         planner.reset()
         planned = false
         ticksSinceSearch = Int.max / 2
-        blockedMoves?.clear()
         wallFollower.stop()
     }
 
@@ -180,8 +186,9 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// one when the planner's push was just refused (`hint`: where the plan was heading).
     private func followWall(refused: (x: Float, y: Float)?, hint: (x: Float, y: Float)) -> (x: Float, y: Float)? {
         if wallFollower.isActive {
-            let ratio = observer.hasStep ? observer.observedMove / max(observer.predictedMove, 1e-6) : 0
-            return wallFollower.next(lastMoveRatio: ratio)
+            return observer.hasStep
+                ? wallFollower.next(observed: observer.observedMove, forecast: observer.predictedMove)
+                : wallFollower.next(observed: 0, forecast: 0)
         }
         guard let refused else { return nil }
         return wallFollower.begin(refused: refused.x, refused.y, hint: hint)
