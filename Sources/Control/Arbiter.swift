@@ -118,6 +118,8 @@ public final class Arbiter: CommandSource {
                 disarmed = true
             }
             if m == .teleop && mode == .auto { takeoverTick = ticks }
+            // Autonomy was not asked to decide while the operator drove: its state is stale.
+            if m == .auto && mode == .teleop { autonomy.resume() }
             mode = m
             drive = nil
             s.answer(id, .mode(m, disarmed: disarmed))

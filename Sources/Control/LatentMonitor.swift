@@ -122,6 +122,8 @@ public final class LatentMonitor: CommandSource {
 
     public func reset() { observer.reset() }
 
+    public func resume() { inner.resume() }
+
     public func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
         observer.observe(frame, applied: governor.lastOutput.efforts)
         return inner.decide(frame: frame, now: now, into: &command)

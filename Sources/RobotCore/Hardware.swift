@@ -59,11 +59,16 @@ public protocol CommandSource: AnyObject {
     /// True when the source's world model is surprised by what the camera shows (the governor then
     /// stops or slows, as the board profile says). Sources without a model leave the default, false.
     var isSurprised: Bool { get }
+    /// Called when the source drives again after another one drove in its place (an operator took
+    /// over, then handed back): whatever it carried from tick to tick (a last observation, a plan, a
+    /// manoeuvre under way) describes a world the other driver has since changed. Default: nothing.
+    func resume()
 }
 
 extension CommandSource {
     public var isLinkLost: Bool { false }
     public var isSurprised: Bool { false }
+    public func resume() {}
 }
 
 /// A command source that steers toward a named goal (a goal image saved with `goal capture`).

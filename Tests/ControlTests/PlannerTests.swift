@@ -111,6 +111,27 @@ struct PlannerTests {
         #expect(on.governor.faultEvents == 0)
     }
 
+    @Test("handing control back after an operator drove ends a wall follow and forgets the stale latent, not the refused moves")
+    func resumeAfterTakeover() throws {
+        let (s, source, _) = try plannerSetup(unbudgeted { $0.wallFollowSteps = 80 })
+        // A wall the model has not seen at x = 40, its door far below; the goal straight across it.
+        let world = TwoRoomsWorld(layout: TwoRoomsLayout(wallX: 40, doorY: 52), start: Vec2(33, 20), goal: Vec2(48, 20))
+        s.robot.reset(world: world)
+        let goal = Frame(width: 64, height: 64)
+        world.render(into: goal, agent: world.goal)
+        source.setGoal(image: goal.pixels)
+        var ticks = 0
+        while !source.wallFollower.isActive && ticks < 60 { s.loop.tick(); ticks += 1 }
+        #expect(source.wallFollower.isActive, "no follow started in \(ticks) ticks (agent at \(s.robot.world.position))")
+        let refused = source.blockedMoves?.count ?? 0
+        #expect(refused > 0)
+        source.resume()
+        #expect(!source.wallFollower.isActive && !source.observer.hasLatent)
+        #expect(source.blockedMoves?.count == refused, "the walls did not move: the refused moves stay")
+        s.loop.tick()
+        #expect(source.observer.hasLatent && !source.observer.hasStep, "no forecast is scored across the operator's moves")
+    }
+
     @Test("a plan that would overrun the budget is skipped and the shifted previous plan is used")
     func budgetCut() throws {
         let shippedModel = try loadShippedModel()

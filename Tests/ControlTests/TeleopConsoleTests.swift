@@ -219,3 +219,33 @@ extension TeleopConsoleTests {
         #expect(t.type("goal kitchen").contains("goal not set: the autonomy source (ScriptedWaypointFollower) takes no goals"))
     }
 }
+
+/// Counts what the arbiter asks of the autonomy source.
+final class RecordingSource: CommandSource {
+    let origin = CommandOrigin.autonomy
+    private(set) var decisions = 0
+    private(set) var resumes = 0
+    func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
+        decisions += 1
+        command.origin = origin
+        command.issuedAt = now
+        return true
+    }
+    func resume() { resumes += 1 }
+}
+
+extension TeleopConsoleTests {
+    @Test func autonomyIsToldWhenItDrivesAgainAfterTheOperator() throws {
+        let t = try TeleopRig()
+        let autonomy = RecordingSource()
+        t.arbiter.autonomy = autonomy
+        _ = t.armFromConsole()
+        let before = autonomy.decisions
+        t.type("drive 0.3 0")
+        t.tick(5)
+        #expect(autonomy.decisions == before, "autonomy is not asked while the operator drives")
+        #expect(autonomy.resumes == 0)
+        t.type("mode auto")
+        #expect(autonomy.resumes == 1 && autonomy.decisions > before)
+    }
+}
