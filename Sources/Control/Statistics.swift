@@ -54,11 +54,18 @@ public struct LatencyHistogram: Sendable {
 
     public var meanNanoseconds: Double { count == 0 ? 0 : Double(sumNanoseconds) / Double(count) }
 
+    /// Values recorded above `limit` ns (to the buckets' 0.4 %: a bucket counts when its midpoint is above).
+    public func count(above limit: Int64) -> Int {
+        var n: UInt64 = 0
+        for i in 0..<buckets.count where buckets[i] > 0 && Self.value(ofBucket: i) > limit { n &+= buckets[i] }
+        return Int(n)
+    }
+
     public mutating func reset() { self = LatencyHistogram() }
 
-    /// p50, p99 and max, in milliseconds.
+    /// p50, p99, p99.9 and max, in milliseconds.
     public var summary: PercentileSummary {
-        PercentileSummary(p50: Double(percentile(0.5)) / 1e6, p99: Double(percentile(0.99)) / 1e6,
+        PercentileSummary(p50: Double(percentile(0.5)) / 1e6, p99: Double(percentile(0.99)) / 1e6, p999: Double(percentile(0.999)) / 1e6,
                           max: Double(maxNanoseconds) / 1e6, mean: meanNanoseconds / 1e6, count: Int(count))
     }
 }
@@ -67,6 +74,7 @@ public struct LatencyHistogram: Sendable {
 public struct PercentileSummary: Sendable, Codable, Equatable {
     public var p50: Double
     public var p99: Double
+    public var p999: Double
     public var max: Double
     public var mean: Double
     public var count: Int

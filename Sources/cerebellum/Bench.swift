@@ -10,7 +10,7 @@ import Simulation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: print figures as a table and as JSON.",
-        subcommands: [BenchLoop.self, BenchEncoder.self])
+        subcommands: [BenchLoop.self, BenchEncoder.self, BenchStalls.self])
 }
 
 struct BenchLoop: ParsableCommand {

@@ -292,7 +292,7 @@ struct Run: ParsableCommand {
               + (steps.isEmpty ? "" : String(format: ", mean steps to goal %.1f", Double(steps.reduce(0, +)) / Double(steps.count))))
         printLoopTable(s.loop)
         if let t = s.planTime {
-            print(String(format: "  plan time per tick: p50 %.2f ms, p99 %.2f ms, max %.2f ms over %d ticks; ", t.p50, t.p99, t.max, t.count)
+            print(String(format: "  plan time per tick: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms over %d ticks; ", t.p50, t.p99, t.p999, t.max, t.count)
                   + "\(s.plansCutShort ?? 0) cut short by the budget; route searches \(s.routeSearches ?? 0), routes found \(s.routesFound ?? 0)")
         }
         if let c = s.planCPUTime {

@@ -94,6 +94,14 @@ struct HistogramTests {
         #expect(h.maxNanoseconds == values.last!)
         #expect(h.percentile(1) == values.last!)
         #expect(h.count == 20_000)
+        let exact999 = Double(values[Int((0.999 * Double(values.count)).rounded(.up)) - 1])
+        #expect(abs(h.summary.p999 * 1e6 - exact999) / exact999 < 0.004)
+        // Counting over a limit: exact but for the values in the limit's own bucket.
+        for limit: Int64 in [5_000_000, 45_000_000, 100_000_000] {
+            let exact = values.filter { $0 > limit }.count
+            #expect(abs(h.count(above: limit) - exact) <= values.filter { abs(Double($0 - limit)) <= Double(limit) / 128 }.count, "over \(limit) ns")
+        }
+        #expect(h.count(above: 200_000_000) == 0)
     }
 
     @Test("small values are exact; bucket index and value agree")
