@@ -34,7 +34,7 @@ MODEL_EPOCHS ?= 4
 MODEL_PUSHES ?= 0
 
 .PHONY: deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
-	bench bench-loop bench-encoder nn-fixtures model model-data eval-model eval eval-smoke clean help
+	bench bench-loop bench-encoder bench-stalls nn-fixtures model model-data eval-model eval eval-smoke clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
 define install-missing
@@ -117,7 +117,7 @@ nn-fixtures: deps-python
 coverage-safety: deps
 	./scripts/coverage-safety.sh
 
-bench: build bench-loop bench-encoder
+bench: build bench-loop bench-encoder bench-stalls
 
 bench-loop:
 	@mkdir -p .bench
@@ -126,6 +126,11 @@ bench-loop:
 bench-encoder:
 	@mkdir -p .bench
 	$(BIN) bench encoder --json .bench/encoder.json
+
+# This machine's own stalls (30 s of one CPU): what no timed figure here can be shorter than.
+bench-stalls:
+	@mkdir -p .bench
+	$(BIN) bench stalls --seconds 30 --json .bench/stalls.json
 
 # Exploration data through the loop (governor in the path), MCAP under $(MODEL_DATA)/ (not committed).
 model-data: build
