@@ -186,9 +186,9 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// one when the planner's push was just refused (`hint`: where the plan was heading).
     private func followWall(refused: (x: Float, y: Float)?, hint: (x: Float, y: Float)) -> (x: Float, y: Float)? {
         if wallFollower.isActive {
-            return observer.hasStep
-                ? wallFollower.next(observed: observer.observedMove, forecast: observer.predictedMove)
-                : wallFollower.next(observed: 0, forecast: 0)
+            // Without a scored step there is nothing to judge the last effort by: the planner takes over.
+            guard observer.hasStep else { wallFollower.stop(); return nil }
+            return wallFollower.next(observed: observer.observedMove, forecast: observer.predictedMove)
         }
         guard let refused else { return nil }
         return wallFollower.begin(refused: refused.x, refused.y, hint: hint)

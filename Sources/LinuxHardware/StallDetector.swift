@@ -67,8 +67,7 @@ public enum StallDetector {
             let gap = now - previous
             if gap > limit {
                 let ms = Double(gap) / 1e6, cpuMs = Double(cpu - previousCPU) / 1e6
-                // Hidden: the thread's CPU clock accounted at least 90 % of the gap.
-                let hidden = cpuMs >= 0.9 * ms
+                let hidden = isHidden(milliseconds: ms, cpuMilliseconds: cpuMs)
                 if hidden { report.hidden += 1; report.hiddenMilliseconds += ms } else { report.preempted += 1; report.preemptedMilliseconds += ms }
                 for m in marks where ms > m { report.over[label(m), default: 0] += 1 }
                 report.longest.append(.init(atSeconds: Double(previous - start) / 1e9, milliseconds: ms, cpuMilliseconds: cpuMs, hidden: hidden))
@@ -87,6 +86,9 @@ public enum StallDetector {
     }
 
     public static func label(_ ms: Double) -> String { "\(Int(ms)) ms" }
+
+    /// A gap is hidden when the thread's CPU clock accounted at least 90 % of it.
+    public static func isHidden(milliseconds: Double, cpuMilliseconds: Double) -> Bool { cpuMilliseconds >= 0.9 * milliseconds }
 
     /// The steal column of /proc/stat's "cpu" line (in USER_HZ ticks), ns.
     static func stealNanoseconds() -> Int64? {
