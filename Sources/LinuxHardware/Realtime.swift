@@ -5,6 +5,9 @@ import Glibc
 public struct RealtimeOutcome: Sendable {
     public var applied: [String] = []
     public var warnings: [String] = []
+
+    /// One line: what took effect, then each warning.
+    public var summary: String { (applied + warnings.map { "warning: \($0)" }).joined(separator: "; ") }
 }
 
 /// Best-effort real-time setup for the calling (loop) thread, as ros2_control and openpilot do:

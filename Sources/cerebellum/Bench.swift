@@ -45,7 +45,7 @@ struct BenchLoop: ParsableCommand {
         if !noRealtime {
             let r = loaded.profile.loop.realtime
             let rt = applyRealtime(priority: r.priority, lockMemory: r.lockMemory, cpu: r.cpu)
-            realtime = (rt.applied + rt.warnings.map { "warning: \($0)" }).joined(separator: "; ")
+            realtime = rt.summary
             print("real-time: \(realtime)")
         }
         var results: [BenchLoopResult] = []

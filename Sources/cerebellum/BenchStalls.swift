@@ -29,7 +29,7 @@ struct BenchStalls: ParsableCommand {
         lineBufferedStandardOutput()
         if let cpu {
             let r = applyRealtime(priority: 0, lockMemory: false, cpu: cpu)
-            print("pinning: \((r.applied + r.warnings.map { "warning: \($0)" }).joined(separator: "; "))")
+            print("pinning: \(r.summary)")
         }
         print(String(format: "spinning %.0f s on the clock, recording gaps over %.2f ms…", seconds, thresholdMs))
         let r = StallDetector.measure(seconds: seconds, threshold: .nanoseconds(Int64(thresholdMs * 1e6)))
