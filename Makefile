@@ -34,7 +34,7 @@ MODEL_EPOCHS ?= 4
 MODEL_PUSHES ?= 0
 
 .PHONY: deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
-	bench bench-loop bench-encoder bench-stalls nn-fixtures model model-data eval-model eval eval-smoke clean help
+	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
 define install-missing
@@ -58,6 +58,8 @@ help:
 	@echo "make model            record the two-rooms data and train the shipped model (≤ 20 min on 2 cores)"
 	@echo "make eval-model       k-step prediction error and the position probe of the shipped model"
 	@echo "make hil              driver tests against the kernel's vivid, gpio-sim and i2c-stub in QEMU guests (x86_64, arm64)"
+	@echo "make eval-scaling     goal reaching at planning budgets 4.5 … 0.55 ms, and beside a busy process (reports/eval-scaling*)"
+	@echo "make bench-planner    the planner's predictor kernels against this core's peak and ONNX Runtime"
 	@echo "make eval             goal reaching, 200 episodes per scenario, with baselines (report, JSON, trajectory PNGs in reports/)"
 
 deps:
@@ -66,6 +68,12 @@ deps:
 deps-python:
 	@$(PYTHON) -c "import numpy, safetensors, mcap" 2>/dev/null && echo "deps: python packages present" || \
 	  $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_PACKAGES)
+
+# ONNX Runtime as the planner benchmark's peer (pinned).
+PEER_PACKAGES := onnxruntime==1.31.1 onnx==1.23.2
+deps-peer: deps-python
+	@$(PYTHON) -c "import onnxruntime, onnx" 2>/dev/null && echo "deps: onnxruntime present" || \
+	  $(PYTHON) -m pip install -q --root-user-action=ignore $(PEER_PACKAGES)
 
 deps-cross:
 	$(call install-missing,$(CROSS_PACKAGES),cross tools)
@@ -95,12 +103,16 @@ test-teleop-tmux: test-unit
 test-calibrate-tmux: test-unit
 	./scripts/calibrate-tmux-test.sh .build/debug/cerebellum
 
-# Every int8 GEMM variant this CPU runs, bit-for-bit against the portable one (plain C, -O2).
+# Every int8 GEMM variant this CPU runs, bit-for-bit against the portable one, and every fp32 dense
+# variant (the planner's rollouts) against a double-precision reference (plain C, -O2).
 test-kernels:
 	@mkdir -p .build-kernels
 	$(CLANG) -O2 -ffp-contract=off Sources/CKernels/kernels.c Tests/KernelCheck/check_kernels.c \
 	  -I Sources/CKernels/include -lm -o .build-kernels/check-native
 	.build-kernels/check-native
+	$(CLANG) -O2 -ffp-contract=off Sources/CKernels/dense.c Tests/KernelCheck/check_dense.c \
+	  -I Sources/CKernels/include -lm -o .build-kernels/check-dense-native
+	.build-kernels/check-dense-native
 
 # The NEON SDOT variant, cross-compiled and run under qemu-aarch64 as a CPU with dot product.
 test-kernels-arm64: deps-cross
@@ -110,6 +122,12 @@ test-kernels-arm64: deps-cross
 	  Sources/CKernels/kernels.c Tests/KernelCheck/check_kernels.c -I Sources/CKernels/include -lm \
 	  -o .build-kernels/check-arm64
 	qemu-aarch64-static -cpu max .build-kernels/check-arm64 neon-dot
+	$(CLANG) --target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -fuse-ld=lld -static -O2 -ffp-contract=off \
+	  -B/usr/lib/gcc-cross/aarch64-linux-gnu/12 -L/usr/lib/gcc-cross/aarch64-linux-gnu/12 \
+	  Sources/CKernels/dense.c Tests/KernelCheck/check_dense.c -I Sources/CKernels/include -lm \
+	  -o .build-kernels/check-dense-arm64
+	qemu-aarch64-static -cpu max .build-kernels/check-dense-arm64 neon
+	qemu-aarch64-static -cpu cortex-a72 .build-kernels/check-dense-arm64 neon
 
 nn-fixtures: deps-python
 	$(PYTHON) scripts/nn-fixtures.py
@@ -117,7 +135,7 @@ nn-fixtures: deps-python
 coverage-safety: deps
 	./scripts/coverage-safety.sh
 
-bench: build bench-loop bench-encoder bench-stalls
+bench: build bench-loop bench-encoder bench-planner bench-stalls
 
 bench-loop:
 	@mkdir -p .bench
@@ -126,6 +144,12 @@ bench-loop:
 bench-encoder:
 	@mkdir -p .bench
 	$(BIN) bench encoder --json .bench/encoder.json
+
+# The planner's predictor passes and MPPI iterations per dense kernel, against this core's peak and
+# ONNX Runtime on the same weights (one thread; skipped with a message where onnxruntime is missing).
+bench-planner: deps-peer
+	@mkdir -p .bench
+	$(BIN) bench planner --peer onnxruntime --json .bench/planner.json
 
 # This machine's own stalls (30 s of one CPU): what no timed figure here can be shorter than.
 bench-stalls:
@@ -151,9 +175,20 @@ eval: build
 	$(BIN) eval --scenario two-rooms --episodes $(EVAL_EPISODES) --model $(MODEL) --json reports/eval-two-rooms.json
 	$(BIN) eval --scenario two-rooms-random --episodes $(EVAL_EPISODES) --model $(MODEL) --json reports/eval-two-rooms-random.json
 
+# Goal reaching against the planning budget (4.5, 2.25, 1.1, 0.55 ms per tick: cores with 1, 1/2, 1/4, 1/8
+# of this one's compute), both scenarios; then the same on a core shared with a busy process (taskset),
+# and a real-time run beside it: the loop keeps its rate, the planner does less and says so.
+BUSY_CPU ?= 0
+eval-scaling: build
+	$(BIN) eval-scaling --episodes $(EVAL_EPISODES) --model $(MODEL) --json reports/eval-scaling.json --png reports/eval-scaling.png
+	@taskset -c $(BUSY_CPU) sh -c 'while :; do :; done' & busy=$$!; trap "kill $$busy" EXIT; \
+	  taskset -c $(BUSY_CPU) $(BIN) eval-scaling --episodes $(EVAL_EPISODES) --model $(MODEL) --budgets 4.5 1.1 --label "core shared with a busy process" \
+	    --json reports/eval-scaling-busy.json --png reports/eval-scaling-busy.png && \
+	  taskset -c $(BUSY_CPU) $(BIN) run --board $(BOARD) --arm --episodes 10 --no-realtime --json reports/run-busy.json
+
 # The evaluation end to end on a few episodes (part of make test): the command, its report and pictures work.
 eval-smoke: build
-	$(BIN) eval --scenario two-rooms --episodes 6 --model $(MODEL) --png /tmp/cerebellum-eval-smoke.png --json /tmp/cerebellum-eval-smoke.json
+	$(BIN) eval --scenario two-rooms --episodes 6 --model $(MODEL) --max-idle-share 0.02 --png /tmp/cerebellum-eval-smoke.png --json /tmp/cerebellum-eval-smoke.json
 	python3 -c "import json; r = json.load(open('/tmp/cerebellum-eval-smoke.json')); assert [p['policy'] for p in r['policies']] == ['planner (mppi)', 'greedy horizon-1', 'random'], r; print('eval-smoke: report ok')"
 
 # Hardware in the loop (hil/README.md): Debian's kernel under QEMU TCG with the kernel's own simulated

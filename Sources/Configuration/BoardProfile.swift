@@ -280,7 +280,8 @@ public struct LoadedBoard: Sendable {
             maxWindowChange: profile.safety.maxWindowChange, maxFrameAge: profile.camera.maxFrameAge,
             maxConsecutiveOverruns: profile.safety.maxConsecutiveOverruns,
             stallTimeout: profile.safety.stallTimeout, heartbeatTimeout: profile.safety.heartbeatTimeout,
-            surpriseResponse: profile.surprise.action, slowFactor: profile.surprise.slowFactor)
+            surpriseResponse: profile.surprise.action, slowFactor: profile.surprise.slowFactor,
+            starvationResponse: profile.planner?.starvedAction ?? .stop)
     }
 
     /// Reads and checks a board profile and the calibration it names. Any problem throws a
@@ -561,6 +562,8 @@ extension BoardProfile {
             if let v = try pm.optional("roadmap_goal_factor") { c.roadmapGoalFactor = try v.double(in: 0.01...4) }
             if let v = try pm.optional("blocked_moves") { c.blockedMoves = try v.int(in: 0...4096) }
             if let v = try pm.optional("wall_follow_steps") { c.wallFollowSteps = try v.int(in: 0...10_000) }
+            if let v = try pm.optional("max_stale_ticks") { c.maxStaleTicks = try v.int(in: 0...10_000) }
+            if let v = try pm.optional("starved_action") { c.starvedAction = try v.choice(SurpriseAction.self) }
             if let problem = c.problems().first { throw pm.value.error(problem) }
             try pm.finish()
             planner = c

@@ -85,7 +85,8 @@ public final class ControlLoop {
         let latchedBefore = governor.latchedFaults
         let inputs = TickInputs(now: wake, eStop: eStopReading, frameTimestamp: frame.isValid ? frame.timestamp : nil,
                                 cameraFailure: cameraFailure, consecutiveOverruns: consecutiveOverruns,
-                                teleopLinkLost: source.isLinkLost, modelSurprised: source.isSurprised)
+                                teleopLinkLost: source.isLinkLost, modelSurprised: source.isSurprised,
+                                plannerStarved: source.isStarved)
         var output = governor.step(command: proposed ? command : nil, inputs: inputs)
 
         // write

@@ -109,6 +109,7 @@ public final class LatentMonitor: CommandSource {
     public var origin: CommandOrigin { inner.origin }
     public var isLinkLost: Bool { inner.isLinkLost }
     public var isSurprised: Bool { observer.isSurprised }
+    public var isStarved: Bool { inner.isStarved }
 
     public init(inner: CommandSource, model: WorldModelFile, governor: SafetyGovernor, timer: RobotClock,
                 surpriseThresholdFactor: Double? = nil) throws {

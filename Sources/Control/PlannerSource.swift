@@ -26,10 +26,27 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// The planning thread's CPU time per tick: the plan's own cost. Where the wall-clock time is
     /// much longer, the OS ran something else meanwhile (preemption, a VM's steal time).
     public private(set) var planCPUTime = LatencyHistogram()
-    /// Ticks whose plan was cut short by the budget (fewer iterations than configured), and ticks
-    /// with no iteration at all (the previous plan, shifted, was used).
+    /// Ticks whose plan was cut short by the budget (less than the configured work: fewer samples, a
+    /// shorter horizon or fewer iterations), and ticks with no planning work at all (the previous
+    /// plan, shifted, was used).
     public private(set) var cutShort = 0
     public private(set) var skipped = 0
+    /// Ticks that planned (had a goal and a latent), and of them those that improved the plan.
+    public private(set) var planningTicks = 0
+    public private(set) var freshTicks = 0
+    /// Ticks in a row without a fresh plan now, and the longest such run.
+    public private(set) var staleRun = 0
+    public private(set) var longestStaleRun = 0
+    /// The work actually done, summed over ticks: plan updates, samples rolled out, horizon steps of the
+    /// updates (for the mean horizon), predictor rows.
+    public private(set) var updates = 0
+    public private(set) var samplesRolled = 0
+    public private(set) var horizonSteps = 0
+    public private(set) var rowsComputed = 0
+    /// This many ticks in a row without a fresh plan is "planner starved" (`planner.max_stale_ticks`; 0: never).
+    public let maxStaleTicks: Int
+    /// What the planner's hardware delivered at start (measured in `init`).
+    public private(set) var computeProfile: PlannerComputeProfile!
     private var planned = false
     /// Imagined breadth-first search for routes around walls (nil: MPC alone, `roadmap_every: 0`).
     public let roadmap: LatentRoadmap?
@@ -45,6 +62,8 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     public private(set) var wallFollower: WallFollower
 
     public var isSurprised: Bool { observer.isSurprised }
+    /// No fresh plan for `maxStaleTicks` ticks in a row: the robot is running on an old plan.
+    public var isStarved: Bool { maxStaleTicks > 0 && staleRun >= maxStaleTicks }
 
     public init(model: WorldModelFile, config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
                 surpriseThresholdFactor: Double? = nil) throws {
@@ -64,19 +83,21 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         roadmap?.blockedMoves = blockedMoves
         goalLatent = [Float](repeating: 0, count: model.latentSize)
         routePlan = [Float](repeating: 0, count: config.horizon * WorldModelArchitecture.actionSize)
+        maxStaleTicks = config.maxStaleTicks
         warmUp()
+        planner.size(budgetNanoseconds: config.budgetMilliseconds * 1e6)
+        computeProfile = PlannerComputeProfile(planner: planner, roadmap: roadmap)
     }
 
     /// Plans and route searches on made-up latents before the loop starts. The first round pays for
-    /// page faults and the BLAS library's first-use setup (hundreds of ms), never a tick, and is not
-    /// timed, so that cost never enters the estimates; the next rounds, timed on `timer`, give the
-    /// budget its first estimates of an iteration's and a search batch's cost, so even the first
-    /// tick's work is guarded by the deadline.
+    /// page faults and first-use setup, never a tick, and is not timed, so that cost never enters the
+    /// estimates; the next rounds, timed on `timer`, give the budget its first estimates of a predictor
+    /// row's and a search child's cost, so even the first tick's work is guarded by the deadline.
     private func warmUp() {
         let z = [Float](repeating: 0, count: goalLatent.count), g = [Float](repeating: 1, count: goalLatent.count)
         z.withUnsafeBufferPointer { zb in
             g.withUnsafeBufferPointer { gb in
-                for round in 0..<3 {
+                for round in 0..<4 {
                     let clock: RobotClock? = round == 0 ? nil : timer
                     let far = timer.now() + .seconds(10)
                     planner.plan(from: zb, goal: gb, clock: clock, deadline: far)
@@ -108,7 +129,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
 
     /// The roadmap's share of the tick: start a search every `roadmapEvery` ticks, continue it
     /// until `deadline`, and when it finds a route, seed the plan with the route's actions.
-    private func guide(_ roadmap: LatentRoadmap, deadline: Instant) {
+    private func guide(_ roadmap: LatentRoadmap, deadline: Instant, budget: Duration) {
         ticksSinceSearch += 1
         if roadmap.status != .searching && ticksSinceSearch >= planner.config.roadmapEvery {
             ticksSinceSearch = 0
@@ -118,8 +139,10 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
             }
         }
         guard roadmap.status == .searching else { return }
-        // Leave the sampling planner at least one iteration of the budget.
-        let reserve = Duration.nanoseconds(Int64(planner.iterationCost.bound))
+        // Leave the sampling planner its configured work, or half the budget when that is more, and
+        // never less than its smallest unit.
+        let half = Double(budget.nanoseconds) / 2
+        let reserve = Duration.nanoseconds(Int64(max(planner.smallestUnitEstimate, min(planner.fullWorkEstimate, half))))
         guard roadmap.advance(clock: timer, deadline: deadline - reserve) == .found else { return }
         routesFound += 1
         let h = planner.config.horizon, bound = Float(planner.config.maxEffort)
@@ -157,6 +180,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         observer.reset()
         planner.reset()
         planned = false
+        staleRun = 0
         ticksSinceSearch = Int.max / 2
         wallFollower.stop()
     }
@@ -194,6 +218,35 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         return wallFollower.begin(refused: refused.x, refused.y, hint: hint)
     }
 
+    /// Books one tick's planning work.
+    private func count(_ step: PlanStep) {
+        planningTicks += 1
+        if step.iterations < planner.config.iterations { cutShort += 1 }
+        if step.isFresh {
+            freshTicks += 1
+            staleRun = 0
+        } else {
+            skipped += 1
+            staleRun += 1
+            longestStaleRun = max(longestStaleRun, staleRun)
+        }
+        updates += step.updates
+        samplesRolled += step.samples
+        horizonSteps += step.isFresh ? step.horizon : 0
+        rowsComputed += step.rows
+    }
+
+    /// What the planner actually ran per planning tick, on average.
+    public var workDone: PlannerWork {
+        let ticks = Double(max(1, planningTicks))
+        return PlannerWork(ticks: planningTicks, freshTicks: freshTicks, longestStaleRun: longestStaleRun,
+                           samplesPerTick: Double(samplesRolled) / ticks,
+                           horizonPerUpdate: freshTicks == 0 ? 0 : Double(horizonSteps) / Double(freshTicks),
+                           updatesPerTick: Double(updates) / ticks, rowsPerTick: Double(rowsComputed) / ticks,
+                           searchExpansionsPerTick: Double(roadmap?.expanded ?? 0) / ticks,
+                           configured: "\(planner.config.samples) × \(planner.config.horizon) × \(planner.config.iterations)")
+    }
+
     public func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
         observer.observe(frame, applied: governor.lastOutput.efforts)
         command.issuedAt = now
@@ -205,14 +258,13 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         let t0 = timer.now(), cpu0 = ThreadCPUTime.now()
         if planned { planner.shift() }
         let budget = Duration.seconds(double: planner.config.budgetMilliseconds / 1000)
-        if let roadmap { guide(roadmap, deadline: t0 + budget) }
+        if let roadmap { guide(roadmap, deadline: t0 + budget, budget: budget) }
         let step = observer.latent.withUnsafeBufferPointer { z in
             goalLatent.withUnsafeBufferPointer { g in planner.plan(from: z, goal: g, clock: timer, deadline: t0 + budget) }
         }
         planTime.record(timer.now() - t0)
         planCPUTime.record(ThreadCPUTime.now() - cpu0)
-        if step.iterations < planner.config.iterations { cutShort += 1 }
-        if step.iterations == 0 { skipped += 1 }
+        count(step)
         planned = true
         let bound = Float(planner.config.maxEffort)
         let (ax, ay) = follow.map { ($0.x * bound, $0.y * bound) } ?? planner.firstAction

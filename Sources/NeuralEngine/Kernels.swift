@@ -1,6 +1,7 @@
 import CKernels
 import COpenBLAS
 import Foundation
+import RobotCore
 import Synchronization
 
 /// Pointwise nonlinearities.
@@ -251,7 +252,57 @@ public enum BLAS {
     /// OpenBLAS's build configuration and the core type it chose.
     public static var description: String {
         let config = openblas_get_config().map { String(cString: $0) } ?? "?"
-        let core = openblas_get_corename().map { String(cString: $0) } ?? "?"
-        return "\(config) (core \(core))"
+        return "\(config) (core \(coreName))"
+    }
+
+    /// The core type whose kernels OpenBLAS runs (its CPU detection, or OPENBLAS_CORETYPE).
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "?" }
+
+    /// x86 core types whose kernels use AVX2 and FMA (OpenBLAS's names, lower case).
+    static let avx2CoreTypes: Set<String> = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", "excavator"]
+
+    /// The core type to ask for on an x86 CPU with AVX2 + FMA when OpenBLAS fell back: its AVX2 kernels
+    /// run on every such CPU.
+    public static let safeAVX2CoreType = "Haswell"
+
+    /// Why OpenBLAS runs slower kernels than this CPU can take: it chose a generic core type (an old
+    /// library that does not know the CPU, or an OPENBLAS_CORETYPE) on a CPU with AVX2 + FMA. nil when it
+    /// did not fall back (or on other architectures).
+    public static var fallback: String? {
+        #if arch(x86_64)
+        guard ck_cpu_features() & Int32(CK_FEATURE_AVX2) != 0 else { return nil }
+        let core = coreName
+        guard !avx2CoreTypes.contains(core.lowercased()) else { return nil }
+        return "OpenBLAS runs its \(core) kernels (generic, no AVX2) on a CPU with AVX2 + FMA"
+        #else
+        return nil
+        #endif
+    }
+
+    /// The largest difference between OpenBLAS's SGEMM and the portable dense kernel on the shapes the
+    /// world model uses (planner rows, encoder patches, training batches), relative to the largest
+    /// output: a core type that computes wrongly on this CPU shows here (about 1e-6 when both are right).
+    public static func disagreementWithPortable() -> Float {
+        var rng = SeededGenerator(seed: 0xB1A5)
+        var worst: Float = 0
+        for (m, n, k) in [(32, 128, 34), (64, 128, 128), (256, 32, 144), (1, 32, 128), (17, 45, 77)] {
+            let a = Tensor<Float>(shape: [m, k]), w = Tensor<Float>(shape: [n, k]), out = Tensor<Float>(shape: [m, n])
+            for i in 0..<a.count { a[i] = Float(rng.uniform(-1, 1)) }
+            for i in 0..<w.count { w[i] = Float(rng.uniform(-1, 1)) }
+            Kernels.gemmABt(m: m, n: n, k: k, a: a.pointer, lda: k, w: w.pointer, out: out.pointer)
+            let packed = Tensor<Float>(shape: [Int(ck_dense_packed_count(Int32(n), Int32(k)))])
+            let reference = Tensor<Float>(shape: [m, n])
+            ck_pack_f32(Int32(n), Int32(k), w.pointer, packed.pointer)
+            _ = ck_dense_f32(CK_DENSE_PORTABLE, Int32(m), a.pointer, Int32(k), Int32(k), packed.pointer, Int32(n), nil, 0,
+                             reference.pointer, Int32(n))
+            var diff: Float = 0, scale: Float = 1e-12
+            for i in 0..<out.count {
+                guard out[i].isFinite else { return .infinity }
+                diff = max(diff, abs(out[i] - reference[i]))
+                scale = max(scale, abs(reference[i]))
+            }
+            worst = max(worst, diff / scale)
+        }
+        return worst
     }
 }

@@ -4,8 +4,16 @@ import RobotCore
 import WorldModel
 
 /// Sampling-based model-predictive control in the world model's latent space: MPPI or CEM over
-/// action sequences, rolled out through the predictor z' = z + f([z, a]) for all samples at once
-/// (each horizon step is one batched pass, a GEMM per layer), toward the latent of a goal image.
+/// action sequences, rolled out through the predictor z' = z + f([z, a]) toward the latent of a goal
+/// image. The predictor runs on the project's own dense kernels (`DenseStack`), not a BLAS library.
+///
+/// Anytime: the work of an iteration is split into chunks of `chunk` samples, each rolled out over the
+/// whole horizon in one go (one predictor pass per step for the chunk's rows). A tick does as many chunks
+/// as fit its deadline and updates the plan from the samples it finished, so any budget that holds one
+/// chunk improves the plan; where not even one chunk of the full horizon fits, the horizon shrinks to
+/// what does (down to `minHorizon`). What fits is judged by a running estimate of one predictor row's
+/// cost (`rowCost`, ns), measured at start and adjusted on every chunk; a single slow chunk (a page
+/// fault, a preemption) raises it by at most a bounded step, so it cannot stop planning for long.
 ///
 /// The plan is kept between ticks: `shift()` drops the step just executed and repeats the last,
 /// so the next `plan` starts from the previous solution (warm start). Allocation-free after init.
@@ -13,7 +21,13 @@ public final class LatentPlanner {
     public let config: PlannerConfig
     public let latentSize: Int
     public static let actionSize = WorldModelArchitecture.actionSize
-    private let predictor: Network
+    private let predictor: DenseStack
+    /// The dense kernel the rollouts run on, and any faster one passed over because it disagreed with the
+    /// portable kernel on this CPU.
+    public var kernel: DenseKernel { predictor.kernel }
+    public let rejectedKernels: [DenseKernel]
+    /// Floating-point operations of one predictor row (one sample, one step).
+    public var flopsPerRow: Int { predictor.flopsPerRow }
     /// The plan: horizon × actionSize efforts.
     public private(set) var mean: [Float]
     /// CEM's per-step standard deviation (horizon × actionSize); MPPI keeps it at `config.noise`.
@@ -26,25 +40,31 @@ public final class LatentPlanner {
     private var costs: [Float]
     private var weights: [Float]
     private var order: [Int]
-    /// Predicted latents of the plan's own rollout (horizon × latentSize), from the last iteration's sample 0.
+    /// Predicted latents of the plan's own rollout (horizon × latentSize), from the last update's sample 0.
     public private(set) var predicted: [Float]
     private var rng: SeededGenerator
     private let knots: Int
-    /// The cheapest sequence of the last iteration (kept as a sample: elitism), shifted with the plan.
+    /// The cheapest sequence of the last update (kept as a sample: elitism), shifted with the plan.
     private var best: [Float]
     private var hasBest = false
-    /// Running estimate of one iteration's wall-clock time, ns.
-    public private(set) var iterationCost = CostEstimate()
+    /// Running estimate of one predictor row's wall-clock cost, ns.
+    public private(set) var rowCost = CostEstimate()
+    /// Samples rolled out together: the unit of work (set by `size(budgetNanoseconds:)`).
+    public private(set) var chunk: Int
+    /// The shortest horizon worth planning over; below it a tick does no planning work.
+    public let minHorizon: Int
     /// Moves the world refused this episode: the rollouts hold such steps still (nil: none kept).
     public var blockedMoves: BlockedMoves?
 
-    public init(model: WorldModelFile, config: PlannerConfig, seed: UInt64 = 1) throws {
+    public init(model: WorldModelFile, config: PlannerConfig, seed: UInt64 = 1, kernel: DenseKernel? = nil) throws {
         try config.validate()
         self.config = config
         latentSize = model.latentSize
-        predictor = try model.makePredictor(batch: config.samples)
+        (predictor, rejectedKernels) = try model.makeRolloutPredictor(capacity: config.samples, kernel: kernel)
         let h = config.horizon, a = Self.actionSize, n = config.samples
         knots = (h - 1) / config.knotSpacing + 2
+        chunk = min(8, n)
+        minHorizon = min(h, 4)
         mean = [Float](repeating: 0, count: h * a)
         best = mean
         deviation = [Float](repeating: Float(config.noise), count: h * a)
@@ -91,56 +111,101 @@ public final class LatentPlanner {
     /// The first action of the plan.
     public var firstAction: (Float, Float) { (mean[0], mean[1]) }
 
-    /// Improves the plan from latent `z0` toward `goal` for up to `config.iterations` iterations,
-    /// stopping early when `clock` passes `deadline` (the plan keeps what was finished).
-    /// Returns the number of iterations done (0 when the deadline had already passed).
+    /// The wall-clock estimate of a whole configured tick of work (every iteration, every sample, the
+    /// full horizon), ns; 0 before the first measurement.
+    public var fullWorkEstimate: Double {
+        rowCost.bound * Double(config.iterations * config.samples * config.horizon)
+    }
+
+    /// The estimate of the smallest unit of work (one chunk over the shortest horizon), ns.
+    public var smallestUnitEstimate: Double { rowCost.bound * Double(min(chunk, config.samples) * minHorizon) }
+
+    /// Sizes the chunk from the measured row cost so that one chunk over the full horizon takes at most a
+    /// quarter of `budgetNanoseconds` (a multiple of 4 samples, 4 at least, all samples at most): on a fast
+    /// core a tick does few large chunks, on a slow one many small ones.
+    public func size(budgetNanoseconds budget: Double) {
+        guard rowCost.isMeasured else { return }
+        let fit = Int(budget / 4 / (rowCost.mean * Double(config.horizon)))
+        chunk = max(min(4, config.samples), min(config.samples, fit / 4 * 4))
+    }
+
+    /// Records one measurement of a row's cost. A measurement far above the estimate (a preemption, a
+    /// stall of the machine) counts as at most twice the estimate, so one outlier cannot stop planning
+    /// for more than a few ticks; a real slowdown still shows within a few chunks.
+    private func recordRowCost(_ nanoseconds: Double) {
+        rowCost.record(rowCost.isMeasured ? min(nanoseconds, 2 * rowCost.mean) : nanoseconds)
+    }
+
+    /// Improves the plan from latent `z0` toward `goal` for up to `config.iterations` iterations, doing
+    /// only the work that fits before `deadline` on `clock` (all of it without a clock). Samples finished
+    /// when the deadline comes update the plan; a chunk that would run past it is not started, and one
+    /// that runs slower than estimated is abandoned between steps (the plan keeps what was finished).
     @discardableResult
     public func plan(from z0: UnsafeBufferPointer<Float>, goal: UnsafeBufferPointer<Float>,
                      clock: RobotClock? = nil, deadline: Instant? = nil) -> PlanStep {
         precondition(z0.count == latentSize && goal.count == latentSize)
-        var done = 0
-        var best = Float.infinity
-        for _ in 0..<config.iterations {
-            // An iteration starts only if it is expected to end before the deadline.
-            let start = clock?.now()
-            if let start, let deadline, start + .nanoseconds(Int64(iterationCost.bound)) > deadline {
-                iterationCost.decay()
-                break
+        let n = config.samples, fullHorizon = config.horizon
+        var step = PlanStep(iterations: 0, bestCost: .infinity)
+        iterations: for _ in 0..<config.iterations {
+            var h = fullHorizon
+            if let clock, let deadline, rowCost.isMeasured {
+                // The longest horizon over which one chunk fits the time left, less two steps: the rollout
+                // checks before each step that the step, too, will end in time, and the chunk has a fixed
+                // cost of its own (sampling, clock readings).
+                let left = Double((deadline - clock.now()).nanoseconds)
+                h = min(fullHorizon, Int(left / (Double(min(chunk, n)) * rowCost.bound)) - 2)
+                if h < minHorizon {
+                    if step.updates == 0 { rowCost.decay() }
+                    break
+                }
             }
-            sample()
-            // A rollout that would run past the deadline (a slow step, a preemption) is abandoned
-            // between horizon steps; the plan stays as it was.
-            guard let cost = rollout(from: z0, goal: goal, clock: clock, deadline: deadline) else {
-                // It ran slower than its bound: the time it took (a lower bound on its cost) raises
-                // the estimate. Not extrapolated to the whole horizon: a preemption early in the
-                // rollout would then stop planning for many ticks.
-                if let start, let clock { iterationCost.record(Double((clock.now() - start).nanoseconds)) }
-                return PlanStep(iterations: done, bestCost: Double(best), abandoned: true)
+            var done = 0
+            while done < n {
+                let c = min(chunk, n - done)
+                let start = clock?.now()
+                if let start, let deadline, done > 0,
+                   start + .nanoseconds(Int64(rowCost.bound * Double(c * h))) > deadline { break }
+                sample(first: done, count: c)
+                let finished = rollout(first: done, count: c, horizon: h, from: z0, goal: goal, clock: clock, deadline: deadline)
+                if let start, let clock {
+                    recordRowCost(Double((clock.now() - start).nanoseconds) / Double(c * max(1, finished)))
+                }
+                guard finished == h else {
+                    step.abandoned = true
+                    break
+                }
+                done += c
             }
-            best = cost
-            update()
-            done += 1
-            if let start, let clock {
-                iterationCost.record(Double((clock.now() - start).nanoseconds))
-            }
+            guard done > 0 else { break }
+            step.bestCost = Double(choose(samples: done, horizon: h))
+            update(samples: done, horizon: h)
+            step.updates += 1
+            step.samples += done
+            step.rows += done * h
+            step.horizon = max(step.horizon, h)
+            if done == n && h == fullHorizon { step.iterations += 1 } else { break iterations }
         }
-        return PlanStep(iterations: done, bestCost: Double(best))
+        return step
     }
 
     /// Draws `samples` action sequences around the plan: knot noise every `knotSpacing` steps,
     /// linearly interpolated between knots, scaled per step, clipped to the effort bound (norm).
-    /// Sample 0 is the plan itself.
-    private func sample() {
+    /// Sample 0 is the plan itself, sample 1 the last best sequence; the two-leg primitives are spread
+    /// evenly over the rest, so every chunk (every prefix of the samples) holds its share of them.
+    /// Draws samples `first ..< first + count` only: a chunk is sampled when it is rolled out, so a tick
+    /// that does one chunk pays for one chunk's sampling.
+    private func sample(first: Int, count: Int) {
         let h = config.horizon, a = Self.actionSize, n = config.samples, ks = config.knotSpacing
         let bound = Float(config.maxEffort)
-        for i in 0..<(n * knots * a) { knotNoise[i] = Float(rng.normal()) }
+        for i in (first * knots * a)..<((first + count) * knots * a) { knotNoise[i] = Float(rng.normal()) }
         let primitives = min(n - 2, Int((Double(n) * config.primitiveFraction).rounded()))
-        for k in 0..<n {
+        let share = n > 2 ? Double(primitives) / Double(n - 2) : 0
+        for k in first..<(first + count) {
             if k == 1 && hasBest {
                 for i in 0..<(h * a) { actions[(k * h) * a + i] = best[i] }
                 continue
             }
-            if k >= 2 && k < 2 + primitives {
+            if k >= 2 && Int(Double(k - 1) * share) != Int(Double(k - 2) * share) {
                 // Two-leg primitive: full effort in one direction, then in another from a random step on.
                 let th1 = Float(rng.uniform(0, 2 * .pi)), th2 = Float(rng.uniform(0, 2 * .pi))
                 let turn = Int(rng.next() % UInt64(h + 1))
@@ -167,102 +232,122 @@ public final class LatentPlanner {
         }
     }
 
-    /// Rolls every sample through the predictor and scores it. Returns the lowest cost, or nil when
-    /// `clock` passed `deadline` before the last horizon step (checked before each step's pass).
-    private func rollout(from z0: UnsafeBufferPointer<Float>, goal: UnsafeBufferPointer<Float>,
-                         clock: RobotClock?, deadline: Instant?) -> Float? {
-        let h = config.horizon, a = Self.actionSize, n = config.samples, d = latentSize
+    /// Rolls samples `first ..< first + count` through the predictor over the first `horizon` steps and
+    /// scores them (running cost averaged over `horizon`, terminal cost at its last step). Before each
+    /// step it checks that the step's rows are expected to end before `deadline`; returns the number of
+    /// steps finished (`horizon` unless the deadline stopped it).
+    private func rollout(first: Int, count: Int, horizon h: Int, from z0: UnsafeBufferPointer<Float>,
+                         goal: UnsafeBufferPointer<Float>, clock: RobotClock?, deadline: Instant?) -> Int {
+        let fullHorizon = config.horizon, a = Self.actionSize, d = latentSize
         let wRun = Float(config.runningWeight) / Float(h), wEnd = Float(config.terminalWeight)
         let wAct = Float(config.actionWeight), wSmooth = Float(config.smoothnessWeight)
         let width = d + a
-        for k in 0..<n {
-            for j in 0..<d { latents[k * d + j] = z0[j] }
-            costs[k] = 0
-        }
-        // One horizon step's expected time, so the last step started also ends before the deadline.
-        let stepTime = Duration.nanoseconds(Int64(iterationCost.mean / Double(h)))
-        let finished = predictor.input.withUnsafeMutableBufferPointer { x -> Bool in
-            let f = predictor.output
-            for t in 0..<h {
-                if let clock, let deadline, clock.now() + stepTime > deadline { return false }
-                for k in 0..<n {
-                    for j in 0..<d { x[k * width + j] = latents[k * d + j] }
-                    x[k * width + d] = actions[(k * h + t) * a]
-                    x[k * width + d + 1] = actions[(k * h + t) * a + 1]
-                }
-                predictor.forward()
-                f.withUnsafeBufferPointer { out in
-                    let w = t == h - 1 ? wRun + wEnd : wRun
-                    for k in 0..<n {
-                        var s: Float = 0
-                        let held = blockedMoves.map { memory in
-                            latents.withUnsafeBufferPointer { memory.blocks($0.baseAddress! + k * d, actions[(k * h + t) * a], actions[(k * h + t) * a + 1]) }
-                        } ?? false
-                        let move: Float = held ? 0 : 1
-                        for j in 0..<d {
-                            let z = latents[k * d + j] + move * out[k * d + j]
-                            latents[k * d + j] = z
-                            let e = z - goal[j]
-                            s += e * e
+        let stepTime = Duration.nanoseconds(Int64(rowCost.mean * Double(count)))
+        let x = predictor.input, f = predictor.output
+        // The arrays' storage is taken once for the whole rollout: the loops below run per predictor row
+        // and must not pay bounds and exclusivity checks per element.
+        return latents.withUnsafeMutableBufferPointer { zb -> Int in
+            costs.withUnsafeMutableBufferPointer { cb -> Int in
+                actions.withUnsafeBufferPointer { ab -> Int in
+                    predicted.withUnsafeMutableBufferPointer { pb -> Int in
+                        x.withUnsafeMutableBufferPointer { xb -> Int in
+                            f.withUnsafeBufferPointer { out -> Int in
+                                let z = zb.baseAddress!, act = ab.baseAddress!, xin = xb.baseAddress!, o = out.baseAddress!
+                                for k in first..<(first + count) {
+                                    for j in 0..<d { z[k * d + j] = z0[j] }
+                                    cb[k] = 0
+                                }
+                                for t in 0..<h {
+                                    if let clock, let deadline, clock.now() + stepTime > deadline { return t }
+                                    for r in 0..<count {
+                                        let k = first + r, row = xin + r * width, zk = z + k * d
+                                        for j in 0..<d { row[j] = zk[j] }
+                                        row[d] = act[(k * fullHorizon + t) * a]
+                                        row[d + 1] = act[(k * fullHorizon + t) * a + 1]
+                                    }
+                                    predictor.forward(rows: count)
+                                    let w = t == h - 1 ? wRun + wEnd : wRun
+                                    for r in 0..<count {
+                                        let k = first + r, zk = z + k * d, fk = o + r * d
+                                        let ax = act[(k * fullHorizon + t) * a], ay = act[(k * fullHorizon + t) * a + 1]
+                                        let held = blockedMoves?.blocks(zk, ax, ay) ?? false
+                                        var s: Float = 0
+                                        if held {
+                                            for j in 0..<d { let e = zk[j] - goal[j]; s += e * e }
+                                        } else {
+                                            for j in 0..<d {
+                                                let v = zk[j] + fk[j]
+                                                zk[j] = v
+                                                let e = v - goal[j]
+                                                s += e * e
+                                            }
+                                        }
+                                        var c = w * s.squareRoot() + wAct * (ax * ax + ay * ay)
+                                        if t > 0 {
+                                            let dx = ax - act[(k * fullHorizon + t - 1) * a], dy = ay - act[(k * fullHorizon + t - 1) * a + 1]
+                                            c += wSmooth * (dx * dx + dy * dy)
+                                        }
+                                        cb[k] += c
+                                        if k == 0 { for j in 0..<d { pb[t * d + j] = zk[j] } }
+                                    }
+                                }
+                                return h
+                            }
                         }
-                        let ax = actions[(k * h + t) * a], ay = actions[(k * h + t) * a + 1]
-                        var c = w * s.squareRoot() + wAct * (ax * ax + ay * ay)
-                        if t > 0 {
-                            let dx = ax - actions[(k * h + t - 1) * a], dy = ay - actions[(k * h + t - 1) * a + 1]
-                            c += wSmooth * (dx * dx + dy * dy)
-                        }
-                        costs[k] += c
-                        if k == 0 { for j in 0..<d { predicted[t * d + j] = latents[j] } }
                     }
                 }
             }
-            return true
         }
-        guard finished else { return nil }
-        var best = Float.infinity, arg = 0
-        for k in 0..<n where costs[k] < best { best = costs[k]; arg = k }
-        for i in 0..<(h * a) { self.best[i] = actions[arg * h * a + i] }
-        hasBest = true
-        return best
     }
 
-    /// MPPI: exponentially weighted mean (costs normalized to [0, 1], temperature λ). CEM: mean and
-    /// deviation of the `elites` cheapest samples, smoothed with the previous ones.
-    private func update() {
-        let h = config.horizon, a = Self.actionSize, n = config.samples
+    /// The cheapest of the first `m` samples becomes the elite kept for the next update; returns its cost.
+    private func choose(samples m: Int, horizon h: Int) -> Float {
+        let a = Self.actionSize, fullHorizon = config.horizon
+        var lowest = Float.infinity, arg = 0
+        for k in 0..<m where costs[k] < lowest { lowest = costs[k]; arg = k }
+        for i in 0..<(fullHorizon * a) { best[i] = actions[arg * fullHorizon * a + i] }
+        hasBest = true
+        return lowest
+    }
+
+    /// Updates the first `horizon` steps of the plan from the first `m` samples. MPPI: exponentially
+    /// weighted mean (costs normalized to [0, 1], temperature λ). CEM: mean and deviation of the `elites`
+    /// cheapest samples (fewer when fewer were rolled out), smoothed with the previous ones.
+    private func update(samples m: Int, horizon h: Int) {
+        let a = Self.actionSize, fullHorizon = config.horizon
         switch config.method {
         case .mppi:
             var lo = Float.infinity, hi = -Float.infinity
-            for k in 0..<n { lo = min(lo, costs[k]); hi = max(hi, costs[k]) }
+            for k in 0..<m { lo = min(lo, costs[k]); hi = max(hi, costs[k]) }
             let range = max(hi - lo, 1e-12)
             let invT = 1 / Float(config.temperature)
             var total: Float = 0
-            for k in 0..<n {
+            for k in 0..<m {
                 let w = expf(-(costs[k] - lo) / range * invT)
                 weights[k] = w
                 total += w
             }
             for i in 0..<(h * a) {
                 var s: Float = 0
-                for k in 0..<n { s += weights[k] * actions[k * h * a + i] }
+                for k in 0..<m { s += weights[k] * actions[k * fullHorizon * a + i] }
                 mean[i] = s / total
             }
         case .cem:
-            for k in 0..<n { order[k] = k }
-            // Partial selection sort: n is a few hundred at most and elites a few dozen.
-            let e = min(config.elites, n)
+            for k in 0..<m { order[k] = k }
+            // Partial selection sort: m is a few hundred at most and elites a few dozen.
+            let e = min(config.elites, m)
             for i in 0..<e {
-                var m = i
-                for j in (i + 1)..<n where costs[order[j]] < costs[order[m]] { m = j }
-                order.swapAt(i, m)
+                var sel = i
+                for j in (i + 1)..<m where costs[order[j]] < costs[order[sel]] { sel = j }
+                order.swapAt(i, sel)
             }
             let alpha = Float(config.smoothing)
             for i in 0..<(h * a) {
                 var s: Float = 0
-                for r in 0..<e { s += actions[order[r] * h * a + i] }
+                for r in 0..<e { s += actions[order[r] * fullHorizon * a + i] }
                 let mu = s / Float(e)
                 var v: Float = 0
-                for r in 0..<e { let dv = actions[order[r] * h * a + i] - mu; v += dv * dv }
+                for r in 0..<e { let dv = actions[order[r] * fullHorizon * a + i] - mu; v += dv * dv }
                 let sd = (v / Float(e)).squareRoot()
                 mean[i] = alpha * mean[i] + (1 - alpha) * mu
                 deviation[i] = max(Float(config.minNoise), alpha * deviation[i] + (1 - alpha) * sd)
@@ -273,15 +358,26 @@ public final class LatentPlanner {
 
 /// What one `plan` call did.
 public struct PlanStep: Sendable, Equatable {
+    /// Whole iterations done (every sample over the full horizon).
     public var iterations: Int
-    /// The cheapest sample's cost in the last iteration.
+    /// The cheapest sample's cost in the last update.
     public var bestCost: Double
-    /// An iteration was started but abandoned at the deadline (it ran slower than its estimate).
+    /// A chunk was started but abandoned at the deadline (it ran slower than its estimate).
     public var abandoned = false
+    /// Plan updates made (each from the samples finished in one iteration; 0: no planning work).
+    public var updates = 0
+    /// Samples rolled out, over all updates, and the longest horizon used.
+    public var samples = 0
+    public var horizon = 0
+    /// Predictor rows computed (samples × horizon steps, summed).
+    public var rows = 0
 
     public init(iterations: Int, bestCost: Double, abandoned: Bool = false) {
         self.iterations = iterations
         self.bestCost = bestCost
         self.abandoned = abandoned
     }
+
+    /// The plan was improved this tick.
+    public var isFresh: Bool { updates > 0 }
 }

@@ -26,7 +26,7 @@ public final class LatentRoadmap {
     public let macroSteps: Int
     public let maxNodes: Int
     private let batch: Int
-    private let predictor: Network
+    private let predictor: DenseStack
     private var nodes: [Float]
     private var parent: [Int32]
     private var move: [Int8]
@@ -53,15 +53,23 @@ public final class LatentRoadmap {
     /// The route of the last successful search: macro action per leg, from the start.
     public private(set) var route: [Int8]
     public private(set) var routeLength = 0
-    /// Running estimates of a batch's wall-clock cost, ns: the predictor rollout (fixed per batch)
-    /// and one child-to-node distance check (a batch makes children × known nodes of them, so the
-    /// batch cost grows with the graph; a single per-batch average lags behind and overruns).
-    private var rolloutCost = CostEstimate()
+    /// Running estimates of the wall-clock cost of a batch's parts, ns: one child's rollout (a predictor
+    /// row per macro sub-step) and one child-to-node distance check (a batch makes children × known
+    /// nodes of them, so the batch cost grows with the graph).
+    public private(set) var childCost = CostEstimate()
     private var checkCost = CostEstimate()
+    /// Children expanded (rolled out and checked) over this search's life, all searches.
+    public private(set) var expanded = 0
 
-    /// The wall-clock time to plan with for the next batch of `children`, ns.
-    private func batchEstimate(children: Int) -> Double {
-        rolloutCost.bound + checkCost.bound * Double(children * nodeCount)
+    /// The wall-clock time to plan with for one more child of the next batch, ns.
+    private var perChildEstimate: Double { childCost.bound + checkCost.bound * Double(nodeCount) }
+
+    /// The estimate of the smallest batch worth starting (a node's children in `directions` directions), ns.
+    public var smallestBatchEstimate: Double { perChildEstimate * Double(directions) }
+
+    /// Records a measurement, counting one far above the estimate (a preemption) as at most twice it.
+    private static func record(_ value: Double, into estimate: inout CostEstimate) {
+        estimate.record(estimate.isMeasured ? min(value, 2 * estimate.mean) : value)
     }
 
     public init(model: WorldModelFile, directions: Int = 16, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64) throws {
@@ -73,7 +81,7 @@ public final class LatentRoadmap {
         self.macroSteps = macroSteps
         self.maxNodes = maxNodes
         self.batch = batch
-        predictor = try model.makePredictor(batch: batch)
+        predictor = try model.makeRolloutPredictor(capacity: batch).stack
         nodes = [Float](repeating: 0, count: maxNodes * model.latentSize)
         parent = [Int32](repeating: -1, count: maxNodes)
         move = [Int8](repeating: 0, count: maxNodes)
@@ -122,7 +130,8 @@ public final class LatentRoadmap {
     }
 
     /// Expands batches until the route is found, the search space is exhausted (or `maxNodes` is
-    /// reached), or the next batch would end after `deadline` on `clock`. Returns the status.
+    /// reached), or no batch of at least one child would end before `deadline` on `clock`: a batch holds
+    /// as many children (up to its capacity) as the estimates say fit. Returns the status.
     @discardableResult
     public func advance(clock: RobotClock? = nil, deadline: Instant? = nil) -> Status {
         let d = latentSize, a = WorldModelArchitecture.actionSize, width = d + a
@@ -133,46 +142,55 @@ public final class LatentRoadmap {
                 (layerStart, layerEnd) = (layerEnd, nodeCount)
                 pair = layerStart * directions
             }
-            let count = min(batch, layerEnd * directions - pair)
+            var count = min(batch, layerEnd * directions - pair)
             let start = clock?.now()
-            if let start, let deadline, start + .nanoseconds(Int64(batchEstimate(children: count))) > deadline {
-                rolloutCost.decay()
-                checkCost.decay()
-                break
-            }
-            for c in 0..<count {
-                let node = (pair + c) / directions
-                childParent[c] = Int32(node)
-                childMove[c] = Int8((pair + c) % directions)
-                for j in 0..<d { childLatents[c * d + j] = nodes[node * d + j] }
+            if let start, let deadline, childCost.isMeasured {
+                let left = Double((deadline - start).nanoseconds)
+                count = min(count, Int(left / perChildEstimate))
+                // The first batch calibrates the radii from every direction out of the start.
+                if count < (pair == 0 ? min(directions, layerEnd * directions) : 1) {
+                    childCost.decay()
+                    checkCost.decay()
+                    break
+                }
             }
             // Work that runs past the deadline (slower than its estimate, or preempted) stops between
-            // predictor passes and between children; what was not accepted is redone next time.
-            let rolledOut = predictor.input.withUnsafeMutableBufferPointer { x -> Bool in
-                for c in count..<batch { for j in 0..<width { x[c * width + j] = 0 } }
-                for _ in 0..<macroSteps {
-                    if let clock, let deadline, clock.now() > deadline { return false }
-                    for c in 0..<count {
-                        for j in 0..<d { x[c * width + j] = childLatents[c * d + j] }
-                        let (ex, ey) = effort(childMove[c])
-                        x[c * width + d] = ex
-                        x[c * width + d + 1] = ey
-                        childHeld[c] = blockedMoves.map { memory in
-                            childLatents.withUnsafeBufferPointer { memory.blocks($0.baseAddress! + c * d, ex, ey) }
-                        } ?? false
-                    }
-                    predictor.forward()
-                    predictor.output.withUnsafeBufferPointer { out in
-                        for c in 0..<count where !childHeld[c] {
-                            for j in 0..<d { childLatents[c * d + j] += out[c * d + j] }
+            // predictor passes and between children; what was not accepted is redone next time. The
+            // arrays' storage is taken once per batch: these loops run per child and latent dimension.
+            let rolledOut = childLatents.withUnsafeMutableBufferPointer { cz -> Bool in
+                nodes.withUnsafeBufferPointer { nz -> Bool in
+                    predictor.input.withUnsafeMutableBufferPointer { xb -> Bool in
+                        predictor.output.withUnsafeBufferPointer { ob -> Bool in
+                            let z = cz.baseAddress!, x = xb.baseAddress!, out = ob.baseAddress!
+                            for c in 0..<count {
+                                let node = (pair + c) / directions
+                                childParent[c] = Int32(node)
+                                childMove[c] = Int8((pair + c) % directions)
+                                (z + c * d).update(from: nz.baseAddress! + node * d, count: d)
+                            }
+                            for _ in 0..<macroSteps {
+                                if let clock, let deadline, clock.now() > deadline { return false }
+                                for c in 0..<count {
+                                    (x + c * width).update(from: z + c * d, count: d)
+                                    let (ex, ey) = effort(childMove[c])
+                                    x[c * width + d] = ex
+                                    x[c * width + d + 1] = ey
+                                    childHeld[c] = blockedMoves?.blocks(z + c * d, ex, ey) ?? false
+                                }
+                                predictor.forward(rows: count)
+                                for c in 0..<count where !childHeld[c] {
+                                    let zc = z + c * d, fc = out + c * d
+                                    for j in 0..<d { zc[j] += fc[j] }
+                                }
+                            }
+                            return true
                         }
                     }
                 }
-                return true
             }
             guard rolledOut else {
                 // Slower than its bound: the time it took (a lower bound on its cost) raises the estimate.
-                if let start, let clock { rolloutCost.record(Double((clock.now() - start).nanoseconds)) }
+                if let start, let clock { Self.record(Double((clock.now() - start).nanoseconds) / Double(count), into: &childCost) }
                 break
             }
             let rolled = clock?.now()
@@ -180,9 +198,10 @@ public final class LatentRoadmap {
             let nodesBefore = nodeCount
             let accepted = accept(children: count, clock: clock, deadline: deadline)
             pair += accepted
+            expanded += accepted
             if let start, let rolled, let clock {
-                rolloutCost.record(Double((rolled - start).nanoseconds))
-                checkCost.record(Double((clock.now() - rolled).nanoseconds) / Double(max(1, accepted * nodesBefore)))
+                Self.record(Double((rolled - start).nanoseconds) / Double(count), into: &childCost)
+                Self.record(Double((clock.now() - rolled).nanoseconds) / Double(max(1, accepted * nodesBefore)), into: &checkCost)
             }
             if accepted < count && status == .searching { break }
         }

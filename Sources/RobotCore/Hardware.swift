@@ -59,6 +59,9 @@ public protocol CommandSource: AnyObject {
     /// True when the source's world model is surprised by what the camera shows (the governor then
     /// stops or slows, as the board profile says). Sources without a model leave the default, false.
     var isSurprised: Bool { get }
+    /// True when the source's planner has produced no fresh plan for too many ticks (its compute does
+    /// not fit the budget): the governor then stops, slows or reports, as the board profile says.
+    var isStarved: Bool { get }
     /// Called when the source drives again after another one drove in its place (an operator took
     /// over, then handed back): whatever it carried from tick to tick (a last observation, a plan, a
     /// manoeuvre under way) describes a world the other driver has since changed. Default: nothing.
@@ -68,6 +71,7 @@ public protocol CommandSource: AnyObject {
 extension CommandSource {
     public var isLinkLost: Bool { false }
     public var isSurprised: Bool { false }
+    public var isStarved: Bool { false }
     public func resume() {}
 }
 

@@ -71,6 +71,11 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
     /// Wall following (`WallFollower`): after a refused push, sweep along the wall probing for its
     /// opening for at most this many steps before the planner takes over again; 0 turns it off.
     public var wallFollowSteps = 0
+    /// This many ticks in a row without a fresh plan (no planning work fitted the budget) is "planner
+    /// starved", reported to the governor (`starvedAction`); 0 never reports it.
+    public var maxStaleTicks = 5
+    /// What the governor does while the planner is starved: stop (latch a fault), slow, or report.
+    public var starvedAction = SurpriseAction.stop
 
     public init() {}
 
@@ -99,6 +104,7 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
         if !(16...100_000).contains(roadmapMaxNodes) { p.append("roadmap_max_nodes: \(roadmapMaxNodes) is outside 16…100000") }
         if !(roadmapMergeFactor > 0 && roadmapMergeFactor <= 4) { p.append("roadmap_merge_factor: \(roadmapMergeFactor) must be in (0, 4]") }
         if !(0...4096).contains(blockedMoves) { p.append("blocked_moves: \(blockedMoves) is outside 0…4096") }
+        if !(0...10_000).contains(maxStaleTicks) { p.append("max_stale_ticks: \(maxStaleTicks) is outside 0…10000 ticks") }
         if !(0...10_000).contains(wallFollowSteps) { p.append("wall_follow_steps: \(wallFollowSteps) is outside 0…10000") }
         if !(roadmapGoalFactor > 0 && roadmapGoalFactor <= 4) { p.append("roadmap_goal_factor: \(roadmapGoalFactor) must be in (0, 4]") }
         if !(budgetMilliseconds > 0 && budgetMilliseconds <= 10_000) { p.append("budget_ms: \(budgetMilliseconds) must be in (0, 10000]") }

@@ -25,6 +25,9 @@ public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
     /// The world model's smoothed one-step surprise is above its threshold: the camera shows
     /// something the model did not predict (board profile `surprise.action: stop`).
     public static let modelSurprised = Faults(rawValue: 1 << 8)
+    /// The planner produced no fresh plan for `planner.max_stale_ticks` ticks in a row: the robot would
+    /// run on an old plan (board profile `planner.starved_action: stop`).
+    public static let plannerStarved = Faults(rawValue: 1 << 9)
 
     /// Every cause, in the order they are reported.
     public static let all: [(Faults, String)] = [
@@ -32,12 +35,13 @@ public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
         (.staleFrame, "stale camera frame"), (.actuatorFailure, "actuator write failed"),
         (.loopWatchdog, "loop watchdog"), (.heartbeatLost, "command heartbeat lost"),
         (.teleopLinkLost, "teleop link lost"), (.modelSurprised, "world model surprised"),
+        (.plannerStarved, "planner starved"),
     ]
 
     /// Faults that are hardware facts: latched in any state, armed or not.
     public static let latchAlways: Faults = [.eStop, .eStopUnreadable, .cameraLost, .actuatorFailure]
     /// Faults about the control pipeline being alive: latched while armed; before arming they are pre-arm checks.
-    public static let latchWhileArmed: Faults = [.staleFrame, .loopWatchdog, .heartbeatLost, .teleopLinkLost, .modelSurprised]
+    public static let latchWhileArmed: Faults = [.staleFrame, .loopWatchdog, .heartbeatLost, .teleopLinkLost, .modelSurprised, .plannerStarved]
 
     public var description: String {
         let names = Self.all.filter { contains($0.0) }.map(\.1)

@@ -42,9 +42,12 @@ public struct TickInputs: Sendable {
     public var teleopLinkLost: Bool
     /// The world model's surprise is above its threshold.
     public var modelSurprised: Bool
+    /// The planner has produced no fresh plan for too many ticks.
+    public var plannerStarved: Bool
 
     public init(now: Instant, eStop: InputReading, frameTimestamp: Instant?, cameraFailure: DeviceFailure? = nil,
-                consecutiveOverruns: Int = 0, teleopLinkLost: Bool = false, modelSurprised: Bool = false) {
+                consecutiveOverruns: Int = 0, teleopLinkLost: Bool = false, modelSurprised: Bool = false,
+                plannerStarved: Bool = false) {
         self.now = now
         self.eStop = eStop
         self.frameTimestamp = frameTimestamp
@@ -52,6 +55,7 @@ public struct TickInputs: Sendable {
         self.consecutiveOverruns = consecutiveOverruns
         self.teleopLinkLost = teleopLinkLost
         self.modelSurprised = modelSurprised
+        self.plannerStarved = plannerStarved
     }
 }
 
@@ -78,6 +82,8 @@ public final class SafetyGovernor {
     public private(set) var ticks = 0
     /// Ticks on which the world model reported surprise (whatever the response).
     public private(set) var surprisedTicks = 0
+    /// Ticks on which the planner reported starvation (whatever the response).
+    public private(set) var starvedTicks = 0
     /// The `slow` response is scaling efforts this tick.
     public private(set) var slowed = false
 
@@ -170,6 +176,16 @@ public final class SafetyGovernor {
         return lastOutput
     }
 
+    /// What the source's report of trouble (surprise, starvation) does this tick: `cause` becomes a fault
+    /// cause, the efforts are scaled down, or it is only counted.
+    private func respond(_ response: SurpriseAction, cause: Faults, into causes: inout Faults) {
+        switch response {
+        case .stop: causes.insert(cause)
+        case .slow: slowed = true
+        case .report: break
+        }
+    }
+
     /// One tick: checks the inputs, latches faults, gates the command (nil = the source said
     /// nothing this tick; the last target is held until the heartbeat runs out).
     public func step(command: Command?, inputs: TickInputs) -> SafeCommand {
@@ -186,11 +202,11 @@ public final class SafetyGovernor {
         slowed = false
         if inputs.modelSurprised {
             surprisedTicks += 1
-            switch config.surpriseResponse {
-            case .stop: causes.insert(.modelSurprised)
-            case .slow: slowed = true
-            case .report: break
-            }
+            respond(config.surpriseResponse, cause: .modelSurprised, into: &causes)
+        }
+        if inputs.plannerStarved {
+            starvedTicks += 1
+            respond(config.starvationResponse, cause: .plannerStarved, into: &causes)
         }
         if let t = inputs.frameTimestamp, now - t <= config.maxFrameAge {} else { causes.insert(.staleFrame) }
         if inputs.consecutiveOverruns >= config.maxConsecutiveOverruns { causes.insert(.loopWatchdog) }

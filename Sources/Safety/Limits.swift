@@ -89,12 +89,15 @@ public struct SafetyConfig: Sendable, Equatable {
     public var heartbeatTimeout: Duration
     /// What a "world model surprised" report does: latch a fault, slow down, or only count it.
     public var surpriseResponse: SurpriseAction = .stop
-    /// `slow`: efforts are scaled by this factor while the model is surprised.
+    /// `slow`: efforts are scaled by this factor while the model is surprised (or the planner starved).
     public var slowFactor: Double = 0.3
+    /// What a "planner starved" report does: latch a fault, slow down, or only count it.
+    public var starvationResponse: SurpriseAction = .stop
 
     public init(channels: [ChannelLimits], tickPeriod: Duration, window: Duration = .milliseconds(250),
                 maxWindowChange: Double, maxFrameAge: Duration, maxConsecutiveOverruns: Int,
-                stallTimeout: Duration, heartbeatTimeout: Duration, surpriseResponse: SurpriseAction = .stop, slowFactor: Double = 0.3) {
+                stallTimeout: Duration, heartbeatTimeout: Duration, surpriseResponse: SurpriseAction = .stop, slowFactor: Double = 0.3,
+                starvationResponse: SurpriseAction = .stop) {
         self.channels = channels
         self.tickPeriod = tickPeriod
         self.window = window
@@ -105,6 +108,7 @@ public struct SafetyConfig: Sendable, Equatable {
         self.heartbeatTimeout = heartbeatTimeout
         self.surpriseResponse = surpriseResponse
         self.slowFactor = slowFactor
+        self.starvationResponse = starvationResponse
     }
 
     /// What is wrong with this configuration (empty when it is usable), each naming its field.

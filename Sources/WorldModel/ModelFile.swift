@@ -1,6 +1,7 @@
 import Foundation
 import NeuralEngine
 import Recording
+import RobotCore
 
 extension Episode {
     /// An episode from a recording: the action recorded with the last frame has no next frame and
@@ -132,6 +133,23 @@ public struct WorldModelFile: Sendable {
     /// The predictor's residual branch f([z, a]) for `batch` samples at once.
     public func makePredictor(batch: Int = 1) throws -> Network {
         try Network(layers: predictorLayers, parameters: predictor, inputShape: [latentSize + WorldModelArchitecture.actionSize], batch: batch)
+    }
+
+    /// The predictor's residual branch on this project's own dense kernels (the planner's rollouts), for
+    /// up to `capacity` rows per pass. The fastest variant this CPU runs is checked against the portable
+    /// one on random inputs first; one that disagrees (a CPU or compiler fault) is passed over, the next
+    /// fastest taken, and `rejected` names it.
+    public func makeRolloutPredictor(capacity: Int, kernel: DenseKernel? = nil) throws -> (stack: DenseStack, rejected: [DenseKernel]) {
+        let net = try makePredictor()
+        var rejected: [DenseKernel] = []
+        for candidate in kernel.map({ [$0] }) ?? DenseKernel.available.reversed() {
+            let stack = try DenseStack(net, capacity: capacity, kernel: candidate)
+            var rng = SeededGenerator(seed: 0x5EED)
+            for i in 0..<stack.input.count { stack.input[i] = Float(rng.uniform(-2, 2)) }
+            if try stack.disagreement(rows: capacity) <= 1e-4 { return (stack, rejected) }
+            rejected.append(candidate)
+        }
+        throw ModelError("no dense kernel of this CPU agrees with the portable one (rejected: \(rejected.map(\.rawValue)))")
     }
 }
 

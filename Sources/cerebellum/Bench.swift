@@ -10,7 +10,7 @@ import Simulation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: print figures as a table and as JSON.",
-        subcommands: [BenchLoop.self, BenchEncoder.self, BenchStalls.self])
+        subcommands: [BenchLoop.self, BenchEncoder.self, BenchPlanner.self, BenchStalls.self])
 }
 
 struct BenchLoop: ParsableCommand {
@@ -97,4 +97,34 @@ struct BenchLoopReport: Codable {
     var realtime: String
     var cpus: Int
     var results: [BenchLoopResult]
+}
+
+/// Times a body that runs a given number of calls: rounds of about `roundMilliseconds` each (the call
+/// count per round found first by doubling), reported as the median and the minimum seconds per call.
+struct BenchTimer {
+    var rounds: Int
+    var roundMilliseconds: Double
+
+    func medianAndMin(_ body: (Int) -> Void) -> (median: Double, min: Double) {
+        let iterations = iterationsPerRound(body)
+        var times: [Double] = []
+        for _ in 0..<max(1, rounds) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body(iterations)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 / Double(iterations))
+        }
+        times.sort()
+        return (times[times.count / 2], times[0])
+    }
+
+    private func iterationsPerRound(_ body: (Int) -> Void) -> Int {
+        var n = 1
+        while true {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body(n)
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            if dt > 0.005 || n > 1 << 24 { return max(1, Int(Double(n) * roundMilliseconds * 1e-3 / max(dt, 1e-9))) }
+            n *= 4
+        }
+    }
 }

@@ -146,28 +146,8 @@ struct BenchEncoder: ParsableCommand {
                               gigaOpsPerSecond: 2 * Double(macs) / total.median / 1e9, layers: perLayer)
     }
 
-    /// Median and minimum seconds per call over `rounds` rounds of about `roundMilliseconds`.
     private func medianAndMin(_ body: (Int) -> Void) -> (median: Double, min: Double) {
-        let iterations = iterationsPerRound(body)
-        var times: [Double] = []
-        for _ in 0..<rounds {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body(iterations)
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 / Double(iterations))
-        }
-        times.sort()
-        return (times[times.count / 2], times[0])
-    }
-
-    private func iterationsPerRound(_ body: (Int) -> Void) -> Int {
-        var n = 1
-        while true {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body(n)
-            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            if dt > 0.005 || n > 1 << 24 { return max(1, Int(Double(n) * roundMilliseconds * 1e-3 / max(dt, 1e-9))) }
-            n *= 4
-        }
+        BenchTimer(rounds: rounds, roundMilliseconds: roundMilliseconds).medianAndMin(body)
     }
 
     /// Median seconds per call of a timing function that runs `iterations` calls.

@@ -58,6 +58,8 @@ struct Eval: ParsableCommand {
     var wallFollowSteps: Int?
     @Option(help: "Write the latent-distance landscape for a few goals to this PNG, then stop.")
     var costMap: String?
+    @Option(help: "Exit with status 3 when the planner did no planning work on more than this share of its ticks (0…1; e.g. 0.02).")
+    var maxIdleShare: Double?
     @Option(help: "Route-search check: for this many episodes of the scenario, search a route in imagination from the start to the goal image (no time budget), replay it in the true world and report how many work; then stop. --png draws the replayed routes.")
     var routeCheck: Int?
 
@@ -97,20 +99,9 @@ struct Eval: ParsableCommand {
         var reports: [PolicyReport] = []
         var plannerEpisodes: [GoalEpisode] = []
         for policy in policies {
-            let run = try GoalReachingRun(board: loaded, seed: seed, model: wm, policy: policy)
-            var done: [GoalEpisode] = []
-            let started = Date()
-            for e in 0..<episodes {
-                done.append(run.runEpisode())
-                if (e + 1) % 10 == 0 || e + 1 == episodes {
-                    let ok = done.filter(\.success).count
-                    print("\(eraseLine)\(policy.name): \(e + 1)/\(episodes) episodes, \(ok) successes", terminator: e + 1 == episodes ? "\n" : "\r")
-                }
-            }
-            let report = PolicyReport(policy: policy.name, episodes: done, planner: run.planner,
-                                      loop: run.loop.statistics.report, seconds: Date().timeIntervalSince(started))
+            let report = try evaluate(policy, board: loaded, model: wm, episodes: episodes, seed: seed)
             reports.append(report)
-            if case .planner = policy { plannerEpisodes = done }
+            if case .planner = policy { plannerEpisodes = report.episodes }
         }
         let full = EvalReport(scenario: scenario, seed: seed, model: model, episodesPerPolicy: episodes, planner: c, policies: reports)
         print("")
@@ -124,6 +115,10 @@ struct Eval: ParsableCommand {
             print("trajectories: \(path)")
         }
         if let json { try jsonString(full).write(toFile: json, atomically: true, encoding: .utf8); print("report: \(json)") }
+        if let maxIdleShare, let work = reports.first?.work, work.idleShare > maxIdleShare {
+            warn(String(format: "error: the planner did no planning work on %.1f %% of its ticks (more than %.1f %%)", 100 * work.idleShare, 100 * maxIdleShare))
+            throw ExitCode(3)
+        }
     }
 
     private func printReport(_ r: EvalReport) {
@@ -145,10 +140,35 @@ struct Eval: ParsableCommand {
                 print(String(format: "  planner CPU time per tick (the planning thread's own, as the OS counts it): p50 %.2f / p99 %.2f / p99.9 %.2f / max %.2f ms",
                              c.p50, c.p99, c.p999, c.max))
             }
-            print("  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no iteration; route searches \(p.routeSearches), routes found \(p.routesFound); wall follows \(p.wallFollows), openings crossed \(p.openingsCrossed)")
+            if let w = p.work {
+                print("  " + w.line)
+                if w.idleShare > PolicyReport.idleShareWarning {
+                    print(String(format: "  WARNING: the planner did no planning work on %.1f %% of its ticks (over %.0f %%): this CPU does not deliver what the budget assumes; the figures above are not the planner's",
+                                 100 * w.idleShare, 100 * PolicyReport.idleShareWarning))
+                }
+            }
+            print("  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no planning work; route searches \(p.routeSearches), routes found \(p.routesFound); wall follows \(p.wallFollows), openings crossed \(p.openingsCrossed)")
         }
     }
 
+}
+
+/// Runs `episodes` goal-reaching episodes of one policy with live progress; the planner's compute profile
+/// is printed first.
+func evaluate(_ policy: EvaluationPolicy, board: LoadedBoard, model: WorldModelFile, episodes: Int, seed: UInt64) throws -> PolicyReport {
+    let run = try GoalReachingRun(board: board, seed: seed, model: model, policy: policy)
+    if case .planner = policy, let profile = run.planner?.computeProfile { profile.lines.forEach { print($0) } }
+    var done: [GoalEpisode] = []
+    let started = Date()
+    for e in 0..<episodes {
+        done.append(run.runEpisode())
+        if (e + 1) % 10 == 0 || e + 1 == episodes {
+            let ok = done.filter(\.success).count
+            print("\(eraseLine)\(policy.name): \(e + 1)/\(episodes) episodes, \(ok) successes", terminator: e + 1 == episodes ? "\n" : "\r")
+        }
+    }
+    return PolicyReport(policy: policy.name, episodes: done, planner: run.planner, loop: run.loop.statistics.report,
+                        seconds: Date().timeIntervalSince(started))
 }
 
 /// One policy's results on the evaluation episodes.
@@ -172,6 +192,11 @@ struct PolicyReport: Codable {
     var planCPUTime: PercentileSummary?
     var cutShort: Int
     var skipped: Int
+    /// What the planner's hardware delivered at start, and what it actually ran per tick.
+    var compute: PlannerComputeProfile?
+    var work: PlannerWork?
+    /// More ticks than this share without planning work makes `eval` warn.
+    static let idleShareWarning = 0.02
     var routeSearches: Int
     var routesFound: Int
     /// Wall follows started (after a refused push) and openings they crossed.
@@ -196,6 +221,8 @@ struct PolicyReport: Codable {
         cpuTicksOverTarget = planner?.planCPUTime.count(above: Int64(Self.planTimeTargetMilliseconds * 1e6)) ?? 0
         cutShort = planner?.cutShort ?? 0
         skipped = planner?.skipped ?? 0
+        compute = planner?.computeProfile
+        work = planner?.workDone
         routeSearches = planner?.searches ?? 0
         routesFound = planner?.routesFound ?? 0
         wallFollows = planner?.wallFollower.follows ?? 0

@@ -131,6 +131,7 @@ struct Run: ParsableCommand {
             }
             planner = source
             print("world model \(model): latent \(wm.latentSize), int8 encoder (\(Int8Kernel.best.rawValue))")
+            source.computeProfile.lines.forEach { print($0) }
             print("command source: latent planner (\(plannerConfig.method.rawValue), horizon \(plannerConfig.horizon), \(plannerConfig.samples) samples, "
                   + "route search every \(plannerConfig.roadmapEvery) ticks, budget \(plannerConfig.budgetMilliseconds) ms), goal: "
                   + (goal.map { "image \(Goal.resolve($0))" } ?? "each episode's goal image"))
@@ -205,10 +206,12 @@ struct Run: ParsableCommand {
                     if r.tick % 4 == 0 || r.state != .armed {
                         let report = r.tick % 8 == 0 ? loop.statistics.report : nil
                         let plan = r.tick % 8 == 0 ? planner?.planTime.summary : nil
+                        let work = r.tick % 8 == 0 ? planner.map { ($0.freshTicks, $0.planningTicks, $0.longestStaleRun) } : nil
                         printer.status.withLock { s in
                             s.tick = r.tick; s.state = r.state; s.faults = r.latchedFaults
                             if let report { s.report = report }
                             if let plan { s.planP99 = plan.p99 }
+                            if let work, work.1 > 0 { s.freshShare = Double(work.0) / Double(work.1); s.longestStale = work.2 }
                             s.surprise = observer?.smoothedSurprise ?? .nan
                             s.distanceToGoal = goalImage == nil ? robot?.world.distanceToGoal ?? .nan : .nan
                             s.steps = robot?.steps ?? r.tick
@@ -253,6 +256,9 @@ struct Run: ParsableCommand {
             summary.plansCutShort = planner.cutShort
             summary.routeSearches = planner.searches
             summary.routesFound = planner.routesFound
+            summary.compute = planner.computeProfile
+            summary.work = planner.workDone
+            summary.starvedTicks = governor.starvedTicks
         }
         if let o = observer {
             summary.encodeTime = o.encodeTime.summary
@@ -297,6 +303,13 @@ struct Run: ParsableCommand {
         }
         if let c = s.planCPUTime {
             print(String(format: "  plan CPU time per tick (the planning thread's own): p50 %.2f ms, p99 %.2f ms, max %.2f ms", c.p50, c.p99, c.max))
+        }
+        if let w = s.work {
+            print("  " + w.line)
+            if w.idleShare > PolicyReport.idleShareWarning {
+                print(String(format: "  WARNING: the planner did no planning work on %.1f %% of its ticks: this CPU does not deliver what the budget assumes", 100 * w.idleShare))
+            }
+            if let n = s.starvedTicks, n > 0 { print("  planner starved on \(n) tick(s) (planner.max_stale_ticks; response: planner.starved_action)") }
         }
         if let e = s.encodeTime, let u = s.surprise {
             print(String(format: "  world model: int8 encode p50 %.1f µs, p99 %.1f µs; one-step surprise mean %.4f, max %.4f", e.p50 * 1000, e.p99 * 1000, u.mean, u.max)
@@ -354,6 +367,11 @@ struct RunSummary: Codable {
     var plansCutShort: Int?
     var routeSearches: Int?
     var routesFound: Int?
+    /// What the planner's hardware delivered at start, what it actually ran per tick, and the ticks the
+    /// governor was told it was starved.
+    var compute: PlannerComputeProfile?
+    var work: PlannerWork?
+    var starvedTicks: Int?
     var encodeTime: PercentileSummary?
     var surprise: SurpriseSummary?
     var camera: CameraSummary?

@@ -2,6 +2,7 @@ import Configuration
 import Control
 import Foundation
 import Glibc
+import NeuralEngine
 import RobotCore
 import Safety
 import Simulation
@@ -43,6 +44,9 @@ struct LiveStatus: Sendable {
     var effort = (0.0, 0.0)
     /// Plan time p99 so far, ms (planner only).
     var planP99 = Double.nan
+    /// Share of planning ticks with a fresh plan, and the longest run without one (planner only).
+    var freshShare = Double.nan
+    var longestStale = 0
     /// Smoothed one-step surprise of the world model.
     var surprise = Double.nan
     /// "auto", "TELEOP" (empty without a teleop console).
@@ -91,6 +95,9 @@ final class StatusPrinter: Sendable {
             parts.append("overruns \(r.overruns)")
         }
         if s.planP99.isFinite { parts.append(String(format: "plan p99 %.2f ms", s.planP99)) }
+        if s.freshShare.isFinite {
+            parts.append(String(format: "fresh plans %.1f %%", 100 * s.freshShare) + (s.longestStale > 1 ? " (longest gap \(s.longestStale))" : ""))
+        }
         if s.surprise.isFinite { parts.append(String(format: "surprise %.3f", s.surprise)) }
         parts.append(String(format: "effort (%+.2f, %+.2f)", s.effort.0, s.effort.1))
         if s.distanceToGoal.isFinite { parts.append(String(format: "goal %.1f px", s.distanceToGoal)) }
@@ -132,4 +139,38 @@ func simulatedBoard(_ board: LoadedBoard, world: TwoRoomsVariant) throws -> Load
     var b = board
     b.profile.simulation!.world = world
     return b
+}
+
+/// Training runs its large matrix products on OpenBLAS, whose kernels are chosen when the library loads.
+/// Where it fell back to generic kernels on a CPU with AVX2 + FMA (`BLAS.fallback`), this starts the
+/// process again with OPENBLAS_CORETYPE set to the AVX2 core type, then checks that core type against the
+/// portable kernel; one that disagrees is dropped again (the process restarts with the original setting).
+/// CEREBELLUM_KEEP_BLAS_CORETYPE=1 keeps whatever the library chose. Returns the line for the banner.
+@discardableResult
+func chooseBLASCoreType() -> String {
+    let env = ProcessInfo.processInfo.environment
+    let marker = "CEREBELLUM_BLAS_CHOICE", original = "CEREBELLUM_BLAS_ORIGINAL_CORETYPE"
+    func restart(coreType: String?, choice: String) -> Never {
+        if let coreType { setenv("OPENBLAS_CORETYPE", coreType, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
+        setenv(marker, choice, 1)
+        let argv = CommandLine.arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", argv)
+        warn("error: could not restart with OPENBLAS_CORETYPE=\(coreType ?? "(unset)"): \(String(cString: strerror(errno)))")
+        exit(1)
+    }
+    if env[marker] == "chosen" {
+        let error = BLAS.disagreementWithPortable()
+        guard error <= 1e-4 else {
+            warn("OpenBLAS: its \(BLAS.coreName) kernels disagree with the portable kernel on this CPU (relative error \(error)); "
+                 + "going back to \(env[original] ?? "its own choice")")
+            restart(coreType: env[original].flatMap { $0.isEmpty ? nil : $0 }, choice: "rejected")
+        }
+        return "OpenBLAS: \(BLAS.coreName) kernels (chosen by cerebellum: the library had fallen back to \(env[original].flatMap { $0.isEmpty ? nil : $0 } ?? "generic kernels"); checked against the portable kernel)"
+    }
+    guard let fallback = BLAS.fallback else { return "OpenBLAS: \(BLAS.coreName) kernels" }
+    if env[marker] == nil && env["CEREBELLUM_KEEP_BLAS_CORETYPE"] != "1" {
+        setenv(original, env["OPENBLAS_CORETYPE"] ?? "", 1)
+        restart(coreType: BLAS.safeAVX2CoreType, choice: "chosen")
+    }
+    return "WARNING: \(fallback): matrix products run several times slower than this CPU allows"
 }

@@ -3,6 +3,7 @@ import Configuration
 import Control
 import Foundation
 import LinuxHardware
+import NeuralEngine
 import Safety
 
 struct CheckBoard: ParsableCommand {
@@ -33,7 +34,14 @@ struct Doctor: ParsableCommand {
 
     func run() throws {
         print("libgpiod \(LinkedLibraries.libgpiod)")
-        print("OpenBLAS \(LinkedLibraries.openBLAS)")
+        print("OpenBLAS \(LinkedLibraries.openBLAS), \(BLAS.coreName) kernels")
+        if let fallback = BLAS.fallback {
+            print("  WARNING: \(fallback); `cerebellum train` restarts itself with OPENBLAS_CORETYPE=\(BLAS.safeAVX2CoreType) "
+                  + "(checked against the portable kernel); the planner does not use OpenBLAS")
+        }
+        print(String(format: "  OpenBLAS against the portable kernel: relative difference %.1e", BLAS.disagreementWithPortable()))
+        print("dense kernels (planner): \(DenseKernel.available.map(\.rawValue).joined(separator: ", ")); int8 kernels (encoder): "
+              + Int8Kernel.available.map(\.rawValue).joined(separator: ", "))
         print("CPUs \(ProcessInfo.processInfo.activeProcessorCount)")
         let cameras = V4L2Camera.list()
         print("cameras (camera.device): " + (cameras.isEmpty ? "none" : ""))

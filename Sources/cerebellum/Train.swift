@@ -45,6 +45,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         lineBufferedStandardOutput()
+        print(chooseBLASCoreType())
         let stem = out.hasSuffix(".safetensors") ? String(out.dropLast(12)) : out
         let folder = (out as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }

@@ -127,6 +127,8 @@ struct BoardProfileTests {
         ("safety:\n", "planner: {samples: 8, elites: 9}\nsafety:\n", 14, "planner", "elites: 9 is outside 1…samples (8)"),
         ("safety:\n", "planner: {horizont: 8}\nsafety:\n", 14, "planner.horizont", "unknown key 'horizont'"),
         ("safety:\n", "surprise: {action: panic}\nsafety:\n", 14, "surprise.action", "'panic' is not one of: stop, slow, report"),
+        ("safety:\n", "planner: {max_stale_ticks: -2}\nsafety:\n", 14, "planner.max_stale_ticks", "outside 0...10000"),
+        ("safety:\n", "planner: {starved_action: ignore}\nsafety:\n", 14, "planner.starved_action", "'ignore' is not one of: stop, slow, report"),
     ])
     func boardErrors(replace: String, with: String, line: Int, field: String, message: String) throws {
         let text = goodBoard.replacingOccurrences(of: replace, with: with)
@@ -151,6 +153,8 @@ struct BoardProfileTests {
           roadmap_every: 0
           budget_ms: 3.5
           wall_follow_steps: 40
+          max_stale_ticks: 9
+          starved_action: report
         surprise: {threshold_factor: 4, action: slow, slow_factor: 0.5}
         safety:
 
@@ -159,10 +163,12 @@ struct BoardProfileTests {
         let c = try #require(loaded.profile.planner)
         #expect(c.method == .cem && c.horizon == 24 && c.samples == 64 && c.elites == 8 && c.roadmapEvery == 0 && c.budgetMilliseconds == 3.5)
         #expect(c.wallFollowSteps == 40 && PlannerConfig().wallFollowSteps == 0)
+        #expect(c.maxStaleTicks == 9 && c.starvedAction == .report && loaded.safetyConfig.starvationResponse == .report)
         #expect(loaded.profile.surprise.thresholdFactor == 4 && loaded.profile.surprise.action == .slow)
         #expect(loaded.safetyConfig.surpriseResponse == .slow && loaded.safetyConfig.slowFactor == 0.5)
         let plain = try LoadedBoard.load(boardPath: try writeBoard(goodBoard, calibration: goodCalibration))
         #expect(plain.profile.planner == nil && plain.profile.surprise == SurpriseSettings())
+        #expect(plain.safetyConfig.starvationResponse == .stop && PlannerConfig().maxStaleTicks == 5)
     }
 
     @Test("calibration errors name the calibration file", arguments: [

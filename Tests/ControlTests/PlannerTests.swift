@@ -390,15 +390,3 @@ struct SceneProbeTests {
         #expect(again.doorY == p.doorY && again.agentX == p.agentX)
     }
 }
-
-/// A clock that advances by `step` each time it is read.
-final class SteppingClock: RobotClock {
-    let step: Duration
-    private var time = Instant(nanoseconds: 0)
-    init(step: Duration) { self.step = step }
-    func now() -> Instant {
-        time = time + step
-        return time
-    }
-    func sleep(until deadline: Instant) { if deadline > time { time = deadline } }
-}

@@ -27,13 +27,14 @@ struct Harness {
     var overruns = 0
     var teleopLinkLost = false
     var modelSurprised = false
+    var plannerStarved = false
 
     init(_ config: SafetyConfig = makeConfig()) throws { governor = try SafetyGovernor(config: config) }
 
     var inputs: TickInputs {
         TickInputs(now: now, eStop: eStop, frameTimestamp: frameAge.map { now - $0 },
                    cameraFailure: cameraFailure, consecutiveOverruns: overruns, teleopLinkLost: teleopLinkLost,
-                   modelSurprised: modelSurprised)
+                   modelSurprised: modelSurprised, plannerStarved: plannerStarved)
     }
 
     func command(_ efforts: [Double], issued: Instant? = nil) -> Command {

@@ -2,59 +2,86 @@ import RobotCore
 import Testing
 @testable import Safety
 
-@Suite("World model surprise")
-struct SurpriseTests {
+/// The two troubles a command source reports to the governor, each with its own response setting.
+enum SourceReport: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case surprise, starvation
+
+    var testDescription: String { rawValue }
+    var fault: Faults { self == .surprise ? .modelSurprised : .plannerStarved }
+
     func harness(_ response: SurpriseAction, slow: Double = 0.3) throws -> Harness {
         var c = makeConfig()
-        c.surpriseResponse = response
+        switch self {
+        case .surprise: c.surpriseResponse = response
+        case .starvation: c.starvationResponse = response
+        }
         c.slowFactor = slow
         return try Harness(c)
     }
 
-    @Test("stop: a surprised model latches a fault, outputs neutral, reset clears it once the surprise is gone")
-    func stop() throws {
-        var h = try harness(.stop)
+    func set(_ h: inout Harness, _ on: Bool) {
+        switch self {
+        case .surprise: h.modelSurprised = on
+        case .starvation: h.plannerStarved = on
+        }
+    }
+
+    func ticks(_ g: SafetyGovernor) -> Int { self == .surprise ? g.surprisedTicks : g.starvedTicks }
+}
+
+@Suite("World model surprise and planner starvation")
+struct SurpriseTests {
+    @Test("stop: the report latches a fault, outputs neutral, reset clears it once the trouble is gone", arguments: SourceReport.allCases)
+    func stop(_ report: SourceReport) throws {
+        var h = try report.harness(.stop)
         #expect(h.arm() == .armed)
         for _ in 0..<5 { h.tick([0.3, 0.3, 0.1]) }
-        h.modelSurprised = true
+        report.set(&h, true)
         let out = h.tick([0.3, 0.3, 0.1])
-        #expect(out.isNeutral && h.governor.latchedFaults == .modelSurprised && h.governor.state == .faulted)
-        #expect(h.governor.clearFaults() == .stillActive(.modelSurprised), "not while the model is still surprised")
-        h.modelSurprised = false
+        #expect(out.isNeutral && h.governor.latchedFaults == report.fault && h.governor.state == .faulted)
+        #expect(h.governor.clearFaults() == .stillActive(report.fault), "not while the trouble lasts")
+        report.set(&h, false)
         h.tick(nil)
         #expect(h.governor.clearFaults() == .cleared)
         #expect(h.governor.requestArm() == .armed)
+        #expect(report.ticks(h.governor) == 1)
     }
 
-    @Test("stop: surprise before arming is a failed pre-arm check")
-    func preArm() throws {
-        var h = try harness(.stop)
-        h.modelSurprised = true
+    @Test("stop: the report before arming is a failed pre-arm check", arguments: SourceReport.allCases)
+    func preArm(_ report: SourceReport) throws {
+        var h = try report.harness(.stop)
+        report.set(&h, true)
         h.tick([0, 0, 0])
-        #expect(h.governor.requestArm() == .refused(latched: [], notReady: .modelSurprised))
+        #expect(h.governor.requestArm() == .refused(latched: [], notReady: report.fault))
     }
 
-    @Test("slow: efforts are scaled while surprised, full again after; nothing latches")
-    func slow() throws {
-        var h = try harness(.slow, slow: 0.25)
+    @Test("slow: efforts are scaled while it lasts, full again after; nothing latches", arguments: SourceReport.allCases)
+    func slow(_ report: SourceReport) throws {
+        var h = try report.harness(.slow, slow: 0.25)
         #expect(h.arm() == .armed)
         for _ in 0..<10 { h.tick([0.8, 0.4, 0.2]) }
         #expect(abs(h.governor.lastOutput.efforts[0] - 0.8) < 1e-9)
-        h.modelSurprised = true
+        report.set(&h, true)
         for _ in 0..<10 { h.tick([0.8, 0.4, 0.2]) }
         #expect(abs(h.governor.lastOutput.efforts[0] - 0.2) < 1e-9 && abs(h.governor.lastOutput.efforts[1] - 0.1) < 1e-9)
-        #expect(h.governor.latchedFaults.isEmpty && h.governor.surprisedTicks == 10)
-        h.modelSurprised = false
+        #expect(h.governor.latchedFaults.isEmpty && report.ticks(h.governor) == 10 && h.governor.slowed)
+        report.set(&h, false)
         for _ in 0..<10 { h.tick([0.8, 0.4, 0.2]) }
-        #expect(abs(h.governor.lastOutput.efforts[0] - 0.8) < 1e-9)
+        #expect(abs(h.governor.lastOutput.efforts[0] - 0.8) < 1e-9 && !h.governor.slowed)
     }
 
-    @Test("report: only counted")
-    func report() throws {
-        var h = try harness(.report)
+    @Test("report: only counted", arguments: SourceReport.allCases)
+    func report(_ report: SourceReport) throws {
+        var h = try report.harness(.report)
         #expect(h.arm() == .armed)
-        h.modelSurprised = true
+        report.set(&h, true)
         for _ in 0..<10 { h.tick([0.5, 0, 0]) }
-        #expect(h.governor.state == .armed && h.governor.surprisedTicks == 10 && h.governor.lastOutput.efforts[0] == 0.5)
+        #expect(h.governor.state == .armed && report.ticks(h.governor) == 10 && h.governor.lastOutput.efforts[0] == 0.5)
+    }
+
+    @Test("the starvation fault has its name")
+    func names() {
+        #expect(Faults.plannerStarved.description == "planner starved")
+        #expect(Faults.latchWhileArmed.contains(.plannerStarved))
     }
 }

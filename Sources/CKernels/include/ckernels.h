@@ -93,4 +93,34 @@ void ck_spatial_softargmax_backward_f32(const float *prob, const float *out, con
 double ck_peak_int8(ck_kernel kernel, int64_t iterations);
 double ck_peak_f32(int32_t avx512, int64_t iterations);
 
+/* fp32 dense layers for small batches (dense.c): out[m][j] = act(Σ_q a[m·lda + q] · W[j][q] + bias[j]) for
+   j < n, act = ReLU when relu, else identity. Weights are packed once into 16-column panels,
+   [ceil(n/16)][k][16] floats (zero past n): ck_dense_packed_count floats. Every variant walks the same
+   loop nest; the vector ones fuse multiply-adds, so results agree with the portable one to float
+   rounding (not bit for bit). ck_dense_f32 returns 0, or -1 when this CPU lacks the variant. */
+typedef enum {
+    CK_DENSE_PORTABLE = 0,
+    CK_DENSE_AVX2 = 1,     /* x86 AVX2 + FMA: 4 rows × 16 columns per tile */
+    CK_DENSE_AVX512 = 2,   /* x86 AVX-512F: 8 rows × 16 columns */
+    CK_DENSE_NEON = 3,     /* ARMv8.0 NEON (every aarch64 core): 4 rows × 16 columns */
+} ck_dense_kernel;
+
+int32_t ck_dense_available(ck_dense_kernel kernel);
+int32_t ck_dense_packed_count(int32_t n, int32_t k);
+void ck_pack_f32(int32_t n, int32_t k, const float *w, float *packed);
+int ck_dense_f32(ck_dense_kernel kernel, int32_t m, const float *a, int32_t lda, int32_t k, const float *packed,
+                 int32_t n, const float *bias, int32_t relu, float *out, int32_t ldo);
+
+/* A stack of dense layers run back to back on m rows: layer i reads the previous one's output (the first
+   reads `in`, row stride ldi), writes hidden[i % 2] (row stride ldh) or, for the last, `out` (row stride
+   ldo). Returns 0, or -1 when this CPU lacks the variant. */
+typedef struct {
+    int32_t inputs, outputs;
+    const float *packed;  /* ck_pack_f32 of the [outputs][inputs] weights */
+    const float *bias;    /* [outputs] or NULL */
+    int32_t relu;
+} ck_dense_layer;
+int ck_dense_stack_f32(ck_dense_kernel kernel, int32_t m, const float *in, int32_t ldi, const ck_dense_layer *layers,
+                       int32_t count, float *hidden0, float *hidden1, int32_t ldh, float *out, int32_t ldo);
+
 #endif
