@@ -33,7 +33,7 @@ MODEL_EPOCHS ?= 4
 # taught the fixed wall (eval-model wall knowledge) but not random doors, and cost probe R² (0.92; session 8 note).
 MODEL_PUSHES ?= 0
 
-.PHONY: deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+.PHONY: deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
@@ -87,7 +87,8 @@ build: deps
 run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
-test: deps deps-python test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux coverage-safety eval-smoke
+test: deps deps-python test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux coverage-safety eval-smoke \
+	test-blas-fallback
 
 test-unit: deps deps-python
 	$(SWIFT) build --build-tests
@@ -185,6 +186,20 @@ eval-scaling: build
 	  taskset -c $(BUSY_CPU) $(BIN) eval-scaling --episodes $(EVAL_EPISODES) --model $(MODEL) --budgets 4.5 1.1 --label "core shared with a busy process" \
 	    --json reports/eval-scaling-busy.json --png reports/eval-scaling-busy.png && \
 	  taskset -c $(BUSY_CPU) $(BIN) run --board $(BOARD) --arm --episodes 10 --no-realtime --json reports/run-busy.json
+
+# An OpenBLAS that falls back to generic kernels on this AVX2 CPU (forced with OPENBLAS_CORETYPE=Prescott):
+# doctor says so, and train restarts itself on the AVX2 core type after checking it against the portable
+# kernel. (Only where the CPU has AVX2 + FMA; elsewhere there is nothing to fall back from.)
+test-blas-fallback: build
+	@if grep -q ' avx2 ' /proc/cpuinfo && grep -q ' fma ' /proc/cpuinfo; then \
+	  rm -rf /tmp/cerebellum-blas-check && \
+	  OPENBLAS_CORETYPE=Prescott $(BIN) doctor | grep -q "WARNING: OpenBLAS runs its Prescott kernels" && \
+	  $(BIN) record --world two-rooms --episodes 3 --steps 20 --seed 1 --out /tmp/cerebellum-blas-check/data > /dev/null && \
+	  OPENBLAS_CORETYPE=Prescott $(BIN) train /tmp/cerebellum-blas-check/data --out /tmp/cerebellum-blas-check/m.safetensors --max-steps 2 \
+	    | tee /tmp/cerebellum-blas-check/train.log | head -1 | grep -q "Haswell kernels (chosen by cerebellum" && \
+	  echo "test-blas-fallback: doctor warns, train runs on Haswell kernels checked against the portable one" || \
+	  { echo "test-blas-fallback: FAILED"; head -3 /tmp/cerebellum-blas-check/train.log; exit 1; }; \
+	else echo "test-blas-fallback: no AVX2 + FMA on this CPU, nothing to fall back from"; fi
 
 # The evaluation end to end on a few episodes (part of make test): the command, its report and pictures work.
 eval-smoke: build

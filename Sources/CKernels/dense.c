@@ -284,3 +284,23 @@ int ck_dense_stack_f32(ck_dense_kernel kernel, int32_t m, const float *in, int32
     }
     return 0;
 }
+
+int32_t ck_first_within_f32(const float *points, int32_t count, int32_t d, const float *z, float r2) {
+    const int32_t d8 = d / 8 * 8;
+    for (int32_t i = 0; i < count; i++) {
+        const float *p = points + (size_t)i * d;
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int32_t j = 0; j < d8; j += 8)
+            for (int32_t l = 0; l < 8; l++) {
+                const float e = p[j + l] - z[j + l];
+                acc[l] += e * e;
+            }
+        float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for (int32_t j = d8; j < d; j++) {
+            const float e = p[j] - z[j];
+            s += e * e;
+        }
+        if (s < r2) return i;
+    }
+    return -1;
+}

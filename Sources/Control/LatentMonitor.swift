@@ -10,7 +10,8 @@ import WorldModel
 public final class LatentObserver {
     public let latentSize: Int
     private let encoder: QuantizedNetwork
-    private let predictor: Network
+    /// The predictor for one row on the project's own dense kernels (no BLAS library in the tick).
+    private let predictor: DenseStack
     /// The newest frame's latent (valid once `hasLatent`).
     public private(set) var latent: [Float]
     public private(set) var hasLatent = false
@@ -38,7 +39,7 @@ public final class LatentObserver {
     /// `thresholdFactor` × the model's validation p99 one-step error is the surprise threshold (nil: none).
     public init(model: WorldModelFile, timer: RobotClock, thresholdFactor: Double? = nil) throws {
         encoder = try model.makeQuantizedEncoder()
-        predictor = try model.makePredictor()
+        predictor = try model.makeRolloutPredictor(capacity: 1).stack
         latentSize = model.latentSize
         latent = [Float](repeating: 0, count: model.latentSize)
         previousLatent = latent
@@ -71,7 +72,8 @@ public final class LatentObserver {
                 x[d] = Float(applied[0])
                 x[d + 1] = Float(applied[1])
             }
-            let f = predictor.forward()
+            predictor.forward(rows: 1)
+            let f = predictor.output
             var s = 0.0
             var predicted: Float = 0, observed: Float = 0
             for j in 0..<d {

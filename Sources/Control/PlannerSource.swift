@@ -127,23 +127,28 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         setGoal(latent: observer.encode(pixels), name: name)
     }
 
-    /// The roadmap's share of the tick: start a search every `roadmapEvery` ticks, continue it
-    /// until `deadline`, and when it finds a route, seed the plan with the route's actions.
-    private func guide(_ roadmap: LatentRoadmap, deadline: Instant, budget: Duration) {
+    /// Starts a route search every `roadmapEvery` ticks (or at once after a refused push) unless one is under way.
+    private func beginSearchIfDue(_ roadmap: LatentRoadmap) {
         ticksSinceSearch += 1
-        if roadmap.status != .searching && ticksSinceSearch >= planner.config.roadmapEvery {
-            ticksSinceSearch = 0
-            searches += 1
-            observer.latent.withUnsafeBufferPointer { z in
-                goalLatent.withUnsafeBufferPointer { g in roadmap.begin(from: z, goal: g, mergeFactor: Float(planner.config.roadmapMergeFactor), goalFactor: Float(planner.config.roadmapGoalFactor)) }
-            }
+        guard roadmap.status != .searching && ticksSinceSearch >= planner.config.roadmapEvery else { return }
+        ticksSinceSearch = 0
+        searches += 1
+        observer.latent.withUnsafeBufferPointer { z in
+            goalLatent.withUnsafeBufferPointer { g in roadmap.begin(from: z, goal: g, mergeFactor: Float(planner.config.roadmapMergeFactor), goalFactor: Float(planner.config.roadmapGoalFactor)) }
         }
-        guard roadmap.status == .searching else { return }
-        // Leave the sampling planner its configured work, or half the budget when that is more, and
-        // never less than its smallest unit.
+    }
+
+    /// The sampling planner's share of a tick in which a route search runs: its configured work, or half the
+    /// budget when that is more, and never less than its smallest unit. The search gets the rest, after
+    /// the planner, so the time the planner's chunks leave unused goes to the search's finer batches.
+    private func plannerShare(of budget: Duration) -> Duration {
         let half = Double(budget.nanoseconds) / 2
-        let reserve = Duration.nanoseconds(Int64(max(planner.smallestUnitEstimate, min(planner.fullWorkEstimate, half))))
-        guard roadmap.advance(clock: timer, deadline: deadline - reserve) == .found else { return }
+        return .nanoseconds(Int64(max(planner.smallestUnitEstimate, min(planner.fullWorkEstimate, half))))
+    }
+
+    /// Continues the route search until `deadline`; a route found seeds the plan with its actions.
+    private func continueSearch(_ roadmap: LatentRoadmap, deadline: Instant) {
+        guard roadmap.advance(clock: timer, deadline: deadline) == .found else { return }
         routesFound += 1
         let h = planner.config.horizon, bound = Float(planner.config.maxEffort)
         var t = 0
@@ -258,10 +263,13 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         let t0 = timer.now(), cpu0 = ThreadCPUTime.now()
         if planned { planner.shift() }
         let budget = Duration.seconds(double: planner.config.budgetMilliseconds / 1000)
-        if let roadmap { guide(roadmap, deadline: t0 + budget, budget: budget) }
+        if let roadmap { beginSearchIfDue(roadmap) }
+        let searching = roadmap?.status == .searching
+        let planDeadline = t0 + (searching ? plannerShare(of: budget) : budget)
         let step = observer.latent.withUnsafeBufferPointer { z in
-            goalLatent.withUnsafeBufferPointer { g in planner.plan(from: z, goal: g, clock: timer, deadline: t0 + budget) }
+            goalLatent.withUnsafeBufferPointer { g in planner.plan(from: z, goal: g, clock: timer, deadline: planDeadline) }
         }
+        if searching, let roadmap { continueSearch(roadmap, deadline: t0 + budget) }
         planTime.record(timer.now() - t0)
         planCPUTime.record(ThreadCPUTime.now() - cpu0)
         count(step)

@@ -165,3 +165,11 @@ public final class DenseStack: @unchecked Sendable {
         }
     }
 }
+
+/// The index of the first of `count` points (rows of `dimensions` floats) within squared distance `r2` of
+/// `z`, or nil: a vectorized scan (the route search's check of a child against the nodes it knows).
+public func firstPoint(in points: UnsafePointer<Float>, count: Int, dimensions: Int, within r2: Float,
+                       of z: UnsafePointer<Float>) -> Int? {
+    let i = ck_first_within_f32(points, Int32(count), Int32(dimensions), z, r2)
+    return i < 0 ? nil : Int(i)
+}

@@ -191,7 +191,8 @@ public final class LatentPlanner {
     /// Draws `samples` action sequences around the plan: knot noise every `knotSpacing` steps,
     /// linearly interpolated between knots, scaled per step, clipped to the effort bound (norm).
     /// Sample 0 is the plan itself, sample 1 the last best sequence; the two-leg primitives are spread
-    /// evenly over the rest, so every chunk (every prefix of the samples) holds its share of them.
+    /// evenly over the rest, the first of them at sample 2, so every chunk (every prefix of the samples)
+    /// holds its share of them, and even a chunk of 4 holds one.
     /// Draws samples `first ..< first + count` only: a chunk is sampled when it is rolled out, so a tick
     /// that does one chunk pays for one chunk's sampling.
     private func sample(first: Int, count: Int) {
@@ -205,7 +206,7 @@ public final class LatentPlanner {
                 for i in 0..<(h * a) { actions[(k * h) * a + i] = best[i] }
                 continue
             }
-            if k >= 2 && Int(Double(k - 1) * share) != Int(Double(k - 2) * share) {
+            if k >= 2 && (Double(k - 1) * share).rounded(.up) > (Double(k - 2) * share).rounded(.up) {
                 // Two-leg primitive: full effort in one direction, then in another from a random step on.
                 let th1 = Float(rng.uniform(0, 2 * .pi)), th2 = Float(rng.uniform(0, 2 * .pi))
                 let turn = Int(rng.next() % UInt64(h + 1))

@@ -61,8 +61,12 @@ public final class LatentRoadmap {
     /// Children expanded (rolled out and checked) over this search's life, all searches.
     public private(set) var expanded = 0
 
-    /// The wall-clock time to plan with for one more child of the next batch, ns.
-    private var perChildEstimate: Double { childCost.bound + checkCost.bound * Double(nodeCount) }
+    /// The wall-clock time to plan with for one more child of the next batch, ns: the mean plus one
+    /// deviation (not the three the planner's chunks use): a batch that runs late stops between macro
+    /// steps and between children, so an optimistic estimate costs at most one child's work.
+    private var perChildEstimate: Double {
+        childCost.mean + childCost.deviation + (checkCost.mean + checkCost.deviation) * Double(nodeCount)
+    }
 
     /// The estimate of the smallest batch worth starting (a node's children in `directions` directions), ns.
     public var smallestBatchEstimate: Double { perChildEstimate * Double(directions) }
@@ -252,9 +256,7 @@ public final class LatentRoadmap {
                         if let clock, let deadline, clock.now() > deadline { break }
                         looked = c + 1
                         let z = cb.baseAddress! + c * d
-                        var near = false
-                        for k in 0..<nodeCount where squaredDistance(z, nb.baseAddress! + k * d) < merge2 { near = true; break }
-                        if near { continue }
+                        if firstPoint(in: nb.baseAddress!, count: nodeCount, dimensions: d, within: merge2, of: z) != nil { continue }
                         let k = nodeCount
                         for j in 0..<d { nb[k * d + j] = z[j] }
                         parent[k] = childParent[c]

@@ -55,6 +55,7 @@ struct BenchEncoder: ParsableCommand {
         print("encoder: \(layers.map(\.name).joined(separator: " → "))")
         print(String(format: "  %.2f M multiply-accumulates per frame; OpenBLAS %@; %d thread(s)",
                      Double(reference.multiplyAccumulates) / 1e6, BLAS.description, threads))
+        if let fallback = BLAS.fallback { print("  WARNING: \(fallback): the fp32 figures below are the library's generic kernels") }
         let memoryRatio = Double(best.parameterBytes) / Double(reference.parameterBytes)
         print(String(format: "  parameters: fp32 %d bytes, int8 %d bytes (%.1f %% of fp32)",
                      reference.parameterBytes, best.parameterBytes, 100 * memoryRatio))

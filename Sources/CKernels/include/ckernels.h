@@ -111,6 +111,11 @@ void ck_pack_f32(int32_t n, int32_t k, const float *w, float *packed);
 int ck_dense_f32(ck_dense_kernel kernel, int32_t m, const float *a, int32_t lda, int32_t k, const float *packed,
                  int32_t n, const float *bias, int32_t relu, float *out, int32_t ldo);
 
+/* The first of `count` points (rows of d floats, row stride d) within squared distance r2 of z, or -1 (the
+   route search's merge check). Eight independent partial sums per point, so the compiler vectorizes it
+   without reassociating a sum. */
+int32_t ck_first_within_f32(const float *points, int32_t count, int32_t d, const float *z, float r2);
+
 /* A stack of dense layers run back to back on m rows: layer i reads the previous one's output (the first
    reads `in`, row stride ldi), writes hidden[i % 2] (row stride ldh) or, for the last, `out` (row stride
    ldo). Returns 0, or -1 when this CPU lacks the variant. */
