@@ -48,6 +48,7 @@ public final class Arbiter: CommandSource {
     /// Autonomy's world model is surprised (while autonomy drives; the operator's own eyes count in teleop).
     public var isSurprised: Bool { mode == .auto && autonomy.isSurprised }
     public var isStarved: Bool { mode == .auto && autonomy.isStarved }
+    public var isModelOutputInvalid: Bool { mode == .auto && autonomy.isModelOutputInvalid }
 
     public func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
         ticks += 1

@@ -86,7 +86,7 @@ public final class ControlLoop {
         let inputs = TickInputs(now: wake, eStop: eStopReading, frameTimestamp: frame.isValid ? frame.timestamp : nil,
                                 cameraFailure: cameraFailure, consecutiveOverruns: consecutiveOverruns,
                                 teleopLinkLost: source.isLinkLost, modelSurprised: source.isSurprised,
-                                plannerStarved: source.isStarved)
+                                plannerStarved: source.isStarved, modelOutputInvalid: source.isModelOutputInvalid)
         var output = governor.step(command: proposed ? command : nil, inputs: inputs)
 
         // write

@@ -21,20 +21,42 @@ public struct EpisodeResult: Sendable, Codable, Equatable {
     public var ticks: Int
 }
 
-/// Runs a control loop on a simulated rig for one episode: arms when asked and every pre-arm
+/// When the runner asks the governor to arm.
+public enum ArmPolicy: Sendable, Equatable {
+    /// Never: only an operator arms (the console's `arm`).
+    case never
+    /// Once, at start, as soon as every pre-arm check passes (`cerebellum run --arm`). After that only an
+    /// explicit `arm` arms again: an operator's `disarm`, an e-stop reset or a fault stays disarmed.
+    case once
+    /// Whenever the governor is disarmed: evaluation and recording harnesses with no operator.
+    case always
+}
+
+/// Runs a control loop on a simulated rig for one episode: arms as `armPolicy` says when every pre-arm
 /// check passes, ticks until the source is done, the step limit, or a stop request.
 public final class EpisodeRunner {
     public let rig: Rig
     public let loop: ControlLoop
-    /// Arm as soon as the governor allows it (the `--arm` of `cerebellum run`).
-    public var armWhenReady: Bool
+    public let armPolicy: ArmPolicy
+    /// The governor was armed by this runner's `once` request (it asks no more).
+    public private(set) var armedOnce = false
     /// The last refused arm request (changes are worth printing).
     public private(set) var lastArmRefusal: ArmResult?
+    /// Ticks spent asking to arm under `once` without the checks passing.
+    public private(set) var refusedArmTicks = 0
 
-    public init(rig: Rig, loop: ControlLoop, armWhenReady: Bool) {
+    public init(rig: Rig, loop: ControlLoop, armPolicy: ArmPolicy) {
         self.rig = rig
         self.loop = loop
-        self.armWhenReady = armWhenReady
+        self.armPolicy = armPolicy
+    }
+
+    private var wantsArm: Bool {
+        switch armPolicy {
+        case .never: false
+        case .once: !armedOnce
+        case .always: true
+        }
     }
 
     /// Runs until `isDone()` (checked between ticks), `maxSteps` world steps, or `shouldStop()`.
@@ -47,11 +69,17 @@ public final class EpisodeRunner {
             if shouldStop() { ending = .stopped; break }
             let report = loop.tick()
             ticks += 1
-            if armWhenReady && loop.governor.state == .disarmed && report.capture == .newFrame {
+            if wantsArm && loop.governor.state == .disarmed && report.capture == .newFrame {
                 switch loop.governor.requestArm() {
-                case .armed: lastArmRefusal = nil
-                case let refused: lastArmRefusal = refused
+                case .armed:
+                    lastArmRefusal = nil
+                    armedOnce = true
+                case let refused:
+                    lastArmRefusal = refused
+                    refusedArmTicks += 1
                 }
+            } else if armPolicy == .once && !armedOnce && loop.governor.state == .armed {
+                armedOnce = true  // an operator armed first: the start-up request is spent
             }
             afterTick(report)
             if isDone() { ending = .finished; break }

@@ -52,7 +52,7 @@ public final class ExplorationRun {
             var episode = RecordedEpisode(index: e, width: loop.frame.width, height: loop.frame.height, frames: [],
                                           actions: [], positions: [], info: info, source: "exploration seed \(seed) #\(e)")
             episode.frames.reserveCapacity((stepsPerEpisode + 1) * frameBytes)
-            let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: true)
+            let runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: .always)
             var failure: Error?
             _ = runner.run(maxSteps: stepsPerEpisode, isDone: { failure != nil }, shouldStop: { false }) { report in
                 guard report.capture == .newFrame, failure == nil else { return }

@@ -95,7 +95,7 @@ public final class GoalReachingRun {
         var path: [[Double]] = [[world.position.x, world.position.y]]
         path.reserveCapacity(TwoRoomsWorld.maxEpisodeSteps + 1)
         var lastSteps = 0
-        let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: true)
+        let runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: .always)
         let result = runner.run(maxSteps: TwoRoomsWorld.maxEpisodeSteps, isDone: { robot.world.reachedGoal }, shouldStop: { false }) { _ in
             if robot.steps != lastSteps {
                 lastSteps = robot.steps

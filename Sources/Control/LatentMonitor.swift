@@ -48,7 +48,10 @@ public final class LatentObserver {
     }
 
     public var meanSurprise: Double { surpriseCount == 0 ? 0 : surpriseSum / Double(surpriseCount) }
-    public var isSurprised: Bool { threshold.map { smoothedSurprise > $0 } ?? false }
+    /// A NaN surprise counts as surprised (a comparison with NaN is false, so it is tested the other way).
+    public var isSurprised: Bool { threshold.map { !(smoothedSurprise <= $0) } ?? false }
+    /// The newest latent or forecast holds a NaN or ∞: the model's output cannot be used.
+    public private(set) var outputInvalid = false
 
     /// Forget the previous latent (a new episode: the world jumped).
     public func reset() {
@@ -60,11 +63,18 @@ public final class LatentObserver {
     /// Encodes `frame` (when valid) and scores the forecast made from the previous latent and `applied`.
     public func observe(_ frame: Frame, applied: ChannelVector) {
         guard frame.isValid else { return }
+        guard frame.pixels.count == encoder.input.count else {
+            // A frame the encoder cannot take (checked against the board at load, so a driver fault): no latent.
+            outputInvalid = true
+            return
+        }
         let t0 = timer.now()
         encoder.input.assignGray8(frame.pixels)
         let z = encoder.forward()
         encodeTime.record(timer.now() - t0)
         let d = latentSize
+        var finite = true
+        for j in 0..<d where !z[j].isFinite { finite = false }
         hasStep = false
         if hasLatent && applied.count >= WorldModelArchitecture.actionSize {
             predictor.input.withUnsafeMutableBufferPointer { x in
@@ -83,6 +93,7 @@ public final class LatentObserver {
                 observed += (z[j] - latent[j]) * (z[j] - latent[j])
             }
             (predictedMove, observedMove, hasStep) = (predicted.squareRoot(), observed.squareRoot(), true)
+            for j in 0..<d where !f[j].isFinite { finite = false }
             s /= Double(d)
             surprise = s
             surpriseSum += s
@@ -91,6 +102,7 @@ public final class LatentObserver {
             maxSurprise = max(maxSurprise, s)
             if isSurprised { surprisedTicks += 1 }
         }
+        outputInvalid = !finite
         for j in 0..<d { previousLatent[j] = latent[j]; latent[j] = z[j] }
         hasLatent = true
     }
@@ -112,6 +124,7 @@ public final class LatentMonitor: CommandSource {
     public var isLinkLost: Bool { inner.isLinkLost }
     public var isSurprised: Bool { observer.isSurprised }
     public var isStarved: Bool { inner.isStarved }
+    public var isModelOutputInvalid: Bool { observer.outputInvalid }
 
     public init(inner: CommandSource, model: WorldModelFile, governor: SafetyGovernor, timer: RobotClock,
                 surpriseThresholdFactor: Double? = nil) throws {

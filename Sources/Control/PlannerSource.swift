@@ -64,6 +64,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     public var isSurprised: Bool { observer.isSurprised }
     /// No fresh plan for `maxStaleTicks` ticks in a row: the robot is running on an old plan.
     public var isStarved: Bool { maxStaleTicks > 0 && staleRun >= maxStaleTicks }
+    public var isModelOutputInvalid: Bool { observer.outputInvalid }
 
     public init(model: WorldModelFile, config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
                 surpriseThresholdFactor: Double? = nil) throws {

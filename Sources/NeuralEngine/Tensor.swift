@@ -222,3 +222,11 @@ public func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
     }
     return dot / max((na * nb).squareRoot(), 1e-30)
 }
+
+extension Tensor where Scalar == Float {
+    /// The first element that is NaN or infinite, with its flat index (nil when every element is finite).
+    public var firstNonFinite: (index: Int, value: Float)? {
+        for i in 0..<count where !storage.base[i].isFinite { return (i, storage.base[i]) }
+        return nil
+    }
+}

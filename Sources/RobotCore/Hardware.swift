@@ -62,6 +62,8 @@ public protocol CommandSource: AnyObject {
     /// True when the source's planner has produced no fresh plan for too many ticks (its compute does
     /// not fit the budget): the governor then stops, slows or reports, as the board profile says.
     var isStarved: Bool { get }
+    /// True when the source's world model produced a NaN or ∞ (latent or forecast): a latched fault.
+    var isModelOutputInvalid: Bool { get }
     /// Called when the source drives again after another one drove in its place (an operator took
     /// over, then handed back): whatever it carried from tick to tick (a last observation, a plan, a
     /// manoeuvre under way) describes a world the other driver has since changed. Default: nothing.
@@ -72,6 +74,7 @@ extension CommandSource {
     public var isLinkLost: Bool { false }
     public var isSurprised: Bool { false }
     public var isStarved: Bool { false }
+    public var isModelOutputInvalid: Bool { false }
     public func resume() {}
 }
 

@@ -28,6 +28,9 @@ public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
     /// The planner produced no fresh plan for `planner.max_stale_ticks` ticks in a row: the robot would
     /// run on an old plan (board profile `planner.starved_action: stop`).
     public static let plannerStarved = Faults(rawValue: 1 << 9)
+    /// The world model's latent or forecast holds a NaN or ∞ (a corrupt model, a broken kernel): nothing
+    /// it says can be trusted, whatever `surprise.action` says.
+    public static let modelOutputInvalid = Faults(rawValue: 1 << 10)
 
     /// Every cause, in the order they are reported.
     public static let all: [(Faults, String)] = [
@@ -35,11 +38,11 @@ public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
         (.staleFrame, "stale camera frame"), (.actuatorFailure, "actuator write failed"),
         (.loopWatchdog, "loop watchdog"), (.heartbeatLost, "command heartbeat lost"),
         (.teleopLinkLost, "teleop link lost"), (.modelSurprised, "world model surprised"),
-        (.plannerStarved, "planner starved"),
+        (.plannerStarved, "planner starved"), (.modelOutputInvalid, "model output invalid"),
     ]
 
     /// Faults that are hardware facts: latched in any state, armed or not.
-    public static let latchAlways: Faults = [.eStop, .eStopUnreadable, .cameraLost, .actuatorFailure]
+    public static let latchAlways: Faults = [.eStop, .eStopUnreadable, .cameraLost, .actuatorFailure, .modelOutputInvalid]
     /// Faults about the control pipeline being alive: latched while armed; before arming they are pre-arm checks.
     public static let latchWhileArmed: Faults = [.staleFrame, .loopWatchdog, .heartbeatLost, .teleopLinkLost, .modelSurprised, .plannerStarved]
 

@@ -44,10 +44,12 @@ public struct TickInputs: Sendable {
     public var modelSurprised: Bool
     /// The planner has produced no fresh plan for too many ticks.
     public var plannerStarved: Bool
+    /// The world model's output holds a NaN or ∞.
+    public var modelOutputInvalid: Bool
 
     public init(now: Instant, eStop: InputReading, frameTimestamp: Instant?, cameraFailure: DeviceFailure? = nil,
                 consecutiveOverruns: Int = 0, teleopLinkLost: Bool = false, modelSurprised: Bool = false,
-                plannerStarved: Bool = false) {
+                plannerStarved: Bool = false, modelOutputInvalid: Bool = false) {
         self.now = now
         self.eStop = eStop
         self.frameTimestamp = frameTimestamp
@@ -56,6 +58,7 @@ public struct TickInputs: Sendable {
         self.teleopLinkLost = teleopLinkLost
         self.modelSurprised = modelSurprised
         self.plannerStarved = plannerStarved
+        self.modelOutputInvalid = modelOutputInvalid
     }
 }
 
@@ -199,6 +202,7 @@ public final class SafetyGovernor {
         if consoleEStop { causes.insert(.eStop) }
         if inputs.cameraFailure != nil { causes.insert(.cameraLost) }
         if inputs.teleopLinkLost { causes.insert(.teleopLinkLost) }
+        if inputs.modelOutputInvalid { causes.insert(.modelOutputInvalid) }
         slowed = false
         if inputs.modelSurprised {
             surprisedTicks += 1

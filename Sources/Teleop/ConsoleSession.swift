@@ -293,7 +293,7 @@ public final class ConsoleSession {
         if !s.active.isEmpty { lines.append("causes present: \(s.active)") }
         if let t = s.lastTakeoverTicks { lines.append("last takeover: operator command reached the outputs in \(t) tick(s)") }
         let c = counters
-        lines.append("console: \(c.bytes) bytes, \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes, \(c.overlongLines) overlong lines")
+        lines.append("console: \(c.bytes) bytes, \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong lines")
         return lines
     }
 

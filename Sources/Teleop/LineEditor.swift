@@ -12,19 +12,25 @@ public struct ConsoleCounters: Sendable, Equatable {
     public var garbageBytes = 0
     /// Lines longer than `LineEditor.maxLineLength`, dropped whole.
     public var overlongLines = 0
+    /// Lines dropped whole because a byte of them was dropped (garbage never forms a command: `a\0r\u{1}m`
+    /// is not `arm`).
+    public var taintedLines = 0
 
     public init() {}
 }
 
 /// Turns a raw byte stream from a serial terminal into lines: printable ASCII is kept, backspace
 /// and DEL erase, CR, LF and CR LF each end a line, escape sequences (arrow keys) and every other
-/// control or non-ASCII byte are dropped and counted, and an overlong line is dropped whole. It
-/// also produces the echo a terminal in raw mode expects (none for machine sentences, `$…`).
+/// control or non-ASCII byte are dropped and counted, and a line that had any byte dropped, or is
+/// overlong, is dropped whole: what is left of a line with garbage in it is never a command. It also
+/// produces the echo a terminal in raw mode expects (none for machine sentences, `$…`).
 public struct LineEditor: Sendable {
     public static let maxLineLength = 120
 
     private var buffer: [UInt8] = []
     private var overflowed = false
+    /// A byte of the current line was dropped.
+    private var tainted = false
     private var afterCR = false
     private var escape = EscapeState.none
 
@@ -48,12 +54,14 @@ public struct LineEditor: Sendable {
             if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "O") {
                 escape = .sequence
                 counters.garbageBytes += 1
+                tainted = true
                 return nil
             }
         case .sequence:
             if (0x20...0x7E).contains(byte) {
                 if byte >= 0x40 { escape = .none }
                 counters.garbageBytes += 1
+                tainted = true
                 return nil
             }
             escape = .none
@@ -77,6 +85,7 @@ public struct LineEditor: Sendable {
         case 0x1B:
             escape = .started
             counters.garbageBytes += 1
+            tainted = true
             return nil
         case 0x20...0x7E:
             if buffer.count >= Self.maxLineLength {
@@ -88,6 +97,7 @@ public struct LineEditor: Sendable {
             return nil
         default:
             counters.garbageBytes += 1
+            tainted = true
             return nil
         }
     }
@@ -96,10 +106,16 @@ public struct LineEditor: Sendable {
         defer {
             buffer.removeAll(keepingCapacity: true)
             overflowed = false
+            tainted = false
         }
         if !silent { echo += [0x0D, 0x0A] }
         if overflowed {
             counters.overlongLines += 1
+            return nil
+        }
+        if tainted {
+            counters.taintedLines += 1
+            if !silent { echo += Array("line dropped: it held bytes that are not printable ASCII\r\n".utf8) }
             return nil
         }
         guard !buffer.isEmpty else { return nil }
@@ -111,6 +127,7 @@ public struct LineEditor: Sendable {
     public mutating func reset() {
         buffer.removeAll(keepingCapacity: true)
         overflowed = false
+        tainted = false
         afterCR = false
         escape = .none
     }

@@ -68,10 +68,17 @@ public struct WorldModelFile: Sendable {
         }
         var encoder: Parameters = [:], predictor: Parameters = [:], q: [String: AnyTensor] = [:]
         for (name, t) in file.tensors {
-            if name.hasPrefix("encoder_int8.") { q[String(name.dropFirst(13))] = t; continue }
+            if name.hasPrefix("encoder_int8.") {
+                if let f = t.as(Float.self), let bad = f.firstNonFinite {
+                    throw fail("tensor \"\(name)\" holds a non-finite value (\(bad.value) at element \(bad.index)): a model with NaN or ∞ weights is refused")
+                }
+                q[String(name.dropFirst(13))] = t
+                continue
+            }
             let isEnc = name.hasPrefix("encoder."), isPred = name.hasPrefix("predictor.")
             guard isEnc || isPred else { throw fail("tensor \"\(name)\" belongs to no part (encoder., predictor., encoder_int8.)") }
             guard let f = t.as(Float.self) else { throw fail("tensor \"\(name)\" is \(t.dtype.rawValue), expected F32") }
+            if let bad = f.firstNonFinite { throw fail("tensor \"\(name)\" holds a non-finite value (\(bad.value) at element \(bad.index)): a model with NaN or ∞ weights is refused") }
             if isEnc { encoder[String(name.dropFirst(8))] = f } else { predictor[String(name.dropFirst(10))] = f }
         }
         let model = WorldModelFile(encoderLayers: enc, predictorLayers: pred, encoder: encoder, predictor: predictor,
@@ -120,6 +127,14 @@ public struct WorldModelFile: Sendable {
     /// One object of the training summary (JSON text), nil if it has none or does not parse.
     private func trainingSection(_ key: String) -> [String: Any]? {
         (try? JSONSerialization.jsonObject(with: Data(training.utf8)) as? [String: Any])?[key] as? [String: Any]
+    }
+
+    /// Why frames of `width` × `height` gray pixels (a board's camera) cannot go into this model's encoder;
+    /// nil when they can.
+    public func frameMismatch(width: Int, height: Int) -> String? {
+        frameShape == [height, width, 1] ? nil
+            : "the model takes \(frameShape[1])×\(frameShape[0])×\(frameShape[2]) frames, the board's camera gives \(width)×\(height) gray "
+              + "(camera.width, camera.height): train a model on this board's recordings, or set the camera to the model's size"
     }
 
     public func makeEncoder(batch: Int = 1) throws -> Network {

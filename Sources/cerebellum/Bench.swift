@@ -56,7 +56,7 @@ struct BenchLoop: ParsableCommand {
             let governor = try SafetyGovernor(config: loaded.safetyConfig)
             let robot = rig.robot!
             let loop = rig.makeLoop(source: ScriptedWaypointFollower(world: robot.world), governor: governor)
-            let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: true)
+            let runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: .always)
             let start = clock.now()
             var measuring = false
             while true {

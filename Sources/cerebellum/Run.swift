@@ -81,6 +81,11 @@ struct Run: ParsableCommand {
                 warn("nothing was started.")
                 throw ExitCode(2)
             }
+            if let why = worldModel?.frameMismatch(width: p.camera.width, height: p.camera.height) {
+                warn("error: \(model) on board \(board): \(why)")
+                warn("nothing was started.")
+                throw ExitCode(2)
+            }
         }
         var goalImage: GrayImage?
         if let goal {
@@ -116,7 +121,8 @@ struct Run: ParsableCommand {
             for a in rt.applied { print("real-time: \(a)") }
             for w in rt.warnings { warn("warning: real-time: \(w)") }
         }
-        print(arm ? "arming when every pre-arm check passes" : "governor stays DISARMED (pass --arm to arm)")
+        print(arm ? "arming once, when every pre-arm check passes; after a disarm, an e-stop or a fault only an explicit arm arms again"
+                  : "governor stays DISARMED (pass --arm to arm)")
 
         installStopHandlers()
         let governor = try SafetyGovernor(config: loaded.safetyConfig)
@@ -156,7 +162,7 @@ struct Run: ParsableCommand {
             : nil
         let observer = planner?.observer ?? monitor?.observer
         let loop = rig.makeLoop(source: monitor ?? console?.arbiter ?? autonomy, governor: governor)
-        let runner = EpisodeRunner(rig: rig, loop: loop, armWhenReady: arm)
+        let runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: arm ? .once : .never)
         // The watchdog starts counting only now, after the model's warm-up: from here the loop feeds it.
         do { try rig.startWatchdog() } catch {
             rig.shutdown()
@@ -222,6 +228,10 @@ struct Run: ParsableCommand {
                     if runner.lastArmRefusal != lastRefusal, let refusal = runner.lastArmRefusal {
                         print("\(eraseLine)\(refusal)")
                     }
+                    if arm && !runner.armedOnce && runner.refusedArmTicks == Int(5 * p.loop.rateHz) {
+                        warn("\(eraseLine)WARNING: --arm: the pre-arm checks have not passed for 5 s (\(runner.lastArmRefusal.map { "\($0)" } ?? "?")); "
+                             + "the robot stays disarmed until they pass")
+                    }
                     lastRefusal = runner.lastArmRefusal
                     if loop.hasEvents { for e in loop.drainEvents() { report(e) } }
                 })
@@ -268,7 +278,7 @@ struct Run: ParsableCommand {
         printSummary(summary)
         if let console {
             let c = console.session.counters
-            print("  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes, \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)")
+            print("  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)")
             if let t = console.link.snapshot.lastTakeoverTicks { print("  last takeover: operator command at the outputs \(t) tick(s) after the loop received it") }
         }
         if trajectory != "none" && !paths.isEmpty {

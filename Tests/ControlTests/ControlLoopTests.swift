@@ -149,7 +149,7 @@ struct ControlLoopTests {
     func episodes(variant: TwoRoomsVariant) throws {
         for seed: UInt64 in 1...10 {
             let s = try SimSetup(variant: variant, seed: seed)
-            let runner = EpisodeRunner(rig: s.rig, loop: s.loop, armWhenReady: true)
+            let runner = EpisodeRunner(rig: s.rig, loop: s.loop, armPolicy: .always)
             let follower = s.loop.source as! ScriptedWaypointFollower
             #expect(follower.waypoints.count == 3, "start and goal are in opposite rooms")
             let result = runner.run(isDone: { follower.arrived }, shouldStop: { false })

@@ -143,6 +143,31 @@ struct TeleopConsoleTests {
         #expect(t.type(Sentence.make("STATUS")).contains("$STATUS,ARMED,TELEOP"))
     }
 
+    /// `run --arm` over the console: the runner arms once at start; after the operator's `disarm`, after `estop`
+    /// then `reset`, and after leaving teleop (`mode auto`: a disarmed hold) it stays disarmed until `arm`.
+    @Test("--arm arms once at start; a disarm, an e-stop reset or a disarmed hold is never re-armed by itself",
+          arguments: [["disarm"], ["estop", "reset"], ["drive 0.3 0", "mode auto"]])
+    func armOnceMeansOnce(_ lines: [String]) throws {
+        let t = try TeleopRig()
+        let runner = EpisodeRunner(rig: t.rig, loop: t.loop, armPolicy: .once)
+        var tick = 0
+        var states: [GovernorState] = []
+        var script: [Int: String] = [:]
+        for (i, line) in lines.enumerated() { script[10 + 5 * i] = line }
+        _ = runner.run(maxSteps: .max, isDone: { false }, shouldStop: { tick >= 60 }) { r in
+            tick += 1
+            if let line = script[tick] { t.pty.send(line + "\r") }
+            t.pump(1)
+            states.append(r.state)
+        }
+        _ = t.read()
+        #expect(runner.armedOnce && states[5] == .armed, "armed at start: \(states.prefix(8))")
+        #expect(states.suffix(30).allSatisfy { $0 != .armed }, "re-armed by itself after \(lines): \(states.suffix(30))")
+        #expect(t.governor.lastOutput.isNeutral)
+        // Only an explicit arm arms again.
+        #expect(t.type("arm", ticks: 3).contains("armed") && t.governor.state == .armed)
+    }
+
     @Test func leavingTeleopHoldsDisarmed() throws {
         let t = try TeleopRig()
         _ = t.armFromConsole()

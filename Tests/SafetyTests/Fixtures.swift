@@ -28,13 +28,15 @@ struct Harness {
     var teleopLinkLost = false
     var modelSurprised = false
     var plannerStarved = false
+    var modelOutputInvalid = false
 
     init(_ config: SafetyConfig = makeConfig()) throws { governor = try SafetyGovernor(config: config) }
 
     var inputs: TickInputs {
         TickInputs(now: now, eStop: eStop, frameTimestamp: frameAge.map { now - $0 },
                    cameraFailure: cameraFailure, consecutiveOverruns: overruns, teleopLinkLost: teleopLinkLost,
-                   modelSurprised: modelSurprised, plannerStarved: plannerStarved)
+                   modelSurprised: modelSurprised, plannerStarved: plannerStarved,
+                   modelOutputInvalid: modelOutputInvalid)
     }
 
     func command(_ efforts: [Double], issued: Instant? = nil) -> Command {

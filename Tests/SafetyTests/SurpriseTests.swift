@@ -79,6 +79,25 @@ struct SurpriseTests {
         #expect(h.governor.state == .armed && report.ticks(h.governor) == 10 && h.governor.lastOutput.efforts[0] == 0.5)
     }
 
+    @Test("a NaN or ∞ from the model latches 'model output invalid' whatever surprise.action says, armed or not")
+    func invalidOutput() throws {
+        var c = makeConfig()
+        c.surpriseResponse = .report
+        var h = try Harness(c)
+        #expect(h.arm() == .armed)
+        h.modelOutputInvalid = true
+        #expect(h.tick([0.4, 0.2, 0.1]).isNeutral && h.governor.latchedFaults == .modelOutputInvalid)
+        #expect(h.governor.latchedFaults.description == "model output invalid")
+        #expect(h.governor.clearFaults() == .stillActive(.modelOutputInvalid))
+        h.modelOutputInvalid = false
+        h.tick(nil)
+        #expect(h.governor.clearFaults() == .cleared)
+        var idle = try Harness(c)
+        idle.modelOutputInvalid = true
+        idle.tick([0, 0, 0])
+        #expect(idle.governor.latchedFaults == .modelOutputInvalid, "latched while disarmed too")
+    }
+
     @Test("the starvation fault has its name")
     func names() {
         #expect(Faults.plannerStarved.description == "planner starved")

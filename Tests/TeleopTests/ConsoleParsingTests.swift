@@ -31,12 +31,25 @@ struct ConsoleParsingTests {
 
     @Test func garbageEscapesAndOverlongLinesAreDroppedAndCounted() {
         let arrow: [UInt8] = [0x1B, UInt8(ascii: "["), UInt8(ascii: "A")]
-        let (l, c, _) = lines([0x00, 0xFF, 0x07] + arrow + Array("arm\r".utf8) + Array(repeating: UInt8(ascii: "x"), count: 500) + [0x0D] + Array("stop\n".utf8))
+        let (l, c, _) = lines([0x00, 0xFF, 0x07] + arrow + Array("\rarm\r".utf8) + Array(repeating: UInt8(ascii: "x"), count: 500) + [0x0D] + Array("stop\n".utf8))
         #expect(l == ["arm", "stop"])
-        #expect(c.garbageBytes == 6)
+        #expect(c.garbageBytes == 6 && c.taintedLines == 1)
         // A line end inside an escape sequence still ends the line.
         #expect(lines([0x1B, UInt8(ascii: "[")] + Array("\rstop\r".utf8)).0 == ["stop"])
         #expect(c.overlongLines == 1)
+    }
+
+    @Test("a line in which any byte was dropped is dropped whole: garbage never forms a command")
+    func droppedBytesNeverMakeACommand() {
+        let (l, c, echo) = lines(Array("a".utf8) + [0x00] + Array("r".utf8) + [0x01, 0xFF] + Array("m\r".utf8))
+        #expect(l.isEmpty && c.taintedLines == 1 && c.garbageBytes == 3)
+        #expect(String(decoding: echo, as: UTF8.self).contains("line dropped"))
+        // An arrow key typed in the middle of a line drops it too; the next clean line is taken.
+        let arrow: [UInt8] = [0x1B, UInt8(ascii: "["), UInt8(ascii: "D")]
+        #expect(lines(Array("ar".utf8) + arrow + Array("m\rstatus\r".utf8)).0 == ["status"])
+        // A sentence with a dropped byte is dropped silently (no echo for machines).
+        let (ls, cs, es) = lines(Array("$DRI".utf8) + [0x80] + Array("VE,0.1,0.1*00\r".utf8))
+        #expect(ls.isEmpty && cs.taintedLines == 1 && es.isEmpty)
     }
 
     @Test func machineSentencesAreNotEchoed() {
@@ -137,7 +150,7 @@ struct ConsoleFuzzTests {
         #expect(executed.count == executedTyped.count, "noise produced \(executed.count - executedTyped.count) commands")
         #expect(Array(executed.suffix(expected.count)) == expected)
         #expect(executed.count == expected.count)
-        #expect(c.garbageBytes > 100_000 && c.badLines > 100)
+        #expect(c.garbageBytes > 100_000 && c.badLines + c.taintedLines > 100 && c.taintedLines > 0)
     }
 
     @Test func pureNoiseDoesNothing() {
