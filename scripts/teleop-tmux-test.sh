@@ -57,7 +57,7 @@ tmux send-keys -t "$SESSION:operator" d d d d
 expect operator "cmd vx \+0\.50 vy \+0\.00" "the d key drives +vx"
 tmux send-keys -t "$SESSION:operator" q
 expect operator "left key drive" "q leaves key mode"
-type_line "\$DRIVE,0.20,0.10*00"
+type_line "\$DRIVE,0.20,0.10*0000"
 expect operator "ERR,CHECKSUM" "a bad checksum is rejected"
 type_line "mode auto"
 expect operator "DISARMED hold" "leaving teleop holds disarmed"

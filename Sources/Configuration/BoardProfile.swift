@@ -135,7 +135,8 @@ public struct InputLine: Sendable, Equatable {
     public var name: String
     public var role: InputRole
     public var driver: DeviceDriver
-    /// True when the line reads low while asserted (a normally-closed e-stop to ground).
+    /// True when the line reads low while asserted (pressed). A fail-safe e-stop is a normally-closed
+    /// button to ground with a pull-up: pressed or cut, the line reads high, so it is *not* active low.
     public var activeLow: Bool
     /// `gpiod`: where the line is.
     public var gpio: GPIOLineSpec?
@@ -189,6 +190,38 @@ public struct SafetySettings: Sendable, Equatable {
     public var maxConsecutiveOverruns: Int
     public var stallTimeout: Duration
     public var heartbeatTimeout: Duration
+    /// Safety parts a real board runs without, named on purpose (`safety.acknowledge`); `check-board` and
+    /// `run` print each loudly.
+    public var acknowledged: [SafetyAcknowledgement] = []
+}
+
+/// What a real board may run without only when its profile says so by name (`safety.acknowledge: [...]`).
+public enum SafetyAcknowledgement: String, Sendable, CaseIterable, Codable {
+    /// No e-stop input: nothing but software stops the robot.
+    case noEStopInput = "no_estop_input"
+    /// No PCA9685 OE line: a dead controller leaves the last pulses on the outputs.
+    case noOutputEnable = "no_output_enable"
+    /// No hardware watchdog: a hung board is not reset.
+    case noWatchdog = "no_watchdog"
+
+    /// The line `check-board` and `run` print.
+    public var warning: String {
+        switch self {
+        case .noEStopInput: "WARNING: this board has NO e-stop input (safety.acknowledge: no_estop_input): only software can stop it"
+        case .noOutputEnable: "WARNING: this board has NO PCA9685 output-enable line (safety.acknowledge: no_output_enable): if the controller dies, the last pulses stay on"
+        case .noWatchdog: "WARNING: this board has NO hardware watchdog (safety.acknowledge: no_watchdog): a hung controller is not reset"
+        }
+    }
+}
+
+/// The ranges a board with real actuators is held to (a simulated one may go past them).
+public enum RealBoardLimits {
+    /// Largest `slew_per_s`: the whole effort range (2) in 10 ms.
+    public static let maxSlewPerSecond = 200.0
+    /// Largest `stall_timeout_ms`, `heartbeat_timeout_ms` and `max_frame_age_ms` (an emulated board needs 2 s).
+    public static let maxMilliseconds = 2000.0
+    /// The longest pulse may fill at most this share of the PWM period (the PCA9685's counts clamp at 4095).
+    public static let maxPulseShare = 0.9
 }
 
 /// The simulated world behind a `sim` board, and its actuators' ground truth.
@@ -306,6 +339,17 @@ public struct LoadedBoard: Sendable {
             throw ConfigError(file: file, line: nil, column: nil, field: "channels.\(name)",
                               message: "board '\(profile.name)' has no actuator named '\(name)'")
         }
+        // A pulse longer than the period clamps at the PCA9685's 4095 counts: a constant high.
+        let periodMicros = 1e6 / calibration.pwmFrequencyHz
+        for a in profile.actuators {
+            let c = calibration.channels[a.name]!
+            let longest = max(c.minMicros, c.maxMicros, c.neutralMicros)
+            if longest > RealBoardLimits.maxPulseShare * periodMicros {
+                throw ConfigError(file: file, line: nil, column: nil, field: "channels.\(a.name)",
+                                  message: String(format: "pulses up to %.0f µs do not fit the %.1f Hz PWM period (%.0f µs, at most %.0f %% of it): lower pwm.frequency_hz",
+                                                  longest, calibration.pwmFrequencyHz, periodMicros, 100 * RealBoardLimits.maxPulseShare))
+            }
+        }
         self.profile = profile
         self.calibration = calibration
         if let problem = safetyConfig.problems().first {
@@ -346,6 +390,8 @@ extension BoardProfile {
         let root = try YAMLValue.parse(try readFile(path), file: path).mapping()
         let name = try root.required("name").string()
         let summary = try root.optional("description")?.string() ?? ""
+        // A board with real actuators is held to tighter ranges than a simulated one (`RealBoardLimits`).
+        let realBoard = root.optional("simulation") == nil
 
         let loopMap = try root.required("loop").mapping()
         let rate = try loopMap.required("rate_hz").double(in: 1...1000)
@@ -363,7 +409,7 @@ extension BoardProfile {
             driver: try camMap.required("driver").choice(DeviceDriver.self),
             width: try camMap.required("width").int(in: 8...4096),
             height: try camMap.required("height").int(in: 8...4096),
-            maxFrameAge: try milliseconds(camMap.required("max_frame_age_ms"), in: 1...10_000),
+            maxFrameAge: try milliseconds(camMap.required("max_frame_age_ms"), in: 1...(realBoard ? RealBoardLimits.maxMilliseconds : 10_000)),
             simLatency: .zero, simDropProbability: 0)
         camera.simLatency = try camMap.optional("sim_latency_ms").map { try milliseconds($0, in: 0...1000) } ?? .zero
         camera.simDropProbability = try camMap.optional("sim_drop_probability")?.double(in: 0...1) ?? 0
@@ -396,7 +442,7 @@ extension BoardProfile {
                 kind: try m.required("kind").choice(ActuatorKind.self),
                 minEffort: try m.optional("min_effort")?.double(in: -1...0) ?? -1,
                 maxEffort: try m.optional("max_effort")?.double(in: 0...1) ?? 1,
-                slewPerSecond: try m.required("slew_per_s").double(in: 0.001...1_000_000))
+                slewPerSecond: try m.required("slew_per_s").double(in: 0.001...(realBoard ? RealBoardLimits.maxSlewPerSecond : 1_000_000)))
             try m.finish()
             if actuators.contains(where: { $0.name == a.name }) { throw item.error("actuator name '\(a.name)' is used twice") }
             if actuators.contains(where: { $0.channel == a.channel }) { throw item.error("channel \(a.channel) is used twice") }
@@ -503,8 +549,9 @@ extension BoardProfile {
             window: try sm.optional("window_ms").map { try milliseconds($0, in: 1...10_000) } ?? .milliseconds(250),
             maxWindowChange: try sm.required("max_window_change").double(in: 0.001...2),
             maxConsecutiveOverruns: try sm.required("max_consecutive_overruns").int(in: 1...1000),
-            stallTimeout: try milliseconds(sm.required("stall_timeout_ms"), in: 1...60_000),
-            heartbeatTimeout: try milliseconds(sm.required("heartbeat_timeout_ms"), in: 1...60_000))
+            stallTimeout: try milliseconds(sm.required("stall_timeout_ms"), in: 1...(realBoard ? RealBoardLimits.maxMilliseconds : 60_000)),
+            heartbeatTimeout: try milliseconds(sm.required("heartbeat_timeout_ms"), in: 1...(realBoard ? RealBoardLimits.maxMilliseconds : 60_000)),
+            acknowledged: try sm.optional("acknowledge").map { v in try v.sequence().map { try $0.choice(SafetyAcknowledgement.self) } } ?? [])
         try sm.finish()
 
         var simulation: SimulationSettings?
@@ -583,6 +630,17 @@ extension BoardProfile {
             : ((boardDir.isEmpty ? "." : boardDir) as NSString).appendingPathComponent(calRelative)
         try root.finish()
 
+        if realBoard {
+            // What makes a dead or hung controller, or a pressed button, stop the robot: required unless named.
+            let missing: [(SafetyAcknowledgement, Bool, String)] = [
+                (.noEStopInput, !inputs.contains { $0.role == .estop }, "a real board needs an e-stop input (inputs: a line with role: estop)"),
+                (.noOutputEnable, pwm?.outputEnable == nil, "a real board needs the PCA9685's output-enable line (pwm.output_enable)"),
+                (.noWatchdog, watchdog == nil, "a real board needs a hardware watchdog (watchdog:)"),
+            ]
+            for (ack, isMissing, why) in missing where isMissing && !safety.acknowledged.contains(ack) {
+                throw root.value.error("\(why), or `safety: {acknowledge: [\(ack.rawValue)]}` to run without it on purpose")
+            }
+        }
         return BoardProfile(name: name, summary: summary, loop: LoopSettings(rateHz: rate, realtime: rt), camera: camera,
                             actuators: actuators, pwm: pwm, inputs: inputs, outputs: outputs, watchdog: watchdog,
                             serialConsole: serial, safety: safety,

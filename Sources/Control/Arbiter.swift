@@ -10,8 +10,9 @@ import Teleop
 ///   sends neutral (still a command, so the governor's heartbeat stays alive while the operator
 ///   is connected and idle).
 /// - Leaving teleop returns to a disarmed hold unless `resumeAutonomy`.
-/// - Console requests (arm, disarm, estop, reset, mode) are carried out here, on the loop thread,
-///   because the governor belongs to the loop.
+/// - Console requests (arm, disarm, reset, mode, goal) are carried out here, on the loop thread,
+///   because the governor belongs to the loop. A console e-stop goes past them (a lock-free counter):
+///   it latches on the first tick that sees it, whatever is queued.
 /// - The link is taken with a try-lock: a tick never waits on the console thread.
 public final class Arbiter: CommandSource {
     public var autonomy: CommandSource
@@ -57,6 +58,11 @@ public final class Arbiter: CommandSource {
             pendingClear = nil
             reply(id, .reset(governor.clearFaults()))
         }
+        // An e-stop bypasses the request slot and the lock: it latches on the tick it is first seen.
+        if let posted = link.waitingEStops() {
+            governor.consoleEStopPressed()
+            link.eStopsLatched(through: posted)
+        }
         let took = link.tryExchange { s in
             connected = s.connected
             if let d = s.operatorDrive, d.sequence != lastSequence {
@@ -100,9 +106,6 @@ public final class Arbiter: CommandSource {
         case .disarm:
             governor.disarm()
             s.answer(id, .disarmed)
-        case .estop:
-            governor.consoleEStopPressed()
-            s.answer(id, .estopLatched)
         case .reset:
             governor.releaseConsoleEStop()
             pendingClear = id

@@ -59,24 +59,35 @@ public enum ConsoleLineError: Error, Sendable, Equatable, CustomStringConvertibl
 }
 
 /// NMEA-style sentences: `$BODY*HH`, HH the XOR of the body's bytes in hex.
+/// Machine sentences: `$BODY*CCCC`, where CCCC is the CRC-16/CCITT-FALSE of the bytes between `$` and `*`
+/// (polynomial 0x1021, initial value 0xFFFF, no reflection, no final XOR; "123456789" gives 29B1) as four
+/// upper-case hex digits. A CRC-16 catches every burst of up to 16 bits and every odd number of flipped
+/// bits, where an 8-bit XOR lets two changed digits that cancel through (`0.9,0.9` for `0.1,0.1`).
 public enum Sentence {
-    public static func checksum<S: Sequence>(_ body: S) -> UInt8 where S.Element == UInt8 {
-        body.reduce(0, ^)
+    public static func checksum<S: Sequence>(_ body: S) -> UInt16 where S.Element == UInt8 {
+        var crc: UInt16 = 0xFFFF
+        for byte in body {
+            crc ^= UInt16(byte) << 8
+            for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
+        }
+        return crc
     }
 
-    /// `$BODY*HH` with the checksum filled in.
-    public static func make(_ body: String) -> String {
-        let c = checksum(Array(body.utf8))
-        let hex = String(c, radix: 16, uppercase: true)
-        return "$\(body)*\(hex.count == 1 ? "0" + hex : hex)"
+    /// The checksum as a sentence spells it: four upper-case hex digits.
+    public static func hex(_ c: UInt16) -> String {
+        let h = String(c, radix: 16, uppercase: true)
+        return String(repeating: "0", count: 4 - h.count) + h
     }
+
+    /// `$BODY*CCCC` with the checksum filled in.
+    public static func make(_ body: String) -> String { "$\(body)*\(hex(checksum(Array(body.utf8))))" }
 
     /// The body of a well-formed sentence with a correct checksum.
     static func body(of line: String) -> Result<Substring, ConsoleLineError> {
         guard line.first == "$", let star = line.lastIndex(of: "*") else { return .failure(.badChecksum) }
         let body = line[line.index(after: line.startIndex)..<star]
-        let hex = line[line.index(after: star)...]
-        guard hex.count == 2, let given = UInt8(hex, radix: 16) else { return .failure(.badChecksum) }
+        let digits = line[line.index(after: star)...]
+        guard digits.count == 4, digits.allSatisfy(\.isHexDigit), let given = UInt16(digits, radix: 16) else { return .failure(.badChecksum) }
         guard given == checksum(Array(body.utf8)) else { return .failure(.badChecksum) }
         return .success(body)
     }

@@ -57,6 +57,10 @@ public final class ConsoleSession {
     private let now: () -> Instant
     /// A request the loop has not answered in this long is withdrawn (the loop is not running).
     public static let replyTimeout: Duration = .seconds(2)
+    /// Lines that may wait for the loop; one more is refused with a busy reply and counted.
+    public static let maxQueued = 8
+    /// An e-stop posted and not yet confirmed latched: how to reply, and since when.
+    private var eStopConfirmation: (machine: Bool, posted: Instant)?
 
     public init(settings: ConsoleSettings, link: TeleopLink, limitsText: [String], now: @escaping () -> Instant) {
         self.settings = settings
@@ -87,7 +91,16 @@ public final class ConsoleSession {
             out += echo
             guard let line else { continue }
             switch parseConsoleLine(line, channels: settings.channels) {
+            case .success(let parsed) where parsed.command == .estop:
+                // Ahead of everything queued: latched on the loop's next tick.
+                out += eStop(machine: parsed.machine)
             case .success(let parsed):
+                guard queued.count < Self.maxQueued else {
+                    counters.queueFull += 1
+                    out += bytes(parsed.machine ? Sentence.make("ERR,BUSY") + "\r\n"
+                                 : "busy: \(queued.count) commands are waiting for the loop; line dropped\r\n" + prompt)
+                    continue
+                }
                 queued.append(parsed)
             case .failure(let error):
                 counters.badLines += 1
@@ -102,6 +115,16 @@ public final class ConsoleSession {
     /// Carries out queued lines and prints replies that arrived; call it regularly.
     public func poll() -> [UInt8] {
         var out: [UInt8] = []
+        if let c = eStopConfirmation {
+            if link.eStopsWaiting == 0 {
+                eStopConfirmation = nil
+                out += bytes(c.machine ? Sentence.make("OK,ESTOP") + "\r\n" : "E-STOP latched: outputs neutral; reset clears it\r\n"
+                             + (inKeyMode ? "" : prompt))
+            } else if now() - c.posted > Self.replyTimeout {
+                eStopConfirmation = nil
+                out += bytes(c.machine ? Sentence.make("ERR,NOLOOP") + "\r\n" : "the control loop did not latch the e-stop: it is not running\r\n")
+            }
+        }
         if let p = pending {
             if let reply = link.takeReply(p.id) {
                 pending = nil
@@ -153,7 +176,7 @@ public final class ConsoleSession {
             return bytes(limitsText.joined(separator: "\r\n") + "\r\n" + prompt)
         case .arm: return request(.arm, line)
         case .disarm: return request(.disarm, line)
-        case .estop: return request(.estop, line)
+        case .estop: return eStop(machine: m)
         case .reset: return request(.reset, line)
         case .mode(let mode): return request(.mode(mode), line)
         case .drive(let values):
@@ -173,6 +196,15 @@ public final class ConsoleSession {
             inKeyMode = true
             return bytes("key drive: w a s d or arrows move, space stops, + - speed, ! e-stop, q leaves\r\n") + keyLine()
         }
+    }
+
+    /// Posts an e-stop past the queue and the request slot (it cannot be refused); the latch is confirmed
+    /// by `poll` once the loop has seen it.
+    private func eStop(machine: Bool) -> [UInt8] {
+        onExecute?(.estop)
+        link.postEStop()
+        eStopConfirmation = (machine, now())
+        return machine ? [] : bytes("E-STOP sent\r\n")
     }
 
     private func request(_ r: ConsoleRequest, _ line: ConsoleLine) -> [UInt8] {
@@ -221,9 +253,7 @@ public final class ConsoleSession {
             keySpeed = max(0.1, ((keySpeed - 0.1) * 10).rounded() / 10)
             return keyLine()
         case UInt8(ascii: "!"):
-            onExecute?(.estop)
-            _ = link.post(.estop)
-            return bytes("\r\nE-STOP sent\r\n") + keyLine()
+            return bytes("\r\n") + eStop(machine: false) + keyLine()
         case UInt8(ascii: "q"), UInt8(ascii: "Q"), 0x03:
             inKeyMode = false
             drive(ChannelVector(count: settings.channels.count), hold: settings.deadman)
@@ -267,7 +297,6 @@ public final class ConsoleSession {
             if m { return Sentence.make(r == .armed ? "OK,ARM" : "ERR,ARM_REFUSED") + "\r\n" }
             return "\(r)\r\n"
         case .disarmed: return m ? Sentence.make("OK,DISARM") + "\r\n" : "disarmed (outputs neutral)\r\n"
-        case .estopLatched: return m ? Sentence.make("OK,ESTOP") + "\r\n" : "E-STOP latched: outputs neutral; reset clears it\r\n"
         case .reset(let r):
             switch r {
             case .cleared: return m ? Sentence.make("OK,RESET") + "\r\n" : "faults cleared; disarmed — arm to continue\r\n"

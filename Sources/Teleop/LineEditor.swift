@@ -15,6 +15,8 @@ public struct ConsoleCounters: Sendable, Equatable {
     /// Lines dropped whole because a byte of them was dropped (garbage never forms a command: `a\0r\u{1}m`
     /// is not `arm`).
     public var taintedLines = 0
+    /// Lines refused because `ConsoleSession.maxQueued` lines were already waiting for the loop.
+    public var queueFull = 0
 
     public init() {}
 }

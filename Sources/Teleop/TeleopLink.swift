@@ -3,9 +3,9 @@ import Safety
 import Synchronization
 
 /// A request from the console that only the control loop may carry out (the governor is the
-/// loop's alone).
+/// loop's alone). An e-stop is not a request: it goes past them (`TeleopLink.postEStop`).
 public enum ConsoleRequest: Sendable, Equatable {
-    case arm, disarm, estop, reset
+    case arm, disarm, reset
     case mode(ControlMode)
     case goal(String)
 }
@@ -14,7 +14,6 @@ public enum ConsoleRequest: Sendable, Equatable {
 public enum ConsoleReply: Sendable, Equatable {
     case arm(ArmResult)
     case disarmed
-    case estopLatched
     case reset(ClearResult)
     /// The mode now; `disarmed` when leaving teleop put the governor in a disarmed hold.
     case mode(ControlMode, disarmed: Bool)
@@ -73,10 +72,22 @@ public struct LinkState: Sendable {
 /// holds it just long enough to copy a few values.
 public final class TeleopLink: Sendable {
     let state = Mutex(LinkState())
+    /// E-stops the console has posted, and those the loop has latched: counters outside the mutex, so an
+    /// e-stop waits for no request ahead of it and the loop sees it on its next tick whoever holds the lock.
+    private let eStopsPosted = Atomic<UInt64>(0)
+    private let eStopsLatched = Atomic<UInt64>(0)
 
     public init() {}
 
     // MARK: console side
+
+    /// Posts an e-stop. Never refused, never queued: the loop latches it on its next tick.
+    public func postEStop() { eStopsPosted.add(1, ordering: .releasing) }
+
+    /// E-stops posted and not yet latched by the loop.
+    public var eStopsWaiting: UInt64 {
+        eStopsPosted.load(ordering: .acquiring) &- eStopsLatched.load(ordering: .acquiring)
+    }
 
     public func setConnected(_ up: Bool) { state.withLock { $0.connected = up } }
 
@@ -119,6 +130,16 @@ public final class TeleopLink: Sendable {
 }
 
 extension TeleopLink {
+    /// Loop side: true once per tick while e-stops are waiting; the caller latches and then calls
+    /// `eStopsLatched(through:)` with the count returned. Lock-free, never allocates.
+    public func waitingEStops() -> UInt64? {
+        let posted = eStopsPosted.load(ordering: .acquiring)
+        return posted != eStopsLatched.load(ordering: .relaxed) ? posted : nil
+    }
+
+    /// Loop side: every e-stop up to `posted` is latched.
+    public func eStopsLatched(through posted: UInt64) { eStopsLatched.store(posted, ordering: .releasing) }
+
     /// Loop side: runs `body` on the shared state if the lock is free right now; returns false
     /// (and skips `body`) if the console holds it. Never blocks, never allocates.
     public func tryExchange(_ body: (inout LinkState) -> Void) -> Bool {

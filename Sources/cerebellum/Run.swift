@@ -109,6 +109,7 @@ struct Run: ParsableCommand {
             throw ExitCode(2)
         }
         print("board \(p.name): \(p.summary)")
+        for a in p.safety.acknowledged { warn(a.warning) }
         if let f = rig.cameraFormat { print("camera: \(f)") }
         if let pwm = rig.pwm {
             print(String(format: "pwm: PCA9685, prescale %d → %.2f Hz (asked %.1f Hz, oscillator trim %.4f), channels %@",

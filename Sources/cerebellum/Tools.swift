@@ -19,6 +19,7 @@ struct CheckBoard: ParsableCommand {
         let b = loadBoardOrExit(board)
         let c = b.safetyConfig
         print("\(board): valid — board \(b.profile.name), calibration \(b.calibration.path)")
+        for a in b.profile.safety.acknowledged { print(a.warning) }
         print(String(format: "loop %.1f Hz (period %.3f ms); ", b.profile.loop.rateHz, c.tickPeriod.inMilliseconds)
               + LimitsDescription.timing(c))
         for (a, l) in zip(b.profile.actuators, c.channels) {

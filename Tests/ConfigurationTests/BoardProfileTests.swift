@@ -273,6 +273,48 @@ calibration: ../calibration/test.yaml
         #expect(try loadError(noPWM)?.message.contains("pwm") == true)
     }
 
+    @Test("a real board needs an e-stop input, an OE line and a watchdog unless it names what it goes without")
+    func realBoardSafetyParts() throws {
+        let noEStop = realBoard.replacingOccurrences(of: "inputs:\n  - {name: estop, role: estop, driver: gpiod, chip: pinctrl-bcm2711, line: GPIO17, active_low: true, bias: pull_up}\n", with: "")
+        #expect(noEStop != realBoard)
+        #expect(try loadError(noEStop)?.message.contains("e-stop input") == true)
+        #expect(try loadError(noEStop)?.message.contains("acknowledge: [no_estop_input]") == true)
+        let noOE = realBoard.replacingOccurrences(of: "  output_enable: {chip: pinctrl-bcm2711, line: GPIO4}\n", with: "")
+        #expect(try loadError(noOE)?.message.contains("output-enable") == true)
+        let noWatchdog = realBoard.replacingOccurrences(of: "watchdog:\n  timeout_s: 10\n", with: "")
+        #expect(try loadError(noWatchdog)?.message.contains("watchdog") == true)
+        // Named on purpose, each loads, and the board says what it runs without.
+        let bare = noEStop.replacingOccurrences(of: "  output_enable: {chip: pinctrl-bcm2711, line: GPIO4}\n", with: "")
+            .replacingOccurrences(of: "watchdog:\n  timeout_s: 10\n", with: "")
+            .replacingOccurrences(of: "safety:\n", with: "safety:\n  acknowledge: [no_estop_input, no_output_enable, no_watchdog]\n")
+        let b = try LoadedBoard.load(boardPath: try writeBoard(bare, calibration: goodCalibration)).profile
+        #expect(b.safety.acknowledged == [.noEStopInput, .noOutputEnable, .noWatchdog])
+        #expect(b.safety.acknowledged.allSatisfy { $0.warning.hasPrefix("WARNING") })
+        let typo = realBoard.replacingOccurrences(of: "safety:\n", with: "safety:\n  acknowledge: [no_brakes]\n")
+        #expect(try loadError(typo)?.field == "safety.acknowledge[0]")
+    }
+
+    @Test("a real board's limits and timeouts have sane ranges; pulses must fit the PWM period", arguments: [
+        ("slew_per_s: 10}", "slew_per_s: 1000000}", "actuators[0].slew_per_s"),
+        ("stall_timeout_ms: 150", "stall_timeout_ms: 60000", "safety.stall_timeout_ms"),
+        ("heartbeat_timeout_ms: 120", "heartbeat_timeout_ms: 60000", "safety.heartbeat_timeout_ms"),
+        ("max_frame_age_ms: 100", "max_frame_age_ms: 9000", "camera.max_frame_age_ms"),
+    ])
+    func realBoardRanges(replace: String, with: String, field: String) throws {
+        let text = realBoard.replacingOccurrences(of: replace, with: with)
+        #expect(text != realBoard)
+        let e = try #require(try loadError(text))
+        #expect(e.field == field, "\(e)")
+    }
+
+    @Test("a PWM frequency whose period is shorter than the pulses is refused, naming the calibration channel")
+    func pulsesFitThePeriod() throws {
+        let fast = goodCalibration.replacingOccurrences(of: "frequency_hz: 60,", with: "frequency_hz: 600,")
+        #expect(fast != goodCalibration)
+        let e = try #require(try loadError(goodBoard, fast))
+        #expect(e.field.hasPrefix("channels.") && e.message.contains("PWM period"), "\(e)")
+    }
+
     @Test func everyShippedBoardProfileLoads() throws {
         let dir = "\(repoRoot)/boards"
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }.sorted()

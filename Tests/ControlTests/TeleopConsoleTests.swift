@@ -168,6 +168,37 @@ struct TeleopConsoleTests {
         #expect(t.type("arm", ticks: 3).contains("armed") && t.governor.state == .armed)
     }
 
+    @Test("an e-stop behind a flood of requests latches on the next tick; the queue is bounded; the replies tell the truth")
+    func estopGoesPastTheQueue() throws {
+        let t = try TeleopRig()
+        _ = t.armFromConsole()
+        t.type("drive 0.4 0", ticks: 1)
+        _ = t.read()
+        t.pty.send(String(repeating: "disarm\r", count: 200) + "estop\r")
+        for _ in 0..<20 { t.console.server.pump(timeout: .milliseconds(2)) }
+        t.loop.tick()
+        #expect(t.governor.latchedFaults.contains(.eStop) && t.governor.lastOutput.isNeutral, "latched on the first tick after it arrived")
+        t.pump()
+        let screen = t.read()
+        #expect(screen.contains("E-STOP sent") && screen.contains("E-STOP latched"))
+        #expect(screen.contains("busy: 8 commands are waiting"))
+        #expect(t.console.session.counters.queueFull >= 190)
+        // Key mode's '!' goes the same way, and says "latched" only once it is.
+        for _ in 0..<12 { t.tick() }
+        _ = t.read()
+        #expect(t.type("reset", ticks: 3).contains("faults cleared") && t.governor.state == .disarmed)
+        t.pty.send("keys\r")
+        t.pump()
+        _ = t.read()
+        t.pty.send("!")
+        t.pump()
+        let sent = t.read()
+        #expect(sent.contains("E-STOP sent") && !sent.contains("E-STOP latched"))
+        t.tick()
+        t.pump()
+        #expect(t.read().contains("E-STOP latched") && t.governor.latchedFaults.contains(.eStop))
+    }
+
     @Test func leavingTeleopHoldsDisarmed() throws {
         let t = try TeleopRig()
         _ = t.armFromConsole()

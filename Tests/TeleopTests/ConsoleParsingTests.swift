@@ -91,25 +91,38 @@ struct ConsoleParsingTests {
         #expect(error("arm now") != nil)
     }
 
+    @Test("sentences carry a CRC-16/CCITT-FALSE; the XOR-8 collision of the old form does not pass")
+    func crc16() throws {
+        #expect(Sentence.checksum(Array("123456789".utf8)) == 0x29B1, "the standard check value")
+        #expect(Sentence.make("STOP").count == "$STOP*".count + 4)
+        // 0.1,0.1 and 0.9,0.9 have the same XOR-8 (the collision a wire fault can make): not the same CRC.
+        #expect(Sentence.checksum(Array("DRIVE,0.9,0.9".utf8)) != Sentence.checksum(Array("DRIVE,0.1,0.1".utf8)))
+        let forged = "$DRIVE,0.9,0.9*" + Sentence.hex(Sentence.checksum(Array("DRIVE,0.1,0.1".utf8)))
+        #expect(throws: ConsoleLineError.badChecksum) { try parseConsoleLine(forged, channels: channels).get() }
+        #expect(throws: ConsoleLineError.badChecksum) { try parseConsoleLine("$DRIVE,0.9,0.9*4C", channels: channels).get() }
+        // Every single-bit flip of a good sentence's body is caught.
+        let body = Array("DRIVE,0.20,-0.10".utf8), crc = Sentence.checksum(body)
+        for i in body.indices { for bit in 0..<8 {
+            var b = body
+            b[i] ^= 1 << bit
+            #expect(Sentence.checksum(b) != crc)
+        } }
+    }
+
     @Test func checksummedSentences() throws {
-        #expect(Sentence.make("DRIVE,0.20,-0.10") == "$DRIVE,0.20,-0.10*" + hex(Sentence.checksum(Array("DRIVE,0.20,-0.10".utf8))))
+        #expect(Sentence.make("DRIVE,0.20,-0.10") == "$DRIVE,0.20,-0.10*" + Sentence.hex(Sentence.checksum(Array("DRIVE,0.20,-0.10".utf8))))
         let good = Sentence.make("DRIVE,0.20,-0.10")
         #expect(try parseConsoleLine(good, channels: channels).get() == ConsoleLine(command: .drive([0.2, -0.1]), machine: true))
         #expect(try parseConsoleLine(Sentence.make("MODE,TELEOP"), channels: channels).get().command == .mode(.teleop))
         #expect(try parseConsoleLine(Sentence.make("ESTOP"), channels: channels).get().command == .estop)
         var bad = Array(good.utf8)
         bad[3] = UInt8(ascii: "X")
-        for line in [String(decoding: bad, as: UTF8.self), "$DRIVE,0.20,-0.10", "$DRIVE,0.20,-0.10*G1", "$STOP*1"] {
+        for line in [String(decoding: bad, as: UTF8.self), "$DRIVE,0.20,-0.10", "$DRIVE,0.20,-0.10*G1AB", "$STOP*1", "$STOP*" + Sentence.hex(Sentence.checksum(Array("STOP".utf8))).dropLast()] {
             if case .failure(let e) = parseConsoleLine(line, channels: channels) { #expect(e == .badChecksum, "\(line)") } else {
                 Issue.record("accepted \(line)")
             }
         }
         if case .failure(let e) = parseConsoleLine(Sentence.make("FLY,1"), channels: channels) { #expect(e.code == "MALFORMED") }
-    }
-
-    private func hex(_ v: UInt8) -> String {
-        let s = String(v, radix: 16, uppercase: true)
-        return s.count == 1 ? "0" + s : s
     }
 }
 
