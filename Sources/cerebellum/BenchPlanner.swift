@@ -97,7 +97,7 @@ struct BenchPlanner: ParsableCommand {
         print("  kernel     rows   time µs    GFLOP/s   of peak" + (peerReport != nil ? "   onnxruntime µs  GFLOP/s" : ""))
         for p in passes {
             var line = "  \(padded(p.kernel, 9)) \(String(format: "%5d %9.2f %10.1f %8@", p.rows, p.microseconds, p.gflops, percent(p.peakFraction)))"
-            if p.kernel == passes.first?.kernel, let shape = peerReport?.shapes.first(where: { $0.rows == p.rows }) {
+            if p.kernel == DenseKernel.best.rawValue, let shape = peerReport?.shapes.first(where: { $0.rows == p.rows }) {
                 line += String(format: "   %14.2f %8.1f", shape.pass_us, shape.pass_gflops)
             }
             print(line)
@@ -112,7 +112,7 @@ struct BenchPlanner: ParsableCommand {
                                                            shape.iteration_ms, shape.iteration_gflops,
                                                            percent(peak.map { shape.iteration_gflops / $0 })))
             if let best = iterations.last {
-                print(String(format: "  %@ is %.1f× ONNX Runtime's time per iteration", best.kernel, shape.iteration_ms / best.milliseconds))
+                print(String(format: "  ONNX Runtime takes %.1f× the time of the %@ kernel per iteration", shape.iteration_ms / best.milliseconds, best.kernel))
             }
         } else if peer != nil {
             print("  onnxruntime: no figure (see the message above)")
