@@ -30,7 +30,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// shorter horizon or fewer iterations), and ticks with no planning work at all (the previous
     /// plan, shifted, was used).
     public private(set) var cutShort = 0
-    public private(set) var skipped = 0
+    public var skipped: Int { planningTicks - freshTicks }
     /// Ticks that planned (had a goal and a latent), and of them those that improved the plan.
     public private(set) var planningTicks = 0
     public private(set) var freshTicks = 0
@@ -232,7 +232,6 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
             freshTicks += 1
             staleRun = 0
         } else {
-            skipped += 1
             staleRun += 1
             longestStaleRun = max(longestStaleRun, staleRun)
         }
