@@ -87,8 +87,10 @@ struct EvalScaling: ParsableCommand {
                                   xLabel: "budget per tick, ms", yLabel: "%")
             for scenario in scenarios {
                 let mine = rows.filter { $0.scenario == scenario }.sorted { $0.budgetMilliseconds < $1.budgetMilliseconds }
-                chart.add(name: "\(scenario) success", points: mine.map { ($0.budgetMilliseconds, 100 * $0.successRate) }, markers: true)
-                chart.add(name: "\(scenario) idle ticks", points: mine.map { ($0.budgetMilliseconds, 100 * $0.idleShare) }, markers: true)
+                // Short legend names: the chart's legend column is narrow.
+                let short = ["two-rooms": "fixed", "two-rooms-random": "random"][scenario] ?? scenario
+                chart.add(name: "\(short) success", points: mine.map { ($0.budgetMilliseconds, 100 * $0.successRate) }, markers: true)
+                chart.add(name: "\(short) idle", points: mine.map { ($0.budgetMilliseconds, 100 * $0.idleShare) }, markers: true)
             }
             try chart.render(width: 900, height: 540).writePNG(path: png)
             print("chart: \(png)")
