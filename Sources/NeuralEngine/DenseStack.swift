@@ -62,12 +62,12 @@ public final class DenseStack: @unchecked Sendable {
     /// Compiles `layers` (linear, then optionally a ReLU, repeated) with `parameters` named as a
     /// `Network` names them ("<index>.weight", "<index>.bias"). Throws for any other layer kind or a
     /// missing or misshapen tensor.
-    public init(layers specs: [LayerSpec], parameters: Parameters, inputSize: Int, capacity: Int,
-                kernel: DenseKernel = .best) throws {
+    public convenience init(layers specs: [LayerSpec], parameters: Parameters, inputSize: Int, capacity: Int,
+                            kernel: DenseKernel = .best) throws {
         guard capacity >= 1 else { throw ModelError("dense stack: capacity must be ≥ 1") }
         guard ck_dense_available(kernel.c) != 0 else { throw ModelError("dense stack: this CPU has no \(kernel.rawValue) kernel") }
         var built: [Layer] = []
-        var width = inputSize, flops = 0
+        var width = inputSize
         var i = 0
         while i < specs.count {
             guard case let .linear(inputs, outputs) = specs[i] else {
@@ -88,22 +88,11 @@ public final class DenseStack: @unchecked Sendable {
             let packed = Tensor<Float>(shape: [Int(ck_dense_packed_count(Int32(outputs), Int32(inputs)))])
             ck_pack_f32(Int32(outputs), Int32(inputs), w.pointer, packed.pointer)
             built.append(Layer(inputs: inputs, outputs: outputs, packed: packed, bias: bias?.copy(), relu: relu))
-            flops += 2 * inputs * outputs
             width = outputs
             i += 1
         }
         guard !built.isEmpty else { throw ModelError("dense stack: no layers") }
-        self.kernel = kernel
-        self.capacity = capacity
-        self.inputSize = inputSize
-        outputSize = width
-        layers = built
-        flopsPerRow = flops
-        descriptors = Self.describe(built)
-        input = Tensor(shape: [capacity, inputSize])
-        output = Tensor(shape: [capacity, width])
-        let widest = built.dropLast().map(\.outputs).max() ?? 1
-        hidden = [Tensor(shape: [capacity, widest]), Tensor(shape: [capacity, widest])]
+        self.init(packed: built, inputSize: inputSize, capacity: capacity, kernel: kernel)
     }
 
     /// The predictor network's layers, compiled for this kernel (its layer list and parameters).
@@ -129,7 +118,7 @@ public final class DenseStack: @unchecked Sendable {
     /// wrongly on this CPU shows here (the planner checks its kernel this way before using it).
     public func disagreement(rows: Int) throws -> Float {
         guard kernel != .portable else { return 0 }
-        let reference = try DenseStack(layers: layers, inputSize: inputSize, capacity: capacity)
+        let reference = DenseStack(packed: layers, inputSize: inputSize, capacity: capacity, kernel: .portable)
         reference.input.pointer.update(from: input.pointer, count: rows * inputSize)
         reference.forward(rows: rows)
         forward(rows: rows)
@@ -143,9 +132,9 @@ public final class DenseStack: @unchecked Sendable {
         return diff / scale
     }
 
-    /// A portable copy of already packed layers.
-    private init(layers: [Layer], inputSize: Int, capacity: Int) throws {
-        kernel = .portable
+    /// A stack of already packed layers (several stacks may share them) with buffers of its own.
+    private init(packed layers: [Layer], inputSize: Int, capacity: Int, kernel: DenseKernel) {
+        self.kernel = kernel
         self.capacity = capacity
         self.inputSize = inputSize
         self.layers = layers

@@ -25,6 +25,13 @@ public struct CostEstimate: Sendable {
         }
     }
 
+    /// Records a measurement, counting one far above the estimate (a preemption, a stall of the machine) as
+    /// at most twice the mean, so one outlier cannot stop the work for more than a few ticks; a real
+    /// slowdown still shows within a few measurements.
+    public mutating func recordCapped(_ value: Double) {
+        record(isMeasured ? min(value, 2 * mean) : value)
+    }
+
     /// Shrinks the estimate when work was not started because of it, so one slow measurement (a page
     /// fault, a preemption) cannot stop the work for long.
     public mutating func decay() {

@@ -129,13 +129,6 @@ public final class LatentPlanner {
         chunk = max(min(4, config.samples), min(config.samples, fit / 4 * 4))
     }
 
-    /// Records one measurement of a row's cost. A measurement far above the estimate (a preemption, a
-    /// stall of the machine) counts as at most twice the estimate, so one outlier cannot stop planning
-    /// for more than a few ticks; a real slowdown still shows within a few chunks.
-    private func recordRowCost(_ nanoseconds: Double) {
-        rowCost.record(rowCost.isMeasured ? min(nanoseconds, 2 * rowCost.mean) : nanoseconds)
-    }
-
     /// Improves the plan from latent `z0` toward `goal` for up to `config.iterations` iterations, doing
     /// only the work that fits before `deadline` on `clock` (all of it without a clock). Samples finished
     /// when the deadline comes update the plan; a chunk that would run past it is not started, and one
@@ -168,7 +161,7 @@ public final class LatentPlanner {
                 sample(first: done, count: c)
                 let finished = rollout(first: done, count: c, horizon: h, from: z0, goal: goal, clock: clock, deadline: deadline)
                 if let start, let clock {
-                    recordRowCost(Double((clock.now() - start).nanoseconds) / Double(c * max(1, finished)))
+                    rowCost.recordCapped(Double((clock.now() - start).nanoseconds) / Double(c * max(1, finished)))
                 }
                 guard finished == h else {
                     step.abandoned = true

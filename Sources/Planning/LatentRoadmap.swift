@@ -68,13 +68,6 @@ public final class LatentRoadmap {
         childCost.mean + childCost.deviation + (checkCost.mean + checkCost.deviation) * Double(nodeCount)
     }
 
-    /// The estimate of the smallest batch worth starting (a node's children in `directions` directions), ns.
-    public var smallestBatchEstimate: Double { perChildEstimate * Double(directions) }
-
-    /// Records a measurement, counting one far above the estimate (a preemption) as at most twice it.
-    private static func record(_ value: Double, into estimate: inout CostEstimate) {
-        estimate.record(estimate.isMeasured ? min(value, 2 * estimate.mean) : value)
-    }
 
     public init(model: WorldModelFile, directions: Int = 16, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64) throws {
         guard (4...64).contains(directions), (1...16).contains(macroSteps), maxNodes >= 2, batch >= directions else {
@@ -194,7 +187,7 @@ public final class LatentRoadmap {
             }
             guard rolledOut else {
                 // Slower than its bound: the time it took (a lower bound on its cost) raises the estimate.
-                if let start, let clock { Self.record(Double((clock.now() - start).nanoseconds) / Double(count), into: &childCost) }
+                if let start, let clock { childCost.recordCapped(Double((clock.now() - start).nanoseconds) / Double(count)) }
                 break
             }
             let rolled = clock?.now()
@@ -204,8 +197,8 @@ public final class LatentRoadmap {
             pair += accepted
             expanded += accepted
             if let start, let rolled, let clock {
-                Self.record(Double((rolled - start).nanoseconds) / Double(count), into: &childCost)
-                Self.record(Double((clock.now() - rolled).nanoseconds) / Double(max(1, accepted * nodesBefore)), into: &checkCost)
+                childCost.recordCapped(Double((rolled - start).nanoseconds) / Double(count))
+                checkCost.recordCapped(Double((clock.now() - rolled).nanoseconds) / Double(max(1, accepted * nodesBefore)))
             }
             if accepted < count && status == .searching { break }
         }
