@@ -26,6 +26,9 @@ for name in estop motor-enable status-led pwm-oe limit-a limit-b spare-a spare-b
   mkdir -p $g/bank0/line$n; echo $name > $g/bank0/line$n/name; n=$((n+1))
 done
 echo 1 > $g/live || echo "HIL FAIL: gpio-sim live"
+# The OE line has a pull-up, as a board must wire it (a released line means outputs disabled); the
+# other lines keep gpio-sim's default pull-down (a released motor enable is off).
+for d in /sys/devices/platform/gpio-sim.*/gpiochip*/sim_gpio3; do echo pull-up > $d/pull; done
 # I2C: the SMBus stub answering at 0x40 (the PCA9685's address) and i2c-dev (absent from Debian's arm64 kernel).
 i2c=yes
 modprobe i2c-dev
@@ -54,7 +57,12 @@ if [ ! -x ./cerebellum ]; then
   echo "HIL SUMMARY: $pass passed, $fail failed (arm64 kernel side)"
   [ $fail = 0 ] || status=1
 elif [ "$i2c" = yes ]; then
-  ./cerebellum hil-check --board boards/hil-$arch.yaml || status=1
+  # The kill and stop checks start `cerebellum run --arm` as its own process on a copy of the profile that
+  # keeps it armed on this emulated CPU (the starved planner only reported), without the watchdog (a
+  # killed controller cannot close it: the guest would reset) and with a 150 ms supervisor limit.
+  sed -e '/^watchdog:/,/^$/d' -e 's/^safety:$/safety:\n  acknowledge: [no_watchdog]/' boards/hil-$arch.yaml > boards/hil-$arch-faults.yaml
+  printf 'planner:\n  starved_action: report\nsupervisor:\n  stall_ms: 150\n' >> boards/hil-$arch-faults.yaml
+  ./cerebellum hil-check --board boards/hil-$arch.yaml --fault-board boards/hil-$arch-faults.yaml --goal goals/hil.png || status=1
   # The main command against the real drivers: capture from vivid, plan, write PWM registers to the stub.
   echo "HIL RUN: cerebellum run --board boards/hil-$arch.yaml --goal goals/hil.png --arm --duration 8"
   ./cerebellum run --board boards/hil-$arch.yaml --goal goals/hil.png --arm --duration 8 --no-realtime --json /tmp/run.json || status=1

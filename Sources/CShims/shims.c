@@ -13,6 +13,9 @@
 #include <linux/videodev2.h>
 #include <libv4l2.h>
 #include <sys/mman.h>
+#include <signal.h>
+#include <spawn.h>
+#include <fcntl.h>
 
 const unsigned long CB_WDIOC_SETTIMEOUT = WDIOC_SETTIMEOUT;
 const unsigned long CB_WDIOC_GETTIMEOUT = WDIOC_GETTIMEOUT;
@@ -122,3 +125,31 @@ const unsigned long CB_VIDIOC_QUERYCAP = VIDIOC_QUERYCAP, CB_VIDIOC_ENUM_FMT = V
     CB_VIDIOC_QBUF = VIDIOC_QBUF, CB_VIDIOC_DQBUF = VIDIOC_DQBUF, CB_VIDIOC_STREAMON = VIDIOC_STREAMON,
     CB_VIDIOC_STREAMOFF = VIDIOC_STREAMOFF, CB_VIDIOC_ENUM_FRAMESIZES = VIDIOC_ENUM_FRAMESIZES,
     CB_VIDIOC_QUERYCTRL = VIDIOC_QUERYCTRL, CB_VIDIOC_G_CTRL = VIDIOC_G_CTRL, CB_VIDIOC_S_CTRL = VIDIOC_S_CTRL;
+
+int cb_spawn_supervisor(const char *path, char *const argv[], int channel, int *pid) {
+    /* Above the descriptor the child gets, so the dup2 cannot clobber it. */
+    int high = fcntl(channel, F_DUPFD_CLOEXEC, 10);
+    if (high < 0) return errno;
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    int r = posix_spawn_file_actions_init(&actions);
+    if (r) { close(high); return r; }
+    r = posix_spawnattr_init(&attr);
+    if (r) { posix_spawn_file_actions_destroy(&actions); close(high); return r; }
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    if (!r) r = posix_spawn_file_actions_adddup2(&actions, high, 3);
+    if (!r) r = posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+    if (!r) r = posix_spawnattr_setsigmask(&attr, &none);
+    if (!r) r = posix_spawnattr_setsigdefault(&attr, &all);
+    if (!r) r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    extern char **environ;
+    pid_t child = 0;
+    if (!r) r = posix_spawn(&child, path, &actions, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    close(high);
+    if (!r) *pid = child;
+    return r;
+}

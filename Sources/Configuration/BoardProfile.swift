@@ -170,9 +170,18 @@ public struct SerialConsoleSettings: Sendable, Equatable {
     public var keyVertical: String?
     /// Leaving teleop hands straight back to autonomy instead of holding disarmed.
     public var resumeAutonomy: Bool
+    /// The operator's console is a pre-arm check, and its link going down while armed stops the robot
+    /// in any mode (false: only while the operator drives).
+    public var required: Bool
+    /// With a heartbeat the link counts as up only while bytes arrive at least this often (a UART with
+    /// CLOCAL never reports a hang-up, so silence is the only sign that nobody is there).
+    public var heartbeat: Duration?
 
     public init(device: String, baud: Int = 115_200, deadman: Duration = .milliseconds(300), keyHold: Duration = .milliseconds(600),
-                keySpeed: Double = 0.5, keyHorizontal: String? = nil, keyVertical: String? = nil, resumeAutonomy: Bool = false) {
+                keySpeed: Double = 0.5, keyHorizontal: String? = nil, keyVertical: String? = nil, resumeAutonomy: Bool = false,
+                required: Bool = true, heartbeat: Duration? = nil) {
+        self.required = required
+        self.heartbeat = heartbeat
         self.device = device
         self.baud = baud
         self.deadman = deadman
@@ -257,6 +266,9 @@ public struct BoardProfile: Sendable, Equatable {
     public var inputs: [InputLine]
     public var outputs: [OutputLine] = []
     public var watchdog: WatchdogSettings?
+    /// The output supervisor's limit on the gap between ticks while the outputs are enabled (real boards;
+    /// `supervisor.stall_ms`, default the larger of 100 ms and three periods).
+    public var supervisorStall: Duration = .milliseconds(100)
     public var serialConsole: SerialConsoleSettings?
     public var safety: SafetySettings
     public var simulation: SimulationSettings?
@@ -386,8 +398,11 @@ func milliseconds(_ v: YAMLValue, in range: ClosedRange<Double>) throws -> Durat
 
 extension BoardProfile {
     /// Reads `boards/NAME.yaml`.
-    public static func load(path: String) throws -> BoardProfile {
-        let root = try YAMLValue.parse(try readFile(path), file: path).mapping()
+    public static func load(path: String) throws -> BoardProfile { try parse(text: try readFile(path), path: path) }
+
+    /// A board profile from its text; errors name `path`.
+    public static func parse(text: String, path: String) throws -> BoardProfile {
+        let root = try YAMLValue.parse(text, file: path).mapping()
         let name = try root.required("name").string()
         let summary = try root.optional("description")?.string() ?? ""
         // A board with real actuators is held to tighter ranges than a simulated one (`RealBoardLimits`).
@@ -518,6 +533,13 @@ extension BoardProfile {
             try w.finish()
         }
 
+        // The output supervisor (a second process on real boards) cuts the outputs when ticks stop for this long.
+        var supervisorStall = Duration.seconds(double: max(0.1, 3 / rate))
+        if let sv = try root.optional("supervisor")?.mapping() {
+            supervisorStall = try milliseconds(sv.required("stall_ms"), in: max(20, (2000 / rate).rounded(.up))...1000)
+            try sv.finish()
+        }
+
         var serial: SerialConsoleSettings?
         if let s = try root.optional("serial_console")?.mapping() {
             let names = actuators.map(\.name)
@@ -540,7 +562,9 @@ extension BoardProfile {
                 keySpeed: try s.optional("key_speed")?.double(in: 0.05...1) ?? 0.5,
                 keyHorizontal: try axis("key_horizontal"),
                 keyVertical: try axis("key_vertical"),
-                resumeAutonomy: try s.optional("resume_autonomy")?.bool() ?? false)
+                resumeAutonomy: try s.optional("resume_autonomy")?.bool() ?? false,
+                required: try s.optional("required")?.bool() ?? true,
+                heartbeat: try s.optional("heartbeat_ms").map { try milliseconds($0, in: 50...10_000) })
             try s.finish()
         }
 
@@ -641,11 +665,13 @@ extension BoardProfile {
                 throw root.value.error("\(why), or `safety: {acknowledge: [\(ack.rawValue)]}` to run without it on purpose")
             }
         }
-        return BoardProfile(name: name, summary: summary, loop: LoopSettings(rateHz: rate, realtime: rt), camera: camera,
+        var profile = BoardProfile(name: name, summary: summary, loop: LoopSettings(rateHz: rate, realtime: rt), camera: camera,
                             actuators: actuators, pwm: pwm, inputs: inputs, outputs: outputs, watchdog: watchdog,
                             serialConsole: serial, safety: safety,
                             simulation: simulation, planner: planner, surprise: surprise,
                             calibrationPath: normalizedPath(calibrationPath), path: path)
+        profile.supervisorStall = supervisorStall
+        return profile
     }
 }
 
@@ -672,8 +698,11 @@ private func gpioLine(_ m: YAMLMapping) throws -> GPIOLineSpec {
 
 extension Calibration {
     /// Reads `calibration/NAME.yaml`.
-    public static func load(path: String) throws -> Calibration {
-        let root = try YAMLValue.parse(try readFile(path), file: path).mapping()
+    public static func load(path: String) throws -> Calibration { try parse(text: try readFile(path), path: path) }
+
+    /// A calibration from its text; errors name `path`.
+    public static func parse(text: String, path: String) throws -> Calibration {
+        let root = try YAMLValue.parse(text, file: path).mapping()
         let board = try root.required("board").string()
         let measured = try root.optional("measured")?.string()
         var frequency = 50.0, trim = 1.0

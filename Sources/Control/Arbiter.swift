@@ -20,6 +20,8 @@ public final class Arbiter: CommandSource {
     public let governor: SafetyGovernor
     /// Leaving teleop lets autonomy drive again without a new `arm`.
     public let resumeAutonomy: Bool
+    /// The operator's link must be up in every mode (a pre-arm check; a loss while armed latches).
+    public let requireLink: Bool
     public private(set) var mode = ControlMode.auto
     /// The serial link was up at the last exchange.
     public private(set) var connected = false
@@ -30,22 +32,28 @@ public final class Arbiter: CommandSource {
     private var driveReceived = Instant.zero
     private var lastSequence: UInt64 = 0
     private var pendingClear: UInt32?
+    /// An arm that came with the bytes that brought the link up: answered next tick, once the governor
+    /// has stepped with the link up (its pre-arm checks are those of its last step).
+    private var pendingArm: UInt32?
+    private var linkCameUp = false
     private var takeoverTick: Int?
     private var snapshot = LoopSnapshot()
     private var ticks = 0
 
-    public init(autonomy: CommandSource, link: TeleopLink, governor: SafetyGovernor, resumeAutonomy: Bool = false) {
+    public init(autonomy: CommandSource, link: TeleopLink, governor: SafetyGovernor, resumeAutonomy: Bool = false, requireLink: Bool = false) {
         self.autonomy = autonomy
         self.link = link
         self.governor = governor
         self.resumeAutonomy = resumeAutonomy
+        self.requireLink = requireLink
         snapshot.output = ChannelVector(count: governor.channelCount)
     }
 
     public var origin: CommandOrigin { mode == .teleop ? .teleop : autonomy.origin }
 
-    /// The operator is in control and the link is down: the governor gets a fault.
-    public var isLinkLost: Bool { mode == .teleop && !connected }
+    /// The link is down while the operator is in control, or at any time when it is required: the
+    /// governor gets a fault (before arming: a failed pre-arm check).
+    public var isLinkLost: Bool { (mode == .teleop || requireLink) && !connected }
     /// Autonomy's world model is surprised (while autonomy drives; the operator's own eyes count in teleop).
     public var isSurprised: Bool { mode == .auto && autonomy.isSurprised }
     public var isStarved: Bool { mode == .auto && autonomy.isStarved }
@@ -58,12 +66,17 @@ public final class Arbiter: CommandSource {
             pendingClear = nil
             reply(id, .reset(governor.clearFaults()))
         }
+        if let id = pendingArm {
+            let answer = governor.requestArm()
+            if link.tryExchange({ $0.answer(id, .arm(answer)) }) { pendingArm = nil }
+        }
         // An e-stop bypasses the request slot and the lock: it latches on the tick it is first seen.
         if let posted = link.waitingEStops() {
             governor.consoleEStopPressed()
             link.eStopsLatched(through: posted)
         }
         let took = link.tryExchange { s in
+            linkCameUp = s.connected && !connected
             connected = s.connected
             if let d = s.operatorDrive, d.sequence != lastSequence {
                 lastSequence = d.sequence
@@ -102,7 +115,7 @@ public final class Arbiter: CommandSource {
     private func handle(_ request: ConsoleRequest, id: UInt32, state s: inout LinkState) {
         switch request {
         case .arm:
-            s.answer(id, .arm(governor.requestArm()))
+            if linkCameUp { pendingArm = id } else { s.answer(id, .arm(governor.requestArm())) }
         case .disarm:
             governor.disarm()
             s.answer(id, .disarmed)

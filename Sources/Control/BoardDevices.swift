@@ -36,21 +36,43 @@ final class BoardDevices {
                                  bias: GPIOBias(rawValue: i.bias) ?? .asIs, consumer: consumer)
     }
 
-    /// The PCA9685 on the profile's bus and address with the calibrated frequency and trim, and its OE line
-    /// (requested released: outputs disabled until `initialize` succeeds). Not yet initialized.
-    func pca9685(clock: RobotClock) throws -> (chip: PCA9685, outputEnable: GPIOOutputLine?) {
+    /// The profile's PWM section (a real board has one).
+    func pwmSettings() throws -> PWMSettings {
         let p = board.profile
         guard let pw = p.pwm else {
             throw ConfigError(file: p.path, line: nil, column: nil, field: "pwm", message: "a real board needs a pwm section")
         }
-        let oe = try pw.outputEnable.map {
+        return pw
+    }
+
+    /// Starts the output supervisor for the profile's PWM board: it holds the OE line and its own handle
+    /// on the I2C device, and watches for ticks at the profile's `supervisor.stall_ms`.
+    func startSupervisor(priority: Int) throws -> SupervisorLink {
+        let pw = try pwmSettings()
+        let settings = SupervisorSettings(bus: try I2CBus.find(pw.bus).path, address: UInt8(pw.address),
+                                          outputEnable: pw.outputEnable.map { GPIOLineAddress(chipLabel: $0.chip, line: $0.line) },
+                                          outputEnableActiveLow: pw.outputEnableActiveLow, stall: board.profile.supervisorStall,
+                                          priority: priority)
+        return try SupervisorLink.start(settings: settings)
+    }
+
+    /// The PCA9685 on the profile's bus and address with the calibrated frequency and trim, and its OE line
+    /// (requested released: outputs disabled until `initialize` succeeds). With a `supervisor`, the supervisor
+    /// holds the OE line and the driver asks it instead. Not yet initialized.
+    func pca9685(clock: RobotClock, supervisor: SupervisorLink? = nil) throws -> (chip: PCA9685, outputEnable: GPIOOutputLine?) {
+        let p = board.profile
+        let pw = try pwmSettings()
+        let oe = supervisor != nil ? nil : try pw.outputEnable.map {
             try GPIOOutputLine(name: "pwm_output_enable", chip: chip($0.chip), line: $0.line, activeLow: pw.outputEnableActiveLow,
                                safeLevel: false, consumer: consumer)
         }
         do {
             let device = try I2CDevice(bus: try I2CBus.find(pw.bus), address: UInt8(pw.address))
+            // Supervised, the driver always goes through the supervisor (which drives the line if there is one),
+            // so the supervisor knows when the outputs are enabled and watches the ticks then.
+            let enable: DigitalOutput? = supervisor ?? oe
             let pca = PCA9685(device: device, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
-                              oscillatorTrim: board.calibration.oscillatorTrim, clock: clock, outputEnable: oe,
+                              oscillatorTrim: board.calibration.oscillatorTrim, clock: clock, outputEnable: enable,
                               attempts: pw.attempts, healthCheckEvery: pw.healthCheckEvery)
             return (pca, oe)
         } catch {

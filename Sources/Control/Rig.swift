@@ -19,14 +19,18 @@ public final class Rig {
     public let variant: TwoRoomsVariant?
     /// The PWM board, on real boards.
     public let pwm: PCA9685?
+    /// The output supervisor process, on real boards: it holds the OE line and cuts the outputs if this
+    /// process dies or its loop stops ticking.
+    public let supervisor: SupervisorLink?
     /// What the real camera negotiated (printed at start).
     public var cameraFormat: NegotiatedFormat? { (camera as? V4L2Camera)?.format }
     private var episodeRNG: SeededGenerator
 
     /// Opens the board's devices. Throws a `ConfigError` (the profile asks for something this build
     /// cannot drive) or the driver's error naming the device; whatever was opened is put back in its
-    /// safe state and released then, and no actuator has moved.
-    public init(board: LoadedBoard, clock: RobotClock, seed: UInt64? = nil) throws {
+    /// safe state and released then, and no actuator has moved. On a real board the output supervisor
+    /// starts first (at SCHED_FIFO `supervisorPriority`, 0 for the normal scheduler).
+    public init(board: LoadedBoard, clock: RobotClock, seed: UInt64? = nil, supervisorPriority: Int = 0) throws {
         self.board = board
         self.clock = clock
         let p = board.profile
@@ -37,6 +41,7 @@ public final class Rig {
             var opened: [GPIOOutputLine] = []
             var pwmBoard: PCA9685?
             let devices = BoardDevices(board: board)
+            let link = try devices.startSupervisor(priority: supervisorPriority)
             do {
                 // Outputs first, at their safe levels, so nothing else can move before they hold.
                 var lines: [(OutputLine, GPIOOutputLine)] = []
@@ -46,7 +51,7 @@ public final class Rig {
                     lines.append((o, l))
                 }
                 eStop = try devices.eStop()
-                let (chipDriver, oe) = try devices.pca9685(clock: clock)
+                let (chipDriver, oe) = try devices.pca9685(clock: clock, supervisor: link)
                 if let oe { opened.append(oe) }
                 try chipDriver.initializeOrThrow()
                 pwmBoard = chipDriver
@@ -58,14 +63,16 @@ public final class Rig {
                                                                framesPerSecond: v.framesPerSecond, format: v.format, crop: crop,
                                                                buffers: v.buffers, pollTimeoutMilliseconds: v.pollTimeoutMilliseconds),
                                         outputWidth: p.camera.width, outputHeight: p.camera.height, clock: clock)
-                actuators = chipDriver
+                actuators = SupervisedActuators(chip: chipDriver, link: link)
                 pwm = chipDriver
+                supervisor = link
                 signals = BoardSignals(motorEnable: lines.filter { $0.0.role == .motorEnable }.map(\.1),
                                        statusLEDs: lines.filter { $0.0.role == .statusLED }.map(\.1),
-                                       watchdog: nil)
+                                       watchdog: nil, supervisor: link)
             } catch {
                 pwmBoard?.stop()
                 for l in opened { l.release() }
+                link.close()
                 throw error
             }
             return
@@ -90,6 +97,7 @@ public final class Rig {
         eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
         signals = BoardSignals(motorEnable: [], statusLEDs: [], watchdog: nil)
         pwm = nil
+        supervisor = nil
     }
 
     /// A control loop over this rig's devices at the board's rate, gated by `governor`.
@@ -114,12 +122,14 @@ public final class Rig {
     }
 
     /// Puts every real output in its safe state and lets go of the devices: PWM full-OFF with OE
-    /// released, output lines to their safe levels, watchdog disarmed by the magic close, camera closed.
+    /// released, output lines to their safe levels, watchdog disarmed by the magic close, camera closed,
+    /// the output supervisor told to finish (it writes full-OFF once more and exits).
     /// Call after `ControlLoop.stop()`.
     public func shutdown() {
         pwm?.stop()
         signals.release()
         (camera as? V4L2Camera)?.shutdown()
+        supervisor?.close()
     }
 }
 
@@ -131,18 +141,22 @@ public final class BoardSignals {
     public let statusLEDs: [DigitalOutput]
     /// Armed by `Rig.startWatchdog()` just before the loop runs.
     public internal(set) var watchdog: Watchdog?
+    /// Told of every tick: the output supervisor cuts the outputs when ticks stop.
+    public let supervisor: SupervisorLink?
     private var enabled: Bool?
     private var lit: Bool?
 
-    public init(motorEnable: [DigitalOutput], statusLEDs: [DigitalOutput], watchdog: Watchdog?) {
+    public init(motorEnable: [DigitalOutput], statusLEDs: [DigitalOutput], watchdog: Watchdog?, supervisor: SupervisorLink? = nil) {
         self.motorEnable = motorEnable
         self.statusLEDs = statusLEDs
         self.watchdog = watchdog
+        self.supervisor = supervisor
     }
 
     /// After each tick's write. Returns the first line failure (an actuator fault for the governor).
     func update(state: GovernorState, now: Instant) -> DeviceFailure? {
         watchdog?.feed(now: now)
+        supervisor?.tick()
         var failure: DeviceFailure?
         let enable = state == .armed
         if enable != enabled {

@@ -27,8 +27,8 @@ public final class TeleopConsole {
         let names = p.actuators.map(\.name)
         session = ConsoleSession(settings: Self.consoleSettings(s, channels: names), link: link,
                                  limitsText: Self.limitsText(board.safetyConfig, names: names), now: { clock.now() })
-        server = ConsoleServer(transport: SerialPort(path: s.device, baud: s.baud), session: session, log: log)
-        arbiter = Arbiter(autonomy: autonomy, link: link, governor: governor, resumeAutonomy: s.resumeAutonomy)
+        server = ConsoleServer(transport: SerialPort(path: s.device, baud: s.baud), session: session, heartbeat: s.heartbeat, log: log)
+        arbiter = Arbiter(autonomy: autonomy, link: link, governor: governor, resumeAutonomy: s.resumeAutonomy, requireLink: s.required)
     }
 
     /// The console's view of the board's settings.

@@ -172,6 +172,22 @@ public final class PCA9685: ActuatorOutput {
     public func stop() -> DeviceFailure? {
         let oeFailure = outputEnable?.set(false)
         let f = retrying { device.writeByte(register: Register.allLedOffH, value: PCA9685.fullBit) }
+        for ch in pwmChannels { _ = retrying { device.writeByte(register: Register.led0OnL + UInt8(4 * ch) + 3, value: PCA9685.fullBit) } }
         return f ?? oeFailure
+    }
+
+    /// Full-OFF written the way any holder of the bus can (the output supervisor, after the driver's
+    /// process died): ALL_LED_OFF_H first (one write stops every channel of a real chip), then each
+    /// channel's LEDn_OFF_H, so the state is in every channel's own register too; each write is tried up
+    /// to three times. Returns how many writes failed.
+    public static func writeFullOff(device: RegisterDevice, channels: Range<Int>) -> Int {
+        var failed = 0
+        let registers = [Register.allLedOffH] + channels.map { Register.led0OnL + UInt8(4 * $0) + 3 }
+        for r in registers {
+            var ok = false
+            for _ in 0..<3 where !ok { ok = device.writeByte(register: r, value: fullBit) == nil }
+            if !ok { failed += 1 }
+        }
+        return failed
     }
 }

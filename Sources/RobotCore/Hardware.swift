@@ -6,12 +6,15 @@ public enum DeviceFailure: Error, Equatable, Sendable, CustomStringConvertible {
     case lost
     /// A simulated failure injected by a test or the simulator.
     case injected
+    /// The output supervisor cut the outputs (the controller stalled, or the supervisor is gone).
+    case cutBySupervisor
 
     public var description: String {
         switch self {
         case .io(let e): "I/O error (errno \(e))"
         case .lost: "device lost"
         case .injected: "injected failure"
+        case .cutBySupervisor: "outputs cut by the output supervisor"
         }
     }
 }

@@ -16,7 +16,7 @@ extension DeviceFailure {
     public var isTransientBusError: Bool {
         switch self {
         case .io(let e): return e == 5 || e == 6 || e == 121 || e == 11 || e == 110  // EIO ENXIO EREMOTEIO EAGAIN ETIMEDOUT
-        case .lost, .injected: return false
+        case .lost, .injected, .cutBySupervisor: return false
         }
     }
 }

@@ -20,7 +20,8 @@ public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
     public static let loopWatchdog = Faults(rawValue: 1 << 5)
     /// The command source stopped producing commands.
     public static let heartbeatLost = Faults(rawValue: 1 << 6)
-    /// The teleop console's serial link hung up or vanished while the operator was in control.
+    /// The operator's console link is down (hung up, vanished, never opened, or silent past its heartbeat)
+    /// while the operator drives, or at any time when the console is required (`serial_console.required`).
     public static let teleopLinkLost = Faults(rawValue: 1 << 7)
     /// The world model's smoothed one-step surprise is above its threshold: the camera shows
     /// something the model did not predict (board profile `surprise.action: stop`).
@@ -31,6 +32,9 @@ public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
     /// The world model's latent or forecast holds a NaN or ∞ (a corrupt model, a broken kernel): nothing
     /// it says can be trusted, whatever `surprise.action` says.
     public static let modelOutputInvalid = Faults(rawValue: 1 << 10)
+    /// The output supervisor cut the outputs (OE disabled, PWM full-OFF): ticks stopped for longer than
+    /// its limit while the outputs were enabled, or it is gone. It stays cut until the controller restarts.
+    public static let outputsCut = Faults(rawValue: 1 << 11)
 
     /// Every cause, in the order they are reported.
     public static let all: [(Faults, String)] = [
@@ -39,10 +43,14 @@ public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
         (.loopWatchdog, "loop watchdog"), (.heartbeatLost, "command heartbeat lost"),
         (.teleopLinkLost, "teleop link lost"), (.modelSurprised, "world model surprised"),
         (.plannerStarved, "planner starved"), (.modelOutputInvalid, "model output invalid"),
+        (.outputsCut, "outputs cut by the supervisor"),
     ]
 
+    /// What a failed actuator write latches (a refusal by the output supervisor, or any other failure).
+    /// A constant: an array literal in the tick would allocate in debug builds.
+    static let writeFaults: Faults = [.actuatorFailure, .outputsCut]
     /// Faults that are hardware facts: latched in any state, armed or not.
-    public static let latchAlways: Faults = [.eStop, .eStopUnreadable, .cameraLost, .actuatorFailure, .modelOutputInvalid]
+    public static let latchAlways: Faults = [.eStop, .eStopUnreadable, .cameraLost, .actuatorFailure, .modelOutputInvalid, .outputsCut]
     /// Faults about the control pipeline being alive: latched while armed; before arming they are pre-arm checks.
     public static let latchWhileArmed: Faults = [.staleFrame, .loopWatchdog, .heartbeatLost, .teleopLinkLost, .modelSurprised, .plannerStarved]
 

@@ -96,8 +96,9 @@ public final class SafetyGovernor {
     private var lastTick: Instant?
     private var lastCommandTime: Instant?
     private var consoleEStop = false
-    /// The last actuator write failed (until one succeeds).
-    private var actuatorFailing = false
+    /// The fault the last actuator write's failure is (until one succeeds): `.outputsCut` when the
+    /// output supervisor cut the outputs, `.actuatorFailure` otherwise.
+    private var writeFault: Faults = []
     /// Past outputs, `windowTicks` per channel, channel-major ring.
     private var history: [Double]
     private let windowTicks: Int
@@ -169,13 +170,13 @@ public final class SafetyGovernor {
     /// the neutral command for the loop to try to write at once.
     @discardableResult
     public func recordWrite(_ failure: DeviceFailure?) -> SafeCommand {
-        actuatorFailing = failure != nil
-        guard actuatorFailing else {
-            activeCauses.remove(.actuatorFailure)
+        writeFault = failure == nil ? [] : failure == .cutBySupervisor ? .outputsCut : .actuatorFailure
+        guard !writeFault.isEmpty else {
+            activeCauses.subtract(Faults.writeFaults)
             return lastOutput
         }
-        activeCauses.insert(.actuatorFailure)
-        latch(.actuatorFailure)
+        activeCauses.insert(writeFault)
+        latch(writeFault)
         return lastOutput
     }
 
@@ -194,7 +195,7 @@ public final class SafetyGovernor {
     public func step(command: Command?, inputs: TickInputs) -> SafeCommand {
         ticks += 1
         let now = inputs.now
-        var causes: Faults = actuatorFailing ? .actuatorFailure : []
+        var causes: Faults = writeFault
         switch inputs.eStop {
         case .level(let pressed): if pressed { causes.insert(.eStop) }
         case .failed: causes.insert([.eStop, .eStopUnreadable])

@@ -41,11 +41,39 @@ public final class ConsoleServer: @unchecked Sendable {
     /// Reopen attempts made after failures or hang-ups.
     public private(set) var reconnects = 0
     public private(set) var hangups = 0
+    /// With a heartbeat, the link is up only while a byte arrived within it (nil: up while the port is open).
+    public let heartbeat: Duration?
+    /// Times the heartbeat ran out.
+    public private(set) var heartbeatLosses = 0
+    private var lastInput: ContinuousClock.Instant?
 
-    public init(transport: ConsoleTransport, session: ConsoleSession, log: @escaping @Sendable (String) -> Void) {
+    public init(transport: ConsoleTransport, session: ConsoleSession, heartbeat: Duration? = nil, log: @escaping @Sendable (String) -> Void) {
         self.transport = transport
         self.session = session
+        self.heartbeat = heartbeat
         self.log = log
+    }
+
+    /// Whether an operator is there: the port is open and, with a heartbeat, a byte came within it.
+    private var operatorPresent: Bool {
+        guard transport.isOpen else { return false }
+        guard let heartbeat else { return true }
+        guard let lastInput else { return false }
+        return ContinuousClock.now - lastInput <= .nanoseconds(heartbeat.nanoseconds)
+    }
+
+    /// Tells the loop whether the link is up, and logs each change the heartbeat makes.
+    private func publishPresence() {
+        let present = operatorPresent
+        guard present != session.link.isConnected else { return }
+        session.link.setConnected(present)
+        guard let heartbeat, transport.isOpen else { return }
+        if present {
+            log("teleop: operator heard on \(transport.name)")
+        } else if lastInput != nil {
+            heartbeatLosses += 1
+            log("teleop: nothing from the operator on \(transport.name) for \(Int(heartbeat.inMilliseconds)) ms (serial_console.heartbeat_ms): link lost")
+        }
     }
 
     /// One round: (re)open if due, wait up to `timeout` for input, answer it. Tests call this
@@ -59,8 +87,9 @@ public final class ConsoleServer: @unchecked Sendable {
             do {
                 try transport.open()
                 backoff = .milliseconds(100)
-                session.link.setConnected(true)
-                log("teleop: console open on \(transport.name)")
+                lastInput = nil
+                publishPresence()
+                log("teleop: console open on \(transport.name)" + (heartbeat == nil ? "" : "; waiting for the operator's first byte (heartbeat)"))
                 send(session.greeting())
             } catch {
                 reconnects += 1
@@ -72,8 +101,11 @@ public final class ConsoleServer: @unchecked Sendable {
         }
         switch transport.read(into: &buffer, timeout: timeout) {
         case .data(let n):
+            lastInput = ContinuousClock.now
+            publishPresence()
             send(session.receive(Array(buffer[0..<n])))
         case .timeout:
+            publishPresence()
             send(session.poll())
         case .hangup:
             dropLink()

@@ -22,8 +22,14 @@ struct HILCheck: ParsableCommand {
     @Option(help: "Only checks whose name contains this.")
     var only: String?
 
-    @Flag(help: "The guest has no i2c-stub (Debian's arm64 kernel): skip the I2C checks.")
+    @Flag(name: .customLong("no-i2c"), help: "The guest has no i2c-stub (Debian's arm64 kernel): skip the I2C checks.")
     var noI2C = false
+
+    @Option(help: "Board profile for the controller the kill and stop checks start (`cerebellum run --arm`); no such checks without it.")
+    var faultBoard: String?
+
+    @Option(help: "Goal image for that controller.")
+    var goal = "goals/hil.png"
 
     func run() throws {
         lineBufferedStandardOutput()
@@ -44,6 +50,12 @@ struct HILCheck: ParsableCommand {
                 ("loop: vivid unbound mid-stream latches camera lost, outputs neutral; rebound camera reopens", loopCameraLost),
                 ("loop: I2C device gone latches an actuator fault", loopI2CGone),
             ]
+            if faultBoard != nil {
+                checks += [
+                    ("supervisor: kill -9 of the armed controller → OE disabled and all 16 channels full-OFF within 100 ms", supervisorKill),
+                    ("supervisor: SIGSTOP of the armed controller → outputs cut within 200 ms; SIGCONT → it stays faulted", supervisorStop),
+                ]
+            }
         }
         var passed = 0, failed = 0
         let start = Date()
@@ -208,8 +220,10 @@ extension HILCheck {
         } catch let e as GPIOError { try expect(e.message.contains("in use"), "second request: \(e)") }
         motor.release()
         oe.release()
-        // Released lines keep the level they were driven to last: the safe one.
+        // A released line takes its pull (gpio-sim's model of the board's resistor): motor enable is pulled
+        // down, OE up (hil/init.sh), so both read "off" once nobody holds them.
         try expect(try readText(simLine(SimLines.motorEnable, "value")) == "0", "motor enable not low after release")
+        try expect(try readText(simLine(SimLines.pwmOE, "value")) == "1", "OE not high (outputs disabled) after release")
         return "lines \(names.prefix(4).joined(separator: ", ")) on \(chip.name)"
     }
 
@@ -305,9 +319,11 @@ extension HILCheck {
         return "re-initialized once; PRE_SCALE back to 121"
     }
 
-    /// The board's rig and a loop with a constant command, armed.
+    /// The board's rig and a loop with a constant command, armed. These checks tick by hand and do slow
+    /// things between ticks (unbinding a driver under emulation), so the supervisor here allows 5 s.
     func armedLoop(efforts: [Double] = [0.5, -0.5]) throws -> (Rig, ControlLoop) {
-        let loaded = loadBoardOrExit(board)
+        var loaded = loadBoardOrExit(board)
+        loaded.profile.supervisorStall = .seconds(5)
         let rig = try Rig(board: loaded, clock: SystemClock())
         let governor = try SafetyGovernor(config: loaded.safetyConfig)
         let loop = rig.makeLoop(source: ConstantSource(efforts), governor: governor)
@@ -384,5 +400,156 @@ extension HILCheck {
         try ticks(loop, until: { loop.governor.latchedFaults.contains(.actuatorFailure) })
         try expect(try readText(simLine(SimLines.motorEnable, "value")) == "0", "motor enable still high")
         return "actuator fault latched \(loop.statistics.ticks - before) tick(s) after the device left; motor enable low"
+    }
+}
+
+// MARK: the output supervisor against a real controller process
+
+extension HILCheck {
+    /// What the outputs look like on the devices right now: OE's pin (1 = outputs disabled, the chip's OE
+    /// being active low), the channels whose LEDn_OFF_H lacks the full-OFF bit, motor enable's pin.
+    struct OutputState: CustomStringConvertible {
+        var oePin: String
+        var channelsOn: [Int]
+        var motorEnablePin: String
+        var isCut: Bool { oePin == "1" && channelsOn.isEmpty }
+        var description: String { "OE pin \(oePin), channels not full-OFF \(channelsOn), motor enable pin \(motorEnablePin)" }
+    }
+
+    func outputState(_ dev: I2CDevice) throws -> OutputState {
+        var on: [Int] = []
+        for ch in 0..<16 {
+            guard case .success(let hi) = dev.readByte(register: UInt8(0x06 + 4 * ch + 3)) else { throw CheckFailure("cannot read LED\(ch)_OFF_H") }
+            if hi & 0x10 == 0 { on.append(ch) }
+        }
+        return OutputState(oePin: try readText(simLine(SimLines.pwmOE, "value")), channelsOn: on,
+                           motorEnablePin: try readText(simLine(SimLines.motorEnable, "value")))
+    }
+
+    /// A child process running this binary with `arguments`, standard output and error to `log`.
+    final class Child {
+        let pid: pid_t
+        private(set) var status: Int32?
+
+        init(arguments: [String], log: String) throws {
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            let argv = (["cerebellum"] + arguments).map { strdup($0) } + [nil]
+            defer { argv.forEach { free($0) } }
+            var child: pid_t = 0
+            let r = posix_spawn(&child, "/proc/self/exe", &actions, nil, argv, environ)
+            guard r == 0 else { throw CheckFailure("cannot start the controller: \(String(cString: strerror(r)))") }
+            pid = child
+        }
+
+        /// Still running (reaps it once it has exited).
+        var isRunning: Bool {
+            guard status == nil else { return false }
+            var st: Int32 = 0
+            if waitpid(pid, &st, WNOHANG) == pid { status = st }
+            return status == nil
+        }
+
+        func wait() {
+            guard status == nil else { return }
+            var st: Int32 = 0
+            while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
+            status = st
+        }
+
+        func signal(_ s: Int32) { kill(pid, s) }
+    }
+
+    /// `cerebellum run --arm` on the fault board, as its own process; returns once it is armed with the
+    /// outputs enabled and driving (motor enable high, OE low, its channels pulsing).
+    func startArmedController(log: String, json: String) throws -> (Child, I2CDevice) {
+        guard let faultBoard else { throw CheckFailure("no --fault-board") }
+        let p = try Child(arguments: ["run", "--board", faultBoard, "--goal", goal, "--arm", "--duration", "120", "--no-realtime",
+                                      "--json", json, "--trajectory", "none"], log: log)
+        let dev = try stubDevice()
+        let deadline = Date().addingTimeInterval(90)
+        while true {
+            let s = try outputState(dev)
+            if s.motorEnablePin == "1" && s.oePin == "0" && s.channelsOn.count >= 2 { return (p, dev) }
+            if !p.isRunning { throw CheckFailure("the controller exited (status \(p.status ?? -1)) before it armed: \(tail(log))") }
+            if Date() > deadline {
+                p.signal(SIGKILL)
+                p.wait()
+                throw CheckFailure("the controller did not arm in 90 s (\(s)): \(tail(log))")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// Polls the devices every millisecond until the outputs are cut; the time from `start`, ms.
+    func msUntilCut(_ dev: I2CDevice, from start: Instant, limit: Double = 2000) throws -> Double {
+        let clock = SystemClock()
+        while true {
+            let s = try outputState(dev)
+            let t = (clock.now() - start).inMilliseconds
+            if s.isCut { return t }
+            if t > limit { throw CheckFailure("outputs not cut \(Int(limit)) ms after the signal: \(s)") }
+            usleep(1000)
+        }
+    }
+
+    /// The supervisor's own report in a controller's log, and the controller's tick figures from its summary.
+    func supervisorReport(log: String, json: String?) -> String {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let said = text.split(separator: "\n").first { $0.hasPrefix("SUPERVISOR: ") }.map { String($0.dropFirst(12)) } ?? "no supervisor message"
+        var ticks = ""
+        if let json, let data = FileManager.default.contents(atPath: json),
+           let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let loop = summary["loop"] as? [String: Any],
+           let execution = loop["execution"] as? [String: Any], let p99 = execution["p99"] as? Double,
+           let period = loop["period"] as? [String: Any], let p50 = period["p50"] as? Double {
+            ticks = String(format: "; the controller's ticks: execution p99 %.1f ms, period p50 %.1f ms", p99, p50)
+        }
+        return "supervisor: \"\(said)\"" + ticks
+    }
+
+    func tail(_ path: String) -> String {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(6).joined(separator: " | ")
+    }
+
+    func supervisorKill() throws -> String {
+        let log = "/tmp/supervisor-kill.log"
+        let (p, dev) = try startArmedController(log: log, json: "/tmp/supervisor-kill.json")
+        let start = SystemClock().now()
+        p.signal(SIGKILL)
+        let ms = try msUntilCut(dev, from: start)
+        p.wait()
+        usleep(500_000)
+        let after = try outputState(dev)
+        try expect(after.isCut && after.motorEnablePin == "0", "0.5 s after the kill: \(after)")
+        try expect(ms <= 100, String(format: "outputs cut %.1f ms after kill -9, more than 100 ms", ms))
+        return String(format: "cut %.1f ms after kill -9; still cut 0.5 s later, motor enable low; ", ms) + supervisorReport(log: log, json: nil)
+    }
+
+    func supervisorStop() throws -> String {
+        let log = "/tmp/supervisor-stop.log", json = "/tmp/supervisor-stop.json"
+        let (p, dev) = try startArmedController(log: log, json: json)
+        let start = SystemClock().now()
+        p.signal(SIGSTOP)
+        let ms: Double
+        do { ms = try msUntilCut(dev, from: start) } catch {
+            p.signal(SIGKILL)
+            p.wait()
+            throw error
+        }
+        p.signal(SIGCONT)
+        usleep(1_500_000)
+        let after = try outputState(dev)
+        p.signal(SIGTERM)
+        p.wait()
+        try expect(after.isCut && after.motorEnablePin == "0", "1.5 s after SIGCONT: \(after)")
+        let summary = (try? String(contentsOfFile: json, encoding: .utf8)) ?? ""
+        try expect(summary.contains("outputs cut by the supervisor"), "the controller's summary does not name the cut: \(tail(log))")
+        try expect(ms <= 200, String(format: "outputs cut %.1f ms after SIGSTOP, more than 200 ms", ms))
+        return String(format: "cut %.1f ms after SIGSTOP; after SIGCONT still cut, motor enable low, latched \"outputs cut by the supervisor\"; ", ms)
+            + supervisorReport(log: log, json: json)
     }
 }

@@ -103,7 +103,9 @@ struct Run: ParsableCommand {
             if goal == nil { throw ValidationError("a real board plans toward a goal image: pass --goal NAME|FILE (see `cerebellum goal capture`)") }
         }
         let rig: Rig
-        do { rig = try Rig(board: loaded, clock: clock, seed: seed) } catch {
+        // The output supervisor runs one priority above the loop, so a busy loop cannot starve its watch.
+        let supervisorPriority = noRealtime || p.loop.realtime.priority <= 0 ? 0 : min(99, p.loop.realtime.priority + 1)
+        do { rig = try Rig(board: loaded, clock: clock, seed: seed, supervisorPriority: supervisorPriority) } catch {
             warn("error: \(error)")
             warn("nothing was started; every output opened so far was put back in its safe state.")
             throw ExitCode(2)
@@ -111,6 +113,11 @@ struct Run: ParsableCommand {
         print("board \(p.name): \(p.summary)")
         for a in p.safety.acknowledged { warn(a.warning) }
         if let f = rig.cameraFormat { print("camera: \(f)") }
+        if let s = rig.supervisor, let pw = p.pwm {
+            print("output supervisor: pid \(s.pid) holds \(pw.outputEnable.map { "the OE line \($0.chip)/\($0.line) and " } ?? "")"
+                  + "the PWM board's bus; it cuts the outputs if this process dies or no tick comes for "
+                  + "\(Int(p.supervisorStall.inMilliseconds)) ms")
+        }
         if let pwm = rig.pwm {
             print(String(format: "pwm: PCA9685, prescale %d → %.2f Hz (asked %.1f Hz, oscillator trim %.4f), channels %@",
                          Int(pwm.prescale), pwm.actualFrequencyHz, pwm.requestedFrequencyHz, pwm.oscillatorTrim, pwm.pwmChannels.description))

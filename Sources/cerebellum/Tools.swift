@@ -22,6 +22,10 @@ struct CheckBoard: ParsableCommand {
         for a in b.profile.safety.acknowledged { print(a.warning) }
         print(String(format: "loop %.1f Hz (period %.3f ms); ", b.profile.loop.rateHz, c.tickPeriod.inMilliseconds)
               + LimitsDescription.timing(c))
+        if b.profile.simulation == nil {
+            print("output supervisor: a second process holds \(b.profile.pwm?.outputEnable.map { "the OE line \($0.chip)/\($0.line)" } ?? "no OE line")"
+                  + " and cuts the outputs if the controller dies or no tick comes for \(Int(b.profile.supervisorStall.inMilliseconds)) ms (supervisor.stall_ms)")
+        }
         for (a, l) in zip(b.profile.actuators, c.channels) {
             print(String(format: "  ch %2d ", a.channel) + padded(a.name, 8) + " " + padded(a.kind.rawValue, 12) + " "
                   + LimitsDescription.channel(l))

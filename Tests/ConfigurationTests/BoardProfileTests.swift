@@ -307,6 +307,33 @@ calibration: ../calibration/test.yaml
         #expect(e.field == field, "\(e)")
     }
 
+    @Test("the output supervisor's stall limit: three periods or 100 ms by default, at least two periods, at most 1 s")
+    func supervisorStall() throws {
+        let b = try LoadedBoard.load(boardPath: try writeBoard(realBoard, calibration: goodCalibration)).profile
+        #expect(b.supervisorStall == .milliseconds(100))  // 3 periods at 30 Hz are 100 ms
+        let slow = realBoard.replacingOccurrences(of: "rate_hz: 30", with: "rate_hz: 10")
+        #expect(try LoadedBoard.load(boardPath: try writeBoard(slow, calibration: goodCalibration)).profile.supervisorStall == .milliseconds(300))
+        let set = realBoard.replacingOccurrences(of: "safety:\n", with: "supervisor:\n  stall_ms: 150\nsafety:\n")
+        #expect(try LoadedBoard.load(boardPath: try writeBoard(set, calibration: goodCalibration)).profile.supervisorStall == .milliseconds(150))
+        for bad in ["stall_ms: 50", "stall_ms: 5000", "stall_ms: fast", "stalls_ms: 150"] {
+            let text = realBoard.replacingOccurrences(of: "safety:\n", with: "supervisor:\n  \(bad)\nsafety:\n")
+            let e = try #require(try loadError(text), "\(bad)")
+            #expect(e.field.hasPrefix("supervisor"), "\(bad): \(e)")
+        }
+    }
+
+    @Test("serial_console: required by default; heartbeat_ms read and range-checked")
+    func consoleRequiredAndHeartbeat() throws {
+        let console = realBoard.replacingOccurrences(of: "safety:\n", with: "serial_console:\n  device: /dev/ttyAMA0\n  heartbeat_ms: 500\nsafety:\n")
+        let s = try #require(try LoadedBoard.load(boardPath: try writeBoard(console, calibration: goodCalibration)).profile.serialConsole)
+        #expect(s.required && s.heartbeat == .milliseconds(500))
+        let optional = console.replacingOccurrences(of: "  heartbeat_ms: 500\n", with: "  required: false\n")
+        let o = try #require(try LoadedBoard.load(boardPath: try writeBoard(optional, calibration: goodCalibration)).profile.serialConsole)
+        #expect(!o.required && o.heartbeat == nil)
+        let e = try #require(try loadError(console.replacingOccurrences(of: "heartbeat_ms: 500", with: "heartbeat_ms: 5")))
+        #expect(e.field == "serial_console.heartbeat_ms", "\(e)")
+    }
+
     @Test("a PWM frequency whose period is shorter than the pulses is refused, naming the calibration channel")
     func pulsesFitThePeriod() throws {
         let fast = goodCalibration.replacingOccurrences(of: "frequency_hz: 60,", with: "frequency_hz: 600,")

@@ -22,11 +22,14 @@ final class TeleopRig {
     let loop: ControlLoop
     var screen = ""
 
-    init() throws {
-        board = try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml")
+    /// `heartbeat`: the board's `serial_console.heartbeat_ms`.
+    init(heartbeat: Duration? = nil) throws {
+        var b = try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml")
+        pty = try PseudoTerminal()
+        if let heartbeat { b.profile.serialConsole = SerialConsoleSettings(device: pty.slavePath, heartbeat: heartbeat) }
+        board = b
         rig = try Rig(board: board, clock: clock, seed: 3)
         governor = try SafetyGovernor(config: board.safetyConfig)
-        pty = try PseudoTerminal()
         console = try TeleopConsole(board: board, device: pty.slavePath, autonomy: ScriptedWaypointFollower(world: rig.robot!.world),
                                     governor: governor, clock: clock, log: { _ in })
         loop = rig.makeLoop(source: console.arbiter, governor: governor)
@@ -225,6 +228,71 @@ struct TeleopConsoleTests {
         t.tick(5)
         #expect(t.loop.statistics.ticks == ticks + 5)
         #expect(t.console.server.hangups == 1)
+    }
+
+    /// The simulated board with its console on `device` (nil: the board's own), ticked `ticks` times.
+    func consoleRun(_ board: LoadedBoard, device: String?, ticks: Int) throws -> (TeleopConsole, SafetyGovernor) {
+        let clock = ManualClock()
+        let rig = try Rig(board: board, clock: clock, seed: 3)
+        let governor = try SafetyGovernor(config: board.safetyConfig)
+        let console = try TeleopConsole(board: board, device: device, autonomy: ScriptedWaypointFollower(world: rig.robot!.world),
+                                        governor: governor, clock: clock, log: { _ in })
+        let loop = rig.makeLoop(source: console.arbiter, governor: governor)
+        for _ in 0..<ticks {
+            console.server.pump(timeout: .milliseconds(1))
+            loop.tick()
+        }
+        return (console, governor)
+    }
+
+    @Test("a console that is not there (a mistyped device, /dev/null) refuses arming, and says why")
+    func absentConsoleRefusesArming() throws {
+        let board = try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml")
+        for device in ["/dev/ttyUSB9-not-here", "/dev/null"] {
+            let (console, governor) = try consoleRun(board, device: device, ticks: 5)
+            #expect(!console.link.isConnected, "\(device)")
+            let answer = governor.requestArm()
+            #expect(answer == .refused(latched: [], notReady: .teleopLinkLost), "\(device): \(answer)")
+            #expect("\(answer)".contains("pre-arm check failed: teleop link lost"))
+        }
+    }
+
+    @Test("with serial_console.required: false a missing console only matters while the operator drives")
+    func optionalConsoleDoesNotBlockArming() throws {
+        var board = try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml")
+        board.profile.serialConsole = SerialConsoleSettings(device: "/dev/null", required: false)
+        let (_, governor) = try consoleRun(board, device: nil, ticks: 3)
+        #expect(governor.requestArm() == .armed)
+    }
+
+    @Test("operator heartbeat: the link is up only after a first byte and while bytes keep coming; silence while armed latches")
+    func heartbeatSilenceIsALostLink() throws {
+        let t = try TeleopRig(heartbeat: .milliseconds(150))
+        t.tick(2)
+        #expect(!t.console.link.isConnected, "up before the operator said anything")
+        #expect(t.governor.requestArm() == .refused(latched: [], notReady: .teleopLinkLost))
+        #expect(t.armFromConsole().contains("armed"))
+        #expect(t.governor.state == .armed && t.console.link.isConnected)
+        // Keep-alives (empty lines) keep it up.
+        for _ in 0..<4 {
+            usleep(60_000)
+            t.pty.send("\r")
+            t.pump()
+            t.tick()
+        }
+        #expect(t.governor.state == .armed)
+        usleep(250_000)
+        t.pump()
+        #expect(!t.console.link.isConnected)
+        #expect(t.console.server.heartbeatLosses == 1)
+        t.tick(2)
+        #expect(t.governor.latchedFaults.contains(.teleopLinkLost))
+        #expect(t.governor.lastOutput.isNeutral)
+        // The operator is heard again: the link is up; the fault stays latched until reset.
+        t.pty.send("\r")
+        t.pump()
+        #expect(t.console.link.isConnected)
+        #expect(t.type("reset").contains("cleared"))
     }
 
     @Test func keyModeDrivesWithSingleKeys() throws {

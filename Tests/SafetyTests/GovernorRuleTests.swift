@@ -279,6 +279,25 @@ struct GovernorRuleTests {
         #expect(h.governor.requestArm() == .armed)
     }
 
+    @Test("a write the output supervisor refused latches \"outputs cut\", not an actuator fault, and stays while writes are refused")
+    func outputsCut() throws {
+        var h = try Harness()
+        _ = h.arm()
+        #expect(!h.tick([0.3, 0, 0]).isNeutral)
+        #expect(h.governor.recordWrite(.cutBySupervisor).isNeutral)
+        #expect(h.governor.state == .faulted)
+        #expect(h.governor.latchedFaults == .outputsCut)
+        #expect(h.governor.latchedFaults.description == "outputs cut by the supervisor")
+        h.tick([0.3, 0, 0])
+        h.governor.recordWrite(.cutBySupervisor)
+        #expect(h.governor.clearFaults() == .stillActive(.outputsCut))
+        #expect(h.governor.requestArm() != .armed)
+        // It latches disarmed too: a hardware fact.
+        h.governor.disarm()
+        h.tick([0, 0, 0])
+        #expect(h.governor.latchedFaults == .outputsCut)
+    }
+
     @Test("the console e-stop latches like the input and is cleared only after release")
     func consoleEStop() throws {
         var h = try Harness()

@@ -1,0 +1,391 @@
+import CShims
+import Glibc
+import RobotCore
+import Safety
+
+/// The output supervisor: a small second process that outlives the controller, holds the PCA9685's OE
+/// line and its own handle on the PWM board's I2C device, and cuts the outputs (OE disabled, every
+/// channel full-OFF) when the controller dies (a trap, SIGKILL, the OOM killer: its end of the channel
+/// closes) or stops ticking for `stall` while the outputs are enabled (a hung loop, SIGSTOP). A cut is
+/// latched for the supervisor's life: the controller sees it on its next write and latches "outputs cut
+/// by the supervisor"; only a new run starts a new supervisor.
+///
+/// The channel is a Unix stream socket pair, one byte per message; sends use MSG_NOSIGNAL, so a dead
+/// peer is an error, never a SIGPIPE.
+public enum SupervisorMessage {
+    /// Controller → supervisor: one control-loop tick ran.
+    public static let tick = UInt8(ascii: ".")
+    /// Controller → supervisor: assert OE (outputs enabled); answered with `enabled` or `cut`.
+    public static let enable = UInt8(ascii: "E")
+    /// Controller → supervisor: release OE (outputs disabled); ticks are no longer watched.
+    public static let disable = UInt8(ascii: "D")
+    /// Supervisor → controller: the I2C device and the OE line are held, OE disabled.
+    public static let ready = UInt8(ascii: "R")
+    /// Supervisor → controller: OE is asserted.
+    public static let enabled = UInt8(ascii: "e")
+    /// Supervisor → controller: the outputs were cut (latched).
+    public static let cut = UInt8(ascii: "X")
+}
+
+/// What the supervisor holds and how it watches, as its command line carries it.
+public struct SupervisorSettings: Sendable, Equatable {
+    /// The i2c-dev node of the PWM board's bus, e.g. `/dev/i2c-1`.
+    public var bus: String
+    /// The PCA9685's 7-bit address.
+    public var address: UInt8
+    /// The OE line, if the board wires one.
+    public var outputEnable: GPIOLineAddress?
+    /// OE is asserted (outputs enabled) when the line is low: the chip's own polarity.
+    public var outputEnableActiveLow: Bool
+    /// Longest gap between ticks while the outputs are enabled.
+    public var stall: Duration
+    /// SCHED_FIFO priority for the supervisor (0: the normal scheduler).
+    public var priority: Int
+
+    public init(bus: String, address: UInt8, outputEnable: GPIOLineAddress?, outputEnableActiveLow: Bool, stall: Duration, priority: Int) {
+        self.bus = bus
+        self.address = address
+        self.outputEnable = outputEnable
+        self.outputEnableActiveLow = outputEnableActiveLow
+        self.stall = stall
+        self.priority = priority
+    }
+
+    /// The `cerebellum supervise …` arguments that carry these settings.
+    public var arguments: [String] {
+        var a = ["supervise", "--bus", bus, "--address", String(address), "--stall-ms", String(stall.nanoseconds / 1_000_000),
+                 "--priority", String(priority)]
+        if let oe = outputEnable {
+            a += ["--oe-chip", oe.chipLabel, "--oe-line", oe.line, "--oe-active-low", outputEnableActiveLow ? "true" : "false"]
+        }
+        return a
+    }
+}
+
+/// Why the supervisor could not be started or talked to.
+public struct SupervisorError: Error, CustomStringConvertible {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The supervisor's watch: what it does with each message and with time. Device-agnostic (any
+/// `RegisterDevice` and `DigitalOutput`), so the same code runs in the supervisor process and in tests.
+public final class OutputSupervisor {
+    public let device: RegisterDevice
+    public let outputEnable: DigitalOutput?
+    public let stall: Duration
+    /// The controller asked for the outputs enabled (and they were not cut since).
+    public private(set) var outputsEnabled = false
+    /// When the last tick arrived since the outputs were enabled; nil before the first one.
+    public private(set) var lastTick: Instant?
+    /// Why the outputs were cut, once they were.
+    public private(set) var cutReason: String?
+    /// Register writes that failed during the cut (after retries).
+    public private(set) var failedWrites = 0
+
+    public init(device: RegisterDevice, outputEnable: DigitalOutput?, stall: Duration) {
+        self.device = device
+        self.outputEnable = outputEnable
+        self.stall = stall
+    }
+
+    /// By when the next tick must arrive; nil when nothing is watched (outputs disabled, no tick yet, or cut).
+    public var deadline: Instant? {
+        guard outputsEnabled, cutReason == nil, let lastTick else { return nil }
+        return lastTick + stall
+    }
+
+    /// Handles one message from the controller at `now`; returns the reply to send, if any.
+    public func receive(_ message: UInt8, now: Instant) -> UInt8? {
+        switch message {
+        case SupervisorMessage.tick:
+            if outputsEnabled { lastTick = now }
+            return nil
+        case SupervisorMessage.enable:
+            if cutReason != nil { return SupervisorMessage.cut }
+            if let f = outputEnable?.set(true) {
+                cut(reason: "the OE line could not be asserted (\(f))")
+                return SupervisorMessage.cut
+            }
+            outputsEnabled = true
+            lastTick = nil
+            return SupervisorMessage.enabled
+        case SupervisorMessage.disable:
+            _ = outputEnable?.set(false)
+            outputsEnabled = false
+            lastTick = nil
+            return nil
+        default:
+            // Not a message the controller sends: something is wrong with it; stop its outputs.
+            cut(reason: "the controller sent byte 0x\(String(message, radix: 16)), not a supervisor message")
+            return SupervisorMessage.cut
+        }
+    }
+
+    /// Cuts the outputs if the watched tick is overdue at `now`. Returns true if it cut them now.
+    @discardableResult
+    public func checkStall(now: Instant) -> Bool {
+        guard let deadline, now > deadline, let lastTick else { return false }
+        cut(reason: String(format: "no control-loop tick for %.0f ms while the outputs were enabled (limit %.0f ms): the controller hangs or was stopped",
+                           (now - lastTick).inMilliseconds, stall.inMilliseconds))
+        return true
+    }
+
+    /// The controller's end of the channel closed. Whether it died or exited, every output goes off;
+    /// it counts as a cut (reported loudly) only if it left the outputs enabled.
+    public func controllerGone() {
+        if outputsEnabled && cutReason == nil {
+            cut(reason: "the controller died with the outputs enabled")
+        } else {
+            stopOutputs()
+        }
+    }
+
+    /// OE released and every channel full-OFF; latched.
+    public func cut(reason: String) {
+        if cutReason == nil { cutReason = reason }
+        outputsEnabled = false
+        stopOutputs()
+    }
+
+    private func stopOutputs() {
+        _ = outputEnable?.set(false)
+        failedWrites += PCA9685.writeFullOff(device: device, channels: 0..<16)
+    }
+}
+
+/// Runs the supervisor on `channel` (its end of the socket pair) until the controller's end closes:
+/// poll with the watch's deadline as timeout, handle messages, cut on a stall. `report` gets one line
+/// per cut. Returns when the controller is gone.
+public func runOutputSupervisor(_ supervisor: OutputSupervisor, channel: Int32, clock: RobotClock, report: (String) -> Void) {
+    var buffer = [UInt8](repeating: 0, count: 64)
+    var reported = false
+    func reportCut(at start: Instant) {
+        guard !reported, let why = supervisor.cutReason else { return }
+        reported = true
+        let failures = supervisor.failedWrites == 0 ? "" : " (\(supervisor.failedWrites) register writes failed)"
+        report(String(format: "%@: outputs cut: OE disabled, PCA9685 full-OFF on all 16 channels in %.1f ms%@",
+                      why, (clock.now() - start).inMilliseconds, failures))
+    }
+    while true {
+        var timeoutMs: Int32 = 1000
+        if let d = supervisor.deadline {
+            let left = (d - clock.now()).nanoseconds
+            timeoutMs = Int32(clamping: max(0, (left + 999_999) / 1_000_000))
+        }
+        var p = pollfd(fd: channel, events: Int16(POLLIN), revents: 0)
+        let r = poll(&p, 1, timeoutMs)
+        if r < 0 && errno != EINTR {
+            let start = clock.now()
+            supervisor.cut(reason: "poll on the controller's channel failed: \(String(cString: strerror(errno)))")
+            reportCut(at: start)
+            return
+        }
+        if r > 0 {
+            let n = recv(channel, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) {
+                let start = clock.now()
+                supervisor.controllerGone()
+                reportCut(at: start)
+                return
+            }
+            if n > 0 {
+                let now = clock.now()
+                for i in 0..<n {
+                    let wasCut = supervisor.cutReason != nil
+                    if let reply = supervisor.receive(buffer[i], now: now) { sendByte(channel, reply) }
+                    if !wasCut && supervisor.cutReason != nil { reportCut(at: now) }
+                }
+            }
+        }
+        let now = clock.now()
+        if supervisor.checkStall(now: now) {
+            reportCut(at: now)
+            sendByte(channel, SupervisorMessage.cut)
+        }
+    }
+}
+
+/// One byte on the channel without blocking and without SIGPIPE; false if it could not be sent.
+@discardableResult
+public func sendSupervisorByte(_ fd: Int32, _ byte: UInt8) -> Bool { sendByte(fd, byte) }
+
+@discardableResult
+func sendByte(_ fd: Int32, _ byte: UInt8) -> Bool {
+    var b = byte
+    return send(fd, &b, 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) == 1
+}
+
+/// The controller's side of the supervisor: it starts the process, sends a tick each loop tick, drives OE
+/// through it (this is the PCA9685 driver's `outputEnable`), and learns of a cut without blocking.
+public final class SupervisorLink: DigitalOutput {
+    public let name = "pwm_output_enable (held by the output supervisor)"
+    public let safeLevel = false
+    /// The supervisor's process id (0 when it runs in this process, in tests).
+    public let pid: Int32
+    private var fd: Int32
+    private var cutSeen = false
+    private var buffer = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+    private var enabledAcks = 0
+
+    /// Over an already connected channel (tests run the supervisor on a thread).
+    public init(channel: Int32, pid: Int32 = 0) {
+        fd = channel
+        self.pid = pid
+    }
+
+    /// Starts `executable supervise …` and waits until it holds the devices. Throws if it cannot start,
+    /// exits (its own error is on standard error) or does not answer within `readyTimeout`.
+    public static func start(settings: SupervisorSettings, executable: String = "/proc/self/exe",
+                             readyTimeout: Duration = .seconds(10)) throws -> SupervisorLink {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw SupervisorError(message: "output supervisor: socketpair failed: \(String(cString: strerror(errno)))")
+        }
+        let args = ["cerebellum"] + settings.arguments
+        var cArgs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var child: Int32 = 0
+        let r = cb_spawn_supervisor(executable, &cArgs, pair[1], &child)
+        Glibc.close(pair[1])
+        guard r == 0 else {
+            Glibc.close(pair[0])
+            throw SupervisorError(message: "output supervisor: cannot start \(executable): \(String(cString: strerror(r)))")
+        }
+        let link = SupervisorLink(channel: pair[0], pid: child)
+        switch link.waitFor(SupervisorMessage.ready, timeout: readyTimeout) {
+        case .ok: return link
+        case .cut, .closed:
+            let status = link.reap(timeout: .seconds(2))
+            throw SupervisorError(message: "output supervisor did not start (\(status)); its message is above")
+        case .timedOut:
+            kill(child, SIGKILL)
+            _ = link.reap(timeout: .seconds(2))
+            throw SupervisorError(message: "output supervisor did not answer within \(Int(readyTimeout.inSeconds)) s")
+        }
+    }
+
+    deinit { close() }
+
+    private enum Answer { case ok, cut, closed, timedOut }
+
+    /// Waits for `message`, noting a cut or a closed channel on the way.
+    private func waitFor(_ message: UInt8, timeout: Duration) -> Answer {
+        var tv = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &tv)
+        let end = Int64(tv.tv_sec) * 1_000_000_000 + Int64(tv.tv_nsec) + timeout.nanoseconds
+        while fd >= 0 {
+            clock_gettime(CLOCK_MONOTONIC, &tv)
+            let left = end - (Int64(tv.tv_sec) * 1_000_000_000 + Int64(tv.tv_nsec))
+            if left <= 0 { return .timedOut }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let r = poll(&p, 1, Int32(clamping: (left + 999_999) / 1_000_000))
+            if r < 0 && errno != EINTR { return .closed }
+            if r <= 0 { continue }
+            var b: UInt8 = 0
+            let n = recv(fd, &b, 1, Int32(MSG_DONTWAIT))
+            if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) {
+                cutSeen = true
+                return .closed
+            }
+            if n == 1 {
+                if b == SupervisorMessage.cut {
+                    cutSeen = true
+                    return .cut
+                }
+                if b == message { return .ok }
+            }
+        }
+        return .closed
+    }
+
+    /// One tick. Never blocks, never allocates: a full channel (the supervisor is not reading) drops it.
+    public func tick() {
+        guard fd >= 0, !cutSeen else { return }
+        if !sendByte(fd, SupervisorMessage.tick) && errno != EAGAIN { cutSeen = true }
+    }
+
+    /// True once the supervisor cut the outputs or is gone. Reads its messages without blocking (one
+    /// `recv` per call); never allocates.
+    public var isCut: Bool {
+        guard !cutSeen else { return true }
+        guard fd >= 0 else { return true }
+        let n = withUnsafeMutableBytes(of: &buffer) { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) {
+            cutSeen = true
+        } else if n > 0 {
+            withUnsafeBytes(of: &buffer) { b in
+                for i in 0..<n where b[i] == SupervisorMessage.cut { cutSeen = true }
+            }
+        }
+        return cutSeen
+    }
+
+    /// OE through the supervisor: asserting waits (up to 1 s) for it to confirm; releasing does not wait.
+    public func set(_ asserted: Bool) -> DeviceFailure? {
+        guard fd >= 0, !isCut else { return .cutBySupervisor }
+        guard sendByte(fd, asserted ? SupervisorMessage.enable : SupervisorMessage.disable) else {
+            cutSeen = true
+            return .cutBySupervisor
+        }
+        guard asserted else { return nil }
+        switch waitFor(SupervisorMessage.enabled, timeout: .seconds(1)) {
+        case .ok: return nil
+        case .timedOut: return .io(errno: ETIMEDOUT)
+        case .cut, .closed: return .cutBySupervisor
+        }
+    }
+
+    /// Closes the channel (the supervisor turns every output off and exits) and waits for it to exit.
+    public func close() {
+        guard fd >= 0 else { return }
+        Glibc.close(fd)
+        fd = -1
+        _ = reap(timeout: .seconds(2))
+    }
+
+    /// Waits up to `timeout` for the supervisor process to exit; says how it ended.
+    private func reap(timeout: Duration) -> String {
+        guard pid > 0 else { return "in-process" }
+        var waited = Duration.zero
+        while waited < timeout {
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid {
+                let code = (status >> 8) & 0xFF, signal = status & 0x7F
+                return signal != 0 ? "killed by signal \(signal)" : "exit status \(code)"
+            }
+            if r < 0 { return "already reaped" }
+            usleep(10_000)
+            waited += .milliseconds(10)
+        }
+        return "still running"
+    }
+}
+
+/// The PWM board as the control loop sees it when a supervisor holds its outputs: every write first
+/// asks whether the supervisor cut them; once it did, nothing more is written (the chip's own stop is
+/// sent once, in case a write slipped in after the cut) and every write reports `.cutBySupervisor`.
+public final class SupervisedActuators: ActuatorOutput {
+    public let chip: PCA9685
+    public let link: SupervisorLink
+    private var stoppedAfterCut = false
+    public var channelCount: Int { chip.channelCount }
+
+    public init(chip: PCA9685, link: SupervisorLink) {
+        self.chip = chip
+        self.link = link
+    }
+
+    public func write(_ command: SafeCommand) -> DeviceFailure? {
+        if link.isCut {
+            if !stoppedAfterCut {
+                chip.stop()
+                stoppedAfterCut = true
+            }
+            return .cutBySupervisor
+        }
+        return chip.write(command)
+    }
+}
