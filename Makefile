@@ -33,7 +33,12 @@ MODEL_EPOCHS ?= 4
 # taught the fixed wall (eval-model wall knowledge) but not random doors, and cost probe R² (0.92; session 8 note).
 MODEL_PUSHES ?= 0
 
-.PHONY: deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+# The libFuzzer harnesses (Tests/Fuzz): one per parser of untrusted input, FUZZ_SECONDS each.
+FUZZ_TARGETS := model png mcap yaml console
+FUZZ_SECONDS ?= 60
+FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
+
+.PHONY: mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
@@ -57,6 +62,8 @@ help:
 	@echo "make nn-fixtures      regenerate the numpy reference outputs for the layer tests"
 	@echo "make model            record the two-rooms data and train the shipped model (≤ 20 min on 2 cores)"
 	@echo "make eval-model       k-step prediction error and the position probe of the shipped model"
+	@echo "make mutation-safety  mutation testing of Sources/Safety (MUTANTS=N: a deterministic sample)"
+	@echo "make fuzz             every parser of untrusted input under libFuzzer + ASan, FUZZ_SECONDS (60) each"
 	@echo "make hil              driver tests against the kernel's vivid, gpio-sim and i2c-stub in QEMU guests (x86_64, arm64)"
 	@echo "make eval-scaling     goal reaching at planning budgets 4.5 … 0.55 ms, and beside a busy process (reports/eval-scaling*)"
 	@echo "make bench-planner    the planner's predictor kernels against this core's peak and ONNX Runtime"
@@ -209,6 +216,27 @@ eval-smoke: build
 	$(BIN) eval --scenario two-rooms --episodes 6 --model $(MODEL) --max-idle-share 0.02 --png /tmp/cerebellum-eval-smoke.png --json /tmp/cerebellum-eval-smoke.json
 	python3 -c "import json; r = json.load(open('/tmp/cerebellum-eval-smoke.json')); assert [p['policy'] for p in r['policies']] == ['planner (mppi)', 'greedy horizon-1', 'random'], r; print('eval-smoke: report ok')"
 
+# Mutation testing of Sources/Safety (scripts/mutation-safety.py): every mutant, or MUTANTS=N of them
+# (a deterministic sample, as CI runs); fails on a survivor not explained as equivalent beside its line.
+MUTANTS ?=
+mutation-safety: deps
+	$(PYTHON) scripts/mutation-safety.py $(if $(MUTANTS),--sample $(MUTANTS))
+
+# Every parser of untrusted input (model file, PNG, MCAP recording, board and calibration YAML, the
+# serial console) under libFuzzer with AddressSanitizer, from the committed seed corpus; fails on any
+# crash. The harness is built only here (CEREBELLUM_FUZZ=1 adds it to the package).
+fuzz: deps fuzz-build
+	scripts/fuzz.sh $(FUZZ_BIN) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build:
+	set -o pipefail; CEREBELLUM_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --product cerebellum-fuzz \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld 2>&1 | { grep -v "Cannot export local symbol" || true; }
+
+# Regenerates the seed corpus (Tests/Fuzz/corpus, committed) from a fresh two-step recording.
+fuzz-seeds: build deps-python
+	rm -rf /tmp/cerebellum-fuzz-seed && $(BIN) record --episodes 1 --steps 2 --out /tmp/cerebellum-fuzz-seed > /dev/null
+	$(PYTHON) scripts/fuzz-seeds.py Tests/Fuzz/corpus /tmp/cerebellum-fuzz-seed/episodes-0000.mcap
+
 # Hardware in the loop (hil/README.md): Debian's kernel under QEMU TCG with the kernel's own simulated
 # devices; the real drivers, `cerebellum hil-check` and `cerebellum run` inside the guest.
 hil: hil-amd64 hil-arm64
@@ -234,4 +262,4 @@ hil-arm64: deps-hil deps-cross test-kernels-arm64
 	hil/run-guest.sh arm64 $(HIL_DIR)/arm64/root $(HIL_DIR)/arm64/initramfs.cpio.gz $(HIL_DIR)/arm64/console.log
 
 clean:
-	rm -rf .build .bench .build-kernels .build-hil .hil
+	rm -rf .build .bench .build-kernels .build-hil .build-fuzz .build-mutation .fuzz .hil

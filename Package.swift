@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries from Debian packages (see `make deps`).
@@ -44,7 +45,7 @@ let package = Package(
         // MCAP writer and reader; the dataset and log layout (camera images, actions, truth, episodes).
         .target(name: "Recording", dependencies: ["RobotCore"]),
         // The teleop console: line editing, commands, checksummed sentences, key drive, the hand-off to the loop.
-        .target(name: "Teleop", dependencies: ["RobotCore", "Safety"]),
+        .target(name: "Teleop", dependencies: ["RobotCore", "Safety", .product(name: "Crypto", package: "swift-crypto")]),
         // The fixed-rate loop, real-time setup, statistics, wiring from a board profile.
         .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop", "Recording",
                                                 "NeuralEngine", "WorldModel", "Planning"]),
@@ -67,3 +68,11 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "NeuralEngine", "WorldModel", "CAllocationCounter"]),
     ]
 )
+
+// The libFuzzer harnesses (`make fuzz`): only in a build made for them, with -sanitize=fuzzer,address.
+if Context.environment["CEREBELLUM_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "CerebellumFuzz", dependencies: ["Configuration", "NeuralEngine", "Recording", "Reports", "RobotCore", "Safety", "Teleop", "WorldModel"],
+        path: "Tests/Fuzz", exclude: ["corpus"], swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    package.products.append(.executable(name: "cerebellum-fuzz", targets: ["CerebellumFuzz"]))
+}

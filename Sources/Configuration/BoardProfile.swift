@@ -176,10 +176,14 @@ public struct SerialConsoleSettings: Sendable, Equatable {
     /// With a heartbeat the link counts as up only while bytes arrive at least this often (a UART with
     /// CLOCAL never reports a hang-up, so silence is the only sign that nobody is there).
     public var heartbeat: Duration?
+    /// A shared key (hex, `cerebellum console-key`): commands that move or arm must then be signed
+    /// sentences, for links that are not a wire. Resolved against the board file's folder.
+    public var keyFile: String?
 
     public init(device: String, baud: Int = 115_200, deadman: Duration = .milliseconds(300), keyHold: Duration = .milliseconds(600),
                 keySpeed: Double = 0.5, keyHorizontal: String? = nil, keyVertical: String? = nil, resumeAutonomy: Bool = false,
-                required: Bool = true, heartbeat: Duration? = nil) {
+                required: Bool = true, heartbeat: Duration? = nil, keyFile: String? = nil) {
+        self.keyFile = keyFile
         self.required = required
         self.heartbeat = heartbeat
         self.device = device
@@ -564,7 +568,12 @@ extension BoardProfile {
                 keyVertical: try axis("key_vertical"),
                 resumeAutonomy: try s.optional("resume_autonomy")?.bool() ?? false,
                 required: try s.optional("required")?.bool() ?? true,
-                heartbeat: try s.optional("heartbeat_ms").map { try milliseconds($0, in: 50...10_000) })
+                heartbeat: try s.optional("heartbeat_ms").map { try milliseconds($0, in: 50...10_000) },
+                keyFile: try s.optional("key_file").map { v in
+                    let file = try v.string()
+                    let dir = (path as NSString).deletingLastPathComponent
+                    return file.hasPrefix("/") ? file : normalizedPath(((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent(file))
+                })
             try s.finish()
         }
 

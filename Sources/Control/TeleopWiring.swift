@@ -25,7 +25,9 @@ public final class TeleopConsole {
         if let device { s.device = device }
         settings = s
         let names = p.actuators.map(\.name)
-        session = ConsoleSession(settings: Self.consoleSettings(s, channels: names), link: link,
+        var consoleSettings = Self.consoleSettings(s, channels: names)
+        consoleSettings.signer = try s.keyFile.map { try LinkSigner.load(keyFile: $0) }
+        session = ConsoleSession(settings: consoleSettings, link: link,
                                  limitsText: Self.limitsText(board.safetyConfig, names: names), now: { clock.now() })
         server = ConsoleServer(transport: SerialPort(path: s.device, baud: s.baud), session: session, heartbeat: s.heartbeat, log: log)
         arbiter = Arbiter(autonomy: autonomy, link: link, governor: governor, resumeAutonomy: s.resumeAutonomy, requireLink: s.required)

@@ -48,6 +48,24 @@ public indirect enum LayerSpec: Equatable, Sendable {
 
     /// Normalization epsilon used by both norms.
     public static let normEpsilon: Float = 1e-5
+
+    /// Most elements a layer's per-sample output or a parameter tensor may have (16 Mi: 64 MiB of fp32):
+    /// a model file is untrusted input, and a shape it names is memory this process would allocate.
+    public static let maxElements = 1 << 24
+    /// Ranges of a layer's sizes in a model file: kernel, stride and padding; feature, channel and group counts.
+    public static let windowRange = 1...64, paddingRange = 0...64, sizeRange = 1...(1 << 20)
+}
+
+/// The product of `dims`, or nil if it overflows or passes `LayerSpec.maxElements`.
+public func boundedElementCount(_ dims: [Int]) -> Int? {
+    var n = 1
+    for d in dims {
+        guard d >= 0 else { return nil }
+        let (p, overflow) = n.multipliedReportingOverflow(by: d)
+        guard !overflow, p <= LayerSpec.maxElements else { return nil }
+        n = p
+    }
+    return n
 }
 
 /// A problem with an architecture or its parameters, naming the layer or tensor.
@@ -63,6 +81,17 @@ extension LayerSpec {
         func need(_ ok: Bool, _ what: String) throws {
             if !ok { throw ModelError("layer \(path) (\(name)): \(what), input shape \(input)") }
         }
+        try need(!input.isEmpty && input.allSatisfy { $0 >= 1 } && boundedElementCount(input) != nil,
+                 "input sizes must be ≥ 1 with at most \(LayerSpec.maxElements) elements")
+        for (suffix, shape) in parameterShapes {
+            try need(boundedElementCount(shape) != nil, "its \(suffix) \(shape) has more than \(LayerSpec.maxElements) elements")
+        }
+        let output = try unboundedOutputShape(for: input, at: path, need: need)
+        try need(boundedElementCount(output) != nil, "its output \(output) has more than \(LayerSpec.maxElements) elements")
+        return output
+    }
+
+    private func unboundedOutputShape(for input: [Int], at path: String, need: (Bool, String) throws -> Void) throws -> [Int] {
         switch self {
         case let .conv2d(i, o, k, s, p):
             try need(input.count == 3 && input[2] == i, "expects [H, W, \(i)]")
@@ -139,7 +168,7 @@ extension LayerSpec {
         case let .conv2d(i, o, k, s, _): "conv \(k)×\(k)/\(s) \(i)→\(o)"
         case let .linear(i, o): "linear \(i)→\(o)"
         case let .layerNorm(f): "layernorm \(f)"
-        case let .groupNorm(g, c): "groupnorm \(g)×\(c / g)"
+        case let .groupNorm(g, c): "groupnorm \(g)×\(g > 0 ? c / g : 0)"
         case let .activation(a): a.rawValue
         case .flatten: "flatten"
         case let .avgPool(k, s): "avgpool \(k)/\(s)"
@@ -162,20 +191,28 @@ extension LayerSpec: Codable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         let op = try c.decode(String.self, forKey: .op)
+        /// A size read from the file, within `range` (numbers past it would overflow shape arithmetic).
+        func int(_ key: Key, _ range: ClosedRange<Int>) throws -> Int {
+            let v = try c.decode(Int.self, forKey: key)
+            guard range.contains(v) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(op) \(key.stringValue) \(v) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            return v
+        }
+        let size = LayerSpec.sizeRange, window = LayerSpec.windowRange
         switch op {
         case "conv2d":
-            self = .conv2d(inChannels: try c.decode(Int.self, forKey: .in), outChannels: try c.decode(Int.self, forKey: .out),
-                           kernel: try c.decode(Int.self, forKey: .kernel), stride: try c.decode(Int.self, forKey: .stride),
-                           padding: try c.decode(Int.self, forKey: .padding))
+            self = .conv2d(inChannels: try int(.in, size), outChannels: try int(.out, size), kernel: try int(.kernel, window),
+                           stride: try int(.stride, window), padding: try int(.padding, LayerSpec.paddingRange))
         case "linear":
-            self = .linear(inFeatures: try c.decode(Int.self, forKey: .in), outFeatures: try c.decode(Int.self, forKey: .out))
-        case "layernorm": self = .layerNorm(features: try c.decode(Int.self, forKey: .features))
+            self = .linear(inFeatures: try int(.in, size), outFeatures: try int(.out, size))
+        case "layernorm": self = .layerNorm(features: try int(.features, size))
         case "groupnorm":
-            self = .groupNorm(groups: try c.decode(Int.self, forKey: .groups), channels: try c.decode(Int.self, forKey: .channels))
+            self = .groupNorm(groups: try int(.groups, size), channels: try int(.channels, size))
         case "activation": self = .activation(try c.decode(Activation.self, forKey: .function))
         case "flatten": self = .flatten
-        case "avgpool": self = .avgPool(kernel: try c.decode(Int.self, forKey: .kernel), stride: try c.decode(Int.self, forKey: .stride))
-        case "maxpool": self = .maxPool(kernel: try c.decode(Int.self, forKey: .kernel), stride: try c.decode(Int.self, forKey: .stride))
+        case "avgpool": self = .avgPool(kernel: try int(.kernel, window), stride: try int(.stride, window))
+        case "maxpool": self = .maxPool(kernel: try int(.kernel, window), stride: try int(.stride, window))
         case "global_avgpool": self = .globalAvgPool
         case "spatial_softargmax": self = .spatialSoftArgmax
         case "residual": self = .residual(try c.decode([LayerSpec].self, forKey: .body))

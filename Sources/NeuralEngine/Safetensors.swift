@@ -105,8 +105,9 @@ public struct SafetensorsFile: Sendable {
                 guard !overflow else { throw fail("tensor \"\(name)\": shape \(shape) overflows") }
                 elements = p
             }
-            guard elements * dtype.size == end - begin else {
-                throw fail("tensor \"\(name)\": shape \(shape) × \(dtype.rawValue) is \(elements * dtype.size) bytes but data_offsets span \(end - begin)")
+            let (bytes, tooBig) = elements.multipliedReportingOverflow(by: dtype.size)
+            guard !tooBig, bytes == end - begin else {
+                throw fail("tensor \"\(name)\": shape \(shape) × \(dtype.rawValue) is \(tooBig ? "more than Int.max" : "\(bytes)") bytes but data_offsets span \(end - begin)")
             }
             entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
         }

@@ -145,7 +145,12 @@ public final class DatasetWriter {
 /// Reads the episodes of a dataset recording. Every error names the file and the message.
 public enum DatasetReader {
     public static func episodes(path: String) throws -> (metadata: [String: String], episodes: [RecordedEpisode]) {
-        let file = try MCAPFile(path: path)
+        try episodes(in: MCAPFile(path: path))
+    }
+
+    /// The episodes of a recording already read.
+    public static func episodes(in file: MCAPFile) throws -> (metadata: [String: String], episodes: [RecordedEpisode]) {
+        let path = file.path
         let meta = file.metadata.first { $0.name == "cerebellum" }?.values ?? [:]
         var topic: [UInt16: String] = [:]
         for (id, c) in file.channels { topic[id] = c.topic }
@@ -172,6 +177,14 @@ public enum DatasetReader {
                     hasTruth = false
                 } else if e.event == "end", var c = current {
                     if !hasTruth { c.positions = nil }
+                    let n = c.frameCount
+                    guard n >= 2 else { throw MCAPError(path: path, "\(where_): episode \(c.index) has \(n) frame(s); an episode needs at least 2") }
+                    guard c.actions.count == 2 * n else {
+                        throw MCAPError(path: path, "\(where_): episode \(c.index) has \(n) frames but \(c.actions.count / 2) actions (one per frame)")
+                    }
+                    if let p = c.positions, p.count != 2 * n {
+                        throw MCAPError(path: path, "\(where_): episode \(c.index) has \(n) frames but \(p.count / 2) truth positions")
+                    }
                     c.info.merge(e.info) { _, new in new }
                     out.append(c)
                     current = nil
@@ -243,12 +256,18 @@ public enum CDRImage {
         return c.bytes
     }
 
+    /// Largest image side accepted from a recording (a recording is input from elsewhere).
+    public static let maxSide = 4096
+
     public static func decode(_ payload: ArraySlice<UInt8>, path: String, message: Int) throws -> (width: Int, height: Int, pixels: ArraySlice<UInt8>) {
         var r = CDRReader(bytes: payload, path: path, message: message)
         try r.header()
         _ = try r.u32(); _ = try r.u32()
         _ = try r.string()
         let h = Int(try r.u32()), w = Int(try r.u32())
+        guard (1...maxSide).contains(w), (1...maxSide).contains(h) else {
+            throw MCAPError(path: path, "message \(message): image \(w)×\(h) is outside 1...\(maxSide) per side")
+        }
         let enc = try r.string()
         guard enc == "mono8" else { throw MCAPError(path: path, "message \(message): image encoding \(enc), only mono8 is supported") }
         _ = try r.u8()

@@ -231,7 +231,7 @@ public struct MCAPFile: Sendable {
             let op = bytes[pos]
             let len = Self.u64(bytes, pos + 1)
             let start = pos + 9
-            guard len <= UInt64(bytes.count - 8 - start) else {
+            guard start <= bytes.count - 8, len <= UInt64(bytes.count - 8 - start) else {
                 throw MCAPError(path: path, "record at byte \(pos) (opcode 0x\(String(op, radix: 16))) runs past the end")
             }
             let end = start + Int(len)

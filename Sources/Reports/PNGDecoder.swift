@@ -20,6 +20,10 @@ public struct GrayImage: Sendable, Equatable {
         do { return try decodePNG([UInt8](data)) } catch let e as ImageError { throw ImageError("\(path): \(e.description)") }
     }
 
+    /// Largest width and height accepted: a PNG is untrusted input (a goal image), and its size is
+    /// memory this process allocates (4096² RGBA inflates to 64 MiB at most).
+    public static let maxSide = 4096
+
     public static func decodePNG(_ bytes: [UInt8]) throws -> GrayImage {
         let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         guard bytes.count >= 8, Array(bytes[0..<8]) == signature else { throw ImageError("not a PNG file (bad signature)") }
@@ -44,7 +48,9 @@ public struct GrayImage: Sendable, Equatable {
                 guard depth == 8 else { throw ImageError("bit depth \(depth) is not supported (8 only)") }
                 guard [0, 2, 4, 6].contains(colorType) else { throw ImageError("colour type \(colorType) is not supported (gray, RGB, with or without alpha)") }
                 guard bytes[body + 12] == 0 else { throw ImageError("interlaced PNGs are not supported") }
-                guard width > 0, height > 0, width <= 16384, height <= 16384 else { throw ImageError("size \(width)×\(height) is out of range") }
+                guard width > 0, height > 0, width <= GrayImage.maxSide, height <= GrayImage.maxSide else {
+                    throw ImageError("size \(width)×\(height) is out of range (1...\(GrayImage.maxSide) per side)")
+                }
             case "IDAT": idat += bytes[body..<(body + length)]
             case "IEND": sawEnd = true
             default: break
@@ -55,8 +61,9 @@ public struct GrayImage: Sendable, Equatable {
         guard colorType >= 0 else { throw ImageError("no IHDR chunk") }
         guard sawEnd else { throw ImageError("no IEND chunk (truncated file?)") }
         let channels = [0: 1, 2: 3, 4: 2, 6: 4][colorType]!
-        let raw = try zlibDecompress(idat)
         let stride = width * channels
+        // The image data inflates to exactly this; a stream that would give more is refused as it inflates.
+        let raw = try zlibDecompress(idat, maxOutput: height * (stride + 1))
         guard raw.count >= height * (stride + 1) else { throw ImageError("image data holds \(raw.count) bytes, \(height * (stride + 1)) needed") }
         var previous = [UInt8](repeating: 0, count: stride), row = [UInt8](repeating: 0, count: stride)
         var gray = [UInt8](repeating: 0, count: width * height)
@@ -92,7 +99,8 @@ public struct GrayImage: Sendable, Equatable {
 }
 
 /// Inflates a zlib stream (RFC 1950 / 1951: stored, fixed and dynamic Huffman blocks); checks Adler-32.
-public func zlibDecompress(_ data: [UInt8]) throws -> [UInt8] {
+/// A stream that inflates past `maxOutput` bytes is refused (a decompression bomb).
+public func zlibDecompress(_ data: [UInt8], maxOutput: Int = 64 << 20) throws -> [UInt8] {
     guard data.count >= 6, (Int(data[0]) << 8 | Int(data[1])) % 31 == 0, data[0] & 0x0F == 8 else { throw ImageError("bad zlib header") }
     guard data[1] & 0x20 == 0 else { throw ImageError("zlib preset dictionaries are not supported") }
     var reader = BitReader(bytes: data, position: 2)
@@ -105,10 +113,11 @@ public func zlibDecompress(_ data: [UInt8]) throws -> [UInt8] {
             reader.alignToByte()
             let len = try reader.bits(16), nlen = try reader.bits(16)
             guard len == (~nlen & 0xFFFF) else { throw ImageError("stored block length check failed") }
+            guard out.count + len <= maxOutput else { throw inflatesPast(maxOutput) }
             for _ in 0..<len { out.append(UInt8(try reader.bits(8))) }
         case 1:
             try inflateBlock(&reader, &out, literals: Huffman(lengths: Huffman.fixedLiteralLengths),
-                             distances: Huffman(lengths: Huffman.fixedDistanceLengths))
+                             distances: Huffman(lengths: Huffman.fixedDistanceLengths), maxOutput: maxOutput)
         case 2:
             let hlit = try reader.bits(5) + 257, hdist = try reader.bits(5) + 1, hclen = try reader.bits(4) + 4
             let order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
@@ -129,7 +138,7 @@ public func zlibDecompress(_ data: [UInt8]) throws -> [UInt8] {
             }
             guard lengths.count == hlit + hdist else { throw ImageError("code lengths overrun") }
             try inflateBlock(&reader, &out, literals: Huffman(lengths: Array(lengths[0..<hlit])),
-                             distances: Huffman(lengths: Array(lengths[hlit...])))
+                             distances: Huffman(lengths: Array(lengths[hlit...])), maxOutput: maxOutput)
         default: throw ImageError("reserved deflate block type")
         }
     }
@@ -148,9 +157,12 @@ private let distanceBase = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129
                             4097, 6145, 8193, 12289, 16385, 24577]
 private let distanceExtra = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
 
-private func inflateBlock(_ r: inout BitReader, _ out: inout [UInt8], literals: Huffman, distances: Huffman) throws {
+private func inflatesPast(_ limit: Int) -> ImageError { ImageError("compressed data inflates past \(limit) bytes (the most this image can hold)") }
+
+private func inflateBlock(_ r: inout BitReader, _ out: inout [UInt8], literals: Huffman, distances: Huffman, maxOutput: Int) throws {
     while true {
         let sym = try literals.decode(&r)
+        guard sym == 256 || out.count < maxOutput else { throw inflatesPast(maxOutput) }
         if sym < 256 { out.append(UInt8(sym)); continue }
         if sym == 256 { return }
         let li = sym - 257
@@ -160,6 +172,7 @@ private func inflateBlock(_ r: inout BitReader, _ out: inout [UInt8], literals: 
         guard di < distanceBase.count else { throw ImageError("bad distance symbol \(di)") }
         let distance = distanceBase[di] + (try r.bits(distanceExtra[di]))
         guard distance <= out.count else { throw ImageError("distance \(distance) reaches before the start of the data") }
+        guard out.count + length <= maxOutput else { throw inflatesPast(maxOutput) }
         let start = out.count - distance
         for k in 0..<length { out.append(out[start + k]) }
     }

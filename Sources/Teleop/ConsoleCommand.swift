@@ -23,6 +23,8 @@ public enum ConsoleCommand: Sendable, Equatable {
     case limits
     /// Enter the single-key drive mode.
     case keys
+    /// The signed link's session nonce (`$SESSION*CCCC`), for the operator's program to sign with.
+    case session
 }
 
 /// A parsed line: the command, and whether it came as a machine sentence (replies in kind).
@@ -37,6 +39,14 @@ public enum ConsoleLineError: Error, Sendable, Equatable, CustomStringConvertibl
     case usage(String)
     case badChecksum
     case malformedSentence(String)
+    /// The link is signed (`serial_console.key_file`) and the command moves or arms: it must be signed.
+    case unsigned
+    /// A signed sentence whose tag is not the key's.
+    case badSignature
+    /// A signed sentence whose sequence number is not above the last accepted one (a replay).
+    case staleSequence(got: UInt64, last: UInt64)
+    /// A signed sentence on a link with no key.
+    case signingNotConfigured
 
     public var description: String {
         switch self {
@@ -44,6 +54,10 @@ public enum ConsoleLineError: Error, Sendable, Equatable, CustomStringConvertibl
         case .usage(let text): text
         case .badChecksum: "bad or missing checksum"
         case .malformedSentence(let why): "malformed sentence: \(why)"
+        case .unsigned: "this link takes signed commands only (serial_console.key_file); estop, status, help, limits and session need no signature"
+        case .badSignature: "bad signature"
+        case .staleSequence(let got, let last): "sequence \(got) is not above the last accepted \(last): replay refused"
+        case .signingNotConfigured: "this link has no key (serial_console.key_file): signed sentences are not accepted"
         }
     }
 
@@ -54,6 +68,10 @@ public enum ConsoleLineError: Error, Sendable, Equatable, CustomStringConvertibl
         case .usage: "USAGE"
         case .badChecksum: "CHECKSUM"
         case .malformedSentence: "MALFORMED"
+        case .unsigned: "UNSIGNED"
+        case .badSignature: "SIGNATURE"
+        case .staleSequence: "REPLAY"
+        case .signingNotConfigured: "NOKEY"
         }
     }
 }
@@ -99,14 +117,18 @@ public func parseConsoleLine(_ line: String, channels: [String]) -> Result<Conso
     if line.hasPrefix("$") {
         switch Sentence.body(of: line) {
         case .failure(let e): return .failure(e)
-        case .success(let body):
-            let fields = body.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
-            return parseWords(fields, channels: channels, machine: true).map { ConsoleLine(command: $0, machine: true) }
+        case .success(let body): return parseSentenceBody(body, channels: channels)
         }
     }
     let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { String($0) }
     guard !words.isEmpty else { return .failure(.unknown("")) }
     return parseWords(words, channels: channels, machine: false).map { ConsoleLine(command: $0, machine: false) }
+}
+
+/// A machine sentence's body (between `$` and `*`, checksum already checked).
+func parseSentenceBody(_ body: Substring, channels: [String]) -> Result<ConsoleLine, ConsoleLineError> {
+    let fields = body.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
+    return parseWords(fields, channels: channels, machine: true).map { ConsoleLine(command: $0, machine: true) }
 }
 
 private func parseWords(_ words: [String], channels: [String], machine: Bool) -> Result<ConsoleCommand, ConsoleLineError> {
@@ -128,6 +150,7 @@ private func parseWords(_ words: [String], channels: [String], machine: Bool) ->
     case "reset": return noArgs(.reset)
     case "stop": return noArgs(.stop)
     case "limits": return noArgs(.limits)
+    case "session": return noArgs(.session)
     case "keys": return machine ? .failure(.usage("keys is for people")) : noArgs(.keys)
     case "mode":
         guard args.count == 1, let m = ControlMode(rawValue: args[0].lowercased()) else { return .failure(.usage("usage: mode auto|teleop")) }

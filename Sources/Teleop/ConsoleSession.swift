@@ -16,10 +16,13 @@ public struct ConsoleSettings: Sendable, Equatable {
     public var horizontal: (channel: Int, sign: Double)
     /// Channel driven by w/s and ↑/↓ (w and ↑ positive after the sign).
     public var vertical: (channel: Int, sign: Double)
+    /// With a key, commands that move or arm must be signed sentences (`LinkSigner`).
+    public var signer: LinkSigner?
 
     public init(channels: [String], deadman: Duration = .milliseconds(300), keyHold: Duration = .milliseconds(600),
                 keySpeed: Double = 0.5, horizontal: (channel: Int, sign: Double) = (0, 1),
-                vertical: (channel: Int, sign: Double) = (1, -1)) {
+                vertical: (channel: Int, sign: Double) = (1, -1), signer: LinkSigner? = nil) {
+        self.signer = signer
         self.channels = channels
         self.deadman = deadman
         self.keyHold = keyHold
@@ -30,7 +33,7 @@ public struct ConsoleSettings: Sendable, Equatable {
 
     public static func == (a: ConsoleSettings, b: ConsoleSettings) -> Bool {
         a.channels == b.channels && a.deadman == b.deadman && a.keyHold == b.keyHold && a.keySpeed == b.keySpeed
-            && a.horizontal == b.horizontal && a.vertical == b.vertical
+            && a.horizontal == b.horizontal && a.vertical == b.vertical && (a.signer == nil) == (b.signer == nil)
     }
 }
 
@@ -61,6 +64,10 @@ public final class ConsoleSession {
     public static let maxQueued = 8
     /// An e-stop posted and not yet confirmed latched: how to reply, and since when.
     private var eStopConfirmation: (machine: Bool, posted: Instant)?
+    /// The signed link's session: a random nonce, new each time the link opens, and the last sequence
+    /// number accepted under it.
+    public private(set) var nonce: UInt64 = 0
+    private var lastSequence: UInt64 = 0
 
     public init(settings: ConsoleSettings, link: TeleopLink, limitsText: [String], now: @escaping () -> Instant) {
         self.settings = settings
@@ -69,13 +76,49 @@ public final class ConsoleSession {
         self.now = now
         lastEfforts = ChannelVector(count: settings.channels.count)
         keySpeed = settings.keySpeed
+        newSession()
+    }
+
+    private func newSession() {
+        var g = SystemRandomNumberGenerator()
+        nonce = g.next()
+        lastSequence = 0
     }
 
     public var prompt: String { "cerebellum> " }
 
-    /// The greeting when the link opens.
+    /// The greeting when the link opens (a signed link starts a new session).
     public func greeting() -> [UInt8] {
-        bytes("\r\ncerebellum teleop console — type help\r\n" + prompt)
+        guard settings.signer != nil else { return bytes("\r\ncerebellum teleop console — type help\r\n" + prompt) }
+        newSession()
+        return bytes("\r\ncerebellum teleop console — signed link: commands that move or arm are signed sentences; type help\r\n"
+                     + sessionSentence() + "\r\n" + prompt)
+    }
+
+    private func sessionSentence() -> String { Sentence.make("SESSION,\(hex(nonce, digits: 16))") }
+
+    /// A line as a command: on a signed link, a signed sentence is checked and its body parsed, and an
+    /// unsigned command is taken only if it cannot move or arm anything.
+    private func parse(_ line: String) -> Result<ConsoleLine, ConsoleLineError> {
+        if line.hasPrefix("$S,") {
+            guard let signer = settings.signer else { return .failure(.signingNotConfigured) }
+            switch Sentence.body(of: line) {
+            case .failure(let e): return .failure(e)
+            case .success(let body):
+                switch signer.verify(body.dropFirst(2), nonce: nonce, after: lastSequence) {
+                case .failure(let e): return .failure(e)
+                case .success(let signed):
+                    lastSequence = signed.sequence
+                    return parseSentenceBody(signed.body, channels: settings.channels)
+                }
+            }
+        }
+        let parsed = parseConsoleLine(line, channels: settings.channels)
+        guard settings.signer != nil, case .success(let p) = parsed else { return parsed }
+        switch p.command {
+        case .estop, .help, .status, .limits, .session: return parsed
+        default: return .failure(.unsigned)
+        }
     }
 
     /// Feeds received bytes; returns what to send back.
@@ -90,7 +133,7 @@ public final class ConsoleSession {
             let line = editor.feed(b, counters: &counters, echo: &echo)
             out += echo
             guard let line else { continue }
-            switch parseConsoleLine(line, channels: settings.channels) {
+            switch parse(line) {
             case .success(let parsed) where parsed.command == .estop:
                 // Ahead of everything queued: latched on the loop's next tick.
                 out += eStop(machine: parsed.machine)
@@ -104,7 +147,11 @@ public final class ConsoleSession {
                 queued.append(parsed)
             case .failure(let error):
                 counters.badLines += 1
-                if error == .badChecksum { counters.badChecksums += 1 }
+                switch error {
+                case .badChecksum: counters.badChecksums += 1
+                case .badSignature, .staleSequence, .unsigned, .signingNotConfigured: counters.refusedUnsigned += 1
+                default: break
+                }
                 out += bytes(line.hasPrefix("$") ? Sentence.make("ERR,\(error.code)") + "\r\n" : "\(error)\r\n" + prompt)
             }
         }
@@ -192,6 +239,11 @@ public final class ConsoleSession {
             return done("stopped (outputs to neutral)", "STOP")
         case .goal(let name):
             return request(.goal(name), line)
+        case .session:
+            if m { return bytes((settings.signer == nil ? Sentence.make("ERR,NOKEY") : sessionSentence()) + "\r\n") }
+            return bytes((settings.signer == nil ? "this link is not signed (no serial_console.key_file)"
+                          : "session \(hex(nonce, digits: 16)); sign with: cerebellum console-sign --key-file FILE --session \(hex(nonce, digits: 16)) --sequence N BODY")
+                         + "\r\n" + prompt)
         case .keys:
             inKeyMode = true
             return bytes("key drive: w a s d or arrows move, space stops, + - speed, ! e-stop, q leaves\r\n") + keyLine()
@@ -340,8 +392,10 @@ public final class ConsoleSession {
             "  keys                   single-key drive: w a s d / arrows, space stops, q leaves",
             "  goal NAME              send a goal image name to the autonomy source",
             "  limits                 the limits the governor enforces",
-            "machine sentences: $DRIVE,v1,v2*HH  $STOP*HH  $ESTOP*HH  $ARM*HH  $DISARM*HH  $RESET*HH  $MODE,AUTO*HH  $STATUS*HH",
-            "  (HH = hex XOR of the bytes between $ and *; replies $OK,… or $ERR,…)",
+            "  session                a signed link's session nonce",
+            "machine sentences: $DRIVE,v1,v2*CCCC  $STOP*CCCC  $ESTOP*CCCC  $ARM*CCCC  $DISARM*CCCC  $RESET*CCCC  $MODE,AUTO*CCCC  $STATUS*CCCC",
+            "  (CCCC = CRC-16/CCITT-FALSE of the bytes between $ and *, 4 hex digits; replies $OK,… or $ERR,…)",
+            "  signed: $S,SEQ,TAG,BODY*CCCC with BODY one of the above (cerebellum console-sign)",
         ]
     }
 

@@ -17,6 +17,8 @@ public struct ConsoleCounters: Sendable, Equatable {
     public var taintedLines = 0
     /// Lines refused because `ConsoleSession.maxQueued` lines were already waiting for the loop.
     public var queueFull = 0
+    /// On a signed link: lines refused for a missing or bad signature or a replayed sequence number.
+    public var refusedUnsigned = 0
 
     public init() {}
 }

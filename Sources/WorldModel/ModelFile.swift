@@ -50,8 +50,10 @@ public struct WorldModelFile: Sendable {
 
     /// Reads and checks a model file: its kind, layer lists, every tensor's presence and shape (by
     /// compiling the networks once). Errors name the file and the reason.
-    public static func load(path: String) throws -> WorldModelFile {
-        let file = try SafetensorsFile.read(path: path)
+    public static func load(path: String) throws -> WorldModelFile { try parse(SafetensorsFile.read(path: path), path: path) }
+
+    /// The checks of `load` on a safetensors file already read; errors name `path`.
+    public static func parse(_ file: SafetensorsFile, path: String) throws -> WorldModelFile {
         func fail(_ why: String) -> ModelError { ModelError("\(path): \(why)") }
         guard file.metadata["kind"] == kind else {
             throw fail("not a cerebellum world model (metadata kind is \(file.metadata["kind"].map { "\"\($0)\"" } ?? "missing"), expected \"\(kind)\")")
@@ -61,10 +63,15 @@ public struct WorldModelFile: Sendable {
             do { return try LayerSpec.parse(json: json) } catch { throw fail("\(key) layers: \(error)") }
         }
         let enc = try layers("encoder"), pred = try layers("predictor")
-        guard let latent = file.metadata["latent_size"].flatMap({ Int($0) }), latent > 0 else { throw fail("metadata latent_size missing or not a positive integer") }
+        guard let latent = file.metadata["latent_size"].flatMap({ Int($0) }), (1...4096).contains(latent) else {
+            throw fail("metadata latent_size missing or not an integer in 1...4096")
+        }
         guard let shapeText = file.metadata["frame_shape"],
               let shape = try? JSONDecoder().decode([Int].self, from: Data(shapeText.utf8)), shape.count == 3 else {
             throw fail("metadata frame_shape missing or not [h, w, c]")
+        }
+        guard (1...4096).contains(shape[0]), (1...4096).contains(shape[1]), (1...4).contains(shape[2]) else {
+            throw fail("metadata frame_shape \(shape) is outside [1...4096, 1...4096, 1...4]")
         }
         var encoder: Parameters = [:], predictor: Parameters = [:], q: [String: AnyTensor] = [:]
         for (name, t) in file.tensors {

@@ -332,6 +332,11 @@ calibration: ../calibration/test.yaml
         #expect(!o.required && o.heartbeat == nil)
         let e = try #require(try loadError(console.replacingOccurrences(of: "heartbeat_ms: 500", with: "heartbeat_ms: 5")))
         #expect(e.field == "serial_console.heartbeat_ms", "\(e)")
+        // A key file is found beside the board file, like the calibration.
+        let signed = console.replacingOccurrences(of: "  heartbeat_ms: 500\n", with: "  key_file: ../keys/link.key\n")
+        let path = try writeBoard(signed, calibration: goodCalibration)
+        let k = try #require(try LoadedBoard.load(boardPath: path).profile.serialConsole?.keyFile)
+        #expect(k.hasSuffix("/keys/link.key") && !k.contains("/boards/"), "\(k)")
     }
 
     @Test("a PWM frequency whose period is shorter than the pulses is refused, naming the calibration channel")

@@ -265,6 +265,26 @@ struct TeleopConsoleTests {
         #expect(governor.requestArm() == .armed)
     }
 
+    @Test("serial_console.key_file makes the link signed; a missing or short key file is an error naming it")
+    func keyFileSignsTheLink() throws {
+        var board = try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml")
+        let key = NSTemporaryDirectory() + "console-\(getpid()).key"
+        defer { unlink(key) }
+        FileManager.default.createFile(atPath: key, contents: Data(LinkSigner.newKeyText().utf8))
+        board.profile.serialConsole = SerialConsoleSettings(device: "/dev/null", keyFile: key)
+        let (console, _) = try consoleRun(board, device: nil, ticks: 1)
+        #expect(console.session.settings.signer != nil)
+        let reply = String(decoding: console.session.receive(Array("arm\r".utf8)), as: UTF8.self)
+        #expect(reply.contains("signed commands only"))
+        FileManager.default.createFile(atPath: key, contents: Data("00ff\n".utf8))
+        do {
+            _ = try consoleRun(board, device: nil, ticks: 1)
+            Issue.record("a 2-byte key was taken")
+        } catch { #expect("\(error)".hasPrefix(key) && "\(error)".contains("at least 16")) }
+        board.profile.serialConsole?.keyFile = "/nonexistent/console.key"
+        #expect(throws: LinkKeyError.self) { try consoleRun(board, device: nil, ticks: 1) }
+    }
+
     @Test("operator heartbeat: the link is up only after a first byte and while bytes keep coming; silence while armed latches")
     func heartbeatSilenceIsALostLink() throws {
         let t = try TeleopRig(heartbeat: .milliseconds(150))

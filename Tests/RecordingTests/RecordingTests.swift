@@ -217,3 +217,81 @@ func runPython(_ script: String, _ arguments: String...) throws -> String {
     p.waitUntilExit()
     return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
 }
+
+/// Untrusted files that once crashed the process: each is rejected with the file and a reason.
+@Suite struct UntrustedRecordingTests {
+    let seed = "\(repoRoot)/Tests/Fuzz/corpus/mcap/two-steps-4x4.mcap"
+
+    @Test("the fuzz seed is a valid recording")
+    func seedReads() throws {
+        let (meta, episodes) = try DatasetReader.episodes(path: seed)
+        #expect(meta["board"] == "sim-two-rooms")
+        #expect(episodes.count == 1 && episodes[0].frameCount == 3 && episodes[0].width == 4)
+    }
+
+    @Test("junk before the closing magic is a truncated record, not a trap")
+    func junkBeforeClosingMagic() throws {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: seed)))
+        for junk in [[UInt8(0x01)], [0x05, 0xFF, 0xFF], [UInt8](repeating: 0xEE, count: 7)] {
+            var b = bytes
+            b.insert(contentsOf: junk, at: b.count - 8)
+            #expect(throws: MCAPError.self) { try MCAPFile(bytes: b, path: "junk.mcap") }
+        }
+        bytes.removeLast(9)
+        bytes += mcapMagic
+        #expect(throws: MCAPError.self) { try MCAPFile(bytes: bytes, path: "cut.mcap") }
+    }
+
+    @Test("a CDR image of 2³²−1 × 2³²−1 pixels is refused by its size")
+    func hugeCDRImage() throws {
+        var c = CDRBuilder()
+        c.u32(0); c.u32(0); c.string("cam")  // header: stamp, frame id
+        c.u32(UInt32.max); c.u32(UInt32.max)  // height, width
+        c.string("mono8"); c.u8(0); c.u32(UInt32.max); c.u32(0)
+        let e = #expect(throws: MCAPError.self) { try CDRImage.decode(ArraySlice(c.bytes), path: "huge.mcap", message: 3) }
+        #expect(e?.description.contains("outside 1...4096") == true, "\(String(describing: e))")
+    }
+
+    @Test("an episode with no frames, or with actions that do not match its frames, is refused")
+    func episodeWithoutFrames() throws {
+        let path = temporaryPath("empty-episode.mcap")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try DatasetWriter(path: path, metadata: ["board": "test"])
+        try writer.beginEpisode(0, at: .zero, info: [:])
+        try writer.endEpisode(0, at: .zero, info: [:])
+        try writer.finish()
+        let e = #expect(throws: MCAPError.self) { try DatasetReader.episodes(path: path) }
+        #expect(e?.description.contains("episode 0 has 0 frame(s)") == true, "\(String(describing: e))")
+    }
+}
+
+@Suite struct UntrustedImageTests {
+    /// A gray PNG whose IHDR says `width`×`height` and whose IDAT holds `raw` (filter bytes included).
+    func png(width: Int, height: Int, raw: [UInt8]) -> [UInt8] {
+        func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
+            var crc = CRC32()
+            crc.update(Array(type.utf8) + body)
+            return bigEndian(UInt32(body.count)) + Array(type.utf8) + body + bigEndian(crc.value)
+        }
+        let ihdr = bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [8, 0, 0, 0, 0]
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", ihdr) + chunk("IDAT", zlibCompress(raw)) + chunk("IEND", [])
+    }
+
+    @Test("image data that inflates past what the header's size holds is refused while inflating")
+    func inflationBomb() throws {
+        // 8×8 gray holds 8 × 9 = 72 bytes; this stream inflates to 4 MiB of zeros (a few KiB compressed).
+        let bomb = png(width: 8, height: 8, raw: [UInt8](repeating: 0, count: 4 << 20))
+        #expect(bomb.count < 100_000)
+        let e = #expect(throws: ImageError.self) { try GrayImage.decodePNG(bomb) }
+        #expect(e?.description.contains("inflates past 72 bytes") == true, "\(String(describing: e))")
+        #expect(throws: ImageError.self) { try zlibDecompress(zlibCompress([UInt8](repeating: 7, count: 1 << 20)), maxOutput: 1000) }
+        // The right amount still decodes.
+        #expect(try GrayImage.decodePNG(png(width: 8, height: 8, raw: [UInt8](repeating: 0, count: 72))).pixels.count == 64)
+    }
+
+    @Test("a side past 4096 pixels is refused before anything is inflated")
+    func hugeSides() throws {
+        let e = #expect(throws: ImageError.self) { try GrayImage.decodePNG(png(width: 100_000, height: 100_000, raw: [0])) }
+        #expect(e?.description.contains("out of range") == true)
+    }
+}
