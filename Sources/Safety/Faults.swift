@@ -34,6 +34,7 @@ public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
     public static let modelOutputInvalid = Faults(rawValue: 1 << 10)
     /// The output supervisor cut the outputs (OE disabled, PWM full-OFF): ticks stopped for longer than
     /// its limit while the outputs were enabled, or it is gone. It stays cut until the controller restarts.
+    // equivalent mutant: any bit no other fault uses names this fault as well (1 << 12 is free).
     public static let outputsCut = Faults(rawValue: 1 << 11)
 
     /// Every cause, in the order they are reported.

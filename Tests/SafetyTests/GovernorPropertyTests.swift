@@ -1,3 +1,4 @@
+import Foundation
 import RobotCore
 import Testing
 @testable import Safety
@@ -8,7 +9,8 @@ import Testing
 /// it is seen.
 @Suite("Safety governor properties")
 struct GovernorPropertyTests {
-    static let sequences = 100_000
+    /// 100 000; `CEREBELLUM_PROPERTY_SEQUENCES` sets fewer for the mutation runs (`make mutation-safety`).
+    static let sequences = ProcessInfo.processInfo.environment["CEREBELLUM_PROPERTY_SEQUENCES"].flatMap { Int($0) } ?? 100_000
     static let ticksPerSequence = 16
 
     @Test("100 000 random command/fault sequences keep every invariant")
