@@ -11,8 +11,9 @@ compile is stillborn and not counted.
 A survivor is explained when its line, or the comment line right above it, says `equivalent mutant:` and
 why. The run fails when any survivor is unexplained.
 
-Usage: mutation-safety.py [--sample N] [--seed S] [--json FILE]
+Usage: mutation-safety.py [--sample N] [--seed S] [--match TEXT] [--json FILE]
   --sample N: a deterministic sample of N mutants (CI); default all.
+  --match TEXT: only mutants of lines that contain TEXT (to re-check survivors after a fix).
 """
 import argparse, json, os, random, re, shutil, subprocess, sys, time
 
@@ -115,6 +116,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sample", type=int)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--match")
     ap.add_argument("--json", default=os.path.join(WORK, "report.json"))
     args = ap.parse_args()
     setup()
@@ -128,9 +130,9 @@ def main():
     if code != 0:
         sys.exit("mutation-safety: the unmutated Safety tests fail:\n" + out[-3000:])
     everything = list(mutants())
-    chosen = everything
-    if args.sample and args.sample < len(everything):
-        chosen = sorted(random.Random(args.seed).sample(everything, args.sample), key=lambda m: (m["file"], m["line"]))
+    chosen = [m for m in everything if args.match is None or args.match in m["original"]]
+    if args.sample and args.sample < len(chosen):
+        chosen = sorted(random.Random(args.seed).sample(chosen, args.sample), key=lambda m: (m["file"], m["line"]))
     print("mutation-safety: %d mutants of Sources/Safety, running %d" % (len(everything), len(chosen)), flush=True)
     killed, survived, stillborn = [], [], []
     start = time.time()

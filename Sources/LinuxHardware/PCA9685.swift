@@ -177,16 +177,28 @@ public final class PCA9685: ActuatorOutput {
     }
 
     /// Full-OFF written the way any holder of the bus can (the output supervisor, after the driver's
-    /// process died): ALL_LED_OFF_H first (one write stops every channel of a real chip), then each
-    /// channel's LEDn_OFF_H, so the state is in every channel's own register too; each write is tried up
-    /// to three times. Returns how many writes failed.
+    /// process died): ALL_LED_OFF_H first (one write stops every channel of a real chip, whatever its
+    /// mode), then the channels' own registers (ON = 0, OFF = full-OFF) in auto-incremented blocks of eight
+    /// channels, so the state is in every channel's register too; a block that fails is written channel by
+    /// channel (LEDn_OFF_H). Each transfer is tried up to three times. Returns how many writes failed.
     public static func writeFullOff(device: RegisterDevice, channels: Range<Int>) -> Int {
-        var failed = 0
-        let registers = [Register.allLedOffH] + channels.map { Register.led0OnL + UInt8(4 * $0) + 3 }
-        for r in registers {
-            var ok = false
-            for _ in 0..<3 where !ok { ok = device.writeByte(register: r, value: fullBit) == nil }
-            if !ok { failed += 1 }
+        func tried(_ write: () -> DeviceFailure?) -> Bool {
+            for _ in 0..<3 where write() == nil { return true }
+            return false
+        }
+        var failed = tried { device.writeByte(register: Register.allLedOffH, value: fullBit) } ? 0 : 1
+        var block = [UInt8](repeating: 0, count: 32)
+        var first = channels.lowerBound
+        while first < channels.upperBound {
+            let n = min(8, channels.upperBound - first)
+            for k in 0..<n { block[4 * k + 3] = fullBit }
+            let register = Register.led0OnL + UInt8(4 * first)
+            if !tried({ device.writeBlock(register: register, bytes: block, count: 4 * n) }) {
+                for ch in first..<(first + n) where !tried({ device.writeByte(register: register + UInt8(4 * (ch - first)) + 3, value: fullBit) }) {
+                    failed += 1
+                }
+            }
+            first += n
         }
         return failed
     }

@@ -54,6 +54,7 @@ struct HILCheck: ParsableCommand {
                 checks += [
                     ("supervisor: kill -9 of the armed controller → OE disabled and all 16 channels full-OFF within 100 ms", supervisorKill),
                     ("supervisor: SIGSTOP of the armed controller → outputs cut within 200 ms; SIGCONT → it stays faulted", supervisorStop),
+                    ("console: an e-stop behind a flood of 200 requests → PWM at neutral and motor enable low within 250 ms", consoleFlood),
                 ]
             }
         }
@@ -465,10 +466,10 @@ extension HILCheck {
 
     /// `cerebellum run --arm` on the fault board, as its own process; returns once it is armed with the
     /// outputs enabled and driving (motor enable high, OE low, its channels pulsing).
-    func startArmedController(log: String, json: String) throws -> (Child, I2CDevice) {
+    func startArmedController(log: String, json: String, extra: [String] = []) throws -> (Child, I2CDevice) {
         guard let faultBoard else { throw CheckFailure("no --fault-board") }
         let p = try Child(arguments: ["run", "--board", faultBoard, "--goal", goal, "--arm", "--duration", "120", "--no-realtime",
-                                      "--json", json, "--trajectory", "none"], log: log)
+                                      "--json", json, "--trajectory", "none"] + extra, log: log)
         let dev = try stubDevice()
         let deadline = Date().addingTimeInterval(90)
         while true {
@@ -551,5 +552,51 @@ extension HILCheck {
         try expect(ms <= 200, String(format: "outputs cut %.1f ms after SIGSTOP, more than 200 ms", ms))
         return String(format: "cut %.1f ms after SIGSTOP; after SIGCONT still cut, motor enable low, latched \"outputs cut by the supervisor\"; ", ms)
             + supervisorReport(log: log, json: json)
+    }
+}
+
+extension HILCheck {
+    /// The PCA9685 channels' OFF counts (ON is 0), nil for a channel at full-OFF.
+    func channelCounts(_ dev: I2CDevice, _ channels: [Int]) throws -> [Int?] {
+        try channels.map { ch in
+            guard case .success(let lo) = dev.readByte(register: UInt8(0x06 + 4 * ch + 2)),
+                  case .success(let hi) = dev.readByte(register: UInt8(0x06 + 4 * ch + 3)) else { throw CheckFailure("cannot read channel \(ch)") }
+            return hi & 0x10 != 0 ? nil : Int(lo) | Int(hi & 0x0F) << 8
+        }
+    }
+
+    func consoleFlood() throws -> String {
+        let pty = try PseudoTerminal()
+        let log = "/tmp/console-flood.log", json = "/tmp/console-flood.json"
+        let (p, dev) = try startArmedController(log: log, json: json, extra: ["--teleop", pty.slavePath])
+        let neutral = PCA9685(device: dev, pwmChannels: [0, 1], frequencyHz: 50, clock: SystemClock()).counts(pulseMicros: 1500)
+        var screen = pty.receive(timeout: .milliseconds(200))
+        pty.send(String(repeating: "status\r", count: 200))
+        let clock = SystemClock()
+        let start = clock.now()
+        pty.send("estop\r")
+        var ms = -1.0
+        while ms < 0 {
+            screen += pty.receive(timeout: .milliseconds(1))
+            let counts = try channelCounts(dev, [0, 1])
+            if counts.allSatisfy({ $0 == neutral }), try readText(simLine(SimLines.motorEnable, "value")) == "0" {
+                ms = (clock.now() - start).inMilliseconds
+            } else if (clock.now() - start) > .seconds(5) {
+                p.signal(SIGKILL)
+                p.wait()
+                throw CheckFailure("5 s after the e-stop: channels \(counts), neutral is \(neutral); \(tail(log))")
+            }
+        }
+        let oe = try readText(simLine(SimLines.pwmOE, "value"))
+        for _ in 0..<20 { screen += pty.receive(timeout: .milliseconds(50)) }
+        p.signal(SIGTERM)
+        p.wait()
+        let summary = (try? String(contentsOfFile: json, encoding: .utf8)) ?? ""
+        try expect(screen.contains("E-STOP latched"), "the console never said \"E-STOP latched\"")
+        try expect(summary.contains("e-stop"), "the run's summary does not name the e-stop: \(tail(log))")
+        try expect(ms <= 250, String(format: "outputs neutral %.1f ms after the e-stop, more than 250 ms", ms))
+        let busy = screen.components(separatedBy: "busy:").count - 1
+        return String(format: "neutral (%d counts) and motor enable low %.1f ms after the e-stop line, behind 200 requests (%d refused as busy); "
+                      + "OE pin %@ (enabled: the outputs hold neutral); the console said \"E-STOP latched\"", neutral, ms, busy, oe)
     }
 }
