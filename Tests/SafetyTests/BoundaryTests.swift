@@ -73,3 +73,51 @@ struct BoundaryTests {
         #expect(!p.reversed && p.deadbandMicros == 0)
     }
 }
+
+/// Rules found untested by mutation testing.
+@Suite("Safety governor: what mutation testing asked for")
+struct MutationFoundTests {
+    @Test("a window one period long bounds each tick's change, not two ticks'")
+    func oneTickWindow() throws {
+        var h = try Harness(makeConfig(window: .milliseconds(100), maxWindowChange: 0.3))
+        _ = h.arm()
+        // steer slews 0.4 per tick; a one-tick window lets 0.3 through each tick.
+        let outs = (0..<4).map { _ in h.tick([1, 0, 0]).efforts[0] }
+        #expect(zip(outs, [0.3, 0.6, 0.9, 1.0]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(outs)")
+    }
+
+    @Test("a write that succeeds again makes the actuator fault clearable at once")
+    func goodWriteClearsTheCause() throws {
+        var h = try Harness()
+        _ = h.arm()
+        h.tick([0.3, 0, 0])
+        h.governor.recordWrite(.io(errno: 5))
+        h.tick([0.3, 0, 0])
+        h.governor.recordWrite(nil)
+        #expect(h.governor.clearFaults() == .cleared)
+    }
+
+    @Test("after a fault and a new arm, a tick with no command holds neutral: the old command does not come back")
+    func noStaleTargetAfterAFault() throws {
+        var h = try Harness()
+        _ = h.arm()
+        for _ in 0..<5 { h.tick([0.8, 0, 0]) }
+        #expect(h.governor.lastOutput.efforts[0] > 0.5)
+        h.eStop = .level(true)
+        h.tick([0.8, 0, 0])
+        h.eStop = .level(false)
+        h.tick(nil)
+        #expect(h.governor.clearFaults() == .cleared)
+        #expect(h.governor.requestArm() == .armed)
+        for _ in 0..<3 { #expect(h.tick(nil).isNeutral) }
+    }
+
+    @Test("the slow factor given is the one used")
+    func slowFactorIsKept() throws {
+        var c = makeConfig()
+        c = SafetyConfig(channels: c.channels, tickPeriod: c.tickPeriod, window: c.window, maxWindowChange: c.maxWindowChange,
+                         maxFrameAge: c.maxFrameAge, maxConsecutiveOverruns: c.maxConsecutiveOverruns, stallTimeout: c.stallTimeout,
+                         heartbeatTimeout: c.heartbeatTimeout, surpriseResponse: .slow, slowFactor: 0.5, starvationResponse: .report)
+        #expect(c.slowFactor == 0.5 && c.surpriseResponse == .slow && c.starvationResponse == .report)
+    }
+}
