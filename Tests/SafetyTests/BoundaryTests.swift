@@ -97,6 +97,17 @@ struct MutationFoundTests {
         #expect(h.governor.clearFaults() == .cleared)
     }
 
+    @Test("a failed write is a present cause at once: a reset before the next tick cannot clear it")
+    func failedWriteIsPresentAtOnce() throws {
+        var h = try Harness()
+        _ = h.arm()
+        h.tick([0.3, 0, 0])
+        h.governor.recordWrite(.io(errno: 5))
+        #expect(h.governor.clearFaults() == .stillActive(.actuatorFailure))
+        h.governor.recordWrite(.cutBySupervisor)
+        #expect(h.governor.clearFaults() == .stillActive([.actuatorFailure, .outputsCut]))
+    }
+
     @Test("after a fault and a new arm, a tick with no command holds neutral: the old command does not come back")
     func noStaleTargetAfterAFault() throws {
         var h = try Harness()
@@ -110,6 +121,15 @@ struct MutationFoundTests {
         #expect(h.governor.clearFaults() == .cleared)
         #expect(h.governor.requestArm() == .armed)
         for _ in 0..<3 { #expect(h.tick(nil).isNeutral) }
+    }
+
+    @Test("a new governor has counted nothing and slows nothing; each step is one tick")
+    func freshCounters() throws {
+        var h = try Harness()
+        #expect(h.governor.ticks == 0 && !h.governor.slowed && h.governor.faultEvents == 0 && h.governor.rejectedCommands == 0)
+        #expect(h.governor.surprisedTicks == 0 && h.governor.starvedTicks == 0 && h.governor.latchedFaults.isEmpty)
+        for _ in 0..<3 { h.tick([0, 0, 0]) }
+        #expect(h.governor.ticks == 3)
     }
 
     @Test("the slow factor given is the one used")
