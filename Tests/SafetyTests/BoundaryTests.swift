@@ -71,6 +71,8 @@ struct BoundaryTests {
         #expect(c.surpriseResponse == .stop && c.starvationResponse == .stop)
         let p = PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000)
         #expect(!p.reversed && p.deadbandMicros == 0)
+        let l = ChannelLimits(name: "x", maxSlewPerSecond: 1, calibration: p)
+        #expect(l.minEffort == -1 && l.maxEffort == 1)
     }
 }
 
@@ -121,6 +123,42 @@ struct MutationFoundTests {
         #expect(h.governor.clearFaults() == .cleared)
         #expect(h.governor.requestArm() == .armed)
         for _ in 0..<3 { #expect(h.tick(nil).isNeutral) }
+    }
+
+    @Test("frame age, tick gap and command age at their limits pass; a nanosecond more is a fault")
+    func timingBoundaries() throws {
+        var h = try Harness()
+        _ = h.arm()
+        h.frameAge = .milliseconds(150)  // max_frame_age
+        h.tick([0, 0, 0])
+        #expect(!h.governor.activeCauses.contains(.staleFrame))
+        h.frameAge = .milliseconds(150) + .nanoseconds(1)
+        h.tick([0, 0, 0])
+        #expect(h.governor.activeCauses.contains(.staleFrame))
+
+        var s = try Harness()
+        _ = s.arm()
+        s.tick([0, 0, 0], after: .milliseconds(500))  // stall_timeout
+        #expect(!s.governor.activeCauses.contains(.loopWatchdog) && s.governor.state == .armed)
+        s.tick([0, 0, 0], after: .milliseconds(500) + .nanoseconds(1))
+        #expect(s.governor.latchedFaults.contains(.loopWatchdog))
+
+        var b = try Harness()
+        _ = b.arm()
+        b.tick([0, 0, 0])
+        b.tick(nil, after: .milliseconds(250))  // heartbeat_timeout since the last command
+        #expect(!b.governor.activeCauses.contains(.heartbeatLost) && b.governor.state == .armed)
+        b.tick(nil, after: .nanoseconds(1))
+        #expect(b.governor.latchedFaults.contains(.heartbeatLost))
+    }
+
+    @Test("an even-length window still uses every slot: a steady push climbs to full effort")
+    func evenWindow() throws {
+        var h = try Harness(makeConfig(window: .milliseconds(200), maxWindowChange: 0.3))
+        _ = h.arm()
+        var last = 0.0
+        for _ in 0..<12 { last = h.tick([1, 0, 0]).efforts[0] }
+        #expect(abs(last - 1) < 1e-9, "\(last)")
     }
 
     @Test("a new governor has counted nothing and slows nothing; each step is one tick")
