@@ -92,10 +92,7 @@ public enum Sentence {
     }
 
     /// The checksum as a sentence spells it: four upper-case hex digits.
-    public static func hex(_ c: UInt16) -> String {
-        let h = String(c, radix: 16, uppercase: true)
-        return String(repeating: "0", count: 4 - h.count) + h
-    }
+    public static func hex(_ c: UInt16) -> String { Teleop.hex(UInt64(c), digits: 4) }
 
     /// `$BODY*CCCC` with the checksum filled in.
     public static func make(_ body: String) -> String { "$\(body)*\(hex(checksum(Array(body.utf8))))" }
