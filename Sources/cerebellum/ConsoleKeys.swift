@@ -34,7 +34,7 @@ struct ConsoleSign: ParsableCommand {
     @Option(help: "The session nonce, 16 hex digits (the console prints it on connect and answers `session` / $SESSION*CCCC).")
     var session: String
 
-    @Option(help: "The sequence number: above every one sent before in this session.")
+    @Option(help: "The sequence number: above every one sent before under this session nonce.")
     var sequence: UInt64
 
     @Argument(help: "The sentence body, e.g. DRIVE,0.3,0.3 or ARM.")
