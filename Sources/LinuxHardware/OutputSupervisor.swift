@@ -194,7 +194,7 @@ public func runOutputSupervisor(_ supervisor: OutputSupervisor, channel: Int32, 
                 let now = clock.now()
                 for i in 0..<n {
                     let wasCut = supervisor.cutReason != nil
-                    if let reply = supervisor.receive(buffer[i], now: now) { sendByte(channel, reply) }
+                    if let reply = supervisor.receive(buffer[i], now: now) { sendSupervisorByte(channel, reply) }
                     if !wasCut && supervisor.cutReason != nil { reportCut(at: now) }
                 }
             }
@@ -202,17 +202,14 @@ public func runOutputSupervisor(_ supervisor: OutputSupervisor, channel: Int32, 
         let now = clock.now()
         if supervisor.checkStall(now: now) {
             reportCut(at: now)
-            sendByte(channel, SupervisorMessage.cut)
+            sendSupervisorByte(channel, SupervisorMessage.cut)
         }
     }
 }
 
 /// One byte on the channel without blocking and without SIGPIPE; false if it could not be sent.
 @discardableResult
-public func sendSupervisorByte(_ fd: Int32, _ byte: UInt8) -> Bool { sendByte(fd, byte) }
-
-@discardableResult
-func sendByte(_ fd: Int32, _ byte: UInt8) -> Bool {
+public func sendSupervisorByte(_ fd: Int32, _ byte: UInt8) -> Bool {
     var b = byte
     return send(fd, &b, 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) == 1
 }
@@ -272,12 +269,10 @@ public final class SupervisorLink: DigitalOutput {
 
     /// Waits for `message`, noting a cut or a closed channel on the way.
     private func waitFor(_ message: UInt8, timeout: Duration) -> Answer {
-        var tv = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &tv)
-        let end = Int64(tv.tv_sec) * 1_000_000_000 + Int64(tv.tv_nsec) + timeout.nanoseconds
+        let clock = SystemClock()
+        let end = clock.now() + timeout
         while fd >= 0 {
-            clock_gettime(CLOCK_MONOTONIC, &tv)
-            let left = end - (Int64(tv.tv_sec) * 1_000_000_000 + Int64(tv.tv_nsec))
+            let left = (end - clock.now()).nanoseconds
             if left <= 0 { return .timedOut }
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let r = poll(&p, 1, Int32(clamping: (left + 999_999) / 1_000_000))
@@ -303,7 +298,7 @@ public final class SupervisorLink: DigitalOutput {
     /// One tick. Never blocks, never allocates: a full channel (the supervisor is not reading) drops it.
     public func tick() {
         guard fd >= 0, !cutSeen else { return }
-        if !sendByte(fd, SupervisorMessage.tick) && errno != EAGAIN { cutSeen = true }
+        if !sendSupervisorByte(fd, SupervisorMessage.tick) && errno != EAGAIN { cutSeen = true }
     }
 
     /// True once the supervisor cut the outputs or is gone. Reads its messages without blocking (one
@@ -325,7 +320,7 @@ public final class SupervisorLink: DigitalOutput {
     /// OE through the supervisor: asserting waits (up to 1 s) for it to confirm; releasing does not wait.
     public func set(_ asserted: Bool) -> DeviceFailure? {
         guard fd >= 0, !isCut else { return .cutBySupervisor }
-        guard sendByte(fd, asserted ? SupervisorMessage.enable : SupervisorMessage.disable) else {
+        guard sendSupervisorByte(fd, asserted ? SupervisorMessage.enable : SupervisorMessage.disable) else {
             cutSeen = true
             return .cutBySupervisor
         }
