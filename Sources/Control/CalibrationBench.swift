@@ -9,10 +9,16 @@ import Simulation
 /// in the path, in a calibration mode: each channel's pulse maps linearly to effort over a wide range
 /// around its current neutral (500 µs either side, inside 400…2600), so the tool can ask for any pulse
 /// while the governor still enforces slew and window limits, the e-stop input and the arm state.
+/// On a real board the output supervisor holds the outputs as it does for `run`: the bench must `step`
+/// (or `hold`) at least every `supervisor.stall_ms` while they are enabled, prompts included, or they are cut.
 public final class CalibrationBench {
     public let board: LoadedBoard
     public let clock: RobotClock
     public let pwm: PCA9685
+    /// What `step` writes through: on a real board the PCA9685 behind the output supervisor.
+    private let output: ActuatorOutput
+    /// The output supervisor, on a real board.
+    public let supervisor: SupervisorLink?
     /// On a simulated board: the PCA9685 register model and what the simulated actuators really do.
     public let simulatedChip: PCA9685Model?
     public let simulatedTruth: [ActuatorPhysics]?
@@ -24,6 +30,7 @@ public final class CalibrationBench {
     public var target: [Double]
     private var command: Command
     private var outputEnable: GPIOOutputLine?
+    private var stopped = false
 
     /// Opens the PWM board (and the e-stop input) and initializes the chip. Nothing moves until `arm()`
     /// and a live `step`.
@@ -38,15 +45,22 @@ public final class CalibrationBench {
             pwm = PCA9685(device: chip, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
                           oscillatorTrim: board.calibration.oscillatorTrim, clock: clock)
             eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
+            output = pwm
+            supervisor = nil
         } else {
             simulatedChip = nil
             simulatedTruth = nil
             let devices = BoardDevices(board: board, consumer: "cerebellum-calibrate")
-            (pwm, outputEnable) = try devices.pca9685(clock: clock)
-            do { eStop = try devices.eStop() } catch {
-                outputEnable?.release()
+            let link = try devices.startSupervisor(priority: 0)
+            do {
+                (pwm, outputEnable) = try devices.pca9685(clock: clock, supervisor: link)
+                eStop = try devices.eStop()
+            } catch {
+                link.close()
                 throw error
             }
+            output = SupervisedActuators(chip: pwm, link: link)
+            supervisor = link
         }
         benchMaps = p.actuators.map { a in
             let n = board.calibration.channels[a.name]?.neutralMicros ?? 1500
@@ -64,6 +78,8 @@ public final class CalibrationBench {
         command = .neutral(channels: limits.count, at: clock.now(), origin: .calibration)
         do { try pwm.initializeOrThrow() } catch {
             outputEnable?.release()
+            (eStop as? GPIOInputLine)?.release()
+            supervisor?.close()
             throw error
         }
     }
@@ -98,13 +114,21 @@ public final class CalibrationBench {
         let inputs = TickInputs(now: now, eStop: eStop?.read() ?? .level(false), frameTimestamp: now, cameraFailure: nil,
                                 consecutiveOverruns: 0, teleopLinkLost: false, modelSurprised: false)
         var out = governor.step(command: command, inputs: inputs)
-        if let f = pwm.write(out) {
+        if let f = output.write(out) {
             out = governor.recordWrite(f)
-            _ = pwm.write(out)
+            _ = output.write(out)
         } else {
             governor.recordWrite(nil)
         }
+        supervisor?.tick()
         return out
+    }
+
+    /// A tick at neutral while the tool waits for the user (a prompt, a measurement): the outputs hold
+    /// their neutral pulses and the supervisor keeps seeing ticks.
+    public func hold() {
+        guard !stopped else { return }
+        step(live: false)
     }
 
     /// Arms the governor (after a first `step` has shown every check passing).
@@ -113,12 +137,15 @@ public final class CalibrationBench {
         return governor.requestArm()
     }
 
-    /// Outputs off: disarmed, full-OFF, OE released, lines given back.
+    /// Outputs off: disarmed, full-OFF, OE released, lines given back, the supervisor told to finish
+    /// (it writes full-OFF once more and exits). Safe to call more than once.
     public func stop() {
+        stopped = true
         governor.disarm()
         pwm.stop()
         outputEnable?.release()
         (eStop as? GPIOInputLine)?.release()
+        supervisor?.close()
     }
 
     /// On a simulated board: the drive (−1…1) the simulated actuator on channel `i` produces with the

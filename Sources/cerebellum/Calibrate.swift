@@ -29,6 +29,9 @@ final class KeyInput {
     private var decoder = KeyDecoder()
     private var pending: [Key] = []
     private(set) var closed = false
+    /// Run every 20 ms while a prompt waits for the user (`confirm`, `number`): a bench that holds
+    /// live outputs keeps ticking through it (the output supervisor cuts them when ticks stop).
+    var whileWaiting: (() -> Void)?
 
     init() {
         isTerminal = isatty(STDIN_FILENO) == 1
@@ -65,7 +68,8 @@ final class KeyInput {
         out("\(question) [y/N] ")
         while true {
             if closed { out("n (input ended)\n"); return false }
-            switch next(timeoutMilliseconds: 100) {
+            whileWaiting?()
+            switch next(timeoutMilliseconds: 20) {
             case .character(let c) where c == UInt8(ascii: "y") || c == UInt8(ascii: "Y"): out("y\n"); return true
             case .character(let c) where c == UInt8(ascii: "n") || c == UInt8(ascii: "N") || c == UInt8(ascii: "q"): out("n\n"); return false
             case .enter, .interrupt: out("n\n"); return false
@@ -79,7 +83,8 @@ final class KeyInput {
         out(prompt)
         var text = ""
         while !closed {
-            switch next(timeoutMilliseconds: 100) {
+            whileWaiting?()
+            switch next(timeoutMilliseconds: 20) {
             case .character(let c) where (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: ".") || c == UInt8(ascii: "-"):
                 text.append(Character(UnicodeScalar(c)))
                 out(String(UnicodeScalar(c)))
@@ -299,6 +304,7 @@ func runPulseSession(channel: String, options: CalibrationOptions, deadmanMs: In
     }
     let a = loaded.profile.actuators[index]
     let keys = KeyInput()
+    keys.whileWaiting = { bench.hold() }
     defer { keys.restore() }
     out("calibrating \(esc ? "ESC" : "servo") \(a.name) on PWM channel \(a.channel) of \(loaded.profile.name); "
         + String(format: "PCA9685 at %.2f Hz (prescale %d)", bench.pwm.actualFrequencyHz, Int(bench.pwm.prescale))
@@ -322,7 +328,7 @@ func runPulseSession(channel: String, options: CalibrationOptions, deadmanMs: In
             bench.step(live: false)
             out(String(format: "\(eraseLine)arming the ESC: neutral %.0f µs, %.1f s left", session.marks.neutralMicros, (until - clock.now()).inSeconds)
                 + (eraseLine.isEmpty ? "\n" : ""))
-            clock.sleep(until: clock.now() + .milliseconds(100))
+            clock.sleep(until: clock.now() + .milliseconds(20))
         }
         out("\(eraseLine)ESC armed\n")
     }
@@ -352,6 +358,7 @@ struct CalibratePWM: ParsableCommand {
         untrimmed.oscillatorTrim = 1
         let bench = try CalibrationBench(board: try LoadedBoard(profile: loaded.profile, calibration: untrimmed), clock: SystemClock())
         defer { bench.stop() }
+        keys.whileWaiting = { bench.hold() }
         let p = Int(bench.pwm.prescale)
         out(String(format: "PCA9685 set for %.1f Hz untrimmed: prescale %d, which gives %.3f Hz if the oscillator is exactly 25 MHz.\n",
                    loaded.calibration.pwmFrequencyHz, p, bench.pwm.actualFrequencyHz))

@@ -55,6 +55,7 @@ struct HILCheck: ParsableCommand {
                     ("supervisor: kill -9 of the armed controller → OE disabled and all 16 channels full-OFF within 100 ms", supervisorKill),
                     ("supervisor: SIGSTOP of the armed controller → outputs cut within 200 ms; SIGCONT → it stays faulted", supervisorStop),
                     ("console: an e-stop behind a flood of 200 requests → PWM at neutral and motor enable low within 250 ms", consoleFlood),
+                    ("supervisor: calibrate servo holds its outputs through a prompt; kill -9 while live → cut within 100 ms", calibrateKill),
                 ]
             }
         }
@@ -427,15 +428,17 @@ extension HILCheck {
                            motorEnablePin: try readText(simLine(SimLines.motorEnable, "value")))
     }
 
-    /// A child process running this binary with `arguments`, standard output and error to `log`.
+    /// A child process running this binary with `arguments`, standard output and error to `log`, standard
+    /// input from `input` (a terminal's path) when given.
     final class Child {
         let pid: pid_t
         private(set) var status: Int32?
 
-        init(arguments: [String], log: String) throws {
+        init(arguments: [String], log: String, input: String? = nil) throws {
             var actions = posix_spawn_file_actions_t()
             posix_spawn_file_actions_init(&actions)
             defer { posix_spawn_file_actions_destroy(&actions) }
+            if let input { posix_spawn_file_actions_addopen(&actions, 0, input, O_RDWR | O_NOCTTY, 0) }
             posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
             let argv = (["cerebellum"] + arguments).map { strdup($0) } + [nil]
@@ -598,5 +601,47 @@ extension HILCheck {
         let busy = screen.components(separatedBy: "busy:").count - 1
         return String(format: "neutral (%d counts) and motor enable low %.1f ms after the e-stop line, behind 200 requests (%d refused as busy); "
                       + "OE pin %@ (enabled: the outputs hold neutral); the console said \"E-STOP latched\"", neutral, ms, busy, oe)
+    }
+
+    /// `cerebellum calibrate servo vx` on the fault board, keys typed on a terminal: live at 1600 µs, then
+    /// the go-to prompt left waiting for four stall limits (the bench keeps ticking: nothing is cut), then
+    /// live again and killed.
+    func calibrateKill() throws -> String {
+        guard let faultBoard else { throw CheckFailure("no --fault-board") }
+        let pty = try PseudoTerminal()
+        let log = "/tmp/calibrate-kill.log"
+        let p = try Child(arguments: ["calibrate", "servo", "vx", "--board", faultBoard, "--yes", "--deadman-ms", "60000"], log: log,
+                          input: pty.slavePath)
+        defer {
+            if p.isRunning { p.signal(SIGKILL) }
+            p.wait()
+        }
+        let dev = try stubDevice()
+        let live = PCA9685(device: dev, pwmChannels: [0], frequencyHz: 50, clock: SystemClock()).counts(pulseMicros: 1600)
+        func waitFor(_ what: String, seconds: Double, _ done: () throws -> Bool) throws {
+            let deadline = Date().addingTimeInterval(seconds)
+            while try !done() {
+                if !p.isRunning { throw CheckFailure("calibrate exited (status \(p.status ?? -1)) waiting for \(what): \(tail(log))") }
+                if Date() > deadline { throw CheckFailure("calibrate: no \(what) in \(Int(seconds)) s (\(try outputState(dev))): \(tail(log))") }
+                usleep(10_000)
+            }
+        }
+        try waitFor("enabled outputs", seconds: 30) { let s = try outputState(dev); return s.oePin == "0" && s.channelsOn.contains(0) }
+        pty.send("g1600\r")
+        try waitFor("1600 µs on channel 0", seconds: 5) { try channelCounts(dev, [0])[0] == live }
+        pty.send("g")
+        let stall = 4 * 150
+        usleep(useconds_t(stall * 1000))
+        let during = try outputState(dev)
+        try expect(during.oePin == "0" && during.channelsOn.contains(0), "\(stall) ms at the go-to prompt: \(during)")
+        pty.send("1600\r")
+        try waitFor("1600 µs again", seconds: 5) { try channelCounts(dev, [0])[0] == live }
+        let start = SystemClock().now()
+        p.signal(SIGKILL)
+        let ms = try msUntilCut(dev, from: start)
+        p.wait()
+        try expect(ms <= 100, String(format: "outputs cut %.1f ms after kill -9 of calibrate, more than 100 ms", ms))
+        return String(format: "%d ms at a prompt with the outputs held; cut %.1f ms after kill -9 of the live bench; ", stall, ms)
+            + supervisorReport(log: log, json: nil)
     }
 }

@@ -33,10 +33,10 @@ func latent(at p: Vec2, _ observer: LatentObserver) -> [Float] {
 }
 
 /// The shipped board with a planner source aiming at the episode's goal image, armed.
-func plannerSetup(_ config: PlannerConfig) throws -> (SimSetup, LatentPlannerSource, Frame) {
+func plannerSetup(_ config: PlannerConfig, timer: RobotClock = SystemClock()) throws -> (SimSetup, LatentPlannerSource, Frame) {
     let shippedModel = try loadShippedModel()
     let s = try SimSetup()
-    let source = try LatentPlannerSource(model: shippedModel, config: config, governor: s.governor, timer: SystemClock())
+    let source = try LatentPlannerSource(model: shippedModel, config: config, governor: s.governor, timer: timer)
     s.loop.source = source
     let f = Frame(width: 64, height: 64)
     s.robot.world.render(into: f, agent: s.robot.world.goal)
@@ -135,13 +135,15 @@ struct PlannerTests {
     @Test("a plan that would overrun the budget is skipped and the shifted previous plan is used")
     func budgetCut() throws {
         let shippedModel = try loadShippedModel()
-        let (s, source, f) = try plannerSetup(unbudgeted())
+        // Work costs what the clock says (20 µs per reading), not what a busy machine makes of it.
+        let timer = SteppingClock(step: .microseconds(20))
+        let (s, source, f) = try plannerSetup(unbudgeted(), timer: timer)
         for _ in 0..<3 { s.loop.tick() }
         #expect(source.skipped == 0)
         let before = source.planner.mean
         // Now a budget no iteration fits in: the planner must not iterate, only shift.
         let tight = try LatentPlannerSource(model: shippedModel, config: unbudgeted { $0.budgetMilliseconds = 0.01; $0.roadmapEvery = 0 },
-                                            governor: s.governor, timer: SystemClock())
+                                            governor: s.governor, timer: timer)
         tight.setGoal(image: f.pixels)
         tight.planner.seed(plan: before.withUnsafeBufferPointer { $0 })
         s.loop.source = tight
