@@ -30,7 +30,7 @@ MODEL_RANDOM_EPISODES ?= 800
 MODEL_STEPS ?= 100
 MODEL_EPOCHS ?= 4
 # Chance per exploration step of a held full-effort push (record --pushes). 0 for the shipped model: pushes
-# taught the fixed wall (eval-model wall knowledge) but not random doors, and cost probe R² (0.92; session 8 note).
+# taught the fixed wall (eval-model wall knowledge) but not random doors, and cost probe R² (0.92).
 MODEL_PUSHES ?= 0
 
 # The libFuzzer harnesses (Tests/Fuzz): one per parser of untrusted input, FUZZ_SECONDS each.
@@ -38,7 +38,7 @@ FUZZ_TARGETS := model png mcap yaml console
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
 
-.PHONY: mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+.PHONY: test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
@@ -54,6 +54,7 @@ endef
 help:
 	@echo "make run              build and run the default simulated robot"
 	@echo "make test             install what is missing, build, run every test suite"
+	@echo "make test-architecture  docs/architecture.md's module graph against Package.swift, every arrow down"
 	@echo "make deps             install missing Debian packages (idempotent)"
 	@echo "make build            release build of the cerebellum tool"
 	@echo "make bench            all benchmarks (table and JSON under .bench/)"
@@ -94,8 +95,12 @@ build: deps
 run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
-test: deps deps-python test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux coverage-safety eval-smoke \
-	test-blas-fallback
+test: deps deps-python test-architecture test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux coverage-safety \
+	eval-smoke test-blas-fallback
+
+# docs/architecture.md's module table against Package.swift: the same graph, every arrow to a lower layer.
+test-architecture:
+	$(PYTHON) scripts/check-architecture.py
 
 test-unit: deps deps-python
 	$(SWIFT) build --build-tests

@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // Cerebellum: an onboard controller for camera-driven robots on ARM Linux boards.
-// One module per layer; see README.md ("Architecture") and ../shared/docs/architecture.md.
+// One module per layer, every dependency pointing down the layers of docs/architecture.md.
 import PackageDescription
 
 let package = Package(
@@ -31,15 +31,15 @@ let package = Package(
         // Simulated worlds and devices behind the same protocols as the real drivers.
         .target(name: "Simulation", dependencies: ["RobotCore", "Safety"]),
         // Board profiles and calibration files: YAML with file:line:column errors.
-        .target(name: "Configuration", dependencies: ["RobotCore", "Safety", "Simulation", .product(name: "Yams", package: "Yams")]),
-        // Real Linux drivers and system facts (V4L2, libgpiod, i2c-dev, OpenBLAS info).
-        .target(name: "LinuxHardware", dependencies: ["RobotCore", "Safety", "Teleop", "CShims", "COpenBLAS", "CV4L2", "CGPIOD", "CI2C"]),
+        .target(name: "Configuration", dependencies: ["RobotCore", "Safety", "Simulation", "Planning", .product(name: "Yams", package: "Yams")]),
+        // Real Linux drivers and system facts (V4L2, libgpiod, i2c-dev, serial ports, the output supervisor).
+        .target(name: "LinuxHardware", dependencies: ["RobotCore", "Safety", "CShims", "CV4L2", "CGPIOD", "CI2C"]),
         // Tensors, fp32 layers over OpenBLAS, int8 inference, quantization, safetensors.
         .target(name: "NeuralEngine", dependencies: ["RobotCore", "COpenBLAS", "CKernels"]),
         // The JEPA world model: encoder and predictor architectures, training, export to int8.
-        .target(name: "WorldModel", dependencies: ["NeuralEngine", "RobotCore", "Recording"]),
+        .target(name: "WorldModel", dependencies: ["NeuralEngine", "RobotCore"]),
         // Latent model-predictive control: MPPI / CEM over action sequences through the predictor.
-        .target(name: "Planning", dependencies: ["NeuralEngine", "WorldModel", "RobotCore"]),
+        .target(name: "Planning", dependencies: ["NeuralEngine", "WorldModel", "RobotCore", "Safety"]),
         // Pictures for people: PNG encoding, a raster canvas with a bitmap font, line charts.
         .target(name: "Reports", dependencies: ["RobotCore"]),
         // MCAP writer and reader; the dataset and log layout (camera images, actions, truth, episodes).
@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "LinuxHardwareTests", dependencies: ["LinuxHardware", "Simulation", "Safety", "RobotCore", "NeuralEngine", "WorldModel", "CAllocationCounter"]),
         .testTarget(name: "SafetyTests", dependencies: ["Safety", "RobotCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Safety", "RobotCore"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Safety", "RobotCore"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Planning", "Safety", "Simulation", "RobotCore"]),
         .testTarget(name: "NeuralEngineTests", dependencies: ["NeuralEngine", "CKernels", "WorldModel", "Simulation", "RobotCore", "CAllocationCounter"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "WorldModelTests", dependencies: ["WorldModel", "NeuralEngine", "Recording", "Simulation", "RobotCore"]),

@@ -1,6 +1,7 @@
 import Foundation
 import RobotCore
 import Safety
+import Planning
 import Simulation
 
 /// What kind of actuator hangs on a channel.

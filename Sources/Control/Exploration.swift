@@ -3,6 +3,7 @@ import Recording
 import RobotCore
 import Safety
 import Simulation
+import WorldModel
 
 /// Collects exploration episodes on a simulated board through the normal control loop: the rig's
 /// camera and actuators, the safety governor in the path, a manual clock (faster than real time),
@@ -78,5 +79,19 @@ public final class ExplorationRun {
             try writer?.endEpisode(e, at: clock.now(), info: ["steps": Double(robot.steps), "frames": Double(episode.frameCount)])
             try sink(episode)
         }
+    }
+}
+
+extension Episode {
+    /// An episode from a recording: the action recorded with the last frame has no next frame and
+    /// is dropped.
+    public init(_ r: RecordedEpisode) throws {
+        let n = r.frameCount
+        let a = WorldModelArchitecture.actionSize
+        guard r.actions.count == n * a else {
+            throw DatasetError("\(r.source): \(n) frames but \(r.actions.count / a) actions (one per frame expected)")
+        }
+        try self.init(width: r.width, height: r.height, frames: r.frames, actions: Array(r.actions.prefix(max(0, n - 1) * a)),
+                      positions: r.positions, source: r.source)
     }
 }

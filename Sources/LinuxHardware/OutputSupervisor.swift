@@ -1,4 +1,5 @@
 import CShims
+import Foundation
 import Glibc
 import RobotCore
 import Safety

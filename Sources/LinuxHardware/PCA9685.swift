@@ -1,3 +1,4 @@
+import Glibc
 import RobotCore
 import Safety
 
@@ -92,7 +93,7 @@ public final class PCA9685: ActuatorOutput {
     }
 
     private func readRetrying(_ register: UInt8) -> Result<UInt8, DeviceFailure> {
-        var result: Result<UInt8, DeviceFailure> = .failure(.io(errno: 5))
+        var result: Result<UInt8, DeviceFailure> = .failure(.io(errno: EIO))
         _ = retrying {
             result = device.readByte(register: register)
             if case .failure(let f) = result { return f }
@@ -121,7 +122,7 @@ public final class PCA9685: ActuatorOutput {
         }
         switch readRetrying(Register.preScale) {
         case .failure(let f): return f
-        case .success(let p) where p != prescale: return .io(errno: 5)
+        case .success(let p) where p != prescale: return .io(errno: EIO)
         default: break
         }
         writesSinceCheck = 0

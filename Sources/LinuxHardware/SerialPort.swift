@@ -1,7 +1,6 @@
 import CShims
 import Glibc
 import RobotCore
-import Teleop
 
 /// Why a serial port could not be opened.
 public struct SerialPortError: Error, CustomStringConvertible {

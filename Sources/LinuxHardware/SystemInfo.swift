@@ -1,9 +1,7 @@
 import CGPIOD
-import COpenBLAS
 import Glibc
 
 /// Versions of the C libraries this build is linked against (for `cerebellum doctor`).
 public enum LinkedLibraries {
     public static var libgpiod: String { String(cString: gpiod_version_string()) }
-    public static var openBLAS: String { String(cString: openblas_get_config()) }
 }

@@ -249,11 +249,11 @@ public enum BLAS {
         }
     }
 
+    /// OpenBLAS's build configuration (version, threading, the kernels it was built with).
+    public static var configuration: String { openblas_get_config().map { String(cString: $0) } ?? "?" }
+
     /// OpenBLAS's build configuration and the core type it chose.
-    public static var description: String {
-        let config = openblas_get_config().map { String(cString: $0) } ?? "?"
-        return "\(config) (core \(coreName))"
-    }
+    public static var description: String { "\(configuration) (core \(coreName))" }
 
     /// The core type whose kernels OpenBLAS runs (its CPU detection, or OPENBLAS_CORETYPE).
     public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "?" }

@@ -86,3 +86,25 @@ public protocol GoalDirected: CommandSource {
     /// Switches to goal `name`; false (with the reason) if there is no such goal.
     func selectGoal(named name: String) -> (accepted: Bool, reason: String)
 }
+
+/// What a read from the console's link gave.
+public enum TransportRead: Sendable, Equatable {
+    case data(Int)
+    case timeout
+    /// The far end hung up, or the device vanished (a USB adapter pulled).
+    case hangup
+}
+
+/// A byte link to an operator's terminal (a serial port, or a pseudo-terminal in tests).
+public protocol ConsoleTransport: AnyObject {
+    /// Human name for messages (the device path).
+    var name: String { get }
+    var isOpen: Bool { get }
+    /// Opens (or reopens) the link; throws with a reason when it cannot.
+    func open() throws
+    func close()
+    /// Waits up to `timeout` for input and reads what is there into `buffer`.
+    func read(into buffer: inout [UInt8], timeout: Duration) -> TransportRead
+    /// Writes everything; false when the link hung up.
+    func write(_ bytes: [UInt8]) -> Bool
+}

@@ -138,3 +138,13 @@ public struct InvalidSafetyConfig: Error, Equatable, CustomStringConvertible {
     public var problems: [String]
     public var description: String { "invalid safety configuration: " + problems.joined(separator: "; ") }
 }
+
+/// What the governor does when the world model is surprised (its one-step forecast misses).
+public enum SurpriseAction: String, Sendable, CaseIterable, Codable {
+    /// Latch the "world model surprised" fault: outputs neutral until reset.
+    case stop
+    /// Scale the planner's efforts down while surprise stays above the threshold.
+    case slow
+    /// Only report it (status line, summary).
+    case report
+}

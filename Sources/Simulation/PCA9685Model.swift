@@ -1,3 +1,4 @@
+import Glibc
 import RobotCore
 
 /// A register-level model of the NXP PCA9685 16-channel 12-bit PWM controller, as its datasheet
@@ -80,7 +81,7 @@ public final class PCA9685Model: RegisterDevice {
     }
 
     private func transferFailure() -> DeviceFailure? {
-        if detached { return .io(errno: 6) }  // ENXIO
+        if detached { return .io(errno: ENXIO) }
         if failingTransfers > 0 {
             failingTransfers -= 1
             return .io(errno: failureErrno)

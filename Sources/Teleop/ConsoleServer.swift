@@ -2,28 +2,6 @@ import Foundation
 import RobotCore
 import Synchronization
 
-/// What a read from the console's link gave.
-public enum TransportRead: Sendable, Equatable {
-    case data(Int)
-    case timeout
-    /// The far end hung up, or the device vanished (a USB adapter pulled).
-    case hangup
-}
-
-/// A byte link to an operator's terminal (a serial port, or a pseudo-terminal in tests).
-public protocol ConsoleTransport: AnyObject {
-    /// Human name for messages (the device path).
-    var name: String { get }
-    var isOpen: Bool { get }
-    /// Opens (or reopens) the link; throws with a reason when it cannot.
-    func open() throws
-    func close()
-    /// Waits up to `timeout` for input and reads what is there into `buffer`.
-    func read(into buffer: inout [UInt8], timeout: Duration) -> TransportRead
-    /// Writes everything; false when the link hung up.
-    func write(_ bytes: [UInt8]) -> Bool
-}
-
 /// Runs one console session over a transport on its own thread: reads, feeds the session, writes
 /// its replies, refreshes the key-mode line, and on hang-up tells the loop (the link is down)
 /// and retries opening with exponential backoff (0.1 s doubling to 2 s). The rest of the

@@ -1,6 +1,6 @@
 import NeuralEngine
 
-/// The JEPA world model's networks (see ../shared/docs/world-model.md). Feature maps are NHWC.
+/// The JEPA world model's networks: encoder, action-conditioned predictor, inverse-dynamics head. Feature maps are NHWC.
 public enum WorldModelArchitecture {
     /// Camera frames the encoder takes: 64×64 gray, pixels scaled to [0, 1].
     public static let frameShape = [64, 64, 1]

@@ -1,21 +1,6 @@
 import Foundation
 import NeuralEngine
-import Recording
 import RobotCore
-
-extension Episode {
-    /// An episode from a recording: the action recorded with the last frame has no next frame and
-    /// is dropped.
-    public init(_ r: RecordedEpisode) throws {
-        let n = r.frameCount
-        let a = WorldModelArchitecture.actionSize
-        guard r.actions.count == n * a else {
-            throw DatasetError("\(r.source): \(n) frames but \(r.actions.count / a) actions (one per frame expected)")
-        }
-        try self.init(width: r.width, height: r.height, frames: r.frames, actions: Array(r.actions.prefix(max(0, n - 1) * a)),
-                      positions: r.positions, source: r.source)
-    }
-}
 
 /// The deployable world model: fp32 encoder and predictor, the int8 encoder, and what training
 /// measured, in one safetensors file (`models/NAME.safetensors`).

@@ -39,7 +39,7 @@ struct Doctor: ParsableCommand {
 
     func run() throws {
         print("libgpiod \(LinkedLibraries.libgpiod)")
-        print("OpenBLAS \(LinkedLibraries.openBLAS), \(BLAS.coreName) kernels")
+        print("OpenBLAS \(BLAS.configuration), \(BLAS.coreName) kernels")
         if let fallback = BLAS.fallback {
             print("  WARNING: \(fallback); `cerebellum train` restarts itself with OPENBLAS_CORETYPE=\(BLAS.safeAVX2CoreType) "
                   + "(checked against the portable kernel); the planner does not use OpenBLAS")

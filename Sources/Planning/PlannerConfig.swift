@@ -1,19 +1,11 @@
+import Safety
+
 /// Which sampling-based optimizer the latent planner uses.
 public enum PlannerMethod: String, Sendable, CaseIterable, Codable {
     /// Model-predictive path integral: exponentially cost-weighted mean of all samples.
     case mppi
     /// Cross-entropy method: mean and deviation of the cheapest samples (elites).
     case cem
-}
-
-/// What the governor does when the world model is surprised (its one-step forecast misses).
-public enum SurpriseAction: String, Sendable, CaseIterable, Codable {
-    /// Latch the "world model surprised" fault: outputs neutral until reset.
-    case stop
-    /// Scale the planner's efforts down while surprise stays above the threshold.
-    case slow
-    /// Only report it (status line, summary).
-    case report
 }
 
 /// The latent planner's settings (board profile `planner:`). Efforts are normalized to [-1, 1].
