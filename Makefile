@@ -38,7 +38,7 @@ FUZZ_TARGETS := model png mcap yaml console
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
 
-.PHONY: test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+.PHONY: test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
@@ -54,6 +54,7 @@ endef
 help:
 	@echo "make run              build and run the default simulated robot"
 	@echo "make test             install what is missing, build, run every test suite"
+	@echo "make test-readme      every cerebellum command and flag the README and docs show exists (--help)"
 	@echo "make test-architecture  docs/architecture.md's module graph against Package.swift, every arrow down"
 	@echo "make deps             install missing Debian packages (idempotent)"
 	@echo "make build            release build of the cerebellum tool"
@@ -95,8 +96,12 @@ build: deps
 run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
-test: deps deps-python test-architecture test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux coverage-safety \
+test: deps deps-python test-architecture test-readme test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux coverage-safety \
 	eval-smoke test-blas-fallback
+
+# Every `cerebellum …` command the README and docs show, run with --help: the command and each flag exist.
+test-readme: build
+	$(PYTHON) scripts/check-readme-commands.py $(BIN) README.md docs/*.md hil/README.md
 
 # docs/architecture.md's module table against Package.swift: the same graph, every arrow to a lower layer.
 test-architecture:

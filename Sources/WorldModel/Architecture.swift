@@ -116,8 +116,7 @@ public enum WorldModelArchitecture {
     /// them (`tieSceneRows`) to the latent's last 16 dimensions, one per row. Training holds these
     /// still across two windows of one episode and spread across episodes
     /// (`Objective.sceneInvariance`, their own variance hinge), so they can only carry what an episode
-    /// keeps: the layout. The aim is the door's y, which the other branches drop. Session 9's head (4
-    /// outputs, each reading all rows) became static and spread but carried no door.
+    /// keeps: the layout. The aim is the door's y, which the other branches drop.
     public static func sceneEncoder(latent: Int = latentSize) -> [LayerSpec] { hybridEncoder(latent: latent, scene: sceneDimensions) }
 
     /// Keypoint maps the keypoint encoder finds.

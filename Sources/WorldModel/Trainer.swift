@@ -13,7 +13,6 @@ public struct LossWeights: Sendable, Codable, Equatable {
     /// The scene dimensions' terms (`WorldModelArchitecture.sceneLatent`): held still across each pair of
     /// same-episode windows (`JEPATrainer.trainingBatch`), and their own variance hinge (a mean over the
     /// scene dimensions only, so collapsing one of the few costs as much as the whole latent's hinge).
-    /// The defaults are the configuration measured in session 9.
     public var sceneInvariance = 100.0
     public var sceneVariance = 16.0
     public init() {}
@@ -205,9 +204,7 @@ public final class JEPATrainer: @unchecked Sendable {
         framesPerBatch = config.batch * (config.horizon + 1)
         shardFrames = (framesPerBatch + config.threads - 1) / config.threads
         // The scene branch reads the shared stem but does not train it, so its objective (static,
-        // spread rows) cannot reshape the features the agent's branches read. (Session 10: the
-        // position probe was 0.71 with the gradient flowing back and 0.74 without; the detachment
-        // is not what costs the agent's position.)
+        // spread rows) cannot reshape the features the agent's branches read.
         let shard0 = try TrainableNetwork(layers: encoderLayers, parameters: enc, inputShape: WorldModelArchitecture.frameShape,
                                           maxBatch: shardFrames,
                                           detachedBranches: sceneSize > 0 ? [WorldModelArchitecture.sceneBranch] : [])
