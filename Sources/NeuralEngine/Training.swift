@@ -10,9 +10,7 @@ import COpenBLAS
 /// - ReLU from its output: dX = dY ⊙ [Y > 0];
 /// - flatten: a view, its gradient the same view;
 /// - spatial soft-argmax (p = softmax over pixels, U = Σ p·u): dX = p ⊙ (dU·(u − U) + dV·(v − V));
-/// - concat: each branch gets its block of dY; dX is the sum of the branches' input gradients (but
-///   those of `detachedBranches`: a stop-gradient, so a branch learns from what it reads without
-///   reshaping the layers that feed it).
+/// - concat: each branch gets its block of dY; dX is the sum of the branches' input gradients.
 ///
 /// `backward` accumulates into `gradients` (zero them per step), so several replicas that share
 /// gradients (the steps of a recurrent rollout) add up. Buffers are allocated once, at init.
@@ -34,27 +32,21 @@ public final class TrainableNetwork: @unchecked Sendable {
     public let outputGradient: Tensor<Float>
     /// dLoss/dinput after `backward`, when the network was made with `inputGradient: true`.
     public let inputGradient: Tensor<Float>?
-    /// Concat branches (parameter prefixes, e.g. "4.2.") whose gradient stops at the concat's input.
-    public let detachedBranches: Set<String>
     private let steps: [TrainingStep]
 
     /// Builds the network over `parameters` (checked for presence and shape, like `Network`).
-    /// `detachedBranches`: prefixes of top-level concat branches (not the first) whose input gradient
-    /// is dropped, a training-only stop-gradient (the deployed network is the same).
     public convenience init(layers: [LayerSpec], parameters: Parameters, inputShape: [Int], maxBatch: Int,
-                inputGradient: Bool = false, detachedBranches: Set<String> = []) throws {
+                            inputGradient: Bool = false) throws {
         try self.init(layers: layers, parameters: parameters, gradients: nil, inputShape: inputShape,
-                      maxBatch: maxBatch, inputGradient: inputGradient, detachedBranches: detachedBranches)
+                      maxBatch: maxBatch, inputGradient: inputGradient)
     }
 
     /// `input`: read this tensor instead of owning one (a concat branch reads its layer's input);
     /// `inputGradientBuffer`: write dLoss/dinput there instead of into a buffer of its own.
     private init(layers: [LayerSpec], parameters: Parameters, gradients shared: Parameters?, inputShape: [Int],
                  maxBatch: Int, inputGradient wantInputGradient: Bool, input external: Tensor<Float>? = nil,
-                 inputGradientBuffer: Tensor<Float>? = nil, detachedBranches: Set<String> = []) throws {
+                 inputGradientBuffer: Tensor<Float>? = nil) throws {
         guard maxBatch >= 1 else { throw ModelError("batch must be ≥ 1") }
-        self.detachedBranches = detachedBranches
-        var unmatched = detachedBranches
         BLAS.applyDefault()
         self.layers = layers
         self.inputShape = inputShape
@@ -118,8 +110,6 @@ public final class TrainableNetwork: @unchecked Sendable {
                 // renamed from "<i>.<b>.<rest>" to "<rest>" (the same tensors, so updates are shared).
                 var branches: [TrainableNetwork] = []
                 for (b, (prefix, branch)) in spec.nestedLayers(at: path)!.enumerated() {
-                    let detached = unmatched.remove(prefix) != nil
-                    guard !detached || b > 0 else { throw ModelError("concat branch \(prefix) is the first: it cannot be detached") }
                     var branchParameters = Parameters(), branchGradients = Parameters()
                     for (name, t) in parameters where name.hasPrefix(prefix) {
                         let local = String(name.dropFirst(prefix.count))
@@ -130,7 +120,7 @@ public final class TrainableNetwork: @unchecked Sendable {
                     }
                     branches.append(try TrainableNetwork(layers: branch, parameters: branchParameters, gradients: branchGradients,
                                                          inputShape: shape, maxBatch: maxBatch,
-                                                         inputGradient: activationGradient != nil && !detached, input: activation,
+                                                         inputGradient: activationGradient != nil, input: activation,
                                                          inputGradientBuffer: b == 0 ? activationGradient : nil))
                 }
                 out = Tensor(shape: [maxBatch] + outShape)
@@ -148,7 +138,6 @@ public final class TrainableNetwork: @unchecked Sendable {
         if let extra = Set(parameters.keys).subtracting(used).sorted().first {
             throw ModelError("parameter \"\(extra)\" belongs to no layer")
         }
-        if let extra = unmatched.sorted().first { throw ModelError("no concat branch \(extra) to detach") }
         self.input = input
         self.output = activation
         self.outputShape = shape
@@ -163,7 +152,7 @@ public final class TrainableNetwork: @unchecked Sendable {
     public func replica(maxBatch: Int? = nil, sharingGradients: Bool, inputGradient: Bool? = nil) throws -> TrainableNetwork {
         try TrainableNetwork(layers: layers, parameters: parameters, gradients: sharingGradients ? gradients : nil,
                               inputShape: inputShape, maxBatch: maxBatch ?? self.maxBatch,
-                              inputGradient: inputGradient ?? (self.inputGradient != nil), detachedBranches: detachedBranches)
+                              inputGradient: inputGradient ?? (self.inputGradient != nil))
     }
 
     /// Runs the first `batch` samples of `input` forward into `output`, keeping what backward needs.

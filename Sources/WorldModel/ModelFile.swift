@@ -100,16 +100,6 @@ public struct WorldModelFile: Sendable {
         try SafetensorsFile(tensors: tensors, metadata: meta).write(path: path)
     }
 
-    /// How many of the latent's last dimensions a scene branch gives (0 without one): a model trained
-    /// with the scene encoder (the training summary's encoder kind), whose last branch's linear map
-    /// gives them.
-    public var sceneDimensions: Int {
-        guard trainingSection("config")?["encoder"] as? String == WorldModelArchitecture.EncoderKind.scene.rawValue,
-              case .concat(let branches)? = encoderLayers.last,
-              case .linear(_, let out)? = branches.last?.last else { return 0 }
-        return out
-    }
-
     /// The 99th percentile of the one-step prediction error (mean squared per latent dimension) on
     /// the validation windows at the end of training: the scale for "the model is surprised".
     public var validationOneStepErrorP99: Double? {

@@ -50,11 +50,11 @@ public enum Objective {
         return c
     }
 
-    /// VICReg variance hinge: mean over the dimensions in `columns` (all by default) of max(0, 1 − √(var_j + ε)).
-    /// d/dz_ij = −[std_j < 1] · (z_ij − μ_j) / ((n − 1) · std_j · |columns|).
-    public static func variance(_ z: UnsafePointer<Float>, rows n: Int, dim d: Int, columns: Range<Int>? = nil, weight: Double,
+    /// VICReg variance hinge: mean over the dimensions of max(0, 1 − √(var_j + ε)).
+    /// d/dz_ij = −[std_j < 1] · (z_ij − μ_j) / ((n − 1) · std_j · d).
+    public static func variance(_ z: UnsafePointer<Float>, rows n: Int, dim d: Int, weight: Double,
                                 gradient g: UnsafeMutablePointer<Float>?) -> Double {
-        let cols = columns ?? 0..<d
+        let cols = 0..<d
         let mu = means(z, rows: n, dim: d)
         var v = [Double](repeating: 0, count: d)
         for i in 0..<n { for j in cols { let c = Double(z[i * d + j]) - mu[j]; v[j] += c * c } }
@@ -71,32 +71,6 @@ public enum Objective {
             for i in 0..<n { for j in cols where coef[j] != 0 { g[i * d + j] += Float(coef[j] * (Double(z[i * d + j]) - mu[j])) } }
         }
         return loss / Double(cols.count)
-    }
-
-    /// Scene invariance over `sequences` runs of `length` latents (each run from one episode): the mean,
-    /// over runs, steps and the dimensions in `columns`, of (z_tj − mean of the run's z_j)². Zero exactly
-    /// when those dimensions hold still within every run. d/dz_tj = 2 (z_tj − μ_j) / count (the run mean's
-    /// own gradient sums to zero).
-    public static func sceneInvariance(_ z: UnsafePointer<Float>, sequences b: Int, length: Int, dim d: Int, columns: Range<Int>,
-                                       weight: Double, gradient g: UnsafeMutablePointer<Float>?) -> Double {
-        let count = b * length * columns.count
-        guard count > 0 else { return 0 }
-        let scale = 2 * weight / Double(count)
-        var sum = 0.0
-        for s in 0..<b {
-            for j in columns {
-                var mu = 0.0
-                for t in 0..<length { mu += Double(z[(s * length + t) * d + j]) }
-                mu /= Double(length)
-                for t in 0..<length {
-                    let r = (s * length + t) * d + j
-                    let c = Double(z[r]) - mu
-                    sum += c * c
-                    if let g { g[r] += Float(scale * c) }
-                }
-            }
-        }
-        return sum / Double(count)
     }
 
     /// VICReg covariance: Σ_{j≠k} C_jk² / d. d/dz_ij = 4 / (d (n − 1)) · Σ_{k≠j} C_jk (z_ik − μ_k).

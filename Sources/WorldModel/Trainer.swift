@@ -10,40 +10,7 @@ public struct LossWeights: Sendable, Codable, Equatable {
     public var covariance = 8.0
     public var smoothness = 12.0
     public var inverseDynamics = 1.0
-    /// The scene dimensions' terms (`WorldModelArchitecture.sceneLatent`): held still across each pair of
-    /// same-episode windows (`JEPATrainer.trainingBatch`), and their own variance hinge (a mean over the
-    /// scene dimensions only, so collapsing one of the few costs as much as the whole latent's hinge).
-    public var sceneInvariance = 100.0
-    public var sceneVariance = 16.0
     public init() {}
-
-    enum CodingKeys: String, CodingKey { case prediction, variance, covariance, smoothness, inverseDynamics, sceneInvariance, sceneVariance }
-
-    /// Checkpoints from before the scene terms decode with their defaults.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        prediction = try c.decode(Double.self, forKey: .prediction)
-        variance = try c.decode(Double.self, forKey: .variance)
-        covariance = try c.decode(Double.self, forKey: .covariance)
-        smoothness = try c.decode(Double.self, forKey: .smoothness)
-        inverseDynamics = try c.decode(Double.self, forKey: .inverseDynamics)
-        sceneInvariance = try c.decodeIfPresent(Double.self, forKey: .sceneInvariance) ?? sceneInvariance
-        sceneVariance = try c.decodeIfPresent(Double.self, forKey: .sceneVariance) ?? sceneVariance
-    }
-
-    /// The scene weights are written only when they differ from the defaults, so a model trained without
-    /// a scene branch keeps the bytes it had before they existed (`make model` reproduces the shipped file).
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(prediction, forKey: .prediction)
-        try c.encode(variance, forKey: .variance)
-        try c.encode(covariance, forKey: .covariance)
-        try c.encode(smoothness, forKey: .smoothness)
-        try c.encode(inverseDynamics, forKey: .inverseDynamics)
-        let defaults = LossWeights()
-        if sceneInvariance != defaults.sceneInvariance { try c.encode(sceneInvariance, forKey: .sceneInvariance) }
-        if sceneVariance != defaults.sceneVariance { try c.encode(sceneVariance, forKey: .sceneVariance) }
-    }
 }
 
 /// Everything that decides a training run. Saved in checkpoints and model files.
@@ -82,9 +49,6 @@ public struct StepLosses: Sendable, Codable, Equatable {
     public var covariance = 0.0
     public var smoothness = 0.0
     public var inverseDynamics = 0.0
-    /// The scene dimensions' invariance and variance terms (0 without a scene branch).
-    public var sceneInvariance = 0.0
-    public var sceneVariance = 0.0
     public var gradientNorm = 0.0
     public var learningRate = 0.0
     public init() {}
@@ -113,7 +77,6 @@ public struct ValidationReport: Sendable, Codable {
 ///    run in parallel, each with its own gradients);
 /// 2. roll the predictor out T steps from the first latent: ẑ_{k+1} = ẑ_k + f([ẑ_k, a_k]);
 /// 3. loss = w_p·MSE(ẑ_k, z_k) + w_v·variance(z) + w_c·covariance(z) + w_s·smoothness(z) + w_i·MSE(g(z_t, z_{t+1}), a_t),
-///    plus, with a scene branch, w_si·sceneInvariance(z_scene) + w_sv·variance(z_scene);
 /// 4. back-propagate by hand (through time for the rollout), sum the shards' gradients, clip the
 ///    global norm, and take an AdamW step on a warm-up + cosine schedule.
 ///
@@ -126,8 +89,6 @@ public final class JEPATrainer: @unchecked Sendable {
     public let predictorLayers: [LayerSpec]
     public let inverseDynamicsLayers: [LayerSpec]
     public let latentSize: Int
-    /// The latent's scene dimensions (its last `WorldModelArchitecture.sceneLatent` ones; empty without a scene branch).
-    public let sceneColumns: Range<Int>
     /// All trainable tensors by prefixed name ("encoder.0.weight", "predictor.…", "idm.…").
     public let parameters: Parameters
     public let optimizer: AdamW
@@ -160,11 +121,6 @@ public final class JEPATrainer: @unchecked Sendable {
         let d = config.latentSize
         guard d >= 2 else { throw ModelError("the latent needs at least 2 dimensions") }
         latentSize = d
-        let sceneSize = WorldModelArchitecture.sceneLatent(config.encoder)
-        guard d > sceneSize + WorldModelArchitecture.hybridKeypointLatent || sceneSize == 0 else {
-            throw ModelError("the scene encoder needs more than \(sceneSize + WorldModelArchitecture.hybridKeypointLatent) latent dimensions")
-        }
-        sceneColumns = (d - sceneSize)..<d
         encoderLayers = WorldModelArchitecture.encoder(config.encoder, latent: d)
         predictorLayers = WorldModelArchitecture.predictor(latent: d, hidden: config.predictorHidden)
         inverseDynamicsLayers = WorldModelArchitecture.inverseDynamics(latent: d, hidden: config.inverseDynamicsHidden)
@@ -203,11 +159,8 @@ public final class JEPATrainer: @unchecked Sendable {
 
         framesPerBatch = config.batch * (config.horizon + 1)
         shardFrames = (framesPerBatch + config.threads - 1) / config.threads
-        // The scene branch reads the shared stem but does not train it, so its objective (static,
-        // spread rows) cannot reshape the features the agent's branches read.
         let shard0 = try TrainableNetwork(layers: encoderLayers, parameters: enc, inputShape: WorldModelArchitecture.frameShape,
-                                          maxBatch: shardFrames,
-                                          detachedBranches: sceneSize > 0 ? [WorldModelArchitecture.sceneBranch] : [])
+                                          maxBatch: shardFrames)
         shards = [shard0] + (try (1..<config.threads).map { _ in try shard0.replica(sharingGradients: false) })
         let step0 = try TrainableNetwork(layers: predictorLayers, parameters: pred, inputShape: [d + WorldModelArchitecture.actionSize],
                                          maxBatch: config.batch, inputGradient: true)
@@ -243,7 +196,6 @@ public final class JEPATrainer: @unchecked Sendable {
         target = [Float](repeating: 0, count: t * b * d)
         dtarget = target
         actions = [Float](repeating: 0, count: b * t * WorldModelArchitecture.actionSize)
-        tieSceneRows()
     }
 
     public var epoch: Int { step / stepsPerEpoch }
@@ -341,10 +293,9 @@ public final class JEPATrainer: @unchecked Sendable {
         inverseDynamics.forward(batch: b * config.horizon)
     }
 
-    /// The objective and its gradients for the loaded batch (encoder gradients stay in `dz`). With
-    /// `scenePairs`, windows 2k and 2k + 1 come from one episode and the scene invariance spans both.
+    /// The objective and its gradients for the loaded batch (encoder gradients stay in `dz`).
     /// Public for the whole-model gradient check in the tests.
-    public func lossAndGradients(windows: [Window], scenePairs: Bool = false) -> StepLosses {
+    public func lossAndGradients(windows: [Window]) -> StepLosses {
         let b = windows.count, t = config.horizon, d = latentSize, n = b * (t + 1), a = WorldModelArchitecture.actionSize
         let wts = config.weights
         for s in shards { s.zeroGradients() }
@@ -365,12 +316,6 @@ public final class JEPATrainer: @unchecked Sendable {
                 losses.variance = Objective.variance(zb, rows: n, dim: d, weight: wts.variance, gradient: gb)
                 losses.covariance = Objective.covariance(zb, rows: n, dim: d, weight: wts.covariance, gradient: gb)
                 losses.smoothness = Objective.smoothness(zb, sequences: b, length: t + 1, dim: d, weight: wts.smoothness, gradient: gb)
-                if !sceneColumns.isEmpty {
-                    let (runs, length) = scenePairs ? (b / 2, 2 * (t + 1)) : (b, t + 1)
-                    losses.sceneInvariance = Objective.sceneInvariance(zb, sequences: runs, length: length, dim: d, columns: sceneColumns,
-                                                                       weight: wts.sceneInvariance, gradient: gb)
-                    losses.sceneVariance = Objective.variance(zb, rows: n, dim: d, columns: sceneColumns, weight: wts.sceneVariance, gradient: gb)
-                }
             }
         }
         zhat.withUnsafeBufferPointer { zh in
@@ -396,7 +341,6 @@ public final class JEPATrainer: @unchecked Sendable {
         }
         losses.total = wts.prediction * losses.prediction + wts.variance * losses.variance + wts.covariance * losses.covariance
             + wts.smoothness * losses.smoothness + wts.inverseDynamics * losses.inverseDynamics
-            + wts.sceneInvariance * losses.sceneInvariance + wts.sceneVariance * losses.sceneVariance
 
         // Back through the rollout: dẑ_k = dẑ_{k+1} (residual) + the predictor's input gradient.
         for k in stride(from: t - 1, through: 0, by: -1) {
@@ -450,37 +394,17 @@ public final class JEPATrainer: @unchecked Sendable {
     /// The gradient of the whole objective for `name` (tests).
     public func gradient(of name: String) -> Tensor<Float>? { gradients[name] }
 
-    /// The windows of training step `s`. With a scene branch, every second window is replaced by another
-    /// window of the same episode at a seeded random start, so the batch is pairs of windows that share
-    /// a layout but (mostly) not the agent's place: the scene invariance then holds across whole episodes,
-    /// not just across one window's few steps, where the agent's position barely moves either.
-    func trainingBatch(step s: Int) -> [Window] {
-        var windows = batchWindows(step: s).map { trainingWindows[$0] }
-        guard !sceneColumns.isEmpty else { return windows }
-        var rng = SeededGenerator(seed: config.seed &* 0x2545_F491 &+ UInt64(s) &+ 3)
-        for k in stride(from: 1, to: windows.count, by: 2) {
-            let e = windows[k - 1].episode
-            let starts = dataset.episodes[e].frameCount - config.horizon
-            windows[k] = Window(episode: e, start: Int(rng.next() % UInt64(starts)))
-        }
-        return windows
-    }
-
-    /// With a scene branch: its head made a row pool (`WorldModelArchitecture.tieSceneRows`).
-    func tieSceneRows() {
-        guard !sceneColumns.isEmpty, let w = parameters["encoder." + WorldModelArchitecture.sceneHeadWeight] else { return }
-        WorldModelArchitecture.tieSceneRows(w)
-    }
+    /// The windows of training step `s`.
+    func trainingBatch(step s: Int) -> [Window] { batchWindows(step: s).map { trainingWindows[$0] } }
 
     /// One optimizer step on the next batch.
     @discardableResult
     public func trainStep() -> StepLosses {
         let windows = trainingBatch(step: step)
-        var losses = lossAndGradients(windows: windows, scenePairs: !sceneColumns.isEmpty)
+        var losses = lossAndGradients(windows: windows)
         losses.gradientNorm = clipGlobalNorm([gradients], maxNorm: config.gradientClip)
         losses.learningRate = schedule.rate(at: step)
         optimizer.update(gradients: gradients, learningRate: Float(losses.learningRate))
-        tieSceneRows()
         step += 1
         return losses
     }

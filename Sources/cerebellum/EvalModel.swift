@@ -95,13 +95,6 @@ struct EvalModel: ParsableCommand {
             print("wall knowledge (\(v.rawValue)): forecast blocked for \(w.wallKnownBlocked)/\(w.wallPushes) pushes into the wall (median move ratio \(String(format: "%.2f", w.medianWallRatio))), open for \(w.doorKnownOpen)/\(w.doorPushes) pushes through the door (\(String(format: "%.2f", w.medianDoorRatio)))"
                   + (w.layoutProbeR2.count == 2 ? "; layout probe R² wall x \(String(format: "%.3f", w.layoutProbeR2[0])), door y \(String(format: "%.3f", w.layoutProbeR2[1]))" : ""))
         }
-        if m.sceneDimensions > 0 {
-            let p = try SceneProbe.run(model: m, seed: seed &+ 9)
-            print("scene dimensions \(p.columns.lowerBound)–\(p.columns.upperBound - 1) (linear probe on \(p.frames) random-layout frames, held-out half): "
-                  + String(format: "R² wall x %.3f, door y %.3f; agent x %.3f, agent y %.3f", p.wallX, p.doorY, p.agentX, p.agentY)
-                  + (p.quadratic.count == 4 ? String(format: "; quadratic probe: wall x %.3f, door y %.3f; agent x %.3f, agent y %.3f",
-                                                     p.quadratic[0], p.quadratic[1], p.quadratic[2], p.quadratic[3]) : ""))
-        }
         print("evaluated in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         if let json { try jsonString(r).write(toFile: json, atomically: true, encoding: .utf8) }
         if let requireR2, !(r.probeR2Overall >= requireR2) {

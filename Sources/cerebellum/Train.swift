@@ -39,8 +39,8 @@ struct Train: ParsableCommand {
     @Option(help: "Resume from this checkpoint (same data and config).") var resume: String?
     @Option(help: "Checkpoint path (default: OUT's stem + .checkpoint.safetensors).") var checkpoint: String?
     @Option(help: "Stop after this many steps (a short run; the schedule still spans all epochs).") var maxSteps: Int?
-    @Option(help: "Loss weights as prediction,variance,covariance,smoothness,inverse-dynamics[,scene-invariance,scene-variance].") var weights: String?
-    @Option(help: "Encoder: convolutional, keypoints (spatial soft-argmax), hybrid (both branches, concatenated) or scene (hybrid plus a branch held constant within an episode).") var encoder: WorldModelArchitecture.EncoderKind = TrainingConfig().encoder
+    @Option(help: "Loss weights as prediction,variance,covariance,smoothness,inverse-dynamics.") var weights: String?
+    @Option(help: "Encoder: convolutional, keypoints (spatial soft-argmax) or hybrid (both branches, concatenated).") var encoder: WorldModelArchitecture.EncoderKind = TrainingConfig().encoder
     @Option(help: "Latent dimensions.") var latent = WorldModelArchitecture.latentSize
 
     func run() throws {
@@ -69,12 +69,11 @@ struct Train: ParsableCommand {
             config.latentSize = latent
             if let weights {
                 let w = weights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-                guard w.count == 5 || w.count == 7, w.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-                    throw ValidationError("--weights needs five or seven non-negative numbers: prediction,variance,covariance,smoothness,inverse-dynamics[,scene-invariance,scene-variance]")
+                guard w.count == 5, w.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+                    throw ValidationError("--weights needs five non-negative numbers: prediction,variance,covariance,smoothness,inverse-dynamics")
                 }
                 config.weights.prediction = w[0]!; config.weights.variance = w[1]!; config.weights.covariance = w[2]!
                 config.weights.smoothness = w[3]!; config.weights.inverseDynamics = w[4]!
-                if w.count == 7 { config.weights.sceneInvariance = w[5]!; config.weights.sceneVariance = w[6]! }
             }
         }
 
@@ -92,8 +91,8 @@ struct Train: ParsableCommand {
               + "predictor hidden \(config.predictorHidden), \(trainer.parameters.values.reduce(0) { $0 + $1.count }) parameters")
         print("training: \(trainer.trainingWindows.count) windows of \(config.horizon) steps, batch \(config.batch), "
               + "\(trainer.stepsPerEpoch) steps/epoch × \(config.epochs) epochs = \(trainer.totalSteps) steps, \(config.threads) threads")
-        let log = try LossLog(stem: stem, append: resumed != nil, scene: !trainer.sceneColumns.isEmpty)
-        let progress = ProgressLine(total: total, start: trainer.step, showsScene: !trainer.sceneColumns.isEmpty)
+        let log = try LossLog(stem: stem, append: resumed != nil)
+        let progress = ProgressLine(total: total, start: trainer.step)
         installStopHandlers()
         var validations: [ValidationReport] = []
         var last = StepLosses()
@@ -237,10 +236,8 @@ final class ProgressLine {
     let started = Date()
     var lastPrinted = -1
     var open = false
-    /// Also print the scene terms (an encoder with a scene branch).
-    let showsScene: Bool
 
-    init(total: Int, start: Int, showsScene: Bool) { self.total = total; self.startStep = start; self.showsScene = showsScene }
+    init(total: Int, start: Int) { self.total = total; self.startStep = start }
 
     func update(step: Int, losses l: StepLosses) {
         let interactive = !eraseLine.isEmpty
@@ -255,7 +252,6 @@ final class ProgressLine {
         let line = "step \(step)/\(total) [\(bar)] \(pct)% \(String(format: "%.1f", rate)) steps/s ETA \(formatDuration(eta)) | "
             + "loss \(String(format: "%.4f", l.total)) pred \(String(format: "%.4f", l.prediction)) var \(String(format: "%.4f", l.variance)) "
             + "cov \(String(format: "%.4f", l.covariance)) smooth \(String(format: "%.4f", l.smoothness)) idm \(String(format: "%.4f", l.inverseDynamics)) "
-            + (showsScene ? "scene \(String(format: "%.4f", l.sceneInvariance))/\(String(format: "%.4f", l.sceneVariance)) " : "")
             + "|g| \(String(format: "%.2f", l.gradientNorm)) lr \(String(format: "%.2e", l.learningRate))"
         if interactive { print(eraseLine + line, terminator: ""); open = true } else { print(line) }
     }
@@ -273,12 +269,8 @@ final class LossLog {
     private let lossFile: FileHandle
     private let validationFile: FileHandle
 
-    /// The model has a scene branch: the scene terms get columns of their own.
-    let scene: Bool
-
-    init(stem: String, append: Bool, scene: Bool) throws {
+    init(stem: String, append: Bool) throws {
         self.stem = stem
-        self.scene = scene
         func open(_ path: String, header: String) throws -> FileHandle {
             if !append || !FileManager.default.fileExists(atPath: path) {
                 guard FileManager.default.createFile(atPath: path, contents: Data((header + "\n").utf8)) else {
@@ -289,8 +281,7 @@ final class LossLog {
             try h.seekToEnd()
             return h
         }
-        lossFile = try open(stem + ".loss.csv", header: "step,total,prediction,variance,covariance,smoothness,inverse_dynamics,"
-                            + (scene ? "scene_invariance,scene_variance," : "") + "gradient_norm,learning_rate")
+        lossFile = try open(stem + ".loss.csv", header: "step,total,prediction,variance,covariance,smoothness,inverse_dynamics,gradient_norm,learning_rate")
         validationFile = try open(stem + ".validation.csv",
                                   header: "step,windows,prediction_error_k1,prediction_error_kmid,prediction_error_kH,relative_error_kH,inverse_dynamics_error,min_std,mean_std,effective_rank,one_step_p50,one_step_p99,collapsed")
     }
@@ -299,8 +290,8 @@ final class LossLog {
     func record(step: Int, _ l: StepLosses) {
         guard step % 10 == 0 || step < 10 else { return }
         steps.append((step, l))
-        let row = ([Double(step), l.total, l.prediction, l.variance, l.covariance, l.smoothness, l.inverseDynamics]
-                   + (scene ? [l.sceneInvariance, l.sceneVariance] : []) + [l.gradientNorm, l.learningRate])
+        let row = [Double(step), l.total, l.prediction, l.variance, l.covariance, l.smoothness, l.inverseDynamics,
+                   l.gradientNorm, l.learningRate]
             .map { String(format: "%.6g", $0) }.joined(separator: ",")
         lossFile.write(Data((row + "\n").utf8))
     }
@@ -326,10 +317,6 @@ final class LossLog {
         chart.add(name: "covariance", points: series { $0.covariance })
         chart.add(name: "smoothness", points: series { $0.smoothness })
         chart.add(name: "inverse dyn.", points: series { $0.inverseDynamics })
-        if scene {
-            chart.add(name: "scene invariance", points: series { $0.sceneInvariance })
-            chart.add(name: "scene variance", points: series { $0.sceneVariance })
-        }
         chart.add(name: "val. pred. k=H", points: validations.map { (Double($0.step), max($0.predictionError.last ?? 1e-6, 1e-6)) }, markers: true)
         try chart.render(width: 900, height: 540).writePNG(path: stem + ".loss.png")
     }

@@ -362,33 +362,3 @@ struct WallKnowledgeTests {
         #expect(again.wallKnownBlocked == random.wallKnownBlocked && again.layoutProbeR2 == random.layoutProbeR2, "seeded")
     }
 }
-
-@Suite("Scene probe")
-struct SceneProbeTests {
-    /// An untrained model of `kind` whose training summary names that encoder.
-    static func untrained(_ kind: WorldModelArchitecture.EncoderKind) -> WorldModelFile {
-        let enc = WorldModelArchitecture.encoder(kind), pred = WorldModelArchitecture.predictor(hidden: 16)
-        return WorldModelFile(encoderLayers: enc, predictorLayers: pred, encoder: .initialized(for: enc, seed: 1),
-                              predictor: .initialized(for: pred, seed: 2), quantizedEncoder: QuantizedParameters(tensors: [:]),
-                              latentSize: WorldModelArchitecture.latentSize, frameShape: WorldModelArchitecture.frameShape,
-                              training: #"{"config":{"encoder":"\#(kind.rawValue)"}}"#)
-    }
-
-    @Test("scene probe: only a scene-encoder model has scene dimensions (its last ones); the probe is seeded")
-    func sceneProbe() throws {
-        #expect(Self.untrained(.hybrid).sceneDimensions == 0)
-        let none = try SceneProbe.run(model: Self.untrained(.hybrid), frames: 100, seed: 3)
-        #expect(none.columns.isEmpty && none.doorY.isNaN)
-        let model = Self.untrained(.scene), d = WorldModelArchitecture.latentSize
-        #expect(model.sceneDimensions == WorldModelArchitecture.sceneDimensions)
-        // The quadratic probe over 16 scene dims has 152 features: it needs 4·17·18 = 1224 frames.
-        let frames = 4 * (WorldModelArchitecture.sceneDimensions + 1) * (WorldModelArchitecture.sceneDimensions + 2) + 16
-        #expect(try SceneProbe.run(model: model, frames: frames - 32, seed: 3).doorY.isNaN)
-        let p = try SceneProbe.run(model: model, frames: frames, seed: 3)
-        #expect(p.columns == (d - WorldModelArchitecture.sceneDimensions)..<d)
-        #expect([p.wallX, p.doorY, p.agentX, p.agentY].allSatisfy { $0.isFinite && $0 <= 1 }, "\(p)")
-        #expect(p.quadratic.count == 4 && p.quadratic.allSatisfy { $0.isFinite && $0 <= 1 })
-        let again = try SceneProbe.run(model: model, frames: frames, seed: 3)
-        #expect(again.doorY == p.doorY && again.agentX == p.agentX)
-    }
-}

@@ -81,41 +81,6 @@ import Testing
         try Self.check(layers: Self.twoBranches, inputShape: [6, 5, 1], batch: 3, seed: 7)
     }
 
-    /// A detached branch (stop-gradient) still gets its own parameter gradients, but adds nothing to
-    /// the stem's: the stem's gradient equals the one with that branch's output gradient zeroed; a
-    /// replica keeps the detachment, and unknown or first branches are refused.
-    @Test func detachedBranchStopsGradientAtTheConcat() throws {
-        // Ending at the concat, so the second branch's output gradient can be zeroed directly.
-        let layers = Array(Self.twoBranches.dropLast()), params = Parameters.initialized(for: layers, seed: 11)
-        var rng = SeededGenerator(seed: 12)
-        let inputs = (0..<(2 * 6 * 5)).map { _ in Float(rng.normal()) }
-        func run(detached: Set<String>, zeroSecondBranch: Bool) throws -> Parameters {
-            let net = try TrainableNetwork(layers: layers, parameters: params,
-                                           inputShape: [6, 5, 1], maxBatch: 2, detachedBranches: detached)
-                .replica(sharingGradients: false)
-            for i in inputs.indices { net.input[i] = inputs[i] }
-            net.forward(batch: 2)
-            let width = net.outputShape.reduce(1, *)
-            for i in 0..<(2 * width) { net.outputGradient[i] = zeroSecondBranch && i % width >= 4 ? 0 : Float(i % 7) - 3 }
-            net.zeroGradients()
-            net.backward(batch: 2)
-            return net.gradients
-        }
-        let detached = try run(detached: ["2.1."], zeroSecondBranch: false)
-        let full = try run(detached: [], zeroSecondBranch: false)
-        let zeroed = try run(detached: [], zeroSecondBranch: true)
-        #expect(detached["0.weight"]!.scalars == zeroed["0.weight"]!.scalars)
-        #expect(detached["0.weight"]!.scalars != full["0.weight"]!.scalars)
-        #expect(detached["2.1.0.weight"]!.scalars == full["2.1.0.weight"]!.scalars)
-        #expect(detached["2.1.0.weight"]!.scalars.contains { $0 != 0 })
-        #expect(throws: ModelError.self) {
-            _ = try TrainableNetwork(layers: layers, parameters: params, inputShape: [6, 5, 1], maxBatch: 1, detachedBranches: ["2.0."])
-        }
-        #expect(throws: ModelError.self) {
-            _ = try TrainableNetwork(layers: layers, parameters: params, inputShape: [6, 5, 1], maxBatch: 1, detachedBranches: ["3.1."])
-        }
-    }
-
     /// A sharp peak gives its pixel centre; a flat map gives the middle of the image.
     @Test func spatialSoftArgmaxFindsThePeak() throws {
         let net = try Network(layers: [.spatialSoftArgmax], parameters: [:], inputShape: [4, 8, 2], batch: 1)
