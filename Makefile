@@ -107,9 +107,10 @@ test-readme: build
 test-architecture:
 	$(PYTHON) scripts/check-architecture.py
 
+# Every test target but the shipped model's quality checks (eval-smoke runs those).
 test-unit: deps deps-python
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip ShippedModelQualityTests
 
 # An operator session as a person would have it: picocom on one end of a socat pty pair, the
 # controller on the other, keys through tmux send-keys, screens checked (debug build from test-unit).
@@ -222,7 +223,10 @@ test-blas-fallback: build
 	else echo "test-blas-fallback: no AVX2 + FMA on this CPU, nothing to fall back from"; fi
 
 # The evaluation end to end on a few episodes (part of make test): the command, its report and pictures work.
-eval-smoke: build
+# The shipped model's quality checks (EvaluationTests' ShippedModelQualityTests), then a short evaluation run.
+eval-smoke: build deps-python
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter ShippedModelQualityTests
 	$(BIN) eval --scenario two-rooms --episodes 6 --model $(MODEL) --max-idle-share 0.02 --png /tmp/cerebellum-eval-smoke.png --json /tmp/cerebellum-eval-smoke.json
 	python3 -c "import json; r = json.load(open('/tmp/cerebellum-eval-smoke.json')); assert [p['policy'] for p in r['policies']] == ['planner (mppi)', 'greedy horizon-1', 'random'], r; print('eval-smoke: report ok')"
 

@@ -46,16 +46,22 @@ let package = Package(
         .target(name: "Recording", dependencies: ["RobotCore"]),
         // The teleop console: line editing, commands, checksummed sentences, key drive, the hand-off to the loop.
         .target(name: "Teleop", dependencies: ["RobotCore", "Safety", .product(name: "Crypto", package: "swift-crypto")]),
-        // The fixed-rate loop, real-time setup, statistics, wiring from a board profile.
+        // What runs on the robot: the fixed-rate loop, statistics, the rig from a board profile, the arbiter, the planner source.
         .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop", "Recording",
                                                 "NeuralEngine", "WorldModel", "Planning"]),
+        // Off the robot: goal-reaching evaluation, exploration recording, probes of what a model knows.
+        .target(name: "Evaluation", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "Recording", "NeuralEngine",
+                                                   "WorldModel", "Planning", "LinuxHardware", "Control"]),
         .executableTarget(name: "cerebellum", dependencies: [
-            "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop", "Recording", "Reports", "Planning",
+            "Evaluation", "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop", "Recording", "Reports", "Planning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Counts heap allocations made by one thread (interposes malloc in the test process).
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        // Shared by the test targets: the repository's paths, the shipped model and board, stepping clocks.
+        .target(name: "TestSupport", dependencies: ["Control", "Configuration", "Simulation", "Safety", "Planning", "WorldModel", "NeuralEngine",
+                                                    "LinuxHardware", "RobotCore"], path: "Tests/TestSupport"),
         .testTarget(name: "LinuxHardwareTests", dependencies: ["LinuxHardware", "Simulation", "Safety", "RobotCore", "NeuralEngine", "WorldModel", "CAllocationCounter"]),
         .testTarget(name: "SafetyTests", dependencies: ["Safety", "RobotCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Safety", "RobotCore"]),
@@ -63,9 +69,17 @@ let package = Package(
         .testTarget(name: "NeuralEngineTests", dependencies: ["NeuralEngine", "CKernels", "WorldModel", "Simulation", "RobotCore", "CAllocationCounter"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "WorldModelTests", dependencies: ["WorldModel", "NeuralEngine", "Recording", "Simulation", "RobotCore"]),
-        .testTarget(name: "RecordingTests", dependencies: ["Recording", "Reports", "Control", "Configuration", "Simulation", "RobotCore"]),
+        .testTarget(name: "RecordingTests", dependencies: ["Recording", "Reports", "Control", "Evaluation", "Configuration", "Simulation", "RobotCore",
+                                                     "TestSupport"]),
         .testTarget(name: "TeleopTests", dependencies: ["Teleop", "Safety", "RobotCore"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "NeuralEngine", "WorldModel", "CAllocationCounter"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "NeuralEngine", "WorldModel",
+                                                   "Planning", "LinuxHardware", "CAllocationCounter", "TestSupport"]),
+        .testTarget(name: "RobotCoreTests", dependencies: ["RobotCore", "CAllocationCounter"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RobotCore", "TestSupport"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "WorldModel", "NeuralEngine", "Simulation", "LinuxHardware", "RobotCore", "TestSupport"]),
+        // ShippedModelQualityTests check the trained model, not the code: `make eval-smoke` runs them, `make test-unit` skips them.
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Control", "Planning", "WorldModel", "Configuration", "Simulation",
+                                                      "LinuxHardware", "RobotCore", "TestSupport"]),
     ]
 )
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Checks that docs/architecture.md's module table is the module graph of Package.swift, and that every
-dependency points to a lower layer. Run by `make test` (test-architecture).
+"""Checks that docs/architecture.md's module table is the module graph of Package.swift, that every
+dependency points to a lower layer, and that every Swift library module has its own test target
+(`MODULE` is tested by `MODULETests`). Run by `make test` (test-architecture).
 
 The table's rows are `| LAYER | MODULE | DEPENDS ON |` (module names in backticks, dependencies separated
 by commas, `—` for none); Package.swift's targets and their dependencies (names and products) are read
@@ -73,11 +74,18 @@ def main():
                 problems.append(f"{name} (layer {layers[name]}) depends on {dep} (layer {layers[dep]}): not a lower layer")
             if dep not in layers and not external(dep, package):
                 problems.append(f"{name} depends on {dep}, which is neither a documented module nor an external package")
+    tests = set(re.findall(r'\.testTarget\(\s*name:\s*"([^"]+)"', package))
+    for name in sorted(actual):
+        swift = os.path.isdir(os.path.join(ROOT, "Sources", name)) and any(
+            f.endswith(".swift") for f in os.listdir(os.path.join(ROOT, "Sources", name)))
+        executable = re.search(r'\.executableTarget\(\s*name:\s*"' + re.escape(name) + '"', package)
+        if swift and not executable and name + "Tests" not in tests:
+            problems.append(f"Package.swift: module {name} has no test target {name}Tests")
     if problems:
         print("\n".join(problems))
         sys.exit(1)
     print(f"architecture: {len(actual)} modules, {sum(len(d) for d in actual.values())} dependencies, "
-          "every one to a lower layer, as docs/architecture.md says")
+          "every one to a lower layer, as docs/architecture.md says; every Swift library module has its test target")
 
 
 def external(name, package):

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import Control
+import Evaluation
 import Foundation
 import LinuxHardware
 import Reports

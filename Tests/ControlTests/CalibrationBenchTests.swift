@@ -4,6 +4,7 @@ import Control
 import RobotCore
 import Safety
 import Simulation
+import TestSupport
 import Testing
 
 @Suite struct CalibrationBenchTests {

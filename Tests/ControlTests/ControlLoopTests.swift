@@ -5,42 +5,9 @@ import LinuxHardware
 import RobotCore
 import Safety
 import Simulation
+import TestSupport
 import Testing
 @testable import Control
-
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-/// The shipped simulated board on a manual clock, with the scripted follower, ready to tick.
-struct SimSetup {
-    let board: LoadedBoard
-    let clock = ManualClock()
-    let rig: Rig
-    let governor: SafetyGovernor
-    let loop: ControlLoop
-    var robot: SimulatedRobot { rig.robot! }
-    var camera: SimulatedCamera { rig.camera as! SimulatedCamera }
-    var actuators: SimulatedActuators { rig.actuators as! SimulatedActuators }
-    var eStop: SimulatedInput { rig.eStop as! SimulatedInput }
-
-    /// `source` makes the command source from the robot and the setup's clock (default: the scripted follower).
-    init(variant: TwoRoomsVariant = .fixed, seed: UInt64 = 1, source: ((SimulatedRobot, ManualClock) -> CommandSource)? = nil) throws {
-        var b = try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml")
-        b.profile.simulation?.world = variant
-        board = b
-        rig = try Rig(board: b, clock: clock, seed: seed)
-        governor = try SafetyGovernor(config: b.safetyConfig)
-        let robot = rig.robot!
-        loop = rig.makeLoop(source: source?(robot, clock) ?? ScriptedWaypointFollower(world: robot.world), governor: governor)
-    }
-
-    /// Ticks until armed (at most 5 ticks).
-    func arm() {
-        for _ in 0..<5 {
-            loop.tick()
-            if governor.requestArm() == .armed { return }
-        }
-    }
-}
 
 /// A command source that takes `cost` of (manual) clock time per decision and pushes +x.
 final class SlowSource: CommandSource {

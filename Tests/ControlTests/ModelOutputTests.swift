@@ -4,6 +4,7 @@ import NeuralEngine
 import RobotCore
 import Safety
 import Simulation
+import TestSupport
 import Testing
 import WorldModel
 @testable import Control

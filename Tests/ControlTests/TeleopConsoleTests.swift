@@ -6,6 +6,7 @@ import RobotCore
 import Safety
 import Simulation
 import Teleop
+import TestSupport
 import Testing
 @testable import Control
 

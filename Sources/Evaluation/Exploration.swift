@@ -1,4 +1,5 @@
 import Configuration
+import Control
 import Recording
 import RobotCore
 import Safety

@@ -1,33 +1,8 @@
-import Configuration
 import Planning
 import RobotCore
-import Safety
-import Simulation
+import TestSupport
 import Testing
 import WorldModel
-@testable import Control
-
-/// A clock on which work costs what the test says: every reading advances it by `step`, and once, at
-/// reading number `stallAt`, by `stall` more (a preemption or a stall of the machine). The planner reads
-/// the clock once per rollout step, so `step` is the cost of one predictor pass.
-final class SteppingClock: RobotClock {
-    private var t = Instant(nanoseconds: 1_000_000_000)
-    var step: Duration
-    var stall: Duration = .zero
-    var stallAt = -1
-    private(set) var readings = 0
-
-    init(step: Duration) { self.step = step }
-
-    func now() -> Instant {
-        readings += 1
-        t += step
-        if readings == stallAt { t += stall }
-        return t
-    }
-
-    func sleep(until deadline: Instant) { if deadline > t { t = deadline } }
-}
 
 @Suite("Anytime planning")
 struct AnytimePlannerTests {
@@ -80,39 +55,5 @@ struct AnytimePlannerTests {
         var stale = 0
         while !plan(planner, z, g, clock: clock, budget: .milliseconds(4.5)).isFresh && stale < 50 { stale += 1 }
         #expect(stale <= 2, "\(stale) ticks without a fresh plan after the stall")
-    }
-
-    @Test("a planner made slow on purpose reports 'planner starved' after max_stale_ticks; the governor stops, slows or reports")
-    func starvation() throws {
-        let model = try loadShippedModel()
-        for action in [SurpriseAction.stop, .slow, .report] {
-            var board = try fixedBoard()
-            board.profile.planner = unbudgeted { $0.budgetMilliseconds = 4.5; $0.maxStaleTicks = 5; $0.starvedAction = action }
-            let clock = ManualClock()
-            let rig = try Rig(board: board, clock: clock, seed: 5)
-            let governor = try SafetyGovernor(config: board.safetyConfig)
-            // Planning fits at first (10 µs per clock reading); then every reading costs 5 ms, so no planning
-            // work fits a 4.5 ms budget.
-            let slow = SteppingClock(step: .microseconds(10))
-            let source = try LatentPlannerSource(model: model, config: board.profile.planner!, governor: governor, timer: slow)
-            let loop = rig.makeLoop(source: source, governor: governor)
-            let f = Frame(width: 64, height: 64)
-            rig.robot!.world.render(into: f, agent: rig.robot!.world.goal)
-            source.setGoal(image: f.pixels)
-            loop.tick()
-            #expect(governor.requestArm() == .armed)
-            for _ in 0..<4 { loop.tick() }
-            #expect(!source.isStarved && governor.state == .armed, "\(source.staleRun) stale ticks: not yet")
-            slow.step = .milliseconds(5)
-            for _ in 0..<10 { loop.tick() }
-            #expect(source.isStarved && source.longestStaleRun >= 5)
-            switch action {
-            case .stop: #expect(governor.latchedFaults.contains(.plannerStarved) && governor.lastOutput.isNeutral)
-            case .slow: #expect(governor.state == .armed && governor.slowed)
-            case .report: #expect(governor.state == .armed && governor.starvedTicks > 0)
-            }
-            let work = source.workDone
-            #expect(work.idleShare > 0.5 && work.longestStaleRun >= 5)
-        }
     }
 }
