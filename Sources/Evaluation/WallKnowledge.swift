@@ -93,8 +93,8 @@ public struct WallKnowledge: Sendable, Codable {
         }
         wallRatios.sort()
         doorRatios.sort()
-        if !wallRatios.isEmpty { r.medianWallRatio = wallRatios[wallRatios.count / 2] }
-        if !doorRatios.isEmpty { r.medianDoorRatio = doorRatios[doorRatios.count / 2] }
+        r.medianWallRatio = quantile(sorted: wallRatios, 0.5)
+        r.medianDoorRatio = quantile(sorted: doorRatios, 0.5)
         return r
     }
 }

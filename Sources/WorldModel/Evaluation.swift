@@ -1,4 +1,5 @@
 import NeuralEngine
+import RobotCore
 
 /// What `eval-model` measures on held-out episodes with true positions.
 public struct ModelEvaluation: Sendable, Codable {
@@ -91,6 +92,6 @@ public struct ModelEvaluation: Sendable, Codable {
         return ModelEvaluation(episodes: episodes.count, frames: cos.count, predictionError: pe,
                                relativePredictionError: spread.relativeToVariance(pe), rollouts: rollouts,
                                probeR2: r2, probeR2Overall: r2all, probeR2Int8: r2q, probeR2Int8Overall: r2qall, probeRMSErrorPx: rms,
-                               minCosineInt8: cos.first ?? .nan, medianCosineInt8: cos.isEmpty ? .nan : cos[cos.count / 2], spread: spread)
+                               minCosineInt8: cos.first ?? .nan, medianCosineInt8: quantile(sorted: cos, 0.5), spread: spread)
     }
 }

@@ -175,6 +175,6 @@ extension WorldModelFile {
         }
         cos.sort()
         return (q, QuantizationReport(frames: cos.count, minCosine: cos.first ?? .nan,
-                                      medianCosine: cos.isEmpty ? .nan : cos[cos.count / 2], calibrationFrames: calibration.count))
+                                      medianCosine: quantile(sorted: cos, 0.5), calibrationFrames: calibration.count))
     }
 }

@@ -450,7 +450,7 @@ public final class JEPATrainer: @unchecked Sendable {
         let spread = LatentSpread(latents: latents, dim: d)
         let pe = se.map { $0 / count }
         oneStep.sort()
-        func pct(_ q: Double) -> Double { oneStep.isEmpty ? 0 : oneStep[min(oneStep.count - 1, Int(q * Double(oneStep.count)))] }
+        func pct(_ q: Double) -> Double { oneStep.isEmpty ? 0 : quantile(sorted: oneStep, q) }
         return ValidationReport(step: step, windows: all.count, predictionError: pe,
                                 relativePredictionError: spread.relativeToVariance(pe),
                                 inverseDynamicsError: idmSE / (count * Double(t * a)), spread: spread,

@@ -114,7 +114,7 @@ struct BenchTimer {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 / Double(iterations))
         }
         times.sort()
-        return (times[times.count / 2], times[0])
+        return (quantile(sorted: times, 0.5), times[0])
     }
 
     private func iterationsPerRound(_ body: (Int) -> Void) -> Int {

@@ -60,7 +60,7 @@ struct BenchEncoder: ParsableCommand {
         print(String(format: "  parameters: fp32 %d bytes, int8 %d bytes (%.1f %% of fp32)",
                      reference.parameterBytes, best.parameterBytes, 100 * memoryRatio))
         print(String(format: "  int8 vs fp32 on %d held-out frames: cosine min %.5f, median %.5f",
-                     heldOut.count, cosines.first ?? .nan, cosines[cosines.count / 2]))
+                     heldOut.count, cosines.first ?? .nan, quantile(sorted: cosines, 0.5)))
 
         let input = heldOut[0]
         var variants: [EncoderVariant] = []
@@ -126,7 +126,7 @@ struct BenchEncoder: ParsableCommand {
                 blas: BLAS.description, threads: threads, rounds: rounds, variants: variants,
                 int8Speedup: speedup, fp32Best: fp32Best.name, int8Best: int8Best.name,
                 fp32ParameterBytes: reference.parameterBytes, int8ParameterBytes: best.parameterBytes, memoryRatio: memoryRatio,
-                heldOutFrames: heldOut.count, cosineMin: cosines.first ?? .nan, cosineMedian: cosines[cosines.count / 2],
+                heldOutFrames: heldOut.count, cosineMin: cosines.first ?? .nan, cosineMedian: quantile(sorted: cosines, 0.5),
                 int8PeakGigaOps: peakInt8.map { $0 / 1e9 }, fp32PeakGigaFlops: peakFloat.map { $0 / 1e9 }, gemms: gemms)
             try jsonString(doc).write(toFile: json, atomically: true, encoding: .utf8)
             print("\nJSON written to \(json)")
@@ -158,7 +158,7 @@ struct BenchEncoder: ParsableCommand {
         let iterations = max(1, Int(Double(n) * roundMilliseconds * 1e-3 / max(timed(n), 1e-9)))
         var times = (0..<rounds).map { _ in timed(iterations) / Double(iterations) }
         times.sort()
-        return times[times.count / 2]
+        return quantile(sorted: times, 0.5)
     }
 
     /// (M, N, K) of each matrix product for one frame.

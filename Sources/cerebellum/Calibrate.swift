@@ -560,8 +560,8 @@ struct CalibrateCamera: ParsableCommand {
             let span = (stamps.last! - stamps.first!).inSeconds
             let sorted = ages.sorted()
             print(String(format: "%d frames in %.1f s: %.1f fps; frame age at capture p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                         stamps.count, seconds, Double(stamps.count - 1) / span, sorted[sorted.count / 2],
-                         sorted[min(sorted.count - 1, sorted.count * 99 / 100)], sorted.last!))
+                         stamps.count, seconds, Double(stamps.count - 1) / span, quantile(sorted: sorted, 0.5),
+                         quantile(sorted: sorted, 0.99), sorted.last!))
         } else {
             print("fewer than 2 frames in \(seconds) s")
         }

@@ -215,7 +215,7 @@ struct PolicyReport: Codable {
         (interval95Low, interval95High) = wilsonInterval(successes: successes, trials: episodes.count)
         let steps = episodes.filter(\.success).map { Double($0.steps) }.sorted()
         meanStepsToGoal = steps.isEmpty ? .nan : steps.reduce(0, +) / Double(steps.count)
-        medianStepsToGoal = steps.isEmpty ? .nan : steps[steps.count / 2]
+        medianStepsToGoal = quantile(sorted: steps, 0.5)
         planTime = planner?.planTime.summary
         planCPUTime = planner?.planCPUTime.summary
         ticksOverTarget = planner?.planTime.count(above: Int64(Self.planTimeTargetMilliseconds * 1e6)) ?? 0
