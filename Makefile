@@ -38,7 +38,7 @@ FUZZ_TARGETS := model png mcap yaml console
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
 
-.PHONY: test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+.PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
@@ -54,6 +54,7 @@ endef
 help:
 	@echo "make run              build and run the default simulated robot"
 	@echo "make test             install what is missing, build, run every test suite"
+	@echo "make test-format      swift-format lint (140 columns) over Sources and Tests; make format rewrites them"
 	@echo "make test-readme      every cerebellum command and flag the README and docs show exists (--help)"
 	@echo "make test-architecture  docs/architecture.md's module graph against Package.swift, every arrow down"
 	@echo "make deps             install missing Debian packages (idempotent)"
@@ -96,8 +97,16 @@ build: deps
 run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
-test: deps deps-python test-architecture test-readme test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux coverage-safety \
+test: deps deps-python test-format test-architecture test-readme test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux coverage-safety \
 	eval-smoke test-blas-fallback
+
+# swift-format (it ships with the toolchain) at 140 columns, 4-space indents (.swift-format): any finding
+# fails. `make format` rewrites the sources in that style.
+test-format:
+	$(SWIFT) format lint --strict --recursive Sources Tests
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests
 
 # Every `cerebellum …` command the README and docs show, run with --help: the command and each flag exist.
 test-readme: build

@@ -181,9 +181,11 @@ public struct SerialConsoleSettings: Sendable, Equatable {
     /// sentences, for links that are not a wire. Resolved against the board file's folder.
     public var keyFile: String?
 
-    public init(device: String, baud: Int = 115_200, deadman: Duration = .milliseconds(300), keyHold: Duration = .milliseconds(600),
-                keySpeed: Double = 0.5, keyHorizontal: String? = nil, keyVertical: String? = nil, resumeAutonomy: Bool = false,
-                required: Bool = true, heartbeat: Duration? = nil, keyFile: String? = nil) {
+    public init(
+        device: String, baud: Int = 115_200, deadman: Duration = .milliseconds(300), keyHold: Duration = .milliseconds(600),
+        keySpeed: Double = 0.5, keyHorizontal: String? = nil, keyVertical: String? = nil, resumeAutonomy: Bool = false,
+        required: Bool = true, heartbeat: Duration? = nil, keyFile: String? = nil
+    ) {
         self.keyFile = keyFile
         self.required = required
         self.heartbeat = heartbeat
@@ -222,7 +224,8 @@ public enum SafetyAcknowledgement: String, Sendable, CaseIterable, Codable {
     public var warning: String {
         switch self {
         case .noEStopInput: "WARNING: this board has NO e-stop input (safety.acknowledge: no_estop_input): only software can stop it"
-        case .noOutputEnable: "WARNING: this board has NO PCA9685 output-enable line (safety.acknowledge: no_output_enable): if the controller dies, the last pulses stay on"
+        case .noOutputEnable:
+            "WARNING: this board has NO PCA9685 output-enable line (safety.acknowledge: no_output_enable): if the controller dies, the last pulses stay on"
         case .noWatchdog: "WARNING: this board has NO hardware watchdog (safety.acknowledge: no_watchdog): a hung controller is not reset"
         }
     }
@@ -302,8 +305,10 @@ public struct Calibration: Sendable, Equatable {
     public var cameraCrop: [Int]?
     public var path: String
 
-    public init(board: String, pwmFrequencyHz: Double, oscillatorTrim: Double, channels: [String: PulseCalibration],
-                measured: String? = nil, cameraCrop: [Int]? = nil, path: String) {
+    public init(
+        board: String, pwmFrequencyHz: Double, oscillatorTrim: Double, channels: [String: PulseCalibration],
+        measured: String? = nil, cameraCrop: [Int]? = nil, path: String
+    ) {
         self.board = board
         self.pwmFrequencyHz = pwmFrequencyHz
         self.oscillatorTrim = oscillatorTrim
@@ -323,8 +328,9 @@ public struct LoadedBoard: Sendable {
     public var safetyConfig: SafetyConfig {
         SafetyConfig(
             channels: profile.actuators.map {
-                ChannelLimits(name: $0.name, minEffort: $0.minEffort, maxEffort: $0.maxEffort,
-                              maxSlewPerSecond: $0.slewPerSecond, calibration: calibration.channels[$0.name]!)
+                ChannelLimits(
+                    name: $0.name, minEffort: $0.minEffort, maxEffort: $0.maxEffort,
+                    maxSlewPerSecond: $0.slewPerSecond, calibration: calibration.channels[$0.name]!)
             },
             tickPeriod: profile.loop.period, window: profile.safety.window,
             maxWindowChange: profile.safety.maxWindowChange, maxFrameAge: profile.camera.maxFrameAge,
@@ -345,16 +351,19 @@ public struct LoadedBoard: Sendable {
     public init(profile: BoardProfile, calibration: Calibration) throws {
         let file = calibration.path
         if calibration.board != profile.name {
-            throw ConfigError(file: file, line: nil, column: nil, field: "board",
-                              message: "calibration is for board '\(calibration.board)', profile is '\(profile.name)'")
+            throw ConfigError(
+                file: file, line: nil, column: nil, field: "board",
+                message: "calibration is for board '\(calibration.board)', profile is '\(profile.name)'")
         }
         for a in profile.actuators where calibration.channels[a.name] == nil {
-            throw ConfigError(file: file, line: nil, column: nil, field: "channels.\(a.name)",
-                              message: "no calibration for actuator '\(a.name)' of board '\(profile.name)'")
+            throw ConfigError(
+                file: file, line: nil, column: nil, field: "channels.\(a.name)",
+                message: "no calibration for actuator '\(a.name)' of board '\(profile.name)'")
         }
         for name in calibration.channels.keys.sorted() where !profile.actuators.contains(where: { $0.name == name }) {
-            throw ConfigError(file: file, line: nil, column: nil, field: "channels.\(name)",
-                              message: "board '\(profile.name)' has no actuator named '\(name)'")
+            throw ConfigError(
+                file: file, line: nil, column: nil, field: "channels.\(name)",
+                message: "board '\(profile.name)' has no actuator named '\(name)'")
         }
         // A pulse longer than the period clamps at the PCA9685's 4095 counts: a constant high.
         let periodMicros = 1e6 / calibration.pwmFrequencyHz
@@ -362,9 +371,12 @@ public struct LoadedBoard: Sendable {
             let c = calibration.channels[a.name]!
             let longest = max(c.minMicros, c.maxMicros, c.neutralMicros)
             if longest > RealBoardLimits.maxPulseShare * periodMicros {
-                throw ConfigError(file: file, line: nil, column: nil, field: "channels.\(a.name)",
-                                  message: String(format: "pulses up to %.0f µs do not fit the %.1f Hz PWM period (%.0f µs, at most %.0f %% of it): lower pwm.frequency_hz",
-                                                  longest, calibration.pwmFrequencyHz, periodMicros, 100 * RealBoardLimits.maxPulseShare))
+                throw ConfigError(
+                    file: file, line: nil, column: nil, field: "channels.\(a.name)",
+                    message: String(
+                        format:
+                            "pulses up to %.0f µs do not fit the %.1f Hz PWM period (%.0f µs, at most %.0f %% of it): lower pwm.frequency_hz",
+                        longest, calibration.pwmFrequencyHz, periodMicros, 100 * RealBoardLimits.maxPulseShare))
             }
         }
         self.profile = profile
@@ -429,7 +441,8 @@ extension BoardProfile {
             driver: try camMap.required("driver").choice(DeviceDriver.self),
             width: try camMap.required("width").int(in: 8...4096),
             height: try camMap.required("height").int(in: 8...4096),
-            maxFrameAge: try milliseconds(camMap.required("max_frame_age_ms"), in: 1...(realBoard ? RealBoardLimits.maxMilliseconds : 10_000)),
+            maxFrameAge: try milliseconds(
+                camMap.required("max_frame_age_ms"), in: 1...(realBoard ? RealBoardLimits.maxMilliseconds : 10_000)),
             simLatency: .zero, simDropProbability: 0)
         camera.simLatency = try camMap.optional("sim_latency_ms").map { try milliseconds($0, in: 0...1000) } ?? .zero
         camera.simDropProbability = try camMap.optional("sim_drop_probability")?.double(in: 0...1) ?? 0
@@ -473,7 +486,9 @@ extension BoardProfile {
         var pwm: PWMSettings?
         if let pm = try root.optional("pwm")?.mapping() {
             let driver = try pm.required("driver").string()
-            guard driver == "pca9685" else { throw try pm.required("driver").error("'\(driver)' is not a PWM driver this build has (pca9685)") }
+            guard driver == "pca9685" else {
+                throw try pm.required("driver").error("'\(driver)' is not a PWM driver this build has (pca9685)")
+            }
             var oe: GPIOLineSpec?
             var oeActiveLow = true
             if let o = try pm.optional("output_enable")?.mapping() {
@@ -482,10 +497,11 @@ extension BoardProfile {
                 try o.finish()
             }
             let busValue = try pm.required("bus")
-            pwm = PWMSettings(driver: driver, bus: try busValue.string(), address: try pm.optional("address")?.int(in: 0x03...0x77) ?? 0x40,
-                              outputEnable: oe, outputEnableActiveLow: oeActiveLow,
-                              attempts: try pm.optional("attempts")?.int(in: 1...20) ?? 3,
-                              healthCheckEvery: try pm.optional("health_check_every")?.int(in: 1...10_000) ?? 10)
+            pwm = PWMSettings(
+                driver: driver, bus: try busValue.string(), address: try pm.optional("address")?.int(in: 0x03...0x77) ?? 0x40,
+                outputEnable: oe, outputEnableActiveLow: oeActiveLow,
+                attempts: try pm.optional("attempts")?.int(in: 1...20) ?? 3,
+                healthCheckEvery: try pm.optional("health_check_every")?.int(in: 1...10_000) ?? 10)
             try pm.finish()
         }
 
@@ -519,9 +535,10 @@ extension BoardProfile {
         var outputs: [OutputLine] = []
         for item in try root.optional("outputs")?.sequence() ?? [] {
             let m = try item.mapping()
-            let o = OutputLine(name: try m.required("name").string(), role: try m.required("role").choice(OutputRole.self),
-                               gpio: try gpioLine(m), activeLow: try m.optional("active_low")?.bool() ?? false,
-                               safeLevel: try m.optional("safe_level")?.bool() ?? false)
+            let o = OutputLine(
+                name: try m.required("name").string(), role: try m.required("role").choice(OutputRole.self),
+                gpio: try gpioLine(m), activeLow: try m.optional("active_low")?.bool() ?? false,
+                safeLevel: try m.optional("safe_level")?.bool() ?? false)
             try m.finish()
             if outputs.contains(where: { $0.name == o.name }) { throw item.error("output name '\(o.name)' is used twice") }
             outputs.append(o)
@@ -530,8 +547,9 @@ extension BoardProfile {
         var watchdog: WatchdogSettings?
         if let w = try root.optional("watchdog")?.mapping() {
             if try w.optional("enabled")?.bool() ?? true {
-                watchdog = WatchdogSettings(device: try w.optional("device")?.string() ?? "/dev/watchdog",
-                                            timeoutSeconds: try w.optional("timeout_s")?.int(in: 1...600) ?? 15)
+                watchdog = WatchdogSettings(
+                    device: try w.optional("device")?.string() ?? "/dev/watchdog",
+                    timeoutSeconds: try w.optional("timeout_s")?.int(in: 1...600) ?? 15)
             } else {
                 _ = w.optional("device"); _ = w.optional("timeout_s")
             }
@@ -559,9 +577,11 @@ extension BoardProfile {
             }
             serial = SerialConsoleSettings(
                 device: try s.required("device").string(),
-                baud: try s.optional("baud")?.int(oneOf: [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200, 230_400,
-                                                                      460_800, 500_000, 921_600, 1_000_000, 1_500_000, 2_000_000,
-                                                                      3_000_000, 4_000_000]) ?? 115_200,
+                baud: try s.optional("baud")?.int(oneOf: [
+                    1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200, 230_400,
+                    460_800, 500_000, 921_600, 1_000_000, 1_500_000, 2_000_000,
+                    3_000_000, 4_000_000,
+                ]) ?? 115_200,
                 deadman: try s.optional("deadman_ms").map { try milliseconds($0, in: 20...5000) } ?? .milliseconds(300),
                 keyHold: try s.optional("key_hold_ms").map { try milliseconds($0, in: 50...5000) } ?? .milliseconds(600),
                 keySpeed: try s.optional("key_speed")?.double(in: 0.05...1) ?? 0.5,
@@ -584,8 +604,10 @@ extension BoardProfile {
             maxWindowChange: try sm.required("max_window_change").double(in: 0.001...2),
             maxConsecutiveOverruns: try sm.required("max_consecutive_overruns").int(in: 1...1000),
             stallTimeout: try milliseconds(sm.required("stall_timeout_ms"), in: 1...(realBoard ? RealBoardLimits.maxMilliseconds : 60_000)),
-            heartbeatTimeout: try milliseconds(sm.required("heartbeat_timeout_ms"), in: 1...(realBoard ? RealBoardLimits.maxMilliseconds : 60_000)),
-            acknowledged: try sm.optional("acknowledge").map { v in try v.sequence().map { try $0.choice(SafetyAcknowledgement.self) } } ?? [])
+            heartbeatTimeout: try milliseconds(
+                sm.required("heartbeat_timeout_ms"), in: 1...(realBoard ? RealBoardLimits.maxMilliseconds : 60_000)),
+            acknowledged: try sm.optional("acknowledge").map { v in try v.sequence().map { try $0.choice(SafetyAcknowledgement.self) } }
+                ?? [])
         try sm.finish()
 
         var simulation: SimulationSettings?
@@ -595,22 +617,26 @@ extension BoardProfile {
             let truthMap = try simMap.required("actuator_truth").mapping()
             for a in actuators {
                 let m = try truthMap.required(a.name).mapping()
-                truth.append(ActuatorPhysics(
-                    neutralMicros: try m.required("neutral_us").double(in: 400...2600),
-                    fullScaleMicros: try m.required("full_scale_us").double(in: 10...1000),
-                    deadbandMicros: try m.optional("deadband_us")?.double(in: 0...200) ?? 0,
-                    reversed: try m.optional("reversed")?.bool() ?? false))
+                truth.append(
+                    ActuatorPhysics(
+                        neutralMicros: try m.required("neutral_us").double(in: 400...2600),
+                        fullScaleMicros: try m.required("full_scale_us").double(in: 10...1000),
+                        deadbandMicros: try m.optional("deadband_us")?.double(in: 0...200) ?? 0,
+                        reversed: try m.optional("reversed")?.bool() ?? false))
                 try m.finish()
             }
             try truthMap.finish()
-            simulation = SimulationSettings(world: world, seed: UInt64(try simMap.optional("seed")?.int(in: 0...Int(Int32.max)) ?? 1),
-                                            actuatorTruth: truth)
+            simulation = SimulationSettings(
+                world: world, seed: UInt64(try simMap.optional("seed")?.int(in: 0...Int(Int32.max)) ?? 1),
+                actuatorTruth: truth)
             if let v = try simMap.optional("pwm_oscillator_hz") { simulation?.pwmOscillatorHz = try v.double(in: 20e6...30e6) }
             try simMap.finish()
         }
         let usesSim = camera.driver == .sim || inputs.contains { $0.driver == .sim }
         if usesSim && simulation == nil { throw root.value.error("a board with sim devices needs a 'simulation' section") }
-        if simulation == nil && pwm == nil { throw root.value.error("a board without 'simulation' needs a 'pwm' section (the actuators' PWM board)") }
+        if simulation == nil && pwm == nil {
+            throw root.value.error("a board without 'simulation' needs a 'pwm' section (the actuators' PWM board)")
+        }
         if simulation != nil && (camera.driver != .sim || pwm != nil || inputs.contains { $0.driver != .sim } || !outputs.isEmpty) {
             throw root.value.error("a simulated board uses sim devices only (no v4l2 camera, pwm, gpiod lines)")
         }
@@ -660,14 +686,19 @@ extension BoardProfile {
         let calValue = try root.required("calibration")
         let calRelative = try calValue.string()
         let boardDir = (path as NSString).deletingLastPathComponent
-        let calibrationPath = calRelative.hasPrefix("/") ? calRelative
+        let calibrationPath =
+            calRelative.hasPrefix("/")
+            ? calRelative
             : ((boardDir.isEmpty ? "." : boardDir) as NSString).appendingPathComponent(calRelative)
         try root.finish()
 
         if realBoard {
             // What makes a dead or hung controller, or a pressed button, stop the robot: required unless named.
             let missing: [(SafetyAcknowledgement, Bool, String)] = [
-                (.noEStopInput, !inputs.contains { $0.role == .estop }, "a real board needs an e-stop input (inputs: a line with role: estop)"),
+                (
+                    .noEStopInput, !inputs.contains { $0.role == .estop },
+                    "a real board needs an e-stop input (inputs: a line with role: estop)"
+                ),
                 (.noOutputEnable, pwm?.outputEnable == nil, "a real board needs the PCA9685's output-enable line (pwm.output_enable)"),
                 (.noWatchdog, watchdog == nil, "a real board needs a hardware watchdog (watchdog:)"),
             ]
@@ -675,11 +706,12 @@ extension BoardProfile {
                 throw root.value.error("\(why), or `safety: {acknowledge: [\(ack.rawValue)]}` to run without it on purpose")
             }
         }
-        var profile = BoardProfile(name: name, summary: summary, loop: LoopSettings(rateHz: rate, realtime: rt), camera: camera,
-                            actuators: actuators, pwm: pwm, inputs: inputs, outputs: outputs, watchdog: watchdog,
-                            serialConsole: serial, safety: safety,
-                            simulation: simulation, planner: planner, surprise: surprise,
-                            calibrationPath: normalizedPath(calibrationPath), path: path)
+        var profile = BoardProfile(
+            name: name, summary: summary, loop: LoopSettings(rateHz: rate, realtime: rt), camera: camera,
+            actuators: actuators, pwm: pwm, inputs: inputs, outputs: outputs, watchdog: watchdog,
+            serialConsole: serial, safety: safety,
+            simulation: simulation, planner: planner, surprise: surprise,
+            calibrationPath: normalizedPath(calibrationPath), path: path)
         profile.supervisorStall = supervisorStall
         return profile
     }
@@ -688,8 +720,10 @@ extension BoardProfile {
 /// A camera crop `{x, y, width, height}` in capture pixels, as [x, y, width, height].
 private func cropRectangle(_ v: YAMLValue) throws -> [Int] {
     let c = try v.mapping()
-    let r = [try c.required("x").int(in: 0...16384), try c.required("y").int(in: 0...16384),
-             try c.required("width").int(in: 1...16384), try c.required("height").int(in: 1...16384)]
+    let r = [
+        try c.required("x").int(in: 0...16384), try c.required("y").int(in: 0...16384),
+        try c.required("width").int(in: 1...16384), try c.required("height").int(in: 1...16384),
+    ]
     try c.finish()
     return r
 }
@@ -700,7 +734,8 @@ private func gpioLine(_ m: YAMLMapping) throws -> GPIOLineSpec {
     let lineValue = try m.required("line")
     let line = try lineValue.string()
     if chip.hasPrefix("gpiochip") && Int(chip.dropFirst(8)) != nil {
-        throw try m.required("chip").error("give the chip's label (gpiodetect shows it in brackets), not '\(chip)': chip numbers change between kernels")
+        throw try m.required("chip").error(
+            "give the chip's label (gpiodetect shows it in brackets), not '\(chip)': chip numbers change between kernels")
     }
     if line.isEmpty { throw lineValue.error("a line name or offset is needed") }
     return GPIOLineSpec(chip: chip, line: line)
@@ -740,7 +775,8 @@ extension Calibration {
             channels[name] = c
         }
         try root.finish()
-        return Calibration(board: board, pwmFrequencyHz: frequency, oscillatorTrim: trim, channels: channels, measured: measured,
-                           cameraCrop: crop, path: path)
+        return Calibration(
+            board: board, pwmFrequencyHz: frequency, oscillatorTrim: trim, channels: channels, measured: measured,
+            cameraCrop: crop, path: path)
     }
 }

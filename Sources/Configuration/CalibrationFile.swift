@@ -16,7 +16,8 @@ extension Calibration {
         let names = channelOrder.filter { channels[$0] != nil } + channels.keys.sorted().filter { !channelOrder.contains($0) }
         for name in names {
             let c = channels[name]!
-            s += "  \(name): {min_us: \(us(c.minMicros)), neutral_us: \(us(c.neutralMicros)), max_us: \(us(c.maxMicros)), "
+            s +=
+                "  \(name): {min_us: \(us(c.minMicros)), neutral_us: \(us(c.neutralMicros)), max_us: \(us(c.maxMicros)), "
                 + "reversed: \(c.reversed), deadband_us: \(us(c.deadbandMicros))}\n"
         }
         return s
@@ -65,7 +66,9 @@ extension Calibration {
             try FileManager.default.copyItem(atPath: path, toPath: b)
             backup = b
         }
-        guard rename(temp, path) == 0 else { throw ConfigError(file: path, line: nil, column: nil, field: "", message: "cannot replace the file") }
+        guard rename(temp, path) == 0 else {
+            throw ConfigError(file: path, line: nil, column: nil, field: "", message: "cannot replace the file")
+        }
         return backup
     }
 }

@@ -144,7 +144,9 @@ final class YAMLMapping {
 
     /// Every key in file order, each marked as read.
     func all() -> [(String, YAMLValue)] {
-        entries.map { used.insert($0.key); return ($0.key, child($0.key, $0.node)) }
+        entries.map {
+            used.insert($0.key); return ($0.key, child($0.key, $0.node))
+        }
     }
 
     /// Rejects keys that were never read (typos must not silently fall back to defaults).

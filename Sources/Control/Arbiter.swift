@@ -40,7 +40,9 @@ public final class Arbiter: CommandSource {
     private var snapshot = LoopSnapshot()
     private var ticks = 0
 
-    public init(autonomy: CommandSource, link: TeleopLink, governor: SafetyGovernor, resumeAutonomy: Bool = false, requireLink: Bool = false) {
+    public init(
+        autonomy: CommandSource, link: TeleopLink, governor: SafetyGovernor, resumeAutonomy: Bool = false, requireLink: Bool = false
+    ) {
         self.autonomy = autonomy
         self.link = link
         self.governor = governor

@@ -25,15 +25,17 @@ final class BoardDevices {
 
     /// An output line of the profile, at its safe level.
     func output(_ o: OutputLine) throws -> GPIOOutputLine {
-        try GPIOOutputLine(name: o.name, chip: chip(o.gpio.chip), line: o.gpio.line, activeLow: o.activeLow,
-                           safeLevel: o.safeLevel, consumer: consumer)
+        try GPIOOutputLine(
+            name: o.name, chip: chip(o.gpio.chip), line: o.gpio.line, activeLow: o.activeLow,
+            safeLevel: o.safeLevel, consumer: consumer)
     }
 
     /// The profile's e-stop input on a GPIO line, if it has one.
     func eStop() throws -> GPIOInputLine? {
         guard let i = board.profile.inputs.first(where: { $0.role == .estop && $0.gpio != nil }), let g = i.gpio else { return nil }
-        return try GPIOInputLine(name: i.name, chip: chip(g.chip), line: g.line, activeLow: i.activeLow,
-                                 bias: GPIOBias(rawValue: i.bias) ?? .asIs, consumer: consumer)
+        return try GPIOInputLine(
+            name: i.name, chip: chip(g.chip), line: g.line, activeLow: i.activeLow,
+            bias: GPIOBias(rawValue: i.bias) ?? .asIs, consumer: consumer)
     }
 
     /// The profile's PWM section (a real board has one).
@@ -49,10 +51,11 @@ final class BoardDevices {
     /// on the I2C device, and watches for ticks at the profile's `supervisor.stall_ms`.
     func startSupervisor(priority: Int) throws -> SupervisorLink {
         let pw = try pwmSettings()
-        let settings = SupervisorSettings(bus: try I2CBus.find(pw.bus).path, address: UInt8(pw.address),
-                                          outputEnable: pw.outputEnable.map { GPIOLineAddress(chipLabel: $0.chip, line: $0.line) },
-                                          outputEnableActiveLow: pw.outputEnableActiveLow, stall: board.profile.supervisorStall,
-                                          priority: priority)
+        let settings = SupervisorSettings(
+            bus: try I2CBus.find(pw.bus).path, address: UInt8(pw.address),
+            outputEnable: pw.outputEnable.map { GPIOLineAddress(chipLabel: $0.chip, line: $0.line) },
+            outputEnableActiveLow: pw.outputEnableActiveLow, stall: board.profile.supervisorStall,
+            priority: priority)
         return try SupervisorLink.start(settings: settings)
     }
 
@@ -62,18 +65,23 @@ final class BoardDevices {
     func pca9685(clock: RobotClock, supervisor: SupervisorLink? = nil) throws -> (chip: PCA9685, outputEnable: GPIOOutputLine?) {
         let p = board.profile
         let pw = try pwmSettings()
-        let oe = supervisor != nil ? nil : try pw.outputEnable.map {
-            try GPIOOutputLine(name: "pwm_output_enable", chip: chip($0.chip), line: $0.line, activeLow: pw.outputEnableActiveLow,
-                               safeLevel: false, consumer: consumer)
-        }
+        let oe =
+            supervisor != nil
+            ? nil
+            : try pw.outputEnable.map {
+                try GPIOOutputLine(
+                    name: "pwm_output_enable", chip: chip($0.chip), line: $0.line, activeLow: pw.outputEnableActiveLow,
+                    safeLevel: false, consumer: consumer)
+            }
         do {
             let device = try I2CDevice(bus: try I2CBus.find(pw.bus), address: UInt8(pw.address))
             // Supervised, the driver always goes through the supervisor (which drives the line if there is one),
             // so the supervisor knows when the outputs are enabled and watches the ticks then.
             let enable: DigitalOutput? = supervisor ?? oe
-            let pca = PCA9685(device: device, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
-                              oscillatorTrim: board.calibration.oscillatorTrim, clock: clock, outputEnable: enable,
-                              attempts: pw.attempts, healthCheckEvery: pw.healthCheckEvery)
+            let pca = PCA9685(
+                device: device, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
+                oscillatorTrim: board.calibration.oscillatorTrim, clock: clock, outputEnable: enable,
+                attempts: pw.attempts, healthCheckEvery: pw.healthCheckEvery)
             return (pca, oe)
         } catch {
             oe?.release()

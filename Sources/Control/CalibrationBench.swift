@@ -42,8 +42,9 @@ public final class CalibrationBench {
             let chip = PCA9685Model(oscillatorHz: sim.pwmOscillatorHz, clock: clock)
             simulatedChip = chip
             simulatedTruth = sim.actuatorTruth
-            pwm = PCA9685(device: chip, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
-                          oscillatorTrim: board.calibration.oscillatorTrim, clock: clock)
+            pwm = PCA9685(
+                device: chip, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
+                oscillatorTrim: board.calibration.oscillatorTrim, clock: clock)
             eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
             output = pwm
             supervisor = nil
@@ -64,16 +65,18 @@ public final class CalibrationBench {
         }
         benchMaps = p.actuators.map { a in
             let n = board.calibration.channels[a.name]?.neutralMicros ?? 1500
-            return PulseCalibration(minMicros: max(PulseCalibration.plausibleMicros.lowerBound, n - 500), neutralMicros: n,
-                                    maxMicros: min(PulseCalibration.plausibleMicros.upperBound, n + 500))
+            return PulseCalibration(
+                minMicros: max(PulseCalibration.plausibleMicros.lowerBound, n - 500), neutralMicros: n,
+                maxMicros: min(PulseCalibration.plausibleMicros.upperBound, n + 500))
         }
         let limits = zip(p.actuators, benchMaps).map { a, m in
             ChannelLimits(name: a.name, minEffort: -1, maxEffort: 1, maxSlewPerSecond: max(a.slewPerSecond, 2), calibration: m)
         }
-        governor = try SafetyGovernor(config: SafetyConfig(
-            channels: limits, tickPeriod: tickPeriod, window: p.safety.window, maxWindowChange: 2,
-            maxFrameAge: .seconds(3600), maxConsecutiveOverruns: 1000, stallTimeout: .milliseconds(500),
-            heartbeatTimeout: .milliseconds(500)))
+        governor = try SafetyGovernor(
+            config: SafetyConfig(
+                channels: limits, tickPeriod: tickPeriod, window: p.safety.window, maxWindowChange: 2,
+                maxFrameAge: .seconds(3600), maxConsecutiveOverruns: 1000, stallTimeout: .milliseconds(500),
+                heartbeatTimeout: .milliseconds(500)))
         target = benchMaps.map(\.neutralMicros)
         command = .neutral(channels: limits.count, at: clock.now(), origin: .calibration)
         do { try pwm.initializeOrThrow() } catch {
@@ -95,8 +98,10 @@ public final class CalibrationBench {
     /// The effort that gives `pulse` on channel `i` under the calibration-mode map.
     func effort(_ i: Int, pulse: Double) -> Double {
         let m = benchMaps[i]
-        let e = pulse >= m.neutralMicros ? (pulse - m.neutralMicros) / (m.maxMicros - m.neutralMicros)
-                                         : (pulse - m.neutralMicros) / (m.neutralMicros - m.minMicros)
+        let e =
+            pulse >= m.neutralMicros
+            ? (pulse - m.neutralMicros) / (m.maxMicros - m.neutralMicros)
+            : (pulse - m.neutralMicros) / (m.neutralMicros - m.minMicros)
         return min(1, max(-1, e))
     }
 
@@ -111,8 +116,9 @@ public final class CalibrationBench {
         for i in 0..<target.count { command.efforts[i] = live ? effort(i, pulse: target[i]) : 0 }
         command.issuedAt = now
         // The calibration bench has no camera: the governor's frame-age check is given the current time.
-        let inputs = TickInputs(now: now, eStop: eStop?.read() ?? .level(false), frameTimestamp: now, cameraFailure: nil,
-                                consecutiveOverruns: 0, teleopLinkLost: false, modelSurprised: false)
+        let inputs = TickInputs(
+            now: now, eStop: eStop?.read() ?? .level(false), frameTimestamp: now, cameraFailure: nil,
+            consecutiveOverruns: 0, teleopLinkLost: false, modelSurprised: false)
         var out = governor.step(command: command, inputs: inputs)
         if let f = output.write(out) {
             out = governor.recordWrite(f)

@@ -46,8 +46,10 @@ public final class ControlLoop {
     private var command: Command
     private var events: EventRing
 
-    public init(period: Duration, clock: RobotClock, camera: FrameSource, eStop: DigitalInput?,
-                source: CommandSource, governor: SafetyGovernor, actuators: ActuatorOutput) {
+    public init(
+        period: Duration, clock: RobotClock, camera: FrameSource, eStop: DigitalInput?,
+        source: CommandSource, governor: SafetyGovernor, actuators: ActuatorOutput
+    ) {
         precondition(actuators.channelCount == governor.channelCount, "actuator and governor channel counts differ")
         self.period = period
         self.clock = clock
@@ -83,10 +85,11 @@ public final class ControlLoop {
 
         // gate
         let latchedBefore = governor.latchedFaults
-        let inputs = TickInputs(now: wake, eStop: eStopReading, frameTimestamp: frame.isValid ? frame.timestamp : nil,
-                                cameraFailure: cameraFailure, consecutiveOverruns: consecutiveOverruns,
-                                teleopLinkLost: source.isLinkLost, modelSurprised: source.isSurprised,
-                                plannerStarved: source.isStarved, modelOutputInvalid: source.isModelOutputInvalid)
+        let inputs = TickInputs(
+            now: wake, eStop: eStopReading, frameTimestamp: frame.isValid ? frame.timestamp : nil,
+            cameraFailure: cameraFailure, consecutiveOverruns: consecutiveOverruns,
+            teleopLinkLost: source.isLinkLost, modelSurprised: source.isSurprised,
+            plannerStarved: source.isStarved, modelOutputInvalid: source.isModelOutputInvalid)
         var output = governor.step(command: proposed ? command : nil, inputs: inputs)
 
         // write
@@ -108,8 +111,9 @@ public final class ControlLoop {
         let end = clock.now()
         statistics.execution.record(end - wake)
         schedule(after: deadline, end: end)
-        return TickReport(tick: statistics.ticks, wake: wake, capture: capture, command: command, proposed: proposed,
-                          output: output, state: governor.state, latchedFaults: governor.latchedFaults, execution: end - wake)
+        return TickReport(
+            tick: statistics.ticks, wake: wake, capture: capture, command: command, proposed: proposed,
+            output: output, state: governor.state, latchedFaults: governor.latchedFaults, execution: end - wake)
     }
 
     /// The next deadline is one period after this one; if the tick ended past it, that is an

@@ -61,8 +61,10 @@ public final class EpisodeRunner {
 
     /// Runs until `isDone()` (checked between ticks), `maxSteps` world steps, or `shouldStop()`.
     /// `afterTick` runs after each tick, outside it (it may print or allocate).
-    public func run(maxSteps: Int = TwoRoomsWorld.maxEpisodeSteps, isDone: () -> Bool, shouldStop: () -> Bool,
-                    afterTick: (TickReport) -> Void = { _ in }) -> EpisodeResult {
+    public func run(
+        maxSteps: Int = TwoRoomsWorld.maxEpisodeSteps, isDone: () -> Bool, shouldStop: () -> Bool,
+        afterTick: (TickReport) -> Void = { _ in }
+    ) -> EpisodeResult {
         var ending = EpisodeResult.Ending.stopped
         var ticks = 0
         while true {
@@ -86,7 +88,8 @@ public final class EpisodeRunner {
             if let robot = rig.robot, robot.steps >= maxSteps { ending = .stepLimit; break }
         }
         let world = rig.robot?.world
-        return EpisodeResult(ending: ending, success: world?.reachedGoal ?? false, steps: rig.robot?.steps ?? 0,
-                             finalDistance: world?.distanceToGoal ?? .nan, ticks: ticks)
+        return EpisodeResult(
+            ending: ending, success: world?.reachedGoal ?? false, steps: rig.robot?.steps ?? 0,
+            finalDistance: world?.distanceToGoal ?? .nan, ticks: ticks)
     }
 }

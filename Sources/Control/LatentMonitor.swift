@@ -126,12 +126,15 @@ public final class LatentMonitor: CommandSource {
     public var isStarved: Bool { inner.isStarved }
     public var isModelOutputInvalid: Bool { observer.outputInvalid }
 
-    public init(inner: CommandSource, model: WorldModelFile, governor: SafetyGovernor, timer: RobotClock,
-                surpriseThresholdFactor: Double? = nil) throws {
+    public init(
+        inner: CommandSource, model: WorldModelFile, governor: SafetyGovernor, timer: RobotClock,
+        surpriseThresholdFactor: Double? = nil
+    ) throws {
         self.inner = inner
         self.governor = governor
         guard governor.channelCount >= WorldModelArchitecture.actionSize else {
-            throw ModelError("the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
+            throw ModelError(
+                "the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
         }
         observer = try LatentObserver(model: model, timer: timer, thresholdFactor: surpriseThresholdFactor)
     }

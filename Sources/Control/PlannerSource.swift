@@ -66,14 +66,18 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     public var isStarved: Bool { maxStaleTicks > 0 && staleRun >= maxStaleTicks }
     public var isModelOutputInvalid: Bool { observer.outputInvalid }
 
-    public init(model: WorldModelFile, config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
-                surpriseThresholdFactor: Double? = nil) throws {
+    public init(
+        model: WorldModelFile, config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
+        surpriseThresholdFactor: Double? = nil
+    ) throws {
         guard governor.channelCount >= WorldModelArchitecture.actionSize else {
-            throw ModelError("the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
+            throw ModelError(
+                "the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
         }
         observer = try LatentObserver(model: model, timer: timer, thresholdFactor: surpriseThresholdFactor)
         planner = try LatentPlanner(model: model, config: config, seed: seed)
-        roadmap = config.roadmapEvery > 0 && config.horizon > 1
+        roadmap =
+            config.roadmapEvery > 0 && config.horizon > 1
             ? try LatentRoadmap(model: model, config: config)
             : nil
         self.governor = governor
@@ -135,7 +139,11 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         ticksSinceSearch = 0
         searches += 1
         observer.latent.withUnsafeBufferPointer { z in
-            goalLatent.withUnsafeBufferPointer { g in roadmap.begin(from: z, goal: g, mergeFactor: Float(planner.config.roadmapMergeFactor), goalFactor: Float(planner.config.roadmapGoalFactor)) }
+            goalLatent.withUnsafeBufferPointer { g in
+                roadmap.begin(
+                    from: z, goal: g, mergeFactor: Float(planner.config.roadmapMergeFactor),
+                    goalFactor: Float(planner.config.roadmapGoalFactor))
+            }
         }
     }
 
@@ -168,7 +176,12 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     public func selectGoal(named name: String) -> (accepted: Bool, reason: String) {
         guard let z = goalLibrary[name] else {
             let known = goalLibrary.keys.sorted()
-            return (false, known.isEmpty ? "no goals loaded (cerebellum goal capture NAME saves one)" : "no goal \"\(name)\" (known: \(known.joined(separator: ", ")))")
+            return (
+                false,
+                known.isEmpty
+                    ? "no goals loaded (cerebellum goal capture NAME saves one)"
+                    : "no goal \"\(name)\" (known: \(known.joined(separator: ", ")))"
+            )
         }
         setGoal(latent: z, name: name)
         return (true, "planning toward \(name)")
@@ -202,7 +215,8 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         let applied = governor.lastOutput.efforts
         let ax = applied[0], ay = applied[1]
         guard (ax * ax + ay * ay).squareRoot() >= Self.refusedEffort,
-              observer.observedMove < BlockedMoves.refusedRatio * observer.predictedMove else { return nil }
+            observer.observedMove < BlockedMoves.refusedRatio * observer.predictedMove
+        else { return nil }
         if let blockedMoves {
             observer.previousLatent.withUnsafeBufferPointer {
                 blockedMoves.record(latent: $0, effort: Float(ax), Float(ay), radius: Self.blockedRadius * observer.predictedMove)
@@ -244,12 +258,13 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// What the planner actually ran per planning tick, on average.
     public var workDone: PlannerWork {
         let ticks = Double(max(1, planningTicks))
-        return PlannerWork(ticks: planningTicks, freshTicks: freshTicks, longestStaleRun: longestStaleRun,
-                           samplesPerTick: Double(samplesRolled) / ticks,
-                           horizonPerUpdate: freshTicks == 0 ? 0 : Double(horizonSteps) / Double(freshTicks),
-                           updatesPerTick: Double(updates) / ticks, rowsPerTick: Double(rowsComputed) / ticks,
-                           searchExpansionsPerTick: Double(roadmap?.expanded ?? 0) / ticks,
-                           configured: "\(planner.config.samples) × \(planner.config.horizon) × \(planner.config.iterations)")
+        return PlannerWork(
+            ticks: planningTicks, freshTicks: freshTicks, longestStaleRun: longestStaleRun,
+            samplesPerTick: Double(samplesRolled) / ticks,
+            horizonPerUpdate: freshTicks == 0 ? 0 : Double(horizonSteps) / Double(freshTicks),
+            updatesPerTick: Double(updates) / ticks, rowsPerTick: Double(rowsComputed) / ticks,
+            searchExpansionsPerTick: Double(roadmap?.expanded ?? 0) / ticks,
+            configured: "\(planner.config.samples) × \(planner.config.horizon) × \(planner.config.iterations)")
     }
 
     public func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {

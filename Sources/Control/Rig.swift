@@ -58,17 +58,22 @@ public final class Rig {
                 guard let v = p.camera.v4l2 else {
                     throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "a real board needs a v4l2 camera")
                 }
-                let crop = (board.calibration.cameraCrop ?? v.crop).map { GrayResampler.Rect(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
-                camera = try V4L2Camera(request: CameraRequest(device: v.device, width: v.captureWidth, height: v.captureHeight,
-                                                               framesPerSecond: v.framesPerSecond, format: v.format, crop: crop,
-                                                               buffers: v.buffers, pollTimeoutMilliseconds: v.pollTimeoutMilliseconds),
-                                        outputWidth: p.camera.width, outputHeight: p.camera.height, clock: clock)
+                let crop = (board.calibration.cameraCrop ?? v.crop).map {
+                    GrayResampler.Rect(x: $0[0], y: $0[1], width: $0[2], height: $0[3])
+                }
+                camera = try V4L2Camera(
+                    request: CameraRequest(
+                        device: v.device, width: v.captureWidth, height: v.captureHeight,
+                        framesPerSecond: v.framesPerSecond, format: v.format, crop: crop,
+                        buffers: v.buffers, pollTimeoutMilliseconds: v.pollTimeoutMilliseconds),
+                    outputWidth: p.camera.width, outputHeight: p.camera.height, clock: clock)
                 actuators = SupervisedActuators(chip: chipDriver, link: link)
                 pwm = chipDriver
                 supervisor = link
-                signals = BoardSignals(motorEnable: lines.filter { $0.0.role == .motorEnable }.map(\.1),
-                                       statusLEDs: lines.filter { $0.0.role == .statusLED }.map(\.1),
-                                       watchdog: nil, supervisor: link)
+                signals = BoardSignals(
+                    motorEnable: lines.filter { $0.0.role == .motorEnable }.map(\.1),
+                    statusLEDs: lines.filter { $0.0.role == .statusLED }.map(\.1),
+                    watchdog: nil, supervisor: link)
             } catch {
                 pwmBoard?.stop()
                 for l in opened { l.release() }
@@ -79,8 +84,9 @@ public final class Rig {
         }
         let variant = sim.world
         if p.actuators.count != 2 {
-            throw ConfigError(file: p.path, line: nil, column: nil, field: "actuators",
-                              message: "the two-rooms robot has two actuator channels (vx, vy), the profile lists \(p.actuators.count)")
+            throw ConfigError(
+                file: p.path, line: nil, column: nil, field: "actuators",
+                message: "the two-rooms robot has two actuator channels (vx, vy), the profile lists \(p.actuators.count)")
         }
         if p.camera.width != TwoRoomsLayout.size || p.camera.height != TwoRoomsLayout.size {
             throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "the two-rooms camera is 64×64")
@@ -91,8 +97,9 @@ public final class Rig {
         episodeRNG = rng
         let robot = SimulatedRobot(world: world, physics: sim.actuatorTruth, stepPeriod: p.loop.period)
         self.robot = robot
-        camera = SimulatedCamera(robot: robot, clock: clock, latency: p.camera.simLatency,
-                                 dropProbability: p.camera.simDropProbability, seed: (seed ?? sim.seed) &+ 7)
+        camera = SimulatedCamera(
+            robot: robot, clock: clock, latency: p.camera.simLatency,
+            dropProbability: p.camera.simDropProbability, seed: (seed ?? sim.seed) &+ 7)
         actuators = SimulatedActuators(robot: robot, clock: clock)
         eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
         signals = BoardSignals(motorEnable: [], statusLEDs: [], watchdog: nil)
@@ -102,8 +109,9 @@ public final class Rig {
 
     /// A control loop over this rig's devices at the board's rate, gated by `governor`.
     public func makeLoop(source: CommandSource, governor: SafetyGovernor) -> ControlLoop {
-        let loop = ControlLoop(period: board.profile.loop.period, clock: clock, camera: camera, eStop: eStop,
-                               source: source, governor: governor, actuators: actuators)
+        let loop = ControlLoop(
+            period: board.profile.loop.period, clock: clock, camera: camera, eStop: eStop,
+            source: source, governor: governor, actuators: actuators)
         loop.signals = signals
         return loop
     }

@@ -65,8 +65,9 @@ public struct LatencyHistogram: Sendable {
 
     /// p50, p99, p99.9 and max, in milliseconds.
     public var summary: PercentileSummary {
-        PercentileSummary(p50: Double(percentile(0.5)) / 1e6, p99: Double(percentile(0.99)) / 1e6, p999: Double(percentile(0.999)) / 1e6,
-                          max: Double(maxNanoseconds) / 1e6, mean: meanNanoseconds / 1e6, count: Int(count))
+        PercentileSummary(
+            p50: Double(percentile(0.5)) / 1e6, p99: Double(percentile(0.99)) / 1e6, p999: Double(percentile(0.999)) / 1e6,
+            max: Double(maxNanoseconds) / 1e6, mean: meanNanoseconds / 1e6, count: Int(count))
     }
 }
 
@@ -98,8 +99,9 @@ public struct LoopStatistics: Sendable {
     public init() {}
 
     public var report: LoopReport {
-        LoopReport(ticks: ticks, execution: execution.summary, period: period.summary, wakeJitter: wakeJitter.summary,
-                   overruns: overruns, skippedPeriods: skippedPeriods, longestOverrunStreak: longestOverrunStreak)
+        LoopReport(
+            ticks: ticks, execution: execution.summary, period: period.summary, wakeJitter: wakeJitter.summary,
+            overruns: overruns, skippedPeriods: skippedPeriods, longestOverrunStreak: longestOverrunStreak)
     }
 }
 

@@ -23,7 +23,9 @@ public final class ExplorationRun {
     public private(set) var crossings = 0
 
     public init(board: LoadedBoard, seed: UInt64, stepsPerEpisode: Int, actions: SmoothRandomActions? = nil) throws {
-        guard stepsPerEpisode >= 1 else { throw ConfigError(file: board.profile.path, line: nil, column: nil, field: "steps", message: "episodes need at least one step") }
+        guard stepsPerEpisode >= 1 else {
+            throw ConfigError(file: board.profile.path, line: nil, column: nil, field: "steps", message: "episodes need at least one step")
+        }
         self.board = board
         self.seed = seed
         self.stepsPerEpisode = stepsPerEpisode
@@ -51,8 +53,9 @@ public final class ExplorationRun {
             let info = worldInfo
             let startSide = robot.world.layout.side(of: robot.world.position)
             try writer?.beginEpisode(e, at: clock.now(), info: info)
-            var episode = RecordedEpisode(index: e, width: loop.frame.width, height: loop.frame.height, frames: [],
-                                          actions: [], positions: [], info: info, source: "exploration seed \(seed) #\(e)")
+            var episode = RecordedEpisode(
+                index: e, width: loop.frame.width, height: loop.frame.height, frames: [],
+                actions: [], positions: [], info: info, source: "exploration seed \(seed) #\(e)")
             episode.frames.reserveCapacity((stepsPerEpisode + 1) * frameBytes)
             let runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: .always)
             var failure: Error?
@@ -65,12 +68,14 @@ public final class ExplorationRun {
                 episode.actions.append(contentsOf: applied.map { Float($0) })
                 episode.positions!.append(contentsOf: [Float(p.x), Float(p.y)])
                 do {
-                    try writer?.step(frame: frame,
-                                     action: ActionMessage(episode: e, step: episode.frameCount - 1, efforts: applied,
-                                                           proposed: [report.command.efforts[0], report.command.efforts[1]],
-                                                           state: report.state.rawValue),
-                                     truth: TruthMessage(episode: e, step: episode.frameCount - 1, x: p.x, y: p.y),
-                                     at: report.wake)
+                    try writer?.step(
+                        frame: frame,
+                        action: ActionMessage(
+                            episode: e, step: episode.frameCount - 1, efforts: applied,
+                            proposed: [report.command.efforts[0], report.command.efforts[1]],
+                            state: report.state.rawValue),
+                        truth: TruthMessage(episode: e, step: episode.frameCount - 1, x: p.x, y: p.y),
+                        at: report.wake)
                 } catch { failure = error }
             }
             if let failure { throw failure }
@@ -92,7 +97,8 @@ extension Episode {
         guard r.actions.count == n * a else {
             throw DatasetError("\(r.source): \(n) frames but \(r.actions.count / a) actions (one per frame expected)")
         }
-        try self.init(width: r.width, height: r.height, frames: r.frames, actions: Array(r.actions.prefix(max(0, n - 1) * a)),
-                      positions: r.positions, source: r.source)
+        try self.init(
+            width: r.width, height: r.height, frames: r.frames, actions: Array(r.actions.prefix(max(0, n - 1) * a)),
+            positions: r.positions, source: r.source)
     }
 }

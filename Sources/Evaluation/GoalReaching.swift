@@ -39,8 +39,10 @@ public struct GoalEpisode: Sendable, Codable {
     /// The agent's true positions, one per world step (for the trajectory picture only).
     public var path: [[Double]]
 
-    public init(index: Int, success: Bool, steps: Int, finalDistance: Double, wallX: Double, doorY: Double,
-                start: [Double], goal: [Double], path: [[Double]]) {
+    public init(
+        index: Int, success: Bool, steps: Int, finalDistance: Double, wallX: Double, doorY: Double,
+        start: [Double], goal: [Double], path: [[Double]]
+    ) {
         (self.index, self.success, self.steps, self.finalDistance) = (index, success, steps, finalDistance)
         (self.wallX, self.doorY, self.start, self.goal, self.path) = (wallX, doorY, start, goal, path)
     }
@@ -105,8 +107,9 @@ public final class GoalReachingRun {
         }
         loop.stop()
         defer { episodeIndex += 1 }
-        return GoalEpisode(index: episodeIndex, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
-                           wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
-                           goal: [world.goal.x, world.goal.y], path: path)
+        return GoalEpisode(
+            index: episodeIndex, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
+            wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
+            goal: [world.goal.x, world.goal.y], path: path)
     }
 }

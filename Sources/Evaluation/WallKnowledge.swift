@@ -88,7 +88,9 @@ public struct WallKnowledge: Sendable, Codable {
         let perLayout = 2 * (wallPoints + doorPoints), rows = probeLayouts.count / 2
         let half = (rows / 2 / perLayout) * perLayout  // whole layouts in each half
         if variant == .random && half > 0,
-           let probe = try? LinearProbe(x: Array(probeLatents[..<(half * d)]), y: Array(probeLayouts[..<(half * 2)]), features: d, outputs: 2) {
+            let probe = try? LinearProbe(
+                x: Array(probeLatents[..<(half * d)]), y: Array(probeLayouts[..<(half * 2)]), features: d, outputs: 2)
+        {
             r.layoutProbeR2 = probe.rSquared(x: Array(probeLatents[(half * d)...]), y: Array(probeLayouts[(half * 2)...])).perOutput
         }
         wallRatios.sort()

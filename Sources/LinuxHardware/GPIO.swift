@@ -75,13 +75,17 @@ public final class GPIOChip {
         }
         guard let l = gpiod_chip_find_line(chip, line) else {
             let names = lineNames().filter { !$0.isEmpty }
-            throw GPIOError(message: "GPIO chip '\(label)' has no line named '\(line)'"
-                            + (names.isEmpty ? " (its lines are unnamed: give the offset)" : "; lines: \(names.prefix(64).joined(separator: ", "))"))
+            throw GPIOError(
+                message: "GPIO chip '\(label)' has no line named '\(line)'"
+                    + (names.isEmpty ? " (its lines are unnamed: give the offset)" : "; lines: \(names.prefix(64).joined(separator: ", "))")
+            )
         }
         return l
     }
 
-    fileprivate func request(_ line: OpaquePointer, address: GPIOLineAddress, type: Int, flags: Int32, initial: Int32, consumer: String) throws {
+    fileprivate func request(_ line: OpaquePointer, address: GPIOLineAddress, type: Int, flags: Int32, initial: Int32, consumer: String)
+        throws
+    {
         var config = gpiod_line_request_config()
         let rc = consumer.withCString { name -> Int32 in
             config.consumer = name
@@ -90,7 +94,9 @@ public final class GPIOChip {
             return gpiod_line_request(line, &config, initial)
         }
         if rc != 0 {
-            let why = errno == EBUSY ? "the line is in use by '\(gpiod_line_consumer(line).map { String(cString: $0) } ?? "another program")'"
+            let why =
+                errno == EBUSY
+                ? "the line is in use by '\(gpiod_line_consumer(line).map { String(cString: $0) } ?? "another program")'"
                 : String(cString: strerror(errno))
             throw GPIOError(message: "GPIO \(address): cannot request the line: \(why)")
         }
@@ -114,9 +120,10 @@ public final class GPIOOutputLine: DigitalOutput {
         self.safeLevel = safeLevel
         address = GPIOLineAddress(chipLabel: chip.label, line: line)
         let l = try chip.find(line)
-        try chip.request(l, address: address, type: GPIOD_LINE_REQUEST_DIRECTION_OUTPUT,
-                         flags: activeLow ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0,
-                         initial: safeLevel ? 1 : 0, consumer: consumer)
+        try chip.request(
+            l, address: address, type: GPIOD_LINE_REQUEST_DIRECTION_OUTPUT,
+            flags: activeLow ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0,
+            initial: safeLevel ? 1 : 0, consumer: consumer)
         self.line = l
     }
 

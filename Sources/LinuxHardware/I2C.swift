@@ -41,13 +41,16 @@ public struct I2CBus: Sendable, Equatable, CustomStringConvertible {
         if let n = Int(digits) {
             if let b = buses.first(where: { $0.number == n }) { return b }
             if access("/dev/i2c-\(n)", F_OK) == 0 { return I2CBus(number: n, adapterName: "?") }
-            throw I2CError(message: "I2C bus \(n): /dev/i2c-\(n) does not exist (is i2c-dev loaded and the bus enabled?); buses: \(describe(buses))")
+            throw I2CError(
+                message: "I2C bus \(n): /dev/i2c-\(n) does not exist (is i2c-dev loaded and the bus enabled?); buses: \(describe(buses))")
         }
         if let b = buses.first(where: { $0.adapterName == spec }) { return b }
         let matches = buses.filter { $0.adapterName.contains(spec) }
         if matches.count == 1 { return matches[0] }
-        throw I2CError(message: matches.isEmpty ? "no I2C adapter is named '\(spec)'; buses: \(describe(buses))"
-                       : "I2C adapter name '\(spec)' is ambiguous: \(describe(matches))")
+        throw I2CError(
+            message: matches.isEmpty
+                ? "no I2C adapter is named '\(spec)'; buses: \(describe(buses))"
+                : "I2C adapter name '\(spec)' is ambiguous: \(describe(matches))")
     }
 
     private static func describe(_ buses: [I2CBus]) -> String {
@@ -142,7 +145,8 @@ public final class I2CDevice: RegisterDevice {
     /// SMBus block write: a count byte, then the data (for devices that speak SMBus block protocol).
     public func writeSMBusBlock(register: UInt8, bytes: [UInt8]) -> DeviceFailure? {
         precondition(bytes.count <= 32)
-        return bytes.withUnsafeBufferPointer { i2c_smbus_write_block_data(fd, register, UInt8(bytes.count), $0.baseAddress) } < 0 ? failure() : nil
+        return bytes.withUnsafeBufferPointer { i2c_smbus_write_block_data(fd, register, UInt8(bytes.count), $0.baseAddress) } < 0
+            ? failure() : nil
     }
 
     /// Which 7-bit addresses answer on `bus`, probing as i2cdetect does by default: a quick write,

@@ -54,8 +54,10 @@ public struct SupervisorSettings: Sendable, Equatable {
 
     /// The `cerebellum supervise …` arguments that carry these settings.
     public var arguments: [String] {
-        var a = ["supervise", "--bus", bus, "--address", String(address), "--stall-ms", String(stall.nanoseconds / 1_000_000),
-                 "--priority", String(priority)]
+        var a = [
+            "supervise", "--bus", bus, "--address", String(address), "--stall-ms", String(stall.nanoseconds / 1_000_000),
+            "--priority", String(priority),
+        ]
         if let oe = outputEnable {
             a += ["--oe-chip", oe.chipLabel, "--oe-line", oe.line, "--oe-active-low", outputEnableActiveLow ? "true" : "false"]
         }
@@ -128,8 +130,11 @@ public final class OutputSupervisor {
     @discardableResult
     public func checkStall(now: Instant) -> Bool {
         guard let deadline, now > deadline, let lastTick else { return false }
-        cut(reason: String(format: "no control-loop tick for %.0f ms while the outputs were enabled (limit %.0f ms): the controller hangs or was stopped",
-                           (now - lastTick).inMilliseconds, stall.inMilliseconds))
+        cut(
+            reason: String(
+                format:
+                    "no control-loop tick for %.0f ms while the outputs were enabled (limit %.0f ms): the controller hangs or was stopped",
+                (now - lastTick).inMilliseconds, stall.inMilliseconds))
         return true
     }
 
@@ -166,8 +171,10 @@ public func runOutputSupervisor(_ supervisor: OutputSupervisor, channel: Int32, 
         guard !reported, let why = supervisor.cutReason else { return }
         reported = true
         let failures = supervisor.failedWrites == 0 ? "" : " (\(supervisor.failedWrites) register writes failed)"
-        report(String(format: "%@: outputs cut: OE disabled, PCA9685 full-OFF on all 16 channels in %.1f ms%@",
-                      why, (clock.now() - start).inMilliseconds, failures))
+        report(
+            String(
+                format: "%@: outputs cut: OE disabled, PCA9685 full-OFF on all 16 channels in %.1f ms%@",
+                why, (clock.now() - start).inMilliseconds, failures))
     }
     while true {
         var timeoutMs: Int32 = 1000
@@ -235,8 +242,10 @@ public final class SupervisorLink: DigitalOutput {
 
     /// Starts `executable supervise …` and waits until it holds the devices. Throws if it cannot start,
     /// exits (its own error is on standard error) or does not answer within `readyTimeout`.
-    public static func start(settings: SupervisorSettings, executable: String = "/proc/self/exe",
-                             readyTimeout: Duration = .seconds(10)) throws -> SupervisorLink {
+    public static func start(
+        settings: SupervisorSettings, executable: String = "/proc/self/exe",
+        readyTimeout: Duration = .seconds(10)
+    ) throws -> SupervisorLink {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SupervisorError(message: "output supervisor: socketpair failed: \(String(cString: strerror(errno)))")

@@ -50,8 +50,10 @@ public final class PCA9685: ActuatorOutput {
     /// Transfers that failed once and succeeded on a retry.
     public private(set) var retriedTransfers = 0
 
-    public init(device: RegisterDevice, pwmChannels: [Int], frequencyHz: Double, oscillatorTrim: Double = 1, clock: RobotClock,
-                outputEnable: DigitalOutput? = nil, attempts: Int = 3, healthCheckEvery: Int = 10) {
+    public init(
+        device: RegisterDevice, pwmChannels: [Int], frequencyHz: Double, oscillatorTrim: Double = 1, clock: RobotClock,
+        outputEnable: DigitalOutput? = nil, attempts: Int = 3, healthCheckEvery: Int = 10
+    ) {
         precondition(pwmChannels.allSatisfy { (0..<16).contains($0) }, "PCA9685 channels are 0...15")
         precondition(attempts >= 1 && healthCheckEvery >= 1)
         self.device = device
@@ -107,7 +109,10 @@ public final class PCA9685: ActuatorOutput {
     /// The OE line is asserted (outputs enabled) only after all of that succeeded.
     public func initialize() -> DeviceFailure? {
         if let f = retrying({ device.writeByte(register: Register.allLedOffH, value: PCA9685.fullBit) }) { return f }
-        if let f = retrying({ device.writeByte(register: Register.mode1, value: PCA9685.sleep | PCA9685.autoIncrement | PCA9685.allCall) }) { return f }
+        if let f = retrying({ device.writeByte(register: Register.mode1, value: PCA9685.sleep | PCA9685.autoIncrement | PCA9685.allCall) })
+        {
+            return f
+        }
         if let f = retrying({ device.writeByte(register: Register.mode2, value: PCA9685.outDrv) }) { return f }
         if let f = retrying({ device.writeByte(register: Register.preScale, value: prescale) }) { return f }
         if let f = retrying({ device.writeByte(register: Register.mode1, value: PCA9685.autoIncrement | PCA9685.allCall) }) { return f }
@@ -116,7 +121,10 @@ public final class PCA9685: ActuatorOutput {
         case .failure(let f): return f
         case .success(let m):
             if m & PCA9685.restart != 0,
-               let f = retrying({ device.writeByte(register: Register.mode1, value: PCA9685.autoIncrement | PCA9685.allCall | PCA9685.restart) }) {
+                let f = retrying({
+                    device.writeByte(register: Register.mode1, value: PCA9685.autoIncrement | PCA9685.allCall | PCA9685.restart)
+                })
+            {
                 return f
             }
         }
@@ -195,7 +203,8 @@ public final class PCA9685: ActuatorOutput {
             for k in 0..<n { block[4 * k + 3] = fullBit }
             let register = Register.led0OnL + UInt8(4 * first)
             if !tried({ device.writeBlock(register: register, bytes: block, count: 4 * n) }) {
-                for ch in first..<(first + n) where !tried({ device.writeByte(register: register + UInt8(4 * (ch - first)) + 3, value: fullBit) }) {
+                for ch in first..<(first + n)
+                where !tried({ device.writeByte(register: register + UInt8(4 * (ch - first)) + 3, value: fullBit) }) {
                     failed += 1
                 }
             }

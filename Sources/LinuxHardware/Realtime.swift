@@ -27,7 +27,9 @@ public func applyRealtime(priority: Int, lockMemory: Bool, cpu: Int?) -> Realtim
         if sched_setscheduler(0, SCHED_FIFO, &param) == 0 {
             out.applied.append("SCHED_FIFO priority \(priority)")
         } else {
-            out.warnings.append("SCHED_FIFO priority \(priority) refused: \(String(cString: strerror(errno))); running with the normal scheduler (grant CAP_SYS_NICE or run as root)")
+            out.warnings.append(
+                "SCHED_FIFO priority \(priority) refused: \(String(cString: strerror(errno))); running with the normal scheduler (grant CAP_SYS_NICE or run as root)"
+            )
         }
     }
     if let cpu {

@@ -55,9 +55,10 @@ public enum StallDetector {
         let start = monotonic(), end = start + Int64(seconds * 1e9)
         var previous = start, previousCPU = threadCPU()
         var reads = 0
-        var report = StallReport(seconds: seconds, thresholdMilliseconds: Double(limit) / 1e6, reads: 0, preempted: 0, hidden: 0,
-                                 preemptedMilliseconds: 0, hiddenMilliseconds: 0,
-                                 over: Dictionary(uniqueKeysWithValues: marks.map { (label($0), 0) }), longest: [], stealMilliseconds: nil)
+        var report = StallReport(
+            seconds: seconds, thresholdMilliseconds: Double(limit) / 1e6, reads: 0, preempted: 0, hidden: 0,
+            preemptedMilliseconds: 0, hiddenMilliseconds: 0,
+            over: Dictionary(uniqueKeysWithValues: marks.map { (label($0), 0) }), longest: [], stealMilliseconds: nil)
         var halfway = halfway
         let middle = start + (end - start) / 2
         while previous < end {
@@ -68,9 +69,14 @@ public enum StallDetector {
             if gap > limit {
                 let ms = Double(gap) / 1e6, cpuMs = Double(cpu - previousCPU) / 1e6
                 let hidden = isHidden(milliseconds: ms, cpuMilliseconds: cpuMs)
-                if hidden { report.hidden += 1; report.hiddenMilliseconds += ms } else { report.preempted += 1; report.preemptedMilliseconds += ms }
+                if hidden {
+                    report.hidden += 1; report.hiddenMilliseconds += ms
+                } else {
+                    report.preempted += 1; report.preemptedMilliseconds += ms
+                }
                 for m in marks where ms > m { report.over[label(m), default: 0] += 1 }
-                report.longest.append(.init(atSeconds: Double(previous - start) / 1e9, milliseconds: ms, cpuMilliseconds: cpuMs, hidden: hidden))
+                report.longest.append(
+                    .init(atSeconds: Double(previous - start) / 1e9, milliseconds: ms, cpuMilliseconds: cpuMs, hidden: hidden))
                 if report.longest.count > 10 {
                     report.longest.sort { $0.milliseconds > $1.milliseconds }
                     report.longest.removeLast()

@@ -28,8 +28,10 @@ public struct CameraRequest: Sendable, Equatable {
     /// How long one capture may wait for a frame that is about to arrive, ms (0: never wait).
     public var pollTimeoutMilliseconds: Int
 
-    public init(device: String, width: Int = 320, height: Int = 240, framesPerSecond: Double = 30, format: String? = nil,
-                crop: GrayResampler.Rect? = nil, buffers: Int = 3, pollTimeoutMilliseconds: Int = 0) {
+    public init(
+        device: String, width: Int = 320, height: Int = 240, framesPerSecond: Double = 30, format: String? = nil,
+        crop: GrayResampler.Rect? = nil, buffers: Int = 3, pollTimeoutMilliseconds: Int = 0
+    ) {
         self.device = device
         self.width = width
         self.height = height
@@ -169,8 +171,9 @@ public final class V4L2Camera: FrameSource {
             let want = String(spec.dropFirst(prefix.count))
             let all = list()
             if let d = all.first(where: { byDriver ? $0.driver == want : $0.card.contains(want) }) { return d.path }
-            throw CameraError(message: "camera '\(spec)': no capture device matches; devices: "
-                              + (all.isEmpty ? "none" : all.map { "\($0.path) (\($0.driver), \($0.card))" }.joined(separator: ", ")))
+            throw CameraError(
+                message: "camera '\(spec)': no capture device matches; devices: "
+                    + (all.isEmpty ? "none" : all.map { "\($0.path) (\($0.driver), \($0.card))" }.joined(separator: ", ")))
         }
         return spec
     }
@@ -230,7 +233,9 @@ public final class V4L2Camera: FrameSource {
         case let other?: throw CameraError(message: "\(path): unknown format '\(other)' (grey, yuyv, mjpeg)")
         }
         guard let choice = order.lazy.compactMap({ name in offered.first { $0.fourcc == fourcc(name) } }).first else {
-            throw CameraError(message: "\(path) offers no format this driver converts: \(offered.map { fourccString($0.fourcc) }.joined(separator: ", "))")
+            throw CameraError(
+                message: "\(path) offers no format this driver converts: \(offered.map { fourccString($0.fourcc) }.joined(separator: ", "))"
+            )
         }
         var fmt = v4l2_format()
         fmt.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
@@ -240,7 +245,9 @@ public final class V4L2Camera: FrameSource {
         fmt.fmt.pix.field = V4L2_FIELD_NONE.rawValue
         try ioctl(CB_VIDIOC_S_FMT, &fmt, "VIDIOC_S_FMT", path)
         guard let layout = V4L2Camera.layout(of: fmt.fmt.pix.pixelformat) else {
-            throw CameraError(message: "\(path): the driver answered with format \(fourccString(fmt.fmt.pix.pixelformat)), which this driver does not convert")
+            throw CameraError(
+                message:
+                    "\(path): the driver answered with format \(fourccString(fmt.fmt.pix.pixelformat)), which this driver does not convert")
         }
         let w = Int(fmt.fmt.pix.width), h = Int(fmt.fmt.pix.height)
         let bpl = max(Int(fmt.fmt.pix.bytesperline), w * layout.bytesPerPixel)
@@ -261,12 +268,14 @@ public final class V4L2Camera: FrameSource {
         // JPEG's (MJPEG decoded by libv4lconvert); GREY and RGB are full range unless the driver says limited.
         let isYUV = layout == .yuyv || layout == .uyvy || ["YU12", "YV12", "NV12", "NV21"].contains(fourccString(fmt.fmt.pix.pixelformat))
         let q = fmt.fmt.pix.quantization
-        let limited = q == UInt32(V4L2_QUANTIZATION_LIM_RANGE.rawValue)
+        let limited =
+            q == UInt32(V4L2_QUANTIZATION_LIM_RANGE.rawValue)
             || (q == UInt32(V4L2_QUANTIZATION_DEFAULT.rawValue) && isYUV && fmt.fmt.pix.colorspace != UInt32(V4L2_COLORSPACE_JPEG.rawValue))
         let r: GrayResampler
         do {
-            r = try GrayResampler(sourceWidth: w, sourceHeight: h, bytesPerLine: bpl, layout: layout, crop: request.crop,
-                                  outputWidth: width, outputHeight: height, limitedRange: limited)
+            r = try GrayResampler(
+                sourceWidth: w, sourceHeight: h, bytesPerLine: bpl, layout: layout, crop: request.crop,
+                outputWidth: width, outputHeight: height, limitedRange: limited)
         } catch { throw CameraError(message: "\(path): \(error.message)") }
         resampler = r
 
@@ -293,10 +302,12 @@ public final class V4L2Camera: FrameSource {
         }
         var type = Int32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
         try ioctl(CB_VIDIOC_STREAMON, &type, "VIDIOC_STREAMON", path)
-        format = NegotiatedFormat(devicePath: path, driver: cString(cap.driver), card: cString(cap.card),
-                                  pixelFormat: fourccString(fmt.fmt.pix.pixelformat), emulated: offered.first { $0.fourcc == fmt.fmt.pix.pixelformat }?.emulated ?? false,
-                                  width: w, height: h, bytesPerLine: bpl, framesPerSecond: fps, buffers: Int(req.count), crop: r.crop,
-                                  limitedRange: limited)
+        format = NegotiatedFormat(
+            devicePath: path, driver: cString(cap.driver), card: cString(cap.card),
+            pixelFormat: fourccString(fmt.fmt.pix.pixelformat),
+            emulated: offered.first { $0.fourcc == fmt.fmt.pix.pixelformat }?.emulated ?? false,
+            width: w, height: h, bytesPerLine: bpl, framesPerSecond: fps, buffers: Int(req.count), crop: r.crop,
+            limitedRange: limited)
         pollSet = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         framePeriod = fps.map { .seconds(double: 1 / max($0, 1)) } ?? .milliseconds(100)
         lastDriverTimestamp = nil
@@ -323,11 +334,16 @@ public final class V4L2Camera: FrameSource {
     /// control is pressed with any value.
     public func setControl(named name: String, to value: Int32) throws {
         guard let c = controls().first(where: { $0.name == name }) else {
-            throw CameraError(message: "\(format?.devicePath ?? request.device): no control named '\(name)'; controls: \(controls().map(\.name).joined(separator: ", "))")
+            throw CameraError(
+                message:
+                    "\(format?.devicePath ?? request.device): no control named '\(name)'; controls: \(controls().map(\.name).joined(separator: ", "))"
+            )
         }
         var ctrl = v4l2_control(id: c.id, value: value)
         if cb_v4l2_ioctl(fd, CB_VIDIOC_S_CTRL, &ctrl) != 0 {
-            throw CameraError(message: "\(format?.devicePath ?? request.device): setting '\(name)' to \(value) failed: \(String(cString: strerror(errno)))")
+            throw CameraError(
+                message:
+                    "\(format?.devicePath ?? request.device): setting '\(name)' to \(value) failed: \(String(cString: strerror(errno)))")
         }
     }
 

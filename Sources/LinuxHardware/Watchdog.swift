@@ -22,7 +22,8 @@ public final class Watchdog {
         // Some drivers cannot change their timeout; they report what they keep.
         if cb_ioctl(f, CB_WDIOC_SETTIMEOUT, &t) != 0 { _ = cb_ioctl(f, CB_WDIOC_GETTIMEOUT, &t) }
         var buf = [CChar](repeating: 0, count: 64)
-        identity = cb_watchdog_identity(f, &buf, buf.count) == 0
+        identity =
+            cb_watchdog_identity(f, &buf, buf.count) == 0
             ? String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
         fd = f
         self.path = path

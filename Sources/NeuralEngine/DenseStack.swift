@@ -62,8 +62,10 @@ public final class DenseStack: @unchecked Sendable {
     /// Compiles `layers` (linear, then optionally a ReLU, repeated) with `parameters` named as a
     /// `Network` names them ("<index>.weight", "<index>.bias"). Throws for any other layer kind or a
     /// missing or misshapen tensor.
-    public convenience init(layers specs: [LayerSpec], parameters: Parameters, inputSize: Int, capacity: Int,
-                            kernel: DenseKernel = .best) throws {
+    public convenience init(
+        layers specs: [LayerSpec], parameters: Parameters, inputSize: Int, capacity: Int,
+        kernel: DenseKernel = .best
+    ) throws {
         guard capacity >= 1 else { throw ModelError("dense stack: capacity must be ≥ 1") }
         guard ck_dense_available(kernel.c) != 0 else { throw ModelError("dense stack: this CPU has no \(kernel.rawValue) kernel") }
         var built: [Layer] = []
@@ -71,14 +73,17 @@ public final class DenseStack: @unchecked Sendable {
         var i = 0
         while i < specs.count {
             guard case let .linear(inputs, outputs) = specs[i] else {
-                throw ModelError("dense stack: layer \(i) (\(specs[i].name)) is not linear; only linear layers with ReLU between them run here")
+                throw ModelError(
+                    "dense stack: layer \(i) (\(specs[i].name)) is not linear; only linear layers with ReLU between them run here")
             }
             guard inputs == width else { throw ModelError("dense stack: layer \(i) takes \(inputs) inputs, gets \(width)") }
             guard let w = parameters["\(i).weight"], w.shape == [outputs, inputs] else {
                 throw ModelError("dense stack: layer \(i) needs weight [\(outputs), \(inputs)]")
             }
             let bias = parameters["\(i).bias"]
-            if let bias, bias.shape != [outputs] { throw ModelError("dense stack: layer \(i) bias is \(bias.shape), expected [\(outputs)]") }
+            if let bias, bias.shape != [outputs] {
+                throw ModelError("dense stack: layer \(i) bias is \(bias.shape), expected [\(outputs)]")
+            }
             var relu = false
             if i + 1 < specs.count, case let .activation(a) = specs[i + 1] {
                 guard a == .relu else { throw ModelError("dense stack: layer \(i + 1) is \(a.rawValue); only ReLU runs here") }
@@ -97,9 +102,12 @@ public final class DenseStack: @unchecked Sendable {
 
     /// The predictor network's layers, compiled for this kernel (its layer list and parameters).
     public convenience init(_ network: Network, capacity: Int, kernel: DenseKernel = .best) throws {
-        guard network.inputShape.count == 1 else { throw ModelError("dense stack: the network's input is \(network.inputShape), not a vector") }
-        try self.init(layers: network.layers, parameters: network.parameters, inputSize: network.inputShape[0],
-                      capacity: capacity, kernel: kernel)
+        guard network.inputShape.count == 1 else {
+            throw ModelError("dense stack: the network's input is \(network.inputShape), not a vector")
+        }
+        try self.init(
+            layers: network.layers, parameters: network.parameters, inputSize: network.inputShape[0],
+            capacity: capacity, kernel: kernel)
     }
 
     /// Runs the first `rows` rows of `input` through every layer into `output` (one C call: no Swift work
@@ -108,8 +116,9 @@ public final class DenseStack: @unchecked Sendable {
         precondition(rows >= 0 && rows <= capacity, "dense stack: rows outside 0...capacity")
         guard rows > 0 else { return }
         _ = descriptors.withUnsafeBufferPointer { d in
-            ck_dense_stack_f32(kernel.c, Int32(rows), input.pointer, Int32(inputSize), d.baseAddress!, Int32(d.count),
-                               hidden[0].pointer, hidden[1].pointer, Int32(hidden[0].shape[1]), output.pointer, Int32(outputSize))
+            ck_dense_stack_f32(
+                kernel.c, Int32(rows), input.pointer, Int32(inputSize), d.baseAddress!, Int32(d.count),
+                hidden[0].pointer, hidden[1].pointer, Int32(hidden[0].shape[1]), output.pointer, Int32(outputSize))
         }
     }
 
@@ -149,16 +158,19 @@ public final class DenseStack: @unchecked Sendable {
 
     private static func describe(_ layers: [Layer]) -> [ck_dense_layer] {
         layers.map {
-            ck_dense_layer(inputs: Int32($0.inputs), outputs: Int32($0.outputs), packed: $0.packed.pointer,
-                           bias: $0.bias.map { UnsafePointer($0.pointer) }, relu: $0.relu ? 1 : 0)
+            ck_dense_layer(
+                inputs: Int32($0.inputs), outputs: Int32($0.outputs), packed: $0.packed.pointer,
+                bias: $0.bias.map { UnsafePointer($0.pointer) }, relu: $0.relu ? 1 : 0)
         }
     }
 }
 
 /// The index of the first of `count` points (rows of `dimensions` floats) within squared distance `r2` of
 /// `z`, or nil: a vectorized scan (the route search's check of a child against the nodes it knows).
-public func firstPoint(in points: UnsafePointer<Float>, count: Int, dimensions: Int, within r2: Float,
-                       of z: UnsafePointer<Float>) -> Int? {
+public func firstPoint(
+    in points: UnsafePointer<Float>, count: Int, dimensions: Int, within r2: Float,
+    of z: UnsafePointer<Float>
+) -> Int? {
     let i = ck_first_within_f32(points, Int32(count), Int32(dimensions), z, r2)
     return i < 0 ? nil : Int(i)
 }

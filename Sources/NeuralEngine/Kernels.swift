@@ -36,32 +36,43 @@ public struct WindowGeometry: Equatable, Sendable {
 enum Kernels {
     /// Unfolds sample windows into rows of a patch matrix: row (b, oy, ox) holds the kernel window in
     /// (ky, kx, c) order, zero where it hangs over the padding. `rowStride` ≥ patchSize.
-    static func im2col(_ input: UnsafePointer<Float>, batch: Int, geometry g: WindowGeometry,
-                       into patches: UnsafeMutablePointer<Float>, rowStride: Int) {
-        ck_im2col_f32(input, Int32(batch), Int32(g.height), Int32(g.width), Int32(g.channels), Int32(g.kernel),
-                      Int32(g.stride), Int32(g.padding), patches, Int32(rowStride))
+    static func im2col(
+        _ input: UnsafePointer<Float>, batch: Int, geometry g: WindowGeometry,
+        into patches: UnsafeMutablePointer<Float>, rowStride: Int
+    ) {
+        ck_im2col_f32(
+            input, Int32(batch), Int32(g.height), Int32(g.width), Int32(g.channels), Int32(g.kernel),
+            Int32(g.stride), Int32(g.padding), patches, Int32(rowStride))
     }
 
-    static func im2col(_ input: UnsafePointer<Int8>, batch: Int, geometry g: WindowGeometry,
-                       into patches: UnsafeMutablePointer<Int8>, rowStride: Int) {
-        ck_im2col_s8(input, Int32(batch), Int32(g.height), Int32(g.width), Int32(g.channels), Int32(g.kernel),
-                     Int32(g.stride), Int32(g.padding), patches, Int32(rowStride))
+    static func im2col(
+        _ input: UnsafePointer<Int8>, batch: Int, geometry g: WindowGeometry,
+        into patches: UnsafeMutablePointer<Int8>, rowStride: Int
+    ) {
+        ck_im2col_s8(
+            input, Int32(batch), Int32(g.height), Int32(g.width), Int32(g.channels), Int32(g.kernel),
+            Int32(g.stride), Int32(g.padding), patches, Int32(rowStride))
     }
 
     /// out[m][n] = Σ_k a[m][k] · w[n][k] through OpenBLAS (sgemv when m is 1).
-    static func gemmABt(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<Float>,
-                        out: UnsafeMutablePointer<Float>) {
+    static func gemmABt(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, w: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>
+    ) {
         if m == 1 {
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, w, Int32(k), a, 1, 0, out, 1)
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda),
-                        w, Int32(k), 0, out, Int32(n))
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda),
+                w, Int32(k), 0, out, Int32(n))
         }
     }
 
     /// Adds a per-column bias to `rows` rows of `columns` values and applies `activation`, in place.
-    static func biasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
-                             bias: UnsafePointer<Float>?, activation: Activation?) {
+    static func biasActivate(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+        bias: UnsafePointer<Float>?, activation: Activation?
+    ) {
         if activation == nil || activation == .relu {
             ck_bias_relu_f32(x, Int64(rows), Int32(columns), bias, activation == .relu ? 1 : 0)
             return
@@ -81,9 +92,11 @@ enum Kernels {
 
     /// Direct NHWC convolution: for each output pixel, accumulates input × weight rows with the output
     /// channels innermost. `weightsHWIO` is [ky][kx][c][o] (the transpose of OHWI).
-    static func conv2dDirect(_ input: UnsafePointer<Float>, batch: Int, geometry g: WindowGeometry, outChannels o: Int,
-                             weightsHWIO w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                             out: UnsafeMutablePointer<Float>) {
+    static func conv2dDirect(
+        _ input: UnsafePointer<Float>, batch: Int, geometry g: WindowGeometry, outChannels o: Int,
+        weightsHWIO w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        out: UnsafeMutablePointer<Float>
+    ) {
         let oh = g.outHeight, ow = g.outWidth, c = g.channels, k = g.kernel
         for b in 0..<batch {
             let sample = input + b * g.height * g.width * c
@@ -113,8 +126,10 @@ enum Kernels {
 
     /// Normalizes each of `rows` rows of `columns` values to zero mean and unit variance, then scales
     /// by gamma and shifts by beta (LayerNorm over the last dimension).
-    static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, columns: Int, gamma: UnsafePointer<Float>,
-                          beta: UnsafePointer<Float>, epsilon: Float, out: UnsafeMutablePointer<Float>) {
+    static func layerNorm(
+        _ x: UnsafePointer<Float>, rows: Int, columns: Int, gamma: UnsafePointer<Float>,
+        beta: UnsafePointer<Float>, epsilon: Float, out: UnsafeMutablePointer<Float>
+    ) {
         for r in 0..<rows {
             let src = x + r * columns, dst = out + r * columns
             var mean: Float = 0
@@ -130,9 +145,11 @@ enum Kernels {
 
     /// GroupNorm over NHWC: per sample, channels split into `groups` contiguous groups, each
     /// normalized over all pixels and its channels, then per-channel gamma and beta.
-    static func groupNorm(_ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int, groups: Int,
-                          gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float,
-                          out: UnsafeMutablePointer<Float>) {
+    static func groupNorm(
+        _ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int, groups: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float,
+        out: UnsafeMutablePointer<Float>
+    ) {
         let per = channels / groups
         let n = Float(pixels * per)
         for b in 0..<batch {
@@ -156,8 +173,10 @@ enum Kernels {
     }
 
     /// Average or max pooling over k×k windows with a stride and no padding, NHWC.
-    static func pool(_ x: UnsafePointer<Float>, batch: Int, geometry g: WindowGeometry, max useMax: Bool,
-                     out: UnsafeMutablePointer<Float>) {
+    static func pool(
+        _ x: UnsafePointer<Float>, batch: Int, geometry g: WindowGeometry, max useMax: Bool,
+        out: UnsafeMutablePointer<Float>
+    ) {
         let oh = g.outHeight, ow = g.outWidth, c = g.channels
         let inv = 1 / Float(g.kernel * g.kernel)
         for b in 0..<batch {
@@ -183,8 +202,10 @@ enum Kernels {
     }
 
     /// Mean over all pixels per channel: [B, pixels, C] → [B, C].
-    static func globalAveragePool(_ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int,
-                                  out: UnsafeMutablePointer<Float>) {
+    static func globalAveragePool(
+        _ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels: Int,
+        out: UnsafeMutablePointer<Float>
+    ) {
         let inv = 1 / Float(pixels)
         for b in 0..<batch {
             let dst = out + b * channels
@@ -270,12 +291,12 @@ public enum BLAS {
     /// did not fall back (or on other architectures).
     public static var fallback: String? {
         #if arch(x86_64)
-        guard ck_cpu_features() & Int32(CK_FEATURE_AVX2) != 0 else { return nil }
-        let core = coreName
-        guard !avx2CoreTypes.contains(core.lowercased()) else { return nil }
-        return "OpenBLAS runs its \(core) kernels (generic, no AVX2) on a CPU with AVX2 + FMA"
+            guard ck_cpu_features() & Int32(CK_FEATURE_AVX2) != 0 else { return nil }
+            let core = coreName
+            guard !avx2CoreTypes.contains(core.lowercased()) else { return nil }
+            return "OpenBLAS runs its \(core) kernels (generic, no AVX2) on a CPU with AVX2 + FMA"
         #else
-        return nil
+            return nil
         #endif
     }
 
@@ -293,8 +314,9 @@ public enum BLAS {
             let packed = Tensor<Float>(shape: [Int(ck_dense_packed_count(Int32(n), Int32(k)))])
             let reference = Tensor<Float>(shape: [m, n])
             ck_pack_f32(Int32(n), Int32(k), w.pointer, packed.pointer)
-            _ = ck_dense_f32(CK_DENSE_PORTABLE, Int32(m), a.pointer, Int32(k), Int32(k), packed.pointer, Int32(n), nil, 0,
-                             reference.pointer, Int32(n))
+            _ = ck_dense_f32(
+                CK_DENSE_PORTABLE, Int32(m), a.pointer, Int32(k), Int32(k), packed.pointer, Int32(n), nil, 0,
+                reference.pointer, Int32(n))
             var diff: Float = 0, scale: Float = 1e-12
             for i in 0..<out.count {
                 guard out[i].isFinite else { return .infinity }

@@ -81,8 +81,9 @@ extension LayerSpec {
         func need(_ ok: Bool, _ what: String) throws {
             if !ok { throw ModelError("layer \(path) (\(name)): \(what), input shape \(input)") }
         }
-        try need(!input.isEmpty && input.allSatisfy { $0 >= 1 } && boundedElementCount(input) != nil,
-                 "input sizes must be ≥ 1 with at most \(LayerSpec.maxElements) elements")
+        try need(
+            !input.isEmpty && input.allSatisfy { $0 >= 1 } && boundedElementCount(input) != nil,
+            "input sizes must be ≥ 1 with at most \(LayerSpec.maxElements) elements")
         for (suffix, shape) in parameterShapes {
             try need(boundedElementCount(shape) != nil, "its \(suffix) \(shape) has more than \(LayerSpec.maxElements) elements")
         }
@@ -195,15 +196,18 @@ extension LayerSpec: Codable {
         func int(_ key: Key, _ range: ClosedRange<Int>) throws -> Int {
             let v = try c.decode(Int.self, forKey: key)
             guard range.contains(v) else {
-                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(op) \(key.stringValue) \(v) is outside \(range.lowerBound)...\(range.upperBound)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: c,
+                    debugDescription: "\(op) \(key.stringValue) \(v) is outside \(range.lowerBound)...\(range.upperBound)")
             }
             return v
         }
         let size = LayerSpec.sizeRange, window = LayerSpec.windowRange
         switch op {
         case "conv2d":
-            self = .conv2d(inChannels: try int(.in, size), outChannels: try int(.out, size), kernel: try int(.kernel, window),
-                           stride: try int(.stride, window), padding: try int(.padding, LayerSpec.paddingRange))
+            self = .conv2d(
+                inChannels: try int(.in, size), outChannels: try int(.out, size), kernel: try int(.kernel, window),
+                stride: try int(.stride, window), padding: try int(.padding, LayerSpec.paddingRange))
         case "linear":
             self = .linear(inFeatures: try int(.in, size), outFeatures: try int(.out, size))
         case "layernorm": self = .layerNorm(features: try int(.features, size))

@@ -91,8 +91,10 @@ public final class Network: CompiledNetwork, @unchecked Sendable {
     public let parameters: Parameters
 
     /// Compiles `layers` with `parameters`, checking every parameter's presence and shape.
-    public init(layers: [LayerSpec], parameters: Parameters, inputShape: [Int], batch: Int = 1,
-                convolution: ConvolutionAlgorithm = .im2col) throws {
+    public init(
+        layers: [LayerSpec], parameters: Parameters, inputShape: [Int], batch: Int = 1,
+        convolution: ConvolutionAlgorithm = .im2col
+    ) throws {
         guard batch >= 1 else { throw ModelError("batch must be ≥ 1") }
         BLAS.applyDefault()
         self.parameters = parameters
@@ -142,7 +144,8 @@ struct Builder {
     }
 
     mutating func compile(_ layers: [LayerSpec], prefix: String, input: Tensor<Float>, shape: [Int]) throws
-        -> ([Operation], Tensor<Float>) {
+        -> ([Operation], Tensor<Float>)
+    {
         var ops: [Operation] = []
         var current = input
         var currentShape = shape
@@ -152,7 +155,8 @@ struct Builder {
             // An activation right after a matrix product is applied in the product's bias pass; it
             // stays in the list as a pass-through so layer paths and indices do not shift.
             if case let .activation(a) = spec, let product = ops.last as? MatrixProductOperation, product.activation == nil,
-               product.output === current {
+                product.output === current
+            {
                 product.activation = a
                 ops.append(Operation(path: path, spec: spec, input: current, output: current))
                 continue
@@ -174,17 +178,21 @@ struct Builder {
         case let .conv2d(i, o, k, s, pad):
             let g = WindowGeometry(height: inShape[0], width: inShape[1], channels: i, kernel: k, stride: s, padding: pad)
             let direct = convolution == .direct
-            return ConvolutionOperation(path: path, spec: spec, input: input, output: output, macs: macs, geometry: g,
-                                        outChannels: o, weight: p["weight"]!, bias: p["bias"]!, batch: batch, direct: direct)
+            return ConvolutionOperation(
+                path: path, spec: spec, input: input, output: output, macs: macs, geometry: g,
+                outChannels: o, weight: p["weight"]!, bias: p["bias"]!, batch: batch, direct: direct)
         case .linear:
-            return LinearOperation(path: path, spec: spec, input: input, output: output, macs: macs, weight: p["weight"]!,
-                                   bias: p["bias"]!, batch: batch)
+            return LinearOperation(
+                path: path, spec: spec, input: input, output: output, macs: macs, weight: p["weight"]!,
+                bias: p["bias"]!, batch: batch)
         case let .layerNorm(f):
-            return NormOperation(path: path, spec: spec, input: input, output: output, gamma: p["weight"]!, beta: p["bias"]!,
-                                 rows: input.count / f, columns: f, groups: 0)
+            return NormOperation(
+                path: path, spec: spec, input: input, output: output, gamma: p["weight"]!, beta: p["bias"]!,
+                rows: input.count / f, columns: f, groups: 0)
         case let .groupNorm(groups, c):
-            return NormOperation(path: path, spec: spec, input: input, output: output, gamma: p["weight"]!, beta: p["bias"]!,
-                                 rows: batch, columns: c, groups: groups)
+            return NormOperation(
+                path: path, spec: spec, input: input, output: output, gamma: p["weight"]!, beta: p["bias"]!,
+                rows: batch, columns: c, groups: groups)
         case let .activation(a):
             return ActivationOperation(path: path, spec: spec, input: input, output: output, activation: a)
         case .flatten:
@@ -207,10 +215,12 @@ struct Builder {
                 bodies.append(ops)
                 outputs.append(out)
             }
-            return ConcatOperation(path: path, spec: spec, input: input, output: output, branches: bodies, branchOutputs: outputs, batch: batch)
+            return ConcatOperation(
+                path: path, spec: spec, input: input, output: output, branches: bodies, branchOutputs: outputs, batch: batch)
         case .spatialSoftArgmax:
-            return SpatialSoftArgmaxOperation(path: path, spec: spec, input: input, output: output, batch: batch,
-                                              height: inShape[0], width: inShape[1], channels: inShape[2])
+            return SpatialSoftArgmaxOperation(
+                path: path, spec: spec, input: input, output: output, batch: batch,
+                height: inShape[0], width: inShape[1], channels: inShape[2])
         }
     }
 }
@@ -230,8 +240,9 @@ final class SpatialSoftArgmaxOperation: Operation {
     }
 
     override func run() {
-        ck_spatial_softargmax_f32(input.pointer, Int64(batch), Int32(height), Int32(width), Int32(channels),
-                                  probabilities.pointer, output.pointer)
+        ck_spatial_softargmax_f32(
+            input.pointer, Int64(batch), Int32(height), Int32(width), Int32(channels),
+            probabilities.pointer, output.pointer)
     }
 }
 
@@ -250,8 +261,10 @@ final class ConvolutionOperation: MatrixProductOperation {
     let scratch: Tensor<Float>
     let direct: Bool
 
-    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, macs: Int, geometry: WindowGeometry,
-         outChannels: Int, weight: Tensor<Float>, bias: Tensor<Float>, batch: Int, direct: Bool) {
+    init(
+        path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, macs: Int, geometry: WindowGeometry,
+        outChannels: Int, weight: Tensor<Float>, bias: Tensor<Float>, batch: Int, direct: Bool
+    ) {
         self.geometry = geometry
         self.outChannels = outChannels
         self.weight = weight
@@ -271,8 +284,9 @@ final class ConvolutionOperation: MatrixProductOperation {
 
     override func run() {
         if direct {
-            Kernels.conv2dDirect(input.pointer, batch: batch, geometry: geometry, outChannels: outChannels,
-                                 weightsHWIO: scratch.pointer, bias: bias.pointer, out: output.pointer)
+            Kernels.conv2dDirect(
+                input.pointer, batch: batch, geometry: geometry, outChannels: outChannels,
+                weightsHWIO: scratch.pointer, bias: bias.pointer, out: output.pointer)
             if let activation {
                 Kernels.biasActivate(output.pointer, rows: 1, columns: output.count, bias: nil, activation: activation)
             }
@@ -290,8 +304,10 @@ final class LinearOperation: MatrixProductOperation {
     let bias: Tensor<Float>
     let batch: Int
 
-    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, macs: Int, weight: Tensor<Float>,
-         bias: Tensor<Float>, batch: Int) {
+    init(
+        path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, macs: Int, weight: Tensor<Float>,
+        bias: Tensor<Float>, batch: Int
+    ) {
         self.weight = weight
         self.bias = bias
         self.batch = batch
@@ -312,8 +328,10 @@ final class NormOperation: Operation {
     /// 0 for LayerNorm, else the GroupNorm group count (rows is then the batch).
     let groups: Int
 
-    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, gamma: Tensor<Float>, beta: Tensor<Float>,
-         rows: Int, columns: Int, groups: Int) {
+    init(
+        path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, gamma: Tensor<Float>, beta: Tensor<Float>,
+        rows: Int, columns: Int, groups: Int
+    ) {
         self.gamma = gamma
         self.beta = beta
         self.rows = rows
@@ -324,12 +342,14 @@ final class NormOperation: Operation {
 
     override func run() {
         if groups == 0 {
-            Kernels.layerNorm(input.pointer, rows: rows, columns: columns, gamma: gamma.pointer, beta: beta.pointer,
-                              epsilon: LayerSpec.normEpsilon, out: output.pointer)
+            Kernels.layerNorm(
+                input.pointer, rows: rows, columns: columns, gamma: gamma.pointer, beta: beta.pointer,
+                epsilon: LayerSpec.normEpsilon, out: output.pointer)
         } else {
-            Kernels.groupNorm(input.pointer, batch: rows, pixels: input.count / (rows * columns), channels: columns,
-                              groups: groups, gamma: gamma.pointer, beta: beta.pointer, epsilon: LayerSpec.normEpsilon,
-                              out: output.pointer)
+            Kernels.groupNorm(
+                input.pointer, batch: rows, pixels: input.count / (rows * columns), channels: columns,
+                groups: groups, gamma: gamma.pointer, beta: beta.pointer, epsilon: LayerSpec.normEpsilon,
+                out: output.pointer)
         }
     }
 }
@@ -362,8 +382,9 @@ final class PoolOperation: Operation {
 
     override func run() {
         if geometry.kernel == 0 {
-            Kernels.globalAveragePool(input.pointer, batch: batch, pixels: geometry.height * geometry.width,
-                                      channels: geometry.channels, out: output.pointer)
+            Kernels.globalAveragePool(
+                input.pointer, batch: batch, pixels: geometry.height * geometry.width,
+                channels: geometry.channels, out: output.pointer)
         } else {
             Kernels.pool(input.pointer, batch: batch, geometry: geometry, max: isMax, out: output.pointer)
         }
@@ -377,8 +398,9 @@ final class ResidualOperation: Operation {
     init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, body: [Operation], bodyOutput: Tensor<Float>) {
         self.body = body
         self.bodyOutput = bodyOutput
-        super.init(path: path, spec: spec, input: input, output: output,
-                   multiplyAccumulates: body.reduce(0) { $0 + $1.multiplyAccumulates })
+        super.init(
+            path: path, spec: spec, input: input, output: output,
+            multiplyAccumulates: body.reduce(0) { $0 + $1.multiplyAccumulates })
     }
 
     override func run() {
@@ -393,13 +415,16 @@ final class ConcatOperation: Operation {
     let branchOutputs: [Tensor<Float>]
     let batch: Int
 
-    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, branches: [[Operation]],
-         branchOutputs: [Tensor<Float>], batch: Int) {
+    init(
+        path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, branches: [[Operation]],
+        branchOutputs: [Tensor<Float>], batch: Int
+    ) {
         self.branches = branches
         self.branchOutputs = branchOutputs
         self.batch = batch
-        super.init(path: path, spec: spec, input: input, output: output,
-                   multiplyAccumulates: branches.joined().reduce(0) { $0 + $1.multiplyAccumulates })
+        super.init(
+            path: path, spec: spec, input: input, output: output,
+            multiplyAccumulates: branches.joined().reduce(0) { $0 + $1.multiplyAccumulates })
     }
 
     override func run() {

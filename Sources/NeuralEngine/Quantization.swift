@@ -166,8 +166,10 @@ public final class QuantizedNetwork: CompiledNetwork, @unchecked Sendable {
         }
     }
 
-    public init(layers: [LayerSpec], parameters: QuantizedParameters, inputShape: [Int], batch: Int = 1,
-                kernel: Int8Kernel = .best) throws {
+    public init(
+        layers: [LayerSpec], parameters: QuantizedParameters, inputShape: [Int], batch: Int = 1,
+        kernel: Int8Kernel = .best
+    ) throws {
         guard Int8Kernel.available.contains(kernel) else { throw ModelError("int8 kernel \(kernel.rawValue) is not available on this CPU") }
         BLAS.applyDefault()
         setting = KernelSetting(kernel)
@@ -196,7 +198,8 @@ struct QuantizedCompiler {
     var residentBytes = 0
 
     mutating func compile(_ layers: [LayerSpec], prefix: String, input: QuantizedValue, shape: [Int]) throws
-        -> ([Operation], QuantizedValue) {
+        -> ([Operation], QuantizedValue)
+    {
         var ops: [Operation] = []
         var current = input
         var currentShape = shape
@@ -226,9 +229,10 @@ struct QuantizedCompiler {
                 if consumer < layers.count, layers[consumer].isMatrixProduct {
                     outScale = try parameters.f32("\(prefix)\(consumer).input_scale", [1])[0]
                 }
-                let op = try QuantizedProductOperation(path: path, spec: spec, input: q, inShape: currentShape,
-                                                       outShape: outShape, batch: batch, parameters: parameters,
-                                                       inputScale: inputScale, relu: relu, outputScale: outScale, setting: setting)
+                let op = try QuantizedProductOperation(
+                    path: path, spec: spec, input: q, inShape: currentShape,
+                    outShape: outShape, batch: batch, parameters: parameters,
+                    inputScale: inputScale, relu: relu, outputScale: outScale, setting: setting)
                 residentBytes += op.residentBytes
                 ops.append(op)
                 if let outScale { current = .int8(op.outputInt8!, scale: outScale) } else { current = .float(op.output) }
@@ -268,8 +272,9 @@ struct QuantizedCompiler {
                     bodies.append(branchOps)
                     outputs.append(try float(branchOut, path: prefix))
                 }
-                let op = ConcatOperation(path: path, spec: spec, input: x, output: Tensor(shape: [batch] + outShape),
-                                         branches: bodies, branchOutputs: outputs, batch: batch)
+                let op = ConcatOperation(
+                    path: path, spec: spec, input: x, output: Tensor(shape: [batch] + outShape),
+                    branches: bodies, branchOutputs: outputs, batch: batch)
                 ops.append(op)
                 current = .float(op.output)
             default:
@@ -330,8 +335,10 @@ final class QuantizedProductOperation: Operation {
     let setting: KernelSetting
     let residentBytes: Int
 
-    init(path: String, spec: LayerSpec, input: Tensor<Int8>, inShape: [Int], outShape: [Int], batch: Int,
-         parameters: QuantizedParameters, inputScale: Float, relu: Bool, outputScale: Float?, setting: KernelSetting) throws {
+    init(
+        path: String, spec: LayerSpec, input: Tensor<Int8>, inShape: [Int], outShape: [Int], batch: Int,
+        parameters: QuantizedParameters, inputScale: Float, relu: Bool, outputScale: Float?, setting: KernelSetting
+    ) throws {
         let n: Int, k: Int
         switch spec {
         case let .conv2d(i, o, kk, s, p):
@@ -363,10 +370,12 @@ final class QuantizedProductOperation: Operation {
         ck_pack_s8(Int32(n), Int32(k), wq.pointer, packedWeights.pointer, compensation.pointer)
         scale = Tensor(shape: [n])
         for o in 0..<n { scale[o] = inputScale * ws[o] }
-        packed = ck_packed_s8(n: Int32(n), k: Int32(k), np: Int32(np), kp: Int32(kp),
-                              weights: UnsafePointer(packedWeights.pointer), comp: UnsafePointer(compensation.pointer))
-        epilogue = ck_epilogue(scale: UnsafePointer(scale.pointer), bias: UnsafePointer(bias.pointer), relu: relu ? 1 : 0,
-                               out_inv_scale: outputScale.map { 1 / $0 } ?? 1)
+        packed = ck_packed_s8(
+            n: Int32(n), k: Int32(k), np: Int32(np), kp: Int32(kp),
+            weights: UnsafePointer(packedWeights.pointer), comp: UnsafePointer(compensation.pointer))
+        epilogue = ck_epilogue(
+            scale: UnsafePointer(scale.pointer), bias: UnsafePointer(bias.pointer), relu: relu ? 1 : 0,
+            out_inv_scale: outputScale.map { 1 / $0 } ?? 1)
         int8Input = input
         if outputScale != nil {
             outputInt8 = Tensor(shape: [batch] + outShape, slack: int8Slack)
@@ -376,23 +385,26 @@ final class QuantizedProductOperation: Operation {
         self.setting = setting
         residentBytes = packedWeights.byteCount + compensation.byteCount + scale.byteCount + bias.byteCount
         let macs = spec.multiplyAccumulates(for: inShape) * batch
-        super.init(path: path, spec: spec, input: Tensor(shape: [0]), output: Tensor(shape: outputScale == nil ? [batch] + outShape : [0]),
-                   multiplyAccumulates: macs)
+        super.init(
+            path: path, spec: spec, input: Tensor(shape: [0]), output: Tensor(shape: outputScale == nil ? [batch] + outShape : [0]),
+            multiplyAccumulates: macs)
     }
 
     override func run() {
         let a: UnsafePointer<Int8>
         if let geometry, let patches {
-            Kernels.im2col(UnsafePointer(int8Input.pointer), batch: rows / (geometry.outHeight * geometry.outWidth),
-                           geometry: geometry, into: patches.pointer, rowStride: lda)
+            Kernels.im2col(
+                UnsafePointer(int8Input.pointer), batch: rows / (geometry.outHeight * geometry.outWidth),
+                geometry: geometry, into: patches.pointer, rowStride: lda)
             a = UnsafePointer(patches.pointer)
         } else {
             a = UnsafePointer(int8Input.pointer)
         }
         withUnsafePointer(to: packed) { w in
             withUnsafePointer(to: epilogue) { e in
-                _ = ck_gemm_s8(setting.kernel, Int32(rows), a, Int32(lda), w, e,
-                               outputInt8 == nil ? output.pointer : nil, outputInt8?.pointer, Int32(outChannels))
+                _ = ck_gemm_s8(
+                    setting.kernel, Int32(rows), a, Int32(lda), w, e,
+                    outputInt8 == nil ? output.pointer : nil, outputInt8?.pointer, Int32(outChannels))
             }
         }
     }

@@ -58,7 +58,9 @@ public struct SafetensorsFile: Sendable {
         guard headerEnd <= bytes.count else {
             throw fail("truncated: header says \(headerLength) bytes but only \(bytes.count - 8) follow the length")
         }
-        guard headerLength >= 2, bytes[8] == UInt8(ascii: "{") else { throw fail("header is not JSON: it must be an object starting with '{'") }
+        guard headerLength >= 2, bytes[8] == UInt8(ascii: "{") else {
+            throw fail("header is not JSON: it must be an object starting with '{'")
+        }
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd])) } catch {
             throw fail("header is not JSON: \(error.localizedDescription)")
@@ -90,11 +92,13 @@ public struct SafetensorsFile: Sendable {
             guard let shapeValues = info["shape"] as? [Any] else { throw fail("tensor \"\(name)\": missing shape") }
             var shape: [Int] = []
             for v in shapeValues {
-                guard let n = exactInt(v), n >= 0 else { throw fail("tensor \"\(name)\": shape \(shapeValues) is not a list of non-negative integers") }
+                guard let n = exactInt(v), n >= 0 else {
+                    throw fail("tensor \"\(name)\": shape \(shapeValues) is not a list of non-negative integers")
+                }
                 shape.append(n)
             }
             guard let offsets = info["data_offsets"] as? [Any], offsets.count == 2,
-                  let begin = exactInt(offsets[0]), let end = exactInt(offsets[1]), begin >= 0, end >= begin
+                let begin = exactInt(offsets[0]), let end = exactInt(offsets[1]), begin >= 0, end >= begin
             else { throw fail("tensor \"\(name)\": data_offsets must be [begin, end] with 0 ≤ begin ≤ end") }
             guard end <= dataCount else {
                 throw fail("tensor \"\(name)\": data_offsets [\(begin), \(end)] out of range (data is \(dataCount) bytes; file truncated?)")
@@ -107,7 +111,9 @@ public struct SafetensorsFile: Sendable {
             }
             let (bytes, tooBig) = elements.multipliedReportingOverflow(by: dtype.size)
             guard !tooBig, bytes == end - begin else {
-                throw fail("tensor \"\(name)\": shape \(shape) × \(dtype.rawValue) is \(tooBig ? "more than Int.max" : "\(bytes)") bytes but data_offsets span \(end - begin)")
+                throw fail(
+                    "tensor \"\(name)\": shape \(shape) × \(dtype.rawValue) is \(tooBig ? "more than Int.max" : "\(bytes)") bytes but data_offsets span \(end - begin)"
+                )
             }
             entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
         }

@@ -35,17 +35,22 @@ public final class TrainableNetwork: @unchecked Sendable {
     private let steps: [TrainingStep]
 
     /// Builds the network over `parameters` (checked for presence and shape, like `Network`).
-    public convenience init(layers: [LayerSpec], parameters: Parameters, inputShape: [Int], maxBatch: Int,
-                            inputGradient: Bool = false) throws {
-        try self.init(layers: layers, parameters: parameters, gradients: nil, inputShape: inputShape,
-                      maxBatch: maxBatch, inputGradient: inputGradient)
+    public convenience init(
+        layers: [LayerSpec], parameters: Parameters, inputShape: [Int], maxBatch: Int,
+        inputGradient: Bool = false
+    ) throws {
+        try self.init(
+            layers: layers, parameters: parameters, gradients: nil, inputShape: inputShape,
+            maxBatch: maxBatch, inputGradient: inputGradient)
     }
 
     /// `input`: read this tensor instead of owning one (a concat branch reads its layer's input);
     /// `inputGradientBuffer`: write dLoss/dinput there instead of into a buffer of its own.
-    private init(layers: [LayerSpec], parameters: Parameters, gradients shared: Parameters?, inputShape: [Int],
-                 maxBatch: Int, inputGradient wantInputGradient: Bool, input external: Tensor<Float>? = nil,
-                 inputGradientBuffer: Tensor<Float>? = nil) throws {
+    private init(
+        layers: [LayerSpec], parameters: Parameters, gradients shared: Parameters?, inputShape: [Int],
+        maxBatch: Int, inputGradient wantInputGradient: Bool, input external: Tensor<Float>? = nil,
+        inputGradientBuffer: Tensor<Float>? = nil
+    ) throws {
         guard maxBatch >= 1 else { throw ModelError("batch must be ≥ 1") }
         BLAS.applyDefault()
         self.layers = layers
@@ -81,16 +86,20 @@ public final class TrainableNetwork: @unchecked Sendable {
                 let (b, db) = try parameter(path, "bias", [cout])
                 out = Tensor(shape: [maxBatch] + outShape)
                 outGrad = Tensor(shape: out.shape)
-                steps.append(.conv(geometry: g, outChannels: cout, weight: w, bias: b, weightGradient: dw, biasGradient: db,
-                                   patches: Tensor(shape: [maxBatch * g.outHeight * g.outWidth, g.patchSize]),
-                                   input: activation, output: out, inputGradient: activationGradient, outputGradient: outGrad))
+                steps.append(
+                    .conv(
+                        geometry: g, outChannels: cout, weight: w, bias: b, weightGradient: dw, biasGradient: db,
+                        patches: Tensor(shape: [maxBatch * g.outHeight * g.outWidth, g.patchSize]),
+                        input: activation, output: out, inputGradient: activationGradient, outputGradient: outGrad))
             case let .linear(fin, fout):
                 let (w, dw) = try parameter(path, "weight", [fout, fin])
                 let (b, db) = try parameter(path, "bias", [fout])
                 out = Tensor(shape: [maxBatch, fout])
                 outGrad = Tensor(shape: out.shape)
-                steps.append(.linear(inFeatures: fin, outFeatures: fout, weight: w, bias: b, weightGradient: dw, biasGradient: db,
-                                     input: activation, output: out, inputGradient: activationGradient, outputGradient: outGrad))
+                steps.append(
+                    .linear(
+                        inFeatures: fin, outFeatures: fout, weight: w, bias: b, weightGradient: dw, biasGradient: db,
+                        input: activation, output: out, inputGradient: activationGradient, outputGradient: outGrad))
             case .activation(.relu):
                 out = Tensor(shape: [maxBatch] + outShape)
                 outGrad = Tensor(shape: out.shape)
@@ -98,9 +107,11 @@ public final class TrainableNetwork: @unchecked Sendable {
             case .spatialSoftArgmax:
                 out = Tensor(shape: [maxBatch] + outShape)
                 outGrad = Tensor(shape: out.shape)
-                steps.append(.spatialSoftArgmax(height: shape[0], width: shape[1], channels: shape[2],
-                                                probabilities: Tensor(shape: activation.shape), input: activation, output: out,
-                                                inputGradient: activationGradient, outputGradient: outGrad))
+                steps.append(
+                    .spatialSoftArgmax(
+                        height: shape[0], width: shape[1], channels: shape[2],
+                        probabilities: Tensor(shape: activation.shape), input: activation, output: out,
+                        inputGradient: activationGradient, outputGradient: outGrad))
             case .flatten:
                 out = activation.reshaped([maxBatch] + outShape)
                 if activationGradient == nil { activationGradient = Tensor(shape: activation.shape) }
@@ -118,18 +129,24 @@ public final class TrainableNetwork: @unchecked Sendable {
                         branchParameters[local] = t
                         branchGradients[local] = grads[name]!
                     }
-                    branches.append(try TrainableNetwork(layers: branch, parameters: branchParameters, gradients: branchGradients,
-                                                         inputShape: shape, maxBatch: maxBatch,
-                                                         inputGradient: activationGradient != nil, input: activation,
-                                                         inputGradientBuffer: b == 0 ? activationGradient : nil))
+                    branches.append(
+                        try TrainableNetwork(
+                            layers: branch, parameters: branchParameters, gradients: branchGradients,
+                            inputShape: shape, maxBatch: maxBatch,
+                            inputGradient: activationGradient != nil, input: activation,
+                            inputGradientBuffer: b == 0 ? activationGradient : nil))
                 }
                 out = Tensor(shape: [maxBatch] + outShape)
                 outGrad = Tensor(shape: out.shape)
-                steps.append(.concat(branches: branches, branchOutputs: branches.map(\.output),
-                                     branchOutputGradients: branches.map(\.outputGradient), output: out,
-                                     inputGradient: activationGradient, outputGradient: outGrad))
+                steps.append(
+                    .concat(
+                        branches: branches, branchOutputs: branches.map(\.output),
+                        branchOutputGradients: branches.map(\.outputGradient), output: out,
+                        inputGradient: activationGradient, outputGradient: outGrad))
             default:
-                throw ModelError("layer \(i) (\(spec.name)) cannot be trained: training supports conv2d, linear, relu, flatten, spatial soft-argmax and concat")
+                throw ModelError(
+                    "layer \(i) (\(spec.name)) cannot be trained: training supports conv2d, linear, relu, flatten, spatial soft-argmax and concat"
+                )
             }
             activation = out
             activationGradient = outGrad
@@ -150,9 +167,10 @@ public final class TrainableNetwork: @unchecked Sendable {
     /// Another network over the same weights with its own buffers: with its own gradients (a data-
     /// parallel shard, summed afterwards) or adding into this one's (a step of a recurrent rollout).
     public func replica(maxBatch: Int? = nil, sharingGradients: Bool, inputGradient: Bool? = nil) throws -> TrainableNetwork {
-        try TrainableNetwork(layers: layers, parameters: parameters, gradients: sharingGradients ? gradients : nil,
-                              inputShape: inputShape, maxBatch: maxBatch ?? self.maxBatch,
-                              inputGradient: inputGradient ?? (self.inputGradient != nil))
+        try TrainableNetwork(
+            layers: layers, parameters: parameters, gradients: sharingGradients ? gradients : nil,
+            inputShape: inputShape, maxBatch: maxBatch ?? self.maxBatch,
+            inputGradient: inputGradient ?? (self.inputGradient != nil))
     }
 
     /// Runs the first `batch` samples of `input` forward into `output`, keeping what backward needs.
@@ -175,17 +193,21 @@ public final class TrainableNetwork: @unchecked Sendable {
 
 /// One layer's forward and backward over preallocated buffers.
 private enum TrainingStep {
-    case conv(geometry: WindowGeometry, outChannels: Int, weight: Tensor<Float>, bias: Tensor<Float>,
-              weightGradient: Tensor<Float>, biasGradient: Tensor<Float>, patches: Tensor<Float>,
-              input: Tensor<Float>, output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
-    case linear(inFeatures: Int, outFeatures: Int, weight: Tensor<Float>, bias: Tensor<Float>,
-                weightGradient: Tensor<Float>, biasGradient: Tensor<Float>,
-                input: Tensor<Float>, output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
+    case conv(
+        geometry: WindowGeometry, outChannels: Int, weight: Tensor<Float>, bias: Tensor<Float>,
+        weightGradient: Tensor<Float>, biasGradient: Tensor<Float>, patches: Tensor<Float>,
+        input: Tensor<Float>, output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
+    case linear(
+        inFeatures: Int, outFeatures: Int, weight: Tensor<Float>, bias: Tensor<Float>,
+        weightGradient: Tensor<Float>, biasGradient: Tensor<Float>,
+        input: Tensor<Float>, output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
     case relu(output: Tensor<Float>, input: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
-    case spatialSoftArgmax(height: Int, width: Int, channels: Int, probabilities: Tensor<Float>, input: Tensor<Float>,
-                           output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
-    case concat(branches: [TrainableNetwork], branchOutputs: [Tensor<Float>], branchOutputGradients: [Tensor<Float>],
-                output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
+    case spatialSoftArgmax(
+        height: Int, width: Int, channels: Int, probabilities: Tensor<Float>, input: Tensor<Float>,
+        output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
+    case concat(
+        branches: [TrainableNetwork], branchOutputs: [Tensor<Float>], branchOutputGradients: [Tensor<Float>],
+        output: Tensor<Float>, inputGradient: Tensor<Float>?, outputGradient: Tensor<Float>)
 
     func forward(batch n: Int) {
         switch self {
@@ -211,17 +233,20 @@ private enum TrainingStep {
         switch self {
         case let .conv(g, o, w, _, dw, db, patches, _, _, dx, dy):
             let rows = n * g.outHeight * g.outWidth, k = g.patchSize
-            Dense.parameterGradients(rows: rows, inFeatures: k, outFeatures: o, x: patches.pointer, dy: dy.pointer,
-                                     dw: dw.pointer, db: db.pointer)
+            Dense.parameterGradients(
+                rows: rows, inFeatures: k, outFeatures: o, x: patches.pointer, dy: dy.pointer,
+                dw: dw.pointer, db: db.pointer)
             if let dx {
                 // The patch matrix is no longer needed: it becomes dP, then col2im folds it onto dX.
                 Dense.inputGradient(rows: rows, inFeatures: k, outFeatures: o, dy: dy.pointer, w: w.pointer, dx: patches.pointer)
-                ck_col2im_f32(patches.pointer, Int32(n), Int32(g.height), Int32(g.width), Int32(g.channels), Int32(g.kernel),
-                              Int32(g.stride), Int32(g.padding), Int32(k), dx.pointer)
+                ck_col2im_f32(
+                    patches.pointer, Int32(n), Int32(g.height), Int32(g.width), Int32(g.channels), Int32(g.kernel),
+                    Int32(g.stride), Int32(g.padding), Int32(k), dx.pointer)
             }
         case let .linear(i, o, w, _, dw, db, input, _, dx, dy):
-            Dense.parameterGradients(rows: n, inFeatures: i, outFeatures: o, x: input.pointer, dy: dy.pointer,
-                                     dw: dw.pointer, db: db.pointer)
+            Dense.parameterGradients(
+                rows: n, inFeatures: i, outFeatures: o, x: input.pointer, dy: dy.pointer,
+                dw: dw.pointer, db: db.pointer)
             if let dx { Dense.inputGradient(rows: n, inFeatures: i, outFeatures: o, dy: dy.pointer, w: w.pointer, dx: dx.pointer) }
         case let .relu(output, _, dx, dy):
             guard let dx else { return }
@@ -247,22 +272,29 @@ private enum TrainingStep {
 
 /// The three GEMMs of an affine layer Y = X·Wᵀ + b (X [rows, in], W [out, in], Y [rows, out]).
 enum Dense {
-    static func affine(rows: Int, inFeatures i: Int, outFeatures o: Int, x: UnsafePointer<Float>,
-                       w: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+    static func affine(
+        rows: Int, inFeatures i: Int, outFeatures o: Int, x: UnsafePointer<Float>,
+        w: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
+    ) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(o), Int32(i), 1, x, Int32(i), w, Int32(i), 0, y, Int32(o))
         ck_bias_relu_f32(y, Int64(rows), Int32(o), b, 0)
     }
 
     /// dW += dYᵀ·X, db += Σ_rows dY.
-    static func parameterGradients(rows: Int, inFeatures i: Int, outFeatures o: Int, x: UnsafePointer<Float>,
-                                   dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>) {
+    static func parameterGradients(
+        rows: Int, inFeatures i: Int, outFeatures o: Int, x: UnsafePointer<Float>,
+        dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>
+    ) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(o), Int32(i), Int32(rows), 1, dy, Int32(o), x, Int32(i), 1, dw, Int32(i))
         ck_column_sums_f32(dy, Int64(rows), Int32(o), db)
     }
 
     /// dX = dY·W.
-    static func inputGradient(rows: Int, inFeatures i: Int, outFeatures o: Int, dy: UnsafePointer<Float>,
-                              w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(i), Int32(o), 1, dy, Int32(o), w, Int32(i), 0, dx, Int32(i))
+    static func inputGradient(
+        rows: Int, inFeatures i: Int, outFeatures o: Int, dy: UnsafePointer<Float>,
+        w: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(i), Int32(o), 1, dy, Int32(o), w, Int32(i), 0, dx, Int32(i))
     }
 }

@@ -54,8 +54,10 @@ public struct PlannerComputeProfile: Sendable, Codable, Equatable {
         return [
             "planner compute: \(kernel) kernel\(rejected), "
                 + String(format: "%.0f ns per predictor row (%.1f GFLOP/s", nanosecondsPerRow, gflops) + peak + ")",
-            String(format: "  configured %d samples × %d steps × %d iteration(s) ≈ %.2f ms per tick; budget %.2f ms holds %.0f %% of it, in chunks of %d samples",
-                   samples, horizon, iterations, fullWorkMilliseconds, budgetMilliseconds, 100 * budgetShare, chunk),
+            String(
+                format:
+                    "  configured %d samples × %d steps × %d iteration(s) ≈ %.2f ms per tick; budget %.2f ms holds %.0f %% of it, in chunks of %d samples",
+                samples, horizon, iterations, fullWorkMilliseconds, budgetMilliseconds, 100 * budgetShare, chunk),
         ]
     }
 }
@@ -78,8 +80,10 @@ public struct PlannerWork: Sendable, Codable, Equatable {
     /// The configured work, "samples × horizon × iterations".
     public var configured: String
 
-    public init(ticks: Int, freshTicks: Int, longestStaleRun: Int, samplesPerTick: Double, horizonPerUpdate: Double,
-                updatesPerTick: Double, rowsPerTick: Double, searchExpansionsPerTick: Double, configured: String) {
+    public init(
+        ticks: Int, freshTicks: Int, longestStaleRun: Int, samplesPerTick: Double, horizonPerUpdate: Double,
+        updatesPerTick: Double, rowsPerTick: Double, searchExpansionsPerTick: Double, configured: String
+    ) {
         (self.ticks, self.freshTicks, self.longestStaleRun) = (ticks, freshTicks, longestStaleRun)
         (self.samplesPerTick, self.horizonPerUpdate, self.updatesPerTick) = (samplesPerTick, horizonPerUpdate, updatesPerTick)
         (self.rowsPerTick, self.searchExpansionsPerTick, self.configured) = (rowsPerTick, searchExpansionsPerTick, configured)
@@ -92,8 +96,9 @@ public struct PlannerWork: Sendable, Codable, Equatable {
 
     /// One line for a terminal.
     public var line: String {
-        String(format: "planner work per tick: %.1f samples × %.1f steps (%.2f updates), %.0f predictor rows, %.1f route-search children",
-               samplesPerTick, horizonPerUpdate, updatesPerTick, rowsPerTick, searchExpansionsPerTick)
+        String(
+            format: "planner work per tick: %.1f samples × %.1f steps (%.2f updates), %.0f predictor rows, %.1f route-search children",
+            samplesPerTick, horizonPerUpdate, updatesPerTick, rowsPerTick, searchExpansionsPerTick)
             + " (configured \(configured)); "
             + String(format: "fresh plan on %.1f %% of %d ticks, longest run without one %d", 100 * freshShare, ticks, longestStaleRun)
     }

@@ -134,8 +134,10 @@ public final class LatentPlanner {
     /// when the deadline comes update the plan; a chunk that would run past it is not started, and one
     /// that runs slower than estimated is abandoned between steps (the plan keeps what was finished).
     @discardableResult
-    public func plan(from z0: UnsafeBufferPointer<Float>, goal: UnsafeBufferPointer<Float>,
-                     clock: RobotClock? = nil, deadline: Instant? = nil) -> PlanStep {
+    public func plan(
+        from z0: UnsafeBufferPointer<Float>, goal: UnsafeBufferPointer<Float>,
+        clock: RobotClock? = nil, deadline: Instant? = nil
+    ) -> PlanStep {
         precondition(z0.count == latentSize && goal.count == latentSize)
         let n = config.samples, fullHorizon = config.horizon
         var step = PlanStep(iterations: 0, bestCost: .infinity)
@@ -157,7 +159,10 @@ public final class LatentPlanner {
                 let c = min(chunk, n - done)
                 let start = clock?.now()
                 if let start, let deadline, done > 0,
-                   start + .nanoseconds(Int64(rowCost.bound * Double(c * h))) > deadline { break }
+                    start + .nanoseconds(Int64(rowCost.bound * Double(c * h))) > deadline
+                {
+                    break
+                }
                 sample(first: done, count: c)
                 let finished = rollout(first: done, count: c, horizon: h, from: z0, goal: goal, clock: clock, deadline: deadline)
                 if let start, let clock {
@@ -230,8 +235,10 @@ public final class LatentPlanner {
     /// scores them (running cost averaged over `horizon`, terminal cost at its last step). Before each
     /// step it checks that the step's rows are expected to end before `deadline`; returns the number of
     /// steps finished (`horizon` unless the deadline stopped it).
-    private func rollout(first: Int, count: Int, horizon h: Int, from z0: UnsafeBufferPointer<Float>,
-                         goal: UnsafeBufferPointer<Float>, clock: RobotClock?, deadline: Instant?) -> Int {
+    private func rollout(
+        first: Int, count: Int, horizon h: Int, from z0: UnsafeBufferPointer<Float>,
+        goal: UnsafeBufferPointer<Float>, clock: RobotClock?, deadline: Instant?
+    ) -> Int {
         let fullHorizon = config.horizon, a = Self.actionSize, d = latentSize
         let wRun = Float(config.runningWeight) / Float(h), wEnd = Float(config.terminalWeight)
         let wAct = Float(config.actionWeight), wSmooth = Float(config.smoothnessWeight)
@@ -278,7 +285,8 @@ public final class LatentPlanner {
                                         }
                                         var c = w * s.squareRoot() + wAct * (ax * ax + ay * ay)
                                         if t > 0 {
-                                            let dx = ax - act[(k * fullHorizon + t - 1) * a], dy = ay - act[(k * fullHorizon + t - 1) * a + 1]
+                                            let dx = ax - act[(k * fullHorizon + t - 1) * a],
+                                                dy = ay - act[(k * fullHorizon + t - 1) * a + 1]
                                             c += wSmooth * (dx * dx + dy * dy)
                                         }
                                         cb[k] += c

@@ -68,7 +68,6 @@ public final class LatentRoadmap {
         childCost.mean + childCost.deviation + (checkCost.mean + checkCost.deviation) * Double(nodeCount)
     }
 
-
     public init(model: WorldModelFile, directions: Int = 16, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64) throws {
         guard (4...64).contains(directions), (1...16).contains(macroSteps), maxNodes >= 2, batch >= directions else {
             throw ModelError("roadmap: directions 4…64, macro steps 1…16, batch ≥ directions")
@@ -97,8 +96,9 @@ public final class LatentRoadmap {
 
     /// The search a planner configuration asks for (`roadmap_directions`, `roadmap_macro_steps`, `roadmap_max_nodes`).
     public convenience init(model: WorldModelFile, config: PlannerConfig) throws {
-        try self.init(model: model, directions: config.roadmapDirections, macroSteps: config.roadmapMacroSteps,
-                      maxNodes: config.roadmapMaxNodes)
+        try self.init(
+            model: model, directions: config.roadmapDirections, macroSteps: config.roadmapMacroSteps,
+            maxNodes: config.roadmapMaxNodes)
     }
 
     /// The unit effort of macro action `m`.
@@ -207,8 +207,10 @@ public final class LatentRoadmap {
 
     /// Searches to the end in one call (tests, tools).
     @discardableResult
-    public func search(from z0: UnsafeBufferPointer<Float>, goal g: UnsafeBufferPointer<Float>,
-                       mergeFactor: Float, goalFactor: Float) -> Bool {
+    public func search(
+        from z0: UnsafeBufferPointer<Float>, goal g: UnsafeBufferPointer<Float>,
+        mergeFactor: Float, goalFactor: Float
+    ) -> Bool {
         begin(from: z0, goal: g, mergeFactor: mergeFactor, goalFactor: goalFactor)
         return advance() == .found
     }

@@ -84,8 +84,10 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
         if !(minNoise >= 0 && minNoise <= noise) { p.append("min_noise: \(minNoise) must be in [0, noise]") }
         if !(0...0.9).contains(primitiveFraction) { p.append("primitive_fraction: \(primitiveFraction) is outside 0…0.9") }
         if !(1...64).contains(knotSpacing) { p.append("knot_spacing: \(knotSpacing) is outside 1…64 steps") }
-        for (name, w) in [("terminal_weight", terminalWeight), ("running_weight", runningWeight),
-                          ("action_weight", actionWeight), ("smoothness_weight", smoothnessWeight)] where !(w >= 0 && w.isFinite) {
+        for (name, w) in [
+            ("terminal_weight", terminalWeight), ("running_weight", runningWeight),
+            ("action_weight", actionWeight), ("smoothness_weight", smoothnessWeight),
+        ] where !(w >= 0 && w.isFinite) {
             p.append("\(name): \(w) must be ≥ 0")
         }
         if terminalWeight + runningWeight <= 0 { p.append("terminal_weight + running_weight must be > 0 (nothing pulls toward the goal)") }
@@ -94,7 +96,9 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
         if !(4...64).contains(roadmapDirections) { p.append("roadmap_directions: \(roadmapDirections) is outside 4…64") }
         if !(1...16).contains(roadmapMacroSteps) { p.append("roadmap_macro_steps: \(roadmapMacroSteps) is outside 1…16") }
         if !(16...100_000).contains(roadmapMaxNodes) { p.append("roadmap_max_nodes: \(roadmapMaxNodes) is outside 16…100000") }
-        if !(roadmapMergeFactor > 0 && roadmapMergeFactor <= 4) { p.append("roadmap_merge_factor: \(roadmapMergeFactor) must be in (0, 4]") }
+        if !(roadmapMergeFactor > 0 && roadmapMergeFactor <= 4) {
+            p.append("roadmap_merge_factor: \(roadmapMergeFactor) must be in (0, 4]")
+        }
         if !(0...4096).contains(blockedMoves) { p.append("blocked_moves: \(blockedMoves) is outside 0…4096") }
         if !(0...10_000).contains(maxStaleTicks) { p.append("max_stale_ticks: \(maxStaleTicks) is outside 0…10000 ticks") }
         if !(0...10_000).contains(wallFollowSteps) { p.append("wall_follow_steps: \(wallFollowSteps) is outside 0…10000") }

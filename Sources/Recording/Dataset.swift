@@ -71,8 +71,10 @@ public struct RecordedEpisode: Sendable {
     public var source: String
     public var frameCount: Int { width * height == 0 ? 0 : frames.count / (width * height) }
 
-    public init(index: Int, width: Int, height: Int, frames: [UInt8], actions: [Float], positions: [Float]?,
-                info: [String: Double], source: String) {
+    public init(
+        index: Int, width: Int, height: Int, frames: [UInt8], actions: [Float], positions: [Float]?,
+        info: [String: Double], source: String
+    ) {
         self.index = index
         self.width = width
         self.height = height
@@ -132,14 +134,14 @@ public final class DatasetWriter {
     public func finish() throws { try writer.finish() }
 
     static let actionSchema = #"""
-    {"type":"object","title":"cerebellum.Action","properties":{"episode":{"type":"integer"},"step":{"type":"integer"},"efforts":{"type":"array","items":{"type":"number"},"description":"applied efforts per channel, -1..1"},"proposed":{"type":"array","items":{"type":"number"}},"state":{"type":"string"}}}
-    """#
+        {"type":"object","title":"cerebellum.Action","properties":{"episode":{"type":"integer"},"step":{"type":"integer"},"efforts":{"type":"array","items":{"type":"number"},"description":"applied efforts per channel, -1..1"},"proposed":{"type":"array","items":{"type":"number"}},"state":{"type":"string"}}}
+        """#
     static let truthSchema = #"""
-    {"type":"object","title":"cerebellum.Truth","properties":{"episode":{"type":"integer"},"step":{"type":"integer"},"x":{"type":"number","description":"px"},"y":{"type":"number","description":"px"}}}
-    """#
+        {"type":"object","title":"cerebellum.Truth","properties":{"episode":{"type":"integer"},"step":{"type":"integer"},"x":{"type":"number","description":"px"},"y":{"type":"number","description":"px"}}}
+        """#
     static let episodeSchema = #"""
-    {"type":"object","title":"cerebellum.Episode","properties":{"episode":{"type":"integer"},"event":{"type":"string","enum":["begin","end"]},"info":{"type":"object","additionalProperties":{"type":"number"}}}}
-    """#
+        {"type":"object","title":"cerebellum.Episode","properties":{"episode":{"type":"integer"},"event":{"type":"string","enum":["begin","end"]},"info":{"type":"object","additionalProperties":{"type":"number"}}}}
+        """#
 }
 
 /// Reads the episodes of a dataset recording. Every error names the file and the message.
@@ -172,15 +174,19 @@ public enum DatasetReader {
             case DatasetTopics.episode:
                 let e = try json(EpisodeMessage.self)
                 if e.event == "begin" {
-                    current = RecordedEpisode(index: e.episode, width: 0, height: 0, frames: [], actions: [], positions: [],
-                                              info: e.info, source: "\(path)#\(e.episode)")
+                    current = RecordedEpisode(
+                        index: e.episode, width: 0, height: 0, frames: [], actions: [], positions: [],
+                        info: e.info, source: "\(path)#\(e.episode)")
                     hasTruth = false
                 } else if e.event == "end", var c = current {
                     if !hasTruth { c.positions = nil }
                     let n = c.frameCount
-                    guard n >= 2 else { throw MCAPError(path: path, "\(where_): episode \(c.index) has \(n) frame(s); an episode needs at least 2") }
+                    guard n >= 2 else {
+                        throw MCAPError(path: path, "\(where_): episode \(c.index) has \(n) frame(s); an episode needs at least 2")
+                    }
                     guard c.actions.count == 2 * n else {
-                        throw MCAPError(path: path, "\(where_): episode \(c.index) has \(n) frames but \(c.actions.count / 2) actions (one per frame)")
+                        throw MCAPError(
+                            path: path, "\(where_): episode \(c.index) has \(n) frames but \(c.actions.count / 2) actions (one per frame)")
                     }
                     if let p = c.positions, p.count != 2 * n {
                         throw MCAPError(path: path, "\(where_): episode \(c.index) has \(n) frames but \(p.count / 2) truth positions")
@@ -221,23 +227,23 @@ public enum DatasetReader {
 public enum CDRImage {
     /// The ros2msg schema with its dependencies, in the concatenated form ROS 2 bags use.
     public static let schemaText = """
-    std_msgs/Header header
-    uint32 height
-    uint32 width
-    string encoding
-    uint8 is_bigendian
-    uint32 step
-    uint8[] data
-    ================================================================================
-    MSG: std_msgs/Header
-    builtin_interfaces/Time stamp
-    string frame_id
-    ================================================================================
-    MSG: builtin_interfaces/Time
-    int32 sec
-    uint32 nanosec
+        std_msgs/Header header
+        uint32 height
+        uint32 width
+        string encoding
+        uint8 is_bigendian
+        uint32 step
+        uint8[] data
+        ================================================================================
+        MSG: std_msgs/Header
+        builtin_interfaces/Time stamp
+        string frame_id
+        ================================================================================
+        MSG: builtin_interfaces/Time
+        int32 sec
+        uint32 nanosec
 
-    """
+        """
 
     /// Encodes a gray frame; the stamp is the frame's timestamp on the robot's monotonic clock.
     public static func encode(_ frame: Frame, frameID: String) -> [UInt8] {
@@ -259,7 +265,9 @@ public enum CDRImage {
     /// Largest image side accepted from a recording (a recording is input from elsewhere).
     public static let maxSide = 4096
 
-    public static func decode(_ payload: ArraySlice<UInt8>, path: String, message: Int) throws -> (width: Int, height: Int, pixels: ArraySlice<UInt8>) {
+    public static func decode(_ payload: ArraySlice<UInt8>, path: String, message: Int) throws -> (
+        width: Int, height: Int, pixels: ArraySlice<UInt8>
+    ) {
         var r = CDRReader(bytes: payload, path: path, message: message)
         try r.header()
         _ = try r.u32(); _ = try r.u32()
@@ -273,7 +281,9 @@ public enum CDRImage {
         _ = try r.u8()
         let step = Int(try r.u32())
         let n = Int(try r.u32())
-        guard step == w, n == w * h else { throw MCAPError(path: path, "message \(message): image \(w)×\(h) with step \(step) and \(n) bytes") }
+        guard step == w, n == w * h else {
+            throw MCAPError(path: path, "message \(message): image \(w)×\(h) with step \(step) and \(n) bytes")
+        }
         return (w, h, try r.take(n))
     }
 }

@@ -155,9 +155,11 @@ public final class MCAPWriter {
         for k in channelCounts.keys.sorted() { counts.u16(k); counts.u64(channelCounts[k]!) }
         stats.byteArray(counts.bytes)
         group(.statistics, [stats.bytes])
-        group(.metadataIndex, metadataIndex.map { m in
-            var r = RecordBuilder(); r.u64(m.offset); r.u64(m.length); r.string(m.name); return r.bytes
-        })
+        group(
+            .metadataIndex,
+            metadataIndex.map { m in
+                var r = RecordBuilder(); r.u64(m.offset); r.u64(m.length); r.string(m.name); return r.bytes
+            })
         let summaryOffsetStart = offset
         for (op, start, length) in groups {
             var r = RecordBuilder(); r.u8(op.rawValue); r.u64(start); r.u64(length)
@@ -245,7 +247,9 @@ public struct MCAPFile: Sendable {
                 schemas[id] = MCAPSchema(id: id, name: name, encoding: enc)
             case .channel? where !sawDataEnd:
                 let id = try f.u16(), sid = try f.u16(), topic = try f.string(), enc = try f.string()
-                guard sid == 0 || schemas[sid] != nil else { throw MCAPError(path: path, "channel \(topic) at byte \(pos) names unknown schema \(sid)") }
+                guard sid == 0 || schemas[sid] != nil else {
+                    throw MCAPError(path: path, "channel \(topic) at byte \(pos) names unknown schema \(sid)")
+                }
                 channels[id] = MCAPChannel(id: id, schemaID: sid, topic: topic, messageEncoding: enc)
             case .message?:
                 let ch = try f.u16(), seq = try f.u32(), lt = try f.u64(), pt = try f.u64()
@@ -305,7 +309,9 @@ struct FieldReader {
     mutating func string() throws -> String {
         let n = Int(try u32())
         let r = try take(n)
-        guard let s = String(validating: bytes[r], as: UTF8.self) else { throw MCAPError(path: path, "invalid UTF-8 at byte \(r.lowerBound)") }
+        guard let s = String(validating: bytes[r], as: UTF8.self) else {
+            throw MCAPError(path: path, "invalid UTF-8 at byte \(r.lowerBound)")
+        }
         return s
     }
     mutating func stringMap() throws -> [String: String] {

@@ -46,7 +46,9 @@ public struct GrayImage: Sendable, Equatable {
                 width = u32(body); height = u32(body + 4)
                 let depth = Int(bytes[body + 8]); colorType = Int(bytes[body + 9])
                 guard depth == 8 else { throw ImageError("bit depth \(depth) is not supported (8 only)") }
-                guard [0, 2, 4, 6].contains(colorType) else { throw ImageError("colour type \(colorType) is not supported (gray, RGB, with or without alpha)") }
+                guard [0, 2, 4, 6].contains(colorType) else {
+                    throw ImageError("colour type \(colorType) is not supported (gray, RGB, with or without alpha)")
+                }
                 guard bytes[body + 12] == 0 else { throw ImageError("interlaced PNGs are not supported") }
                 guard width > 0, height > 0, width <= GrayImage.maxSide, height <= GrayImage.maxSide else {
                     throw ImageError("size \(width)×\(height) is out of range (1...\(GrayImage.maxSide) per side)")
@@ -64,7 +66,9 @@ public struct GrayImage: Sendable, Equatable {
         let stride = width * channels
         // The image data inflates to exactly this; a stream that would give more is refused as it inflates.
         let raw = try zlibDecompress(idat, maxOutput: height * (stride + 1))
-        guard raw.count >= height * (stride + 1) else { throw ImageError("image data holds \(raw.count) bytes, \(height * (stride + 1)) needed") }
+        guard raw.count >= height * (stride + 1) else {
+            throw ImageError("image data holds \(raw.count) bytes, \(height * (stride + 1)) needed")
+        }
         var previous = [UInt8](repeating: 0, count: stride), row = [UInt8](repeating: 0, count: stride)
         var gray = [UInt8](repeating: 0, count: width * height)
         for y in 0..<height {
@@ -116,8 +120,9 @@ public func zlibDecompress(_ data: [UInt8], maxOutput: Int = 64 << 20) throws ->
             guard out.count + len <= maxOutput else { throw inflatesPast(maxOutput) }
             for _ in 0..<len { out.append(UInt8(try reader.bits(8))) }
         case 1:
-            try inflateBlock(&reader, &out, literals: Huffman(lengths: Huffman.fixedLiteralLengths),
-                             distances: Huffman(lengths: Huffman.fixedDistanceLengths), maxOutput: maxOutput)
+            try inflateBlock(
+                &reader, &out, literals: Huffman(lengths: Huffman.fixedLiteralLengths),
+                distances: Huffman(lengths: Huffman.fixedDistanceLengths), maxOutput: maxOutput)
         case 2:
             let hlit = try reader.bits(5) + 257, hdist = try reader.bits(5) + 1, hclen = try reader.bits(4) + 4
             let order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
@@ -137,8 +142,9 @@ public func zlibDecompress(_ data: [UInt8], maxOutput: Int = 64 << 20) throws ->
                 }
             }
             guard lengths.count == hlit + hdist else { throw ImageError("code lengths overrun") }
-            try inflateBlock(&reader, &out, literals: Huffman(lengths: Array(lengths[0..<hlit])),
-                             distances: Huffman(lengths: Array(lengths[hlit...])), maxOutput: maxOutput)
+            try inflateBlock(
+                &reader, &out, literals: Huffman(lengths: Array(lengths[0..<hlit])),
+                distances: Huffman(lengths: Array(lengths[hlit...])), maxOutput: maxOutput)
         default: throw ImageError("reserved deflate block type")
         }
     }
@@ -151,13 +157,19 @@ public func zlibDecompress(_ data: [UInt8], maxOutput: Int = 64 << 20) throws ->
     return out
 }
 
-private let lengthBase = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258]
+private let lengthBase = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
+]
 private let lengthExtra = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-private let distanceBase = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
-                            4097, 6145, 8193, 12289, 16385, 24577]
+private let distanceBase = [
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
+    4097, 6145, 8193, 12289, 16385, 24577,
+]
 private let distanceExtra = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
 
-private func inflatesPast(_ limit: Int) -> ImageError { ImageError("compressed data inflates past \(limit) bytes (the most this image can hold)") }
+private func inflatesPast(_ limit: Int) -> ImageError {
+    ImageError("compressed data inflates past \(limit) bytes (the most this image can hold)")
+}
 
 private func inflateBlock(_ r: inout BitReader, _ out: inout [UInt8], literals: Huffman, distances: Huffman, maxOutput: Int) throws {
     while true {
@@ -233,7 +245,8 @@ private struct Huffman {
     }
 
     /// The fixed code's lengths (RFC 1951 §3.2.6).
-    static let fixedLiteralLengths = [Int](repeating: 8, count: 144) + [Int](repeating: 9, count: 112)
+    static let fixedLiteralLengths =
+        [Int](repeating: 8, count: 144) + [Int](repeating: 9, count: 112)
         + [Int](repeating: 7, count: 24) + [Int](repeating: 8, count: 8)
     static let fixedDistanceLengths = [Int](repeating: 5, count: 30)
 }

@@ -11,8 +11,10 @@ public struct TrajectorySheet: Sendable {
         public var path: [(Double, Double)]
         public var success: Bool
         public var label: String
-        public init(walls: [(Double, Double, Double, Double)], start: (Double, Double), goal: (Double, Double),
-                    path: [(Double, Double)], success: Bool, label: String) {
+        public init(
+            walls: [(Double, Double, Double, Double)], start: (Double, Double), goal: (Double, Double),
+            path: [(Double, Double)], success: Bool, label: String
+        ) {
             (self.walls, self.start, self.goal, self.path, self.success, self.label) = (walls, start, goal, path, success, label)
         }
     }
@@ -35,8 +37,9 @@ public struct TrajectorySheet: Sendable {
         let side = Int(worldSize) * scale, gap = 6, header = 22, caption = 12
         let cols = max(1, min(columns, panels.count))
         let rows = (panels.count + cols - 1) / cols
-        var img = RGBImage(width: max(cols * (side + gap) + gap, RGBImage.textWidth(title) + 2 * gap),
-                           height: header + rows * (side + caption + gap) + gap)
+        var img = RGBImage(
+            width: max(cols * (side + gap) + gap, RGBImage.textWidth(title) + 2 * gap),
+            height: header + rows * (side + caption + gap) + gap)
         img.text(title, x: gap, y: 6, .black)
         let s = Double(scale)
         for (i, p) in panels.enumerated() {

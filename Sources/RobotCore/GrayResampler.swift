@@ -47,8 +47,10 @@ public struct GrayResampler: Sendable {
     }
 
     /// Fails (with the reason) when the crop does not fit the source or sizes are not positive.
-    public init(sourceWidth: Int, sourceHeight: Int, bytesPerLine: Int, layout: Layout, crop: Rect?,
-                outputWidth: Int, outputHeight: Int, limitedRange: Bool = false) throws(ResamplerError) {
+    public init(
+        sourceWidth: Int, sourceHeight: Int, bytesPerLine: Int, layout: Layout, crop: Rect?,
+        outputWidth: Int, outputHeight: Int, limitedRange: Bool = false
+    ) throws(ResamplerError) {
         guard sourceWidth > 0, sourceHeight > 0, outputWidth > 0, outputHeight > 0 else {
             throw ResamplerError(message: "image sizes must be positive")
         }
@@ -56,8 +58,11 @@ public struct GrayResampler: Sendable {
         guard bytesPerLine >= sourceWidth * bpp else {
             throw ResamplerError(message: "bytes per line \(bytesPerLine) < width \(sourceWidth) × \(bpp)")
         }
-        let c = crop ?? GrayResampler.centredCrop(sourceWidth: sourceWidth, sourceHeight: sourceHeight,
-                                                  outputWidth: outputWidth, outputHeight: outputHeight)
+        let c =
+            crop
+            ?? GrayResampler.centredCrop(
+                sourceWidth: sourceWidth, sourceHeight: sourceHeight,
+                outputWidth: outputWidth, outputHeight: outputHeight)
         guard c.x >= 0, c.y >= 0, c.width > 0, c.height > 0, c.x + c.width <= sourceWidth, c.y + c.height <= sourceHeight else {
             throw ResamplerError(message: "crop \(c) does not fit the \(sourceWidth)×\(sourceHeight) image")
         }

@@ -53,7 +53,9 @@ public struct Faults: OptionSet, Sendable, Hashable, CustomStringConvertible {
     /// Faults that are hardware facts: latched in any state, armed or not.
     public static let latchAlways: Faults = [.eStop, .eStopUnreadable, .cameraLost, .actuatorFailure, .modelOutputInvalid, .outputsCut]
     /// Faults about the control pipeline being alive: latched while armed; before arming they are pre-arm checks.
-    public static let latchWhileArmed: Faults = [.staleFrame, .loopWatchdog, .heartbeatLost, .teleopLinkLost, .modelSurprised, .plannerStarved]
+    public static let latchWhileArmed: Faults = [
+        .staleFrame, .loopWatchdog, .heartbeatLost, .teleopLinkLost, .modelSurprised, .plannerStarved,
+    ]
 
     public var description: String {
         let names = Self.all.filter { contains($0.0) }.map(\.1)

@@ -47,9 +47,11 @@ public struct TickInputs: Sendable {
     /// The world model's output holds a NaN or ∞.
     public var modelOutputInvalid: Bool
 
-    public init(now: Instant, eStop: InputReading, frameTimestamp: Instant?, cameraFailure: DeviceFailure? = nil,
-                consecutiveOverruns: Int = 0, teleopLinkLost: Bool = false, modelSurprised: Bool = false,
-                plannerStarved: Bool = false, modelOutputInvalid: Bool = false) {
+    public init(
+        now: Instant, eStop: InputReading, frameTimestamp: Instant?, cameraFailure: DeviceFailure? = nil,
+        consecutiveOverruns: Int = 0, teleopLinkLost: Bool = false, modelSurprised: Bool = false,
+        plannerStarved: Bool = false, modelOutputInvalid: Bool = false
+    ) {
         self.now = now
         self.eStop = eStop
         self.frameTimestamp = frameTimestamp

@@ -94,10 +94,12 @@ public struct SafetyConfig: Sendable, Equatable {
     /// What a "planner starved" report does: latch a fault, slow down, or only count it.
     public var starvationResponse: SurpriseAction = .stop
 
-    public init(channels: [ChannelLimits], tickPeriod: Duration, window: Duration = .milliseconds(250),
-                maxWindowChange: Double, maxFrameAge: Duration, maxConsecutiveOverruns: Int,
-                stallTimeout: Duration, heartbeatTimeout: Duration, surpriseResponse: SurpriseAction = .stop, slowFactor: Double = 0.3,
-                starvationResponse: SurpriseAction = .stop) {
+    public init(
+        channels: [ChannelLimits], tickPeriod: Duration, window: Duration = .milliseconds(250),
+        maxWindowChange: Double, maxFrameAge: Duration, maxConsecutiveOverruns: Int,
+        stallTimeout: Duration, heartbeatTimeout: Duration, surpriseResponse: SurpriseAction = .stop, slowFactor: Double = 0.3,
+        starvationResponse: SurpriseAction = .stop
+    ) {
         self.channels = channels
         self.tickPeriod = tickPeriod
         self.window = window
@@ -118,7 +120,9 @@ public struct SafetyConfig: Sendable, Equatable {
         for c in channels {
             if !(c.minEffort >= -1 && c.minEffort <= 0) { p.append("\(c.name).min_effort \(c.minEffort) must be in [-1, 0]") }
             if !(c.maxEffort >= 0 && c.maxEffort <= 1) { p.append("\(c.name).max_effort \(c.maxEffort) must be in [0, 1]") }
-            if !(c.maxSlewPerSecond > 0 && c.maxSlewPerSecond.isFinite) { p.append("\(c.name).slew_per_s \(c.maxSlewPerSecond) must be > 0") }
+            if !(c.maxSlewPerSecond > 0 && c.maxSlewPerSecond.isFinite) {
+                p.append("\(c.name).slew_per_s \(c.maxSlewPerSecond) must be > 0")
+            }
             p += c.calibration.problems().map { "\(c.name): \($0)" }
         }
         if tickPeriod <= .zero { p.append("tick period must be > 0") }

@@ -24,8 +24,10 @@ public struct SmoothRandomActions: Sendable {
     private var pushLeft = 0
     private var rng: SeededGenerator
 
-    public init(seed: UInt64, persistence: Double = 0.8, scale: Double = 0.6,
-                pushProbability: Double = 0, pushSteps: ClosedRange<Int> = 6...20) {
+    public init(
+        seed: UInt64, persistence: Double = 0.8, scale: Double = 0.6,
+        pushProbability: Double = 0, pushSteps: ClosedRange<Int> = 6...20
+    ) {
         self.persistence = persistence
         self.scale = scale
         self.pushProbability = pushProbability
@@ -41,7 +43,8 @@ public struct SmoothRandomActions: Sendable {
         }
         if pushProbability > 0 && rng.uniform(0, 1) < pushProbability {
             // Half the pushes run across the rooms (within 20° of horizontal), at the middle wall and its door.
-            let angle = rng.uniform(0, 1) < horizontalPushShare
+            let angle =
+                rng.uniform(0, 1) < horizontalPushShare
                 ? (rng.uniform(0, 1) < 0.5 ? 0 : Double.pi) + rng.uniform(-0.35, 0.35)
                 : rng.uniform(0, 2 * Double.pi)
             current = Vec2(cos(angle), sin(angle))

@@ -54,7 +54,8 @@ public enum ConsoleLineError: Error, Sendable, Equatable, CustomStringConvertibl
         case .usage(let text): text
         case .badChecksum: "bad or missing checksum"
         case .malformedSentence(let why): "malformed sentence: \(why)"
-        case .unsigned: "this link takes signed commands only (serial_console.key_file); estop, status, help, limits and session need no signature"
+        case .unsigned:
+            "this link takes signed commands only (serial_console.key_file); estop, status, help, limits and session need no signature"
         case .badSignature: "bad signature"
         case .staleSequence(let got, let last): "sequence \(got) is not above the last accepted \(last): replay refused"
         case .signingNotConfigured: "this link has no key (serial_console.key_file): signed sentences are not accepted"
@@ -102,7 +103,9 @@ public enum Sentence {
         guard line.first == "$", let star = line.lastIndex(of: "*") else { return .failure(.badChecksum) }
         let body = line[line.index(after: line.startIndex)..<star]
         let digits = line[line.index(after: star)...]
-        guard digits.count == 4, digits.allSatisfy(\.isHexDigit), let given = UInt16(digits, radix: 16) else { return .failure(.badChecksum) }
+        guard digits.count == 4, digits.allSatisfy(\.isHexDigit), let given = UInt16(digits, radix: 16) else {
+            return .failure(.badChecksum)
+        }
         guard given == checksum(Array(body.utf8)) else { return .failure(.badChecksum) }
         return .success(body)
     }
@@ -150,11 +153,15 @@ private func parseWords(_ words: [String], channels: [String], machine: Bool) ->
     case "session": return noArgs(.session)
     case "keys": return machine ? .failure(.usage("keys is for people")) : noArgs(.keys)
     case "mode":
-        guard args.count == 1, let m = ControlMode(rawValue: args[0].lowercased()) else { return .failure(.usage("usage: mode auto|teleop")) }
+        guard args.count == 1, let m = ControlMode(rawValue: args[0].lowercased()) else {
+            return .failure(.usage("usage: mode auto|teleop"))
+        }
         return .success(.mode(m))
     case "set":
         let names = channels.map { $0.lowercased() }
-        guard args.count == 2 else { return .failure(.usage("usage: set CHANNEL VALUE (channels: \(channels.joined(separator: ", ")); value in -1…1)")) }
+        guard args.count == 2 else {
+            return .failure(.usage("usage: set CHANNEL VALUE (channels: \(channels.joined(separator: ", ")); value in -1…1)"))
+        }
         let ch = names.firstIndex(of: args[0].lowercased()) ?? Int(args[0]).flatMap { $0 >= 0 && $0 < channels.count ? $0 : nil }
         guard let ch else { return .failure(.usage("no channel \"\(args[0])\" (channels: \(channels.joined(separator: ", ")))")) }
         guard let v = effort(args[1]) else { return .failure(.usage("value must be a number in -1…1")) }

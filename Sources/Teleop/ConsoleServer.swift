@@ -25,7 +25,8 @@ public final class ConsoleServer: @unchecked Sendable {
     public private(set) var heartbeatLosses = 0
     private var lastInput: ContinuousClock.Instant?
 
-    public init(transport: ConsoleTransport, session: ConsoleSession, heartbeat: Duration? = nil, log: @escaping @Sendable (String) -> Void) {
+    public init(transport: ConsoleTransport, session: ConsoleSession, heartbeat: Duration? = nil, log: @escaping @Sendable (String) -> Void)
+    {
         self.transport = transport
         self.session = session
         self.heartbeat = heartbeat
@@ -50,7 +51,9 @@ public final class ConsoleServer: @unchecked Sendable {
             log("teleop: operator heard on \(transport.name)")
         } else if lastInput != nil {
             heartbeatLosses += 1
-            log("teleop: nothing from the operator on \(transport.name) for \(Int(heartbeat.inMilliseconds)) ms (serial_console.heartbeat_ms): link lost")
+            log(
+                "teleop: nothing from the operator on \(transport.name) for \(Int(heartbeat.inMilliseconds)) ms (serial_console.heartbeat_ms): link lost"
+            )
         }
     }
 
@@ -67,7 +70,9 @@ public final class ConsoleServer: @unchecked Sendable {
                 backoff = .milliseconds(100)
                 lastInput = nil
                 publishPresence()
-                log("teleop: console open on \(transport.name)" + (heartbeat == nil ? "" : "; waiting for the operator's first byte (heartbeat)"))
+                log(
+                    "teleop: console open on \(transport.name)"
+                        + (heartbeat == nil ? "" : "; waiting for the operator's first byte (heartbeat)"))
                 send(session.greeting())
             } catch {
                 reconnects += 1

@@ -19,9 +19,11 @@ public struct ConsoleSettings: Sendable, Equatable {
     /// With a key, commands that move or arm must be signed sentences (`LinkSigner`).
     public var signer: LinkSigner?
 
-    public init(channels: [String], deadman: Duration = .milliseconds(300), keyHold: Duration = .milliseconds(600),
-                keySpeed: Double = 0.5, horizontal: (channel: Int, sign: Double) = (0, 1),
-                vertical: (channel: Int, sign: Double) = (1, -1), signer: LinkSigner? = nil) {
+    public init(
+        channels: [String], deadman: Duration = .milliseconds(300), keyHold: Duration = .milliseconds(600),
+        keySpeed: Double = 0.5, horizontal: (channel: Int, sign: Double) = (0, 1),
+        vertical: (channel: Int, sign: Double) = (1, -1), signer: LinkSigner? = nil
+    ) {
         self.signer = signer
         self.channels = channels
         self.deadman = deadman
@@ -91,8 +93,9 @@ public final class ConsoleSession {
     public func greeting() -> [UInt8] {
         guard settings.signer != nil else { return bytes("\r\ncerebellum teleop console — type help\r\n" + prompt) }
         newSession()
-        return bytes("\r\ncerebellum teleop console — signed link: commands that move or arm are signed sentences; type help\r\n"
-                     + sessionSentence() + "\r\n" + prompt)
+        return bytes(
+            "\r\ncerebellum teleop console — signed link: commands that move or arm are signed sentences; type help\r\n"
+                + sessionSentence() + "\r\n" + prompt)
     }
 
     private func sessionSentence() -> String { Sentence.make("SESSION,\(hex(nonce, digits: 16))") }
@@ -140,8 +143,10 @@ public final class ConsoleSession {
             case .success(let parsed):
                 guard queued.count < Self.maxQueued else {
                     counters.queueFull += 1
-                    out += bytes(parsed.machine ? Sentence.make("ERR,BUSY") + "\r\n"
-                                 : "busy: \(queued.count) commands are waiting for the loop; line dropped\r\n" + prompt)
+                    out += bytes(
+                        parsed.machine
+                            ? Sentence.make("ERR,BUSY") + "\r\n"
+                            : "busy: \(queued.count) commands are waiting for the loop; line dropped\r\n" + prompt)
                     continue
                 }
                 queued.append(parsed)
@@ -165,11 +170,15 @@ public final class ConsoleSession {
         if let c = eStopConfirmation {
             if link.eStopsWaiting == 0 {
                 eStopConfirmation = nil
-                out += bytes(c.machine ? Sentence.make("OK,ESTOP") + "\r\n" : "E-STOP latched: outputs neutral; reset clears it\r\n"
-                             + (inKeyMode ? "" : prompt))
+                out += bytes(
+                    c.machine
+                        ? Sentence.make("OK,ESTOP") + "\r\n"
+                        : "E-STOP latched: outputs neutral; reset clears it\r\n"
+                            + (inKeyMode ? "" : prompt))
             } else if now() - c.posted > Self.replyTimeout {
                 eStopConfirmation = nil
-                out += bytes(c.machine ? Sentence.make("ERR,NOLOOP") + "\r\n" : "the control loop did not latch the e-stop: it is not running\r\n")
+                out += bytes(
+                    c.machine ? Sentence.make("ERR,NOLOOP") + "\r\n" : "the control loop did not latch the e-stop: it is not running\r\n")
             }
         }
         if let p = pending {
@@ -216,7 +225,9 @@ public final class ConsoleSession {
             let s = link.snapshot
             if m {
                 let out = (0..<s.output.count).map { String(format2(s.output[$0])) }.joined(separator: ",")
-                return bytes(Sentence.make("STATUS,\(s.state.rawValue.uppercased()),\(s.mode.rawValue.uppercased()),\(s.latched.rawValue),\(out)") + "\r\n")
+                return bytes(
+                    Sentence.make("STATUS,\(s.state.rawValue.uppercased()),\(s.mode.rawValue.uppercased()),\(s.latched.rawValue),\(out)")
+                        + "\r\n")
             }
             return bytes(statusText(s).joined(separator: "\r\n") + "\r\n" + prompt)
         case .limits:
@@ -241,9 +252,11 @@ public final class ConsoleSession {
             return request(.goal(name), line)
         case .session:
             if m { return bytes((settings.signer == nil ? Sentence.make("ERR,NOKEY") : sessionSentence()) + "\r\n") }
-            return bytes((settings.signer == nil ? "this link is not signed (no serial_console.key_file)"
-                          : "session \(hex(nonce, digits: 16)); sign with: cerebellum console-sign --key-file FILE --session \(hex(nonce, digits: 16)) --sequence N BODY")
-                         + "\r\n" + prompt)
+            return bytes(
+                (settings.signer == nil
+                    ? "this link is not signed (no serial_console.key_file)"
+                    : "session \(hex(nonce, digits: 16)); sign with: cerebellum console-sign --key-file FILE --session \(hex(nonce, digits: 16)) --sequence N BODY")
+                    + "\r\n" + prompt)
         case .keys:
             inKeyMode = true
             return bytes("key drive: w a s d or arrows move, space stops, + - speed, ! e-stop, q leaves\r\n") + keyLine()
@@ -361,20 +374,26 @@ public final class ConsoleSession {
         case .mode(let mode, let disarmed):
             if m { return Sentence.make("OK,MODE,\(mode.rawValue.uppercased())") + "\r\n" }
             switch mode {
-            case .teleop: return "teleop: the operator drives (drive, set, keys); the dead-man stops outputs after \(Int(settings.deadman.inMilliseconds)) ms without a command\r\n"
+            case .teleop:
+                return
+                    "teleop: the operator drives (drive, set, keys); the dead-man stops outputs after \(Int(settings.deadman.inMilliseconds)) ms without a command\r\n"
             case .auto: return disarmed ? "autonomy selected, in a DISARMED hold: arm to let it drive\r\n" : "autonomy drives\r\n"
             }
         }
     }
 
     func statusText(_ s: LoopSnapshot) -> [String] {
-        var lines = ["state \(s.state.rawValue), mode \(s.mode.rawValue), tick \(s.tick)",
-                     "outputs " + describe(s.output) + (s.operatorLive ? " (operator command live)" : "")]
+        var lines = [
+            "state \(s.state.rawValue), mode \(s.mode.rawValue), tick \(s.tick)",
+            "outputs " + describe(s.output) + (s.operatorLive ? " (operator command live)" : ""),
+        ]
         lines.append("latched faults: \(s.latched)")
         if !s.active.isEmpty { lines.append("causes present: \(s.active)") }
         if let t = s.lastTakeoverTicks { lines.append("last takeover: operator command reached the outputs in \(t) tick(s)") }
         let c = counters
-        lines.append("console: \(c.bytes) bytes, \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong lines")
+        lines.append(
+            "console: \(c.bytes) bytes, \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong lines"
+        )
         return lines
     }
 

@@ -31,7 +31,9 @@ public struct LinkSigner: Sendable {
             throw LinkKeyError("\(path): cannot read the key file")
         }
         let digits = text.filter { !$0.isWhitespace }
-        guard digits.count % 2 == 0, digits.allSatisfy(\.isHexDigit) else { throw LinkKeyError("\(path): the key file must hold hex digits only") }
+        guard digits.count % 2 == 0, digits.allSatisfy(\.isHexDigit) else {
+            throw LinkKeyError("\(path): the key file must hold hex digits only")
+        }
         var key: [UInt8] = []
         var i = digits.startIndex
         while i < digits.endIndex {
@@ -63,7 +65,9 @@ public struct LinkSigner: Sendable {
     }
 
     /// Checks the fields of a signed sentence's body (`SEQ,TAG,BODY`, after `S,`): the inner body, or why not.
-    func verify(_ fields: Substring, nonce: UInt64, after lastSequence: UInt64) -> Result<(sequence: UInt64, body: Substring), ConsoleLineError> {
+    func verify(_ fields: Substring, nonce: UInt64, after lastSequence: UInt64) -> Result<
+        (sequence: UInt64, body: Substring), ConsoleLineError
+    > {
         let parts = fields.split(separator: ",", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let sequence = UInt64(parts[0]), parts[1].count == 16 else {
             return .failure(.malformedSentence("a signed sentence is S,SEQ,TAG,BODY"))

@@ -45,11 +45,15 @@ public enum WorldModelArchitecture {
     public static func hybridEncoder(latent: Int = latentSize) -> [LayerSpec] {
         let k = hybridKeypoints, kl = min(hybridKeypointLatent, latent - 1)
         let branches: [[LayerSpec]] = [
-            [.conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-             .conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-             .flatten, .linear(inFeatures: 4 * 4 * 32, outFeatures: latent - kl)],
-            [.conv2d(inChannels: 32, outChannels: k, kernel: 1, stride: 1, padding: 0), .spatialSoftArgmax,
-             .linear(inFeatures: 2 * k, outFeatures: kl)],
+            [
+                .conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+                .conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+                .flatten, .linear(inFeatures: 4 * 4 * 32, outFeatures: latent - kl),
+            ],
+            [
+                .conv2d(inChannels: 32, outChannels: k, kernel: 1, stride: 1, padding: 0), .spatialSoftArgmax,
+                .linear(inFeatures: 2 * k, outFeatures: kl),
+            ],
         ]
         return [
             .conv2d(inChannels: 1, outChannels: 16, kernel: 3, stride: 2, padding: 1), .activation(.relu),
@@ -66,35 +70,43 @@ public enum WorldModelArchitecture {
     /// (u, v) of its softmax over pixels, coordinates that move linearly with what the map tracks (the
     /// agent's dot, the door, the wall). A linear map takes the 2·`keypoints` coordinates to the latent.
     /// ≈ 2.5 M multiply-accumulates per frame.
-    public static func keypointEncoder(latent: Int = latentSize) -> [LayerSpec] { [
-        .conv2d(inChannels: 1, outChannels: 16, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-        .conv2d(inChannels: 16, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-        .conv2d(inChannels: 32, outChannels: keypoints, kernel: 3, stride: 1, padding: 1),
-        .spatialSoftArgmax,
-        .linear(inFeatures: 2 * keypoints, outFeatures: latent),
-    ] }
+    public static func keypointEncoder(latent: Int = latentSize) -> [LayerSpec] {
+        [
+            .conv2d(inChannels: 1, outChannels: 16, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+            .conv2d(inChannels: 16, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+            .conv2d(inChannels: 32, outChannels: keypoints, kernel: 3, stride: 1, padding: 1),
+            .spatialSoftArgmax,
+            .linear(inFeatures: 2 * keypoints, outFeatures: latent),
+        ]
+    }
 
     /// Four strided 3×3 convolutions (64 → 32 → 16 → 8 → 4 pixels) with ReLU, then a linear map of
     /// the 4×4×32 features to the latent. ≈ 2.1 M multiply-accumulates per frame.
-    public static func convolutionalEncoder(latent: Int = latentSize) -> [LayerSpec] { [
-        .conv2d(inChannels: 1, outChannels: 16, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-        .conv2d(inChannels: 16, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-        .conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-        .conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-        .flatten,
-        .linear(inFeatures: 4 * 4 * 32, outFeatures: latent),
-    ] }
+    public static func convolutionalEncoder(latent: Int = latentSize) -> [LayerSpec] {
+        [
+            .conv2d(inChannels: 1, outChannels: 16, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+            .conv2d(inChannels: 16, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+            .conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+            .conv2d(inChannels: 32, outChannels: 32, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+            .flatten,
+            .linear(inFeatures: 4 * 4 * 32, outFeatures: latent),
+        ]
+    }
 
     /// The predictor's residual branch f in z_{t+1} = z_t + f([z_t, a_t]): an MLP of `hidden` units.
     public static func predictor(latent: Int = latentSize, hidden: Int) -> [LayerSpec] {
-        [.linear(inFeatures: latent + actionSize, outFeatures: hidden), .activation(.relu),
-         .linear(inFeatures: hidden, outFeatures: hidden), .activation(.relu),
-         .linear(inFeatures: hidden, outFeatures: latent)]
+        [
+            .linear(inFeatures: latent + actionSize, outFeatures: hidden), .activation(.relu),
+            .linear(inFeatures: hidden, outFeatures: hidden), .activation(.relu),
+            .linear(inFeatures: hidden, outFeatures: latent),
+        ]
     }
 
     /// The inverse-dynamics head (training only): the action a_t from [z_t, z_{t+1}].
     public static func inverseDynamics(latent: Int = latentSize, hidden: Int) -> [LayerSpec] {
-        [.linear(inFeatures: 2 * latent, outFeatures: hidden), .activation(.relu),
-         .linear(inFeatures: hidden, outFeatures: actionSize)]
+        [
+            .linear(inFeatures: 2 * latent, outFeatures: hidden), .activation(.relu),
+            .linear(inFeatures: hidden, outFeatures: actionSize),
+        ]
     }
 }

@@ -23,7 +23,8 @@ public struct ModelEvaluation: Sendable, Codable {
     public var spread: LatentSpread
 
     /// Encodes every frame (fp32 and int8), fits and tests the probe, rolls the predictor out.
-    public static func run(model: WorldModelFile, episodes: [Episode], horizon: Int = 16, rolloutStride: Int = 4) throws -> ModelEvaluation {
+    public static func run(model: WorldModelFile, episodes: [Episode], horizon: Int = 16, rolloutStride: Int = 4) throws -> ModelEvaluation
+    {
         guard episodes.count >= 2 else { throw DatasetError("evaluation needs at least two episodes (probe fit and test halves)") }
         guard episodes.allSatisfy({ $0.positions != nil }) else {
             throw DatasetError("evaluation needs true positions (/cerebellum/truth): record on a simulated board")
@@ -89,9 +90,10 @@ public struct ModelEvaluation: Sendable, Codable {
         let spread = LatentSpread(latents: latents.flatMap { $0 }, dim: d)
         let pe = (0..<horizon).map { counts[$0] > 0 ? se[$0] / Double(counts[$0]) : .nan }
         cos.sort()
-        return ModelEvaluation(episodes: episodes.count, frames: cos.count, predictionError: pe,
-                               relativePredictionError: spread.relativeToVariance(pe), rollouts: rollouts,
-                               probeR2: r2, probeR2Overall: r2all, probeR2Int8: r2q, probeR2Int8Overall: r2qall, probeRMSErrorPx: rms,
-                               minCosineInt8: cos.first ?? .nan, medianCosineInt8: quantile(sorted: cos, 0.5), spread: spread)
+        return ModelEvaluation(
+            episodes: episodes.count, frames: cos.count, predictionError: pe,
+            relativePredictionError: spread.relativeToVariance(pe), rollouts: rollouts,
+            probeR2: r2, probeR2Overall: r2all, probeR2Int8: r2q, probeR2Int8Overall: r2qall, probeRMSErrorPx: rms,
+            minCosineInt8: cos.first ?? .nan, medianCosineInt8: quantile(sorted: cos, 0.5), spread: spread)
     }
 }

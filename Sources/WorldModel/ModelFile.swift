@@ -21,8 +21,10 @@ public struct WorldModelFile: Sendable {
     /// Training summary (JSON text), shown by `eval-model`.
     public var training: String
 
-    public init(encoderLayers: [LayerSpec], predictorLayers: [LayerSpec], encoder: Parameters, predictor: Parameters,
-                quantizedEncoder: QuantizedParameters, latentSize: Int, frameShape: [Int], training: String) {
+    public init(
+        encoderLayers: [LayerSpec], predictorLayers: [LayerSpec], encoder: Parameters, predictor: Parameters,
+        quantizedEncoder: QuantizedParameters, latentSize: Int, frameShape: [Int], training: String
+    ) {
         self.encoderLayers = encoderLayers
         self.predictorLayers = predictorLayers
         self.encoder = encoder
@@ -41,7 +43,9 @@ public struct WorldModelFile: Sendable {
     public static func parse(_ file: SafetensorsFile, path: String) throws -> WorldModelFile {
         func fail(_ why: String) -> ModelError { ModelError("\(path): \(why)") }
         guard file.metadata["kind"] == kind else {
-            throw fail("not a cerebellum world model (metadata kind is \(file.metadata["kind"].map { "\"\($0)\"" } ?? "missing"), expected \"\(kind)\")")
+            throw fail(
+                "not a cerebellum world model (metadata kind is \(file.metadata["kind"].map { "\"\($0)\"" } ?? "missing"), expected \"\(kind)\")"
+            )
         }
         func layers(_ key: String) throws -> [LayerSpec] {
             guard let json = file.metadata[key] else { throw fail("metadata has no \"\(key)\" layer list") }
@@ -52,7 +56,8 @@ public struct WorldModelFile: Sendable {
             throw fail("metadata latent_size missing or not an integer in 1...4096")
         }
         guard let shapeText = file.metadata["frame_shape"],
-              let shape = try? JSONDecoder().decode([Int].self, from: Data(shapeText.utf8)), shape.count == 3 else {
+            let shape = try? JSONDecoder().decode([Int].self, from: Data(shapeText.utf8)), shape.count == 3
+        else {
             throw fail("metadata frame_shape missing or not [h, w, c]")
         }
         guard (1...4096).contains(shape[0]), (1...4096).contains(shape[1]), (1...4).contains(shape[2]) else {
@@ -62,7 +67,9 @@ public struct WorldModelFile: Sendable {
         for (name, t) in file.tensors {
             if name.hasPrefix("encoder_int8.") {
                 if let f = t.as(Float.self), let bad = f.firstNonFinite {
-                    throw fail("tensor \"\(name)\" holds a non-finite value (\(bad.value) at element \(bad.index)): a model with NaN or ∞ weights is refused")
+                    throw fail(
+                        "tensor \"\(name)\" holds a non-finite value (\(bad.value) at element \(bad.index)): a model with NaN or ∞ weights is refused"
+                    )
                 }
                 q[String(name.dropFirst(13))] = t
                 continue
@@ -70,12 +77,17 @@ public struct WorldModelFile: Sendable {
             let isEnc = name.hasPrefix("encoder."), isPred = name.hasPrefix("predictor.")
             guard isEnc || isPred else { throw fail("tensor \"\(name)\" belongs to no part (encoder., predictor., encoder_int8.)") }
             guard let f = t.as(Float.self) else { throw fail("tensor \"\(name)\" is \(t.dtype.rawValue), expected F32") }
-            if let bad = f.firstNonFinite { throw fail("tensor \"\(name)\" holds a non-finite value (\(bad.value) at element \(bad.index)): a model with NaN or ∞ weights is refused") }
+            if let bad = f.firstNonFinite {
+                throw fail(
+                    "tensor \"\(name)\" holds a non-finite value (\(bad.value) at element \(bad.index)): a model with NaN or ∞ weights is refused"
+                )
+            }
             if isEnc { encoder[String(name.dropFirst(8))] = f } else { predictor[String(name.dropFirst(10))] = f }
         }
-        let model = WorldModelFile(encoderLayers: enc, predictorLayers: pred, encoder: encoder, predictor: predictor,
-                                   quantizedEncoder: QuantizedParameters(tensors: q), latentSize: latent, frameShape: shape,
-                                   training: file.metadata["training"] ?? "{}")
+        let model = WorldModelFile(
+            encoderLayers: enc, predictorLayers: pred, encoder: encoder, predictor: predictor,
+            quantizedEncoder: QuantizedParameters(tensors: q), latentSize: latent, frameShape: shape,
+            training: file.metadata["training"] ?? "{}")
         do {
             let e = try model.makeEncoder()
             guard e.output.count == latent else { throw ModelError("the encoder gives \(e.output.count) values, latent_size is \(latent)") }
@@ -94,9 +106,11 @@ public struct WorldModelFile: Sendable {
         for (k, t) in predictor { tensors["predictor.\(k)"] = AnyTensor(t) }
         for (k, t) in quantizedEncoder.tensors { tensors["encoder_int8.\(k)"] = t }
         let shape = String(decoding: try JSONEncoder().encode(frameShape), as: UTF8.self)
-        let meta = ["kind": Self.kind, "encoder": LayerSpec.json(encoderLayers), "predictor": LayerSpec.json(predictorLayers),
-                    "latent_size": String(latentSize), "action_size": String(WorldModelArchitecture.actionSize),
-                    "frame_shape": shape, "training": training]
+        let meta = [
+            "kind": Self.kind, "encoder": LayerSpec.json(encoderLayers), "predictor": LayerSpec.json(predictorLayers),
+            "latent_size": String(latentSize), "action_size": String(WorldModelArchitecture.actionSize),
+            "frame_shape": shape, "training": training,
+        ]
         try SafetensorsFile(tensors: tensors, metadata: meta).write(path: path)
     }
 
@@ -114,9 +128,10 @@ public struct WorldModelFile: Sendable {
     /// Why frames of `width` × `height` gray pixels (a board's camera) cannot go into this model's encoder;
     /// nil when they can.
     public func frameMismatch(width: Int, height: Int) -> String? {
-        frameShape == [height, width, 1] ? nil
+        frameShape == [height, width, 1]
+            ? nil
             : "the model takes \(frameShape[1])×\(frameShape[0])×\(frameShape[2]) frames, the board's camera gives \(width)×\(height) gray "
-              + "(camera.width, camera.height): train a model on this board's recordings, or set the camera to the model's size"
+                + "(camera.width, camera.height): train a model on this board's recordings, or set the camera to the model's size"
     }
 
     public func makeEncoder(batch: Int = 1) throws -> Network {
@@ -129,7 +144,8 @@ public struct WorldModelFile: Sendable {
 
     /// The predictor's residual branch f([z, a]) for `batch` samples at once.
     public func makePredictor(batch: Int = 1) throws -> Network {
-        try Network(layers: predictorLayers, parameters: predictor, inputShape: [latentSize + WorldModelArchitecture.actionSize], batch: batch)
+        try Network(
+            layers: predictorLayers, parameters: predictor, inputShape: [latentSize + WorldModelArchitecture.actionSize], batch: batch)
     }
 
     /// The predictor's residual branch on this project's own dense kernels (the planner's rollouts), for
@@ -161,8 +177,10 @@ public struct QuantizationReport: Sendable, Codable {
 extension WorldModelFile {
     /// Post-training quantization of `encoder`: activation scales calibrated on `calibration`
     /// frames, per-output-channel int8 weights; then the fp32-vs-int8 cosine on `heldOut` frames.
-    public static func quantize(encoderLayers: [LayerSpec], encoder: Parameters, frameShape: [Int],
-                                calibration: [Tensor<Float>], heldOut: [Tensor<Float>]) throws -> (QuantizedParameters, QuantizationReport) {
+    public static func quantize(
+        encoderLayers: [LayerSpec], encoder: Parameters, frameShape: [Int],
+        calibration: [Tensor<Float>], heldOut: [Tensor<Float>]
+    ) throws -> (QuantizedParameters, QuantizationReport) {
         let fp32 = try Network(layers: encoderLayers, parameters: encoder, inputShape: frameShape)
         let scales = QuantizedParameters.calibrate(network: fp32, samples: calibration)
         let q = try QuantizedParameters.quantize(layers: encoderLayers, parameters: encoder, scales: scales)
@@ -174,7 +192,11 @@ extension WorldModelFile {
             cos.append(cosineSimilarity(a, b))
         }
         cos.sort()
-        return (q, QuantizationReport(frames: cos.count, minCosine: cos.first ?? .nan,
-                                      medianCosine: quantile(sorted: cos, 0.5), calibrationFrames: calibration.count))
+        return (
+            q,
+            QuantizationReport(
+                frames: cos.count, minCosine: cos.first ?? .nan,
+                medianCosine: quantile(sorted: cos, 0.5), calibrationFrames: calibration.count)
+        )
     }
 }

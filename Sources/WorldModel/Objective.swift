@@ -13,8 +13,10 @@ public enum Objective {
 
     /// Mean squared error between `a` and `b` over `count` elements; gradient into `ga` (and the
     /// opposite into `gb`, when given).
-    public static func meanSquaredError(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, weight: Double,
-                                        gradientA ga: UnsafeMutablePointer<Float>?, gradientB gb: UnsafeMutablePointer<Float>?) -> Double {
+    public static func meanSquaredError(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int, weight: Double,
+        gradientA ga: UnsafeMutablePointer<Float>?, gradientB gb: UnsafeMutablePointer<Float>?
+    ) -> Double {
         var sum = 0.0
         let scale = 2 * weight / Double(count)
         for i in 0..<count {
@@ -52,8 +54,10 @@ public enum Objective {
 
     /// VICReg variance hinge: mean over the dimensions of max(0, 1 − √(var_j + ε)).
     /// d/dz_ij = −[std_j < 1] · (z_ij − μ_j) / ((n − 1) · std_j · d).
-    public static func variance(_ z: UnsafePointer<Float>, rows n: Int, dim d: Int, weight: Double,
-                                gradient g: UnsafeMutablePointer<Float>?) -> Double {
+    public static func variance(
+        _ z: UnsafePointer<Float>, rows n: Int, dim d: Int, weight: Double,
+        gradient g: UnsafeMutablePointer<Float>?
+    ) -> Double {
         let cols = 0..<d
         let mu = means(z, rows: n, dim: d)
         var v = [Double](repeating: 0, count: d)
@@ -74,8 +78,10 @@ public enum Objective {
     }
 
     /// VICReg covariance: Σ_{j≠k} C_jk² / d. d/dz_ij = 4 / (d (n − 1)) · Σ_{k≠j} C_jk (z_ik − μ_k).
-    public static func covariance(_ z: UnsafePointer<Float>, rows n: Int, dim d: Int, weight: Double,
-                                  gradient g: UnsafeMutablePointer<Float>?) -> Double {
+    public static func covariance(
+        _ z: UnsafePointer<Float>, rows n: Int, dim d: Int, weight: Double,
+        gradient g: UnsafeMutablePointer<Float>?
+    ) -> Double {
         let mu = means(z, rows: n, dim: d)
         var c = covarianceMatrix(z, rows: n, dim: d, means: mu)
         var loss = 0.0
@@ -98,8 +104,10 @@ public enum Objective {
 
     /// Temporal smoothness over `sequences` runs of `length` consecutive latents:
     /// mean of (z_{t+1} − z_t)² over every element of every consecutive pair.
-    public static func smoothness(_ z: UnsafePointer<Float>, sequences b: Int, length: Int, dim d: Int, weight: Double,
-                                  gradient g: UnsafeMutablePointer<Float>?) -> Double {
+    public static func smoothness(
+        _ z: UnsafePointer<Float>, sequences b: Int, length: Int, dim d: Int, weight: Double,
+        gradient g: UnsafeMutablePointer<Float>?
+    ) -> Double {
         let count = b * (length - 1) * d
         var sum = 0.0
         let scale = 2 * weight / Double(count)

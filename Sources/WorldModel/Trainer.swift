@@ -126,7 +126,9 @@ public final class JEPATrainer: @unchecked Sendable {
         inverseDynamicsLayers = WorldModelArchitecture.inverseDynamics(latent: d, hidden: config.inverseDynamicsHidden)
         let first = dataset.episodes[0]
         guard [first.height, first.width, 1] == WorldModelArchitecture.frameShape else {
-            throw ModelError("the encoder takes \(WorldModelArchitecture.frameShape[0])×\(WorldModelArchitecture.frameShape[1]) frames, the dataset has \(first.width)×\(first.height)")
+            throw ModelError(
+                "the encoder takes \(WorldModelArchitecture.frameShape[0])×\(WorldModelArchitecture.frameShape[1]) frames, the dataset has \(first.width)×\(first.height)"
+            )
         }
         trainingWindows = dataset.windows(horizon: config.horizon, in: dataset.trainingEpisodes)
         guard trainingWindows.count >= config.batch else {
@@ -135,8 +137,9 @@ public final class JEPATrainer: @unchecked Sendable {
         validationWindows = dataset.windows(horizon: config.horizon, in: dataset.validationEpisodes)
             .filter { $0.start % (config.horizon + 1) == 0 }
         stepsPerEpoch = trainingWindows.count / config.batch
-        schedule = LearningRateSchedule(peak: config.learningRate, warmupSteps: config.warmupSteps,
-                                        totalSteps: stepsPerEpoch * config.epochs, floor: config.learningRateFloor)
+        schedule = LearningRateSchedule(
+            peak: config.learningRate, warmupSteps: config.warmupSteps,
+            totalSteps: stepsPerEpoch * config.epochs, floor: config.learningRateFloor)
 
         // Parameters: seeded, or from the checkpoint.
         func initialParameters(_ layers: [LayerSpec], _ prefix: String, seed: UInt64) throws -> Parameters {
@@ -159,14 +162,17 @@ public final class JEPATrainer: @unchecked Sendable {
 
         framesPerBatch = config.batch * (config.horizon + 1)
         shardFrames = (framesPerBatch + config.threads - 1) / config.threads
-        let shard0 = try TrainableNetwork(layers: encoderLayers, parameters: enc, inputShape: WorldModelArchitecture.frameShape,
-                                          maxBatch: shardFrames)
+        let shard0 = try TrainableNetwork(
+            layers: encoderLayers, parameters: enc, inputShape: WorldModelArchitecture.frameShape,
+            maxBatch: shardFrames)
         shards = [shard0] + (try (1..<config.threads).map { _ in try shard0.replica(sharingGradients: false) })
-        let step0 = try TrainableNetwork(layers: predictorLayers, parameters: pred, inputShape: [d + WorldModelArchitecture.actionSize],
-                                         maxBatch: config.batch, inputGradient: true)
+        let step0 = try TrainableNetwork(
+            layers: predictorLayers, parameters: pred, inputShape: [d + WorldModelArchitecture.actionSize],
+            maxBatch: config.batch, inputGradient: true)
         rollout = [step0] + (try (1..<config.horizon).map { _ in try step0.replica(sharingGradients: true) })
-        inverseDynamics = try TrainableNetwork(layers: inverseDynamicsLayers, parameters: idm, inputShape: [2 * d],
-                                               maxBatch: config.batch * config.horizon, inputGradient: true)
+        inverseDynamics = try TrainableNetwork(
+            layers: inverseDynamicsLayers, parameters: idm, inputShape: [2 * d],
+            maxBatch: config.batch * config.horizon, inputGradient: true)
 
         var all: Parameters = [:], grads: Parameters = [:]
         for (k, t) in enc { all["encoder.\(k)"] = t; grads["encoder.\(k)"] = shard0.gradients[k] }
@@ -322,9 +328,10 @@ public final class JEPATrainer: @unchecked Sendable {
             target.withUnsafeBufferPointer { tg in
                 dzhat.withUnsafeMutableBufferPointer { gzh in
                     dtarget.withUnsafeMutableBufferPointer { gtg in
-                        losses.prediction = Objective.meanSquaredError(zh.baseAddress! + b * d, tg.baseAddress!, count: t * b * d,
-                                                                       weight: wts.prediction, gradientA: gzh.baseAddress! + b * d,
-                                                                       gradientB: gtg.baseAddress!)
+                        losses.prediction = Objective.meanSquaredError(
+                            zh.baseAddress! + b * d, tg.baseAddress!, count: t * b * d,
+                            weight: wts.prediction, gradientA: gzh.baseAddress! + b * d,
+                            gradientB: gtg.baseAddress!)
                     }
                 }
             }
@@ -334,12 +341,14 @@ public final class JEPATrainer: @unchecked Sendable {
             actions.withUnsafeBufferPointer { act in
                 inverseDynamics.outputGradient.withUnsafeMutableBufferPointer { g in
                     for i in 0..<idmCount { g[i] = 0 }
-                    losses.inverseDynamics = Objective.meanSquaredError(out.baseAddress!, act.baseAddress!, count: idmCount,
-                                                                        weight: wts.inverseDynamics, gradientA: g.baseAddress!, gradientB: nil)
+                    losses.inverseDynamics = Objective.meanSquaredError(
+                        out.baseAddress!, act.baseAddress!, count: idmCount,
+                        weight: wts.inverseDynamics, gradientA: g.baseAddress!, gradientB: nil)
                 }
             }
         }
-        losses.total = wts.prediction * losses.prediction + wts.variance * losses.variance + wts.covariance * losses.covariance
+        losses.total =
+            wts.prediction * losses.prediction + wts.variance * losses.variance + wts.covariance * losses.covariance
             + wts.smoothness * losses.smoothness + wts.inverseDynamics * losses.inverseDynamics
 
         // Back through the rollout: dẑ_k = dẑ_{k+1} (residual) + the predictor's input gradient.
@@ -385,7 +394,8 @@ public final class JEPATrainer: @unchecked Sendable {
         for j in 1..<shards.count {
             for (k, g) in shards[0].gradients {
                 let other = shards[j].gradients[k]!
-                g.withUnsafeMutableBufferPointer { dst in other.withUnsafeBufferPointer { src in for i in dst.indices { dst[i] += src[i] } } }
+                g.withUnsafeMutableBufferPointer { dst in other.withUnsafeBufferPointer { src in for i in dst.indices { dst[i] += src[i] } }
+                }
             }
         }
         return losses
@@ -451,10 +461,11 @@ public final class JEPATrainer: @unchecked Sendable {
         let pe = se.map { $0 / count }
         oneStep.sort()
         func pct(_ q: Double) -> Double { oneStep.isEmpty ? 0 : quantile(sorted: oneStep, q) }
-        return ValidationReport(step: step, windows: all.count, predictionError: pe,
-                                relativePredictionError: spread.relativeToVariance(pe),
-                                inverseDynamicsError: idmSE / (count * Double(t * a)), spread: spread,
-                                oneStepErrorP50: pct(0.5), oneStepErrorP99: pct(0.99))
+        return ValidationReport(
+            step: step, windows: all.count, predictionError: pe,
+            relativePredictionError: spread.relativeToVariance(pe),
+            inverseDynamicsError: idmSE / (count * Double(t * a)), spread: spread,
+            oneStepErrorP50: pct(0.5), oneStepErrorP99: pct(0.99))
     }
 
     /// The whole training state: weights, optimizer moments, step and config.

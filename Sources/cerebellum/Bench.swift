@@ -18,11 +18,11 @@ struct BenchLoop: ParsableCommand {
         commandName: "loop",
         abstract: "Wake-up jitter and tick execution time of the real loop at several rates.",
         discussion: """
-        Runs the full simulated pipeline (render → scripted source → governor → simulated actuators) on the
-        real monotonic clock with absolute-deadline sleeps, at each rate for --seconds after a warm-up,
-        applying the board's real-time settings, and reports p50/p99/max of execution time, period and
-        wake-up jitter, overruns and skipped periods.
-        """)
+            Runs the full simulated pipeline (render → scripted source → governor → simulated actuators) on the
+            real monotonic clock with absolute-deadline sleeps, at each rate for --seconds after a warm-up,
+            applying the board's real-time settings, and reports p50/p99/max of execution time, period and
+            wake-up jitter, overruns and skipped periods.
+            """)
 
     @Option(help: "Board profile whose pipeline is run.")
     var board = "boards/sim-two-rooms.yaml"
@@ -61,11 +61,13 @@ struct BenchLoop: ParsableCommand {
             var measuring = false
             while true {
                 let source = loop.source as! ScriptedWaypointFollower
-                _ = runner.run(isDone: { source.arrived }, shouldStop: {
-                    let t = (clock.now() - start).inSeconds
-                    if !measuring && t >= 0.5 { measuring = true; loop.resetStatistics() }
-                    return t >= 0.5 + seconds
-                })
+                _ = runner.run(
+                    isDone: { source.arrived },
+                    shouldStop: {
+                        let t = (clock.now() - start).inSeconds
+                        if !measuring && t >= 0.5 { measuring = true; loop.resetStatistics() }
+                        return t >= 0.5 + seconds
+                    })
                 if (clock.now() - start).inSeconds >= 0.5 + seconds { break }
                 rig.newEpisode()
                 loop.source = ScriptedWaypointFollower(world: robot.world)
@@ -77,8 +79,9 @@ struct BenchLoop: ParsableCommand {
             results.append(BenchLoopResult(rateHz: rate, seconds: seconds, loop: r))
         }
         if let json {
-            let doc = BenchLoopReport(benchmark: "loop", board: loaded.profile.name, realtime: realtime,
-                                      cpus: ProcessInfo.processInfo.activeProcessorCount, results: results)
+            let doc = BenchLoopReport(
+                benchmark: "loop", board: loaded.profile.name, realtime: realtime,
+                cpus: ProcessInfo.processInfo.activeProcessorCount, results: results)
             try jsonString(doc).write(toFile: json, atomically: true, encoding: .utf8)
             print("\nJSON written to \(json)")
         }

@@ -10,14 +10,14 @@ struct BenchEncoder: ParsableCommand {
         commandName: "encoder",
         abstract: "Encoder latency per layer, fp32 (OpenBLAS) against int8, on one core.",
         discussion: """
-        Builds the world model's encoder (seeded weights), calibrates its int8 form on rendered two-rooms
-        frames and checks it on other, held-out frames (cosine to fp32). Then times, single-threaded, the
-        whole encoder and each layer: fp32 with im2col + SGEMM, with the direct kernel and with the default
-        choice; int8 with every kernel this CPU runs. Each figure is the median of --rounds rounds of about
-        --round-ms each, after a warm-up. Also times the bare GEMMs at the encoder's layer shapes and
-        reports them as a fraction of this core's peak, measured by a register-only loop of the same
-        instruction (VPDPBUSD, SDOT or VPMADDWD for int8; FMA for fp32).
-        """)
+            Builds the world model's encoder (seeded weights), calibrates its int8 form on rendered two-rooms
+            frames and checks it on other, held-out frames (cosine to fp32). Then times, single-threaded, the
+            whole encoder and each layer: fp32 with im2col + SGEMM, with the direct kernel and with the default
+            choice; int8 with every kernel this CPU runs. Each figure is the median of --rounds rounds of about
+            --round-ms each, after a warm-up. Also times the bare GEMMs at the encoder's layer shapes and
+            reports them as a fraction of this core's peak, measured by a register-only loop of the same
+            instruction (VPDPBUSD, SDOT or VPMADDWD for int8; FMA for fp32).
+            """)
 
     @Option(help: "Timed rounds per figure (the median is reported).")
     var rounds = 7
@@ -53,49 +53,64 @@ struct BenchEncoder: ParsableCommand {
         cosines.sort()
 
         print("encoder: \(layers.map(\.name).joined(separator: " → "))")
-        print(String(format: "  %.2f M multiply-accumulates per frame; OpenBLAS %@; %d thread(s)",
-                     Double(reference.multiplyAccumulates) / 1e6, BLAS.description, threads))
+        print(
+            String(
+                format: "  %.2f M multiply-accumulates per frame; OpenBLAS %@; %d thread(s)",
+                Double(reference.multiplyAccumulates) / 1e6, BLAS.description, threads))
         if let fallback = BLAS.fallback { print("  WARNING: \(fallback): the fp32 figures below are the library's generic kernels") }
         let memoryRatio = Double(best.parameterBytes) / Double(reference.parameterBytes)
-        print(String(format: "  parameters: fp32 %d bytes, int8 %d bytes (%.1f %% of fp32)",
-                     reference.parameterBytes, best.parameterBytes, 100 * memoryRatio))
-        print(String(format: "  int8 vs fp32 on %d held-out frames: cosine min %.5f, median %.5f",
-                     heldOut.count, cosines.first ?? .nan, quantile(sorted: cosines, 0.5)))
+        print(
+            String(
+                format: "  parameters: fp32 %d bytes, int8 %d bytes (%.1f %% of fp32)",
+                reference.parameterBytes, best.parameterBytes, 100 * memoryRatio))
+        print(
+            String(
+                format: "  int8 vs fp32 on %d held-out frames: cosine min %.5f, median %.5f",
+                heldOut.count, cosines.first ?? .nan, quantile(sorted: cosines, 0.5)))
 
         let input = heldOut[0]
         var variants: [EncoderVariant] = []
         for algorithm in ConvolutionAlgorithm.allCases {
             let net = try Network(layers: layers, parameters: params, inputShape: shape, convolution: algorithm)
             net.input.assign(from: input)
-            variants.append(measure(name: "fp32 \(algorithm.rawValue)", precision: "fp32", count: net.layerCount,
-                                    macs: net.multiplyAccumulates, layerName: net.layerName, layerMACs: net.layerMultiplyAccumulates,
-                                    runLayer: net.runLayer, forward: { net.forward() }))
+            variants.append(
+                measure(
+                    name: "fp32 \(algorithm.rawValue)", precision: "fp32", count: net.layerCount,
+                    macs: net.multiplyAccumulates, layerName: net.layerName, layerMACs: net.layerMultiplyAccumulates,
+                    runLayer: net.runLayer, forward: { net.forward() }))
         }
         for kernel in Int8Kernel.available {
             let net = try QuantizedNetwork(layers: layers, parameters: quantized, inputShape: shape, kernel: kernel)
             net.input.assign(from: input)
             let macs = (0..<net.layerCount).reduce(0) { $0 + net.layerMultiplyAccumulates($1) }
-            variants.append(measure(name: "int8 \(kernel.rawValue)", precision: "int8", count: net.layerCount, macs: macs,
-                                    layerName: net.layerName, layerMACs: net.layerMultiplyAccumulates,
-                                    runLayer: net.runLayer, forward: { net.forward() }))
+            variants.append(
+                measure(
+                    name: "int8 \(kernel.rawValue)", precision: "int8", count: net.layerCount, macs: macs,
+                    layerName: net.layerName, layerMACs: net.layerMultiplyAccumulates,
+                    runLayer: net.runLayer, forward: { net.forward() }))
         }
 
         print("\nwhole encoder, one frame (median of \(rounds) rounds):")
         print("  variant                total µs    min µs   G(FL)OP/s")
         for v in variants {
-            print("  " + padded(v.name, 20) + String(format: " %9.1f %9.1f %11.2f", v.totalMicroseconds, v.minMicroseconds, v.gigaOpsPerSecond))
+            print(
+                "  " + padded(v.name, 20)
+                    + String(format: " %9.1f %9.1f %11.2f", v.totalMicroseconds, v.minMicroseconds, v.gigaOpsPerSecond))
         }
         let fp32Best = variants.filter { $0.precision == "fp32" }.min { $0.totalMicroseconds < $1.totalMicroseconds }!
         let int8Best = variants.filter { $0.precision == "int8" }.min { $0.totalMicroseconds < $1.totalMicroseconds }!
         let speedup = fp32Best.totalMicroseconds / int8Best.totalMicroseconds
-        print(String(format: "  int8 speed-up: %.2f× (%@ %.1f µs vs %@ %.1f µs)", speedup, int8Best.name,
-                     int8Best.totalMicroseconds, fp32Best.name, fp32Best.totalMicroseconds))
+        print(
+            String(
+                format: "  int8 speed-up: %.2f× (%@ %.1f µs vs %@ %.1f µs)", speedup, int8Best.name,
+                int8Best.totalMicroseconds, fp32Best.name, fp32Best.totalMicroseconds))
 
         print("\nper layer (median of \(rounds) rounds; int8 fuses each ReLU into its product):")
         for v in [variants.first { $0.name == "fp32 im2col" }!, variants.first { $0.name == "fp32 direct" }!, int8Best] {
             print("  \(v.name):")
             for layer in v.layers {
-                let rate = layer.multiplyAccumulates > 0
+                let rate =
+                    layer.multiplyAccumulates > 0
                     ? String(format: "%8.2f G(FL)OP/s", 2 * Double(layer.multiplyAccumulates) / layer.microseconds / 1e3) : ""
                 print("    " + padded(layer.name, 24) + String(format: " %9.2f µs ", layer.microseconds) + rate)
             }
@@ -112,12 +127,16 @@ struct BenchEncoder: ParsableCommand {
             let ops = 2.0 * Double(m * n * k)
             let int8Seconds = timePerCall { GemmTiming.int8(m: m, n: n, k: k, kernel: Int8Kernel.best, iterations: $0) }
             let fp32Seconds = timePerCall { GemmTiming.float32(m: m, n: n, k: k, iterations: $0) }
-            let g = GemmFigure(m: m, n: n, k: k, int8GigaOps: ops / int8Seconds / 1e9, fp32GigaFlops: ops / fp32Seconds / 1e9,
-                               int8FractionOfPeak: peakInt8.map { ops / int8Seconds / $0 },
-                               fp32FractionOfPeak: peakFloat.map { ops / fp32Seconds / $0 })
+            let g = GemmFigure(
+                m: m, n: n, k: k, int8GigaOps: ops / int8Seconds / 1e9, fp32GigaFlops: ops / fp32Seconds / 1e9,
+                int8FractionOfPeak: peakInt8.map { ops / int8Seconds / $0 },
+                fp32FractionOfPeak: peakFloat.map { ops / fp32Seconds / $0 })
             gemms.append(g)
-            print("  " + padded("\(m)×\(n)×\(k)", 20) + String(format: " %10.1f %8.1f%% %14.1f %8.1f%%", g.int8GigaOps,
-                         100 * (g.int8FractionOfPeak ?? .nan), g.fp32GigaFlops, 100 * (g.fp32FractionOfPeak ?? .nan)))
+            print(
+                "  " + padded("\(m)×\(n)×\(k)", 20)
+                    + String(
+                        format: " %10.1f %8.1f%% %14.1f %8.1f%%", g.int8GigaOps,
+                        100 * (g.int8FractionOfPeak ?? .nan), g.fp32GigaFlops, 100 * (g.fp32FractionOfPeak ?? .nan)))
         }
 
         if let json {
@@ -134,8 +153,10 @@ struct BenchEncoder: ParsableCommand {
     }
 
     /// Whole-network and per-layer medians for one compiled variant.
-    private func measure(name: String, precision: String, count: Int, macs: Int, layerName: (Int) -> String,
-                         layerMACs: (Int) -> Int, runLayer: (Int) -> Void, forward: () -> Void) -> EncoderVariant {
+    private func measure(
+        name: String, precision: String, count: Int, macs: Int, layerName: (Int) -> String,
+        layerMACs: (Int) -> Int, runLayer: (Int) -> Void, forward: () -> Void
+    ) -> EncoderVariant {
         for _ in 0..<50 { forward() }
         let total = medianAndMin { n in for _ in 0..<n { forward() } }
         var perLayer: [LayerFigure] = []
@@ -143,8 +164,9 @@ struct BenchEncoder: ParsableCommand {
             let t = medianAndMin { n in for _ in 0..<n { runLayer(i) } }
             perLayer.append(LayerFigure(index: i, name: layerName(i), microseconds: t.median * 1e6, multiplyAccumulates: layerMACs(i)))
         }
-        return EncoderVariant(name: name, precision: precision, totalMicroseconds: total.median * 1e6, minMicroseconds: total.min * 1e6,
-                              gigaOpsPerSecond: 2 * Double(macs) / total.median / 1e9, layers: perLayer)
+        return EncoderVariant(
+            name: name, precision: precision, totalMicroseconds: total.median * 1e6, minMicroseconds: total.min * 1e6,
+            gigaOpsPerSecond: 2 * Double(macs) / total.median / 1e9, layers: perLayer)
     }
 
     private func medianAndMin(_ body: (Int) -> Void) -> (median: Double, min: Double) {
@@ -182,7 +204,6 @@ struct BenchEncoder: ParsableCommand {
 func padded(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
 }
-
 
 struct LayerFigure: Codable {
     var index: Int

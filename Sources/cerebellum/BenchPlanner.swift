@@ -12,13 +12,13 @@ struct BenchPlanner: ParsableCommand {
         commandName: "planner",
         abstract: "The planner's predictor passes and MPPI iterations per dense kernel, against this core's peak.",
         discussion: """
-        Times, single-threaded, the world model's predictor (the planner's rollout network) on every dense kernel
-        this CPU runs and on OpenBLAS (the Network path, for comparison), at the batch sizes the planner uses:
-        one predictor pass per row count, and one whole MPPI iteration (samples × horizon passes with the
-        residual update and the cost, as a tick runs it). Reports time, GFLOP/s and the fraction of this core's
-        fp32 FMA peak, measured by a register-only loop. --peer onnxruntime runs the same weights on ONNX
-        Runtime (one thread, scripts/onnx-peer.py) in the same run, side by side.
-        """)
+            Times, single-threaded, the world model's predictor (the planner's rollout network) on every dense kernel
+            this CPU runs and on OpenBLAS (the Network path, for comparison), at the batch sizes the planner uses:
+            one predictor pass per row count, and one whole MPPI iteration (samples × horizon passes with the
+            residual update and the cost, as a tick runs it). Reports time, GFLOP/s and the fraction of this core's
+            fp32 FMA peak, measured by a register-only loop. --peer onnxruntime runs the same weights on ONNX
+            Runtime (one thread, scripts/onnx-peer.py) in the same run, side by side.
+            """)
 
     @Option(help: "World model whose predictor is timed.")
     var model = "models/two-rooms.safetensors"
@@ -72,8 +72,11 @@ struct BenchPlanner: ParsableCommand {
                     batched.input.fill(0.1)
                     seconds = timer.medianAndMin { n in for _ in 0..<n { _ = batched.forward() } }.median
                 }
-                passes.append(PassFigure(kernel: variant, rows: r, microseconds: seconds * 1e6,
-                                         gflops: Double(flopsPerRow * r) / seconds / 1e9, peakFraction: peak.map { Double(flopsPerRow * r) / seconds / 1e9 / $0 }))
+                passes.append(
+                    PassFigure(
+                        kernel: variant, rows: r, microseconds: seconds * 1e6,
+                        gflops: Double(flopsPerRow * r) / seconds / 1e9,
+                        peakFraction: peak.map { Double(flopsPerRow * r) / seconds / 1e9 / $0 }))
             }
         }
         var iterations: [IterationFigure] = []
@@ -86,9 +89,11 @@ struct BenchPlanner: ParsableCommand {
                 }
             }
             let flops = Double(flopsPerRow * config.samples * config.horizon)
-            iterations.append(IterationFigure(kernel: kernel.rawValue, samples: config.samples, horizon: config.horizon,
-                                              milliseconds: seconds * 1e3, gflops: flops / seconds / 1e9,
-                                              peakFraction: peak.map { flops / seconds / 1e9 / $0 }))
+            iterations.append(
+                IterationFigure(
+                    kernel: kernel.rawValue, samples: config.samples, horizon: config.horizon,
+                    milliseconds: seconds * 1e3, gflops: flops / seconds / 1e9,
+                    peakFraction: peak.map { flops / seconds / 1e9 / $0 }))
         }
         var peerReport: PeerReport?
         if peer != nil { peerReport = runPeer(batches: rows, horizon: config.horizon) }
@@ -96,7 +101,8 @@ struct BenchPlanner: ParsableCommand {
         print("\npredictor pass (one batched forward through every layer)")
         print("  kernel     rows   time µs    GFLOP/s   of peak" + (peerReport != nil ? "   onnxruntime µs  GFLOP/s" : ""))
         for p in passes {
-            var line = "  \(padded(p.kernel, 9)) \(String(format: "%5d %9.2f %10.1f %8@", p.rows, p.microseconds, p.gflops, percent(p.peakFraction)))"
+            var line =
+                "  \(padded(p.kernel, 9)) \(String(format: "%5d %9.2f %10.1f %8@", p.rows, p.microseconds, p.gflops, percent(p.peakFraction)))"
             if p.kernel == DenseKernel.best.rawValue, let shape = peerReport?.shapes.first(where: { $0.rows == p.rows }) {
                 line += String(format: "   %14.2f %8.1f", shape.pass_us, shape.pass_gflops)
             }
@@ -108,18 +114,25 @@ struct BenchPlanner: ParsableCommand {
             print("  \(padded(i.kernel, 9)) \(String(format: "%9.3f %10.1f %8@", i.milliseconds, i.gflops, percent(i.peakFraction)))")
         }
         if let shape = peerReport?.shapes.first(where: { $0.rows == config.samples }) {
-            print("  " + padded("onnxruntime", 9) + String(format: " %9.3f %10.1f %8@   (one thread, passes called from Python)",
-                                                           shape.iteration_ms, shape.iteration_gflops,
-                                                           percent(peak.map { shape.iteration_gflops / $0 })))
+            print(
+                "  " + padded("onnxruntime", 9)
+                    + String(
+                        format: " %9.3f %10.1f %8@   (one thread, passes called from Python)",
+                        shape.iteration_ms, shape.iteration_gflops,
+                        percent(peak.map { shape.iteration_gflops / $0 })))
             if let best = iterations.last {
-                print(String(format: "  ONNX Runtime takes %.1f× the time of the %@ kernel per iteration", shape.iteration_ms / best.milliseconds, best.kernel))
+                print(
+                    String(
+                        format: "  ONNX Runtime takes %.1f× the time of the %@ kernel per iteration",
+                        shape.iteration_ms / best.milliseconds, best.kernel))
             }
         } else if peer != nil {
             print("  onnxruntime: no figure (see the message above)")
         }
         if let json {
-            let doc = BenchPlannerReport(benchmark: "planner", flopsPerRow: flopsPerRow, peakGflops: peak, blas: BLAS.description,
-                                         blasFallback: BLAS.fallback, passes: passes, iterations: iterations, peer: peerReport)
+            let doc = BenchPlannerReport(
+                benchmark: "planner", flopsPerRow: flopsPerRow, peakGflops: peak, blas: BLAS.description,
+                blasFallback: BLAS.fallback, passes: passes, iterations: iterations, peer: peerReport)
             try jsonString(doc).write(toFile: json, atomically: true, encoding: .utf8)
             print("\nreport: \(json)")
         }
@@ -131,14 +144,18 @@ struct BenchPlanner: ParsableCommand {
     private func runPeer(batches: [Int], horizon: Int) -> PeerReport? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "scripts/onnx-peer.py", model, "--batches", batches.map(String.init).joined(separator: ","),
-                       "--horizon", String(horizon), "--rounds", String(rounds), "--round-ms", String(roundMilliseconds)]
+        p.arguments = [
+            "python3", "scripts/onnx-peer.py", model, "--batches", batches.map(String.init).joined(separator: ","),
+            "--horizon", String(horizon), "--rounds", String(rounds), "--round-ms", String(roundMilliseconds),
+        ]
         let out = Pipe()
         p.standardOutput = out
         do { try p.run() } catch { warn("onnxruntime peer: cannot start python3: \(error)"); return nil }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else { warn("onnxruntime peer: scripts/onnx-peer.py exited with \(p.terminationStatus)"); return nil }
+        guard p.terminationStatus == 0 else {
+            warn("onnxruntime peer: scripts/onnx-peer.py exited with \(p.terminationStatus)"); return nil
+        }
         do { return try JSONDecoder().decode(PeerReport.self, from: data) } catch {
             warn("onnxruntime peer: unreadable output: \(error)")
             return nil

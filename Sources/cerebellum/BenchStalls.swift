@@ -7,13 +7,13 @@ struct BenchStalls: ParsableCommand {
         commandName: "stalls",
         abstract: "Stalls of this machine: gaps in a thread that spins reading the clock, preempted or hidden.",
         discussion: """
-        Like hwlatdetect: one thread spins on CLOCK_MONOTONIC for --seconds and records every gap between two
-        reads longer than --threshold-ms. A gap during which the thread's CPU clock stood still was a preemption
-        (the OS ran something else). One during which it ran on is hidden: the OS believes the thread ran, so the
-        time went below it (a hypervisor holding the virtual CPU without reporting steal time, a host page fault,
-        firmware) or to kernel work in the thread's context. Every timed figure on this machine (tick, plan time)
-        can include such a gap on top of its own cost. Steal time from /proc/stat is shown alongside.
-        """)
+            Like hwlatdetect: one thread spins on CLOCK_MONOTONIC for --seconds and records every gap between two
+            reads longer than --threshold-ms. A gap during which the thread's CPU clock stood still was a preemption
+            (the OS ran something else). One during which it ran on is hidden: the OS believes the thread ran, so the
+            time went below it (a hypervisor holding the virtual CPU without reporting steal time, a host page fault,
+            firmware) or to kernel work in the thread's context. Every timed figure on this machine (tick, plan time)
+            can include such a gap on top of its own cost. Steal time from /proc/stat is shown alongside.
+            """)
 
     @Option(help: "Seconds to spin (uses one CPU fully).")
     var seconds = 30.0
@@ -42,8 +42,10 @@ struct BenchStalls: ParsableCommand {
         if !r.longest.isEmpty {
             print("  longest gaps:")
             for g in r.longest.prefix(5) {
-                print(String(format: "    at %6.2f s: %6.2f ms, thread CPU %6.2f ms (%@)", g.atSeconds, g.milliseconds, g.cpuMilliseconds,
-                             g.hidden ? "hidden" : "preempted"))
+                print(
+                    String(
+                        format: "    at %6.2f s: %6.2f ms, thread CPU %6.2f ms (%@)", g.atSeconds, g.milliseconds, g.cpuMilliseconds,
+                        g.hidden ? "hidden" : "preempted"))
             }
         }
         if let json {

@@ -17,8 +17,10 @@ import Teleop
 struct Calibrate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the robot on the bench and save calibration/NAME.yaml.",
-        subcommands: [CalibrateServo.self, CalibrateESC.self, CalibratePWM.self, CalibrateI2CScan.self, CalibrateGPIO.self,
-                      CalibrateCamera.self, BenchLoop.self])
+        subcommands: [
+            CalibrateServo.self, CalibrateESC.self, CalibratePWM.self, CalibrateI2CScan.self, CalibrateGPIO.self,
+            CalibrateCamera.self, BenchLoop.self,
+        ])
 }
 
 /// Keys from standard input: raw mode (no echo, no line buffering, Ctrl-C as a key) on a terminal,
@@ -71,7 +73,8 @@ final class KeyInput {
             whileWaiting?()
             switch next(timeoutMilliseconds: 20) {
             case .character(let c) where c == UInt8(ascii: "y") || c == UInt8(ascii: "Y"): out("y\n"); return true
-            case .character(let c) where c == UInt8(ascii: "n") || c == UInt8(ascii: "N") || c == UInt8(ascii: "q"): out("n\n"); return false
+            case .character(let c) where c == UInt8(ascii: "n") || c == UInt8(ascii: "N") || c == UInt8(ascii: "q"):
+                out("n\n"); return false
             case .enter, .interrupt: out("n\n"); return false
             default: continue
             }
@@ -172,10 +175,11 @@ struct PulseSession {
     }
 
     func line(live: Bool, output: SafeCommand) -> String {
-        var s = String(format: "%@ ch%d  pulse %4.0f µs (step %g)  written %4.0f µs  %@  min %.0f  neutral %.0f  max %.0f  deadband %.0f  %@",
-                       name, bench.board.profile.actuators[index].channel, bench.target[index], step, output.pulseMicros[index],
-                       bench.governor.state == .faulted ? "FAULT \(bench.governor.latchedFaults)" : (live ? "LIVE" : "held at neutral"),
-                       marks.minMicros, marks.neutralMicros, marks.maxMicros, marks.deadbandMicros, marks.reversed ? "reversed" : "normal")
+        var s = String(
+            format: "%@ ch%d  pulse %4.0f µs (step %g)  written %4.0f µs  %@  min %.0f  neutral %.0f  max %.0f  deadband %.0f  %@",
+            name, bench.board.profile.actuators[index].channel, bench.target[index], step, output.pulseMicros[index],
+            bench.governor.state == .faulted ? "FAULT \(bench.governor.latchedFaults)" : (live ? "LIVE" : "held at neutral"),
+            marks.minMicros, marks.neutralMicros, marks.maxMicros, marks.deadbandMicros, marks.reversed ? "reversed" : "normal")
         if let d = bench.simulatedDrive(index), let p = bench.simulatedPulse(index) {
             s += String(format: "  | sim: output %.0f µs, drive %+.2f", p, d)
         }
@@ -213,9 +217,12 @@ struct PulseSession {
                 }
                 lastKey = clock.now()
             case .character(UInt8(ascii: " "))?: bench.target[index] = marks.neutralMicros
-            case .character(UInt8(ascii: "z"))?: marks.minMicros = bench.target[index]; out("\(eraseLine)min marked at \(Int(marks.minMicros)) µs\n")
-            case .character(UInt8(ascii: "x"))?: marks.neutralMicros = bench.target[index]; out("\(eraseLine)neutral marked at \(Int(marks.neutralMicros)) µs\n")
-            case .character(UInt8(ascii: "c"))?: marks.maxMicros = bench.target[index]; out("\(eraseLine)max marked at \(Int(marks.maxMicros)) µs\n")
+            case .character(UInt8(ascii: "z"))?:
+                marks.minMicros = bench.target[index]; out("\(eraseLine)min marked at \(Int(marks.minMicros)) µs\n")
+            case .character(UInt8(ascii: "x"))?:
+                marks.neutralMicros = bench.target[index]; out("\(eraseLine)neutral marked at \(Int(marks.neutralMicros)) µs\n")
+            case .character(UInt8(ascii: "c"))?:
+                marks.maxMicros = bench.target[index]; out("\(eraseLine)max marked at \(Int(marks.maxMicros)) µs\n")
             case .character(UInt8(ascii: "b"))?:
                 marks.deadbandMicros = abs(bench.target[index] - marks.neutralMicros)
                 out("\(eraseLine)deadband marked: \(Int(marks.deadbandMicros)) µs either side of neutral\n")
@@ -287,7 +294,9 @@ struct CalibrateESC: ParsableCommand {
     @Option(help: "Arming: neutral held this long before any other pulse, s.")
     var armingSeconds = 3.0
 
-    func run() throws { try runPulseSession(channel: channel, options: options, deadmanMs: deadmanMs, esc: true, armingSeconds: armingSeconds) }
+    func run() throws {
+        try runPulseSession(channel: channel, options: options, deadmanMs: deadmanMs, esc: true, armingSeconds: armingSeconds)
+    }
 }
 
 func runPulseSession(channel: String, options: CalibrationOptions, deadmanMs: Int, esc: Bool, armingSeconds: Double) throws {
@@ -300,23 +309,29 @@ func runPulseSession(channel: String, options: CalibrationOptions, deadmanMs: In
     }
     guard let index = bench.channelIndex(channel) else {
         bench.stop()
-        throw ValidationError("no actuator '\(channel)' on \(loaded.profile.name) (actuators: \(loaded.profile.actuators.map { "\($0.name) (ch \($0.channel))" }.joined(separator: ", ")))")
+        throw ValidationError(
+            "no actuator '\(channel)' on \(loaded.profile.name) (actuators: \(loaded.profile.actuators.map { "\($0.name) (ch \($0.channel))" }.joined(separator: ", ")))"
+        )
     }
     let a = loaded.profile.actuators[index]
     let keys = KeyInput()
     keys.whileWaiting = { bench.hold() }
     defer { keys.restore() }
-    out("calibrating \(esc ? "ESC" : "servo") \(a.name) on PWM channel \(a.channel) of \(loaded.profile.name); "
-        + String(format: "PCA9685 at %.2f Hz (prescale %d)", bench.pwm.actualFrequencyHz, Int(bench.pwm.prescale))
-        + (bench.simulatedChip != nil ? ", simulated board: the sim shows what the actuator does" : "") + "\n")
-    let question = esc ? "Wheels off the ground, nothing in reach of the drive?" : "The servo on this channel will move. Clear of obstacles and fingers?"
+    out(
+        "calibrating \(esc ? "ESC" : "servo") \(a.name) on PWM channel \(a.channel) of \(loaded.profile.name); "
+            + String(format: "PCA9685 at %.2f Hz (prescale %d)", bench.pwm.actualFrequencyHz, Int(bench.pwm.prescale))
+            + (bench.simulatedChip != nil ? ", simulated board: the sim shows what the actuator does" : "") + "\n")
+    let question =
+        esc
+        ? "Wheels off the ground, nothing in reach of the drive?" : "The servo on this channel will move. Clear of obstacles and fingers?"
     if !options.yes && !keys.confirm(question) {
         bench.stop()
         out("nothing moved\n")
         return
     }
-    var session = PulseSession(bench: bench, index: index, keys: keys, deadman: .milliseconds(Int64(deadmanMs)),
-                               marks: loaded.calibration.channels[a.name] ?? PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000))
+    var session = PulseSession(
+        bench: bench, index: index, keys: keys, deadman: .milliseconds(Int64(deadmanMs)),
+        marks: loaded.calibration.channels[a.name] ?? PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000))
     if esc {
         // ESC arming: neutral for a few seconds so the ESC sees a valid throttle-off signal first.
         switch bench.arm() {
@@ -326,8 +341,11 @@ func runPulseSession(channel: String, options: CalibrationOptions, deadmanMs: In
         let until = clock.now() + .seconds(double: armingSeconds)
         while clock.now() < until {
             bench.step(live: false)
-            out(String(format: "\(eraseLine)arming the ESC: neutral %.0f µs, %.1f s left", session.marks.neutralMicros, (until - clock.now()).inSeconds)
-                + (eraseLine.isEmpty ? "\n" : ""))
+            out(
+                String(
+                    format: "\(eraseLine)arming the ESC: neutral %.0f µs, %.1f s left", session.marks.neutralMicros,
+                    (until - clock.now()).inSeconds)
+                    + (eraseLine.isEmpty ? "\n" : ""))
             clock.sleep(until: clock.now() + .milliseconds(20))
         }
         out("\(eraseLine)ESC armed\n")
@@ -360,8 +378,10 @@ struct CalibratePWM: ParsableCommand {
         defer { bench.stop() }
         keys.whileWaiting = { bench.hold() }
         let p = Int(bench.pwm.prescale)
-        out(String(format: "PCA9685 set for %.1f Hz untrimmed: prescale %d, which gives %.3f Hz if the oscillator is exactly 25 MHz.\n",
-                   loaded.calibration.pwmFrequencyHz, p, bench.pwm.actualFrequencyHz))
+        out(
+            String(
+                format: "PCA9685 set for %.1f Hz untrimmed: prescale %d, which gives %.3f Hz if the oscillator is exactly 25 MHz.\n",
+                loaded.calibration.pwmFrequencyHz, p, bench.pwm.actualFrequencyHz))
         out("Every channel now outputs its neutral pulse; measure the frequency on any output.\n")
         _ = bench.arm()
         bench.step(live: false)
@@ -375,8 +395,11 @@ struct CalibratePWM: ParsableCommand {
             out(String(format: "a trim of %.4f (oscillator %.2f MHz) is not plausible: check the measurement\n", trim, trim * 25))
             throw ExitCode(1)
         }
-        out(String(format: "oscillator %.3f MHz → trim %.4f; at %.1f Hz the prescale becomes %d\n", trim * 25, trim,
-                   loaded.calibration.pwmFrequencyHz, Int(PCA9685.prescale(frequencyHz: loaded.calibration.pwmFrequencyHz, oscillatorHz: 25e6 * trim))))
+        out(
+            String(
+                format: "oscillator %.3f MHz → trim %.4f; at %.1f Hz the prescale becomes %d\n", trim * 25, trim,
+                loaded.calibration.pwmFrequencyHz,
+                Int(PCA9685.prescale(frequencyHz: loaded.calibration.pwmFrequencyHz, oscillatorHz: 25e6 * trim))))
         var new = loaded.calibration
         new.oscillatorTrim = (trim * 10000).rounded() / 10000
         _ = offerSave(new, loaded: loaded, keys: keys)
@@ -425,8 +448,10 @@ struct CalibrateI2CScan: ParsableCommand {
             print(line)
         }
         if let pw = loaded.profile.pwm {
-            print(found[UInt8(pw.address)] != nil ? "the profile's PCA9685 at 0x\(String(pw.address, radix: 16)) answers"
-                  : "nothing answers at the profile's PCA9685 address 0x\(String(pw.address, radix: 16))")
+            print(
+                found[UInt8(pw.address)] != nil
+                    ? "the profile's PCA9685 at 0x\(String(pw.address, radix: 16)) answers"
+                    : "nothing answers at the profile's PCA9685 address 0x\(String(pw.address, radix: 16))")
         }
     }
 }
@@ -462,9 +487,14 @@ struct CalibrateGPIO: ParsableCommand {
             guard let o = p.outputs.first(where: { $0.name == name }) else {
                 throw ValidationError("no output '\(name)' (outputs: \(p.outputs.map(\.name).joined(separator: ", ")))")
             }
-            guard options.yes || keys.confirm("Drive \(name) (\(o.gpio.chip)/\(o.gpio.line)) to its active level for 2 s? Whatever it powers will switch on.") else { return }
-            let line = try GPIOOutputLine(name: o.name, chip: GPIOChip(label: o.gpio.chip), line: o.gpio.line, activeLow: o.activeLow,
-                                          safeLevel: o.safeLevel, consumer: "cerebellum-calibrate")
+            guard
+                options.yes
+                    || keys.confirm(
+                        "Drive \(name) (\(o.gpio.chip)/\(o.gpio.line)) to its active level for 2 s? Whatever it powers will switch on.")
+            else { return }
+            let line = try GPIOOutputLine(
+                name: o.name, chip: GPIOChip(label: o.gpio.chip), line: o.gpio.line, activeLow: o.activeLow,
+                safeLevel: o.safeLevel, consumer: "cerebellum-calibrate")
             _ = line.set(true)
             print("\(name): asserted")
             usleep(2_000_000)
@@ -474,8 +504,9 @@ struct CalibrateGPIO: ParsableCommand {
         guard watch > 0, let e = p.inputs.first(where: { $0.role == .estop }) else { return }
         let input: DigitalInput
         if let g = e.gpio {
-            input = try GPIOInputLine(name: e.name, chip: GPIOChip(label: g.chip), line: g.line, activeLow: e.activeLow,
-                                      bias: GPIOBias(rawValue: e.bias) ?? .asIs, consumer: "cerebellum-calibrate")
+            input = try GPIOInputLine(
+                name: e.name, chip: GPIOChip(label: g.chip), line: g.line, activeLow: e.activeLow,
+                bias: GPIOBias(rawValue: e.bias) ?? .asIs, consumer: "cerebellum-calibrate")
         } else {
             input = SimulatedInput(name: e.name)
         }
@@ -486,7 +517,8 @@ struct CalibrateGPIO: ParsableCommand {
             let r = input.read()
             if r != last {
                 switch r {
-                case .level(let pressed): print("  \(String(format: "%.2f", watch - until.timeIntervalSinceNow)) s: \(pressed ? "PRESSED" : "released")")
+                case .level(let pressed):
+                    print("  \(String(format: "%.2f", watch - until.timeIntervalSinceNow)) s: \(pressed ? "PRESSED" : "released")")
                 case .failed(let f): print("  unreadable: \(f)")
                 }
                 last = r
@@ -527,8 +559,9 @@ struct CalibrateCamera: ParsableCommand {
             loaded.calibration.cameraCrop = v
         }
         for c in V4L2Camera.list() {
-            print("camera \(c.path): \(c.driver), \(c.card); formats: "
-                  + V4L2Camera.formats(path: c.path).map { "\($0.fourcc) (\($0.description))" }.joined(separator: ", "))
+            print(
+                "camera \(c.path): \(c.driver), \(c.card); formats: "
+                    + V4L2Camera.formats(path: c.path).map { "\($0.fourcc) (\($0.description))" }.joined(separator: ", "))
         }
         let clock = SystemClock()
         let rig = try Rig(board: loaded, clock: clock)
@@ -559,9 +592,11 @@ struct CalibrateCamera: ParsableCommand {
         if stamps.count > 1 {
             let span = (stamps.last! - stamps.first!).inSeconds
             let sorted = ages.sorted()
-            print(String(format: "%d frames in %.1f s: %.1f fps; frame age at capture p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                         stamps.count, seconds, Double(stamps.count - 1) / span, quantile(sorted: sorted, 0.5),
-                         quantile(sorted: sorted, 0.99), sorted.last!))
+            print(
+                String(
+                    format: "%d frames in %.1f s: %.1f fps; frame age at capture p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                    stamps.count, seconds, Double(stamps.count - 1) / span, quantile(sorted: sorted, 0.5),
+                    quantile(sorted: sorted, 0.99), sorted.last!))
         } else {
             print("fewer than 2 frames in \(seconds) s")
         }

@@ -5,5 +5,8 @@ struct Cerebellum: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cerebellum",
         abstract: "Onboard controller for camera-driven robots: fixed-rate loop, safety governor, simulated and real boards.",
-        subcommands: [Run.self, Eval.self, EvalScaling.self, Goal.self, Calibrate.self, Record.self, Train.self, EvalModel.self, Bench.self, CheckBoard.self, Doctor.self, HILCheck.self, Supervise.self, ConsoleKey.self, ConsoleSign.self])
+        subcommands: [
+            Run.self, Eval.self, EvalScaling.self, Goal.self, Calibrate.self, Record.self, Train.self, EvalModel.self, Bench.self,
+            CheckBoard.self, Doctor.self, HILCheck.self, Supervise.self, ConsoleKey.self, ConsoleSign.self,
+        ])
 }

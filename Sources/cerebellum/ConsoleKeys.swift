@@ -18,7 +18,9 @@ struct ConsoleKey: ParsableCommand {
         defer { close(fd) }
         let text = LinkSigner.newKeyText()
         guard text.withCString({ write(fd, $0, strlen($0)) }) == text.utf8.count else { throw ValidationError("\(out): write failed") }
-        print("wrote \(out) (32 random bytes as hex, mode 0600); name it in the board's serial_console.key_file and give the operator's program a copy")
+        print(
+            "wrote \(out) (32 random bytes as hex, mode 0600); name it in the board's serial_console.key_file and give the operator's program a copy"
+        )
     }
 }
 
@@ -26,7 +28,8 @@ struct ConsoleKey: ParsableCommand {
 struct ConsoleSign: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "console-sign",
-        abstract: "Print the signed sentence $S,SEQ,TAG,BODY*CCCC for a sentence body under a session nonce (the console's $SESSION reply).")
+        abstract: "Print the signed sentence $S,SEQ,TAG,BODY*CCCC for a sentence body under a session nonce (the console's $SESSION reply)."
+    )
 
     @Option(help: "The link's key file.")
     var keyFile: String

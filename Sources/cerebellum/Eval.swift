@@ -13,13 +13,13 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Goal reaching: whole episodes through the loop; success with a 95 % interval, steps, plan time; baselines.",
         discussion: """
-        Each episode is a simulated two-rooms episode run through the real control loop and safety governor on a
-        manual clock (faster than real time). The goal is given to the policy only as an image: the frame the
-        camera would see with the agent at the goal. Success: within 4.5 px of the goal within 200 steps.
-        Policies: the latent planner (the board profile's planner settings, with the overrides below), and as
-        baselines the same planner with a one-step horizon (greedy) and smooth random efforts. Every policy gets
-        the same episodes (the same seed). Plan time is wall-clock time in the tick, single-threaded.
-        """)
+            Each episode is a simulated two-rooms episode run through the real control loop and safety governor on a
+            manual clock (faster than real time). The goal is given to the policy only as an image: the frame the
+            camera would see with the agent at the goal. Success: within 4.5 px of the goal within 200 steps.
+            Policies: the latent planner (the board profile's planner settings, with the overrides below), and as
+            baselines the same planner with a one-step horizon (greedy) and smooth random efforts. Every policy gets
+            the same episodes (the same seed). Plan time is wall-clock time in the tick, single-threaded.
+            """)
 
     @Option(help: "two-rooms or two-rooms-random.")
     var scenario = "two-rooms"
@@ -61,7 +61,10 @@ struct Eval: ParsableCommand {
     var costMap: String?
     @Option(help: "Exit with status 3 when the planner did no planning work on more than this share of its ticks (0…1; e.g. 0.02).")
     var maxIdleShare: Double?
-    @Option(help: "Route-search check: for this many episodes of the scenario, search a route in imagination from the start to the goal image (no time budget), replay it in the true world and report how many work; then stop. --png draws the replayed routes.")
+    @Option(
+        help:
+            "Route-search check: for this many episodes of the scenario, search a route in imagination from the start to the goal image (no time budget), replay it in the true world and report how many work; then stop. --png draws the replayed routes."
+    )
     var routeCheck: Int?
 
     func run() throws {
@@ -93,8 +96,10 @@ struct Eval: ParsableCommand {
         guard episodes >= 1 else { throw ValidationError("--episodes must be ≥ 1") }
 
         print("eval \(scenario): \(episodes) episodes per policy, seed \(seed), model \(model)")
-        print("planner: \(c.method.rawValue), horizon \(c.horizon), \(c.samples) samples × \(c.iterations) iteration(s), "
-              + "route search every \(c.roadmapEvery) ticks, \(c.blockedMoves) refused moves kept, wall following \(c.wallFollowSteps) steps, budget \(c.budgetMilliseconds) ms")
+        print(
+            "planner: \(c.method.rawValue), horizon \(c.horizon), \(c.samples) samples × \(c.iterations) iteration(s), "
+                + "route search every \(c.roadmapEvery) ticks, \(c.blockedMoves) refused moves kept, wall following \(c.wallFollowSteps) steps, budget \(c.budgetMilliseconds) ms"
+        )
         var policies: [EvaluationPolicy] = [.planner(c)]
         if baselines { policies += [.greedy(c), .random] }
         var reports: [PolicyReport] = []
@@ -110,14 +115,21 @@ struct Eval: ParsableCommand {
         if png != "none" {
             let path = png.replacingOccurrences(of: "SCENARIO", with: scenario)
             // Every failure, then successes up to 48 panels.
-            let shown = (plannerEpisodes.filter { !$0.success } + plannerEpisodes.filter(\.success)).prefix(48).sorted { $0.index < $1.index }
-            try writeTrajectorySheet(Array(shown), title: "\(scenario): latent planner, \(reports[0].successes)/\(episodes) "
-                                  + "(green start, red goal, orange = failed)", path: path)
+            let shown = (plannerEpisodes.filter { !$0.success } + plannerEpisodes.filter(\.success)).prefix(48).sorted {
+                $0.index < $1.index
+            }
+            try writeTrajectorySheet(
+                Array(shown),
+                title: "\(scenario): latent planner, \(reports[0].successes)/\(episodes) "
+                    + "(green start, red goal, orange = failed)", path: path)
             print("trajectories: \(path)")
         }
         if let json { try jsonString(full).write(toFile: json, atomically: true, encoding: .utf8); print("report: \(json)") }
         if let maxIdleShare, let work = reports.first?.work, work.idleShare > maxIdleShare {
-            warn(String(format: "error: the planner did no planning work on %.1f %% of its ticks (more than %.1f %%)", 100 * work.idleShare, 100 * maxIdleShare))
+            warn(
+                String(
+                    format: "error: the planner did no planning work on %.1f %% of its ticks (more than %.1f %%)", 100 * work.idleShare,
+                    100 * maxIdleShare))
             throw ExitCode(3)
         }
     }
@@ -130,25 +142,38 @@ struct Eval: ParsableCommand {
             let ci = String(format: "[%5.1f, %5.1f] %%", 100 * p.interval95Low, 100 * p.interval95High)
             let steps = p.successes > 0 ? String(format: "%6.1f / %4.0f", p.meanStepsToGoal, p.medianStepsToGoal) : "     –"
             let plan = p.planTime.map { String(format: "%.2f / %.2f / %.2f ms", $0.p50, $0.p99, $0.max) } ?? "–"
-            print("  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) \(rate)  \(ci)  \(steps.padding(toLength: 30, withPad: " ", startingAt: 0)) \(plan)")
+            print(
+                "  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) \(rate)  \(ci)  \(steps.padding(toLength: 30, withPad: " ", startingAt: 0)) \(plan)"
+            )
         }
         if let p = r.policies.first {
             if let t = p.planTime {
-                print(String(format: "  plan time per tick: p99.9 %.2f ms; %d of %d ticks over the %.0f ms target (%d of them also in the thread's CPU time)",
-                             t.p999, p.ticksOverTarget, t.count, PolicyReport.planTimeTargetMilliseconds, p.cpuTicksOverTarget))
+                print(
+                    String(
+                        format:
+                            "  plan time per tick: p99.9 %.2f ms; %d of %d ticks over the %.0f ms target (%d of them also in the thread's CPU time)",
+                        t.p999, p.ticksOverTarget, t.count, PolicyReport.planTimeTargetMilliseconds, p.cpuTicksOverTarget))
             }
             if let c = p.planCPUTime {
-                print(String(format: "  planner CPU time per tick (the planning thread's own, as the OS counts it): p50 %.2f / p99 %.2f / p99.9 %.2f / max %.2f ms",
-                             c.p50, c.p99, c.p999, c.max))
+                print(
+                    String(
+                        format:
+                            "  planner CPU time per tick (the planning thread's own, as the OS counts it): p50 %.2f / p99 %.2f / p99.9 %.2f / max %.2f ms",
+                        c.p50, c.p99, c.p999, c.max))
             }
             if let w = p.work {
                 print("  " + w.line)
                 if w.idleShare > PolicyReport.idleShareWarning {
-                    print(String(format: "  WARNING: the planner did no planning work on %.1f %% of its ticks (over %.0f %%): this CPU does not deliver what the budget assumes; the figures above are not the planner's",
-                                 100 * w.idleShare, 100 * PolicyReport.idleShareWarning))
+                    print(
+                        String(
+                            format:
+                                "  WARNING: the planner did no planning work on %.1f %% of its ticks (over %.0f %%): this CPU does not deliver what the budget assumes; the figures above are not the planner's",
+                            100 * w.idleShare, 100 * PolicyReport.idleShareWarning))
                 }
             }
-            print("  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no planning work; route searches \(p.routeSearches), routes found \(p.routesFound); wall follows \(p.wallFollows), openings crossed \(p.openingsCrossed)")
+            print(
+                "  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no planning work; route searches \(p.routeSearches), routes found \(p.routesFound); wall follows \(p.wallFollows), openings crossed \(p.openingsCrossed)"
+            )
         }
     }
 
@@ -168,8 +193,9 @@ func evaluate(_ policy: EvaluationPolicy, board: LoadedBoard, model: WorldModelF
             print("\(eraseLine)\(policy.name): \(e + 1)/\(episodes) episodes, \(ok) successes", terminator: e + 1 == episodes ? "\n" : "\r")
         }
     }
-    return PolicyReport(policy: policy.name, episodes: done, planner: run.planner, loop: run.loop.statistics.report,
-                        seconds: Date().timeIntervalSince(started))
+    return PolicyReport(
+        policy: policy.name, episodes: done, planner: run.planner, loop: run.loop.statistics.report,
+        seconds: Date().timeIntervalSince(started))
 }
 
 /// One policy's results on the evaluation episodes.
@@ -260,22 +286,31 @@ func writeCostMaps(model: WorldModelFile, path: String) throws {
         enc.input.assignGray8(f.pixels)
         let zg = enc.forward().scalars
         var d = [Double](repeating: .nan, count: s * s)
-        for y in 0..<s { for x in 0..<s {
-            let p = Vec2(Double(x) + 0.5, Double(y) + 0.5)
-            guard world.isFree(p) else { continue }
-            world.render(into: f, agent: p)
-            enc.input.assignGray8(f.pixels)
-            let z = enc.forward()
-            var acc = 0.0
-            for j in 0..<zg.count { let e = Double(z[j] - zg[j]); acc += e * e }
-            d[y * s + x] = acc.squareRoot()
-        } }
+        for y in 0..<s {
+            for x in 0..<s {
+                let p = Vec2(Double(x) + 0.5, Double(y) + 0.5)
+                guard world.isFree(p) else { continue }
+                world.render(into: f, agent: p)
+                enc.input.assignGray8(f.pixels)
+                let z = enc.forward()
+                var acc = 0.0
+                for j in 0..<zg.count { let e = Double(z[j] - zg[j]); acc += e * e }
+                d[y * s + x] = acc.squareRoot()
+            }
+        }
         let hi = d.filter { !$0.isNaN }.max() ?? 1
-        for y in 0..<s { for x in 0..<s {
-            let v = d[y * s + x]
-            let c: RGB = v.isNaN ? RGB(0, 0, 160) : { let q = UInt8(min(255, 255 * v / hi)); return RGB(q, q, q) }()
-            img.fillRect(x: gi * (s * scale + 8) + x * scale, y: y * scale, width: scale, height: scale, c)
-        } }
+        for y in 0..<s {
+            for x in 0..<s {
+                let v = d[y * s + x]
+                let c: RGB =
+                    v.isNaN
+                    ? RGB(0, 0, 160)
+                    : {
+                        let q = UInt8(min(255, 255 * v / hi)); return RGB(q, q, q)
+                    }()
+                img.fillRect(x: gi * (s * scale + 8) + x * scale, y: y * scale, width: scale, height: scale, c)
+            }
+        }
         img.disc(Double(gi * (s * scale + 8)) + g.x * Double(scale), g.y * Double(scale), radius: 4, RGB(255, 0, 0))
         print("goal (\(g.x), \(g.y)): latent distance max \(String(format: "%.2f", hi))")
     }
@@ -303,8 +338,11 @@ func checkRoutes(model: WorldModelFile, config: PlannerConfig, variant: TwoRooms
         let world0 = TwoRoomsWorld.episode(variant, rng: &rng)
         let z = encode(world0, at: world0.position), g = encode(world0, at: world0.goal)
         let ok = z.withUnsafeBufferPointer { zb in
-            g.withUnsafeBufferPointer { roadmap.search(from: zb, goal: $0, mergeFactor: Float(config.roadmapMergeFactor),
-                                                       goalFactor: Float(config.roadmapGoalFactor)) }
+            g.withUnsafeBufferPointer {
+                roadmap.search(
+                    from: zb, goal: $0, mergeFactor: Float(config.roadmapMergeFactor),
+                    goalFactor: Float(config.roadmapGoalFactor))
+            }
         }
         nodes += roadmap.nodeCount
         var world = world0
@@ -326,20 +364,31 @@ func checkRoutes(model: WorldModelFile, config: PlannerConfig, variant: TwoRooms
             if world.distanceToGoal < 10 { near += 1 }
             if blocked > 0 { blockedRoutes += 1 }
         }
-        replays.append(GoalEpisode(index: e, success: ok && world.reachedGoal, steps: ok ? roadmap.routeLength * roadmap.macroSteps : 0,
-                                   finalDistance: world.distanceToGoal, wallX: world0.layout.wallX, doorY: world0.layout.doorY,
-                                   start: [world0.position.x, world0.position.y], goal: [world0.goal.x, world0.goal.y], path: path))
+        replays.append(
+            GoalEpisode(
+                index: e, success: ok && world.reachedGoal, steps: ok ? roadmap.routeLength * roadmap.macroSteps : 0,
+                finalDistance: world.distanceToGoal, wallX: world0.layout.wallX, doorY: world0.layout.doorY,
+                start: [world0.position.x, world0.position.y], goal: [world0.goal.x, world0.goal.y], path: path))
     }
     let n = Double(episodes)
-    print("route check \(variant.rawValue), \(episodes) episodes, seed \(seed): \(config.roadmapDirections) directions × "
-          + "\(config.roadmapMacroSteps) steps, up to \(config.roadmapMaxNodes) nodes, merge \(config.roadmapMergeFactor), goal \(config.roadmapGoalFactor)")
-    print(String(format: "  found %d (%.1f %%), mean %.1f legs, mean %.0f nodes searched", found, 100 * Double(found) / n,
-                 Double(legs) / Double(max(1, found)), Double(nodes) / n))
-    print(String(format: "  replayed in the true world: %d end within %.1f px of the goal (%.1f %% of all), %d within 10 px, %d with a blocked leg",
-                 works, TwoRoomsWorld.successRadius, 100 * Double(works) / n, near, blockedRoutes))
+    print(
+        "route check \(variant.rawValue), \(episodes) episodes, seed \(seed): \(config.roadmapDirections) directions × "
+            + "\(config.roadmapMacroSteps) steps, up to \(config.roadmapMaxNodes) nodes, merge \(config.roadmapMergeFactor), goal \(config.roadmapGoalFactor)"
+    )
+    print(
+        String(
+            format: "  found %d (%.1f %%), mean %.1f legs, mean %.0f nodes searched", found, 100 * Double(found) / n,
+            Double(legs) / Double(max(1, found)), Double(nodes) / n))
+    print(
+        String(
+            format:
+                "  replayed in the true world: %d end within %.1f px of the goal (%.1f %% of all), %d within 10 px, %d with a blocked leg",
+            works, TwoRoomsWorld.successRadius, 100 * Double(works) / n, near, blockedRoutes))
     if let png {
-        try writeTrajectorySheet(Array(replays.prefix(48)), title: "route check \(variant.rawValue): imagined routes replayed in the true world "
-                                 + "(\(works)/\(episodes) reach the goal; orange = not found or misses)", path: png)
+        try writeTrajectorySheet(
+            Array(replays.prefix(48)),
+            title: "route check \(variant.rawValue): imagined routes replayed in the true world "
+                + "(\(works)/\(episodes) reach the goal; orange = not found or misses)", path: png)
         print("routes: \(png)")
     }
 }
@@ -349,9 +398,11 @@ func writeTrajectorySheet(_ episodes: [GoalEpisode], title: String, path: String
     var sheet = TrajectorySheet(title: title, worldSize: Double(TwoRoomsLayout.size), goalRadius: TwoRoomsWorld.successRadius)
     for e in episodes {
         let walls = TwoRoomsLayout(wallX: e.wallX, doorY: e.doorY).walls.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
-        sheet.panels.append(.init(walls: walls, start: (e.start[0], e.start[1]), goal: (e.goal[0], e.goal[1]),
-                                  path: e.path.map { ($0[0], $0[1]) }, success: e.success || !showOutcome,
-                                  label: "#\(e.index) " + (e.success || !showOutcome ? "\(e.steps) st" : "FAIL")))
+        sheet.panels.append(
+            .init(
+                walls: walls, start: (e.start[0], e.start[1]), goal: (e.goal[0], e.goal[1]),
+                path: e.path.map { ($0[0], $0[1]) }, success: e.success || !showOutcome,
+                label: "#\(e.index) " + (e.success || !showOutcome ? "\(e.steps) st" : "FAIL")))
     }
     let dir = (path as NSString).deletingLastPathComponent
     if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }

@@ -13,12 +13,12 @@ struct EvalModel: ParsableCommand {
         commandName: "eval-model",
         abstract: "Evaluate a world model on held-out episodes: k-step latent prediction error and a linear probe of position.",
         discussion: """
-        Held-out data: --data recordings (with /cerebellum/truth), or fresh exploration episodes recorded in memory
-        on the simulated board with a seed the training data did not use. Every frame is encoded with the fp32 and
-        the int8 encoder. A linear probe (ridge regression from the latent to the agent's true x, y) is fitted on
-        half of the episodes and its R² reported on the other half: R² ≥ 0.95 shows the latent keeps the position.
-        The predictor is rolled out with the recorded actions from every 4th frame for --horizon steps.
-        """)
+            Held-out data: --data recordings (with /cerebellum/truth), or fresh exploration episodes recorded in memory
+            on the simulated board with a seed the training data did not use. Every frame is encoded with the fp32 and
+            the int8 encoder. A linear probe (ridge regression from the latent to the agent's true x, y) is fitted on
+            half of the episodes and its R² reported on the other half: R² ≥ 0.95 shows the latent keeps the position.
+            The predictor is rolled out with the recorded actions from every 4th frame for --horizon steps.
+            """)
 
     @Argument(help: "The world model (safetensors).")
     var model = "models/two-rooms.safetensors"
@@ -85,16 +85,29 @@ struct EvalModel: ParsableCommand {
         print("model \(model): latent \(m.latentSize), held-out data: \(origin), \(r.frames) frames")
         let ks = [1, 2, 4, 8, 16].filter { $0 <= r.predictionError.count }
         print("k-step latent prediction error (mean squared, relative to latent variance), \(r.rollouts) rollouts:")
-        print("  " + ks.map { "k=\($0): \(String(format: "%.4f", r.predictionError[$0 - 1])) (\(String(format: "%.3f", r.relativePredictionError[$0 - 1])))" }.joined(separator: "  "))
+        print(
+            "  "
+                + ks.map {
+                    "k=\($0): \(String(format: "%.4f", r.predictionError[$0 - 1])) (\(String(format: "%.3f", r.relativePredictionError[$0 - 1])))"
+                }.joined(separator: "  "))
         print("linear probe of the agent's position (fit on \(eps.count / 2) episodes, tested on \(eps.count - eps.count / 2)):")
-        print("  fp32 latent: R² x \(String(format: "%.4f", r.probeR2[0])), y \(String(format: "%.4f", r.probeR2[1])), both \(String(format: "%.4f", r.probeR2Overall)); RMS error \(String(format: "%.2f", r.probeRMSErrorPx)) px")
-        print("  int8 latent: R² x \(String(format: "%.4f", r.probeR2Int8[0])), y \(String(format: "%.4f", r.probeR2Int8[1])), both \(String(format: "%.4f", r.probeR2Int8Overall))")
+        print(
+            "  fp32 latent: R² x \(String(format: "%.4f", r.probeR2[0])), y \(String(format: "%.4f", r.probeR2[1])), both \(String(format: "%.4f", r.probeR2Overall)); RMS error \(String(format: "%.2f", r.probeRMSErrorPx)) px"
+        )
+        print(
+            "  int8 latent: R² x \(String(format: "%.4f", r.probeR2Int8[0])), y \(String(format: "%.4f", r.probeR2Int8[1])), both \(String(format: "%.4f", r.probeR2Int8Overall))"
+        )
         print("int8 vs fp32 cosine: min \(String(format: "%.5f", r.minCosineInt8)), median \(String(format: "%.5f", r.medianCosineInt8))")
-        print("latent: std min \(String(format: "%.3f", r.spread.minStd)) mean \(String(format: "%.3f", r.spread.meanStd)), effective rank \(String(format: "%.2f", r.spread.effectiveRank)) of \(m.latentSize)\(r.spread.collapsed ? "  ALARM: collapsed" : "")")
+        print(
+            "latent: std min \(String(format: "%.3f", r.spread.minStd)) mean \(String(format: "%.3f", r.spread.meanStd)), effective rank \(String(format: "%.2f", r.spread.effectiveRank)) of \(m.latentSize)\(r.spread.collapsed ? "  ALARM: collapsed" : "")"
+        )
         for v in TwoRoomsVariant.allCases {
             let w = try WallKnowledge.run(model: m, variant: v, layouts: v == .fixed ? 10 : 200, seed: seed &+ 7)
-            print("wall knowledge (\(v.rawValue)): forecast blocked for \(w.wallKnownBlocked)/\(w.wallPushes) pushes into the wall (median move ratio \(String(format: "%.2f", w.medianWallRatio))), open for \(w.doorKnownOpen)/\(w.doorPushes) pushes through the door (\(String(format: "%.2f", w.medianDoorRatio)))"
-                  + (w.layoutProbeR2.count == 2 ? "; layout probe R² wall x \(String(format: "%.3f", w.layoutProbeR2[0])), door y \(String(format: "%.3f", w.layoutProbeR2[1]))" : ""))
+            print(
+                "wall knowledge (\(v.rawValue)): forecast blocked for \(w.wallKnownBlocked)/\(w.wallPushes) pushes into the wall (median move ratio \(String(format: "%.2f", w.medianWallRatio))), open for \(w.doorKnownOpen)/\(w.doorPushes) pushes through the door (\(String(format: "%.2f", w.medianDoorRatio)))"
+                    + (w.layoutProbeR2.count == 2
+                        ? "; layout probe R² wall x \(String(format: "%.3f", w.layoutProbeR2[0])), door y \(String(format: "%.3f", w.layoutProbeR2[1]))"
+                        : ""))
         }
         print("evaluated in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
         if let json { try jsonString(r).write(toFile: json, atomically: true, encoding: .utf8) }

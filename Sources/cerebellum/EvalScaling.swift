@@ -14,12 +14,12 @@ struct EvalScaling: ParsableCommand {
         commandName: "eval-scaling",
         abstract: "Goal reaching against the planning budget: success and idle ticks at each budget, both scenarios.",
         discussion: """
-        Runs the latent planner's evaluation (as `cerebellum eval`, no baselines) for each scenario at each
-        --budgets value, a proxy for cores with less compute than this one (half the budget ≈ a core of half
-        the speed). Prints a table, writes it as JSON and draws success and the share of ticks without
-        planning work against the budget as a PNG. The loop figures (overruns) are included, so a run beside
-        a busy process (`taskset`) shows whether the loop kept its rate while the planner degraded.
-        """)
+            Runs the latent planner's evaluation (as `cerebellum eval`, no baselines) for each scenario at each
+            --budgets value, a proxy for cores with less compute than this one (half the budget ≈ a core of half
+            the speed). Prints a table, writes it as JSON and draws success and the share of ticks without
+            planning work against the budget as a PNG. The loop figures (overruns) are included, so a run beside
+            a busy process (`taskset`) shows whether the loop kept its rate while the planner degraded.
+            """)
 
     @Option(parsing: .upToNextOption, help: "Scenarios.")
     var scenarios = ["two-rooms", "two-rooms-random"]
@@ -64,19 +64,22 @@ struct EvalScaling: ParsableCommand {
                 c.budgetMilliseconds = budget
                 print("\n\(scenario), budget \(budget) ms (\(label))")
                 let r = try evaluate(.planner(c), board: loaded, model: wm, episodes: episodes, seed: seed)
-                let row = ScalingRow(scenario: scenario, budgetMilliseconds: budget, label: label, successes: r.successes,
-                                     episodes: r.episodes.count, successRate: r.successRate, interval95Low: r.interval95Low,
-                                     interval95High: r.interval95High, idleShare: r.work?.idleShare ?? 1,
-                                     longestStaleRun: r.work?.longestStaleRun ?? 0, samplesPerTick: r.work?.samplesPerTick ?? 0,
-                                     horizonPerUpdate: r.work?.horizonPerUpdate ?? 0, planTimeP999: r.planTime?.p999 ?? .nan,
-                                     planTimeMax: r.planTime?.max ?? .nan, loopOverruns: r.loop.overruns,
-                                     nanosecondsPerRow: r.compute?.nanosecondsPerRow ?? .nan)
+                let row = ScalingRow(
+                    scenario: scenario, budgetMilliseconds: budget, label: label, successes: r.successes,
+                    episodes: r.episodes.count, successRate: r.successRate, interval95Low: r.interval95Low,
+                    interval95High: r.interval95High, idleShare: r.work?.idleShare ?? 1,
+                    longestStaleRun: r.work?.longestStaleRun ?? 0, samplesPerTick: r.work?.samplesPerTick ?? 0,
+                    horizonPerUpdate: r.work?.horizonPerUpdate ?? 0, planTimeP999: r.planTime?.p999 ?? .nan,
+                    planTimeMax: r.planTime?.max ?? .nan, loopOverruns: r.loop.overruns,
+                    nanosecondsPerRow: r.compute?.nanosecondsPerRow ?? .nan)
                 print("  " + row.line)
                 rows.append(row)
             }
         }
         print("\ncompute scaling (\(label)), \(episodes) episodes per row, seed \(seed)")
-        print("  scenario            budget   success               95 % interval     idle ticks  longest gap  samples × steps  plan p99.9 / max   overruns")
+        print(
+            "  scenario            budget   success               95 % interval     idle ticks  longest gap  samples × steps  plan p99.9 / max   overruns"
+        )
         rows.forEach { print("  " + $0.line) }
         if let json {
             try jsonString(ScalingReport(label: label, episodes: episodes, seed: seed, model: model, rows: rows))
@@ -84,8 +87,9 @@ struct EvalScaling: ParsableCommand {
             print("report: \(json)")
         }
         if png != "none" {
-            var chart = LineChart(title: "goal reaching against the planning budget (\(label)): success and ticks without planning work, %",
-                                  xLabel: "budget per tick, ms", yLabel: "%")
+            var chart = LineChart(
+                title: "goal reaching against the planning budget (\(label)): success and ticks without planning work, %",
+                xLabel: "budget per tick, ms", yLabel: "%")
             for scenario in scenarios {
                 let mine = rows.filter { $0.scenario == scenario }.sorted { $0.budgetMilliseconds < $1.budgetMilliseconds }
                 // Short legend names: the chart's legend column is narrow.
@@ -119,9 +123,11 @@ struct ScalingRow: Codable {
     var nanosecondsPerRow: Double
 
     var line: String {
-        padded(scenario, 18) + String(format: " %6.2f ms  %3d/%d = %5.1f %%  [%5.1f, %5.1f] %%  %6.2f %%  %11d  %6.1f × %4.1f  %6.2f / %6.2f ms  %8d",
-                                      budgetMilliseconds, successes, episodes, 100 * successRate, 100 * interval95Low, 100 * interval95High,
-                                      100 * idleShare, longestStaleRun, samplesPerTick, horizonPerUpdate, planTimeP999, planTimeMax, loopOverruns)
+        padded(scenario, 18)
+            + String(
+                format: " %6.2f ms  %3d/%d = %5.1f %%  [%5.1f, %5.1f] %%  %6.2f %%  %11d  %6.1f × %4.1f  %6.2f / %6.2f ms  %8d",
+                budgetMilliseconds, successes, episodes, 100 * successRate, 100 * interval95Low, 100 * interval95High,
+                100 * idleShare, longestStaleRun, samplesPerTick, horizonPerUpdate, planTimeP999, planTimeMax, loopOverruns)
     }
 }
 

@@ -104,7 +104,8 @@ struct Goal: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the goals in goals/.")
         func run() throws {
-            let files = ((try? FileManager.default.contentsOfDirectory(atPath: Goal.directory)) ?? []).filter { $0.hasSuffix(".png") }.sorted()
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: Goal.directory)) ?? []).filter { $0.hasSuffix(".png") }
+                .sorted()
             if files.isEmpty { print("no goals yet (cerebellum goal capture NAME)") }
             for f in files {
                 let path = "\(Goal.directory)/\(f)"

@@ -52,10 +52,16 @@ struct HILCheck: ParsableCommand {
             ]
             if faultBoard != nil {
                 checks += [
-                    ("supervisor: kill -9 of the armed controller → OE disabled and all 16 channels full-OFF within 100 ms", supervisorKill),
+                    (
+                        "supervisor: kill -9 of the armed controller → OE disabled and all 16 channels full-OFF within 100 ms",
+                        supervisorKill
+                    ),
                     ("supervisor: SIGSTOP of the armed controller → outputs cut within 200 ms; SIGCONT → it stays faulted", supervisorStop),
                     ("console: an e-stop behind a flood of 200 requests → PWM at neutral and motor enable low within 250 ms", consoleFlood),
-                    ("supervisor: calibrate servo holds its outputs through a prompt; kill -9 while live → cut within 100 ms", calibrateKill),
+                    (
+                        "supervisor: calibrate servo holds its outputs through a prompt; kill -9 while live → cut within 100 ms",
+                        calibrateKill
+                    ),
                 ]
             }
         }
@@ -68,7 +74,9 @@ struct HILCheck: ParsableCommand {
             do {
                 let detail = try check()
                 passed += 1
-                print("ok \(i + 1) - \(name) (\(String(format: "%.2f", Date().timeIntervalSince(t0))) s)\(detail.isEmpty ? "" : " # \(detail)")")
+                print(
+                    "ok \(i + 1) - \(name) (\(String(format: "%.2f", Date().timeIntervalSince(t0))) s)\(detail.isEmpty ? "" : " # \(detail)")"
+                )
             } catch {
                 failed += 1
                 print("not ok \(i + 1) - \(name): \(error)")
@@ -135,9 +143,11 @@ final class ConstantSource: CommandSource {
 
 extension HILCheck {
     func camera(format: String? = nil) throws -> V4L2Camera {
-        try V4L2Camera(request: CameraRequest(device: "driver:vivid", width: 320, height: 240, framesPerSecond: 30, format: format,
-                                              buffers: 3, pollTimeoutMilliseconds: 200),
-                       outputWidth: 64, outputHeight: 64, clock: SystemClock())
+        try V4L2Camera(
+            request: CameraRequest(
+                device: "driver:vivid", width: 320, height: 240, framesPerSecond: 30, format: format,
+                buffers: 3, pollTimeoutMilliseconds: 200),
+            outputWidth: 64, outputHeight: 64, clock: SystemClock())
     }
 
     func grab(_ cam: V4L2Camera, _ frame: Frame, frames: Int) throws -> [Instant] {
@@ -162,7 +172,9 @@ extension HILCheck {
         let frame = Frame(width: 64, height: 64)
         let stamps = try grab(cam, frame, frames: 20)
         for k in 1..<stamps.count { try expect(stamps[k] > stamps[k - 1], "timestamps not increasing at frame \(k)") }
-        try expect(cam.timestampAnomalies == 0, "\(cam.timestampAnomalies) implausible driver timestamps (last: dequeued \(cam.lastAnomalyMilliseconds ?? .nan) ms after it)")
+        try expect(
+            cam.timestampAnomalies == 0,
+            "\(cam.timestampAnomalies) implausible driver timestamps (last: dequeued \(cam.lastAnomalyMilliseconds ?? .nan) ms after it)")
         let distinct = Set(frame.pixels).count
         try expect(distinct > 4, "the converted frame is nearly flat (\(distinct) gray levels)")
         let span = (stamps.last! - stamps.first!).inSeconds
@@ -357,7 +369,8 @@ extension HILCheck {
             guard case .success(let lo) = dev.readByte(register: base + 2), case .success(let hi) = dev.readByte(register: base + 3) else {
                 throw CheckFailure("cannot read channel \(ch)")
             }
-            try expect(Int(lo) | Int(hi & 0x0F) << 8 == neutral, "channel \(ch) at \(Int(lo) | Int(hi & 0x0F) << 8) counts, neutral is \(neutral)")
+            try expect(
+                Int(lo) | Int(hi & 0x0F) << 8 == neutral, "channel \(ch) at \(Int(lo) | Int(hi & 0x0F) << 8) counts, neutral is \(neutral)")
         }
         try expect(try readText(simLine(SimLines.motorEnable, "value")) == "0", "motor enable still high")
     }
@@ -421,11 +434,14 @@ extension HILCheck {
     func outputState(_ dev: I2CDevice) throws -> OutputState {
         var on: [Int] = []
         for ch in 0..<16 {
-            guard case .success(let hi) = dev.readByte(register: UInt8(0x06 + 4 * ch + 3)) else { throw CheckFailure("cannot read LED\(ch)_OFF_H") }
+            guard case .success(let hi) = dev.readByte(register: UInt8(0x06 + 4 * ch + 3)) else {
+                throw CheckFailure("cannot read LED\(ch)_OFF_H")
+            }
             if hi & 0x10 == 0 { on.append(ch) }
         }
-        return OutputState(oePin: try readText(simLine(SimLines.pwmOE, "value")), channelsOn: on,
-                           motorEnablePin: try readText(simLine(SimLines.motorEnable, "value")))
+        return OutputState(
+            oePin: try readText(simLine(SimLines.pwmOE, "value")), channelsOn: on,
+            motorEnablePin: try readText(simLine(SimLines.motorEnable, "value")))
     }
 
     /// A child process running this binary with `arguments`, standard output and error to `log`, standard
@@ -471,8 +487,11 @@ extension HILCheck {
     /// outputs enabled and driving (motor enable high, OE low, its channels pulsing).
     func startArmedController(log: String, json: String, extra: [String] = []) throws -> (Child, I2CDevice) {
         guard let faultBoard else { throw CheckFailure("no --fault-board") }
-        let p = try Child(arguments: ["run", "--board", faultBoard, "--goal", goal, "--arm", "--duration", "120", "--no-realtime",
-                                      "--json", json, "--trajectory", "none"] + extra, log: log)
+        let p = try Child(
+            arguments: [
+                "run", "--board", faultBoard, "--goal", goal, "--arm", "--duration", "120", "--no-realtime",
+                "--json", json, "--trajectory", "none",
+            ] + extra, log: log)
         let dev = try stubDevice()
         let deadline = Date().addingTimeInterval(90)
         while true {
@@ -503,12 +522,14 @@ extension HILCheck {
     /// The supervisor's own report in a controller's log, and the controller's tick figures from its summary.
     func supervisorReport(log: String, json: String?) -> String {
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        let said = text.split(separator: "\n").first { $0.hasPrefix("SUPERVISOR: ") }.map { String($0.dropFirst(12)) } ?? "no supervisor message"
+        let said =
+            text.split(separator: "\n").first { $0.hasPrefix("SUPERVISOR: ") }.map { String($0.dropFirst(12)) } ?? "no supervisor message"
         var ticks = ""
         if let json, let data = FileManager.default.contents(atPath: json),
-           let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let loop = summary["loop"] as? [String: Any],
-           let execution = loop["execution"] as? [String: Any], let p99 = execution["p99"] as? Double,
-           let period = loop["period"] as? [String: Any], let p50 = period["p50"] as? Double {
+            let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let loop = summary["loop"] as? [String: Any],
+            let execution = loop["execution"] as? [String: Any], let p99 = execution["p99"] as? Double,
+            let period = loop["period"] as? [String: Any], let p50 = period["p50"] as? Double
+        {
             ticks = String(format: "; the controller's ticks: execution p99 %.1f ms, period p50 %.1f ms", p99, p50)
         }
         return "supervisor: \"\(said)\"" + ticks
@@ -530,7 +551,8 @@ extension HILCheck {
         let after = try outputState(dev)
         try expect(after.isCut && after.motorEnablePin == "0", "0.5 s after the kill: \(after)")
         try expect(ms <= 100, String(format: "outputs cut %.1f ms after kill -9, more than 100 ms", ms))
-        return String(format: "cut %.1f ms after kill -9; still cut 0.5 s later, motor enable low; ", ms) + supervisorReport(log: log, json: nil)
+        return String(format: "cut %.1f ms after kill -9; still cut 0.5 s later, motor enable low; ", ms)
+            + supervisorReport(log: log, json: nil)
     }
 
     func supervisorStop() throws -> String {
@@ -553,7 +575,8 @@ extension HILCheck {
         let summary = (try? String(contentsOfFile: json, encoding: .utf8)) ?? ""
         try expect(summary.contains("outputs cut by the supervisor"), "the controller's summary does not name the cut: \(tail(log))")
         try expect(ms <= 200, String(format: "outputs cut %.1f ms after SIGSTOP, more than 200 ms", ms))
-        return String(format: "cut %.1f ms after SIGSTOP; after SIGCONT still cut, motor enable low, latched \"outputs cut by the supervisor\"; ", ms)
+        return String(
+            format: "cut %.1f ms after SIGSTOP; after SIGCONT still cut, motor enable low, latched \"outputs cut by the supervisor\"; ", ms)
             + supervisorReport(log: log, json: json)
     }
 }
@@ -563,7 +586,8 @@ extension HILCheck {
     func channelCounts(_ dev: I2CDevice, _ channels: [Int]) throws -> [Int?] {
         try channels.map { ch in
             guard case .success(let lo) = dev.readByte(register: UInt8(0x06 + 4 * ch + 2)),
-                  case .success(let hi) = dev.readByte(register: UInt8(0x06 + 4 * ch + 3)) else { throw CheckFailure("cannot read channel \(ch)") }
+                case .success(let hi) = dev.readByte(register: UInt8(0x06 + 4 * ch + 3))
+            else { throw CheckFailure("cannot read channel \(ch)") }
             return hi & 0x10 != 0 ? nil : Int(lo) | Int(hi & 0x0F) << 8
         }
     }
@@ -599,8 +623,9 @@ extension HILCheck {
         try expect(summary.contains("e-stop"), "the run's summary does not name the e-stop: \(tail(log))")
         try expect(ms <= 250, String(format: "outputs neutral %.1f ms after the e-stop, more than 250 ms", ms))
         let busy = screen.components(separatedBy: "busy:").count - 1
-        return String(format: "neutral (%d counts) and motor enable low %.1f ms after the e-stop line, behind 200 requests (%d refused as busy); "
-                      + "OE pin %@ (enabled: the outputs hold neutral); the console said \"E-STOP latched\"", neutral, ms, busy, oe)
+        return String(
+            format: "neutral (%d counts) and motor enable low %.1f ms after the e-stop line, behind 200 requests (%d refused as busy); "
+                + "OE pin %@ (enabled: the outputs hold neutral); the console said \"E-STOP latched\"", neutral, ms, busy, oe)
     }
 
     /// `cerebellum calibrate servo vx` on the fault board, keys typed on a terminal: live at 1600 µs, then
@@ -610,8 +635,9 @@ extension HILCheck {
         guard let faultBoard else { throw CheckFailure("no --fault-board") }
         let pty = try PseudoTerminal()
         let log = "/tmp/calibrate-kill.log"
-        let p = try Child(arguments: ["calibrate", "servo", "vx", "--board", faultBoard, "--yes", "--deadman-ms", "60000"], log: log,
-                          input: pty.slavePath)
+        let p = try Child(
+            arguments: ["calibrate", "servo", "vx", "--board", faultBoard, "--yes", "--deadman-ms", "60000"], log: log,
+            input: pty.slavePath)
         defer {
             if p.isRunning { p.signal(SIGKILL) }
             p.wait()
@@ -622,11 +648,15 @@ extension HILCheck {
             let deadline = Date().addingTimeInterval(seconds)
             while try !done() {
                 if !p.isRunning { throw CheckFailure("calibrate exited (status \(p.status ?? -1)) waiting for \(what): \(tail(log))") }
-                if Date() > deadline { throw CheckFailure("calibrate: no \(what) in \(Int(seconds)) s (\(try outputState(dev))): \(tail(log))") }
+                if Date() > deadline {
+                    throw CheckFailure("calibrate: no \(what) in \(Int(seconds)) s (\(try outputState(dev))): \(tail(log))")
+                }
                 usleep(10_000)
             }
         }
-        try waitFor("enabled outputs", seconds: 30) { let s = try outputState(dev); return s.oePin == "0" && s.channelsOn.contains(0) }
+        try waitFor("enabled outputs", seconds: 30) {
+            let s = try outputState(dev); return s.oePin == "0" && s.channelsOn.contains(0)
+        }
         pty.send("g1600\r")
         try waitFor("1600 µs on channel 0", seconds: 5) { try channelCounts(dev, [0])[0] == live }
         pty.send("g")

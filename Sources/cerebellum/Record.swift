@@ -12,13 +12,13 @@ struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record exploration episodes as MCAP datasets (through the loop, governor in the path).",
         discussion: """
-        Runs the normal control loop on the board with smooth random actions (an Ornstein–Uhlenbeck-like
-        process, clipped to full speed), arms the governor, and records each tick: the camera frame
-        (sensor_msgs/msg/Image, mono8), the efforts the governor applied, and on simulated boards the agent's
-        true position (for probes only). Episodes go to DIR/episodes-NNNN.mcap, --per-file episodes each;
-        open them in Foxglove or read them with Python's mcap package.
-        Simulated boards run on a manual clock, faster than real time.
-        """)
+            Runs the normal control loop on the board with smooth random actions (an Ornstein–Uhlenbeck-like
+            process, clipped to full speed), arms the governor, and records each tick: the camera frame
+            (sensor_msgs/msg/Image, mono8), the efforts the governor applied, and on simulated boards the agent's
+            true position (for probes only). Episodes go to DIR/episodes-NNNN.mcap, --per-file episodes each;
+            open them in Foxglove or read them with Python's mcap package.
+            Simulated boards run on a manual clock, faster than real time.
+            """)
 
     @Option(help: "Board profile (YAML).")
     var board = "boards/sim-two-rooms.yaml"
@@ -41,7 +41,10 @@ struct Record: ParsableCommand {
     @Option(help: "Innovation of the random actions per step.")
     var noise = 0.6
 
-    @Option(help: "Chance per step of starting a held full-effort push (half within 20° of horizontal, the rest in any direction; 0: none): leans on walls, so the model learns where motion stops.")
+    @Option(
+        help:
+            "Chance per step of starting a held full-effort push (half within 20° of horizontal, the rest in any direction; 0: none): leans on walls, so the model learns where motion stops."
+    )
     var pushes = 0.0
 
     @Option(help: "Episodes per MCAP file.")
@@ -70,20 +73,25 @@ struct Record: ParsableCommand {
             let path = "\(out)/episodes-\(String(format: "%04d", fileIndex)).mcap"
             // Each file its own seed stream, so files can be recorded independently and reproduced.
             let fileSeed = seed &* 1_000_003 &+ UInt64(fileIndex)
-            let run = try ExplorationRun(board: loaded, seed: fileSeed, stepsPerEpisode: steps,
-                                         actions: SmoothRandomActions(seed: fileSeed &* 31 &+ 5, persistence: persistence, scale: noise, pushProbability: pushes))
-            let writer = try DatasetWriter(path: path, metadata: [
-                "board": loaded.profile.name, "board_file": loaded.profile.path,
-                "calibration": loaded.calibration.path, "calibration_board": loaded.calibration.board,
-                "world": loaded.profile.simulation?.world.rawValue ?? "real", "seed": String(fileSeed),
-                "steps_per_episode": String(steps), "policy": "smooth random (rho \(persistence), sigma \(noise), norm <= 1; held pushes p \(pushes))",
-            ])
+            let run = try ExplorationRun(
+                board: loaded, seed: fileSeed, stepsPerEpisode: steps,
+                actions: SmoothRandomActions(seed: fileSeed &* 31 &+ 5, persistence: persistence, scale: noise, pushProbability: pushes))
+            let writer = try DatasetWriter(
+                path: path,
+                metadata: [
+                    "board": loaded.profile.name, "board_file": loaded.profile.path,
+                    "calibration": loaded.calibration.path, "calibration_board": loaded.calibration.board,
+                    "world": loaded.profile.simulation?.world.rawValue ?? "real", "seed": String(fileSeed),
+                    "steps_per_episode": String(steps),
+                    "policy": "smooth random (rho \(persistence), sigma \(noise), norm <= 1; held pushes p \(pushes))",
+                ])
             try run.run(episodes: n, writer: writer) { e in
                 frames += e.frameCount
                 written += 1
                 let rate = Double(written) / max(Date().timeIntervalSince(started), 1e-9)
-                print("\(eraseLine)recorded \(written)/\(episodes) episodes, \(frames) frames (\(String(format: "%.0f", rate)) episodes/s)",
-                      terminator: eraseLine.isEmpty ? "\n" : "")
+                print(
+                    "\(eraseLine)recorded \(written)/\(episodes) episodes, \(frames) frames (\(String(format: "%.0f", rate)) episodes/s)",
+                    terminator: eraseLine.isEmpty ? "\n" : "")
             }
             try writer.finish()
             crossings += run.crossings
@@ -92,7 +100,8 @@ struct Record: ParsableCommand {
         }
         if !eraseLine.isEmpty { print("") }
         let bytes = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
-        print("wrote \(files.count) file(s) in \(out): \(written) episodes, \(frames) frames, \(bytes / 1_000_000) MB, "
-              + "\(crossings) episodes ended in the other room, \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        print(
+            "wrote \(files.count) file(s) in \(out): \(written) episodes, \(frames) frames, \(bytes / 1_000_000) MB, "
+                + "\(crossings) episodes ended in the other room, \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 }

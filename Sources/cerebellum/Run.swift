@@ -17,18 +17,18 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the control loop on a board.",
         discussion: """
-        Loads the board profile and its calibration (a bad file stops here, before any device is opened),
-        opens the board's devices, and runs the fixed-rate loop: read → decide → gate (safety governor) → write.
-        The governor starts disarmed; --arm asks it to arm once every pre-arm check passes.
-        The command source is the latent planner: each tick it encodes the frame with the int8 encoder, and plans
-        toward the latent of a goal image through the world model's predictor (MPPI and imagined route search).
-        The goal is --goal NAME|FILE (a goal image, see `cerebellum goal capture`); on a simulated board without
-        --goal, each episode's goal image is the frame the camera would see with the agent at the episode's goal.
-        --policy follower uses the scripted waypoint follower instead (it is told where the door and goal are).
-        With a teleop console (the board's serial_console, or --teleop DEVICE), an operator on a serial terminal
-        (picocom -b 115200 DEVICE) can arm, take over by driving, stop, e-stop, pick a goal and hand back; type help there.
-        Ctrl-C stops cleanly: outputs neutral, summary printed, exit 0.
-        """)
+            Loads the board profile and its calibration (a bad file stops here, before any device is opened),
+            opens the board's devices, and runs the fixed-rate loop: read → decide → gate (safety governor) → write.
+            The governor starts disarmed; --arm asks it to arm once every pre-arm check passes.
+            The command source is the latent planner: each tick it encodes the frame with the int8 encoder, and plans
+            toward the latent of a goal image through the world model's predictor (MPPI and imagined route search).
+            The goal is --goal NAME|FILE (a goal image, see `cerebellum goal capture`); on a simulated board without
+            --goal, each episode's goal image is the frame the camera would see with the agent at the episode's goal.
+            --policy follower uses the scripted waypoint follower instead (it is told where the door and goal are).
+            With a teleop console (the board's serial_console, or --teleop DEVICE), an operator on a serial terminal
+            (picocom -b 115200 DEVICE) can arm, take over by driving, stop, e-stop, pick a goal and hand back; type help there.
+            Ctrl-C stops cleanly: outputs neutral, summary printed, exit 0.
+            """)
 
     @Option(help: "Board profile (YAML).")
     var board = "boards/sim-two-rooms.yaml"
@@ -101,7 +101,9 @@ struct Run: ParsableCommand {
         let clock = SystemClock()
         if p.simulation == nil {
             if !usePlanner { throw ValidationError("--policy follower needs a simulated board (it is told where the door and goal are)") }
-            if goal == nil { throw ValidationError("a real board plans toward a goal image: pass --goal NAME|FILE (see `cerebellum goal capture`)") }
+            if goal == nil {
+                throw ValidationError("a real board plans toward a goal image: pass --goal NAME|FILE (see `cerebellum goal capture`)")
+            }
         }
         let rig: Rig
         // The output supervisor runs one priority above the loop, so a busy loop cannot starve its watch.
@@ -115,23 +117,30 @@ struct Run: ParsableCommand {
         for a in p.safety.acknowledged { warn(a.warning) }
         if let f = rig.cameraFormat { print("camera: \(f)") }
         if let s = rig.supervisor, let pw = p.pwm {
-            print("output supervisor: pid \(s.pid) holds \(pw.outputEnable.map { "the OE line \($0.chip)/\($0.line) and " } ?? "")"
-                  + "the PWM board's bus; it cuts the outputs if this process dies or no tick comes for "
-                  + "\(Int(p.supervisorStall.inMilliseconds)) ms")
+            print(
+                "output supervisor: pid \(s.pid) holds \(pw.outputEnable.map { "the OE line \($0.chip)/\($0.line) and " } ?? "")"
+                    + "the PWM board's bus; it cuts the outputs if this process dies or no tick comes for "
+                    + "\(Int(p.supervisorStall.inMilliseconds)) ms")
         }
         if let pwm = rig.pwm {
-            print(String(format: "pwm: PCA9685, prescale %d → %.2f Hz (asked %.1f Hz, oscillator trim %.4f), channels %@",
-                         Int(pwm.prescale), pwm.actualFrequencyHz, pwm.requestedFrequencyHz, pwm.oscillatorTrim, pwm.pwmChannels.description))
+            print(
+                String(
+                    format: "pwm: PCA9685, prescale %d → %.2f Hz (asked %.1f Hz, oscillator trim %.4f), channels %@",
+                    Int(pwm.prescale), pwm.actualFrequencyHz, pwm.requestedFrequencyHz, pwm.oscillatorTrim, pwm.pwmChannels.description))
         }
 
-        print("loop \(String(format: "%.0f", p.loop.rateHz)) Hz, \(p.actuators.count) actuators (\(p.actuators.map(\.name).joined(separator: ", "))), calibration \(loaded.calibration.path)")
+        print(
+            "loop \(String(format: "%.0f", p.loop.rateHz)) Hz, \(p.actuators.count) actuators (\(p.actuators.map(\.name).joined(separator: ", "))), calibration \(loaded.calibration.path)"
+        )
         if !noRealtime {
             let rt = applyRealtime(priority: p.loop.realtime.priority, lockMemory: p.loop.realtime.lockMemory, cpu: p.loop.realtime.cpu)
             for a in rt.applied { print("real-time: \(a)") }
             for w in rt.warnings { warn("warning: real-time: \(w)") }
         }
-        print(arm ? "arming once, when every pre-arm check passes; after a disarm, an e-stop or a fault only an explicit arm arms again"
-                  : "governor stays DISARMED (pass --arm to arm)")
+        print(
+            arm
+                ? "arming once, when every pre-arm check passes; after a disarm, an e-stop or a fault only an explicit arm arms again"
+                : "governor stays DISARMED (pass --arm to arm)")
 
         installStopHandlers()
         let governor = try SafetyGovernor(config: loaded.safetyConfig)
@@ -139,35 +148,44 @@ struct Run: ParsableCommand {
         var follower: ScriptedWaypointFollower? = robot.map { ScriptedWaypointFollower(world: $0.world) }
         var planner: LatentPlannerSource?
         if usePlanner, let wm = worldModel {
-            let source = try LatentPlannerSource(model: wm, config: plannerConfig, governor: governor, timer: clock, seed: seed ?? 1,
-                                                 surpriseThresholdFactor: p.surprise.thresholdFactor)
+            let source = try LatentPlannerSource(
+                model: wm, config: plannerConfig, governor: governor, timer: clock, seed: seed ?? 1,
+                surpriseThresholdFactor: p.surprise.thresholdFactor)
             for (name, image) in Goal.library(width: p.camera.width, height: p.camera.height) {
                 source.goalLibrary[name] = source.observer.encode(image.pixels)
             }
             planner = source
             print("world model \(model): latent \(wm.latentSize), int8 encoder (\(Int8Kernel.best.rawValue))")
             source.computeProfile.lines.forEach { print($0) }
-            print("command source: latent planner (\(plannerConfig.method.rawValue), horizon \(plannerConfig.horizon), \(plannerConfig.samples) samples, "
-                  + "route search every \(plannerConfig.roadmapEvery) ticks, budget \(plannerConfig.budgetMilliseconds) ms), goal: "
-                  + (goal.map { "image \(Goal.resolve($0))" } ?? "each episode's goal image"))
-            print("surprise: threshold \(source.observer.threshold.map { String(format: "%.4f", $0) } ?? "none") "
-                  + "(\(p.surprise.thresholdFactor) × validation p99), response: \(p.surprise.action.rawValue)")
+            print(
+                "command source: latent planner (\(plannerConfig.method.rawValue), horizon \(plannerConfig.horizon), \(plannerConfig.samples) samples, "
+                    + "route search every \(plannerConfig.roadmapEvery) ticks, budget \(plannerConfig.budgetMilliseconds) ms), goal: "
+                    + (goal.map { "image \(Goal.resolve($0))" } ?? "each episode's goal image"))
+            print(
+                "surprise: threshold \(source.observer.threshold.map { String(format: "%.4f", $0) } ?? "none") "
+                    + "(\(p.surprise.thresholdFactor) × validation p99), response: \(p.surprise.action.rawValue)")
         } else {
             print("command source: scripted waypoint follower (told where the door and goal are)")
         }
         guard let autonomy: CommandSource = planner ?? follower else { throw ValidationError("no command source") }
         var console: TeleopConsole?
         if teleop != nil || p.serialConsole != nil {
-            let c = try TeleopConsole(board: loaded, device: teleop, autonomy: autonomy, governor: governor, clock: clock,
-                                      log: { warn("\(eraseLine)\($0)") })
-            print("teleop console on \(c.settings.device) at \(c.settings.baud) baud (dead-man \(Int(c.settings.deadman.inMilliseconds)) ms)")
+            let c = try TeleopConsole(
+                board: loaded, device: teleop, autonomy: autonomy, governor: governor, clock: clock,
+                log: { warn("\(eraseLine)\($0)") })
+            print(
+                "teleop console on \(c.settings.device) at \(c.settings.baud) baud (dead-man \(Int(c.settings.deadman.inMilliseconds)) ms)")
             c.server.start()
             console = c
         }
         // The follower has no model of its own: the monitor watches the world model's surprise for it.
-        let monitor = planner == nil
-            ? try worldModel.map { try LatentMonitor(inner: console?.arbiter ?? autonomy, model: $0, governor: governor, timer: clock,
-                                                     surpriseThresholdFactor: p.surprise.thresholdFactor) }
+        let monitor =
+            planner == nil
+            ? try worldModel.map {
+                try LatentMonitor(
+                    inner: console?.arbiter ?? autonomy, model: $0, governor: governor, timer: clock,
+                    surpriseThresholdFactor: p.surprise.thresholdFactor)
+            }
             : nil
         let observer = planner?.observer ?? monitor?.observer
         let loop = rig.makeLoop(source: monitor ?? console?.arbiter ?? autonomy, governor: governor)
@@ -193,7 +211,9 @@ struct Run: ParsableCommand {
             let world = robot?.world
             if let planner {
                 planner.reset()
-                if let goalImage { planner.setGoal(image: goalImage.pixels, name: goal) } else if let world {
+                if let goalImage {
+                    planner.setGoal(image: goalImage.pixels, name: goal)
+                } else if let world {
                     let goalFrame = Frame(width: p.camera.width, height: p.camera.height)
                     world.render(into: goalFrame, agent: world.goal)
                     planner.setGoal(image: goalFrame.pixels, name: "episode \(episode) goal")
@@ -238,37 +258,47 @@ struct Run: ParsableCommand {
                         print("\(eraseLine)\(refusal)")
                     }
                     if arm && !runner.armedOnce && runner.refusedArmTicks == Int(5 * p.loop.rateHz) {
-                        warn("\(eraseLine)WARNING: --arm: the pre-arm checks have not passed for 5 s (\(runner.lastArmRefusal.map { "\($0)" } ?? "?")); "
-                             + "the robot stays disarmed until they pass")
+                        warn(
+                            "\(eraseLine)WARNING: --arm: the pre-arm checks have not passed for 5 s (\(runner.lastArmRefusal.map { "\($0)" } ?? "?")); "
+                                + "the robot stays disarmed until they pass")
                     }
                     lastRefusal = runner.lastArmRefusal
                     if loop.hasEvents { for e in loop.drainEvents() { report(e) } }
                 })
             results.append(result)
             if let world {
-                paths.append(GoalEpisode(index: episode, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
-                                         wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
-                                         goal: [world.goal.x, world.goal.y], path: path))
+                paths.append(
+                    GoalEpisode(
+                        index: episode, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
+                        wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
+                        goal: [world.goal.x, world.goal.y], path: path))
             }
             let outcome = goalImage != nil ? "ended" : (result.success ? "SUCCESS" : "no success")
-            print("\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance \(String(format: "%.2f", result.finalDistance)) px")
+            print(
+                "\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance \(String(format: "%.2f", result.finalDistance)) px"
+            )
             if result.ending == .stopped { break }
         }
         loop.stop()
         rig.shutdown()
         console?.server.stop()
         printer.stop()
-        var summary = RunSummary(board: p.name, episodes: results, loop: loop.statistics.report,
-                                 governorState: governor.state.rawValue, latchedFaults: governor.latchedFaults.description,
-                                 faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
-                                 actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? loop.statistics.ticks)
+        var summary = RunSummary(
+            board: p.name, episodes: results, loop: loop.statistics.report,
+            governorState: governor.state.rawValue, latchedFaults: governor.latchedFaults.description,
+            faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
+            actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? loop.statistics.ticks)
         if let cam = rig.camera as? V4L2Camera {
-            summary.camera = CameraSummary(format: cam.format?.description ?? "closed", frames: cam.framesDelivered, errorBuffers: cam.errorBuffers,
-                                           droppedForNewer: cam.droppedForNewer, timestampAnomalies: cam.timestampAnomalies,
-                                           losses: cam.losses, reopens: cam.reopens)
+            summary.camera = CameraSummary(
+                format: cam.format?.description ?? "closed", frames: cam.framesDelivered, errorBuffers: cam.errorBuffers,
+                droppedForNewer: cam.droppedForNewer, timestampAnomalies: cam.timestampAnomalies,
+                losses: cam.losses, reopens: cam.reopens)
         }
-        if let pwm = rig.pwm { summary.pwm = PWMSummary(prescale: Int(pwm.prescale), frequencyHz: pwm.actualFrequencyHz, retriedTransfers: pwm.retriedTransfers,
-                                                        reinitializations: pwm.reinitializations) }
+        if let pwm = rig.pwm {
+            summary.pwm = PWMSummary(
+                prescale: Int(pwm.prescale), frequencyHz: pwm.actualFrequencyHz, retriedTransfers: pwm.retriedTransfers,
+                reinitializations: pwm.reinitializations)
+        }
         if let planner {
             summary.planTime = planner.planTime.summary
             summary.planCPUTime = planner.planCPUTime.summary
@@ -281,19 +311,25 @@ struct Run: ParsableCommand {
         }
         if let o = observer {
             summary.encodeTime = o.encodeTime.summary
-            summary.surprise = SurpriseSummary(mean: o.meanSurprise, max: o.maxSurprise, threshold: o.threshold,
-                                               surprisedTicks: governor.surprisedTicks, response: p.surprise.action.rawValue)
+            summary.surprise = SurpriseSummary(
+                mean: o.meanSurprise, max: o.maxSurprise, threshold: o.threshold,
+                surprisedTicks: governor.surprisedTicks, response: p.surprise.action.rawValue)
         }
         printSummary(summary)
         if let console {
             let c = console.session.counters
-            print("  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)")
-            if let t = console.link.snapshot.lastTakeoverTicks { print("  last takeover: operator command at the outputs \(t) tick(s) after the loop received it") }
+            print(
+                "  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)"
+            )
+            if let t = console.link.snapshot.lastTakeoverTicks {
+                print("  last takeover: operator command at the outputs \(t) tick(s) after the loop received it")
+            }
         }
         if trajectory != "none" && !paths.isEmpty {
             let ok = results.filter(\.success).count
-            try writeTrajectorySheet(Array(paths.prefix(48)), title: "run on \(p.name): \(ok)/\(results.count) reached the goal",
-                                     path: trajectory, showOutcome: goalImage == nil)
+            try writeTrajectorySheet(
+                Array(paths.prefix(48)), title: "run on \(p.name): \(ok)/\(results.count) reached the goal",
+                path: trajectory, showOutcome: goalImage == nil)
             print("  trajectories: \(trajectory)")
         }
         if let json { try jsonString(summary).write(toFile: json, atomically: true, encoding: .utf8) }
@@ -302,7 +338,9 @@ struct Run: ParsableCommand {
     private func report(_ e: LoopEvent) {
         switch e {
         case .overrun(let tick, let late, let skipped):
-            warn("\(eraseLine)event: overrun at tick \(tick): \(String(format: "%.2f", late.inMilliseconds)) ms late, \(skipped) period(s) skipped")
+            warn(
+                "\(eraseLine)event: overrun at tick \(tick): \(String(format: "%.2f", late.inMilliseconds)) ms late, \(skipped) period(s) skipped"
+            )
         case .faultLatched(let tick, let faults):
             warn("\(eraseLine)event: fault latched at tick \(tick): \(faults) — outputs neutral")
         }
@@ -313,35 +351,59 @@ struct Run: ParsableCommand {
         print("summary — board \(s.board)")
         let ok = s.episodes.filter(\.success).count
         let steps = s.episodes.filter(\.success).map(\.steps)
-        print("  episodes \(s.episodes.count), success \(ok)/\(s.episodes.count), steps \(s.episodes.map(\.steps))"
-              + (steps.isEmpty ? "" : String(format: ", mean steps to goal %.1f", Double(steps.reduce(0, +)) / Double(steps.count))))
+        print(
+            "  episodes \(s.episodes.count), success \(ok)/\(s.episodes.count), steps \(s.episodes.map(\.steps))"
+                + (steps.isEmpty ? "" : String(format: ", mean steps to goal %.1f", Double(steps.reduce(0, +)) / Double(steps.count))))
         printLoopTable(s.loop)
         if let t = s.planTime {
-            print(String(format: "  plan time per tick: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms over %d ticks; ", t.p50, t.p99, t.p999, t.max, t.count)
-                  + "\(s.plansCutShort ?? 0) cut short by the budget; route searches \(s.routeSearches ?? 0), routes found \(s.routesFound ?? 0)")
+            print(
+                String(
+                    format: "  plan time per tick: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms over %d ticks; ", t.p50, t.p99,
+                    t.p999, t.max, t.count)
+                    + "\(s.plansCutShort ?? 0) cut short by the budget; route searches \(s.routeSearches ?? 0), routes found \(s.routesFound ?? 0)"
+            )
         }
         if let c = s.planCPUTime {
-            print(String(format: "  plan CPU time per tick (the planning thread's own): p50 %.2f ms, p99 %.2f ms, max %.2f ms", c.p50, c.p99, c.max))
+            print(
+                String(
+                    format: "  plan CPU time per tick (the planning thread's own): p50 %.2f ms, p99 %.2f ms, max %.2f ms", c.p50, c.p99,
+                    c.max))
         }
         if let w = s.work {
             print("  " + w.line)
             if w.idleShare > PolicyReport.idleShareWarning {
-                print(String(format: "  WARNING: the planner did no planning work on %.1f %% of its ticks: this CPU does not deliver what the budget assumes", 100 * w.idleShare))
+                print(
+                    String(
+                        format:
+                            "  WARNING: the planner did no planning work on %.1f %% of its ticks: this CPU does not deliver what the budget assumes",
+                        100 * w.idleShare))
             }
-            if let n = s.starvedTicks, n > 0 { print("  planner starved on \(n) tick(s) (planner.max_stale_ticks; response: planner.starved_action)") }
+            if let n = s.starvedTicks, n > 0 {
+                print("  planner starved on \(n) tick(s) (planner.max_stale_ticks; response: planner.starved_action)")
+            }
         }
         if let e = s.encodeTime, let u = s.surprise {
-            print(String(format: "  world model: int8 encode p50 %.1f µs, p99 %.1f µs; one-step surprise mean %.4f, max %.4f", e.p50 * 1000, e.p99 * 1000, u.mean, u.max)
-                  + ", threshold \(u.threshold.map { String(format: "%.4f", $0) } ?? "none"), surprised on \(u.surprisedTicks) tick(s) (response: \(u.response))")
+            print(
+                String(
+                    format: "  world model: int8 encode p50 %.1f µs, p99 %.1f µs; one-step surprise mean %.4f, max %.4f", e.p50 * 1000,
+                    e.p99 * 1000, u.mean, u.max)
+                    + ", threshold \(u.threshold.map { String(format: "%.4f", $0) } ?? "none"), surprised on \(u.surprisedTicks) tick(s) (response: \(u.response))"
+            )
         }
         if let c = s.camera {
-            print("  camera \(c.format): \(c.frames) frames, \(c.errorBuffers) error buffers, \(c.droppedForNewer) dropped for newer, "
-                  + "\(c.timestampAnomalies) timestamp anomalies, lost \(c.losses)×, reopened \(c.reopens)×")
+            print(
+                "  camera \(c.format): \(c.frames) frames, \(c.errorBuffers) error buffers, \(c.droppedForNewer) dropped for newer, "
+                    + "\(c.timestampAnomalies) timestamp anomalies, lost \(c.losses)×, reopened \(c.reopens)×")
         }
         if let w = s.pwm {
-            print(String(format: "  pwm PCA9685 %.2f Hz (prescale %d): %d transfers retried, %d re-initializations after power loss", w.frequencyHz, w.prescale, w.retriedTransfers, w.reinitializations))
+            print(
+                String(
+                    format: "  pwm PCA9685 %.2f Hz (prescale %d): %d transfers retried, %d re-initializations after power loss",
+                    w.frequencyHz, w.prescale, w.retriedTransfers, w.reinitializations))
         }
-        print("  governor \(s.governorState), latched faults: \(s.latchedFaults), fault events \(s.faultEvents), rejected commands \(s.rejectedCommands)")
+        print(
+            "  governor \(s.governorState), latched faults: \(s.latchedFaults), fault events \(s.faultEvents), rejected commands \(s.rejectedCommands)"
+        )
     }
 }
 

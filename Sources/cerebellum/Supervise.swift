@@ -7,7 +7,9 @@ import RobotCore
 /// channel as file descriptor 3; it is not meant to be started by hand.
 struct Supervise: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The output supervisor that `run` starts on a real board (not for direct use): holds the PCA9685's OE line, cuts the outputs if the controller dies or stops ticking.")
+        abstract:
+            "The output supervisor that `run` starts on a real board (not for direct use): holds the PCA9685's OE line, cuts the outputs if the controller dies or stops ticking."
+    )
 
     @Option(help: "The PWM board's i2c-dev node, e.g. /dev/i2c-1.")
     var bus: String
@@ -39,7 +41,9 @@ struct Supervise: ParsableCommand {
         for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE] { signal(s, SIG_IGN) }
         var st = stat()
         guard fstat(channel, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else {
-            warn("supervisor: error: file descriptor \(channel) is not the controller's channel (this command is started by `cerebellum run`)")
+            warn(
+                "supervisor: error: file descriptor \(channel) is not the controller's channel (this command is started by `cerebellum run`)"
+            )
             throw ExitCode(2)
         }
         if priority > 0 {
@@ -51,8 +55,9 @@ struct Supervise: ParsableCommand {
         do {
             device = try I2CDevice(bus: try I2CBus.find(bus), address: address)
             if let oeChip, let oeLine {
-                outputEnable = try GPIOOutputLine(name: "pwm_output_enable", chip: GPIOChip(label: oeChip), line: oeLine,
-                                                  activeLow: oeActiveLow, safeLevel: false, consumer: "cerebellum-supervisor")
+                outputEnable = try GPIOOutputLine(
+                    name: "pwm_output_enable", chip: GPIOChip(label: oeChip), line: oeLine,
+                    activeLow: oeActiveLow, safeLevel: false, consumer: "cerebellum-supervisor")
             }
         } catch {
             warn("supervisor: error: \(error)")

@@ -96,7 +96,8 @@ final class StatusPrinter: Sendable {
         }
         if s.planP99.isFinite { parts.append(String(format: "plan p99 %.2f ms", s.planP99)) }
         if s.freshShare.isFinite {
-            parts.append(String(format: "fresh plans %.1f %%", 100 * s.freshShare) + (s.longestStale > 1 ? " (longest gap \(s.longestStale))" : ""))
+            parts.append(
+                String(format: "fresh plans %.1f %%", 100 * s.freshShare) + (s.longestStale > 1 ? " (longest gap \(s.longestStale))" : ""))
         }
         if s.surprise.isFinite { parts.append(String(format: "surprise %.3f", s.surprise)) }
         parts.append(String(format: "effort (%+.2f, %+.2f)", s.effort.0, s.effort.1))
@@ -110,10 +111,14 @@ final class StatusPrinter: Sendable {
 func printLoopTable(_ r: LoopReport, indent: String = "  ") {
     print(indent + "quantity           p50 ms    p99 ms    max ms   mean ms")
     for (name, q) in [("tick execution", r.execution), ("period", r.period), ("wake-up jitter", r.wakeJitter)] {
-        print(indent + name.padding(toLength: 16, withPad: " ", startingAt: 0)
-              + String(format: "%9.3f %9.3f %9.3f %9.3f", q.p50, q.p99, q.max, q.mean))
+        print(
+            indent + name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(format: "%9.3f %9.3f %9.3f %9.3f", q.p50, q.p99, q.max, q.mean))
     }
-    print(indent + "ticks \(r.ticks), rate \(String(format: "%.2f", r.rateHz)) Hz, overruns \(r.overruns), periods skipped \(r.skippedPeriods), longest overrun streak \(r.longestOverrunStreak)")
+    print(
+        indent
+            + "ticks \(r.ticks), rate \(String(format: "%.2f", r.rateHz)) Hz, overruns \(r.overruns), periods skipped \(r.skippedPeriods), longest overrun streak \(r.longestOverrunStreak)"
+    )
 }
 
 /// Encodes a value as pretty JSON with sorted keys; NaN and infinities become "nan" / "inf" / "-inf".
@@ -161,11 +166,13 @@ func chooseBLASCoreType() -> String {
     if env[marker] == "chosen" {
         let error = BLAS.disagreementWithPortable()
         guard error <= 1e-4 else {
-            warn("OpenBLAS: its \(BLAS.coreName) kernels disagree with the portable kernel on this CPU (relative error \(error)); "
-                 + "going back to \(env[original] ?? "its own choice")")
+            warn(
+                "OpenBLAS: its \(BLAS.coreName) kernels disagree with the portable kernel on this CPU (relative error \(error)); "
+                    + "going back to \(env[original] ?? "its own choice")")
             restart(coreType: env[original].flatMap { $0.isEmpty ? nil : $0 }, choice: "rejected")
         }
-        return "OpenBLAS: \(BLAS.coreName) kernels (chosen by cerebellum: the library had fallen back to \(env[original].flatMap { $0.isEmpty ? nil : $0 } ?? "generic kernels"); checked against the portable kernel)"
+        return
+            "OpenBLAS: \(BLAS.coreName) kernels (chosen by cerebellum: the library had fallen back to \(env[original].flatMap { $0.isEmpty ? nil : $0 } ?? "generic kernels"); checked against the portable kernel)"
     }
     guard let fallback = BLAS.fallback else { return "OpenBLAS: \(BLAS.coreName) kernels" }
     if env[marker] == nil && env["CEREBELLUM_KEEP_BLAS_CORETYPE"] != "1" {

@@ -20,15 +20,19 @@ struct CheckBoard: ParsableCommand {
         let c = b.safetyConfig
         print("\(board): valid — board \(b.profile.name), calibration \(b.calibration.path)")
         for a in b.profile.safety.acknowledged { print(a.warning) }
-        print(String(format: "loop %.1f Hz (period %.3f ms); ", b.profile.loop.rateHz, c.tickPeriod.inMilliseconds)
-              + LimitsDescription.timing(c))
+        print(
+            String(format: "loop %.1f Hz (period %.3f ms); ", b.profile.loop.rateHz, c.tickPeriod.inMilliseconds)
+                + LimitsDescription.timing(c))
         if b.profile.simulation == nil {
-            print("output supervisor: a second process holds \(b.profile.pwm?.outputEnable.map { "the OE line \($0.chip)/\($0.line)" } ?? "no OE line")"
-                  + " and cuts the outputs if the controller dies or no tick comes for \(Int(b.profile.supervisorStall.inMilliseconds)) ms (supervisor.stall_ms)")
+            print(
+                "output supervisor: a second process holds \(b.profile.pwm?.outputEnable.map { "the OE line \($0.chip)/\($0.line)" } ?? "no OE line")"
+                    + " and cuts the outputs if the controller dies or no tick comes for \(Int(b.profile.supervisorStall.inMilliseconds)) ms (supervisor.stall_ms)"
+            )
         }
         for (a, l) in zip(b.profile.actuators, c.channels) {
-            print(String(format: "  ch %2d ", a.channel) + padded(a.name, 8) + " " + padded(a.kind.rawValue, 12) + " "
-                  + LimitsDescription.channel(l))
+            print(
+                String(format: "  ch %2d ", a.channel) + padded(a.name, 8) + " " + padded(a.kind.rawValue, 12) + " "
+                    + LimitsDescription.channel(l))
         }
     }
 }
@@ -41,12 +45,14 @@ struct Doctor: ParsableCommand {
         print("libgpiod \(LinkedLibraries.libgpiod)")
         print("OpenBLAS \(BLAS.configuration), \(BLAS.coreName) kernels")
         if let fallback = BLAS.fallback {
-            print("  WARNING: \(fallback); `cerebellum train` restarts itself with OPENBLAS_CORETYPE=\(BLAS.safeAVX2CoreType) "
-                  + "(checked against the portable kernel); the planner does not use OpenBLAS")
+            print(
+                "  WARNING: \(fallback); `cerebellum train` restarts itself with OPENBLAS_CORETYPE=\(BLAS.safeAVX2CoreType) "
+                    + "(checked against the portable kernel); the planner does not use OpenBLAS")
         }
         print(String(format: "  OpenBLAS against the portable kernel: relative difference %.1e", BLAS.disagreementWithPortable()))
-        print("dense kernels (planner): \(DenseKernel.available.map(\.rawValue).joined(separator: ", ")); int8 kernels (encoder): "
-              + Int8Kernel.available.map(\.rawValue).joined(separator: ", "))
+        print(
+            "dense kernels (planner): \(DenseKernel.available.map(\.rawValue).joined(separator: ", ")); int8 kernels (encoder): "
+                + Int8Kernel.available.map(\.rawValue).joined(separator: ", "))
         print("CPUs \(ProcessInfo.processInfo.activeProcessorCount)")
         let cameras = V4L2Camera.list()
         print("cameras (camera.device): " + (cameras.isEmpty ? "none" : ""))

@@ -15,14 +15,14 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the JEPA world model on recorded MCAP datasets and export the int8 deploy model.",
         discussion: """
-        Reads every episode of DATA (MCAP files, or directories of them), splits training and validation by
-        episode, and trains the encoder, the residual action-conditioned predictor and the inverse-dynamics head
-        with the JEPA objective (multi-step latent prediction, variance, covariance, temporal smoothness, inverse
-        dynamics), AdamW with warm-up and cosine decay, gradient clipping, on --threads cores. Validation runs after
-        every epoch (prediction error over the horizon, latent std per dimension, effective rank; an alarm when the
-        latent collapses) and writes a checkpoint. At the end the encoder is quantized to int8 on calibration
-        frames and the fp32-vs-int8 cosine is reported. Loss curves go to OUT's stem + .loss.csv / .loss.png.
-        """)
+            Reads every episode of DATA (MCAP files, or directories of them), splits training and validation by
+            episode, and trains the encoder, the residual action-conditioned predictor and the inverse-dynamics head
+            with the JEPA objective (multi-step latent prediction, variance, covariance, temporal smoothness, inverse
+            dynamics), AdamW with warm-up and cosine decay, gradient clipping, on --threads cores. Validation runs after
+            every epoch (prediction error over the horizon, latent std per dimension, effective rank; an alarm when the
+            latent collapses) and writes a checkpoint. At the end the encoder is quantized to int8 on calibration
+            frames and the fp32-vs-int8 cosine is reported. Loss curves go to OUT's stem + .loss.csv / .loss.png.
+            """)
 
     @Argument(help: "MCAP recordings or directories of them.")
     var data: [String]
@@ -41,7 +41,8 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint path (default: OUT's stem + .checkpoint.safetensors).") var checkpoint: String?
     @Option(help: "Stop after this many steps (a short run; the schedule still spans all epochs).") var maxSteps: Int?
     @Option(help: "Loss weights as prediction,variance,covariance,smoothness,inverse-dynamics.") var weights: String?
-    @Option(help: "Encoder: convolutional, keypoints (spatial soft-argmax) or hybrid (both branches, concatenated).") var encoder: WorldModelArchitecture.EncoderKind = TrainingConfig().encoder
+    @Option(help: "Encoder: convolutional, keypoints (spatial soft-argmax) or hybrid (both branches, concatenated).") var encoder:
+        WorldModelArchitecture.EncoderKind = TrainingConfig().encoder
     @Option(help: "Latent dimensions.") var latent = WorldModelArchitecture.latentSize
 
     func run() throws {
@@ -71,7 +72,8 @@ struct Train: ParsableCommand {
             if let weights {
                 let w = weights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
                 guard w.count == 5, w.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-                    throw ValidationError("--weights needs five non-negative numbers: prediction,variance,covariance,smoothness,inverse-dynamics")
+                    throw ValidationError(
+                        "--weights needs five non-negative numbers: prediction,variance,covariance,smoothness,inverse-dynamics")
                 }
                 config.weights.prediction = w[0]!; config.weights.variance = w[1]!; config.weights.covariance = w[2]!
                 config.weights.smoothness = w[3]!; config.weights.inverseDynamics = w[4]!
@@ -82,16 +84,20 @@ struct Train: ParsableCommand {
         let files = try mcapFiles(data)
         let (episodes, meta) = try loadEpisodes(files)
         let dataset = try Dataset(episodes: episodes, validationFraction: config.validationFraction, seed: config.seed)
-        print("data: \(files.count) file(s), \(episodes.count) episodes, \(dataset.frameCount) frames "
-              + "(\(dataset.trainingEpisodes.count) training / \(dataset.validationEpisodes.count) validation episodes), "
-              + "board \(meta["board"] ?? "?"), world \(meta["world"] ?? "?"), read in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        print(
+            "data: \(files.count) file(s), \(episodes.count) episodes, \(dataset.frameCount) frames "
+                + "(\(dataset.trainingEpisodes.count) training / \(dataset.validationEpisodes.count) validation episodes), "
+                + "board \(meta["board"] ?? "?"), world \(meta["world"] ?? "?"), read in \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+        )
 
         let trainer = try JEPATrainer(config: config, dataset: dataset, checkpoint: resumed, checkpointPath: resume ?? "")
         let total = min(trainer.totalSteps, maxSteps ?? .max)
-        print("model: encoder [\(trainer.encoderLayers.map(\.name).joined(separator: ", "))], latent \(trainer.latentSize), "
-              + "predictor hidden \(config.predictorHidden), \(trainer.parameters.values.reduce(0) { $0 + $1.count }) parameters")
-        print("training: \(trainer.trainingWindows.count) windows of \(config.horizon) steps, batch \(config.batch), "
-              + "\(trainer.stepsPerEpoch) steps/epoch × \(config.epochs) epochs = \(trainer.totalSteps) steps, \(config.threads) threads")
+        print(
+            "model: encoder [\(trainer.encoderLayers.map(\.name).joined(separator: ", "))], latent \(trainer.latentSize), "
+                + "predictor hidden \(config.predictorHidden), \(trainer.parameters.values.reduce(0) { $0 + $1.count }) parameters")
+        print(
+            "training: \(trainer.trainingWindows.count) windows of \(config.horizon) steps, batch \(config.batch), "
+                + "\(trainer.stepsPerEpoch) steps/epoch × \(config.epochs) epochs = \(trainer.totalSteps) steps, \(config.threads) threads")
         let log = try LossLog(stem: stem, append: resumed != nil)
         let progress = ProgressLine(total: total, start: trainer.step)
         installStopHandlers()
@@ -125,17 +131,21 @@ struct Train: ParsableCommand {
         let calibration = sampleFrames(dataset, episodes: dataset.trainingEpisodes, count: 128, seed: 11)
         let heldOut = sampleFrames(dataset, episodes: dataset.validationEpisodes, count: 512, seed: 12)
         let encoder = trainer.parameters(of: "encoder"), predictor = trainer.parameters(of: "predictor")
-        let (q, qr) = try WorldModelFile.quantize(encoderLayers: trainer.encoderLayers, encoder: encoder,
-                                                  frameShape: WorldModelArchitecture.frameShape, calibration: calibration, heldOut: heldOut)
-        print("int8 encoder: cosine to fp32 on \(qr.frames) held-out frames: min \(String(format: "%.5f", qr.minCosine)), "
-              + "median \(String(format: "%.5f", qr.medianCosine)) (calibrated on \(qr.calibrationFrames) training frames)")
-        let summary = TrainingSummary(config: config, steps: trainer.step,
-                                      episodes: episodes.count, frames: dataset.frameCount, files: files.count,
-                                      board: meta["board"] ?? "", world: meta["world"] ?? "",
-                                      validation: validations.last, quantization: qr)
-        let model = WorldModelFile(encoderLayers: trainer.encoderLayers, predictorLayers: trainer.predictorLayers,
-                                   encoder: encoder, predictor: predictor, quantizedEncoder: q, latentSize: trainer.latentSize,
-                                   frameShape: WorldModelArchitecture.frameShape, training: try jsonString(summary))
+        let (q, qr) = try WorldModelFile.quantize(
+            encoderLayers: trainer.encoderLayers, encoder: encoder,
+            frameShape: WorldModelArchitecture.frameShape, calibration: calibration, heldOut: heldOut)
+        print(
+            "int8 encoder: cosine to fp32 on \(qr.frames) held-out frames: min \(String(format: "%.5f", qr.minCosine)), "
+                + "median \(String(format: "%.5f", qr.medianCosine)) (calibrated on \(qr.calibrationFrames) training frames)")
+        let summary = TrainingSummary(
+            config: config, steps: trainer.step,
+            episodes: episodes.count, frames: dataset.frameCount, files: files.count,
+            board: meta["board"] ?? "", world: meta["world"] ?? "",
+            validation: validations.last, quantization: qr)
+        let model = WorldModelFile(
+            encoderLayers: trainer.encoderLayers, predictorLayers: trainer.predictorLayers,
+            encoder: encoder, predictor: predictor, quantizedEncoder: q, latentSize: trainer.latentSize,
+            frameShape: WorldModelArchitecture.frameShape, training: try jsonString(summary))
         try model.write(path: out)
         _ = try WorldModelFile.load(path: out)
         let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
@@ -145,12 +155,18 @@ struct Train: ParsableCommand {
 
     func printValidation(_ v: ValidationReport, epoch: Double) {
         let ks = [0, v.predictionError.count / 2 - 1, v.predictionError.count - 1].filter { $0 >= 0 }
-        let pe = ks.map { "k=\($0 + 1) \(String(format: "%.4f", v.predictionError[$0])) (\(String(format: "%.3f", v.relativePredictionError[$0])))" }
-        print("validation @ epoch \(String(format: "%.2f", epoch)) (\(v.windows) windows): prediction error \(pe.joined(separator: ", ")); "
-              + "inverse dynamics \(String(format: "%.4f", v.inverseDynamicsError)); latent std min \(String(format: "%.3f", v.spread.minStd)) "
-              + "mean \(String(format: "%.3f", v.spread.meanStd)); effective rank \(String(format: "%.2f", v.spread.effectiveRank)) of \(v.spread.std.count)")
+        let pe = ks.map {
+            "k=\($0 + 1) \(String(format: "%.4f", v.predictionError[$0])) (\(String(format: "%.3f", v.relativePredictionError[$0])))"
+        }
+        print(
+            "validation @ epoch \(String(format: "%.2f", epoch)) (\(v.windows) windows): prediction error \(pe.joined(separator: ", ")); "
+                + "inverse dynamics \(String(format: "%.4f", v.inverseDynamicsError)); latent std min \(String(format: "%.3f", v.spread.minStd)) "
+                + "mean \(String(format: "%.3f", v.spread.meanStd)); effective rank \(String(format: "%.2f", v.spread.effectiveRank)) of \(v.spread.std.count)"
+        )
         if v.spread.collapsed {
-            print("ALARM: the latent is collapsing (most dimensions constant or effective rank < 1.5): raise the variance/covariance weights or lower --lr")
+            print(
+                "ALARM: the latent is collapsing (most dimensions constant or effective rank < 1.5): raise the variance/covariance weights or lower --lr"
+            )
         }
     }
 }
@@ -174,7 +190,9 @@ func mcapFiles(_ paths: [String]) throws -> [String] {
     var out: [String] = []
     for p in paths {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else { throw ValidationError("\(p): no such file or directory") }
+        guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else {
+            throw ValidationError("\(p): no such file or directory")
+        }
         if isDir.boolValue {
             let names = try FileManager.default.contentsOfDirectory(atPath: p).filter { $0.hasSuffix(".mcap") }.sorted()
             if names.isEmpty { throw ValidationError("\(p): no .mcap files in this directory") }
@@ -250,7 +268,8 @@ final class ProgressLine {
         let eta = rate > 0 ? Double(total - step) / rate : 0
         let width = 24, filled = total > 0 ? width * step / total : width
         let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-        let line = "step \(step)/\(total) [\(bar)] \(pct)% \(String(format: "%.1f", rate)) steps/s ETA \(formatDuration(eta)) | "
+        let line =
+            "step \(step)/\(total) [\(bar)] \(pct)% \(String(format: "%.1f", rate)) steps/s ETA \(formatDuration(eta)) | "
             + "loss \(String(format: "%.4f", l.total)) pred \(String(format: "%.4f", l.prediction)) var \(String(format: "%.4f", l.variance)) "
             + "cov \(String(format: "%.4f", l.covariance)) smooth \(String(format: "%.4f", l.smoothness)) idm \(String(format: "%.4f", l.inverseDynamics)) "
             + "|g| \(String(format: "%.2f", l.gradientNorm)) lr \(String(format: "%.2e", l.learningRate))"
@@ -282,28 +301,36 @@ final class LossLog {
             try h.seekToEnd()
             return h
         }
-        lossFile = try open(stem + ".loss.csv", header: "step,total,prediction,variance,covariance,smoothness,inverse_dynamics,gradient_norm,learning_rate")
-        validationFile = try open(stem + ".validation.csv",
-                                  header: "step,windows,prediction_error_k1,prediction_error_kmid,prediction_error_kH,relative_error_kH,inverse_dynamics_error,min_std,mean_std,effective_rank,one_step_p50,one_step_p99,collapsed")
+        lossFile = try open(
+            stem + ".loss.csv", header: "step,total,prediction,variance,covariance,smoothness,inverse_dynamics,gradient_norm,learning_rate")
+        validationFile = try open(
+            stem + ".validation.csv",
+            header:
+                "step,windows,prediction_error_k1,prediction_error_kmid,prediction_error_kH,relative_error_kH,inverse_dynamics_error,min_std,mean_std,effective_rank,one_step_p50,one_step_p99,collapsed"
+        )
     }
 
     /// Every 10th step goes to the CSV and the plot (and every step of a short run).
     func record(step: Int, _ l: StepLosses) {
         guard step % 10 == 0 || step < 10 else { return }
         steps.append((step, l))
-        let row = [Double(step), l.total, l.prediction, l.variance, l.covariance, l.smoothness, l.inverseDynamics,
-                   l.gradientNorm, l.learningRate]
-            .map { String(format: "%.6g", $0) }.joined(separator: ",")
+        let row = [
+            Double(step), l.total, l.prediction, l.variance, l.covariance, l.smoothness, l.inverseDynamics,
+            l.gradientNorm, l.learningRate,
+        ]
+        .map { String(format: "%.6g", $0) }.joined(separator: ",")
         lossFile.write(Data((row + "\n").utf8))
     }
 
     func record(validation v: ValidationReport) {
         validations.append(v)
         let pe = v.predictionError
-        let row = [Double(v.step), Double(v.windows), pe.first ?? 0, pe[max(0, pe.count / 2 - 1)], pe.last ?? 0,
-                   v.relativePredictionError.last ?? 0, v.inverseDynamicsError, v.spread.minStd, v.spread.meanStd,
-                   v.spread.effectiveRank, v.oneStepErrorP50, v.oneStepErrorP99, v.spread.collapsed ? 1 : 0]
-            .map { String(format: "%.6g", $0) }.joined(separator: ",")
+        let row = [
+            Double(v.step), Double(v.windows), pe.first ?? 0, pe[max(0, pe.count / 2 - 1)], pe.last ?? 0,
+            v.relativePredictionError.last ?? 0, v.inverseDynamicsError, v.spread.minStd, v.spread.meanStd,
+            v.spread.effectiveRank, v.oneStepErrorP50, v.oneStepErrorP99, v.spread.collapsed ? 1 : 0,
+        ]
+        .map { String(format: "%.6g", $0) }.joined(separator: ",")
         validationFile.write(Data((row + "\n").utf8))
     }
 
@@ -318,7 +345,9 @@ final class LossLog {
         chart.add(name: "covariance", points: series { $0.covariance })
         chart.add(name: "smoothness", points: series { $0.smoothness })
         chart.add(name: "inverse dyn.", points: series { $0.inverseDynamics })
-        chart.add(name: "val. pred. k=H", points: validations.map { (Double($0.step), max($0.predictionError.last ?? 1e-6, 1e-6)) }, markers: true)
+        chart.add(
+            name: "val. pred. k=H", points: validations.map { (Double($0.step), max($0.predictionError.last ?? 1e-6, 1e-6)) }, markers: true
+        )
         try chart.render(width: 900, height: 540).writePNG(path: stem + ".loss.png")
     }
 }

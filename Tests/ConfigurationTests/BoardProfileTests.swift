@@ -21,40 +21,40 @@ func writeBoard(_ board: String, calibration: String) throws -> String {
 }
 
 let goodBoard = """
-name: test
-loop:
-  rate_hz: 50
-camera:
-  driver: sim
-  width: 64
-  height: 64
-  max_frame_age_ms: 80
-actuators:
-  - {name: vx, channel: 0, kind: servo, slew_per_s: 10, max_effort: 0.5}
-  - {name: vy, channel: 3, kind: esc, slew_per_s: 5}
-inputs:
-  - {name: estop, role: estop, driver: sim, active_low: true}
-safety:
-  max_window_change: 1.0
-  max_consecutive_overruns: 4
-  stall_timeout_ms: 150
-  heartbeat_timeout_ms: 120
-simulation:
-  world: two-rooms-random
-  seed: 5
-  actuator_truth:
-    vx: {neutral_us: 1510, full_scale_us: 480}
-    vy: {neutral_us: 1490, full_scale_us: 500, deadband_us: 12, reversed: true}
-calibration: ../calibration/test.yaml
-"""
+    name: test
+    loop:
+      rate_hz: 50
+    camera:
+      driver: sim
+      width: 64
+      height: 64
+      max_frame_age_ms: 80
+    actuators:
+      - {name: vx, channel: 0, kind: servo, slew_per_s: 10, max_effort: 0.5}
+      - {name: vy, channel: 3, kind: esc, slew_per_s: 5}
+    inputs:
+      - {name: estop, role: estop, driver: sim, active_low: true}
+    safety:
+      max_window_change: 1.0
+      max_consecutive_overruns: 4
+      stall_timeout_ms: 150
+      heartbeat_timeout_ms: 120
+    simulation:
+      world: two-rooms-random
+      seed: 5
+      actuator_truth:
+        vx: {neutral_us: 1510, full_scale_us: 480}
+        vy: {neutral_us: 1490, full_scale_us: 500, deadband_us: 12, reversed: true}
+    calibration: ../calibration/test.yaml
+    """
 
 let goodCalibration = """
-board: test
-pwm: {frequency_hz: 60, oscillator_trim: 1.02}
-channels:
-  vx: {min_us: 1000, neutral_us: 1510, max_us: 2000}
-  vy: {min_us: 1100, neutral_us: 1490, max_us: 1900, reversed: true, deadband_us: 12}
-"""
+    board: test
+    pwm: {frequency_hz: 60, oscillator_trim: 1.02}
+    channels:
+      vx: {min_us: 1000, neutral_us: 1510, max_us: 2000}
+      vy: {min_us: 1100, neutral_us: 1490, max_us: 1900, reversed: true, deadband_us: 12}
+    """
 
 /// Loads the board and returns the error it raises (nil if it loads).
 func loadError(_ board: String, _ calibration: String = goodCalibration) throws -> ConfigError? {
@@ -90,7 +90,9 @@ struct BoardProfileTests {
         #expect(p.camera.maxFrameAge == .milliseconds(80))
         #expect(p.actuators.map(\.channel) == [0, 3] && p.actuators[1].kind == .esc)
         #expect(p.inputs == [InputLine(name: "estop", role: .estop, driver: .sim, activeLow: true)])
-        #expect(p.simulation?.actuatorTruth[1] == ActuatorPhysics(neutralMicros: 1490, fullScaleMicros: 500, deadbandMicros: 12, reversed: true))
+        #expect(
+            p.simulation?.actuatorTruth[1] == ActuatorPhysics(neutralMicros: 1490, fullScaleMicros: 500, deadbandMicros: 12, reversed: true)
+        )
         #expect(b.calibration.pwmFrequencyHz == 60 && b.calibration.oscillatorTrim == 1.02)
         let c = b.safetyConfig
         #expect(c.channels[0].maxEffort == 0.5 && c.channels[0].minEffort == -1)
@@ -98,39 +100,54 @@ struct BoardProfileTests {
         #expect(c.window == .milliseconds(250) && c.heartbeatTimeout == .milliseconds(120))
         #expect(p.serialConsole == nil)
         let withConsole = goodBoard.replacingOccurrences(
-            of: "safety:\n", with: "serial_console: {device: /dev/ttyAMA0, baud: 57600, deadman_ms: 250, key_horizontal: -vy, resume_autonomy: yes}\nsafety:\n")
-        let s = try #require(try LoadedBoard.load(boardPath: try writeBoard(withConsole, calibration: goodCalibration)).profile.serialConsole)
-        #expect(s == SerialConsoleSettings(device: "/dev/ttyAMA0", baud: 57600, deadman: .milliseconds(250), keyHorizontal: "-vy", resumeAutonomy: true))
+            of: "safety:\n",
+            with:
+                "serial_console: {device: /dev/ttyAMA0, baud: 57600, deadman_ms: 250, key_horizontal: -vy, resume_autonomy: yes}\nsafety:\n"
+        )
+        let s = try #require(
+            try LoadedBoard.load(boardPath: try writeBoard(withConsole, calibration: goodCalibration)).profile.serialConsole)
+        #expect(
+            s
+                == SerialConsoleSettings(
+                    device: "/dev/ttyAMA0", baud: 57600, deadman: .milliseconds(250), keyHorizontal: "-vy", resumeAutonomy: true))
     }
 
-    @Test("errors name the file, the line and column, and the field", arguments: [
-        // (replace, with, expected line, field, message fragment)
-        ("  rate_hz: 50", "  rate_hz: 50\n  rate: 20", 4, "loop.rate", "unknown key 'rate'"),
-        ("  rate_hz: 50", "  rate_hz: fast", 3, "loop.rate_hz", "expected a number"),
-        ("  rate_hz: 50", "  rate_hz: 5000", 3, "loop.rate_hz", "outside 1.0...1000.0"),
-        ("  width: 64\n", "", 5, "camera", "missing required key 'width'"),
-        ("kind: esc", "kind: stepper", 11, "actuators[1].kind", "'stepper' is not one of: servo, esc, gpio_hbridge"),
-        ("channel: 3", "channel: 0", 11, "actuators[1]", "channel 0 is used twice"),
-        ("channel: 3", "channel: 16", 11, "actuators[1].channel", "outside 0...15"),
-        ("driver: sim, active_low", "driver: v4l2, active_low", 13, "inputs[0].driver", "an input's driver is sim or gpiod"),
-        ("driver: sim, active_low", "driver: usb, active_low", 13, "inputs[0].driver", "'usb' is not one of: sim, v4l2, gpiod"),
-        ("active_low: true", "active_low: maybe", 13, "inputs[0].active_low", "expected true or false"),
-        ("  world: two-rooms-random", "  world: three-rooms", 20, "simulation.world", "'three-rooms' is not one of"),
-        ("  max_window_change: 1.0", "  max_window_change: [1]", 15, "safety.max_window_change", "expected a number, got a list"),
-        ("name: test\n", "name: test\nname: again\n", 1, "", "key 'name' appears twice"),
-        ("loop:\n  rate_hz: 50", "loop: [", 4, "", "not valid YAML"),
-        ("safety:\n", "serial_console: {device: /dev/ttyS0, baud: 12345}\nsafety:\n", 14, "serial_console.baud", "12345 is not one of"),
-        ("safety:\n", "serial_console: {device: /dev/ttyS0, key_vertical: -vz}\nsafety:\n", 14, "serial_console.key_vertical", "no actuator named \"vz\""),
-        ("safety:\n", "serial_console: {device: /dev/ttyS0, deadman_ms: 5}\nsafety:\n", 14, "serial_console.deadman_ms", "outside"),
-        ("safety:\n", "planner: {method: ilqr}\nsafety:\n", 14, "planner.method", "'ilqr' is not one of: mppi, cem"),
-        ("safety:\n", "planner: {horizon: 0}\nsafety:\n", 14, "planner.horizon", "outside 1...512"),
-        ("safety:\n", "planner: {wall_follow_steps: -1}\nsafety:\n", 14, "planner.wall_follow_steps", "outside 0...10000"),
-        ("safety:\n", "planner: {samples: 8, elites: 9}\nsafety:\n", 14, "planner", "elites: 9 is outside 1…samples (8)"),
-        ("safety:\n", "planner: {horizont: 8}\nsafety:\n", 14, "planner.horizont", "unknown key 'horizont'"),
-        ("safety:\n", "surprise: {action: panic}\nsafety:\n", 14, "surprise.action", "'panic' is not one of: stop, slow, report"),
-        ("safety:\n", "planner: {max_stale_ticks: -2}\nsafety:\n", 14, "planner.max_stale_ticks", "outside 0...10000"),
-        ("safety:\n", "planner: {starved_action: ignore}\nsafety:\n", 14, "planner.starved_action", "'ignore' is not one of: stop, slow, report"),
-    ])
+    @Test(
+        "errors name the file, the line and column, and the field",
+        arguments: [
+            // (replace, with, expected line, field, message fragment)
+            ("  rate_hz: 50", "  rate_hz: 50\n  rate: 20", 4, "loop.rate", "unknown key 'rate'"),
+            ("  rate_hz: 50", "  rate_hz: fast", 3, "loop.rate_hz", "expected a number"),
+            ("  rate_hz: 50", "  rate_hz: 5000", 3, "loop.rate_hz", "outside 1.0...1000.0"),
+            ("  width: 64\n", "", 5, "camera", "missing required key 'width'"),
+            ("kind: esc", "kind: stepper", 11, "actuators[1].kind", "'stepper' is not one of: servo, esc, gpio_hbridge"),
+            ("channel: 3", "channel: 0", 11, "actuators[1]", "channel 0 is used twice"),
+            ("channel: 3", "channel: 16", 11, "actuators[1].channel", "outside 0...15"),
+            ("driver: sim, active_low", "driver: v4l2, active_low", 13, "inputs[0].driver", "an input's driver is sim or gpiod"),
+            ("driver: sim, active_low", "driver: usb, active_low", 13, "inputs[0].driver", "'usb' is not one of: sim, v4l2, gpiod"),
+            ("active_low: true", "active_low: maybe", 13, "inputs[0].active_low", "expected true or false"),
+            ("  world: two-rooms-random", "  world: three-rooms", 20, "simulation.world", "'three-rooms' is not one of"),
+            ("  max_window_change: 1.0", "  max_window_change: [1]", 15, "safety.max_window_change", "expected a number, got a list"),
+            ("name: test\n", "name: test\nname: again\n", 1, "", "key 'name' appears twice"),
+            ("loop:\n  rate_hz: 50", "loop: [", 4, "", "not valid YAML"),
+            ("safety:\n", "serial_console: {device: /dev/ttyS0, baud: 12345}\nsafety:\n", 14, "serial_console.baud", "12345 is not one of"),
+            (
+                "safety:\n", "serial_console: {device: /dev/ttyS0, key_vertical: -vz}\nsafety:\n", 14, "serial_console.key_vertical",
+                "no actuator named \"vz\""
+            ),
+            ("safety:\n", "serial_console: {device: /dev/ttyS0, deadman_ms: 5}\nsafety:\n", 14, "serial_console.deadman_ms", "outside"),
+            ("safety:\n", "planner: {method: ilqr}\nsafety:\n", 14, "planner.method", "'ilqr' is not one of: mppi, cem"),
+            ("safety:\n", "planner: {horizon: 0}\nsafety:\n", 14, "planner.horizon", "outside 1...512"),
+            ("safety:\n", "planner: {wall_follow_steps: -1}\nsafety:\n", 14, "planner.wall_follow_steps", "outside 0...10000"),
+            ("safety:\n", "planner: {samples: 8, elites: 9}\nsafety:\n", 14, "planner", "elites: 9 is outside 1…samples (8)"),
+            ("safety:\n", "planner: {horizont: 8}\nsafety:\n", 14, "planner.horizont", "unknown key 'horizont'"),
+            ("safety:\n", "surprise: {action: panic}\nsafety:\n", 14, "surprise.action", "'panic' is not one of: stop, slow, report"),
+            ("safety:\n", "planner: {max_stale_ticks: -2}\nsafety:\n", 14, "planner.max_stale_ticks", "outside 0...10000"),
+            (
+                "safety:\n", "planner: {starved_action: ignore}\nsafety:\n", 14, "planner.starved_action",
+                "'ignore' is not one of: stop, slow, report"
+            ),
+        ])
     func boardErrors(replace: String, with: String, line: Int, field: String, message: String) throws {
         let text = goodBoard.replacingOccurrences(of: replace, with: with)
         #expect(text != goodBoard, "the fixture edit did not apply")
@@ -145,24 +162,27 @@ struct BoardProfileTests {
 
     @Test("planner and surprise sections are read; absent, the defaults apply")
     func plannerSection() throws {
-        let text = goodBoard.replacingOccurrences(of: "safety:\n", with: """
-        planner:
-          method: cem
-          horizon: 24
-          samples: 64
-          elites: 8
-          roadmap_every: 0
-          budget_ms: 3.5
-          wall_follow_steps: 40
-          max_stale_ticks: 9
-          starved_action: report
-        surprise: {threshold_factor: 4, action: slow, slow_factor: 0.5}
-        safety:
+        let text = goodBoard.replacingOccurrences(
+            of: "safety:\n",
+            with: """
+                planner:
+                  method: cem
+                  horizon: 24
+                  samples: 64
+                  elites: 8
+                  roadmap_every: 0
+                  budget_ms: 3.5
+                  wall_follow_steps: 40
+                  max_stale_ticks: 9
+                  starved_action: report
+                surprise: {threshold_factor: 4, action: slow, slow_factor: 0.5}
+                safety:
 
-        """)
+                """)
         let loaded = try LoadedBoard.load(boardPath: try writeBoard(text, calibration: goodCalibration))
         let c = try #require(loaded.profile.planner)
-        #expect(c.method == .cem && c.horizon == 24 && c.samples == 64 && c.elites == 8 && c.roadmapEvery == 0 && c.budgetMilliseconds == 3.5)
+        #expect(
+            c.method == .cem && c.horizon == 24 && c.samples == 64 && c.elites == 8 && c.roadmapEvery == 0 && c.budgetMilliseconds == 3.5)
         #expect(c.wallFollowSteps == 40 && PlannerConfig().wallFollowSteps == 0)
         #expect(c.maxStaleTicks == 9 && c.starvedAction == .report && loaded.safetyConfig.starvationResponse == .report)
         #expect(loaded.profile.surprise.thresholdFactor == 4 && loaded.profile.surprise.action == .slow)
@@ -172,13 +192,21 @@ struct BoardProfileTests {
         #expect(plain.safetyConfig.starvationResponse == .stop && PlannerConfig().maxStaleTicks == 5)
     }
 
-    @Test("calibration errors name the calibration file", arguments: [
-        ("vx: {min_us: 1000, neutral_us: 1510", "vx: {min_us: 1600, neutral_us: 1510", "channels.vx", "need min_us < neutral_us < max_us"),
-        ("  vy: {min_us: 1100, neutral_us: 1490, max_us: 1900, reversed: true, deadband_us: 12}", "", "channels.vy", "no calibration for actuator 'vy'"),
-        ("board: test", "board: other", "board", "calibration is for board 'other'"),
-        ("channels:\n", "channels:\n  wz: {min_us: 1000, neutral_us: 1500, max_us: 2000}\n", "channels.wz", "no actuator named 'wz'"),
-        ("max_us: 2000}", "max_us: 2000, trim: 3}", "channels.vx.trim", "unknown key 'trim'"),
-    ])
+    @Test(
+        "calibration errors name the calibration file",
+        arguments: [
+            (
+                "vx: {min_us: 1000, neutral_us: 1510", "vx: {min_us: 1600, neutral_us: 1510", "channels.vx",
+                "need min_us < neutral_us < max_us"
+            ),
+            (
+                "  vy: {min_us: 1100, neutral_us: 1490, max_us: 1900, reversed: true, deadband_us: 12}", "", "channels.vy",
+                "no calibration for actuator 'vy'"
+            ),
+            ("board: test", "board: other", "board", "calibration is for board 'other'"),
+            ("channels:\n", "channels:\n  wz: {min_us: 1000, neutral_us: 1500, max_us: 2000}\n", "channels.wz", "no actuator named 'wz'"),
+            ("max_us: 2000}", "max_us: 2000, trim: 3}", "channels.vx.trim", "unknown key 'trim'"),
+        ])
     func calibrationErrors(replace: String, with: String, field: String, message: String) throws {
         let text = goodCalibration.replacingOccurrences(of: replace, with: with)
         #expect(text != goodCalibration, "the fixture edit did not apply")
@@ -197,7 +225,8 @@ struct BoardProfileTests {
     @Test("a missing board or calibration file is named")
     func missingFiles() throws {
         #expect(throws: ConfigError.self) { try LoadedBoard.load(boardPath: "/nonexistent/board.yaml") }
-        let e = try #require(try loadError(goodBoard.replacingOccurrences(of: "../calibration/test.yaml", with: "../calibration/none.yaml")))
+        let e = try #require(
+            try loadError(goodBoard.replacingOccurrences(of: "../calibration/test.yaml", with: "../calibration/none.yaml")))
         #expect(e.file.hasSuffix("calibration/none.yaml") && e.message.contains("cannot read"))
     }
 
@@ -212,40 +241,40 @@ struct BoardProfileTests {
 
 /// A real board: V4L2 camera, PCA9685 on I2C, GPIO lines by chip label and name, watchdog.
 let realBoard = """
-name: test
-loop:
-  rate_hz: 30
-camera:
-  driver: v4l2
-  device: /dev/v4l/by-id/usb-cam-video-index0
-  capture_width: 640
-  capture_height: 480
-  format: mjpeg
-  crop: {x: 80, y: 0, width: 480, height: 480}
-  width: 64
-  height: 64
-  max_frame_age_ms: 100
-pwm:
-  driver: pca9685
-  bus: 1
-  address: 0x41
-  output_enable: {chip: pinctrl-bcm2711, line: GPIO4}
-actuators:
-  - {name: vx, channel: 0, kind: servo, slew_per_s: 10}
-  - {name: vy, channel: 3, kind: esc, slew_per_s: 5}
-inputs:
-  - {name: estop, role: estop, driver: gpiod, chip: pinctrl-bcm2711, line: GPIO17, active_low: true, bias: pull_up}
-outputs:
-  - {name: enable, role: motor_enable, chip: pinctrl-bcm2711, line: GPIO27}
-watchdog:
-  timeout_s: 10
-safety:
-  max_window_change: 1.0
-  max_consecutive_overruns: 4
-  stall_timeout_ms: 150
-  heartbeat_timeout_ms: 120
-calibration: ../calibration/test.yaml
-"""
+    name: test
+    loop:
+      rate_hz: 30
+    camera:
+      driver: v4l2
+      device: /dev/v4l/by-id/usb-cam-video-index0
+      capture_width: 640
+      capture_height: 480
+      format: mjpeg
+      crop: {x: 80, y: 0, width: 480, height: 480}
+      width: 64
+      height: 64
+      max_frame_age_ms: 100
+    pwm:
+      driver: pca9685
+      bus: 1
+      address: 0x41
+      output_enable: {chip: pinctrl-bcm2711, line: GPIO4}
+    actuators:
+      - {name: vx, channel: 0, kind: servo, slew_per_s: 10}
+      - {name: vy, channel: 3, kind: esc, slew_per_s: 5}
+    inputs:
+      - {name: estop, role: estop, driver: gpiod, chip: pinctrl-bcm2711, line: GPIO17, active_low: true, bias: pull_up}
+    outputs:
+      - {name: enable, role: motor_enable, chip: pinctrl-bcm2711, line: GPIO27}
+    watchdog:
+      timeout_s: 10
+    safety:
+      max_window_change: 1.0
+      max_consecutive_overruns: 4
+      stall_timeout_ms: 150
+      heartbeat_timeout_ms: 120
+    calibration: ../calibration/test.yaml
+    """
 
 @Suite struct RealBoardProfileTests {
     @Test func aRealBoardParses() throws {
@@ -259,7 +288,8 @@ calibration: ../calibration/test.yaml
     }
 
     @Test func chipNumbersAreRefusedWithTheReason() throws {
-        let e = try loadError(realBoard.replacingOccurrences(of: "chip: pinctrl-bcm2711, line: GPIO17", with: "chip: gpiochip0, line: GPIO17"))
+        let e = try loadError(
+            realBoard.replacingOccurrences(of: "chip: pinctrl-bcm2711, line: GPIO17", with: "chip: gpiochip0, line: GPIO17"))
         #expect(e?.message.contains("label") == true)
         #expect(e?.line == 23)
     }
@@ -268,15 +298,20 @@ calibration: ../calibration/test.yaml
         #expect(try loadError(realBoard.replacingOccurrences(of: "format: mjpeg", with: "format: h264"))?.line == 9)
         #expect(try loadError(realBoard.replacingOccurrences(of: "address: 0x41", with: "address: 0x80"))?.line == 17)
         #expect(try loadError(realBoard.replacingOccurrences(of: "bias: pull_up", with: "bias: up"))?.message.contains("pull_up") == true)
-        #expect(try loadError(realBoard.replacingOccurrences(of: "driver: pca9685", with: "driver: pca9686"))?.field.contains("driver") == true)
+        #expect(
+            try loadError(realBoard.replacingOccurrences(of: "driver: pca9685", with: "driver: pca9686"))?.field.contains("driver") == true)
         // Without a PWM board a real board has nothing to drive.
-        let noPWM = realBoard.replacingOccurrences(of: "pwm:\n  driver: pca9685\n  bus: 1\n  address: 0x41\n  output_enable: {chip: pinctrl-bcm2711, line: GPIO4}\n", with: "")
+        let noPWM = realBoard.replacingOccurrences(
+            of: "pwm:\n  driver: pca9685\n  bus: 1\n  address: 0x41\n  output_enable: {chip: pinctrl-bcm2711, line: GPIO4}\n", with: "")
         #expect(try loadError(noPWM)?.message.contains("pwm") == true)
     }
 
     @Test("a real board needs an e-stop input, an OE line and a watchdog unless it names what it goes without")
     func realBoardSafetyParts() throws {
-        let noEStop = realBoard.replacingOccurrences(of: "inputs:\n  - {name: estop, role: estop, driver: gpiod, chip: pinctrl-bcm2711, line: GPIO17, active_low: true, bias: pull_up}\n", with: "")
+        let noEStop = realBoard.replacingOccurrences(
+            of:
+                "inputs:\n  - {name: estop, role: estop, driver: gpiod, chip: pinctrl-bcm2711, line: GPIO17, active_low: true, bias: pull_up}\n",
+            with: "")
         #expect(noEStop != realBoard)
         #expect(try loadError(noEStop)?.message.contains("e-stop input") == true)
         #expect(try loadError(noEStop)?.message.contains("acknowledge: [no_estop_input]") == true)
@@ -295,12 +330,14 @@ calibration: ../calibration/test.yaml
         #expect(try loadError(typo)?.field == "safety.acknowledge[0]")
     }
 
-    @Test("a real board's limits and timeouts have sane ranges; pulses must fit the PWM period", arguments: [
-        ("slew_per_s: 10}", "slew_per_s: 1000000}", "actuators[0].slew_per_s"),
-        ("stall_timeout_ms: 150", "stall_timeout_ms: 60000", "safety.stall_timeout_ms"),
-        ("heartbeat_timeout_ms: 120", "heartbeat_timeout_ms: 60000", "safety.heartbeat_timeout_ms"),
-        ("max_frame_age_ms: 100", "max_frame_age_ms: 9000", "camera.max_frame_age_ms"),
-    ])
+    @Test(
+        "a real board's limits and timeouts have sane ranges; pulses must fit the PWM period",
+        arguments: [
+            ("slew_per_s: 10}", "slew_per_s: 1000000}", "actuators[0].slew_per_s"),
+            ("stall_timeout_ms: 150", "stall_timeout_ms: 60000", "safety.stall_timeout_ms"),
+            ("heartbeat_timeout_ms: 120", "heartbeat_timeout_ms: 60000", "safety.heartbeat_timeout_ms"),
+            ("max_frame_age_ms: 100", "max_frame_age_ms: 9000", "camera.max_frame_age_ms"),
+        ])
     func realBoardRanges(replace: String, with: String, field: String) throws {
         let text = realBoard.replacingOccurrences(of: replace, with: with)
         #expect(text != realBoard)
@@ -313,9 +350,13 @@ calibration: ../calibration/test.yaml
         let b = try LoadedBoard.load(boardPath: try writeBoard(realBoard, calibration: goodCalibration)).profile
         #expect(b.supervisorStall == .milliseconds(100))  // 3 periods at 30 Hz are 100 ms
         let slow = realBoard.replacingOccurrences(of: "rate_hz: 30", with: "rate_hz: 10")
-        #expect(try LoadedBoard.load(boardPath: try writeBoard(slow, calibration: goodCalibration)).profile.supervisorStall == .milliseconds(300))
+        #expect(
+            try LoadedBoard.load(boardPath: try writeBoard(slow, calibration: goodCalibration)).profile.supervisorStall
+                == .milliseconds(300))
         let set = realBoard.replacingOccurrences(of: "safety:\n", with: "supervisor:\n  stall_ms: 150\nsafety:\n")
-        #expect(try LoadedBoard.load(boardPath: try writeBoard(set, calibration: goodCalibration)).profile.supervisorStall == .milliseconds(150))
+        #expect(
+            try LoadedBoard.load(boardPath: try writeBoard(set, calibration: goodCalibration)).profile.supervisorStall == .milliseconds(150)
+        )
         for bad in ["stall_ms: 50", "stall_ms: 5000", "stall_ms: fast", "stalls_ms: 150"] {
             let text = realBoard.replacingOccurrences(of: "safety:\n", with: "supervisor:\n  \(bad)\nsafety:\n")
             let e = try #require(try loadError(text), "\(bad)")
@@ -325,7 +366,8 @@ calibration: ../calibration/test.yaml
 
     @Test("serial_console: required by default; heartbeat_ms read and range-checked")
     func consoleRequiredAndHeartbeat() throws {
-        let console = realBoard.replacingOccurrences(of: "safety:\n", with: "serial_console:\n  device: /dev/ttyAMA0\n  heartbeat_ms: 500\nsafety:\n")
+        let console = realBoard.replacingOccurrences(
+            of: "safety:\n", with: "serial_console:\n  device: /dev/ttyAMA0\n  heartbeat_ms: 500\nsafety:\n")
         let s = try #require(try LoadedBoard.load(boardPath: try writeBoard(console, calibration: goodCalibration)).profile.serialConsole)
         #expect(s.required && s.heartbeat == .milliseconds(500))
         let optional = console.replacingOccurrences(of: "  heartbeat_ms: 500\n", with: "  required: false\n")

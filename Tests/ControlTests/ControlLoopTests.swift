@@ -66,7 +66,9 @@ struct HistogramTests {
         // Counting over a limit: exact but for the values in the limit's own bucket.
         for limit: Int64 in [5_000_000, 45_000_000, 100_000_000] {
             let exact = values.filter { $0 > limit }.count
-            #expect(abs(h.count(above: limit) - exact) <= values.filter { abs(Double($0 - limit)) <= Double(limit) / 128 }.count, "over \(limit) ns")
+            #expect(
+                abs(h.count(above: limit) - exact) <= values.filter { abs(Double($0 - limit)) <= Double(limit) / 128 }.count,
+                "over \(limit) ns")
         }
         #expect(h.count(above: 200_000_000) == 0)
     }
@@ -132,7 +134,7 @@ struct ControlLoopTests {
         let slow = s.loop.source as! SlowSource
         let start = s.clock.now()
         s.loop.tick()
-        slow.cost = s.loop.period * 2 + .milliseconds(5)   // this tick ends 1 period + 5 ms past its next deadline
+        slow.cost = s.loop.period * 2 + .milliseconds(5)  // this tick ends 1 period + 5 ms past its next deadline
         s.loop.tick()
         slow.cost = .zero
         let r = s.loop.tick()
@@ -193,8 +195,8 @@ struct ControlLoopTests {
         s.loop.tick()
         s.camera.dropProbability = 1
         let r1 = s.loop.tick(), r2 = s.loop.tick(), r3 = s.loop.tick(), r4 = s.loop.tick()
-        #expect(r1.state == .armed && r2.state == .armed && r3.state == .armed)   // 33, 67, 100 ms old
-        #expect(r4.state == .faulted && r4.latchedFaults == .staleFrame)       // 133 ms > 100 ms
+        #expect(r1.state == .armed && r2.state == .armed && r3.state == .armed)  // 33, 67, 100 ms old
+        #expect(r4.state == .faulted && r4.latchedFaults == .staleFrame)  // 133 ms > 100 ms
     }
 
     @Test("stop disarms and writes neutral")
@@ -211,7 +213,7 @@ struct ControlLoopTests {
         let patrol = PatrolSource()
         let s = try SimSetup { _, _ in patrol }
         s.arm()
-        for _ in 0..<50 { s.loop.tick() }   // warm-up
+        for _ in 0..<50 { s.loop.tick() }  // warm-up
         allocation_counter_start()
         var moving = 0
         for _ in 0..<1000 { if !s.loop.tick().output.isNeutral { moving += 1 } }
@@ -235,7 +237,7 @@ struct ControlLoopTests {
             c.sleep(until: deadline)
             #expect(c.now() >= deadline)
         }
-        c.sleep(until: t0)   // a past deadline returns at once
+        c.sleep(until: t0)  // a past deadline returns at once
         #expect(c.now() > t0)
     }
 }

@@ -43,8 +43,9 @@ struct ModelOutputTests {
         bias[0] = .nan
         model.quantizedEncoder.tensors[key] = AnyTensor(bias)
         let s = try SimSetup()
-        let monitor = try LatentMonitor(inner: s.loop.source, model: model, governor: s.governor, timer: SystemClock(),
-                                        surpriseThresholdFactor: 3)
+        let monitor = try LatentMonitor(
+            inner: s.loop.source, model: model, governor: s.governor, timer: SystemClock(),
+            surpriseThresholdFactor: 3)
         s.loop.source = monitor
         s.loop.tick()
         #expect(monitor.observer.outputInvalid && monitor.isModelOutputInvalid)

@@ -45,8 +45,12 @@ struct PlannerSourceTests {
         #expect(source.skipped == 0)
         let before = source.planner.mean
         // Now a budget no iteration fits in: the planner must not iterate, only shift.
-        let tight = try LatentPlannerSource(model: shippedModel, config: unbudgeted { $0.budgetMilliseconds = 0.01; $0.roadmapEvery = 0 },
-                                            governor: s.governor, timer: timer)
+        let tight = try LatentPlannerSource(
+            model: shippedModel,
+            config: unbudgeted {
+                $0.budgetMilliseconds = 0.01; $0.roadmapEvery = 0
+            },
+            governor: s.governor, timer: timer)
         tight.setGoal(image: f.pixels)
         tight.planner.seed(plan: before.withUnsafeBufferPointer { $0 })
         s.loop.source = tight
@@ -57,7 +61,8 @@ struct PlannerSourceTests {
         #expect(seeded == before, "nothing re-planned it")
         let report = s.loop.tick()
         #expect(tight.skipped == 2)
-        #expect(Array(tight.planner.mean[0..<(seeded.count - 2)]) == Array(seeded[2...]), "the plan was shifted by one step, not re-planned")
+        #expect(
+            Array(tight.planner.mean[0..<(seeded.count - 2)]) == Array(seeded[2...]), "the plan was shifted by one step, not re-planned")
         #expect(report.proposed && report.command.efforts[0] == Double(seeded[2]), "the command is the shifted plan's first action")
     }
 
@@ -81,8 +86,9 @@ struct PlannerSourceTests {
             let clock = ManualClock()
             let rig = try Rig(board: board, clock: clock, seed: 5)
             let governor = try SafetyGovernor(config: board.safetyConfig)
-            let source = try LatentPlannerSource(model: shippedModel, config: unbudgeted(), governor: governor, timer: SystemClock(),
-                                                 surpriseThresholdFactor: board.profile.surprise.thresholdFactor)
+            let source = try LatentPlannerSource(
+                model: shippedModel, config: unbudgeted(), governor: governor, timer: SystemClock(),
+                surpriseThresholdFactor: board.profile.surprise.thresholdFactor)
             let p99 = try #require(shippedModel.validationOneStepErrorP99)
             #expect(source.observer.threshold == p99 * board.profile.surprise.thresholdFactor)
             let loop = rig.makeLoop(source: source, governor: governor)
@@ -119,7 +125,9 @@ struct PlannerSourceTests {
         let model = try loadShippedModel()
         for action in [SurpriseAction.stop, .slow, .report] {
             var board = try fixedBoard()
-            board.profile.planner = unbudgeted { $0.budgetMilliseconds = 4.5; $0.maxStaleTicks = 5; $0.starvedAction = action }
+            board.profile.planner = unbudgeted {
+                $0.budgetMilliseconds = 4.5; $0.maxStaleTicks = 5; $0.starvedAction = action
+            }
             let clock = ManualClock()
             let rig = try Rig(board: board, clock: clock, seed: 5)
             let governor = try SafetyGovernor(config: board.safetyConfig)

@@ -31,8 +31,9 @@ final class TeleopRig {
         board = b
         rig = try Rig(board: board, clock: clock, seed: 3)
         governor = try SafetyGovernor(config: board.safetyConfig)
-        console = try TeleopConsole(board: board, device: pty.slavePath, autonomy: ScriptedWaypointFollower(world: rig.robot!.world),
-                                    governor: governor, clock: clock, log: { _ in })
+        console = try TeleopConsole(
+            board: board, device: pty.slavePath, autonomy: ScriptedWaypointFollower(world: rig.robot!.world),
+            governor: governor, clock: clock, log: { _ in })
         loop = rig.makeLoop(source: console.arbiter, governor: governor)
         pty.releaseSlave()
         pump()
@@ -149,8 +150,9 @@ struct TeleopConsoleTests {
 
     /// `run --arm` over the console: the runner arms once at start; after the operator's `disarm`, after `estop`
     /// then `reset`, and after leaving teleop (`mode auto`: a disarmed hold) it stays disarmed until `arm`.
-    @Test("--arm arms once at start; a disarm, an e-stop reset or a disarmed hold is never re-armed by itself",
-          arguments: [["disarm"], ["estop", "reset"], ["drive 0.3 0", "mode auto"]])
+    @Test(
+        "--arm arms once at start; a disarm, an e-stop reset or a disarmed hold is never re-armed by itself",
+        arguments: [["disarm"], ["estop", "reset"], ["drive 0.3 0", "mode auto"]])
     func armOnceMeansOnce(_ lines: [String]) throws {
         let t = try TeleopRig()
         let runner = EpisodeRunner(rig: t.rig, loop: t.loop, armPolicy: .once)
@@ -236,8 +238,9 @@ struct TeleopConsoleTests {
         let clock = ManualClock()
         let rig = try Rig(board: board, clock: clock, seed: 3)
         let governor = try SafetyGovernor(config: board.safetyConfig)
-        let console = try TeleopConsole(board: board, device: device, autonomy: ScriptedWaypointFollower(world: rig.robot!.world),
-                                        governor: governor, clock: clock, log: { _ in })
+        let console = try TeleopConsole(
+            board: board, device: device, autonomy: ScriptedWaypointFollower(world: rig.robot!.world),
+            governor: governor, clock: clock, log: { _ in })
         let loop = rig.makeLoop(source: console.arbiter, governor: governor)
         for _ in 0..<ticks {
             console.server.pump(timeout: .milliseconds(1))

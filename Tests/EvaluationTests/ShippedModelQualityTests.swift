@@ -23,7 +23,9 @@ struct ShippedModelQualityTests {
         let start = Vec2(20, 10), goal = Vec2(44, 10)  // the wall is between them; the door is at y 27.5…36.5
         let z = latent(at: start, encoder), g = latent(at: goal, encoder)
         let found = z.withUnsafeBufferPointer { zb in
-            g.withUnsafeBufferPointer { roadmap.search(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor)) }
+            g.withUnsafeBufferPointer {
+                roadmap.search(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor))
+            }
         }
         #expect(found)
         // Replay the route's macro actions in the true world.
@@ -51,7 +53,8 @@ struct ShippedModelQualityTests {
         for _ in 0..<4 {
             let p = planner.runEpisode(), g = greedy.runEpisode()
             #expect(p.start == g.start && p.goal == g.goal, "both policies get the same episodes")
-            #expect(TwoRoomsLayout.fixed.side(of: Vec2(p.start[0], p.start[1])) != TwoRoomsLayout.fixed.side(of: Vec2(p.goal[0], p.goal[1])))
+            #expect(
+                TwoRoomsLayout.fixed.side(of: Vec2(p.start[0], p.start[1])) != TwoRoomsLayout.fixed.side(of: Vec2(p.goal[0], p.goal[1])))
             if p.success { plannerOK += 1 }
             if g.success { greedyOK += 1 }
         }

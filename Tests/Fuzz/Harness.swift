@@ -36,8 +36,9 @@ let targets: [String: @Sendable (UnsafeRawBufferPointer) -> Void] = [
     // sentence parser and the session, on a plain link and on a signed one.
     "console": { bytes in
         for signer in [nil, consoleSigner] {
-            let session = ConsoleSession(settings: ConsoleSettings(channels: ["vx", "vy"], signer: signer), link: TeleopLink(), limitsText: [],
-                                         now: { Instant(nanoseconds: 1_000_000_000) })
+            let session = ConsoleSession(
+                settings: ConsoleSettings(channels: ["vx", "vy"], signer: signer), link: TeleopLink(), limitsText: [],
+                now: { Instant(nanoseconds: 1_000_000_000) })
             _ = session.receive([UInt8](bytes))
             _ = session.poll()
         }
@@ -63,8 +64,10 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 }
 
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
 
 /// SwiftPM links an executable's entry point under this name (`main` is defined as it): hand the
 /// command line to libFuzzer's driver, as its own `main` would.

@@ -209,13 +209,15 @@ func pulsingChip() -> PCA9685Model {
 
     @Test("a supervisor that cannot start is an error, not a silent run")
     func startFailures() {
-        let settings = SupervisorSettings(bus: "/dev/i2c-99", address: 0x40, outputEnable: nil, outputEnableActiveLow: true,
-                                          stall: .milliseconds(100), priority: 0)
+        let settings = SupervisorSettings(
+            bus: "/dev/i2c-99", address: 0x40, outputEnable: nil, outputEnableActiveLow: true,
+            stall: .milliseconds(100), priority: 0)
         #expect(settings.arguments == ["supervise", "--bus", "/dev/i2c-99", "--address", "64", "--stall-ms", "100", "--priority", "0"])
         #expect(throws: SupervisorError.self) { try SupervisorLink.start(settings: settings, executable: "/bin/false") }
         #expect(throws: SupervisorError.self) { try SupervisorLink.start(settings: settings, executable: "/nonexistent/cerebellum") }
         let silent = NSTemporaryDirectory() + "silent-supervisor-\(getpid()).sh"
-        FileManager.default.createFile(atPath: silent, contents: Data("#!/bin/sh\nexec sleep 30\n".utf8), attributes: [.posixPermissions: 0o755])
+        FileManager.default.createFile(
+            atPath: silent, contents: Data("#!/bin/sh\nexec sleep 30\n".utf8), attributes: [.posixPermissions: 0o755])
         defer { unlink(silent) }
         do {
             _ = try SupervisorLink.start(settings: settings, executable: silent, readyTimeout: .milliseconds(300))

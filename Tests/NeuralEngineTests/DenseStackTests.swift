@@ -4,9 +4,11 @@ import RobotCore
 
 @Suite("Dense stack (the planner's predictor kernels)")
 struct DenseStackTests {
-    let layers: [LayerSpec] = [.linear(inFeatures: 34, outFeatures: 128), .activation(.relu),
-                               .linear(inFeatures: 128, outFeatures: 128), .activation(.relu),
-                               .linear(inFeatures: 128, outFeatures: 32)]
+    let layers: [LayerSpec] = [
+        .linear(inFeatures: 34, outFeatures: 128), .activation(.relu),
+        .linear(inFeatures: 128, outFeatures: 128), .activation(.relu),
+        .linear(inFeatures: 128, outFeatures: 32),
+    ]
 
     @Test("every kernel this CPU runs matches the Network (OpenBLAS) on the predictor's layers, any row count")
     func matchesNetwork() throws {
@@ -48,7 +50,9 @@ struct DenseStackTests {
         #expect(throws: ModelError.self) { try DenseStack(layers: other, parameters: params, inputSize: 4, capacity: 2) }
         let missing: Parameters = [:]
         #expect(throws: ModelError.self) { try DenseStack(layers: layers, parameters: missing, inputSize: 34, capacity: 2) }
-        #expect(throws: ModelError.self) { try DenseStack(layers: layers, parameters: Parameters.initialized(for: layers, seed: 1), inputSize: 33, capacity: 2) }
+        #expect(throws: ModelError.self) {
+            try DenseStack(layers: layers, parameters: Parameters.initialized(for: layers, seed: 1), inputSize: 33, capacity: 2)
+        }
     }
 
     @Test("OpenBLAS agrees with the portable kernel on the model's shapes (its core type computes correctly here)")

@@ -34,17 +34,22 @@ final class GemmProblem {
     }
 
     /// Runs `kernel`; returns the float output (floatOut) or the int8 output as floats.
-    func run(_ kernel: Int8Kernel, bias useBias: Bool, relu: Bool, floatOut: Bool, unitScale: Bool = false,
-             outScale: Float = 0.05) -> [Float] {
+    func run(
+        _ kernel: Int8Kernel, bias useBias: Bool, relu: Bool, floatOut: Bool, unitScale: Bool = false,
+        outScale: Float = 0.05
+    ) -> [Float] {
         let of = Tensor<Float>(shape: [m * ldo]), os = Tensor<Int8>(shape: [m * ldo])
         let ones = Tensor<Float>(shape: [n])
         ones.fill(1)
-        var pw = ck_packed_s8(n: Int32(n), k: Int32(k), np: Int32((n + 15) / 16 * 16), kp: Int32((k + 3) / 4 * 4),
-                              weights: packed.pointer, comp: comp.pointer)
-        var e = ck_epilogue(scale: (unitScale ? ones : scale).pointer, bias: useBias ? bias.pointer : nil, relu: relu ? 1 : 0,
-                            out_inv_scale: 1 / outScale)
-        let status = ck_gemm_s8(kernel.c, Int32(m), a.pointer, Int32(lda), &pw, &e, floatOut ? of.pointer : nil,
-                                floatOut ? nil : os.pointer, Int32(ldo))
+        var pw = ck_packed_s8(
+            n: Int32(n), k: Int32(k), np: Int32((n + 15) / 16 * 16), kp: Int32((k + 3) / 4 * 4),
+            weights: packed.pointer, comp: comp.pointer)
+        var e = ck_epilogue(
+            scale: (unitScale ? ones : scale).pointer, bias: useBias ? bias.pointer : nil, relu: relu ? 1 : 0,
+            out_inv_scale: 1 / outScale)
+        let status = ck_gemm_s8(
+            kernel.c, Int32(m), a.pointer, Int32(lda), &pw, &e, floatOut ? of.pointer : nil,
+            floatOut ? nil : os.pointer, Int32(ldo))
         #expect(status == 0)
         var out: [Float] = []
         for i in 0..<m { for j in 0..<n { out.append(floatOut ? of[i * ldo + j] : Float(os[i * ldo + j])) } }
@@ -74,22 +79,25 @@ struct Int8Tests {
         var rng = SeededGenerator(seed: 2)
         var cases = 0
         for _ in 0..<60 {
-            let p = GemmProblem(m: 1 + Int(rng.next() % 40), n: 1 + Int(rng.next() % 70), k: 1 + Int(rng.next() % 300),
-                                extraStride: Int(rng.next() % 3), rng: &rng)
+            let p = GemmProblem(
+                m: 1 + Int(rng.next() % 40), n: 1 + Int(rng.next() % 70), k: 1 + Int(rng.next() % 300),
+                extraStride: Int(rng.next() % 3), rng: &rng)
             for mode in 0..<8 {
                 let b = mode & 1 != 0, r = mode & 2 != 0, f = mode & 4 != 0
                 let reference = p.run(.portable, bias: b, relu: r, floatOut: f)
                 for kernel in Int8Kernel.available.dropFirst() {
                     let got = p.run(kernel, bias: b, relu: r, floatOut: f)
                     let firstDifference = got.indices.first { got[$0] != reference[$0] }
-                    #expect(firstDifference == nil, "\(kernel) m \(p.m) n \(p.n) k \(p.k) mode \(mode): first difference at \(firstDifference ?? -1)")
+                    #expect(
+                        firstDifference == nil,
+                        "\(kernel) m \(p.m) n \(p.n) k \(p.k) mode \(mode): first difference at \(firstDifference ?? -1)")
                     cases += 1
                 }
             }
         }
         #if arch(x86_64)
-        // This machine's CI runs x86; say so when a variant silently went missing.
-        #expect(cases > 0 || Int8Kernel.available.count == 1)
+            // This machine's CI runs x86; say so when a variant silently went missing.
+            #expect(cases > 0 || Int8Kernel.available.count == 1)
         #endif
     }
 
@@ -125,10 +133,17 @@ struct Int8Tests {
         let scale: Float = 0.02
         let x = (0..<400).map { Float($0 - 200) * 0.013 }
         var out = [Int8](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { xs in out.withUnsafeMutableBufferPointer { Kernels.quantize(xs.baseAddress!, count: x.count, inverseScale: 1 / scale, out: $0.baseAddress!) } }
+        x.withUnsafeBufferPointer { xs in
+            out.withUnsafeMutableBufferPointer {
+                Kernels.quantize(xs.baseAddress!, count: x.count, inverseScale: 1 / scale, out: $0.baseAddress!)
+            }
+        }
         for i in 0..<x.count {
-            if abs(x[i]) <= 127 * scale { #expect(abs(x[i] - Float(out[i]) * scale) <= scale / 2 * 1.0001) }
-            else { #expect(Swift.abs(out[i]) == 127) }
+            if abs(x[i]) <= 127 * scale {
+                #expect(abs(x[i] - Float(out[i]) * scale) <= scale / 2 * 1.0001)
+            } else {
+                #expect(Swift.abs(out[i]) == 127)
+            }
         }
     }
 
@@ -150,8 +165,9 @@ struct Int8Tests {
         let params = Parameters.initialized(for: layers, seed: 11)
         let net = try Network(layers: layers, parameters: params, inputShape: WorldModelArchitecture.frameShape)
         let calibration = renderedFrames(count: 48, seed: 100), heldOut = renderedFrames(count: 48, seed: 200)
-        let qp = try QuantizedParameters.quantize(layers: layers, parameters: params,
-                                                  scales: QuantizedParameters.calibrate(network: net, samples: calibration))
+        let qp = try QuantizedParameters.quantize(
+            layers: layers, parameters: params,
+            scales: QuantizedParameters.calibrate(network: net, samples: calibration))
         var reference: [Float]? = nil
         for kernel in Int8Kernel.available {
             let q = try QuantizedNetwork(layers: layers, parameters: qp, inputShape: WorldModelArchitecture.frameShape, kernel: kernel)
@@ -173,19 +189,22 @@ struct Int8Tests {
         let params = Parameters.initialized(for: layers, seed: 12)
         let net = try Network(layers: layers, parameters: params, inputShape: WorldModelArchitecture.frameShape)
         let frames = renderedFrames(count: 8, seed: 300)
-        let qp = try QuantizedParameters.quantize(layers: layers, parameters: params,
-                                                  scales: QuantizedParameters.calibrate(network: net, samples: frames))
+        let qp = try QuantizedParameters.quantize(
+            layers: layers, parameters: params,
+            scales: QuantizedParameters.calibrate(network: net, samples: frames))
         let path = Repo.temporaryPath("encoder-int8.safetensors")
         try SafetensorsFile(tensors: qp.tensors, metadata: ["architecture": LayerSpec.json(layers)]).write(path: path)
         let file = try SafetensorsFile.read(path: path)
-        let loaded = try QuantizedNetwork(layers: try LayerSpec.parse(json: file.metadata["architecture"]!),
-                                          parameters: QuantizedParameters(tensors: file.tensors), inputShape: WorldModelArchitecture.frameShape)
+        let loaded = try QuantizedNetwork(
+            layers: try LayerSpec.parse(json: file.metadata["architecture"]!),
+            parameters: QuantizedParameters(tensors: file.tensors), inputShape: WorldModelArchitecture.frameShape)
         let original = try QuantizedNetwork(layers: layers, parameters: qp, inputShape: WorldModelArchitecture.frameShape)
         #expect(loaded.forward(frames[0]).scalars == original.forward(frames[0]).scalars)
         var broken = qp.tensors
         broken["2.weight_scale"] = nil
         #expect(throws: ModelError("missing F32 tensor \"2.weight_scale\"")) {
-            try QuantizedNetwork(layers: layers, parameters: QuantizedParameters(tensors: broken), inputShape: WorldModelArchitecture.frameShape)
+            try QuantizedNetwork(
+                layers: layers, parameters: QuantizedParameters(tensors: broken), inputShape: WorldModelArchitecture.frameShape)
         }
     }
 
@@ -198,13 +217,16 @@ struct Int8Tests {
         let frames = renderedFrames(count: 2, seed: 400)
         let fp32 = try Network(layers: layers, parameters: params, inputShape: WorldModelArchitecture.frameShape)
         let mixed = try c.network()
-        let qp = try QuantizedParameters.quantize(layers: layers, parameters: params,
-                                                  scales: QuantizedParameters.calibrate(network: fp32, samples: frames))
+        let qp = try QuantizedParameters.quantize(
+            layers: layers, parameters: params,
+            scales: QuantizedParameters.calibrate(network: fp32, samples: frames))
         let int8 = try QuantizedNetwork(layers: layers, parameters: qp, inputShape: WorldModelArchitecture.frameShape)
         fp32.input.assign(from: frames[0]); int8.input.assign(from: frames[0]); mixed.input.assign(from: c.x)
         fp32.forward(); int8.forward(); mixed.forward()
-        for (name, run) in [("fp32 encoder", { fp32.forward() }), ("int8 encoder", { int8.forward() }),
-                            ("fp32 mixed layers", { mixed.forward() })] as [(String, () -> Tensor<Float>)] {
+        for (name, run) in [
+            ("fp32 encoder", { fp32.forward() }), ("int8 encoder", { int8.forward() }),
+            ("fp32 mixed layers", { mixed.forward() }),
+        ] as [(String, () -> Tensor<Float>)] {
             allocation_counter_start()
             _ = run()
             let allocations = allocation_counter_stop()

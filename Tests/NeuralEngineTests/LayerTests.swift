@@ -37,7 +37,6 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
     return e
 }
 
-
 @Suite("fp32 layers against numpy")
 struct LayerTests {
     static let convolutionCases = ["conv_s1_p1", "conv_s2_p1", "conv_s2_p0_rect", "conv_k5_p2", "conv_k1"]
@@ -50,8 +49,10 @@ struct LayerTests {
         #expect(maxRelativeError(out.scalars, c.y.scalars) < 1e-5, "\(name) \(algorithm)")
     }
 
-    @Test(arguments: ["linear", "linear_single", "layernorm", "groupnorm", "relu", "gelu", "silu", "avgpool", "maxpool",
-                      "global_avgpool", "network"])
+    @Test(arguments: [
+        "linear", "linear_single", "layernorm", "groupnorm", "relu", "gelu", "silu", "avgpool", "maxpool",
+        "global_avgpool", "network",
+    ])
     func layer(name: String) throws {
         let c = try FixtureCase(name)
         let net = try c.network()
@@ -64,17 +65,22 @@ struct LayerTests {
 
     @Test func analyticCases() throws {
         // A 1×1 convolution with weight 2 and bias 1 is 2x + 1; a 3×3 box filter sums the window.
-        let one = try Network(layers: [.conv2d(inChannels: 1, outChannels: 1, kernel: 1, stride: 1, padding: 0)],
-                              parameters: ["0.weight": Tensor(shape: [1, 1, 1, 1], scalars: [2]), "0.bias": Tensor(shape: [1], scalars: [1])],
-                              inputShape: [2, 2, 1])
+        let one = try Network(
+            layers: [.conv2d(inChannels: 1, outChannels: 1, kernel: 1, stride: 1, padding: 0)],
+            parameters: ["0.weight": Tensor(shape: [1, 1, 1, 1], scalars: [2]), "0.bias": Tensor(shape: [1], scalars: [1])],
+            inputShape: [2, 2, 1])
         #expect(one.forward(Tensor(shape: [1, 2, 2, 1], scalars: [0, 1, 2, 3])).scalars == [1, 3, 5, 7])
         for algorithm in [ConvolutionAlgorithm.im2col, .direct] {
-            let box = try Network(layers: [.conv2d(inChannels: 1, outChannels: 1, kernel: 3, stride: 1, padding: 1)],
-                                  parameters: ["0.weight": Tensor(shape: [1, 3, 3, 1], scalars: Array(repeating: 1, count: 9)),
-                                               "0.bias": Tensor(shape: [1])],
-                                  inputShape: [3, 3, 1], convolution: algorithm)
+            let box = try Network(
+                layers: [.conv2d(inChannels: 1, outChannels: 1, kernel: 3, stride: 1, padding: 1)],
+                parameters: [
+                    "0.weight": Tensor(shape: [1, 3, 3, 1], scalars: Array(repeating: 1, count: 9)),
+                    "0.bias": Tensor(shape: [1]),
+                ],
+                inputShape: [3, 3, 1], convolution: algorithm)
             // Corners see 4 ones, edges 6, the centre 9.
-            #expect(box.forward(Tensor(shape: [1, 3, 3, 1], scalars: Array(repeating: 1, count: 9))).scalars == [4, 6, 4, 6, 9, 6, 4, 6, 4])
+            #expect(
+                box.forward(Tensor(shape: [1, 3, 3, 1], scalars: Array(repeating: 1, count: 9))).scalars == [4, 6, 4, 6, 9, 6, 4, 6, 4])
         }
         #expect(Activation.relu.apply(-3) == 0)
         #expect(abs(Activation.gelu.apply(1) - 0.8413447) < 1e-6)
@@ -88,7 +94,8 @@ struct LayerTests {
             try Network(layers: [conv], parameters: ["0.weight": good["0.weight"]!], inputShape: [4, 4, 1])
         }
         #expect(throws: ModelError("parameter \"0.weight\" has shape [2, 3, 3, 1], expected [2, 3, 3, 2]")) {
-            try Network(layers: [.conv2d(inChannels: 2, outChannels: 2, kernel: 3, stride: 1, padding: 1)], parameters: good, inputShape: [4, 4, 2])
+            try Network(
+                layers: [.conv2d(inChannels: 2, outChannels: 2, kernel: 3, stride: 1, padding: 1)], parameters: good, inputShape: [4, 4, 2])
         }
         #expect(throws: ModelError.self) { try Network(layers: [conv], parameters: good, inputShape: [4, 4, 3]) }
         var extra = good
@@ -97,8 +104,9 @@ struct LayerTests {
             try Network(layers: [conv], parameters: extra, inputShape: [4, 4, 1])
         }
         #expect(throws: ModelError.self) {
-            try Network(layers: [.residual([.conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: 1)])],
-                        parameters: ["0.0.weight": good["0.weight"]!, "0.0.bias": good["0.bias"]!], inputShape: [4, 4, 1])
+            try Network(
+                layers: [.residual([.conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: 1)])],
+                parameters: ["0.0.weight": good["0.weight"]!, "0.0.bias": good["0.bias"]!], inputShape: [4, 4, 1])
         }
     }
 

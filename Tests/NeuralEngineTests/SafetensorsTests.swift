@@ -102,18 +102,27 @@ struct SafetensorsTests {
         #expect(rejection(file(header: ok, data: [0, 0, 0])).contains("out of range"))
         #expect(rejection(file(header: "[1,2]", data: [])).hasPrefix("header is not JSON"))
         #expect(rejection(file(header: "{\"a\": ", data: [])).hasPrefix("header is not JSON"))
-        #expect(rejection(file(header: #"{"a":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)))
-            == "tensor \"a\": unknown dtype \"Q7\"")
-        #expect(rejection(file(header: #"{"a":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)))
-            .contains("F16 is not supported"))
-        #expect(rejection(file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)))
-            .contains("is 12 bytes but data_offsets span 8"))
-        #expect(rejection(file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: Array(repeating: 0, count: 8)))
-            .contains("out of range"))
-        #expect(rejection(file(header: #"{"a":{"dtype":"I8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"I8","shape":[4],"data_offsets":[2,6]}}"#,
-                               data: Array(repeating: 0, count: 6))).contains("overlap"))
-        #expect(rejection(file(header: #"{"a":{"dtype":"I8","shape":[2],"data_offsets":[2,4]}}"#, data: [0, 0, 0, 0]))
-            .hasPrefix("gap in data"))
+        #expect(
+            rejection(file(header: #"{"a":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)))
+                == "tensor \"a\": unknown dtype \"Q7\"")
+        #expect(
+            rejection(file(header: #"{"a":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)))
+                .contains("F16 is not supported"))
+        #expect(
+            rejection(file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)))
+                .contains("is 12 bytes but data_offsets span 8"))
+        #expect(
+            rejection(file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: Array(repeating: 0, count: 8)))
+                .contains("out of range"))
+        #expect(
+            rejection(
+                file(
+                    header: #"{"a":{"dtype":"I8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"I8","shape":[4],"data_offsets":[2,6]}}"#,
+                    data: Array(repeating: 0, count: 6))
+            ).contains("overlap"))
+        #expect(
+            rejection(file(header: #"{"a":{"dtype":"I8","shape":[2],"data_offsets":[2,4]}}"#, data: [0, 0, 0, 0]))
+                .hasPrefix("gap in data"))
         #expect(rejection(file(header: ok, data: Array(repeating: 0, count: 9))).contains("trailing"))
         #expect(rejection(file(header: #"{"a":{"dtype":"I8","shape":[-1],"data_offsets":[0,0]}}"#, data: [])).contains("shape"))
         #expect(rejection(file(header: #"{"a":{"dtype":"I8","shape":[1],"data_offsets":[1,0]}}"#, data: [0])).contains("data_offsets"))

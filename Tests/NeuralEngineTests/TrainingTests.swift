@@ -18,7 +18,9 @@ import Testing
         let params = Parameters.initialized(for: layers, seed: seed)
         // Non-zero biases so the bias paths matter.
         var rng = SeededGenerator(seed: seed &+ 99)
-        for k in params.keys.sorted() where k.hasSuffix("bias") { for i in 0..<params[k]!.count { params[k]![i] = Float(rng.normal() * 0.1) } }
+        for k in params.keys.sorted() where k.hasSuffix("bias") {
+            for i in 0..<params[k]!.count { params[k]![i] = Float(rng.normal() * 0.1) }
+        }
         let net = try TrainableNetwork(layers: layers, parameters: params, inputShape: inputShape, maxBatch: batch + 1, inputGradient: true)
         let n = batch * inputShape.reduce(1, *)
         for i in 0..<n { net.input[i] = Float(rng.normal()) }
@@ -50,30 +52,41 @@ import Testing
     }
 
     @Test func convolutionStridedPaddedWithReLUFlattenLinear() throws {
-        try Self.check(layers: [.conv2d(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-                                .conv2d(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 0), .activation(.relu),
-                                .flatten, .linear(inFeatures: 4 * 2 * 2, outFeatures: 5)],
-                       inputShape: [8, 8, 2], batch: 3, seed: 1)
+        try Self.check(
+            layers: [
+                .conv2d(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+                .conv2d(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 0), .activation(.relu),
+                .flatten, .linear(inFeatures: 4 * 2 * 2, outFeatures: 5),
+            ],
+            inputShape: [8, 8, 2], batch: 3, seed: 1)
     }
 
     @Test func convolutionWithoutPadding() throws {
-        try Self.check(layers: [.conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 2, padding: 0), .flatten],
-                       inputShape: [7, 7, 1], batch: 2, seed: 2)
+        try Self.check(
+            layers: [.conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 2, padding: 0), .flatten],
+            inputShape: [7, 7, 1], batch: 2, seed: 2)
     }
 
     @Test func spatialSoftArgmaxBetweenConvolutionAndLinear() throws {
-        try Self.check(layers: [.conv2d(inChannels: 2, outChannels: 3, kernel: 3, stride: 1, padding: 1), .spatialSoftArgmax,
-                                .linear(inFeatures: 6, outFeatures: 4)],
-                       inputShape: [5, 6, 2], batch: 3, seed: 4)
+        try Self.check(
+            layers: [
+                .conv2d(inChannels: 2, outChannels: 3, kernel: 3, stride: 1, padding: 1), .spatialSoftArgmax,
+                .linear(inFeatures: 6, outFeatures: 4),
+            ],
+            inputShape: [5, 6, 2], batch: 3, seed: 4)
     }
 
     /// A stem feeding two branches (a flattened convolution and keypoints), concatenated: the input
     /// gradient sums over both branches.
     static let twoBranches: [LayerSpec] = [
         .conv2d(inChannels: 1, outChannels: 3, kernel: 3, stride: 1, padding: 1), .activation(.relu),
-        .concat([[.conv2d(inChannels: 3, outChannels: 2, kernel: 3, stride: 2, padding: 1), .activation(.relu), .flatten,
-                  .linear(inFeatures: 3 * 3 * 2, outFeatures: 4)],
-                 [.conv2d(inChannels: 3, outChannels: 2, kernel: 3, stride: 1, padding: 1), .spatialSoftArgmax]]),
+        .concat([
+            [
+                .conv2d(inChannels: 3, outChannels: 2, kernel: 3, stride: 2, padding: 1), .activation(.relu), .flatten,
+                .linear(inFeatures: 3 * 3 * 2, outFeatures: 4),
+            ],
+            [.conv2d(inChannels: 3, outChannels: 2, kernel: 3, stride: 1, padding: 1), .spatialSoftArgmax],
+        ]),
         .linear(inFeatures: 8, outFeatures: 3),
     ]
 
@@ -85,23 +98,28 @@ import Testing
     @Test func spatialSoftArgmaxFindsThePeak() throws {
         let net = try Network(layers: [.spatialSoftArgmax], parameters: [:], inputShape: [4, 8, 2], batch: 1)
         net.input.fill(0)
-        net.input[(1 * 8 + 6) * 2 + 0] = 40     // channel 0 peaks at row 1, column 6
+        net.input[(1 * 8 + 6) * 2 + 0] = 40  // channel 0 peaks at row 1, column 6
         let out = net.forward().scalars
         #expect(abs(out[0] - (13.0 / 8 - 1)) < 1e-5 && abs(out[1] - (3.0 / 4 - 1)) < 1e-5, "\(out)")
         #expect(abs(out[2]) < 1e-6 && abs(out[3]) < 1e-6, "\(out)")
     }
 
     @Test func multilayerPerceptron() throws {
-        try Self.check(layers: [.linear(inFeatures: 6, outFeatures: 9), .activation(.relu), .linear(inFeatures: 9, outFeatures: 4)],
-                       inputShape: [6], batch: 5, seed: 3)
+        try Self.check(
+            layers: [.linear(inFeatures: 6, outFeatures: 9), .activation(.relu), .linear(inFeatures: 9, outFeatures: 4)],
+            inputShape: [6], batch: 5, seed: 3)
     }
 
     /// The training network computes what the inference network computes.
     @Test func forwardMatchesInferenceNetwork() throws {
-        let conv: [LayerSpec] = [.conv2d(inChannels: 1, outChannels: 4, kernel: 3, stride: 2, padding: 1), .activation(.relu),
-                                 .flatten, .linear(inFeatures: 4 * 4 * 4, outFeatures: 3)]
-        let keypoints: [LayerSpec] = [.conv2d(inChannels: 1, outChannels: 4, kernel: 3, stride: 2, padding: 1), .spatialSoftArgmax,
-                                      .linear(inFeatures: 8, outFeatures: 3)]
+        let conv: [LayerSpec] = [
+            .conv2d(inChannels: 1, outChannels: 4, kernel: 3, stride: 2, padding: 1), .activation(.relu),
+            .flatten, .linear(inFeatures: 4 * 4 * 4, outFeatures: 3),
+        ]
+        let keypoints: [LayerSpec] = [
+            .conv2d(inChannels: 1, outChannels: 4, kernel: 3, stride: 2, padding: 1), .spatialSoftArgmax,
+            .linear(inFeatures: 8, outFeatures: 3),
+        ]
         for (layers, shape) in [(conv, [8, 8, 1]), (keypoints, [8, 8, 1]), (Self.twoBranches, [6, 5, 1])] {
             let params = Parameters.initialized(for: layers, seed: 5)
             let train = try TrainableNetwork(layers: layers, parameters: params, inputShape: shape, maxBatch: 3)
@@ -117,7 +135,8 @@ import Testing
     /// Replicas that share gradients add into them; independent replicas keep their own.
     @Test func replicasShareOrKeepGradients() throws {
         let layers: [LayerSpec] = [.linear(inFeatures: 3, outFeatures: 2)]
-        let net = try TrainableNetwork(layers: layers, parameters: Parameters.initialized(for: layers, seed: 1), inputShape: [3], maxBatch: 1)
+        let net = try TrainableNetwork(
+            layers: layers, parameters: Parameters.initialized(for: layers, seed: 1), inputShape: [3], maxBatch: 1)
         let shared = try net.replica(sharingGradients: true), own = try net.replica(sharingGradients: false)
         for n in [net, shared, own] {
             n.input[0] = 1; n.input[1] = 2; n.input[2] = 3
@@ -133,8 +152,9 @@ import Testing
 
     @Test func untrainableLayersAreRejectedWithTheirName() {
         #expect(throws: ModelError.self) {
-            _ = try TrainableNetwork(layers: [.layerNorm(features: 4)], parameters: Parameters.initialized(for: [.layerNorm(features: 4)], seed: 1),
-                                     inputShape: [4], maxBatch: 1)
+            _ = try TrainableNetwork(
+                layers: [.layerNorm(features: 4)], parameters: Parameters.initialized(for: [.layerNorm(features: 4)], seed: 1),
+                inputShape: [4], maxBatch: 1)
         }
     }
 }

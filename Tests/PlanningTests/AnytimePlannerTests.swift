@@ -18,7 +18,9 @@ struct AnytimePlannerTests {
     @discardableResult
     func plan(_ planner: LatentPlanner, _ z: [Float], _ g: [Float], clock: SteppingClock, budget: Duration) -> PlanStep {
         let deadline = clock.now() + budget
-        return z.withUnsafeBufferPointer { zb in g.withUnsafeBufferPointer { planner.plan(from: zb, goal: $0, clock: clock, deadline: deadline) } }
+        return z.withUnsafeBufferPointer { zb in
+            g.withUnsafeBufferPointer { planner.plan(from: zb, goal: $0, clock: clock, deadline: deadline) }
+        }
     }
 
     @Test("any budget that holds one chunk improves the plan: fewer samples, then a shorter horizon, then nothing")

@@ -58,7 +58,9 @@ struct BlockedMovesTests {
         let roadmap = try LatentRoadmap(model: model, config: c)
         func route() -> [(Float, Float)] {
             let found = z.withUnsafeBufferPointer { zb in
-                g.withUnsafeBufferPointer { roadmap.search(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor)) }
+                g.withUnsafeBufferPointer {
+                    roadmap.search(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor))
+                }
             }
             #expect(found)
             return (0..<roadmap.routeLength).map { roadmap.effort(roadmap.route[$0]) }
@@ -100,21 +102,29 @@ struct PlanningDeadlineTests {
 
         let planner = try LatentPlanner(model: model, config: unbudgeted(), seed: 3)
         let before = planner.mean
-        let cut = z.withUnsafeBufferPointer { zb in g.withUnsafeBufferPointer { planner.plan(from: zb, goal: $0, clock: clock, deadline: clock.now() + .milliseconds(1)) } }
+        let cut = z.withUnsafeBufferPointer { zb in
+            g.withUnsafeBufferPointer { planner.plan(from: zb, goal: $0, clock: clock, deadline: clock.now() + .milliseconds(1)) }
+        }
         #expect(cut.abandoned && cut.iterations == 0, "\(cut)")
         #expect(planner.mean == before, "an abandoned iteration leaves the plan as it was")
-        let whole = z.withUnsafeBufferPointer { zb in g.withUnsafeBufferPointer { planner.plan(from: zb, goal: $0, clock: clock, deadline: clock.now() + .seconds(10)) } }
+        let whole = z.withUnsafeBufferPointer { zb in
+            g.withUnsafeBufferPointer { planner.plan(from: zb, goal: $0, clock: clock, deadline: clock.now() + .seconds(10)) }
+        }
         #expect(!whole.abandoned && whole.iterations == 1)
 
         // The same search, uninterrupted and cut into many short slices, finds the same route.
         let reference = try LatentRoadmap(model: model, config: c)
         let sliced = try LatentRoadmap(model: model, config: c)
         let found = z.withUnsafeBufferPointer { zb in
-            g.withUnsafeBufferPointer { reference.search(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor)) }
+            g.withUnsafeBufferPointer {
+                reference.search(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor))
+            }
         }
         #expect(found)
         z.withUnsafeBufferPointer { zb in
-            g.withUnsafeBufferPointer { sliced.begin(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor)) }
+            g.withUnsafeBufferPointer {
+                sliced.begin(from: zb, goal: $0, mergeFactor: Float(c.roadmapMergeFactor), goalFactor: Float(c.roadmapGoalFactor))
+            }
         }
         var slices = 0
         while sliced.status == .searching && slices < 100_000 {

@@ -14,11 +14,13 @@ import Testing
 
     /// Drives a follow from `start` after a refused push `push`; returns the world, the steps the
     /// follow ran (it ends by crossing or giving up) and the follower.
-    static func follow(layout: TwoRoomsLayout, start: Vec2, push: (x: Float, y: Float), hint: (x: Float, y: Float),
-                       maxSteps: Int = 80, knowsBorder: Bool = false, knowsMiddleWall: Float = 1,
-                       scale: LatentScale = .linear) -> (world: TwoRoomsWorld, steps: Int, follower: WallFollower) {
+    static func follow(
+        layout: TwoRoomsLayout, start: Vec2, push: (x: Float, y: Float), hint: (x: Float, y: Float),
+        maxSteps: Int = 80, knowsBorder: Bool = false, knowsMiddleWall: Float = 1,
+        scale: LatentScale = .linear
+    ) -> (world: TwoRoomsWorld, steps: Int, follower: WallFollower) {
         var world = TwoRoomsWorld(layout: layout, start: start, goal: Vec2(56, 32))
-        world.step(Vec2(Double(push.x), Double(push.y)) * TwoRoomsWorld.maxStep)   // the refused push: up against the wall
+        world.step(Vec2(Double(push.x), Double(push.y)) * TwoRoomsWorld.maxStep)  // the refused push: up against the wall
         var follower = WallFollower(maxSteps: maxSteps)
         var effort = follower.begin(refused: push.x, push.y, hint: hint)
         var steps = 0
@@ -46,7 +48,8 @@ import Testing
     func findsTheDoorFromEitherSide(doorY: Double, hintY: Float) {
         let layout = TwoRoomsLayout(wallX: 30, doorY: doorY)
         let r = Self.follow(layout: layout, start: Vec2(27, 31), push: (1, 0), hint: (0, hintY))
-        #expect(layout.side(of: r.world.position) == 1, "door at \(doorY), hint \(hintY): ended at \(r.world.position) after \(r.steps) steps")
+        #expect(
+            layout.side(of: r.world.position) == 1, "door at \(doorY), hint \(hintY): ended at \(r.world.position) after \(r.steps) steps")
         #expect(r.follower.phase == .idle && r.follower.crossings == 1 && r.follower.follows == 1)
         #expect(r.steps <= 80)
     }
@@ -71,7 +74,8 @@ import Testing
         let plain = Self.follow(layout: layout, start: start, push: (0.94, 0.34), hint: (0, 1))
         let hard = Self.follow(layout: layout, start: start, push: (0.94, 0.34), hint: (0, 1), knowsMiddleWall: 0.3, scale: .concave)
         for r in [plain, hard] {
-            #expect(layout.side(of: r.world.position) == 1 && r.follower.crossings == 1, "ended at \(r.world.position) after \(r.steps) steps")
+            #expect(
+                layout.side(of: r.world.position) == 1 && r.follower.crossings == 1, "ended at \(r.world.position) after \(r.steps) steps")
         }
         #expect(hard.steps <= plain.steps + 6, "\(hard.steps) steps against \(plain.steps)")
     }
@@ -85,9 +89,13 @@ import Testing
         let knowing = Self.follow(layout: layout, start: Vec2(4.5, 40), push: (-1, 0), hint: (0, 1), maxSteps: 200, knowsBorder: true)
         for r in [blind, knowing] {
             #expect(layout.side(of: r.world.position) == 0 && r.follower.crossings == 0 && r.follower.phase == .idle)
-            #expect(r.follower.corners == 2 && r.steps < 200, "the sweep should end at its second corner, not at the step limit (\(r.steps) steps)")
+            #expect(
+                r.follower.corners == 2 && r.steps < 200,
+                "the sweep should end at its second corner, not at the step limit (\(r.steps) steps)")
         }
-        #expect(knowing.steps + 6 <= blind.steps, "a known corner costs one refused move, not 90° of turning: \(knowing.steps) against \(blind.steps) steps")
+        #expect(
+            knowing.steps + 6 <= blind.steps,
+            "a known corner costs one refused move, not 90° of turning: \(knowing.steps) against \(blind.steps) steps")
         let short = Self.follow(layout: layout, start: Vec2(4.5, 40), push: (-1, 0), hint: (0, 1), maxSteps: 5)
         #expect(short.steps == 5 && short.follower.phase == .idle)
         var off = WallFollower(maxSteps: 0)

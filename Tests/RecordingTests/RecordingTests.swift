@@ -51,7 +51,9 @@ func recordSample(path: String, episodes: Int, steps: Int, seed: UInt64) throws 
             }
             let mx = xs.reduce(0, +) / Double(xs.count), my = ys.reduce(0, +) / Double(ys.count)
             var sxy = 0.0, sxx = 0.0, syy = 0.0
-            for i in xs.indices { sxy += (xs[i] - mx) * (ys[i] - my); sxx += (xs[i] - mx) * (xs[i] - mx); syy += (ys[i] - my) * (ys[i] - my) }
+            for i in xs.indices {
+                sxy += (xs[i] - mx) * (ys[i] - my); sxx += (xs[i] - mx) * (xs[i] - mx); syy += (ys[i] - my) * (ys[i] - my)
+            }
             return sxy / (sxx * syy).squareRoot()
         }
         let now = correlation(lag: 0), before = correlation(lag: 1)
@@ -97,10 +99,11 @@ func recordSample(path: String, episodes: Int, steps: Int, seed: UInt64) throws 
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(p.terminationStatus == 0, "mcap-readback.py failed (is Python's mcap installed? make deps-python): \(errText)")
-        let fields = Dictionary(uniqueKeysWithValues: out.split(separator: "\n").compactMap { line -> (String, String)? in
-            let kv = line.split(separator: "=", maxSplits: 1)
-            return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
-        })
+        let fields = Dictionary(
+            uniqueKeysWithValues: out.split(separator: "\n").compactMap { line -> (String, String)? in
+                let kv = line.split(separator: "=", maxSplits: 1)
+                return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+            })
         #expect(fields["images"] == "22")
         #expect(fields["episodes"] == "2")
         #expect(fields["size"] == "64x64 mono8")

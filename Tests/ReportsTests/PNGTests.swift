@@ -15,20 +15,20 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         try img.writePNG(path: path)
         let script = """
-        import sys, zlib, struct
-        d = open(sys.argv[1], 'rb').read()
-        assert d[:8] == b'\\x89PNG\\r\\n\\x1a\\n'
-        pos, idat = 8, b''
-        while pos < len(d):
-            n, = struct.unpack('>I', d[pos:pos+4]); t = d[pos+4:pos+8]; body = d[pos+8:pos+8+n]
-            crc, = struct.unpack('>I', d[pos+8+n:pos+12+n]); assert zlib.crc32(t + body) == crc, t
-            if t == b'IHDR': w, h = struct.unpack('>II', body[:8])
-            if t == b'IDAT': idat += body
-            pos += 12 + n
-        raw = zlib.decompress(idat)
-        rows = [raw[y*(3*w+1)+1:(y+1)*(3*w+1)] for y in range(h)]
-        sys.stdout.write('%dx%d %d' % (w, h, sum(sum(r) for r in rows)))
-        """
+            import sys, zlib, struct
+            d = open(sys.argv[1], 'rb').read()
+            assert d[:8] == b'\\x89PNG\\r\\n\\x1a\\n'
+            pos, idat = 8, b''
+            while pos < len(d):
+                n, = struct.unpack('>I', d[pos:pos+4]); t = d[pos+4:pos+8]; body = d[pos+8:pos+8+n]
+                crc, = struct.unpack('>I', d[pos+8+n:pos+12+n]); assert zlib.crc32(t + body) == crc, t
+                if t == b'IHDR': w, h = struct.unpack('>II', body[:8])
+                if t == b'IDAT': idat += body
+                pos += 12 + n
+            raw = zlib.decompress(idat)
+            rows = [raw[y*(3*w+1)+1:(y+1)*(3*w+1)] for y in range(h)]
+            sys.stdout.write('%dx%d %d' % (w, h, sum(sum(r) for r in rows)))
+            """
         let out = try runPython(script, path)
         #expect(out == "37x23 \(img.pixels.reduce(0) { $0 + Int($1) })")
     }
@@ -45,30 +45,30 @@ import Testing
         let path = temporaryPath("z.png")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let script = """
-        import sys, zlib, struct
-        w, h = 29, 17
-        def chunk(t, b): return struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b))
-        raw = b''
-        for y in range(h):
-            raw += bytes([y % 5]) + bytes(((x * 9 + y * 31) * (x ^ y)) % 256 for x in range(w))
-        png = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0))
-        png += chunk(b'IDAT', zlib.compress(raw, 9)) + chunk(b'IEND', b'')
-        open(sys.argv[1], 'wb').write(png)
-        # Undo the filters in Python to print the expected pixel sum.
-        prev, total = [0] * w, 0
-        for y in range(h):
-            f, row = raw[y * (w + 1)], list(raw[y * (w + 1) + 1:(y + 1) * (w + 1)])
-            for x in range(w):
-                a = row[x - 1] if x else 0; b = prev[x]; c = prev[x - 1] if x else 0
-                if f == 1: row[x] = (row[x] + a) % 256
-                elif f == 2: row[x] = (row[x] + b) % 256
-                elif f == 3: row[x] = (row[x] + (a + b) // 2) % 256
-                elif f == 4:
-                    p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    row[x] = (row[x] + (a if pa <= pb and pa <= pc else (b if pb <= pc else c))) % 256
-            total += sum(row); prev = row
-        sys.stdout.write(str(total))
-        """
+            import sys, zlib, struct
+            w, h = 29, 17
+            def chunk(t, b): return struct.pack('>I', len(b)) + t + b + struct.pack('>I', zlib.crc32(t + b))
+            raw = b''
+            for y in range(h):
+                raw += bytes([y % 5]) + bytes(((x * 9 + y * 31) * (x ^ y)) % 256 for x in range(w))
+            png = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0))
+            png += chunk(b'IDAT', zlib.compress(raw, 9)) + chunk(b'IEND', b'')
+            open(sys.argv[1], 'wb').write(png)
+            # Undo the filters in Python to print the expected pixel sum.
+            prev, total = [0] * w, 0
+            for y in range(h):
+                f, row = raw[y * (w + 1)], list(raw[y * (w + 1) + 1:(y + 1) * (w + 1)])
+                for x in range(w):
+                    a = row[x - 1] if x else 0; b = prev[x]; c = prev[x - 1] if x else 0
+                    if f == 1: row[x] = (row[x] + a) % 256
+                    elif f == 2: row[x] = (row[x] + b) % 256
+                    elif f == 3: row[x] = (row[x] + (a + b) // 2) % 256
+                    elif f == 4:
+                        p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                        row[x] = (row[x] + (a if pa <= pb and pa <= pc else (b if pb <= pc else c))) % 256
+                total += sum(row); prev = row
+            sys.stdout.write(str(total))
+            """
         let expected = Int(try runPython(script, path))
         let image = try GrayImage.readPNG(path: path)
         #expect(image.width == 29 && image.height == 17)
@@ -81,8 +81,12 @@ import Testing
         #expect(throws: ImageError.self) { try GrayImage.decodePNG(bytes) }
         do { _ = try GrayImage.decodePNG(bytes) } catch let e as ImageError { #expect(e.description.contains("CRC mismatch")) }
         let truncated = Array(RGBImage(gray: [UInt8](repeating: 9, count: 16), width: 4, height: 4).pngData().dropLast(12))
-        do { _ = try GrayImage.decodePNG(truncated); Issue.record("accepted a truncated PNG") } catch let e as ImageError { #expect(e.description.contains("IEND")) }
-        do { _ = try GrayImage.readPNG(path: "/nonexistent/goal.png"); Issue.record("read a missing file") } catch let e as ImageError { #expect(e.description.hasPrefix("/nonexistent/goal.png")) }
+        do { _ = try GrayImage.decodePNG(truncated); Issue.record("accepted a truncated PNG") } catch let e as ImageError {
+            #expect(e.description.contains("IEND"))
+        }
+        do { _ = try GrayImage.readPNG(path: "/nonexistent/goal.png"); Issue.record("read a missing file") } catch let e as ImageError {
+            #expect(e.description.hasPrefix("/nonexistent/goal.png"))
+        }
     }
 
     @Test func compressionHelpsOnPlots() {

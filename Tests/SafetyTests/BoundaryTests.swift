@@ -24,9 +24,16 @@ struct BoundaryTests {
         ("max_consecutive_overruns", { $0.maxConsecutiveOverruns = 1 }, { $0.maxConsecutiveOverruns = 0 }),
         ("stall_timeout", { $0.stallTimeout = $0.tickPeriod + .nanoseconds(1) }, { $0.stallTimeout = $0.tickPeriod }),
         ("heartbeat_timeout", { $0.heartbeatTimeout = .nanoseconds(1) }, { $0.heartbeatTimeout = .zero }),
-        ("tick period", { $0.tickPeriod = .nanoseconds(1); $0.window = .nanoseconds(1) }, { $0.tickPeriod = .zero }),
-        ("channels", { $0.channels = Array(repeating: $0.channels[0], count: RobotCore.maxChannels) },
-         { $0.channels = Array(repeating: $0.channels[0], count: RobotCore.maxChannels + 1) }),
+        (
+            "tick period",
+            {
+                $0.tickPeriod = .nanoseconds(1); $0.window = .nanoseconds(1)
+            }, { $0.tickPeriod = .zero }
+        ),
+        (
+            "channels", { $0.channels = Array(repeating: $0.channels[0], count: RobotCore.maxChannels) },
+            { $0.channels = Array(repeating: $0.channels[0], count: RobotCore.maxChannels + 1) }
+        ),
     ]
 
     @Test("each limit takes its boundary and refuses one step past it, naming the field", arguments: 0..<cases.count)
@@ -64,9 +71,10 @@ struct BoundaryTests {
         let inputs = TickInputs(now: .zero, eStop: .level(false), frameTimestamp: nil)
         #expect(inputs.cameraFailure == nil && inputs.consecutiveOverruns == 0)
         #expect(!inputs.teleopLinkLost && !inputs.modelSurprised && !inputs.plannerStarved && !inputs.modelOutputInvalid)
-        let c = SafetyConfig(channels: makeConfig().channels, tickPeriod: .milliseconds(100), maxWindowChange: 1,
-                             maxFrameAge: .milliseconds(150), maxConsecutiveOverruns: 3, stallTimeout: .milliseconds(500),
-                             heartbeatTimeout: .milliseconds(250))
+        let c = SafetyConfig(
+            channels: makeConfig().channels, tickPeriod: .milliseconds(100), maxWindowChange: 1,
+            maxFrameAge: .milliseconds(150), maxConsecutiveOverruns: 3, stallTimeout: .milliseconds(500),
+            heartbeatTimeout: .milliseconds(250))
         #expect(c.window == .milliseconds(250) && c.slowFactor == 0.3)
         #expect(c.surpriseResponse == .stop && c.starvationResponse == .stop)
         let p = PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000)
@@ -173,9 +181,10 @@ struct MutationFoundTests {
     @Test("the slow factor given is the one used")
     func slowFactorIsKept() throws {
         var c = makeConfig()
-        c = SafetyConfig(channels: c.channels, tickPeriod: c.tickPeriod, window: c.window, maxWindowChange: c.maxWindowChange,
-                         maxFrameAge: c.maxFrameAge, maxConsecutiveOverruns: c.maxConsecutiveOverruns, stallTimeout: c.stallTimeout,
-                         heartbeatTimeout: c.heartbeatTimeout, surpriseResponse: .slow, slowFactor: 0.5, starvationResponse: .report)
+        c = SafetyConfig(
+            channels: c.channels, tickPeriod: c.tickPeriod, window: c.window, maxWindowChange: c.maxWindowChange,
+            maxFrameAge: c.maxFrameAge, maxConsecutiveOverruns: c.maxConsecutiveOverruns, stallTimeout: c.stallTimeout,
+            heartbeatTimeout: c.heartbeatTimeout, surpriseResponse: .slow, slowFactor: 0.5, starvationResponse: .report)
         #expect(c.slowFactor == 0.5 && c.surpriseResponse == .slow && c.starvationResponse == .report)
     }
 }

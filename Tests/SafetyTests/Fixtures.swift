@@ -5,12 +5,15 @@ import RobotCore
 func makeConfig(window: Duration = .milliseconds(300), maxWindowChange: Double = 1.0) -> SafetyConfig {
     SafetyConfig(
         channels: [
-            ChannelLimits(name: "steer", minEffort: -1, maxEffort: 1, maxSlewPerSecond: 4,
-                          calibration: PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000)),
-            ChannelLimits(name: "throttle", minEffort: -0.5, maxEffort: 0.8, maxSlewPerSecond: 2,
-                          calibration: PulseCalibration(minMicros: 1100, neutralMicros: 1520, maxMicros: 1900, reversed: true, deadbandMicros: 20)),
-            ChannelLimits(name: "pan", minEffort: 0, maxEffort: 0.3, maxSlewPerSecond: 100,
-                          calibration: PulseCalibration(minMicros: 600, neutralMicros: 1400, maxMicros: 2400)),
+            ChannelLimits(
+                name: "steer", minEffort: -1, maxEffort: 1, maxSlewPerSecond: 4,
+                calibration: PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000)),
+            ChannelLimits(
+                name: "throttle", minEffort: -0.5, maxEffort: 0.8, maxSlewPerSecond: 2,
+                calibration: PulseCalibration(minMicros: 1100, neutralMicros: 1520, maxMicros: 1900, reversed: true, deadbandMicros: 20)),
+            ChannelLimits(
+                name: "pan", minEffort: 0, maxEffort: 0.3, maxSlewPerSecond: 100,
+                calibration: PulseCalibration(minMicros: 600, neutralMicros: 1400, maxMicros: 2400)),
         ],
         tickPeriod: .milliseconds(100), window: window, maxWindowChange: maxWindowChange,
         maxFrameAge: .milliseconds(150), maxConsecutiveOverruns: 3,
@@ -33,10 +36,11 @@ struct Harness {
     init(_ config: SafetyConfig = makeConfig()) throws { governor = try SafetyGovernor(config: config) }
 
     var inputs: TickInputs {
-        TickInputs(now: now, eStop: eStop, frameTimestamp: frameAge.map { now - $0 },
-                   cameraFailure: cameraFailure, consecutiveOverruns: overruns, teleopLinkLost: teleopLinkLost,
-                   modelSurprised: modelSurprised, plannerStarved: plannerStarved,
-                   modelOutputInvalid: modelOutputInvalid)
+        TickInputs(
+            now: now, eStop: eStop, frameTimestamp: frameAge.map { now - $0 },
+            cameraFailure: cameraFailure, consecutiveOverruns: overruns, teleopLinkLost: teleopLinkLost,
+            modelSurprised: modelSurprised, plannerStarved: plannerStarved,
+            modelOutputInvalid: modelOutputInvalid)
     }
 
     func command(_ efforts: [Double], issued: Instant? = nil) -> Command {

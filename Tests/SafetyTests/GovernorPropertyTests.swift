@@ -21,7 +21,7 @@ struct GovernorPropertyTests {
         var checked = 0, faultTicks = 0, limitedTicks = 0
         for _ in 0..<Self.sequences {
             var h = try Harness(config)
-            var history: [[Double]] = []   // outputs since the last neutralization
+            var history: [[Double]] = []  // outputs since the last neutralization
             var previous = h.governor.lastOutput.efforts
             for _ in 0..<Self.ticksPerSequence {
                 // Random world.
@@ -33,7 +33,13 @@ struct GovernorPropertyTests {
                 let gap: Duration = rng.unit() < 0.02 ? .milliseconds(700) : .milliseconds(100)
                 // Random operator actions.
                 let a = rng.unit()
-                if a < 0.25 { _ = h.governor.requestArm() } else if a < 0.30 { _ = h.governor.clearFaults() } else if a < 0.32 { h.governor.disarm() }
+                if a < 0.25 {
+                    _ = h.governor.requestArm()
+                } else if a < 0.30 {
+                    _ = h.governor.clearFaults()
+                } else if a < 0.32 {
+                    h.governor.disarm()
+                }
                 // Random command.
                 var efforts: [Double]? = nil
                 if rng.unit() < 0.9 {
@@ -56,7 +62,8 @@ struct GovernorPropertyTests {
                     #expect(out.pulseMicros[i] >= l.calibration.minMicros && out.pulseMicros[i] <= l.calibration.maxMicros)
                 }
                 // Invariant 2: a fault seen this tick neutralizes this tick; not armed means neutral.
-                let mustStop = !causes.intersection(Faults.latchAlways).isEmpty
+                let mustStop =
+                    !causes.intersection(Faults.latchAlways).isEmpty
                     || (armedBefore && !causes.intersection(Faults.latchWhileArmed).isEmpty)
                 if mustStop { faultTicks += 1; #expect(out.isNeutral) }
                 if h.governor.state != .armed && !failedWrite { #expect(out.isNeutral) }

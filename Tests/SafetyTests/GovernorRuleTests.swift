@@ -58,11 +58,13 @@ struct GovernorRuleTests {
         #expect(abs(out.efforts[2] - 0.05) < 1e-12)
     }
 
-    @Test("a refused arm names the failing check", arguments: [
-        ("e-stop", Faults.eStop), ("stale camera frame", Faults.staleFrame), ("camera lost", Faults.cameraLost),
-        ("loop watchdog", Faults.loopWatchdog), ("command heartbeat lost", Faults.heartbeatLost),
-        ("teleop link lost", Faults.teleopLinkLost),
-    ])
+    @Test(
+        "a refused arm names the failing check",
+        arguments: [
+            ("e-stop", Faults.eStop), ("stale camera frame", Faults.staleFrame), ("camera lost", Faults.cameraLost),
+            ("loop watchdog", Faults.loopWatchdog), ("command heartbeat lost", Faults.heartbeatLost),
+            ("teleop link lost", Faults.teleopLinkLost),
+        ])
     func refusedArmNamesCheck(name: String, fault: Faults) throws {
         var h = try Harness()
         switch fault {
@@ -138,13 +140,15 @@ struct GovernorRuleTests {
         #expect(abs(last - 1) < 1e-12)
     }
 
-    @Test("non-finite, out-of-range, wrong-size and future commands are rejected: neutral that tick", arguments: [
-        ([Double.nan, 0, 0], CommandRejection.notFinite(channel: 0)),
-        ([0, Double.infinity, 0], .notFinite(channel: 1)),
-        ([0, 0, 1.0001], .outOfRange(channel: 2)),
-        ([-1.5, 0, 0], .outOfRange(channel: 0)),
-        ([0.1, 0.1], .wrongChannelCount(got: 2, expected: 3)),
-    ])
+    @Test(
+        "non-finite, out-of-range, wrong-size and future commands are rejected: neutral that tick",
+        arguments: [
+            ([Double.nan, 0, 0], CommandRejection.notFinite(channel: 0)),
+            ([0, Double.infinity, 0], .notFinite(channel: 1)),
+            ([0, 0, 1.0001], .outOfRange(channel: 2)),
+            ([-1.5, 0, 0], .outOfRange(channel: 0)),
+            ([0.1, 0.1], .wrongChannelCount(got: 2, expected: 3)),
+        ])
     func rejection(efforts: [Double], why: CommandRejection) throws {
         var h = try Harness()
         _ = h.arm()
@@ -359,10 +363,16 @@ struct CalibrationTests {
     @Test("bad calibrations are reported with the field")
     func calibrationProblems() throws {
         #expect(PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000).problems().isEmpty)
-        #expect(PulseCalibration(minMicros: 1600, neutralMicros: 1500, maxMicros: 2000).problems().contains { $0.contains("min_us < neutral_us") })
+        #expect(
+            PulseCalibration(minMicros: 1600, neutralMicros: 1500, maxMicros: 2000).problems().contains {
+                $0.contains("min_us < neutral_us")
+            })
         #expect(PulseCalibration(minMicros: 100, neutralMicros: 1500, maxMicros: 2000).problems().contains { $0.hasPrefix("min_us") })
         #expect(PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: .nan).problems().contains { $0.hasPrefix("max_us") })
-        #expect(PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000, deadbandMicros: 600).problems().contains { $0.hasPrefix("deadband_us") })
+        #expect(
+            PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000, deadbandMicros: 600).problems().contains {
+                $0.hasPrefix("deadband_us")
+            })
     }
 
     @Test("bad safety configurations are reported")
@@ -379,8 +389,10 @@ struct CalibrationTests {
         c.maxConsecutiveOverruns = 0
         c.heartbeatTimeout = .zero
         let p = c.problems()
-        for field in ["steer.min_effort", "throttle.max_effort", "pan.slew_per_s", "pan: min_us", "tick period",
-                      "max_window_change", "max_frame_age", "max_consecutive_overruns", "heartbeat_timeout"] {
+        for field in [
+            "steer.min_effort", "throttle.max_effort", "pan.slew_per_s", "pan: min_us", "tick period",
+            "max_window_change", "max_frame_age", "max_consecutive_overruns", "heartbeat_timeout",
+        ] {
             #expect(p.contains { $0.contains(field) }, "missing \(field) in \(p)")
         }
         var w = makeConfig()

@@ -51,7 +51,9 @@ struct TwoRoomsTests {
                 let before = w.position
                 // Biased toward the wall so the corners of the door get hit often.
                 let toward = Vec2(w.layout.wallX - before.x, w.layout.doorY - before.y)
-                let a = toward * (2.45 / max(toward.length, 1e-9)) * rng.uniform(0, 1) + Vec2(rng.uniform(-2.45, 2.45), rng.uniform(-2.45, 2.45))
+                let a =
+                    toward * (2.45 / max(toward.length, 1e-9)) * rng.uniform(0, 1)
+                    + Vec2(rng.uniform(-2.45, 2.45), rng.uniform(-2.45, 2.45))
                 w.step(a)
                 #expect(w.isFree(w.position))
                 if w.layout.side(of: before) != w.layout.side(of: w.position) {
@@ -124,10 +126,10 @@ struct TwoRoomsTests {
         let frame = Frame(width: 64, height: 64)
         let w = TwoRoomsWorld(layout: .fixed, start: Vec2(10.3, 20.7), goal: Vec2(50, 50))
         w.render(into: frame)
-        #expect(frame[0, 0] == 153 && frame[63, 40] == 153)         // border walls, full coverage
-        #expect(frame[31, 10] == 153 && frame[30, 10] == 77)        // wall [30.5, 33.5]: half-covered column
-        #expect(frame[45, 45] == 0)                                 // floor
-        #expect(frame[10, 20] > 240)                                // dot peak
+        #expect(frame[0, 0] == 153 && frame[63, 40] == 153)  // border walls, full coverage
+        #expect(frame[31, 10] == 153 && frame[30, 10] == 77)  // wall [30.5, 33.5]: half-covered column
+        #expect(frame[45, 45] == 0)  // floor
+        #expect(frame[10, 20] > 240)  // dot peak
         var worst = 0.0
         for _ in 0..<500 {
             var world = TwoRoomsWorld.episode(.random, rng: &rng)
@@ -149,7 +151,7 @@ struct SimulatedDeviceTests {
         #expect(p.drive(pulseMicros: 1509) == 0)
         #expect(p.drive(pulseMicros: 2000) == 1)
         #expect(p.drive(pulseMicros: 2400) == 1)
-        #expect(abs(p.drive(pulseMicros: 1245) + 0.5) < 1e-12)   // 1500 − 10 (deadband) − 0.5 × 490
+        #expect(abs(p.drive(pulseMicros: 1245) + 0.5) < 1e-12)  // 1500 − 10 (deadband) − 0.5 × 490
         var r = p
         r.reversed = true
         #expect(r.drive(pulseMicros: 2000) == -1)
@@ -158,8 +160,9 @@ struct SimulatedDeviceTests {
     @Test("the robot steps once per period of elapsed clock time with the last pulses")
     func robotSteps() {
         let clock = ManualClock()
-        let robot = SimulatedRobot(world: TwoRoomsWorld(layout: .fixed, start: Vec2(10, 10), goal: Vec2(50, 50)),
-                                   physics: [ActuatorPhysics(), ActuatorPhysics()], stepPeriod: .milliseconds(100))
+        let robot = SimulatedRobot(
+            world: TwoRoomsWorld(layout: .fixed, start: Vec2(10, 10), goal: Vec2(50, 50)),
+            physics: [ActuatorPhysics(), ActuatorPhysics()], stepPeriod: .milliseconds(100))
         robot.advance(to: clock.now())
         robot.apply(pulses: ChannelVector([2000, 1500]), at: clock.now())
         clock.advance(by: .milliseconds(350))
@@ -173,16 +176,22 @@ struct SimulatedDeviceTests {
     @Test("camera: monotonic timestamps and sequence numbers, latency shows the past, drops and failures")
     func camera() throws {
         let clock = ManualClock()
-        let robot = SimulatedRobot(world: TwoRoomsWorld(layout: .fixed, start: Vec2(10, 30), goal: Vec2(50, 50)),
-                                   physics: [ActuatorPhysics(), ActuatorPhysics()], stepPeriod: .milliseconds(100))
+        let robot = SimulatedRobot(
+            world: TwoRoomsWorld(layout: .fixed, start: Vec2(10, 30), goal: Vec2(50, 50)),
+            physics: [ActuatorPhysics(), ActuatorPhysics()], stepPeriod: .milliseconds(100))
         let cam = SimulatedCamera(robot: robot, clock: clock, latency: .milliseconds(200))
         let out = SimulatedActuators(robot: robot, clock: clock)
         let frame = Frame(width: 64, height: 64)
         #expect(cam.capture(into: frame) == .newFrame)
-        let governor = try SafetyGovernor(config: SafetyConfig(
-            channels: ["vx", "vy"].map { ChannelLimits(name: $0, maxSlewPerSecond: 100, calibration: PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000)) },
-            tickPeriod: .milliseconds(100), maxWindowChange: 2, maxFrameAge: .milliseconds(500), maxConsecutiveOverruns: 3,
-            stallTimeout: .seconds(1), heartbeatTimeout: .seconds(1)))
+        let governor = try SafetyGovernor(
+            config: SafetyConfig(
+                channels: ["vx", "vy"].map {
+                    ChannelLimits(
+                        name: $0, maxSlewPerSecond: 100,
+                        calibration: PulseCalibration(minMicros: 1000, neutralMicros: 1500, maxMicros: 2000))
+                },
+                tickPeriod: .milliseconds(100), maxWindowChange: 2, maxFrameAge: .milliseconds(500), maxConsecutiveOverruns: 3,
+                stallTimeout: .seconds(1), heartbeatTimeout: .seconds(1)))
         // Drive +x at full speed for 5 steps through a real governor.
         var lastSeq: UInt64 = frame.sequence, lastTime = frame.timestamp
         for k in 0..<6 {

@@ -31,7 +31,9 @@ struct ConsoleParsingTests {
 
     @Test func garbageEscapesAndOverlongLinesAreDroppedAndCounted() {
         let arrow: [UInt8] = [0x1B, UInt8(ascii: "["), UInt8(ascii: "A")]
-        let (l, c, _) = lines([0x00, 0xFF, 0x07] + arrow + Array("\rarm\r".utf8) + Array(repeating: UInt8(ascii: "x"), count: 500) + [0x0D] + Array("stop\n".utf8))
+        let (l, c, _) = lines(
+            [0x00, 0xFF, 0x07] + arrow + Array("\rarm\r".utf8) + Array(repeating: UInt8(ascii: "x"), count: 500) + [0x0D]
+                + Array("stop\n".utf8))
         #expect(l == ["arm", "stop"])
         #expect(c.garbageBytes == 6 && c.taintedLines == 1)
         // A line end inside an escape sequence still ends the line.
@@ -102,11 +104,13 @@ struct ConsoleParsingTests {
         #expect(throws: ConsoleLineError.badChecksum) { try parseConsoleLine("$DRIVE,0.9,0.9*4C", channels: channels).get() }
         // Every single-bit flip of a good sentence's body is caught.
         let body = Array("DRIVE,0.20,-0.10".utf8), crc = Sentence.checksum(body)
-        for i in body.indices { for bit in 0..<8 {
-            var b = body
-            b[i] ^= 1 << bit
-            #expect(Sentence.checksum(b) != crc)
-        } }
+        for i in body.indices {
+            for bit in 0..<8 {
+                var b = body
+                b[i] ^= 1 << bit
+                #expect(Sentence.checksum(b) != crc)
+            }
+        }
     }
 
     @Test func checksummedSentences() throws {
@@ -117,8 +121,13 @@ struct ConsoleParsingTests {
         #expect(try parseConsoleLine(Sentence.make("ESTOP"), channels: channels).get().command == .estop)
         var bad = Array(good.utf8)
         bad[3] = UInt8(ascii: "X")
-        for line in [String(decoding: bad, as: UTF8.self), "$DRIVE,0.20,-0.10", "$DRIVE,0.20,-0.10*G1AB", "$STOP*1", "$STOP*" + Sentence.hex(Sentence.checksum(Array("STOP".utf8))).dropLast()] {
-            if case .failure(let e) = parseConsoleLine(line, channels: channels) { #expect(e == .badChecksum, "\(line)") } else {
+        for line in [
+            String(decoding: bad, as: UTF8.self), "$DRIVE,0.20,-0.10", "$DRIVE,0.20,-0.10*G1AB", "$STOP*1",
+            "$STOP*" + Sentence.hex(Sentence.checksum(Array("STOP".utf8))).dropLast(),
+        ] {
+            if case .failure(let e) = parseConsoleLine(line, channels: channels) {
+                #expect(e == .badChecksum, "\(line)")
+            } else {
                 Issue.record("accepted \(line)")
             }
         }

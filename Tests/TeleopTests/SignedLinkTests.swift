@@ -11,8 +11,9 @@ private final class SignedSession {
 
     init(key: [UInt8] = Array(0..<32)) throws {
         signer = try LinkSigner(key: key)
-        session = ConsoleSession(settings: ConsoleSettings(channels: ["vx", "vy"], signer: signer), link: TeleopLink(), limitsText: [],
-                                 now: { Instant(nanoseconds: 1_000_000_000) })
+        session = ConsoleSession(
+            settings: ConsoleSettings(channels: ["vx", "vy"], signer: signer), link: TeleopLink(), limitsText: [],
+            now: { Instant(nanoseconds: 1_000_000_000) })
         session.onExecute = { [unowned self] in executed.append($0) }
     }
 
@@ -35,7 +36,9 @@ struct SignedLinkTests {
     @Test("on a signed link only signed sentences move or arm; estop, status, help, limits and session need none")
     func unsignedCommandsAreRefused() throws {
         let s = try SignedSession()
-        for line in ["arm", "drive 0.5 0.5", "$DRIVE,0.5,0.5*" + Sentence.hex(Sentence.checksum(Array("DRIVE,0.5,0.5".utf8))), "keys", "mode teleop"] {
+        for line in [
+            "arm", "drive 0.5 0.5", "$DRIVE,0.5,0.5*" + Sentence.hex(Sentence.checksum(Array("DRIVE,0.5,0.5".utf8))), "keys", "mode teleop",
+        ] {
             #expect(s.send(line).contains(line.hasPrefix("$") ? "ERR,UNSIGNED" : "signed commands only"), "\(line)")
         }
         #expect(s.executed.isEmpty)
@@ -71,8 +74,9 @@ struct SignedLinkTests {
 
     @Test("a link without a key refuses signed sentences rather than pretend to check them")
     func unsignedLinkRefusesSignedSentences() throws {
-        let session = ConsoleSession(settings: ConsoleSettings(channels: ["vx", "vy"]), link: TeleopLink(), limitsText: [],
-                                     now: { .zero })
+        let session = ConsoleSession(
+            settings: ConsoleSettings(channels: ["vx", "vy"]), link: TeleopLink(), limitsText: [],
+            now: { .zero })
         let signer = try LinkSigner(key: Array(0..<32))
         let out = String(decoding: session.receive(Array((signer.sign(body: "ARM", nonce: 1, sequence: 1) + "\r\n").utf8)), as: UTF8.self)
         #expect(out.contains("ERR,NOKEY"))

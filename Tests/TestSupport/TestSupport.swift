@@ -12,7 +12,8 @@ import Simulation
 import WorldModel
 
 /// The repository root (three levels above this file).
-public let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+public let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .path
 
 /// The shipped world model (`make model`); a missing or bad file fails the test that needs it, with the reason.
 public func loadShippedModel() throws -> WorldModelFile { try WorldModelFile.load(path: repoRoot + "/models/two-rooms.safetensors") }
@@ -72,7 +73,8 @@ public struct SimSetup {
     public var eStop: SimulatedInput { rig.eStop as! SimulatedInput }
 
     /// `source` makes the command source from the robot and the setup's clock (default: the scripted follower).
-    public init(variant: TwoRoomsVariant = .fixed, seed: UInt64 = 1, source: ((SimulatedRobot, ManualClock) -> CommandSource)? = nil) throws {
+    public init(variant: TwoRoomsVariant = .fixed, seed: UInt64 = 1, source: ((SimulatedRobot, ManualClock) -> CommandSource)? = nil) throws
+    {
         var b = try fixedBoard()
         b.profile.simulation?.world = variant
         board = b

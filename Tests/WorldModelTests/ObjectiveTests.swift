@@ -24,14 +24,17 @@ import Testing
             let down = z.withUnsafeBufferPointer { term($0.baseAddress!, nil) }
             z[i] = saved
             let numeric = (up - down) / Double(2 * eps)
-            #expect(abs(numeric - Double(g[i])) <= 1e-2 * max(abs(numeric), abs(Double(g[i]))) + 1e-5,
-                    "\(name)[\(i)]: analytic \(g[i]), numeric \(numeric)")
+            #expect(
+                abs(numeric - Double(g[i])) <= 1e-2 * max(abs(numeric), abs(Double(g[i]))) + 1e-5,
+                "\(name)[\(i)]: analytic \(g[i]), numeric \(numeric)")
         }
     }
 
     @Test func varianceHinge() {
         // Scale 0.5: most dimensions below std 1, so the hinge is active.
-        Self.check("variance", count: 24 * 6, seed: 1, scale: 0.5) { z, g in 3 * Objective.variance(z, rows: 24, dim: 6, weight: 3, gradient: g) }
+        Self.check("variance", count: 24 * 6, seed: 1, scale: 0.5) { z, g in
+            3 * Objective.variance(z, rows: 24, dim: 6, weight: 3, gradient: g)
+        }
     }
 
     @Test func covariance() {
@@ -39,14 +42,18 @@ import Testing
     }
 
     @Test func smoothness() {
-        Self.check("smoothness", count: 3 * 4 * 5, seed: 3) { z, g in 1.5 * Objective.smoothness(z, sequences: 3, length: 4, dim: 5, weight: 1.5, gradient: g) }
+        Self.check("smoothness", count: 3 * 4 * 5, seed: 3) { z, g in
+            1.5 * Objective.smoothness(z, sequences: 3, length: 4, dim: 5, weight: 1.5, gradient: g)
+        }
     }
 
     @Test func meanSquaredError() {
         var rng = SeededGenerator(seed: 4)
         let b = (0..<30).map { _ in Float(rng.normal()) }
         Self.check("mse", count: 30, seed: 5) { z, g in
-            b.withUnsafeBufferPointer { 2 * Objective.meanSquaredError(z, $0.baseAddress!, count: 30, weight: 2, gradientA: g, gradientB: nil) }
+            b.withUnsafeBufferPointer {
+                2 * Objective.meanSquaredError(z, $0.baseAddress!, count: 30, weight: 2, gradientA: g, gradientB: nil)
+            }
         }
     }
 
@@ -55,16 +62,25 @@ import Testing
         let wide = (0..<(100 * 4)).map { _ in Float(rng.normal() * 3) }
         let flat = [Float](repeating: 0.5, count: 100 * 4)
         #expect(wide.withUnsafeBufferPointer { Objective.variance($0.baseAddress!, rows: 100, dim: 4, weight: 1, gradient: nil) } == 0)
-        #expect(abs(flat.withUnsafeBufferPointer { Objective.variance($0.baseAddress!, rows: 100, dim: 4, weight: 1, gradient: nil) } - 0.99) < 1e-6)
+        #expect(
+            abs(flat.withUnsafeBufferPointer { Objective.variance($0.baseAddress!, rows: 100, dim: 4, weight: 1, gradient: nil) } - 0.99)
+                < 1e-6)
     }
 
     /// The whole objective through encoder shards (2 threads), the rollout (through time) and the
     /// inverse-dynamics head, against central differences on parameters of every part.
     /// Every encoder; the keypoint and hybrid ones (spatial soft-argmax, concat) with a smaller latent.
-    @Test(arguments: [(WorldModelArchitecture.EncoderKind.convolutional, 32, ["encoder.0.weight", "encoder.4.bias", "encoder.9.weight"]),
-                      (.keypoints, 16, ["encoder.0.weight", "encoder.4.bias", "encoder.6.weight"]),
-                      (.hybrid, 16, ["encoder.0.weight", "encoder.2.bias", "encoder.4.0.2.weight", "encoder.4.0.5.bias",
-                                     "encoder.4.1.0.weight", "encoder.4.1.2.weight"])])
+    @Test(arguments: [
+        (WorldModelArchitecture.EncoderKind.convolutional, 32, ["encoder.0.weight", "encoder.4.bias", "encoder.9.weight"]),
+        (.keypoints, 16, ["encoder.0.weight", "encoder.4.bias", "encoder.6.weight"]),
+        (
+            .hybrid, 16,
+            [
+                "encoder.0.weight", "encoder.2.bias", "encoder.4.0.2.weight", "encoder.4.0.5.bias",
+                "encoder.4.1.0.weight", "encoder.4.1.2.weight",
+            ]
+        ),
+    ])
     func wholeModelGradient(encoder: WorldModelArchitecture.EncoderKind, latent: Int, encoderParameters: [String]) throws {
         var config = TrainingConfig()
         config.encoder = encoder
@@ -100,8 +116,9 @@ import Testing
                 let down = trainer.lossAndGradients(windows: windows).total
                 p[i] = saved
                 let numeric = (up - down) / Double(2 * eps)
-                #expect(abs(numeric - Double(g[i])) <= 5e-2 * max(abs(numeric), abs(Double(g[i]))) + 3e-3,
-                        "\(name)[\(i)]: analytic \(g[i]), numeric \(numeric)")
+                #expect(
+                    abs(numeric - Double(g[i])) <= 5e-2 * max(abs(numeric), abs(Double(g[i]))) + 3e-3,
+                    "\(name)[\(i)]: analytic \(g[i]), numeric \(numeric)")
             }
         }
     }
@@ -207,14 +224,17 @@ import Testing
         let t = try JEPATrainer(config: Self.config(), dataset: data)
         var file = try t.checkpoint()
         file.tensors = file.tensors.filter { !$0.key.hasPrefix("adam.v.") }
-        #expect(throws: (any Error).self) { _ = try JEPATrainer(config: Self.config(), dataset: data, checkpoint: file, checkpointPath: "x") }
+        #expect(throws: (any Error).self) {
+            _ = try JEPATrainer(config: Self.config(), dataset: data, checkpoint: file, checkpointPath: "x")
+        }
     }
 }
 
 @Suite struct DatasetAndProbeTests {
     @Test func splitIsByEpisodeAndDeterministic() throws {
         let eps = try syntheticEpisodes(count: 10, steps: 6, seed: 1)
-        let a = try Dataset(episodes: eps, validationFraction: 0.2, seed: 5), b = try Dataset(episodes: eps, validationFraction: 0.2, seed: 5)
+        let a = try Dataset(episodes: eps, validationFraction: 0.2, seed: 5),
+            b = try Dataset(episodes: eps, validationFraction: 0.2, seed: 5)
         #expect(a.validationEpisodes == b.validationEpisodes && a.validationEpisodes.count == 2)
         #expect(Set(a.validationEpisodes).isDisjoint(with: a.trainingEpisodes))
         #expect(a.windows(horizon: 4, in: [0]).count == 3)
@@ -222,7 +242,9 @@ import Testing
 
     @Test func badEpisodesAreRejectedWithTheirSource() {
         #expect(throws: DatasetError.self) {
-            _ = try Episode(width: 64, height: 64, frames: [UInt8](repeating: 0, count: 64 * 64 * 3), actions: [0, 0], positions: nil, source: "f.mcap#2")
+            _ = try Episode(
+                width: 64, height: 64, frames: [UInt8](repeating: 0, count: 64 * 64 * 3), actions: [0, 0], positions: nil,
+                source: "f.mcap#2")
         }
     }
 
@@ -243,7 +265,9 @@ import Testing
     @Test func spreadSeesCollapse() {
         var rng = SeededGenerator(seed: 3)
         let healthy = (0..<(500 * 8)).map { _ in Float(rng.normal()) }
-        let line = (0..<500).flatMap { _ -> [Float] in let t = Float(rng.normal()); return (0..<8).map { Float($0) * t } }
+        let line = (0..<500).flatMap { _ -> [Float] in
+            let t = Float(rng.normal()); return (0..<8).map { Float($0) * t }
+        }
         #expect(!LatentSpread(latents: healthy, dim: 8).collapsed)
         #expect(LatentSpread(latents: healthy, dim: 8).effectiveRank > 7)
         #expect(LatentSpread(latents: line, dim: 8).collapsed)

@@ -18,18 +18,20 @@ import Testing
         _ = try WorldModelFile.parse(try SafetensorsFile.read(path: Self.seedPath), path: "seed")
     }
 
-    @Test("shapes, sizes and layer numbers that would overflow or exhaust memory are refused", arguments: [
-        ("frame_shape", "[4,4,1]", "[-4,4,1]", "frame_shape"),
-        ("frame_shape", "[4,4,1]", "[4611686018427387904,4,1]", "frame_shape"),
-        ("frame_shape", "[4,4,1]", "[100000,100000,1]", "frame_shape"),
-        ("latent_size", "4", "4611686018427387904", "latent_size"),
-        ("encoder", "\"out\":4", "\"out\":1099511627776", "outside"),
-        ("encoder", "\"padding\":1", "\"padding\":4611686018427387904", "outside"),
-        ("encoder", "\"stride\":2", "\"stride\":0", "outside"),
-        ("encoder", "{\"op\":\"flatten\"}", "{\"op\":\"groupnorm\",\"groups\":0,\"channels\":2},{\"op\":\"flatten\"}", "outside"),
-        ("encoder", "{\"op\":\"flatten\"}", "{\"op\":\"maxpool\",\"kernel\":1000000,\"stride\":1},{\"op\":\"flatten\"}", "outside"),
-        ("encoder", "\"in\":1,", "\"in\":1048576,", "conv"),
-    ])
+    @Test(
+        "shapes, sizes and layer numbers that would overflow or exhaust memory are refused",
+        arguments: [
+            ("frame_shape", "[4,4,1]", "[-4,4,1]", "frame_shape"),
+            ("frame_shape", "[4,4,1]", "[4611686018427387904,4,1]", "frame_shape"),
+            ("frame_shape", "[4,4,1]", "[100000,100000,1]", "frame_shape"),
+            ("latent_size", "4", "4611686018427387904", "latent_size"),
+            ("encoder", "\"out\":4", "\"out\":1099511627776", "outside"),
+            ("encoder", "\"padding\":1", "\"padding\":4611686018427387904", "outside"),
+            ("encoder", "\"stride\":2", "\"stride\":0", "outside"),
+            ("encoder", "{\"op\":\"flatten\"}", "{\"op\":\"groupnorm\",\"groups\":0,\"channels\":2},{\"op\":\"flatten\"}", "outside"),
+            ("encoder", "{\"op\":\"flatten\"}", "{\"op\":\"maxpool\",\"kernel\":1000000,\"stride\":1},{\"op\":\"flatten\"}", "outside"),
+            ("encoder", "\"in\":1,", "\"in\":1048576,", "conv"),
+        ])
     func refused(key: String, find: String, replace: String, reason: String) throws {
         let f = try mutant(key) { text in
             let compact = text.replacingOccurrences(of: ", ", with: ",").replacingOccurrences(of: ": ", with: ":")
@@ -37,7 +39,8 @@ import Testing
             return compact.replacingOccurrences(of: find, with: replace)
         }
         let e = #expect(throws: ModelError.self) { try WorldModelFile.parse(f, path: "mutant.safetensors") }
-        #expect(e?.description.hasPrefix("mutant.safetensors: ") == true && e?.description.contains(reason) == true, "\(String(describing: e))")
+        #expect(
+            e?.description.hasPrefix("mutant.safetensors: ") == true && e?.description.contains(reason) == true, "\(String(describing: e))")
     }
 
     @Test("a tensor shape whose byte count overflows is refused by the container")
