@@ -95,6 +95,6 @@ extension PCA9685 {
     func initializeOrThrow() throws {
         guard let f = initialize() else { return }
         let place = (device as? I2CDevice).map { "\($0.bus.path) address 0x\(String($0.address, radix: 16))" } ?? "the simulated bus"
-        throw I2CError(message: "PCA9685 at \(place): initialization failed: \(f)")
+        throw HardwareError(message: "PCA9685 at \(place): initialization failed: \(f)")
     }
 }

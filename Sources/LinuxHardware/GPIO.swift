@@ -2,13 +2,6 @@ import CGPIOD
 import Glibc
 import RobotCore
 
-/// Why a GPIO chip or line could not be opened.
-public struct GPIOError: Error, CustomStringConvertible {
-    public let message: String
-    public init(message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// Bias for an input line.
 public enum GPIOBias: String, Sendable, CaseIterable {
     case asIs = "as_is", disabled, pullUp = "pull_up", pullDown = "pull_down"
@@ -35,9 +28,9 @@ public final class GPIOChip {
 
     public init(label: String) throws {
         guard let c = gpiod_chip_open_by_label(label) else {
-            let why = errno == ENOENT ? "no GPIO chip has this label" : String(cString: strerror(errno))
+            let why = errno == ENOENT ? "no GPIO chip has this label" : Errno.current.description
             let known = GPIOChip.list().map { "\($0.label) (\($0.name), \($0.lines) lines)" }
-            throw GPIOError(message: "GPIO chip '\(label)': \(why); chips: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
+            throw HardwareError(message: "GPIO chip '\(label)': \(why); chips: \(known.isEmpty ? "none" : known.joined(separator: ", "))")
         }
         chip = c
         self.label = label
@@ -69,13 +62,13 @@ public final class GPIOChip {
     func find(_ line: String) throws -> OpaquePointer {
         if let offset = UInt32(line) {
             guard offset < gpiod_chip_num_lines(chip), let l = gpiod_chip_get_line(chip, offset) else {
-                throw GPIOError(message: "GPIO chip '\(label)' has no line at offset \(offset) (it has \(gpiod_chip_num_lines(chip)))")
+                throw HardwareError(message: "GPIO chip '\(label)' has no line at offset \(offset) (it has \(gpiod_chip_num_lines(chip)))")
             }
             return l
         }
         guard let l = gpiod_chip_find_line(chip, line) else {
             let names = lineNames().filter { !$0.isEmpty }
-            throw GPIOError(
+            throw HardwareError(
                 message: "GPIO chip '\(label)' has no line named '\(line)'"
                     + (names.isEmpty ? " (its lines are unnamed: give the offset)" : "; lines: \(names.prefix(64).joined(separator: ", "))")
             )
@@ -97,8 +90,8 @@ public final class GPIOChip {
             let why =
                 errno == EBUSY
                 ? "the line is in use by '\(gpiod_line_consumer(line).map { String(cString: $0) } ?? "another program")'"
-                : String(cString: strerror(errno))
-            throw GPIOError(message: "GPIO \(address): cannot request the line: \(why)")
+                : Errno.current.description
+            throw HardwareError(message: "GPIO \(address): cannot request the line: \(why)")
         }
     }
 }
@@ -131,7 +124,7 @@ public final class GPIOOutputLine: DigitalOutput {
 
     public func set(_ asserted: Bool) -> DeviceFailure? {
         guard let line else { return .lost }
-        return gpiod_line_set_value(line, asserted ? 1 : 0) == 0 ? nil : .io(errno: errno)
+        return gpiod_line_set_value(line, asserted ? 1 : 0) == 0 ? nil : .io(errno: .current)
     }
 
     /// Drives the safe level, then gives the line back to the kernel.
@@ -181,9 +174,9 @@ public final class GPIOInputLine: DigitalInput {
         // Drain the queued edges without blocking (the kernel keeps up to 16 per line).
         while true {
             let w = gpiod_line_event_wait(line, &timeout)
-            if w < 0 { return .failed(.io(errno: errno)) }
+            if w < 0 { return .failed(.io(errno: .current)) }
             if w == 0 { break }
-            if gpiod_line_event_read(line, &event) != 0 { return .failed(.io(errno: errno)) }
+            if gpiod_line_event_read(line, &event) != 0 { return .failed(.io(errno: .current)) }
             if event.event_type == Int32(GPIOD_LINE_EVENT_RISING_EDGE) {
                 assertEdges += 1
                 pulsed = true
@@ -192,7 +185,7 @@ public final class GPIOInputLine: DigitalInput {
             }
         }
         let v = gpiod_line_get_value(line)
-        if v < 0 { return .failed(errno == ENODEV ? .lost : .io(errno: errno)) }
+        if v < 0 { return .failed(errno == ENODEV ? .lost : .io(errno: .current)) }
         return .level(v == 1 || pulsed)
     }
 

@@ -3,13 +3,6 @@ import CShims
 import Glibc
 import RobotCore
 
-/// Why an I2C bus or device could not be opened.
-public struct I2CError: Error, CustomStringConvertible {
-    public let message: String
-    public init(message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// An I2C adapter through i2c-dev (`/dev/i2c-N`), found by bus number or by the adapter's name
 /// (`/sys/bus/i2c/devices/i2c-N/name`, e.g. `bcm2835 (i2c@7e804000)`, `SMBus stub driver`).
 public struct I2CBus: Sendable, Equatable, CustomStringConvertible {
@@ -41,13 +34,13 @@ public struct I2CBus: Sendable, Equatable, CustomStringConvertible {
         if let n = Int(digits) {
             if let b = buses.first(where: { $0.number == n }) { return b }
             if access("/dev/i2c-\(n)", F_OK) == 0 { return I2CBus(number: n, adapterName: "?") }
-            throw I2CError(
+            throw HardwareError(
                 message: "I2C bus \(n): /dev/i2c-\(n) does not exist (is i2c-dev loaded and the bus enabled?); buses: \(describe(buses))")
         }
         if let b = buses.first(where: { $0.adapterName == spec }) { return b }
         let matches = buses.filter { $0.adapterName.contains(spec) }
         if matches.count == 1 { return matches[0] }
-        throw I2CError(
+        throw HardwareError(
             message: matches.isEmpty
                 ? "no I2C adapter is named '\(spec)'; buses: \(describe(buses))"
                 : "I2C adapter name '\(spec)' is ambiguous: \(describe(matches))")
@@ -80,16 +73,15 @@ public final class I2CDevice: RegisterDevice {
 
     public init(bus: I2CBus, address: UInt8) throws {
         guard (0x03...0x77).contains(address) else {
-            throw I2CError(message: "I2C address 0x\(String(address, radix: 16)) is outside the 7-bit range 0x03...0x77")
+            throw HardwareError(message: "I2C address 0x\(String(address, radix: 16)) is outside the 7-bit range 0x03...0x77")
         }
-        let f = open(bus.path, O_RDWR | O_CLOEXEC)
-        guard f >= 0 else { throw I2CError(message: "\(bus.path): \(String(cString: strerror(errno)))") }
+        let f = try openDevice(bus.path, O_RDWR | O_CLOEXEC)
         var funcs: UInt = 0
         if cb_ioctl(f, UInt(I2C_FUNCS), &funcs) != 0 { funcs = 0 }
         if cb_ioctl(f, UInt(I2C_SLAVE), UnsafeMutableRawPointer(bitPattern: UInt(address))) != 0 {
-            let why = errno == EBUSY ? "a kernel driver owns this address" : String(cString: strerror(errno))
+            let why = errno == EBUSY ? "a kernel driver owns this address" : Errno.current.description
             close(f)
-            throw I2CError(message: "\(bus.path) address 0x\(String(address, radix: 16)): \(why)")
+            throw HardwareError(message: "\(bus.path) address 0x\(String(address, radix: 16)): \(why)")
         }
         fd = f
         functionality = funcs
@@ -109,7 +101,7 @@ public final class I2CDevice: RegisterDevice {
         return functionality & need == need
     }
 
-    @inline(__always) private func failure() -> DeviceFailure { errno == ENODEV ? .lost : .io(errno: errno) }
+    @inline(__always) private func failure() -> DeviceFailure { errno == ENODEV ? .lost : .io(errno: .current) }
 
     public func readByte(register: UInt8) -> Result<UInt8, DeviceFailure> {
         let r = i2c_smbus_read_byte_data(fd, register)
@@ -139,7 +131,7 @@ public final class I2CDevice: RegisterDevice {
         precondition(count >= 1 && count <= 32)
         let r = i2c_smbus_read_i2c_block_data(fd, register, UInt8(count), bytes)
         if r < 0 { return failure() }
-        return r == count ? nil : .io(errno: EIO)
+        return r == count ? nil : .io(errno: .ioError)
     }
 
     /// SMBus block write: a count byte, then the data (for devices that speak SMBus block protocol).
@@ -153,8 +145,7 @@ public final class I2CDevice: RegisterDevice {
     /// except a byte read in 0x30–0x37 and 0x50–0x5F (where a quick write can corrupt EEPROMs or
     /// lock up some chips). Addresses claimed by a kernel driver are reported as busy, not probed.
     public static func scan(bus: I2CBus, range: ClosedRange<UInt8> = 0x08...0x77) throws -> [(address: UInt8, state: ProbeResult)] {
-        let f = open(bus.path, O_RDWR | O_CLOEXEC)
-        guard f >= 0 else { throw I2CError(message: "\(bus.path): \(String(cString: strerror(errno)))") }
+        let f = try openDevice(bus.path, O_RDWR | O_CLOEXEC)
         defer { close(f) }
         var funcs: UInt = 0
         _ = cb_ioctl(f, UInt(I2C_FUNCS), &funcs)

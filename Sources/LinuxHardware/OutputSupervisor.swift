@@ -65,13 +65,6 @@ public struct SupervisorSettings: Sendable, Equatable {
     }
 }
 
-/// Why the supervisor could not be started or talked to.
-public struct SupervisorError: Error, CustomStringConvertible {
-    public let message: String
-    public init(message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// The supervisor's watch: what it does with each message and with time. Device-agnostic (any
 /// `RegisterDevice` and `DigitalOutput`), so the same code runs in the supervisor process and in tests.
 public final class OutputSupervisor {
@@ -186,7 +179,7 @@ public func runOutputSupervisor(_ supervisor: OutputSupervisor, channel: Int32, 
         let r = poll(&p, 1, timeoutMs)
         if r < 0 && errno != EINTR {
             let start = clock.now()
-            supervisor.cut(reason: "poll on the controller's channel failed: \(String(cString: strerror(errno)))")
+            supervisor.cut(reason: "poll on the controller's channel failed: \(Errno.current)")
             reportCut(at: start)
             return
         }
@@ -248,7 +241,7 @@ public final class SupervisorLink: DigitalOutput {
     ) throws -> SupervisorLink {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            throw SupervisorError(message: "output supervisor: socketpair failed: \(String(cString: strerror(errno)))")
+            throw HardwareError(message: "output supervisor: socketpair failed", errno: .current)
         }
         let args = ["cerebellum"] + settings.arguments
         var cArgs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
@@ -258,18 +251,18 @@ public final class SupervisorLink: DigitalOutput {
         Glibc.close(pair[1])
         guard r == 0 else {
             Glibc.close(pair[0])
-            throw SupervisorError(message: "output supervisor: cannot start \(executable): \(String(cString: strerror(r)))")
+            throw HardwareError(message: "output supervisor: cannot start \(executable)", errno: Errno(r))
         }
         let link = SupervisorLink(channel: pair[0], pid: child)
         switch link.waitFor(SupervisorMessage.ready, timeout: readyTimeout) {
         case .ok: return link
         case .cut, .closed:
             let status = link.reap(timeout: .seconds(2))
-            throw SupervisorError(message: "output supervisor did not start (\(status)); its message is above")
+            throw HardwareError(message: "output supervisor did not start (\(status)); its message is above")
         case .timedOut:
             kill(child, SIGKILL)
             _ = link.reap(timeout: .seconds(2))
-            throw SupervisorError(message: "output supervisor did not answer within \(Int(readyTimeout.inSeconds)) s")
+            throw HardwareError(message: "output supervisor did not answer within \(Int(readyTimeout.inSeconds)) s")
         }
     }
 
@@ -337,7 +330,7 @@ public final class SupervisorLink: DigitalOutput {
         guard asserted else { return nil }
         switch waitFor(SupervisorMessage.enabled, timeout: .seconds(1)) {
         case .ok: return nil
-        case .timedOut: return .io(errno: ETIMEDOUT)
+        case .timedOut: return .io(errno: .timedOut)
         case .cut, .closed: return .cutBySupervisor
         }
     }

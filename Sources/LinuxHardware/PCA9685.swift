@@ -95,7 +95,7 @@ public final class PCA9685: ActuatorOutput {
     }
 
     private func readRetrying(_ register: UInt8) -> Result<UInt8, DeviceFailure> {
-        var result: Result<UInt8, DeviceFailure> = .failure(.io(errno: EIO))
+        var result: Result<UInt8, DeviceFailure> = .failure(.io(errno: .ioError))
         _ = retrying {
             result = device.readByte(register: register)
             if case .failure(let f) = result { return f }
@@ -130,7 +130,7 @@ public final class PCA9685: ActuatorOutput {
         }
         switch readRetrying(Register.preScale) {
         case .failure(let f): return f
-        case .success(let p) where p != prescale: return .io(errno: EIO)
+        case .success(let p) where p != prescale: return .io(errno: .ioError)
         default: break
         }
         writesSinceCheck = 0

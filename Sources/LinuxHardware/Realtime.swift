@@ -1,5 +1,6 @@
 import CShims
 import Glibc
+import RobotCore
 
 /// What real-time setup achieved: each item either took effect or is a warning saying why not.
 public struct RealtimeOutcome: Sendable {
@@ -19,7 +20,7 @@ public func applyRealtime(priority: Int, lockMemory: Bool, cpu: Int?) -> Realtim
         if mlockall(MCL_CURRENT | MCL_FUTURE) == 0 {
             out.applied.append("memory locked (mlockall)")
         } else {
-            out.warnings.append("mlockall failed: \(String(cString: strerror(errno))); page faults may delay ticks")
+            out.warnings.append("mlockall failed: \(Errno.current); page faults may delay ticks")
         }
     }
     if priority > 0 {
@@ -28,7 +29,7 @@ public func applyRealtime(priority: Int, lockMemory: Bool, cpu: Int?) -> Realtim
             out.applied.append("SCHED_FIFO priority \(priority)")
         } else {
             out.warnings.append(
-                "SCHED_FIFO priority \(priority) refused: \(String(cString: strerror(errno))); running with the normal scheduler (grant CAP_SYS_NICE or run as root)"
+                "SCHED_FIFO priority \(priority) refused: \(Errno.current); running with the normal scheduler (grant CAP_SYS_NICE or run as root)"
             )
         }
     }
@@ -38,7 +39,7 @@ public func applyRealtime(priority: Int, lockMemory: Bool, cpu: Int?) -> Realtim
         if r == 0 {
             out.applied.append("pinned to CPU \(cpu)")
         } else {
-            out.warnings.append("cannot pin to CPU \(cpu) (\(allowed) CPUs allowed): \(String(cString: strerror(r)))")
+            out.warnings.append("cannot pin to CPU \(cpu) (\(allowed) CPUs allowed): \(Errno(r))")
         }
     }
     return out

@@ -2,13 +2,6 @@ import CShims
 import Glibc
 import RobotCore
 
-/// Why a serial port could not be opened.
-public struct SerialPortError: Error, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-    public var description: String { "\(path): \(reason)" }
-}
-
 /// A serial port (a UART, a USB adapter, or a pseudo-terminal) in raw 8N1 mode without flow
 /// control. Reads wait with poll(2) up to a timeout and never block past it; a hang-up, a vanished
 /// device (ENODEV, EIO) or an error reports `.hangup`, after which the port is closed and may be
@@ -30,18 +23,17 @@ public final class SerialPort: ConsoleTransport {
 
     public func open() throws {
         close()
-        let f = Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
-        guard f >= 0 else { throw SerialPortError(path: path, reason: String(cString: strerror(errno))) }
+        let f = try openDevice(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
         switch cb_serial_configure(f, Int32(baud)) {
         case 0:
             fd = f
         case -2:
             Glibc.close(f)
-            throw SerialPortError(path: path, reason: "unsupported baud rate \(baud)")
+            throw HardwareError(device: path, "unsupported baud rate \(baud)")
         default:
-            let why = String(cString: strerror(errno))
+            let why = Errno.current.description
             Glibc.close(f)
-            throw SerialPortError(path: path, reason: "not a serial port (\(why))")
+            throw HardwareError(device: path, "not a serial port (\(why))")
         }
     }
 
@@ -102,7 +94,7 @@ public final class PseudoTerminal {
         var m: Int32 = -1, s: Int32 = -1
         var name = [CChar](repeating: 0, count: 128)
         guard cb_openpty(&m, &s, &name, name.count) == 0 else {
-            throw SerialPortError(path: "openpty", reason: String(cString: strerror(errno)))
+            throw HardwareError(message: "openpty", errno: .current)
         }
         master = m
         slaveHold = s

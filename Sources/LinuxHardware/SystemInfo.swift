@@ -1,7 +1,37 @@
 import CGPIOD
 import Glibc
+import RobotCore
 
 /// Versions of the C libraries this build is linked against (for `cerebellum doctor`).
 public enum LinkedLibraries {
     public static var libgpiod: String { String(cString: gpiod_version_string()) }
+}
+
+/// Why a device could not be found, opened or set up (outside the tick; inside it a `DeviceFailure`
+/// carries the errno alone): what was tried on which device, and the OS's reason when there is one.
+public struct HardwareError: Error, CustomStringConvertible {
+    public let message: String
+    /// The OS's reason, when a system call failed.
+    public let errno: Errno?
+
+    public init(message: String, errno: Errno? = nil) {
+        self.message = message
+        self.errno = errno
+    }
+
+    /// `device`: `problem` (a serial port, a chip: the name first).
+    public init(device: String, _ problem: String, errno: Errno? = nil) {
+        self.init(message: "\(device): \(problem)", errno: errno)
+    }
+
+    public var description: String { message + (errno.map { ": \($0)" } ?? "") }
+}
+
+/// Opens a device node (retrying EINTR); a failure throws a `HardwareError` naming the path and the
+/// OS's reason. `open` is the C library's `open`, or libv4l2's `v4l2_open` for a camera.
+func openDevice(_ path: String, _ flags: Int32, with open: (String, Int32) -> Int32 = { Glibc.open($0, $1) }) throws -> Int32 {
+    switch valueOrErrno({ open(path, flags) }) {
+    case .success(let fd): return fd
+    case .failure(let e): throw HardwareError(device: path, "cannot open", errno: e)
+    }
 }

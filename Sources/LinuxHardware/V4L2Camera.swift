@@ -3,12 +3,6 @@ import CV4L2
 import Glibc
 import RobotCore
 
-public struct CameraError: Error, CustomStringConvertible {
-    public let message: String
-    public init(message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// What the profile asks of a V4L2 camera. The driver may answer with something else (320×240 may
 /// come back 320×180, 30 fps as 25): the camera accepts what it gets and reports it.
 public struct CameraRequest: Sendable, Equatable {
@@ -171,7 +165,7 @@ public final class V4L2Camera: FrameSource {
             let want = String(spec.dropFirst(prefix.count))
             let all = list()
             if let d = all.first(where: { byDriver ? $0.driver == want : $0.card.contains(want) }) { return d.path }
-            throw CameraError(
+            throw HardwareError(
                 message: "camera '\(spec)': no capture device matches; devices: "
                     + (all.isEmpty ? "none" : all.map { "\($0.path) (\($0.driver), \($0.card))" }.joined(separator: ", ")))
         }
@@ -192,14 +186,13 @@ public final class V4L2Camera: FrameSource {
 
     private func ioctl(_ request: UInt, _ arg: UnsafeMutableRawPointer, _ what: String, _ path: String) throws {
         if cb_v4l2_ioctl(fd, request, arg) != 0 {
-            throw CameraError(message: "\(path): \(what) failed: \(String(cString: strerror(errno)))")
+            throw HardwareError(message: "\(path): \(what) failed", errno: .current)
         }
     }
 
     private func open() throws {
         let path = try V4L2Camera.resolve(request.device)
-        let f = cb_v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard f >= 0 else { throw CameraError(message: "\(path): cannot open: \(String(cString: strerror(errno)))") }
+        let f = try openDevice(path, O_RDWR | O_NONBLOCK | O_CLOEXEC) { cb_v4l2_open($0, $1) }
         fd = f
         do { try negotiate(path: path) } catch {
             shutdown()
@@ -211,8 +204,8 @@ public final class V4L2Camera: FrameSource {
         var cap = v4l2_capability()
         try ioctl(CB_VIDIOC_QUERYCAP, &cap, "VIDIOC_QUERYCAP", path)
         let caps = cap.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0 ? cap.device_caps : cap.capabilities
-        guard caps & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0 else { throw CameraError(message: "\(path) is not a video capture device") }
-        guard caps & UInt32(V4L2_CAP_STREAMING) != 0 else { throw CameraError(message: "\(path) cannot stream (no mmap I/O)") }
+        guard caps & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0 else { throw HardwareError(message: "\(path) is not a video capture device") }
+        guard caps & UInt32(V4L2_CAP_STREAMING) != 0 else { throw HardwareError(message: "\(path) cannot stream (no mmap I/O)") }
 
         // What the device offers, through libv4l (emulated formats included).
         var offered: [(fourcc: UInt32, emulated: Bool)] = []
@@ -230,10 +223,10 @@ public final class V4L2Camera: FrameSource {
         case "yuyv": order.insert("YUYV", at: 0)
         case "mjpeg", "mjpg", "jpeg": order = ["YU12", "RGB3", "BGR3"]
         case nil: break
-        case let other?: throw CameraError(message: "\(path): unknown format '\(other)' (grey, yuyv, mjpeg)")
+        case let other?: throw HardwareError(message: "\(path): unknown format '\(other)' (grey, yuyv, mjpeg)")
         }
         guard let choice = order.lazy.compactMap({ name in offered.first { $0.fourcc == fourcc(name) } }).first else {
-            throw CameraError(
+            throw HardwareError(
                 message: "\(path) offers no format this driver converts: \(offered.map { fourccString($0.fourcc) }.joined(separator: ", "))"
             )
         }
@@ -245,7 +238,7 @@ public final class V4L2Camera: FrameSource {
         fmt.fmt.pix.field = V4L2_FIELD_NONE.rawValue
         try ioctl(CB_VIDIOC_S_FMT, &fmt, "VIDIOC_S_FMT", path)
         guard let layout = V4L2Camera.layout(of: fmt.fmt.pix.pixelformat) else {
-            throw CameraError(
+            throw HardwareError(
                 message:
                     "\(path): the driver answered with format \(fourccString(fmt.fmt.pix.pixelformat)), which this driver does not convert")
         }
@@ -276,7 +269,7 @@ public final class V4L2Camera: FrameSource {
             r = try GrayResampler(
                 sourceWidth: w, sourceHeight: h, bytesPerLine: bpl, layout: layout, crop: request.crop,
                 outputWidth: width, outputHeight: height, limitedRange: limited)
-        } catch { throw CameraError(message: "\(path): \(error.message)") }
+        } catch { throw HardwareError(message: "\(path): \(error.message)") }
         resampler = r
 
         var req = v4l2_requestbuffers()
@@ -284,7 +277,7 @@ public final class V4L2Camera: FrameSource {
         req.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
         req.memory = V4L2_MEMORY_MMAP.rawValue
         try ioctl(CB_VIDIOC_REQBUFS, &req, "VIDIOC_REQBUFS", path)
-        guard req.count >= 2 else { throw CameraError(message: "\(path): the driver granted \(req.count) buffer(s); 2 are needed") }
+        guard req.count >= 2 else { throw HardwareError(message: "\(path): the driver granted \(req.count) buffer(s); 2 are needed") }
         for i in 0..<req.count {
             var b = v4l2_buffer()
             b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
@@ -292,11 +285,12 @@ public final class V4L2Camera: FrameSource {
             b.index = i
             try ioctl(CB_VIDIOC_QUERYBUF, &b, "VIDIOC_QUERYBUF", path)
             guard let p = cb_v4l2_mmap(Int(b.length), fd, Int(b.m.offset)), p != UnsafeMutableRawPointer(bitPattern: -1) else {
-                throw CameraError(message: "\(path): mmap of buffer \(i) failed: \(String(cString: strerror(errno)))")
+                throw HardwareError(message: "\(path): mmap of buffer \(i) failed", errno: .current)
             }
             mapped.append((p, Int(b.length)))
             guard Int(b.length) >= r.minimumSourceBytes else {
-                throw CameraError(message: "\(path): buffer \(i) holds \(b.length) bytes, a \(w)×\(h) image needs \(r.minimumSourceBytes)")
+                throw HardwareError(
+                    message: "\(path): buffer \(i) holds \(b.length) bytes, a \(w)×\(h) image needs \(r.minimumSourceBytes)")
             }
             try ioctl(CB_VIDIOC_QBUF, &b, "VIDIOC_QBUF", path)
         }
@@ -334,16 +328,16 @@ public final class V4L2Camera: FrameSource {
     /// control is pressed with any value.
     public func setControl(named name: String, to value: Int32) throws {
         guard let c = controls().first(where: { $0.name == name }) else {
-            throw CameraError(
+            throw HardwareError(
                 message:
                     "\(format?.devicePath ?? request.device): no control named '\(name)'; controls: \(controls().map(\.name).joined(separator: ", "))"
             )
         }
         var ctrl = v4l2_control(id: c.id, value: value)
         if cb_v4l2_ioctl(fd, CB_VIDIOC_S_CTRL, &ctrl) != 0 {
-            throw CameraError(
+            throw HardwareError(
                 message:
-                    "\(format?.devicePath ?? request.device): setting '\(name)' to \(value) failed: \(String(cString: strerror(errno)))")
+                    "\(format?.devicePath ?? request.device): setting '\(name)' to \(value) failed: \(Errno.current)")
         }
     }
 
@@ -385,7 +379,7 @@ public final class V4L2Camera: FrameSource {
         }
         pollSet.revents = 0
         let p = poll(&pollSet, 1, Int32(request.pollTimeoutMilliseconds))
-        if p < 0 { return errno == EINTR ? .noNewFrame : .failed(.io(errno: errno)) }
+        if p < 0 { return errno == EINTR ? .noNewFrame : .failed(.io(errno: .current)) }
         if p == 0 { return .noNewFrame }
         if pollSet.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 && pollSet.revents & Int16(POLLIN) == 0 { return lost(now) }
 
@@ -405,7 +399,7 @@ public final class V4L2Camera: FrameSource {
                 if e == EAGAIN { break }
                 // ENODEV, or EIO with the device node gone: unplugged or unbound.
                 if e == ENODEV || (e == EIO && access(format?.devicePath ?? "", F_OK) != 0) { return lost(now) }
-                return .failed(.io(errno: e))
+                return .failed(.io(errno: Errno(e)))
             }
             if pending.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0 {
                 errorBuffers += 1

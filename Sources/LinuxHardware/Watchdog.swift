@@ -16,8 +16,7 @@ public final class Watchdog {
     public private(set) var feeds = 0
 
     public init(path: String = "/dev/watchdog", timeoutSeconds: Int) throws {
-        let f = open(path, O_WRONLY | O_CLOEXEC)
-        guard f >= 0 else { throw WatchdogError(message: "\(path): \(String(cString: strerror(errno)))") }
+        let f = try openDevice(path, O_WRONLY | O_CLOEXEC)
         var t = Int32(timeoutSeconds)
         // Some drivers cannot change their timeout; they report what they keep.
         if cb_ioctl(f, CB_WDIOC_SETTIMEOUT, &t) != 0 { _ = cb_ioctl(f, CB_WDIOC_GETTIMEOUT, &t) }
@@ -53,10 +52,4 @@ public final class Watchdog {
         close(fd)
         fd = -1
     }
-}
-
-public struct WatchdogError: Error, CustomStringConvertible {
-    public let message: String
-    public init(message: String) { self.message = message }
-    public var description: String { message }
 }

@@ -1,7 +1,7 @@
 /// Why a device operation failed. Carries no strings so it can be raised inside the tick.
 public enum DeviceFailure: Error, Equatable, Sendable, CustomStringConvertible {
     /// The OS returned this errno.
-    case io(errno: Int32)
+    case io(errno: Errno)
     /// The device disappeared (ENODEV, unplugged).
     case lost
     /// A simulated failure injected by a test or the simulator.
@@ -11,7 +11,7 @@ public enum DeviceFailure: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .io(let e): "I/O error (errno \(e))"
+        case .io(let e): "I/O error: \(e)"
         case .lost: "device lost"
         case .injected: "injected failure"
         case .cutBySupervisor: "outputs cut by the output supervisor"

@@ -1,5 +1,3 @@
-import Glibc
-
 /// One device on an SMBus / I2C bus, addressed by register: the real i2c-dev driver, or a
 /// register-level model of a chip for tests and the simulator. Every call returns the failure
 /// instead of throwing, so it can run inside the tick without allocating.
@@ -17,7 +15,7 @@ extension DeviceFailure {
     /// errno values that a bounded retry may cure on I2C (a glitch on the bus, a NAK, arbitration lost).
     public var isTransientBusError: Bool {
         switch self {
-        case .io(let e): return e == EIO || e == ENXIO || e == EREMOTEIO || e == EAGAIN || e == ETIMEDOUT
+        case .io(let e): return e == .ioError || e == .noSuchDeviceOrAddress || e == .remoteIO || e == .tryAgain || e == .timedOut
         case .lost, .injected, .cutBySupervisor: return false
         }
     }

@@ -32,7 +32,7 @@ public final class PCA9685Model: RegisterDevice {
     public private(set) var ignoredPrescaleWrites = 0
     /// The next this-many transfers fail with `failureErrno` (a bus glitch).
     public var failingTransfers = 0
-    public var failureErrno: Int32 = 5  // EIO
+    public var failureErrno: Errno = .ioError
     /// While true every transfer fails with ENXIO (the chip does not acknowledge its address).
     public var detached = false
     /// Writes of RESTART sooner than the datasheet's 500 µs after SLEEP was cleared (the oscillator is
@@ -81,7 +81,7 @@ public final class PCA9685Model: RegisterDevice {
     }
 
     private func transferFailure() -> DeviceFailure? {
-        if detached { return .io(errno: ENXIO) }
+        if detached { return .io(errno: .noSuchDeviceOrAddress) }
         if failingTransfers > 0 {
             failingTransfers -= 1
             return .io(errno: failureErrno)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RobotCore
 import Glibc
 import Teleop
 
@@ -14,7 +15,7 @@ struct ConsoleKey: ParsableCommand {
 
     func run() throws {
         let fd = open(out, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw ValidationError("\(out): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ValidationError("\(out): \(Errno.current)") }
         defer { close(fd) }
         let text = LinkSigner.newKeyText()
         guard text.withCString({ write(fd, $0, strlen($0)) }) == text.utf8.count else { throw ValidationError("\(out): write failed") }

@@ -117,10 +117,10 @@ func readText(_ path: String) throws -> String {
 
 func writeText(_ path: String, _ text: String) throws {
     let fd = open(path, O_WRONLY)
-    guard fd >= 0 else { throw CheckFailure("cannot open \(path): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw CheckFailure("cannot open \(path): \(Errno.current)") }
     defer { close(fd) }
     let n = text.withCString { write(fd, $0, strlen($0)) }
-    guard n == text.utf8.count else { throw CheckFailure("write '\(text)' to \(path): \(String(cString: strerror(errno)))") }
+    guard n == text.utf8.count else { throw CheckFailure("write '\(text)' to \(path): \(Errno.current)") }
 }
 
 enum SimLines {
@@ -231,7 +231,7 @@ extension HILCheck {
         do {
             _ = try GPIOOutputLine(name: "again", chip: chip, line: "motor-enable", activeLow: false, safeLevel: false)
             throw CheckFailure("a second request of motor-enable succeeded")
-        } catch let e as GPIOError { try expect(e.message.contains("in use"), "second request: \(e)") }
+        } catch let e as HardwareError { try expect(e.message.contains("in use"), "second request: \(e)") }
         motor.release()
         oe.release()
         // A released line takes its pull (gpio-sim's model of the board's resistor): motor enable is pulled
@@ -410,7 +410,7 @@ extension HILCheck {
         // unplugged. (The stub module cannot be unloaded while a file holds its adapter.)
         guard let pca = rig.pwm, let dev = pca.device as? I2CDevice else { throw CheckFailure("no I2C PCA9685") }
         let ghost = try I2CDevice(bus: dev.bus, address: 0x41)
-        try expect(dup2(ghost.fileDescriptor, dev.fileDescriptor) >= 0, "dup2: \(String(cString: strerror(errno)))")
+        try expect(dup2(ghost.fileDescriptor, dev.fileDescriptor) >= 0, "dup2: \(Errno.current)")
         let before = loop.statistics.ticks
         try ticks(loop, until: { loop.governor.latchedFaults.contains(.actuatorFailure) })
         try expect(try readText(simLine(SimLines.motorEnable, "value")) == "0", "motor enable still high")
@@ -461,7 +461,7 @@ extension HILCheck {
             defer { argv.forEach { free($0) } }
             var child: pid_t = 0
             let r = posix_spawn(&child, "/proc/self/exe", &actions, nil, argv, environ)
-            guard r == 0 else { throw CheckFailure("cannot start the controller: \(String(cString: strerror(r)))") }
+            guard r == 0 else { throw CheckFailure("cannot start the controller: \(Errno(r))") }
             pid = child
         }
 

@@ -160,7 +160,7 @@ func chooseBLASCoreType() -> String {
         setenv(marker, choice, 1)
         let argv = CommandLine.arguments.map { strdup($0) } + [nil]
         execv("/proc/self/exe", argv)
-        warn("error: could not restart with OPENBLAS_CORETYPE=\(coreType ?? "(unset)"): \(String(cString: strerror(errno)))")
+        warn("error: could not restart with OPENBLAS_CORETYPE=\(coreType ?? "(unset)"): \(Errno.current)")
         exit(1)
     }
     if env[marker] == "chosen" {

@@ -88,7 +88,7 @@ func pulsingChip() -> PCA9685Model {
 
         final class FailingOutput: DigitalOutput {
             let name = "oe", safeLevel = false
-            func set(_ asserted: Bool) -> DeviceFailure? { asserted ? .io(errno: 5) : nil }
+            func set(_ asserted: Bool) -> DeviceFailure? { asserted ? .io(errno: .ioError) : nil }
         }
         let f = OutputSupervisor(device: pulsingChip(), outputEnable: FailingOutput(), stall: .milliseconds(100))
         #expect(f.receive(SupervisorMessage.enable, now: t0) == SupervisorMessage.cut)
@@ -213,8 +213,8 @@ func pulsingChip() -> PCA9685Model {
             bus: "/dev/i2c-99", address: 0x40, outputEnable: nil, outputEnableActiveLow: true,
             stall: .milliseconds(100), priority: 0)
         #expect(settings.arguments == ["supervise", "--bus", "/dev/i2c-99", "--address", "64", "--stall-ms", "100", "--priority", "0"])
-        #expect(throws: SupervisorError.self) { try SupervisorLink.start(settings: settings, executable: "/bin/false") }
-        #expect(throws: SupervisorError.self) { try SupervisorLink.start(settings: settings, executable: "/nonexistent/cerebellum") }
+        #expect(throws: HardwareError.self) { try SupervisorLink.start(settings: settings, executable: "/bin/false") }
+        #expect(throws: HardwareError.self) { try SupervisorLink.start(settings: settings, executable: "/nonexistent/cerebellum") }
         let silent = NSTemporaryDirectory() + "silent-supervisor-\(getpid()).sh"
         FileManager.default.createFile(
             atPath: silent, contents: Data("#!/bin/sh\nexec sleep 30\n".utf8), attributes: [.posixPermissions: 0o755])

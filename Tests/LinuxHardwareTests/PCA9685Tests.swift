@@ -121,14 +121,14 @@ func command(_ pulses: [Double]) -> SafeCommand {
         let driver = PCA9685(device: chip, pwmChannels: [0], frequencyHz: 50, clock: clock, attempts: 3)
         #expect(driver.initialize() == nil)
         chip.failingTransfers = 2
-        chip.failureErrno = 121  // EREMOTEIO: a NAK
+        chip.failureErrno = .remoteIO  // a NAK
         #expect(driver.write(command([1500])) == nil)
         #expect(driver.retriedTransfers == 1)
         chip.failingTransfers = 3
-        chip.failureErrno = 5
-        #expect(driver.write(command([1500])) == .io(errno: 5))
+        chip.failureErrno = .ioError
+        #expect(driver.write(command([1500])) == .io(errno: .ioError))
         chip.detached = true
-        #expect(driver.write(command([1500])) == .io(errno: 6))
+        #expect(driver.write(command([1500])) == .io(errno: .noSuchDeviceOrAddress))
         chip.detached = false
         #expect(driver.write(command([1500])) == nil)
     }

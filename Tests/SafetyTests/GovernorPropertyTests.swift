@@ -26,7 +26,7 @@ struct GovernorPropertyTests {
             for _ in 0..<Self.ticksPerSequence {
                 // Random world.
                 let r = rng.unit()
-                h.eStop = r < 0.03 ? .level(true) : (r < 0.04 ? .failed(.io(errno: 5)) : .level(false))
+                h.eStop = r < 0.03 ? .level(true) : (r < 0.04 ? .failed(.io(errno: .ioError)) : .level(false))
                 h.cameraFailure = rng.unit() < 0.02 ? .lost : nil
                 h.frameAge = rng.unit() < 0.03 ? (rng.unit() < 0.5 ? nil : .milliseconds(400)) : .milliseconds(Int64(rng.uniform(0, 140)))
                 h.overruns = rng.unit() < 0.05 ? Int(rng.uniform(0, 5)) : 0

@@ -218,7 +218,7 @@ struct GovernorRuleTests {
     func eStopUnreadable() throws {
         var h = try Harness()
         _ = h.arm()
-        h.eStop = .failed(.io(errno: 5))
+        h.eStop = .failed(.io(errno: .ioError))
         #expect(h.tick([0.3, 0, 0]).isNeutral)
         #expect(h.governor.latchedFaults == [.eStop, .eStopUnreadable])
     }
@@ -271,7 +271,7 @@ struct GovernorRuleTests {
         var h = try Harness()
         _ = h.arm()
         #expect(!h.tick([0.3, 0, 0]).isNeutral)
-        let neutral = h.governor.recordWrite(.io(errno: 121))
+        let neutral = h.governor.recordWrite(.io(errno: .remoteIO))
         #expect(neutral.isNeutral)
         #expect(h.governor.state == .faulted)
         #expect(h.governor.latchedFaults == .actuatorFailure)

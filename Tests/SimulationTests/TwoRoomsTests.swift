@@ -225,8 +225,8 @@ struct SimulatedDeviceTests {
         #expect(e.read() == .level(false))
         e.pressed = true
         #expect(e.read() == .level(true))
-        e.injectedFailure = .io(errno: 5)
-        #expect(e.read() == .failed(.io(errno: 5)))
+        e.injectedFailure = .io(errno: .ioError)
+        #expect(e.read() == .failed(.io(errno: .ioError)))
     }
 
     @Test("the manual clock moves only when told, never backwards")
