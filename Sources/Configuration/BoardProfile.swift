@@ -641,40 +641,7 @@ extension BoardProfile {
             throw root.value.error("a simulated board uses sim devices only (no v4l2 camera, pwm, gpiod lines)")
         }
 
-        var planner: PlannerConfig?
-        if let pm = try root.optional("planner")?.mapping() {
-            var c = PlannerConfig()
-            if let v = try pm.optional("method") { c.method = try v.choice(PlannerMethod.self) }
-            if let v = try pm.optional("horizon") { c.horizon = try v.int(in: 1...512) }
-            if let v = try pm.optional("samples") { c.samples = try v.int(in: 2...4096) }
-            if let v = try pm.optional("iterations") { c.iterations = try v.int(in: 1...100) }
-            if let v = try pm.optional("temperature") { c.temperature = try v.double(in: 0.0001...100) }
-            if let v = try pm.optional("elites") { c.elites = try v.int(in: 1...4096) }
-            if let v = try pm.optional("smoothing") { c.smoothing = try v.double(in: 0...0.99) }
-            if let v = try pm.optional("noise") { c.noise = try v.double(in: 0.001...4) }
-            if let v = try pm.optional("min_noise") { c.minNoise = try v.double(in: 0...4) }
-            if let v = try pm.optional("knot_spacing") { c.knotSpacing = try v.int(in: 1...64) }
-            if let v = try pm.optional("terminal_weight") { c.terminalWeight = try v.double(in: 0...1e6) }
-            if let v = try pm.optional("running_weight") { c.runningWeight = try v.double(in: 0...1e6) }
-            if let v = try pm.optional("action_weight") { c.actionWeight = try v.double(in: 0...1e6) }
-            if let v = try pm.optional("smoothness_weight") { c.smoothnessWeight = try v.double(in: 0...1e6) }
-            if let v = try pm.optional("max_effort") { c.maxEffort = try v.double(in: 0.01...1) }
-            if let v = try pm.optional("budget_ms") { c.budgetMilliseconds = try v.double(in: 0.01...10_000) }
-            if let v = try pm.optional("primitive_fraction") { c.primitiveFraction = try v.double(in: 0...0.9) }
-            if let v = try pm.optional("roadmap_every") { c.roadmapEvery = try v.int(in: 0...10_000) }
-            if let v = try pm.optional("roadmap_directions") { c.roadmapDirections = try v.int(in: 4...64) }
-            if let v = try pm.optional("roadmap_macro_steps") { c.roadmapMacroSteps = try v.int(in: 1...16) }
-            if let v = try pm.optional("roadmap_max_nodes") { c.roadmapMaxNodes = try v.int(in: 16...100_000) }
-            if let v = try pm.optional("roadmap_merge_factor") { c.roadmapMergeFactor = try v.double(in: 0.01...4) }
-            if let v = try pm.optional("roadmap_goal_factor") { c.roadmapGoalFactor = try v.double(in: 0.01...4) }
-            if let v = try pm.optional("blocked_moves") { c.blockedMoves = try v.int(in: 0...4096) }
-            if let v = try pm.optional("wall_follow_steps") { c.wallFollowSteps = try v.int(in: 0...10_000) }
-            if let v = try pm.optional("max_stale_ticks") { c.maxStaleTicks = try v.int(in: 0...10_000) }
-            if let v = try pm.optional("starved_action") { c.starvedAction = try v.choice(SurpriseAction.self) }
-            if let problem = c.problems().first { throw pm.value.error(problem) }
-            try pm.finish()
-            planner = c
-        }
+        let planner = try root.optional("planner").map { try plannerSection($0.mapping()) }
         var surprise = SurpriseSettings()
         if let sm = try root.optional("surprise")?.mapping() {
             if let v = try sm.optional("threshold_factor") { surprise.thresholdFactor = try v.double(in: 0.1...1000) }
@@ -739,6 +706,36 @@ private func gpioLine(_ m: YAMLMapping) throws -> GPIOLineSpec {
     }
     if line.isEmpty { throw lineValue.error("a line name or offset is needed") }
     return GPIOLineSpec(chip: chip, line: line)
+}
+
+extension BoardProfile {
+    /// The `planner:` section: every key optional, each in its range, the whole checked by
+    /// `PlannerConfig.problems()`; an unknown key is an error.
+    static func plannerSection(_ pm: YAMLMapping) throws -> PlannerConfig {
+        var c = PlannerConfig()
+        let ints: [(String, ClosedRange<Int>, WritableKeyPath<PlannerConfig, Int>)] = [
+            ("horizon", 1...512, \.horizon), ("samples", 2...4096, \.samples), ("iterations", 1...100, \.iterations),
+            ("elites", 1...4096, \.elites), ("knot_spacing", 1...64, \.knotSpacing), ("roadmap_every", 0...10_000, \.roadmapEvery),
+            ("roadmap_directions", 4...64, \.roadmapDirections), ("roadmap_macro_steps", 1...16, \.roadmapMacroSteps),
+            ("roadmap_max_nodes", 16...100_000, \.roadmapMaxNodes), ("blocked_moves", 0...4096, \.blockedMoves),
+            ("wall_follow_steps", 0...10_000, \.wallFollowSteps), ("max_stale_ticks", 0...10_000, \.maxStaleTicks),
+        ]
+        let doubles: [(String, ClosedRange<Double>, WritableKeyPath<PlannerConfig, Double>)] = [
+            ("temperature", 0.0001...100, \.temperature), ("smoothing", 0...0.99, \.smoothing), ("noise", 0.001...4, \.noise),
+            ("min_noise", 0...4, \.minNoise), ("terminal_weight", 0...1e6, \.terminalWeight), ("running_weight", 0...1e6, \.runningWeight),
+            ("action_weight", 0...1e6, \.actionWeight), ("smoothness_weight", 0...1e6, \.smoothnessWeight),
+            ("max_effort", 0.01...1, \.maxEffort), ("budget_ms", 0.01...10_000, \.budgetMilliseconds),
+            ("primitive_fraction", 0...0.9, \.primitiveFraction), ("roadmap_merge_factor", 0.01...4, \.roadmapMergeFactor),
+            ("roadmap_goal_factor", 0.01...4, \.roadmapGoalFactor),
+        ]
+        if let v = try pm.optional("method") { c.method = try v.choice(PlannerMethod.self) }
+        for (key, range, field) in ints { if let v = try pm.optional(key) { c[keyPath: field] = try v.int(in: range) } }
+        for (key, range, field) in doubles { if let v = try pm.optional(key) { c[keyPath: field] = try v.double(in: range) } }
+        if let v = try pm.optional("starved_action") { c.starvedAction = try v.choice(SurpriseAction.self) }
+        if let problem = c.problems().first { throw pm.value.error(problem) }
+        try pm.finish()
+        return c
+    }
 }
 
 extension Calibration {
