@@ -20,7 +20,10 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// One YAML node with where it came from, for typed reads whose errors say where.
+/// One YAML node with where it came from, for typed reads whose errors say where. Yams parses; this
+/// layer exists because a board file is read by people fixing it: every error names the file, line,
+/// column and dotted field, ranges and choices are checked as values are read, and unknown keys are
+/// refused (a typo never silently falls back to a default), which a Codable decode of Yams' nodes cannot say.
 struct YAMLValue {
     let node: Node
     let field: String

@@ -1,7 +1,10 @@
 import RobotCore
 
 /// A latency histogram with fixed logarithmic buckets (128 per power of two, ≤ 0.4 % relative
-/// error), after HdrHistogram: recording is a few integer operations and never allocates.
+/// error), after HdrHistogram: recording is a few integer operations and never allocates. Kept here,
+/// small and whole, because it is recorded inside the tick, where nothing may allocate or lock (the
+/// allocation counter checks that of the whole tick); it keeps no samples, so the loop's percentiles come
+/// from here, not from `quantile`.
 public struct LatencyHistogram: Sendable {
     private static let subBits = 7
     private static let bucketCount = (64 - subBits) * (1 << subBits)

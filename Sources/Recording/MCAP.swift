@@ -37,6 +37,9 @@ struct RecordBuilder {
 /// Writes an MCAP file: unchunked messages in the data section, then a summary section (schemas,
 /// channels, statistics, metadata index) with summary-offset records, so readers can seek. The data
 /// and summary CRCs are computed. Records are buffered and written to the file in blocks.
+/// Written here because no Swift MCAP package resolves for this build; the format is small (little-endian
+/// records, mcap.dev v0), and what it writes is read back in the tests by Python's `mcap` package, an
+/// independent implementation, as well as by `MCAPFile`.
 public final class MCAPWriter {
     public let path: String
     private let handle: FileHandle
