@@ -96,7 +96,7 @@ elif [ "$i2c" = yes ]; then
   echo "HIL CALIBRATE RESULT: LED0_OFF values seen on the stub:$seen (1600 µs = 0x0148 counts at 50.03 Hz); $(grep -c 'neutral_us: 1600' calibration/hil-$arch.yaml) saved neutral, backup $(ls calibration/*.bak 2>/dev/null)"
   case "$seen" in *0x0148*) ;; *) echo "HIL FAIL: calibrate never drove 1600 µs"; status=1 ;; esac
   # The prompts (go-to, save?) wait longer than the supervisor's limit: the bench ticks through them.
-  ! grep -qi "outputs cut" /tmp/calibrate.log || { echo "HIL FAIL: calibrate's outputs were cut at a prompt"; status=1; }
+  ! grep -qi "outputs cut" /tmp/calibrate.log || { echo "HIL FAIL: calibrate's outputs were cut at a prompt:"; grep -i "cut\|SUPERVISOR" /tmp/calibrate.log; status=1; }
   grep -q "vx: {min_us: 1000, neutral_us: 1600, max_us: 2000" calibration/hil-$arch.yaml && [ -f calibration/hil-$arch.yaml.bak ] \
     && ./cerebellum check-board boards/hil-$arch.yaml > /dev/null || { echo "HIL FAIL: calibration file"; status=1; }
 else

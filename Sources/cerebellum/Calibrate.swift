@@ -8,6 +8,7 @@ import Reports
 import RobotCore
 import Safety
 import Simulation
+import Synchronization
 import Teleop
 
 /// `cerebellum calibrate`: the bench calibration tool. Interactive over SSH or the serial console
@@ -81,6 +82,22 @@ final class KeyInput {
         }
     }
 
+    /// Runs `work` on a thread of its own and calls `whileWaiting` every 20 ms until it is done, so the
+    /// outputs keep their ticks through work that may block (file I/O) on a slow board.
+    func holding<T: Sendable>(_ work: @escaping @Sendable () -> T) -> T {
+        let done = Mutex<T?>(nil)
+        let thread = Thread {
+            let result = work()  // outside the lock: the waiting side reads it every 20 ms meanwhile
+            done.withLock { $0 = result }
+        }
+        thread.start()
+        while true {
+            if let result = done.withLock({ $0 }) { return result }
+            whileWaiting?()
+            usleep(20_000)
+        }
+    }
+
     /// Reads a line of digits (and . -) ended by Enter; nil if abandoned.
     func number(_ prompt: String) -> Double? {
         out(prompt)
@@ -134,16 +151,23 @@ func offerSave(_ new: Calibration, loaded: LoadedBoard, keys: KeyInput) -> Bool 
         out("not saved\n")
         return false
     }
-    var stamped = new
-    let f = DateFormatter()
-    f.dateFormat = "yyyy-MM-dd HH:mm"
-    f.timeZone = TimeZone(identifier: "UTC")
-    stamped.measured = "\(f.string(from: Date())) UTC"
+    // The file work (a date formatter, the write, the board loaded back) can outlast the supervisor's
+    // stall limit on a slow board: it runs beside the ticks that hold the outputs.
+    let outcome = keys.holding { () -> Result<(backup: String?, channels: Int), any Error> in
+        Result {
+            var stamped = new
+            let f = DateFormatter()
+            f.dateFormat = "yyyy-MM-dd HH:mm"
+            f.timeZone = TimeZone(identifier: "UTC")
+            stamped.measured = "\(f.string(from: Date())) UTC"
+            let backup = try stamped.save(to: loaded.calibration.path, profile: loaded.profile)
+            return (backup, try LoadedBoard.load(boardPath: loaded.profile.path).calibration.channels.count)
+        }
+    }
     do {
-        let backup = try stamped.save(to: loaded.calibration.path, profile: loaded.profile)
+        let (backup, channels) = try outcome.get()
         out("saved \(loaded.calibration.path)" + (backup.map { "; the previous file is kept as \($0)" } ?? "") + "\n")
-        let check = try LoadedBoard.load(boardPath: loaded.profile.path)
-        out("loaded back with \(loaded.profile.path): valid (\(check.calibration.channels.count) channels)\n")
+        out("loaded back with \(loaded.profile.path): valid (\(channels) channels)\n")
         return true
     } catch {
         out("NOT saved: \(error)\n")
