@@ -69,50 +69,82 @@ struct Run: ParsableCommand {
     func run() throws {
         lineBufferedStandardOutput()
         let loaded = loadBoardOrExit(board)
-        let p = loaded.profile
+        let (worldModel, goalImage) = try checkedInputs(loaded.profile)
+        let clock = SystemClock()
+        let rig = try openRig(loaded, clock: clock)
+        printDevices(loaded, rig)
+        installStopHandlers()
+        let session = try RunSession(
+            command: self, loaded: loaded, rig: rig, clock: clock, worldModel: worldModel, goalImage: goalImage)
+        // The watchdog starts counting only now, after the model's warm-up: from here the loop feeds it.
+        do { try rig.startWatchdog() } catch {
+            rig.shutdown()
+            warn("error: \(error)")
+            throw ExitCode(2)
+        }
+        if let w = rig.signals.watchdog { print("watchdog: \(w.path) (\(w.identity)), timeout \(w.timeoutSeconds) s, fed from the loop") }
+        session.runEpisodes(count: max(1, episodes))
+        session.stop()
+        let summary = session.summary()
+        printSummary(summary)
+        session.printConsoleCounters()
+        if trajectory != "none" && !session.paths.isEmpty {
+            let ok = session.results.filter(\.success).count
+            try writeTrajectorySheet(
+                Array(session.paths.prefix(48)), title: "run on \(loaded.profile.name): \(ok)/\(session.results.count) reached the goal",
+                path: trajectory, showOutcome: goalImage == nil)
+            print("  trajectories: \(trajectory)")
+        }
+        if let json { try jsonString(summary).write(toFile: json, atomically: true, encoding: .utf8) }
+    }
+
+    /// The options and files checked before any device opens: the policy against the board, the world
+    /// model against the camera, the goal image. A bad file exits 2 with the reason.
+    private func checkedInputs(_ p: BoardProfile) throws -> (WorldModelFile?, GrayImage?) {
         guard policy == "planner" || policy == "follower" else { throw ValidationError("--policy must be planner or follower") }
         let usePlanner = policy == "planner"
         if usePlanner && model == "none" { throw ValidationError("the planner needs a world model (--model PATH, or --policy follower)") }
-
-        // Everything that can be wrong with the inputs is found before any device opens.
-        var worldModel: WorldModelFile?
-        if model != "none" {
-            do { worldModel = try WorldModelFile.load(path: model) } catch {
-                warn("error: \(error)")
-                warn("nothing was started.")
-                throw ExitCode(2)
-            }
-            if let why = worldModel?.frameMismatch(width: p.camera.width, height: p.camera.height) {
-                warn("error: \(model) on board \(board): \(why)")
-                warn("nothing was started.")
-                throw ExitCode(2)
-            }
-        }
-        var goalImage: GrayImage?
-        if let goal {
-            do { goalImage = try Goal.load(goal, width: p.camera.width, height: p.camera.height) } catch {
-                warn("error: \(error)")
-                warn("nothing was started.")
-                throw ExitCode(2)
-            }
-        }
-        let plannerConfig = p.planner ?? PlannerConfig()
-
-        let clock = SystemClock()
         if p.simulation == nil {
             if !usePlanner { throw ValidationError("--policy follower needs a simulated board (it is told where the door and goal are)") }
             if goal == nil {
                 throw ValidationError("a real board plans toward a goal image: pass --goal NAME|FILE (see `cerebellum goal capture`)")
             }
         }
-        let rig: Rig
+        func refuse(_ message: String) -> ExitCode {
+            warn("error: \(message)")
+            warn("nothing was started.")
+            return ExitCode(2)
+        }
+        var worldModel: WorldModelFile?
+        if model != "none" {
+            do { worldModel = try WorldModelFile.load(path: model) } catch { throw refuse("\(error)") }
+            if let why = worldModel?.frameMismatch(width: p.camera.width, height: p.camera.height) {
+                throw refuse("\(model) on board \(board): \(why)")
+            }
+        }
+        var goalImage: GrayImage?
+        if let goal {
+            do { goalImage = try Goal.load(goal, width: p.camera.width, height: p.camera.height) } catch { throw refuse("\(error)") }
+        }
+        return (worldModel, goalImage)
+    }
+
+    /// The board's devices, the output supervisor first on a real board; a failure exits 2 with every output
+    /// opened so far back in its safe state.
+    private func openRig(_ loaded: LoadedBoard, clock: SystemClock) throws -> Rig {
+        let p = loaded.profile
         // The output supervisor runs one priority above the loop, so a busy loop cannot starve its watch.
         let supervisorPriority = noRealtime || p.loop.realtime.priority <= 0 ? 0 : min(99, p.loop.realtime.priority + 1)
-        do { rig = try Rig(board: loaded, clock: clock, seed: seed, supervisorPriority: supervisorPriority) } catch {
+        do { return try Rig(board: loaded, clock: clock, seed: seed, supervisorPriority: supervisorPriority) } catch {
             warn("error: \(error)")
             warn("nothing was started; every output opened so far was put back in its safe state.")
             throw ExitCode(2)
         }
+    }
+
+    /// What was opened and how: board, acknowledgements, camera, supervisor, PWM, loop; then real-time setup.
+    private func printDevices(_ loaded: LoadedBoard, _ rig: Rig) {
+        let p = loaded.profile
         print("board \(p.name): \(p.summary)")
         for a in p.safety.acknowledged { warn(a.warning) }
         if let f = rig.cameraFormat { print("camera: \(f)") }
@@ -128,7 +160,6 @@ struct Run: ParsableCommand {
                     format: "pwm: PCA9685, prescale %d → %.2f Hz (asked %.1f Hz, oscillator trim %.4f), channels %@",
                     Int(pwm.prescale), pwm.actualFrequencyHz, pwm.requestedFrequencyHz, pwm.oscillatorTrim, pwm.pwmChannels.description))
         }
-
         print(
             "loop \(String(format: "%.0f", p.loop.rateHz)) Hz, \(p.actuators.count) actuators (\(p.actuators.map(\.name).joined(separator: ", "))), calibration \(loaded.calibration.path)"
         )
@@ -141,201 +172,9 @@ struct Run: ParsableCommand {
             arm
                 ? "arming once, when every pre-arm check passes; after a disarm, an e-stop or a fault only an explicit arm arms again"
                 : "governor stays DISARMED (pass --arm to arm)")
-
-        installStopHandlers()
-        let governor = try SafetyGovernor(config: loaded.safetyConfig)
-        let robot = rig.robot
-        var follower: ScriptedWaypointFollower? = robot.map { ScriptedWaypointFollower(world: $0.world) }
-        var planner: LatentPlannerSource?
-        if usePlanner, let wm = worldModel {
-            let source = try LatentPlannerSource(
-                model: wm, config: plannerConfig, governor: governor, timer: clock, seed: seed ?? 1,
-                surpriseThresholdFactor: p.surprise.thresholdFactor)
-            for (name, image) in Goal.library(width: p.camera.width, height: p.camera.height) {
-                source.goalLibrary[name] = source.observer.encode(image.pixels)
-            }
-            planner = source
-            print("world model \(model): latent \(wm.latentSize), int8 encoder (\(Int8Kernel.best.rawValue))")
-            source.computeProfile.lines.forEach { print($0) }
-            print(
-                "command source: latent planner (\(plannerConfig.method.rawValue), horizon \(plannerConfig.horizon), \(plannerConfig.samples) samples, "
-                    + "route search every \(plannerConfig.roadmapEvery) ticks, budget \(plannerConfig.budgetMilliseconds) ms), goal: "
-                    + (goal.map { "image \(Goal.resolve($0))" } ?? "each episode's goal image"))
-            print(
-                "surprise: threshold \(source.observer.threshold.map { String(format: "%.4f", $0) } ?? "none") "
-                    + "(\(p.surprise.thresholdFactor) × validation p99), response: \(p.surprise.action.rawValue)")
-        } else {
-            print("command source: scripted waypoint follower (told where the door and goal are)")
-        }
-        guard let autonomy: CommandSource = planner ?? follower else { throw ValidationError("no command source") }
-        var console: TeleopConsole?
-        if teleop != nil || p.serialConsole != nil {
-            let c = try TeleopConsole(
-                board: loaded, device: teleop, autonomy: autonomy, governor: governor, clock: clock,
-                log: { warn("\(eraseLine)\($0)") })
-            print(
-                "teleop console on \(c.settings.device) at \(c.settings.baud) baud (dead-man \(Int(c.settings.deadman.inMilliseconds)) ms)")
-            c.server.start()
-            console = c
-        }
-        // The follower has no model of its own: the monitor watches the world model's surprise for it.
-        let monitor =
-            planner == nil
-            ? try worldModel.map {
-                try LatentMonitor(
-                    inner: console?.arbiter ?? autonomy, model: $0, governor: governor, timer: clock,
-                    surpriseThresholdFactor: p.surprise.thresholdFactor)
-            }
-            : nil
-        let observer = planner?.observer ?? monitor?.observer
-        let loop = rig.makeLoop(source: monitor ?? console?.arbiter ?? autonomy, governor: governor)
-        let runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: arm ? .once : .never)
-        // The watchdog starts counting only now, after the model's warm-up: from here the loop feeds it.
-        do { try rig.startWatchdog() } catch {
-            rig.shutdown()
-            warn("error: \(error)")
-            throw ExitCode(2)
-        }
-        if let w = rig.signals.watchdog { print("watchdog: \(w.path) (\(w.identity)), timeout \(w.timeoutSeconds) s, fed from the loop") }
-        let printer = StatusPrinter()
-        printer.start()
-        let started = clock.now()
-        var results: [EpisodeResult] = []
-        var paths: [GoalEpisode] = []
-        var lastRefusal: ArmResult?
-        for episode in 1...max(1, episodes) {
-            if episode > 1 {
-                rig.newEpisode()
-                loop.restartSchedule()
-            }
-            let world = robot?.world
-            if let planner {
-                planner.reset()
-                if let goalImage {
-                    planner.setGoal(image: goalImage.pixels, name: goal)
-                } else if let world {
-                    let goalFrame = Frame(width: p.camera.width, height: p.camera.height)
-                    world.render(into: goalFrame, agent: world.goal)
-                    planner.setGoal(image: goalFrame.pixels, name: "episode \(episode) goal")
-                }
-            } else if let world {
-                let f = ScriptedWaypointFollower(world: world)
-                follower = f
-                if let console { console.arbiter.autonomy = f } else if let monitor { monitor.inner = f } else { loop.source = f }
-            }
-            monitor?.reset()
-            var path: [[Double]] = world.map { [[$0.position.x, $0.position.y]] } ?? []
-            let source = follower
-            let arbiter = console?.arbiter
-            let result = runner.run(
-                maxSteps: console == nil ? TwoRoomsWorld.maxEpisodeSteps : Int.max,
-                isDone: {
-                    guard goalImage == nil, let robot else { return false }
-                    return planner != nil || arbiter?.mode == .teleop ? robot.world.reachedGoal : source?.arrived ?? false
-                },
-                shouldStop: {
-                    stopRequested.load(ordering: .relaxed) || duration.map { (clock.now() - started).inSeconds >= $0 } ?? false
-                },
-                afterTick: { r in
-                    if let robot, path.count <= robot.steps { path.append([robot.world.position.x, robot.world.position.y]) }
-                    if r.tick % 4 == 0 || r.state != .armed {
-                        let report = r.tick % 8 == 0 ? loop.statistics.report : nil
-                        let plan = r.tick % 8 == 0 ? planner?.planTime.summary : nil
-                        let work = r.tick % 8 == 0 ? planner.map { ($0.freshTicks, $0.planningTicks, $0.longestStaleRun) } : nil
-                        printer.status.withLock { s in
-                            s.tick = r.tick; s.state = r.state; s.faults = r.latchedFaults
-                            if let report { s.report = report }
-                            if let plan { s.planP99 = plan.p99 }
-                            if let work, work.1 > 0 { s.freshShare = Double(work.0) / Double(work.1); s.longestStale = work.2 }
-                            s.surprise = observer?.smoothedSurprise ?? .nan
-                            s.distanceToGoal = goalImage == nil ? robot?.world.distanceToGoal ?? .nan : .nan
-                            s.steps = robot?.steps ?? r.tick
-                            s.effort = (r.output.efforts[0], r.output.efforts.count > 1 ? r.output.efforts[1] : 0)
-                            s.mode = arbiter.map { $0.mode == .teleop ? ($0.connected ? "TELEOP" : "TELEOP (link down)") : "auto" } ?? ""
-                        }
-                    }
-                    if runner.lastArmRefusal != lastRefusal, let refusal = runner.lastArmRefusal {
-                        print("\(eraseLine)\(refusal)")
-                    }
-                    if arm && !runner.armedOnce && runner.refusedArmTicks == Int(5 * p.loop.rateHz) {
-                        warn(
-                            "\(eraseLine)WARNING: --arm: the pre-arm checks have not passed for 5 s (\(runner.lastArmRefusal.map { "\($0)" } ?? "?")); "
-                                + "the robot stays disarmed until they pass")
-                    }
-                    lastRefusal = runner.lastArmRefusal
-                    if loop.hasEvents { for e in loop.drainEvents() { report(e) } }
-                })
-            results.append(result)
-            if let world {
-                paths.append(
-                    GoalEpisode(
-                        index: episode, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
-                        wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
-                        goal: [world.goal.x, world.goal.y], path: path))
-            }
-            let outcome = goalImage != nil ? "ended" : (result.success ? "SUCCESS" : "no success")
-            print(
-                "\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance \(String(format: "%.2f", result.finalDistance)) px"
-            )
-            if result.ending == .stopped { break }
-        }
-        loop.stop()
-        rig.shutdown()
-        console?.server.stop()
-        printer.stop()
-        var summary = RunSummary(
-            board: p.name, episodes: results, loop: loop.statistics.report,
-            governorState: governor.state.rawValue, latchedFaults: governor.latchedFaults.description,
-            faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
-            actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? loop.statistics.ticks)
-        if let cam = rig.camera as? V4L2Camera {
-            summary.camera = CameraSummary(
-                format: cam.format?.description ?? "closed", frames: cam.framesDelivered, errorBuffers: cam.errorBuffers,
-                droppedForNewer: cam.droppedForNewer, timestampAnomalies: cam.timestampAnomalies,
-                losses: cam.losses, reopens: cam.reopens)
-        }
-        if let pwm = rig.pwm {
-            summary.pwm = PWMSummary(
-                prescale: Int(pwm.prescale), frequencyHz: pwm.actualFrequencyHz, retriedTransfers: pwm.retriedTransfers,
-                reinitializations: pwm.reinitializations)
-        }
-        if let planner {
-            summary.planTime = planner.planTime.summary
-            summary.planCPUTime = planner.planCPUTime.summary
-            summary.plansCutShort = planner.cutShort
-            summary.routeSearches = planner.searches
-            summary.routesFound = planner.routesFound
-            summary.compute = planner.computeProfile
-            summary.work = planner.workDone
-            summary.starvedTicks = governor.starvedTicks
-        }
-        if let o = observer {
-            summary.encodeTime = o.encodeTime.summary
-            summary.surprise = SurpriseSummary(
-                mean: o.meanSurprise, max: o.maxSurprise, threshold: o.threshold,
-                surprisedTicks: governor.surprisedTicks, response: p.surprise.action.rawValue)
-        }
-        printSummary(summary)
-        if let console {
-            let c = console.session.counters
-            print(
-                "  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)"
-            )
-            if let t = console.link.snapshot.lastTakeoverTicks {
-                print("  last takeover: operator command at the outputs \(t) tick(s) after the loop received it")
-            }
-        }
-        if trajectory != "none" && !paths.isEmpty {
-            let ok = results.filter(\.success).count
-            try writeTrajectorySheet(
-                Array(paths.prefix(48)), title: "run on \(p.name): \(ok)/\(results.count) reached the goal",
-                path: trajectory, showOutcome: goalImage == nil)
-            print("  trajectories: \(trajectory)")
-        }
-        if let json { try jsonString(summary).write(toFile: json, atomically: true, encoding: .utf8) }
     }
 
-    private func report(_ e: LoopEvent) {
+    func report(_ e: LoopEvent) {
         switch e {
         case .overrun(let tick, let late, let skipped):
             warn(
@@ -404,6 +243,253 @@ struct Run: ParsableCommand {
         print(
             "  governor \(s.governorState), latched faults: \(s.latchedFaults), fault events \(s.faultEvents), rejected commands \(s.rejectedCommands)"
         )
+    }
+}
+
+/// One `run`: the command source (planner or follower, behind the operator's console and the surprise
+/// monitor when there are), the loop over the rig, and the episodes run through it with a live status line.
+final class RunSession {
+    let command: Run
+    let loaded: LoadedBoard
+    let rig: Rig
+    let clock: SystemClock
+    let governor: SafetyGovernor
+    let goalImage: GrayImage?
+    let planner: LatentPlannerSource?
+    var follower: ScriptedWaypointFollower?
+    let console: TeleopConsole?
+    let monitor: LatentMonitor?
+    let loop: ControlLoop
+    let runner: EpisodeRunner
+    let printer = StatusPrinter()
+    private(set) var results: [EpisodeResult] = []
+    private(set) var paths: [GoalEpisode] = []
+    private var lastRefusal: ArmResult?
+    private var started = Instant(nanoseconds: 0)
+
+    var profile: BoardProfile { loaded.profile }
+    /// Whoever's world model watches the ticks: the planner's own, or the monitor's beside the follower.
+    var observer: LatentObserver? { planner?.observer ?? monitor?.observer }
+
+    init(command: Run, loaded: LoadedBoard, rig: Rig, clock: SystemClock, worldModel: WorldModelFile?, goalImage: GrayImage?) throws {
+        self.command = command
+        self.loaded = loaded
+        self.rig = rig
+        self.clock = clock
+        self.goalImage = goalImage
+        let p = loaded.profile
+        let governor = try SafetyGovernor(config: loaded.safetyConfig)
+        self.governor = governor
+        follower = rig.robot.map { ScriptedWaypointFollower(world: $0.world) }
+        let planner = command.policy == "planner" ? try worldModel.map { try Self.plannerSource(command, p, $0, governor, clock) } : nil
+        self.planner = planner
+        if planner == nil { print("command source: scripted waypoint follower (told where the door and goal are)") }
+        guard let autonomy: CommandSource = planner ?? follower else { throw ValidationError("no command source") }
+        if command.teleop != nil || p.serialConsole != nil {
+            let c = try TeleopConsole(
+                board: loaded, device: command.teleop, autonomy: autonomy, governor: governor, clock: clock,
+                log: { warn("\(eraseLine)\($0)") })
+            print(
+                "teleop console on \(c.settings.device) at \(c.settings.baud) baud (dead-man \(Int(c.settings.deadman.inMilliseconds)) ms)")
+            c.server.start()
+            console = c
+        } else {
+            console = nil
+        }
+        // The follower has no model of its own: the monitor watches the world model's surprise for it.
+        let inner = console?.arbiter ?? autonomy
+        monitor =
+            planner == nil
+            ? try worldModel.map {
+                try LatentMonitor(
+                    inner: inner, model: $0, governor: governor, timer: clock, surpriseThresholdFactor: p.surprise.thresholdFactor)
+            }
+            : nil
+        loop = rig.makeLoop(source: monitor ?? inner, governor: governor)
+        runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: command.arm ? .once : .never)
+    }
+
+    /// The latent planner toward the goal, with the goal library encoded, and what it says of itself.
+    private static func plannerSource(
+        _ command: Run, _ p: BoardProfile, _ wm: WorldModelFile, _ governor: SafetyGovernor, _ clock: SystemClock
+    ) throws -> LatentPlannerSource {
+        let config = p.planner ?? PlannerConfig()
+        let source = try LatentPlannerSource(
+            model: wm, config: config, governor: governor, timer: clock, seed: command.seed ?? 1,
+            surpriseThresholdFactor: p.surprise.thresholdFactor)
+        for (name, image) in Goal.library(width: p.camera.width, height: p.camera.height) {
+            source.goalLibrary[name] = source.observer.encode(image.pixels)
+        }
+        print("world model \(command.model): latent \(wm.latentSize), int8 encoder (\(Int8Kernel.best.rawValue))")
+        source.computeProfile.lines.forEach { print($0) }
+        print(
+            "command source: latent planner (\(config.method.rawValue), horizon \(config.horizon), \(config.samples) samples, "
+                + "route search every \(config.roadmapEvery) ticks, budget \(config.budgetMilliseconds) ms), goal: "
+                + (command.goal.map { "image \(Goal.resolve($0))" } ?? "each episode's goal image"))
+        print(
+            "surprise: threshold \(source.observer.threshold.map { String(format: "%.4f", $0) } ?? "none") "
+                + "(\(p.surprise.thresholdFactor) × validation p99), response: \(p.surprise.action.rawValue)")
+        return source
+    }
+
+    /// Runs up to `count` episodes (one on a real board, where an episode ends only when stopped).
+    func runEpisodes(count: Int) {
+        printer.start()
+        started = clock.now()
+        for episode in 1...count {
+            if episode > 1 {
+                rig.newEpisode()
+                loop.restartSchedule()
+            }
+            prepare(episode: episode)
+            let result = run(episode: episode)
+            if result.ending == .stopped { break }
+        }
+    }
+
+    /// The episode's goal for the planner, or a new follower for the episode's world.
+    private func prepare(episode: Int) {
+        let world = rig.robot?.world
+        if let planner {
+            planner.reset()
+            if let goalImage {
+                planner.setGoal(image: goalImage.pixels, name: command.goal)
+            } else if let world {
+                let goalFrame = Frame(width: profile.camera.width, height: profile.camera.height)
+                world.render(into: goalFrame, agent: world.goal)
+                planner.setGoal(image: goalFrame.pixels, name: "episode \(episode) goal")
+            }
+        } else if let world {
+            let f = ScriptedWaypointFollower(world: world)
+            follower = f
+            if let console { console.arbiter.autonomy = f } else if let monitor { monitor.inner = f } else { loop.source = f }
+        }
+        monitor?.reset()
+    }
+
+    /// One episode through the runner: done at the goal (simulated boards without a goal image), stopped by
+    /// Ctrl-C or `--duration`; the status line and the arming messages follow it.
+    private func run(episode: Int) -> EpisodeResult {
+        let robot = rig.robot, world = robot?.world
+        var path: [[Double]] = world.map { [[$0.position.x, $0.position.y]] } ?? []
+        let source = follower, arbiter = console?.arbiter, goalImage = goalImage, planner = planner
+        let duration = command.duration, started = started, clock = clock
+        let result = runner.run(
+            maxSteps: console == nil ? TwoRoomsWorld.maxEpisodeSteps : Int.max,
+            isDone: {
+                guard goalImage == nil, let robot else { return false }
+                return planner != nil || arbiter?.mode == .teleop ? robot.world.reachedGoal : source?.arrived ?? false
+            },
+            shouldStop: {
+                stopRequested.load(ordering: .relaxed) || duration.map { (clock.now() - started).inSeconds >= $0 } ?? false
+            },
+            afterTick: { r in
+                if let robot, path.count <= robot.steps { path.append([robot.world.position.x, robot.world.position.y]) }
+                self.afterTick(r)
+            })
+        results.append(result)
+        if let world {
+            paths.append(
+                GoalEpisode(
+                    index: episode, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
+                    wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
+                    goal: [world.goal.x, world.goal.y], path: path))
+        }
+        let outcome = goalImage != nil ? "ended" : (result.success ? "SUCCESS" : "no success")
+        print(
+            "\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance \(String(format: "%.2f", result.finalDistance)) px"
+        )
+        return result
+    }
+
+    /// After every tick: the status line (every 4th tick, or when not armed), arming refusals, loop events.
+    private func afterTick(_ r: TickReport) {
+        let robot = rig.robot, arbiter = console?.arbiter
+        if r.tick % 4 == 0 || r.state != .armed {
+            let report = r.tick % 8 == 0 ? loop.statistics.report : nil
+            let plan = r.tick % 8 == 0 ? planner?.planTime.summary : nil
+            let work = r.tick % 8 == 0 ? planner.map { ($0.freshTicks, $0.planningTicks, $0.longestStaleRun) } : nil
+            let surprise = observer?.smoothedSurprise ?? .nan
+            let distance = goalImage == nil ? robot?.world.distanceToGoal ?? .nan : .nan
+            printer.status.withLock { s in
+                s.tick = r.tick; s.state = r.state; s.faults = r.latchedFaults
+                if let report { s.report = report }
+                if let plan { s.planP99 = plan.p99 }
+                if let work, work.1 > 0 { s.freshShare = Double(work.0) / Double(work.1); s.longestStale = work.2 }
+                s.surprise = surprise
+                s.distanceToGoal = distance
+                s.steps = robot?.steps ?? r.tick
+                s.effort = (r.output.efforts[0], r.output.efforts.count > 1 ? r.output.efforts[1] : 0)
+                s.mode = arbiter.map { $0.mode == .teleop ? ($0.connected ? "TELEOP" : "TELEOP (link down)") : "auto" } ?? ""
+            }
+        }
+        if runner.lastArmRefusal != lastRefusal, let refusal = runner.lastArmRefusal {
+            print("\(eraseLine)\(refusal)")
+        }
+        if command.arm && !runner.armedOnce && runner.refusedArmTicks == Int(5 * profile.loop.rateHz) {
+            warn(
+                "\(eraseLine)WARNING: --arm: the pre-arm checks have not passed for 5 s (\(runner.lastArmRefusal.map { "\($0)" } ?? "?")); "
+                    + "the robot stays disarmed until they pass")
+        }
+        lastRefusal = runner.lastArmRefusal
+        if loop.hasEvents { for e in loop.drainEvents() { command.report(e) } }
+    }
+
+    /// The loop stopped, every output in its safe state, the console and the status line closed.
+    func stop() {
+        loop.stop()
+        rig.shutdown()
+        console?.server.stop()
+        printer.stop()
+    }
+
+    /// What the run did: episodes, loop timing, governor, camera, PWM, planner and world-model figures.
+    func summary() -> RunSummary {
+        var summary = RunSummary(
+            board: profile.name, episodes: results, loop: loop.statistics.report,
+            governorState: governor.state.rawValue, latchedFaults: governor.latchedFaults.description,
+            faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
+            actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? loop.statistics.ticks)
+        if let cam = rig.camera as? V4L2Camera {
+            summary.camera = CameraSummary(
+                format: cam.format?.description ?? "closed", frames: cam.framesDelivered, errorBuffers: cam.errorBuffers,
+                droppedForNewer: cam.droppedForNewer, timestampAnomalies: cam.timestampAnomalies,
+                losses: cam.losses, reopens: cam.reopens)
+        }
+        if let pwm = rig.pwm {
+            summary.pwm = PWMSummary(
+                prescale: Int(pwm.prescale), frequencyHz: pwm.actualFrequencyHz, retriedTransfers: pwm.retriedTransfers,
+                reinitializations: pwm.reinitializations)
+        }
+        if let planner {
+            summary.planTime = planner.planTime.summary
+            summary.planCPUTime = planner.planCPUTime.summary
+            summary.plansCutShort = planner.cutShort
+            summary.routeSearches = planner.searches
+            summary.routesFound = planner.routesFound
+            summary.compute = planner.computeProfile
+            summary.work = planner.workDone
+            summary.starvedTicks = governor.starvedTicks
+        }
+        if let o = observer {
+            summary.encodeTime = o.encodeTime.summary
+            summary.surprise = SurpriseSummary(
+                mean: o.meanSurprise, max: o.maxSurprise, threshold: o.threshold,
+                surprisedTicks: governor.surprisedTicks, response: profile.surprise.action.rawValue)
+        }
+        return summary
+    }
+
+    /// The console's counters, when there was one.
+    func printConsoleCounters() {
+        guard let console else { return }
+        let c = console.session.counters
+        print(
+            "  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)"
+        )
+        if let t = console.link.snapshot.lastTakeoverTicks {
+            print("  last takeover: operator command at the outputs \(t) tick(s) after the loop received it")
+        }
     }
 }
 
