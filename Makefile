@@ -6,7 +6,7 @@ BOARD ?= boards/sim-two-rooms.yaml
 APT := apt-get -o DPkg::Lock::Timeout=600
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need (bookworm names).
-DEB_PACKAGES := pkg-config libopenblas-dev libv4l-dev libgpiod-dev libi2c-dev tmux socat picocom
+DEB_PACKAGES := pkg-config libopenblas-dev libv4l-dev libgpiod-dev libi2c-dev zlib1g-dev tmux socat picocom
 # For running the ARM int8 kernels under emulation (make test-kernels-arm64).
 CROSS_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 # For the hardware-in-the-loop guests (make hil): QEMU, busybox as the guest's PID 1, and what building

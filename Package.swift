@@ -19,6 +19,7 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CI2C", providers: [.apt(["libi2c-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // What Swift cannot call directly: ioctl (variadic) and the request-number macros.
         .target(name: "CShims", dependencies: ["CV4L2"]),
         // int8 GEMM kernels with CPU-feature dispatch (AVX2, AVX-512 VNNI, NEON SDOT, portable).
@@ -40,8 +41,8 @@ let package = Package(
         .target(name: "WorldModel", dependencies: ["NeuralEngine", "RobotCore"]),
         // Latent model-predictive control: MPPI / CEM over action sequences through the predictor.
         .target(name: "Planning", dependencies: ["NeuralEngine", "WorldModel", "RobotCore", "Safety"]),
-        // Pictures for people: PNG encoding, a raster canvas with a bitmap font, line charts.
-        .target(name: "Reports", dependencies: ["RobotCore"]),
+        // Pictures for people: PNG (deflate and inflate by zlib), a raster canvas with a bitmap font, line charts.
+        .target(name: "Reports", dependencies: ["RobotCore", "CZlib"]),
         // MCAP writer and reader; the dataset and log layout (camera images, actions, truth, episodes).
         .target(name: "Recording", dependencies: ["RobotCore"]),
         // The teleop console: line editing, commands, checksummed sentences, key drive, the hand-off to the loop.

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import RobotCore
 
@@ -60,102 +61,14 @@ public struct RGBImage: Sendable {
 
 func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
 
-/// A zlib stream (RFC 1950) around one deflate block (RFC 1951) with the fixed Huffman codes and
-/// greedy LZ77 matches found through a hash of the next three bytes (32 KiB window).
+/// A zlib stream (RFC 1950) of `data`, compressed by zlib at its default level.
 public func zlibCompress(_ data: [UInt8]) -> [UInt8] {
-    var bits = BitWriter()
-    bits.bytes = [0x78, 0x01]
-    bits.write(1, count: 1)  // BFINAL
-    bits.write(1, count: 2)  // BTYPE = 01, fixed Huffman
-    var head = [Int](repeating: -1, count: 1 << 15)
-    func hash(_ i: Int) -> Int { (Int(data[i]) << 10 ^ Int(data[i + 1]) << 5 ^ Int(data[i + 2])) & 0x7FFF }
-    var i = 0
-    let n = data.count
-    while i < n {
-        var bestLen = 0, bestDist = 0
-        if i + 2 < n {
-            let h = hash(i)
-            let cand = head[h]
-            head[h] = i
-            if cand >= 0 && i - cand <= 32768 {
-                var l = 0
-                while l < 258 && i + l < n && data[cand + l] == data[i + l] { l += 1 }
-                if l >= 3 { bestLen = l; bestDist = i - cand }
-            }
-        }
-        if bestLen >= 3 {
-            bits.writeLength(bestLen)
-            bits.writeDistance(bestDist)
-            // Index the skipped positions so later matches can find them.
-            for j in (i + 1)..<min(i + bestLen, n - 2) { head[hash(j)] = j }
-            i += bestLen
-        } else {
-            bits.writeLiteral(Int(data[i]))
-            i += 1
-        }
+    var size = compressBound(uLong(data.count))
+    var out = [UInt8](repeating: 0, count: Int(size))
+    let status = out.withUnsafeMutableBufferPointer { o in
+        data.withUnsafeBufferPointer { d in compress2(o.baseAddress, &size, d.baseAddress, uLong(d.count), Z_DEFAULT_COMPRESSION) }
     }
-    bits.writeLiteral(256)  // end of block
-    bits.flush()
-    var a: UInt32 = 1, b: UInt32 = 0
-    for x in data { a = (a + UInt32(x)) % 65521; b = (b + a) % 65521 }
-    return bits.bytes + bigEndian(b << 16 | a)
-}
-
-/// Deflate's bit order: values LSB first, Huffman codes MSB first.
-struct BitWriter {
-    var bytes: [UInt8] = []
-    private var acc: UInt32 = 0
-    private var used = 0
-
-    mutating func write(_ value: Int, count: Int) {
-        acc |= UInt32(value) << UInt32(used)
-        used += count
-        while used >= 8 { bytes.append(UInt8(acc & 0xFF)); acc >>= 8; used -= 8 }
-    }
-
-    mutating func writeCode(_ code: Int, length: Int) {
-        var rev = 0
-        for k in 0..<length { rev |= ((code >> k) & 1) << (length - 1 - k) }
-        write(rev, count: length)
-    }
-
-    /// A literal/length symbol 0…285 with the fixed code.
-    mutating func writeLiteral(_ s: Int) {
-        switch s {
-        case 0...143: writeCode(0x30 + s, length: 8)
-        case 144...255: writeCode(0x190 + s - 144, length: 9)
-        case 256...279: writeCode(s - 256, length: 7)
-        default: writeCode(0xC0 + s - 280, length: 8)
-        }
-    }
-
-    static let lengthBase = [
-        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
-    ]
-    static let lengthExtra = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-    static let distBase = [
-        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
-        4097, 6145, 8193, 12289, 16385, 24577,
-    ]
-    static let distExtra = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
-
-    mutating func writeLength(_ len: Int) {
-        var c = Self.lengthBase.count - 1
-        while Self.lengthBase[c] > len { c -= 1 }
-        writeLiteral(257 + c)
-        write(len - Self.lengthBase[c], count: Self.lengthExtra[c])
-    }
-
-    mutating func writeDistance(_ d: Int) {
-        var c = Self.distBase.count - 1
-        while Self.distBase[c] > d { c -= 1 }
-        writeCode(c, length: 5)
-        write(d - Self.distBase[c], count: Self.distExtra[c])
-    }
-
-    mutating func flush() {
-        if used > 0 { bytes.append(UInt8(acc & 0xFF)) }
-        acc = 0
-        used = 0
-    }
+    // compress2 fails only without memory or with a buffer below compressBound, which this is not.
+    precondition(status == Z_OK, "zlib compress2 failed (\(status))")
+    return Array(out[0..<Int(size)])
 }

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import RobotCore
 
@@ -102,151 +103,46 @@ public struct GrayImage: Sendable, Equatable {
     }
 }
 
-/// Inflates a zlib stream (RFC 1950 / 1951: stored, fixed and dynamic Huffman blocks); checks Adler-32.
-/// A stream that inflates past `maxOutput` bytes is refused (a decompression bomb).
+/// Inflates a zlib stream (RFC 1950) with zlib, which checks the stream and its Adler-32. A stream that
+/// inflates past `maxOutput` bytes is refused while inflating (a decompression bomb): zlib writes into a
+/// buffer of `maxOutput` + 1 bytes and is stopped when it fills.
 public func zlibDecompress(_ data: [UInt8], maxOutput: Int = 64 << 20) throws -> [UInt8] {
-    guard data.count >= 6, (Int(data[0]) << 8 | Int(data[1])) % 31 == 0, data[0] & 0x0F == 8 else { throw ImageError("bad zlib header") }
-    guard data[1] & 0x20 == 0 else { throw ImageError("zlib preset dictionaries are not supported") }
-    var reader = BitReader(bytes: data, position: 2)
-    var out: [UInt8] = []
-    var final = false
-    while !final {
-        final = try reader.bits(1) == 1
-        switch try reader.bits(2) {
-        case 0:
-            reader.alignToByte()
-            let len = try reader.bits(16), nlen = try reader.bits(16)
-            guard len == (~nlen & 0xFFFF) else { throw ImageError("stored block length check failed") }
-            guard out.count + len <= maxOutput else { throw inflatesPast(maxOutput) }
-            for _ in 0..<len { out.append(UInt8(try reader.bits(8))) }
-        case 1:
-            try inflateBlock(
-                &reader, &out, literals: Huffman(lengths: Huffman.fixedLiteralLengths),
-                distances: Huffman(lengths: Huffman.fixedDistanceLengths), maxOutput: maxOutput)
-        case 2:
-            let hlit = try reader.bits(5) + 257, hdist = try reader.bits(5) + 1, hclen = try reader.bits(4) + 4
-            let order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
-            var codeLengths = [Int](repeating: 0, count: 19)
-            for i in 0..<hclen { codeLengths[order[i]] = try reader.bits(3) }
-            let lengthCode = try Huffman(lengths: codeLengths)
-            var lengths: [Int] = []
-            while lengths.count < hlit + hdist {
-                let sym = try lengthCode.decode(&reader)
-                switch sym {
-                case 0...15: lengths.append(sym)
-                case 16:
-                    guard let last = lengths.last else { throw ImageError("repeat with no previous code length") }
-                    lengths += [Int](repeating: last, count: 3 + (try reader.bits(2)))
-                case 17: lengths += [Int](repeating: 0, count: 3 + (try reader.bits(3)))
-                default: lengths += [Int](repeating: 0, count: 11 + (try reader.bits(7)))
-                }
+    guard data.count >= 6 else { throw ImageError("zlib stream of \(data.count) bytes is too short") }
+    var stream = z_stream()
+    guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        throw ImageError("zlib: cannot start inflating")
+    }
+    defer { inflateEnd(&stream) }
+    let capacity = min(maxOutput, Int(UInt32.max) - 1) + 1
+    var out = [UInt8](repeating: 0, count: min(capacity, 1 << 16))
+    var input = data
+    var status = Z_OK
+    try input.withUnsafeMutableBufferPointer { inBuf in
+        stream.next_in = inBuf.baseAddress
+        stream.avail_in = uInt(inBuf.count)
+        while true {
+            if Int(stream.total_out) == out.count {
+                guard out.count < capacity else { throw inflatesPast(maxOutput) }
+                out += [UInt8](repeating: 0, count: min(capacity - out.count, out.count))  // doubling, up to the cap
             }
-            guard lengths.count == hlit + hdist else { throw ImageError("code lengths overrun") }
-            try inflateBlock(
-                &reader, &out, literals: Huffman(lengths: Array(lengths[0..<hlit])),
-                distances: Huffman(lengths: Array(lengths[hlit...])), maxOutput: maxOutput)
-        default: throw ImageError("reserved deflate block type")
+            let written = Int(stream.total_out)
+            status = out.withUnsafeMutableBufferPointer { o in
+                stream.next_out = o.baseAddress! + written
+                stream.avail_out = uInt(o.count - written)
+                return inflate(&stream, Z_NO_FLUSH)
+            }
+            if status == Z_STREAM_END { break }
+            if status == Z_BUF_ERROR && stream.avail_in == 0 { throw ImageError("zlib stream ends before its end marker") }
+            guard status == Z_OK || status == Z_BUF_ERROR else {
+                let why = stream.msg.map { String(cString: $0) } ?? "error \(status)"
+                throw ImageError("zlib: \(why)")
+            }
         }
     }
-    reader.alignToByte()
-    var a: UInt32 = 1, b: UInt32 = 0
-    for byte in out { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
-    var expected: UInt32 = 0
-    for _ in 0..<4 { expected = (expected << 8) | UInt32(try reader.bits(8)) }
-    guard expected == (b << 16 | a) else { throw ImageError("Adler-32 checksum mismatch") }
-    return out
+    guard Int(stream.total_out) <= maxOutput else { throw inflatesPast(maxOutput) }
+    return Array(out[0..<Int(stream.total_out)])
 }
-
-private let lengthBase = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
-]
-private let lengthExtra = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-private let distanceBase = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
-    4097, 6145, 8193, 12289, 16385, 24577,
-]
-private let distanceExtra = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13]
 
 private func inflatesPast(_ limit: Int) -> ImageError {
     ImageError("compressed data inflates past \(limit) bytes (the most this image can hold)")
-}
-
-private func inflateBlock(_ r: inout BitReader, _ out: inout [UInt8], literals: Huffman, distances: Huffman, maxOutput: Int) throws {
-    while true {
-        let sym = try literals.decode(&r)
-        guard sym == 256 || out.count < maxOutput else { throw inflatesPast(maxOutput) }
-        if sym < 256 { out.append(UInt8(sym)); continue }
-        if sym == 256 { return }
-        let li = sym - 257
-        guard li < lengthBase.count else { throw ImageError("bad length symbol \(sym)") }
-        let length = lengthBase[li] + (try r.bits(lengthExtra[li]))
-        let di = try distances.decode(&r)
-        guard di < distanceBase.count else { throw ImageError("bad distance symbol \(di)") }
-        let distance = distanceBase[di] + (try r.bits(distanceExtra[di]))
-        guard distance <= out.count else { throw ImageError("distance \(distance) reaches before the start of the data") }
-        guard out.count + length <= maxOutput else { throw inflatesPast(maxOutput) }
-        let start = out.count - distance
-        for k in 0..<length { out.append(out[start + k]) }
-    }
-}
-
-/// Reads bits least-significant first, as deflate packs them.
-private struct BitReader {
-    let bytes: [UInt8]
-    var position: Int
-    var bit = 0
-
-    mutating func bits(_ n: Int) throws -> Int {
-        var v = 0
-        for i in 0..<n {
-            guard position < bytes.count else { throw ImageError("compressed data ends early") }
-            v |= Int((bytes[position] >> UInt8(bit)) & 1) << i
-            bit += 1
-            if bit == 8 { bit = 0; position += 1 }
-        }
-        return v
-    }
-
-    mutating func alignToByte() { if bit != 0 { bit = 0; position += 1 } }
-}
-
-/// A canonical Huffman code (RFC 1951 §3.2.2), decoded bit by bit with per-length counts.
-private struct Huffman {
-    var counts = [Int](repeating: 0, count: 16)
-    var symbols: [Int] = []
-
-    init(lengths: [Int]) throws {
-        for l in lengths { counts[l] += 1 }
-        counts[0] = 0
-        var offsets = [Int](repeating: 0, count: 16)
-        for l in 1..<16 { offsets[l] = offsets[l - 1] + counts[l - 1] }
-        symbols = [Int](repeating: 0, count: lengths.count)
-        for (s, l) in lengths.enumerated() where l > 0 { symbols[offsets[l]] = s; offsets[l] += 1 }
-        var left = 1
-        for l in 1..<16 {
-            left <<= 1
-            left -= counts[l]
-            guard left >= 0 else { throw ImageError("over-subscribed Huffman code") }
-        }
-    }
-
-    func decode(_ r: inout BitReader) throws -> Int {
-        var code = 0, first = 0, index = 0
-        for l in 1..<16 {
-            code |= try r.bits(1)
-            let count = counts[l]
-            if code - first < count { return symbols[index + code - first] }
-            index += count
-            first += count
-            first <<= 1
-            code <<= 1
-        }
-        throw ImageError("invalid Huffman code")
-    }
-
-    /// The fixed code's lengths (RFC 1951 §3.2.6).
-    static let fixedLiteralLengths =
-        [Int](repeating: 8, count: 144) + [Int](repeating: 9, count: 112)
-        + [Int](repeating: 7, count: 24) + [Int](repeating: 8, count: 8)
-    static let fixedDistanceLengths = [Int](repeating: 5, count: 30)
 }
