@@ -132,7 +132,11 @@ public func zlibDecompress(_ data: [UInt8], maxOutput: Int = 64 << 20) throws ->
                 return inflate(&stream, Z_NO_FLUSH)
             }
             if status == Z_STREAM_END { break }
-            if status == Z_BUF_ERROR && stream.avail_in == 0 { throw ImageError("zlib stream ends before its end marker") }
+            // No progress with room left and nothing more to read: the stream was cut short. (With the buffer
+            // full, zlib may still hold output: the loop grows the buffer first.)
+            if status == Z_BUF_ERROR && stream.avail_in == 0 && stream.avail_out > 0 {
+                throw ImageError("zlib stream ends before its end marker")
+            }
             guard status == Z_OK || status == Z_BUF_ERROR else {
                 let why = stream.msg.map { String(cString: $0) } ?? "error \(status)"
                 throw ImageError("zlib: \(why)")

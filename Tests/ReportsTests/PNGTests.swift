@@ -122,6 +122,21 @@ import Testing
         #expect(try GrayImage.decodePNG(png(width: 8, height: 8, raw: [UInt8](repeating: 0, count: 72))).pixels.count == 64)
     }
 
+    @Test("zlib round trip: exactly the limit inflates, one byte over is refused, a stream cut short is refused")
+    func inflateBounds() throws {
+        let data = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 ^ $0 >> 5) }
+        let stream = zlibCompress(data)
+        #expect(try zlibDecompress(stream, maxOutput: data.count) == data)
+        #expect(try zlibDecompress(zlibCompress([]), maxOutput: 0) == [])
+        let over = #expect(throws: ImageError.self) { try zlibDecompress(stream, maxOutput: data.count - 1) }
+        #expect(over?.description.contains("inflates past") == true)
+        let cut = #expect(throws: ImageError.self) { try zlibDecompress(Array(stream.prefix(stream.count / 2))) }
+        #expect(cut?.description.contains("ends before its end marker") == true, "\(String(describing: cut))")
+        var corrupt = stream
+        corrupt[stream.count / 2] ^= 0xFF
+        #expect(throws: ImageError.self) { try zlibDecompress(corrupt) }
+    }
+
     @Test("a side past 4096 pixels is refused before anything is inflated")
     func hugeSides() throws {
         let e = #expect(throws: ImageError.self) { try GrayImage.decodePNG(png(width: 100_000, height: 100_000, raw: [0])) }
