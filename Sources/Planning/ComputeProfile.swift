@@ -94,6 +94,17 @@ public struct PlannerWork: Sendable, Codable, Equatable {
     /// The share of planning ticks that did no planning work.
     public var idleShare: Double { 1 - freshShare }
 
+    /// More ticks than this share without planning work is warned about (`run`, `eval`).
+    public static let idleShareWarning = 0.02
+
+    /// The warning when more than `idleShareWarning` of the ticks did no planning work; nil otherwise.
+    public var idleWarning: String? {
+        guard idleShare > Self.idleShareWarning else { return nil }
+        return String(
+            format: "WARNING: the planner did no planning work on %.1f %% of its ticks (over %.0f %%): this CPU does not deliver "
+                + "what the budget assumes; the figures above are not the planner's", 100 * idleShare, 100 * Self.idleShareWarning)
+    }
+
     /// One line for a terminal.
     public var line: String {
         String(

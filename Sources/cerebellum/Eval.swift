@@ -163,13 +163,7 @@ struct Eval: ParsableCommand {
             }
             if let w = p.work {
                 print("  " + w.line)
-                if w.idleShare > PolicyReport.idleShareWarning {
-                    print(
-                        String(
-                            format:
-                                "  WARNING: the planner did no planning work on %.1f %% of its ticks (over %.0f %%): this CPU does not deliver what the budget assumes; the figures above are not the planner's",
-                            100 * w.idleShare, 100 * PolicyReport.idleShareWarning))
-                }
+                if let warning = w.idleWarning { print("  " + warning) }
             }
             print(
                 "  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no planning work; route searches \(p.routeSearches), routes found \(p.routesFound); wall follows \(p.wallFollows), openings crossed \(p.openingsCrossed)"
@@ -222,8 +216,6 @@ struct PolicyReport: Codable {
     /// What the planner's hardware delivered at start, and what it actually ran per tick.
     var compute: PlannerComputeProfile?
     var work: PlannerWork?
-    /// More ticks than this share without planning work makes `eval` warn.
-    static let idleShareWarning = 0.02
     var routeSearches: Int
     var routesFound: Int
     /// Wall follows started (after a refused push) and openings they crossed.

@@ -210,13 +210,7 @@ struct Run: ParsableCommand {
         }
         if let w = s.work {
             print("  " + w.line)
-            if w.idleShare > PolicyReport.idleShareWarning {
-                print(
-                    String(
-                        format:
-                            "  WARNING: the planner did no planning work on %.1f %% of its ticks: this CPU does not deliver what the budget assumes",
-                        100 * w.idleShare))
-            }
+            if let warning = w.idleWarning { print("  " + warning) }
             if let n = s.starvedTicks, n > 0 {
                 print("  planner starved on \(n) tick(s) (planner.max_stale_ticks; response: planner.starved_action)")
             }

@@ -136,3 +136,19 @@ struct PlanningDeadlineTests {
         #expect(Array(sliced.route[0..<sliced.routeLength]) == Array(reference.route[0..<reference.routeLength]))
     }
 }
+
+@Suite("Planner work report")
+struct PlannerWorkTests {
+    func work(ticks: Int, fresh: Int) -> PlannerWork {
+        PlannerWork(
+            ticks: ticks, freshTicks: fresh, longestStaleRun: ticks - fresh, samplesPerTick: 32, horizonPerUpdate: 48,
+            updatesPerTick: 1, rowsPerTick: 1536, searchExpansionsPerTick: 0, configured: "32 × 48 × 1")
+    }
+
+    @Test("more than 2 % of ticks without planning work is warned about, with the share; 1 % is not")
+    func idleWarning() {
+        #expect(work(ticks: 100, fresh: 99).idleWarning == nil && work(ticks: 0, fresh: 0).idleWarning == nil)
+        let w = work(ticks: 1000, fresh: 968).idleWarning
+        #expect(w?.contains("no planning work on 3.2 % of its ticks (over 2 %)") == true, "\(w ?? "nil")")
+    }
+}
