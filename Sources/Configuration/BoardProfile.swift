@@ -417,15 +417,53 @@ extension BoardProfile {
     /// Reads `boards/NAME.yaml`.
     public static func load(path: String) throws -> BoardProfile { try parse(text: try readFile(path), path: path) }
 
-    /// A board profile from its text; errors name `path`.
+    /// A board profile from its text; errors name `path`. Each top-level section has its reader below; the
+    /// checks that span sections (sim devices need a simulation, a real board needs its safety lines) follow.
     public static func parse(text: String, path: String) throws -> BoardProfile {
         let root = try YAMLValue.parse(text, file: path).mapping()
         let name = try root.required("name").string()
         let summary = try root.optional("description")?.string() ?? ""
         // A board with real actuators is held to tighter ranges than a simulated one (`RealBoardLimits`).
         let realBoard = root.optional("simulation") == nil
+        let loop = try loopSection(root.required("loop").mapping())
+        let camera = try cameraSection(root.required("camera").mapping(), realBoard: realBoard)
+        let actuators = try actuatorsSection(root.required("actuators"), realBoard: realBoard)
+        let pwm = try root.optional("pwm").map { try pwmSection($0.mapping()) }
+        let inputs = try inputsSection(root.optional("inputs")?.sequence() ?? [])
+        let outputs = try outputsSection(root.optional("outputs")?.sequence() ?? [])
+        let watchdog = try root.optional("watchdog").flatMap { try watchdogSection($0.mapping()) }
+        // The output supervisor (a second process on real boards) cuts the outputs when ticks stop for this long.
+        var supervisorStall = Duration.seconds(double: max(0.1, 3 / loop.rateHz))
+        if let sv = try root.optional("supervisor")?.mapping() {
+            supervisorStall = try milliseconds(sv.required("stall_ms"), in: max(20, (2000 / loop.rateHz).rounded(.up))...1000)
+            try sv.finish()
+        }
+        let serial = try root.optional("serial_console").map {
+            try serialConsoleSection($0.mapping(), actuators: actuators.map(\.name), profilePath: path)
+        }
+        let safety = try safetySection(root.required("safety").mapping(), realBoard: realBoard)
+        let simulation = try root.optional("simulation").map { try simulationSection($0.mapping(), actuators: actuators) }
+        try checkDeviceKinds(
+            simulated: simulation != nil, camera: camera, pwm: pwm, inputs: inputs, outputs: outputs, at: root.value)
+        let planner = try root.optional("planner").map { try plannerSection($0.mapping()) }
+        let surprise = try root.optional("surprise").map { try surpriseSection($0.mapping()) } ?? SurpriseSettings()
+        let calibrationPath = normalizedPath(relativeTo(profile: path, try root.required("calibration").string()))
+        try root.finish()
+        if realBoard {
+            try checkSafetyLines(inputs: inputs, pwm: pwm, watchdog: watchdog, safety: safety, at: root.value)
+        }
+        var profile = BoardProfile(
+            name: name, summary: summary, loop: loop, camera: camera,
+            actuators: actuators, pwm: pwm, inputs: inputs, outputs: outputs, watchdog: watchdog,
+            serialConsole: serial, safety: safety,
+            simulation: simulation, planner: planner, surprise: surprise,
+            calibrationPath: calibrationPath, path: path)
+        profile.supervisorStall = supervisorStall
+        return profile
+    }
 
-        let loopMap = try root.required("loop").mapping()
+    /// `loop:` — the rate and the real-time settings.
+    static func loopSection(_ loopMap: YAMLMapping) throws -> LoopSettings {
         let rate = try loopMap.required("rate_hz").double(in: 1...1000)
         var rt = RealtimeSettings(priority: 0, lockMemory: false, cpu: nil)
         if let rtMap = try loopMap.optional("realtime")?.mapping() {
@@ -435,8 +473,11 @@ extension BoardProfile {
             try rtMap.finish()
         }
         try loopMap.finish()
+        return LoopSettings(rateHz: rate, realtime: rt)
+    }
 
-        let camMap = try root.required("camera").mapping()
+    /// `camera:` — the image the loop sees, and the V4L2 capture behind it on a real board.
+    static func cameraSection(_ camMap: YAMLMapping, realBoard: Bool) throws -> CameraSettings {
         var camera = CameraSettings(
             driver: try camMap.required("driver").choice(DeviceDriver.self),
             width: try camMap.required("width").int(in: 8...4096),
@@ -465,9 +506,13 @@ extension BoardProfile {
             throw try camMap.required("driver").error("a camera's driver is sim or v4l2")
         }
         try camMap.finish()
+        return camera
+    }
 
+    /// `actuators:` — the channels, each named once and on its own PWM channel.
+    static func actuatorsSection(_ list: YAMLValue, realBoard: Bool) throws -> [ActuatorChannel] {
         var actuators: [ActuatorChannel] = []
-        for item in try root.required("actuators").sequence() {
+        for item in try list.sequence() {
             let m = try item.mapping()
             let a = ActuatorChannel(
                 name: try m.required("name").string(),
@@ -481,32 +526,37 @@ extension BoardProfile {
             if actuators.contains(where: { $0.channel == a.channel }) { throw item.error("channel \(a.channel) is used twice") }
             actuators.append(a)
         }
-        if actuators.isEmpty { throw try root.required("actuators").error("a board needs at least one actuator") }
+        if actuators.isEmpty { throw list.error("a board needs at least one actuator") }
+        return actuators
+    }
 
-        var pwm: PWMSettings?
-        if let pm = try root.optional("pwm")?.mapping() {
-            let driver = try pm.required("driver").string()
-            guard driver == "pca9685" else {
-                throw try pm.required("driver").error("'\(driver)' is not a PWM driver this build has (pca9685)")
-            }
-            var oe: GPIOLineSpec?
-            var oeActiveLow = true
-            if let o = try pm.optional("output_enable")?.mapping() {
-                oe = try gpioLine(o)
-                oeActiveLow = try o.optional("active_low")?.bool() ?? true
-                try o.finish()
-            }
-            let busValue = try pm.required("bus")
-            pwm = PWMSettings(
-                driver: driver, bus: try busValue.string(), address: try pm.optional("address")?.int(in: 0x03...0x77) ?? 0x40,
-                outputEnable: oe, outputEnableActiveLow: oeActiveLow,
-                attempts: try pm.optional("attempts")?.int(in: 1...20) ?? 3,
-                healthCheckEvery: try pm.optional("health_check_every")?.int(in: 1...10_000) ?? 10)
-            try pm.finish()
+    /// `pwm:` — the PCA9685 board: bus, address, output-enable line, retries.
+    static func pwmSection(_ pm: YAMLMapping) throws -> PWMSettings {
+        let driver = try pm.required("driver").string()
+        guard driver == "pca9685" else {
+            throw try pm.required("driver").error("'\(driver)' is not a PWM driver this build has (pca9685)")
         }
+        var oe: GPIOLineSpec?
+        var oeActiveLow = true
+        if let o = try pm.optional("output_enable")?.mapping() {
+            oe = try gpioLine(o)
+            oeActiveLow = try o.optional("active_low")?.bool() ?? true
+            try o.finish()
+        }
+        let busValue = try pm.required("bus")
+        let pwm = PWMSettings(
+            driver: driver, bus: try busValue.string(), address: try pm.optional("address")?.int(in: 0x03...0x77) ?? 0x40,
+            outputEnable: oe, outputEnableActiveLow: oeActiveLow,
+            attempts: try pm.optional("attempts")?.int(in: 1...20) ?? 3,
+            healthCheckEvery: try pm.optional("health_check_every")?.int(in: 1...10_000) ?? 10)
+        try pm.finish()
+        return pwm
+    }
 
+    /// `inputs:` — e-stop and other input lines.
+    static func inputsSection(_ items: [YAMLValue]) throws -> [InputLine] {
         var inputs: [InputLine] = []
-        for item in try root.optional("inputs")?.sequence() ?? [] {
+        for item in items {
             let m = try item.mapping()
             let driverValue = try m.required("driver")
             let driver = try driverValue.choice(DeviceDriver.self)
@@ -518,7 +568,7 @@ extension BoardProfile {
             switch driver {
             case .gpiod:
                 line.gpio = try gpioLine(m)
-                if let b = try m.optional("bias") {
+                if let b = m.optional("bias") {
                     line.bias = try b.string()
                     guard ["as_is", "disabled", "pull_up", "pull_down"].contains(line.bias) else {
                         throw b.error("'\(line.bias)' is not one of: as_is, disabled, pull_up, pull_down")
@@ -531,9 +581,13 @@ extension BoardProfile {
             if inputs.contains(where: { $0.name == line.name }) { throw item.error("input name '\(line.name)' is used twice") }
             inputs.append(line)
         }
+        return inputs
+    }
 
+    /// `outputs:` — motor-enable and status lines.
+    static func outputsSection(_ items: [YAMLValue]) throws -> [OutputLine] {
         var outputs: [OutputLine] = []
-        for item in try root.optional("outputs")?.sequence() ?? [] {
+        for item in items {
             let m = try item.mapping()
             let o = OutputLine(
                 name: try m.required("name").string(), role: try m.required("role").choice(OutputRole.self),
@@ -543,62 +597,60 @@ extension BoardProfile {
             if outputs.contains(where: { $0.name == o.name }) { throw item.error("output name '\(o.name)' is used twice") }
             outputs.append(o)
         }
+        return outputs
+    }
 
+    /// `watchdog:` — the kernel watchdog; nil when `enabled: false`.
+    static func watchdogSection(_ w: YAMLMapping) throws -> WatchdogSettings? {
         var watchdog: WatchdogSettings?
-        if let w = try root.optional("watchdog")?.mapping() {
-            if try w.optional("enabled")?.bool() ?? true {
-                watchdog = WatchdogSettings(
-                    device: try w.optional("device")?.string() ?? "/dev/watchdog",
-                    timeoutSeconds: try w.optional("timeout_s")?.int(in: 1...600) ?? 15)
-            } else {
-                _ = w.optional("device"); _ = w.optional("timeout_s")
+        if try w.optional("enabled")?.bool() ?? true {
+            watchdog = WatchdogSettings(
+                device: try w.optional("device")?.string() ?? "/dev/watchdog",
+                timeoutSeconds: try w.optional("timeout_s")?.int(in: 1...600) ?? 15)
+        } else {
+            _ = w.optional("device")
+            _ = w.optional("timeout_s")
+        }
+        try w.finish()
+        return watchdog
+    }
+
+    /// `serial_console:` — the teleop console's link and keys; `names` are the actuators its axes may name.
+    static func serialConsoleSection(_ s: YAMLMapping, actuators names: [String], profilePath: String) throws -> SerialConsoleSettings {
+        func axis(_ key: String) throws -> String? {
+            guard let v = s.optional(key) else { return nil }
+            let text = try v.string()
+            let name = text.hasPrefix("-") ? String(text.dropFirst()) : text
+            guard names.contains(name) else {
+                throw v.error("no actuator named \"\(name)\" (actuators: \(names.joined(separator: ", ")))")
             }
-            try w.finish()
+            return text
         }
+        let serial = SerialConsoleSettings(
+            device: try s.required("device").string(),
+            baud: try s.optional("baud")?.int(oneOf: [
+                1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200, 230_400,
+                460_800, 500_000, 921_600, 1_000_000, 1_500_000, 2_000_000,
+                3_000_000, 4_000_000,
+            ]) ?? 115_200,
+            deadman: try s.optional("deadman_ms").map { try milliseconds($0, in: 20...5000) } ?? .milliseconds(300),
+            keyHold: try s.optional("key_hold_ms").map { try milliseconds($0, in: 50...5000) } ?? .milliseconds(600),
+            keySpeed: try s.optional("key_speed")?.double(in: 0.05...1) ?? 0.5,
+            keyHorizontal: try axis("key_horizontal"),
+            keyVertical: try axis("key_vertical"),
+            resumeAutonomy: try s.optional("resume_autonomy")?.bool() ?? false,
+            required: try s.optional("required")?.bool() ?? true,
+            heartbeat: try s.optional("heartbeat_ms").map { try milliseconds($0, in: 50...10_000) },
+            keyFile: try s.optional("key_file").map { v in
+                let file = try v.string()
+                return relativeTo(profile: profilePath, file)
+            })
+        try s.finish()
+        return serial
+    }
 
-        // The output supervisor (a second process on real boards) cuts the outputs when ticks stop for this long.
-        var supervisorStall = Duration.seconds(double: max(0.1, 3 / rate))
-        if let sv = try root.optional("supervisor")?.mapping() {
-            supervisorStall = try milliseconds(sv.required("stall_ms"), in: max(20, (2000 / rate).rounded(.up))...1000)
-            try sv.finish()
-        }
-
-        var serial: SerialConsoleSettings?
-        if let s = try root.optional("serial_console")?.mapping() {
-            let names = actuators.map(\.name)
-            func axis(_ key: String) throws -> String? {
-                guard let v = try s.optional(key) else { return nil }
-                let text = try v.string()
-                let name = text.hasPrefix("-") ? String(text.dropFirst()) : text
-                guard names.contains(name) else {
-                    throw v.error("no actuator named \"\(name)\" (actuators: \(names.joined(separator: ", ")))")
-                }
-                return text
-            }
-            serial = SerialConsoleSettings(
-                device: try s.required("device").string(),
-                baud: try s.optional("baud")?.int(oneOf: [
-                    1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200, 230_400,
-                    460_800, 500_000, 921_600, 1_000_000, 1_500_000, 2_000_000,
-                    3_000_000, 4_000_000,
-                ]) ?? 115_200,
-                deadman: try s.optional("deadman_ms").map { try milliseconds($0, in: 20...5000) } ?? .milliseconds(300),
-                keyHold: try s.optional("key_hold_ms").map { try milliseconds($0, in: 50...5000) } ?? .milliseconds(600),
-                keySpeed: try s.optional("key_speed")?.double(in: 0.05...1) ?? 0.5,
-                keyHorizontal: try axis("key_horizontal"),
-                keyVertical: try axis("key_vertical"),
-                resumeAutonomy: try s.optional("resume_autonomy")?.bool() ?? false,
-                required: try s.optional("required")?.bool() ?? true,
-                heartbeat: try s.optional("heartbeat_ms").map { try milliseconds($0, in: 50...10_000) },
-                keyFile: try s.optional("key_file").map { v in
-                    let file = try v.string()
-                    let dir = (path as NSString).deletingLastPathComponent
-                    return file.hasPrefix("/") ? file : normalizedPath(((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent(file))
-                })
-            try s.finish()
-        }
-
-        let sm = try root.required("safety").mapping()
+    /// `safety:` — the governor's window and timeouts, and the safety lines a real board runs without on purpose.
+    static func safetySection(_ sm: YAMLMapping, realBoard: Bool) throws -> SafetySettings {
         let safety = SafetySettings(
             window: try sm.optional("window_ms").map { try milliseconds($0, in: 1...10_000) } ?? .milliseconds(250),
             maxWindowChange: try sm.required("max_window_change").double(in: 0.001...2),
@@ -609,78 +661,77 @@ extension BoardProfile {
             acknowledged: try sm.optional("acknowledge").map { v in try v.sequence().map { try $0.choice(SafetyAcknowledgement.self) } }
                 ?? [])
         try sm.finish()
+        return safety
+    }
 
-        var simulation: SimulationSettings?
-        if let simMap = try root.optional("simulation")?.mapping() {
-            let world = try simMap.required("world").choice(TwoRoomsVariant.self)
-            var truth: [ActuatorPhysics] = []
-            let truthMap = try simMap.required("actuator_truth").mapping()
-            for a in actuators {
-                let m = try truthMap.required(a.name).mapping()
-                truth.append(
-                    ActuatorPhysics(
-                        neutralMicros: try m.required("neutral_us").double(in: 400...2600),
-                        fullScaleMicros: try m.required("full_scale_us").double(in: 10...1000),
-                        deadbandMicros: try m.optional("deadband_us")?.double(in: 0...200) ?? 0,
-                        reversed: try m.optional("reversed")?.bool() ?? false))
-                try m.finish()
-            }
-            try truthMap.finish()
-            simulation = SimulationSettings(
-                world: world, seed: UInt64(try simMap.optional("seed")?.int(in: 0...Int(Int32.max)) ?? 1),
-                actuatorTruth: truth)
-            if let v = try simMap.optional("pwm_oscillator_hz") { simulation?.pwmOscillatorHz = try v.double(in: 20e6...30e6) }
-            try simMap.finish()
+    /// `simulation:` — the simulated world and what its actuators really do, one entry per actuator.
+    static func simulationSection(_ simMap: YAMLMapping, actuators: [ActuatorChannel]) throws -> SimulationSettings {
+        let world = try simMap.required("world").choice(TwoRoomsVariant.self)
+        var truth: [ActuatorPhysics] = []
+        let truthMap = try simMap.required("actuator_truth").mapping()
+        for a in actuators {
+            let m = try truthMap.required(a.name).mapping()
+            truth.append(
+                ActuatorPhysics(
+                    neutralMicros: try m.required("neutral_us").double(in: 400...2600),
+                    fullScaleMicros: try m.required("full_scale_us").double(in: 10...1000),
+                    deadbandMicros: try m.optional("deadband_us")?.double(in: 0...200) ?? 0,
+                    reversed: try m.optional("reversed")?.bool() ?? false))
+            try m.finish()
         }
-        let usesSim = camera.driver == .sim || inputs.contains { $0.driver == .sim }
-        if usesSim && simulation == nil { throw root.value.error("a board with sim devices needs a 'simulation' section") }
-        if simulation == nil && pwm == nil {
-            throw root.value.error("a board without 'simulation' needs a 'pwm' section (the actuators' PWM board)")
-        }
-        if simulation != nil && (camera.driver != .sim || pwm != nil || inputs.contains { $0.driver != .sim } || !outputs.isEmpty) {
-            throw root.value.error("a simulated board uses sim devices only (no v4l2 camera, pwm, gpiod lines)")
-        }
+        try truthMap.finish()
+        var simulation = SimulationSettings(
+            world: world, seed: UInt64(try simMap.optional("seed")?.int(in: 0...Int(Int32.max)) ?? 1),
+            actuatorTruth: truth)
+        if let v = simMap.optional("pwm_oscillator_hz") { simulation.pwmOscillatorHz = try v.double(in: 20e6...30e6) }
+        try simMap.finish()
+        return simulation
+    }
 
-        let planner = try root.optional("planner").map { try plannerSection($0.mapping()) }
+    /// `surprise:` — how the governor answers a world model that no longer predicts the camera.
+    static func surpriseSection(_ sm: YAMLMapping) throws -> SurpriseSettings {
         var surprise = SurpriseSettings()
-        if let sm = try root.optional("surprise")?.mapping() {
-            if let v = try sm.optional("threshold_factor") { surprise.thresholdFactor = try v.double(in: 0.1...1000) }
-            if let v = try sm.optional("action") { surprise.action = try v.choice(SurpriseAction.self) }
-            if let v = try sm.optional("slow_factor") { surprise.slowFactor = try v.double(in: 0...1) }
-            try sm.finish()
-        }
+        if let v = sm.optional("threshold_factor") { surprise.thresholdFactor = try v.double(in: 0.1...1000) }
+        if let v = sm.optional("action") { surprise.action = try v.choice(SurpriseAction.self) }
+        if let v = sm.optional("slow_factor") { surprise.slowFactor = try v.double(in: 0...1) }
+        try sm.finish()
+        return surprise
+    }
 
-        let calValue = try root.required("calibration")
-        let calRelative = try calValue.string()
-        let boardDir = (path as NSString).deletingLastPathComponent
-        let calibrationPath =
-            calRelative.hasPrefix("/")
-            ? calRelative
-            : ((boardDir.isEmpty ? "." : boardDir) as NSString).appendingPathComponent(calRelative)
-        try root.finish()
+    /// `file` as written in the profile at `profile`: absolute as it is, relative to the profile's directory.
+    static func relativeTo(profile: String, _ file: String) -> String {
+        if file.hasPrefix("/") { return file }
+        let dir = (profile as NSString).deletingLastPathComponent
+        return normalizedPath(((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent(file))
+    }
 
-        if realBoard {
-            // What makes a dead or hung controller, or a pressed button, stop the robot: required unless named.
-            let missing: [(SafetyAcknowledgement, Bool, String)] = [
-                (
-                    .noEStopInput, !inputs.contains { $0.role == .estop },
-                    "a real board needs an e-stop input (inputs: a line with role: estop)"
-                ),
-                (.noOutputEnable, pwm?.outputEnable == nil, "a real board needs the PCA9685's output-enable line (pwm.output_enable)"),
-                (.noWatchdog, watchdog == nil, "a real board needs a hardware watchdog (watchdog:)"),
-            ]
-            for (ack, isMissing, why) in missing where isMissing && !safety.acknowledged.contains(ack) {
-                throw root.value.error("\(why), or `safety: {acknowledge: [\(ack.rawValue)]}` to run without it on purpose")
-            }
+    /// A simulated board has sim devices only; a real board has none and has a PWM board.
+    static func checkDeviceKinds(
+        simulated: Bool, camera: CameraSettings, pwm: PWMSettings?, inputs: [InputLine], outputs: [OutputLine], at root: YAMLValue
+    ) throws {
+        let usesSim = camera.driver == .sim || inputs.contains { $0.driver == .sim }
+        if usesSim && !simulated { throw root.error("a board with sim devices needs a 'simulation' section") }
+        if !simulated && pwm == nil {
+            throw root.error("a board without 'simulation' needs a 'pwm' section (the actuators' PWM board)")
         }
-        var profile = BoardProfile(
-            name: name, summary: summary, loop: LoopSettings(rateHz: rate, realtime: rt), camera: camera,
-            actuators: actuators, pwm: pwm, inputs: inputs, outputs: outputs, watchdog: watchdog,
-            serialConsole: serial, safety: safety,
-            simulation: simulation, planner: planner, surprise: surprise,
-            calibrationPath: normalizedPath(calibrationPath), path: path)
-        profile.supervisorStall = supervisorStall
-        return profile
+        if simulated && (camera.driver != .sim || pwm != nil || inputs.contains { $0.driver != .sim } || !outputs.isEmpty) {
+            throw root.error("a simulated board uses sim devices only (no v4l2 camera, pwm, gpiod lines)")
+        }
+    }
+
+    /// What makes a dead or hung controller, or a pressed button, stop a real robot: an e-stop input, the
+    /// PCA9685's output-enable line and a watchdog, each required unless the safety section names it.
+    static func checkSafetyLines(
+        inputs: [InputLine], pwm: PWMSettings?, watchdog: WatchdogSettings?, safety: SafetySettings, at root: YAMLValue
+    ) throws {
+        let missing: [(SafetyAcknowledgement, Bool, String)] = [
+            (.noEStopInput, !inputs.contains { $0.role == .estop }, "a real board needs an e-stop input (inputs: a line with role: estop)"),
+            (.noOutputEnable, pwm?.outputEnable == nil, "a real board needs the PCA9685's output-enable line (pwm.output_enable)"),
+            (.noWatchdog, watchdog == nil, "a real board needs a hardware watchdog (watchdog:)"),
+        ]
+        for (ack, isMissing, why) in missing where isMissing && !safety.acknowledged.contains(ack) {
+            throw root.error("\(why), or `safety: {acknowledge: [\(ack.rawValue)]}` to run without it on purpose")
+        }
     }
 }
 
@@ -728,10 +779,10 @@ extension BoardProfile {
             ("primitive_fraction", 0...0.9, \.primitiveFraction), ("roadmap_merge_factor", 0.01...4, \.roadmapMergeFactor),
             ("roadmap_goal_factor", 0.01...4, \.roadmapGoalFactor),
         ]
-        if let v = try pm.optional("method") { c.method = try v.choice(PlannerMethod.self) }
-        for (key, range, field) in ints { if let v = try pm.optional(key) { c[keyPath: field] = try v.int(in: range) } }
-        for (key, range, field) in doubles { if let v = try pm.optional(key) { c[keyPath: field] = try v.double(in: range) } }
-        if let v = try pm.optional("starved_action") { c.starvedAction = try v.choice(SurpriseAction.self) }
+        if let v = pm.optional("method") { c.method = try v.choice(PlannerMethod.self) }
+        for (key, range, field) in ints { if let v = pm.optional(key) { c[keyPath: field] = try v.int(in: range) } }
+        for (key, range, field) in doubles { if let v = pm.optional(key) { c[keyPath: field] = try v.double(in: range) } }
+        if let v = pm.optional("starved_action") { c.starvedAction = try v.choice(SurpriseAction.self) }
         if let problem = c.problems().first { throw pm.value.error(problem) }
         try pm.finish()
         return c
