@@ -269,9 +269,9 @@ func writeCostMaps(model: WorldModelFile, path: String) throws {
     let enc = try model.makeQuantizedEncoder()
     let layout = TwoRoomsLayout.fixed
     let goals = [Vec2(40, 12), Vec2(50, 50), Vec2(12, 30), Vec2(36, 40)]
-    let s = TwoRoomsLayout.size, scale = 4
-    var img = RGBImage(width: goals.count * (s * scale + 8), height: s * scale)
-    for (gi, g) in goals.enumerated() {
+    let s = TwoRoomsLayout.size
+    var maps = HeatMapStrip(cellSize: 4)
+    for g in goals {
         let world = TwoRoomsWorld(layout: layout, start: g, goal: g)
         let f = Frame(width: s, height: s)
         world.render(into: f, agent: g)
@@ -290,23 +290,11 @@ func writeCostMaps(model: WorldModelFile, path: String) throws {
                 d[y * s + x] = acc.squareRoot()
             }
         }
-        let hi = d.filter { !$0.isNaN }.max() ?? 1
-        for y in 0..<s {
-            for x in 0..<s {
-                let v = d[y * s + x]
-                let c: RGB =
-                    v.isNaN
-                    ? RGB(0, 0, 160)
-                    : {
-                        let q = UInt8(min(255, 255 * v / hi)); return RGB(q, q, q)
-                    }()
-                img.fillRect(x: gi * (s * scale + 8) + x * scale, y: y * scale, width: scale, height: scale, c)
-            }
-        }
-        img.disc(Double(gi * (s * scale + 8)) + g.x * Double(scale), g.y * Double(scale), radius: 4, RGB(255, 0, 0))
-        print("goal (\(g.x), \(g.y)): latent distance max \(String(format: "%.2f", hi))")
+        let panel = HeatMapStrip.Panel(values: d, width: s, height: s, marker: (g.x, g.y))
+        maps.panels.append(panel)
+        print("goal (\(g.x), \(g.y)): latent distance max \(String(format: "%.2f", panel.maximum))")
     }
-    try img.writePNG(path: path)
+    try maps.render().writePNG(path: path)
 }
 
 /// How well imagined routes hold in the true world: for each episode (the eval's layouts, starts and
