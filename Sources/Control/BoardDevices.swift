@@ -3,8 +3,8 @@ import LinuxHardware
 import RobotCore
 
 /// Opens the devices a real board's profile names that both the control loop's `Rig` and the
-/// calibration bench need: GPIO chips (each label opened once), the e-stop input, and the PCA9685 with
-/// its OE line. Lines are requested under `consumer`, so `gpioinfo` shows who holds them.
+/// calibration bench need: GPIO chips (each label opened once), the output lines, the e-stop input, the
+/// output supervisor and the PCA9685 behind it. Lines are requested under `consumer`, so `gpioinfo` shows who holds them.
 final class BoardDevices {
     let board: LoadedBoard
     let consumer: String
@@ -59,42 +59,15 @@ final class BoardDevices {
         return try SupervisorLink.start(settings: settings)
     }
 
-    /// The PCA9685 on the profile's bus and address with the calibrated frequency and trim, and its OE line
-    /// (requested released: outputs disabled until `initialize` succeeds). With a `supervisor`, the supervisor
-    /// holds the OE line and the driver asks it instead. Not yet initialized.
-    func pca9685(clock: RobotClock, supervisor: SupervisorLink? = nil) throws -> (chip: PCA9685, outputEnable: GPIOOutputLine?) {
-        let p = board.profile
+    /// The PCA9685 on the profile's bus and address with the calibrated frequency and trim, its outputs
+    /// enabled through `supervisor` (which holds the OE line, if there is one, and so knows when the outputs
+    /// are enabled and watches the ticks then). Not yet initialized: `activate()` does that.
+    func pca9685(clock: RobotClock, supervisor: SupervisorLink) throws -> PCA9685 {
         let pw = try pwmSettings()
-        let oe =
-            supervisor != nil
-            ? nil
-            : try pw.outputEnable.map {
-                try GPIOOutputLine(
-                    name: "pwm_output_enable", chip: chip($0.chip), line: $0.line, activeLow: pw.outputEnableActiveLow,
-                    safeLevel: false, consumer: consumer)
-            }
-        do {
-            let device = try I2CDevice(bus: try I2CBus.find(pw.bus), address: UInt8(pw.address))
-            // Supervised, the driver always goes through the supervisor (which drives the line if there is one),
-            // so the supervisor knows when the outputs are enabled and watches the ticks then.
-            let enable: DigitalOutput? = supervisor ?? oe
-            let pca = PCA9685(
-                device: device, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
-                oscillatorTrim: board.calibration.oscillatorTrim, clock: clock, outputEnable: enable,
-                attempts: pw.attempts, healthCheckEvery: pw.healthCheckEvery)
-            return (pca, oe)
-        } catch {
-            oe?.release()
-            throw error
-        }
-    }
-}
-
-extension PCA9685 {
-    /// `initialize()`, with a failure thrown as an error that names the bus and address.
-    func initializeOrThrow() throws {
-        guard let f = initialize() else { return }
-        let place = (device as? I2CDevice).map { "\($0.bus.path) address 0x\(String($0.address, radix: 16))" } ?? "the simulated bus"
-        throw HardwareError(message: "PCA9685 at \(place): initialization failed: \(f)")
+        let device = try I2CDevice(bus: try I2CBus.find(pw.bus), address: UInt8(pw.address))
+        return PCA9685(
+            device: device, pwmChannels: board.profile.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
+            oscillatorTrim: board.calibration.oscillatorTrim, clock: clock, outputEnable: supervisor,
+            attempts: pw.attempts, healthCheckEvery: pw.healthCheckEvery)
     }
 }

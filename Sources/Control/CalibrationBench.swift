@@ -29,7 +29,8 @@ public final class CalibrationBench {
     /// Pulse each channel should have while the output is live, µs.
     public var target: [Double]
     private var command: Command
-    private var outputEnable: GPIOOutputLine?
+    /// The bench's devices, for their lifecycle.
+    private let devices: DeviceSet
     private var stopped = false
 
     /// Opens the PWM board (and the e-stop input) and initializes the chip. Nothing moves until `arm()`
@@ -38,30 +39,33 @@ public final class CalibrationBench {
         self.board = board
         self.clock = clock
         let p = board.profile
+        let devices = DeviceSet()
+        self.devices = devices
         if let sim = p.simulation {
             let chip = PCA9685Model(oscillatorHz: sim.pwmOscillatorHz, clock: clock)
             simulatedChip = chip
             simulatedTruth = sim.actuatorTruth
-            pwm = PCA9685(
-                device: chip, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
-                oscillatorTrim: board.calibration.oscillatorTrim, clock: clock)
-            eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
+            pwm = devices.add(
+                PCA9685(
+                    device: chip, pwmChannels: p.actuators.map(\.channel), frequencyHz: board.calibration.pwmFrequencyHz,
+                    oscillatorTrim: board.calibration.oscillatorTrim, clock: clock))
+            eStop = p.inputs.first { $0.role == .estop }.map { devices.add(SimulatedInput(name: $0.name)) }
             output = pwm
             supervisor = nil
         } else {
             simulatedChip = nil
             simulatedTruth = nil
-            let devices = BoardDevices(board: board, consumer: "cerebellum-calibrate")
-            let link = try devices.startSupervisor(priority: 0)
+            let opener = BoardDevices(board: board, consumer: "cerebellum-calibrate")
             do {
-                (pwm, outputEnable) = try devices.pca9685(clock: clock, supervisor: link)
-                eStop = try devices.eStop()
+                let link = devices.add(try opener.startSupervisor(priority: 0))
+                supervisor = link
+                pwm = try opener.pca9685(clock: clock, supervisor: link)
+                output = devices.add(SupervisedActuators(chip: pwm, link: link))
+                eStop = try opener.eStop().map { devices.add($0) }
             } catch {
-                link.close()
+                devices.close()
                 throw error
             }
-            output = SupervisedActuators(chip: pwm, link: link)
-            supervisor = link
         }
         benchMaps = p.actuators.map { a in
             let n = board.calibration.channels[a.name]?.neutralMicros ?? 1500
@@ -72,19 +76,19 @@ public final class CalibrationBench {
         let limits = zip(p.actuators, benchMaps).map { a, m in
             ChannelLimits(name: a.name, minEffort: -1, maxEffort: 1, maxSlewPerSecond: max(a.slewPerSecond, 2), calibration: m)
         }
-        governor = try SafetyGovernor(
-            config: SafetyConfig(
-                channels: limits, tickPeriod: tickPeriod, window: p.safety.window, maxWindowChange: 2,
-                maxFrameAge: .seconds(3600), maxConsecutiveOverruns: 1000, stallTimeout: .milliseconds(500),
-                heartbeatTimeout: .milliseconds(500)))
-        target = benchMaps.map(\.neutralMicros)
-        command = .neutral(channels: limits.count, at: clock.now(), origin: .calibration)
-        do { try pwm.initializeOrThrow() } catch {
-            outputEnable?.release()
-            (eStop as? GPIOInputLine)?.release()
-            supervisor?.close()
+        do {
+            governor = try SafetyGovernor(
+                config: SafetyConfig(
+                    channels: limits, tickPeriod: tickPeriod, window: p.safety.window, maxWindowChange: 2,
+                    maxFrameAge: .seconds(3600), maxConsecutiveOverruns: 1000, stallTimeout: .milliseconds(500),
+                    heartbeatTimeout: .milliseconds(500)))
+        } catch {
+            devices.close()
             throw error
         }
+        target = benchMaps.map(\.neutralMicros)
+        command = .neutral(channels: limits.count, at: clock.now(), origin: .calibration)
+        try devices.activate()
     }
 
     /// The profile's index of an actuator given by name or by PWM channel number.
@@ -148,10 +152,7 @@ public final class CalibrationBench {
     public func stop() {
         stopped = true
         governor.disarm()
-        pwm.stop()
-        outputEnable?.release()
-        (eStop as? GPIOInputLine)?.release()
-        supervisor?.close()
+        devices.close()
     }
 
     /// On a simulated board: the drive (−1…1) the simulated actuator on channel `i` produces with the

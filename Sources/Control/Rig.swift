@@ -5,7 +5,10 @@ import Safety
 import Simulation
 
 /// The devices a board profile names, opened and wired: camera, actuators, e-stop, output lines and
-/// watchdog; for a simulated board, the simulated robot behind them.
+/// watchdog. A real and a simulated board give the same shape (`RigDevices`); what only one of them has —
+/// the drivers' own counters, the simulated robot — is beside it in `hardware` or `simulation`.
+/// Every device follows the `Device` lifecycle: opened (configured) in `init`, activated there once all
+/// are open, deactivated and shut down by `shutdown()`.
 public final class Rig {
     public let board: LoadedBoard
     public let clock: RobotClock
@@ -14,97 +17,47 @@ public final class Rig {
     public let eStop: DigitalInput?
     /// Output lines and the watchdog, which follow the governor's state each tick.
     public let signals: BoardSignals
-    /// The simulated robot, on `sim` boards.
-    public let robot: SimulatedRobot?
-    public let variant: TwoRoomsVariant?
-    /// The PWM board, on real boards.
-    public let pwm: PCA9685?
-    /// The output supervisor process, on real boards: it holds the OE line and cuts the outputs if this
-    /// process dies or its loop stops ticking.
-    public let supervisor: SupervisorLink?
-    /// What the real camera negotiated (printed at start).
-    public var cameraFormat: NegotiatedFormat? { (camera as? V4L2Camera)?.format }
-    private var episodeRNG: SeededGenerator
+    /// The drivers of a real board (nil on a simulated one).
+    public let hardware: BoardHardware?
+    /// The simulated robot and its world (nil on a real board).
+    public let simulation: SimulatedBoard?
+    private let devices: DeviceSet
 
-    /// Opens the board's devices. Throws a `ConfigError` (the profile asks for something this build
-    /// cannot drive) or the driver's error naming the device; whatever was opened is put back in its
-    /// safe state and released then, and no actuator has moved. On a real board the output supervisor
-    /// starts first (at SCHED_FIFO `supervisorPriority`, 0 for the normal scheduler).
+    /// The simulated robot, on `sim` boards.
+    public var robot: SimulatedRobot? { simulation?.robot }
+
+    /// Opens the board's devices, then activates them. Throws a `ConfigError` (the profile asks for
+    /// something this build cannot drive) or the driver's error naming the device; whatever was opened is
+    /// put back in its safe state and released then, and no actuator has moved. On a real board the output
+    /// supervisor starts first (at SCHED_FIFO `supervisorPriority`, 0 for the normal scheduler).
     public init(board: LoadedBoard, clock: RobotClock, seed: UInt64? = nil, supervisorPriority: Int = 0) throws {
         self.board = board
         self.clock = clock
-        let p = board.profile
-        guard let sim = p.simulation else {
-            robot = nil
-            variant = nil
-            episodeRNG = SeededGenerator(seed: seed ?? 1)
-            var opened: [GPIOOutputLine] = []
-            var pwmBoard: PCA9685?
-            let devices = BoardDevices(board: board)
-            let link = try devices.startSupervisor(priority: supervisorPriority)
-            do {
-                // Outputs first, at their safe levels, so nothing else can move before they hold.
-                var lines: [(OutputLine, GPIOOutputLine)] = []
-                for o in p.outputs {
-                    let l = try devices.output(o)
-                    opened.append(l)
-                    lines.append((o, l))
-                }
-                eStop = try devices.eStop()
-                let (chipDriver, oe) = try devices.pca9685(clock: clock, supervisor: link)
-                if let oe { opened.append(oe) }
-                try chipDriver.initializeOrThrow()
-                pwmBoard = chipDriver
-                guard let v = p.camera.v4l2 else {
-                    throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "a real board needs a v4l2 camera")
-                }
-                let crop = (board.calibration.cameraCrop ?? v.crop).map {
-                    GrayResampler.Rect(x: $0[0], y: $0[1], width: $0[2], height: $0[3])
-                }
-                camera = try V4L2Camera(
-                    request: CameraRequest(
-                        device: v.device, width: v.captureWidth, height: v.captureHeight,
-                        framesPerSecond: v.framesPerSecond, format: v.format, crop: crop,
-                        buffers: v.buffers, pollTimeoutMilliseconds: v.pollTimeoutMilliseconds),
-                    outputWidth: p.camera.width, outputHeight: p.camera.height, clock: clock)
-                actuators = SupervisedActuators(chip: chipDriver, link: link)
-                pwm = chipDriver
-                supervisor = link
-                signals = BoardSignals(
-                    motorEnable: lines.filter { $0.0.role == .motorEnable }.map(\.1),
-                    statusLEDs: lines.filter { $0.0.role == .statusLED }.map(\.1),
-                    watchdog: nil, supervisor: link)
-            } catch {
-                pwmBoard?.stop()
-                for l in opened { l.release() }
-                link.close()
-                throw error
+        let set = DeviceSet()
+        let opened: RigDevices
+        do {
+            if let sim = board.profile.simulation {
+                let s = try SimulatedBoard(board: board, settings: sim, clock: clock, seed: seed)
+                opened = s.devices(set)
+                simulation = s
+                hardware = nil
+            } else {
+                let h = try BoardHardware.open(board, clock: clock, supervisorPriority: supervisorPriority, into: set)
+                opened = h.devices
+                hardware = h.hardware
+                simulation = nil
             }
-            return
+        } catch {
+            set.close()
+            throw error
         }
-        let variant = sim.world
-        if p.actuators.count != 2 {
-            throw ConfigError(
-                file: p.path, line: nil, column: nil, field: "actuators",
-                message: "the two-rooms robot has two actuator channels (vx, vy), the profile lists \(p.actuators.count)")
-        }
-        if p.camera.width != TwoRoomsLayout.size || p.camera.height != TwoRoomsLayout.size {
-            throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "the two-rooms camera is 64×64")
-        }
-        self.variant = variant
-        var rng = SeededGenerator(seed: seed ?? sim.seed)
-        let world = TwoRoomsWorld.episode(variant, rng: &rng)
-        episodeRNG = rng
-        let robot = SimulatedRobot(world: world, physics: sim.actuatorTruth, stepPeriod: p.loop.period)
-        self.robot = robot
-        camera = SimulatedCamera(
-            robot: robot, clock: clock, latency: p.camera.simLatency,
-            dropProbability: p.camera.simDropProbability, seed: (seed ?? sim.seed) &+ 7)
-        actuators = SimulatedActuators(robot: robot, clock: clock)
-        eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
-        signals = BoardSignals(motorEnable: [], statusLEDs: [], watchdog: nil)
-        pwm = nil
-        supervisor = nil
+        try set.activate()
+        devices = set
+        camera = opened.camera
+        actuators = opened.actuators
+        eStop = opened.eStop
+        signals = BoardSignals(
+            motorEnable: opened.motorEnable, statusLEDs: opened.statusLEDs, watchdog: nil, supervisor: hardware?.supervisor)
     }
 
     /// A control loop over this rig's devices at the board's rate, gated by `governor`.
@@ -117,27 +70,126 @@ public final class Rig {
     }
 
     /// Starts a new simulated episode (a new layout for the random-wall variant).
-    public func newEpisode() {
-        guard let robot, let variant else { return }
-        robot.reset(world: TwoRoomsWorld.episode(variant, rng: &episodeRNG))
-    }
+    public func newEpisode() { simulation?.newEpisode() }
 
     /// Opens and arms the board's watchdog (its `watchdog:` section), if it has one and it is not running yet.
     /// Call right before the loop starts ticking: from here on the loop must feed it within the timeout.
     public func startWatchdog() throws {
         guard signals.watchdog == nil, let w = board.profile.watchdog else { return }
-        signals.watchdog = try Watchdog(path: w.device, timeoutSeconds: w.timeoutSeconds)
+        signals.watchdog = devices.add(try Watchdog(path: w.device, timeoutSeconds: w.timeoutSeconds))
     }
 
-    /// Puts every real output in its safe state and lets go of the devices: PWM full-OFF with OE
-    /// released, output lines to their safe levels, watchdog disarmed by the magic close, camera closed,
-    /// the output supervisor told to finish (it writes full-OFF once more and exits).
-    /// Call after `ControlLoop.stop()`.
-    public func shutdown() {
-        pwm?.stop()
-        signals.release()
-        (camera as? V4L2Camera)?.shutdown()
-        supervisor?.close()
+    /// Every device deactivated, then shut down, newest first: the watchdog disarmed by the magic close,
+    /// the camera closed, the PWM board full-OFF with OE released, output lines at their safe levels and
+    /// released, and last the output supervisor told to finish (it writes full-OFF once more and exits).
+    /// Call after `ControlLoop.stop()`. Safe to call twice.
+    public func shutdown() { devices.close() }
+}
+
+/// What the control loop reads and writes, the same for every kind of board.
+public struct RigDevices {
+    public var camera: FrameSource
+    public var actuators: ActuatorOutput
+    public var eStop: DigitalInput?
+    /// Asserted only while armed without a latched fault.
+    public var motorEnable: [DigitalOutput] = []
+    /// Lit while armed.
+    public var statusLEDs: [DigitalOutput] = []
+}
+
+/// A real board's drivers, typed, for what only they can tell (the negotiated camera format, the
+/// PWM prescale, their error counters) and for the hardware checks.
+public struct BoardHardware {
+    public let camera: V4L2Camera
+    public let pwm: PCA9685
+    /// The output supervisor process: it holds the OE line and cuts the outputs if this process dies or
+    /// its loop stops ticking.
+    public let supervisor: SupervisorLink
+
+    /// Opens a real board's devices into `set`, each in its safe state: the output supervisor first, then
+    /// the output lines at their safe levels (so nothing else can move before they hold), the e-stop, the
+    /// PCA9685 behind the supervisor (outputs disabled), the camera (streaming).
+    static func open(_ board: LoadedBoard, clock: RobotClock, supervisorPriority: Int, into set: DeviceSet) throws
+        -> (devices: RigDevices, hardware: BoardHardware)
+    {
+        let p = board.profile
+        let opener = BoardDevices(board: board)
+        let link = set.add(try opener.startSupervisor(priority: supervisorPriority))
+        var motorEnable: [DigitalOutput] = []
+        var statusLEDs: [DigitalOutput] = []
+        for o in p.outputs {
+            let l = set.add(try opener.output(o))
+            switch o.role {
+            case .motorEnable: motorEnable.append(l)
+            case .statusLED: statusLEDs.append(l)
+            }
+        }
+        let eStop = try opener.eStop().map { set.add($0) }
+        let chip = try opener.pca9685(clock: clock, supervisor: link)
+        let actuators = set.add(SupervisedActuators(chip: chip, link: link))
+        guard let v = p.camera.v4l2 else {
+            throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "a real board needs a v4l2 camera")
+        }
+        let crop = (board.calibration.cameraCrop ?? v.crop).map {
+            GrayResampler.Rect(x: $0[0], y: $0[1], width: $0[2], height: $0[3])
+        }
+        let camera = set.add(
+            try V4L2Camera(
+                request: CameraRequest(
+                    device: v.device, width: v.captureWidth, height: v.captureHeight,
+                    framesPerSecond: v.framesPerSecond, format: v.format, crop: crop,
+                    buffers: v.buffers, pollTimeoutMilliseconds: v.pollTimeoutMilliseconds),
+                outputWidth: p.camera.width, outputHeight: p.camera.height, clock: clock))
+        return (
+            RigDevices(camera: camera, actuators: actuators, eStop: eStop, motorEnable: motorEnable, statusLEDs: statusLEDs),
+            BoardHardware(camera: camera, pwm: chip, supervisor: link)
+        )
+    }
+}
+
+/// A simulated board: the robot in its two-rooms world behind a simulated camera, actuators and e-stop.
+public final class SimulatedBoard {
+    public let robot: SimulatedRobot
+    public let variant: TwoRoomsVariant
+    public let camera: SimulatedCamera
+    public let actuators: SimulatedActuators
+    public let eStop: SimulatedInput?
+    private var episodeRNG: SeededGenerator
+
+    /// Checks that the profile describes the two-rooms robot and builds it at its first episode.
+    init(board: LoadedBoard, settings sim: SimulationSettings, clock: RobotClock, seed: UInt64?) throws {
+        let p = board.profile
+        if p.actuators.count != 2 {
+            throw ConfigError(
+                file: p.path, line: nil, column: nil, field: "actuators",
+                message: "the two-rooms robot has two actuator channels (vx, vy), the profile lists \(p.actuators.count)")
+        }
+        if p.camera.width != TwoRoomsLayout.size || p.camera.height != TwoRoomsLayout.size {
+            throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "the two-rooms camera is 64×64")
+        }
+        variant = sim.world
+        var rng = SeededGenerator(seed: seed ?? sim.seed)
+        let world = TwoRoomsWorld.episode(variant, rng: &rng)
+        episodeRNG = rng
+        robot = SimulatedRobot(world: world, physics: sim.actuatorTruth, stepPeriod: p.loop.period)
+        camera = SimulatedCamera(
+            robot: robot, clock: clock, latency: p.camera.simLatency,
+            dropProbability: p.camera.simDropProbability, seed: (seed ?? sim.seed) &+ 7)
+        actuators = SimulatedActuators(robot: robot, clock: clock)
+        eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
+    }
+
+    /// The simulated devices in `set`, in the shape every rig has.
+    func devices(_ set: DeviceSet) -> RigDevices {
+        set.add(actuators)
+        if let eStop { set.add(eStop) }
+        set.add(camera)
+        return RigDevices(camera: camera, actuators: actuators, eStop: eStop)
+    }
+
+    /// Starts a new episode (a new layout for the random-wall variant).
+    public func newEpisode() {
+        robot.reset(world: TwoRoomsWorld.episode(variant, rng: &episodeRNG))
     }
 }
 
@@ -176,14 +228,5 @@ public final class BoardSignals {
             lit = enable
         }
         return failure
-    }
-
-    /// Safe levels, the GPIO lines released, the watchdog disarmed.
-    func release() {
-        for l in motorEnable + statusLEDs {
-            _ = l.set(l.safeLevel)
-            (l as? GPIOOutputLine)?.release()
-        }
-        watchdog?.disarm()
     }
 }

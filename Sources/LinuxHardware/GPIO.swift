@@ -127,6 +127,12 @@ public final class GPIOOutputLine: DigitalOutput {
         return gpiod_line_set_value(line, asserted ? 1 : 0) == 0 ? nil : .io(errno: .current)
     }
 
+    /// Back to the safe level; the line stays requested.
+    public func deactivate() { _ = set(safeLevel) }
+
+    /// `release()`.
+    public func shutdown() { release() }
+
     /// Drives the safe level, then gives the line back to the kernel.
     public func release() {
         guard let l = line else { return }
@@ -188,6 +194,9 @@ public final class GPIOInputLine: DigitalInput {
         if v < 0 { return .failed(errno == ENODEV ? .lost : .io(errno: .current)) }
         return .level(v == 1 || pulsed)
     }
+
+    /// `release()`.
+    public func shutdown() { release() }
 
     public func release() {
         if let l = line { gpiod_line_release(l) }

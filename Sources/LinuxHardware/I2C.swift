@@ -17,7 +17,7 @@ public struct I2CBus: Sendable, Equatable, CustomStringConvertible {
         defer { closedir(dir) }
         var out: [I2CBus] = []
         while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            let name = cString(fixed: e.pointee.d_name)
             guard name.hasPrefix("i2c-"), let n = Int(name.dropFirst(4)) else { continue }
             let adapter = readSysfsLine("\(sysfs)/\(name)/name") ?? "?"
             out.append(I2CBus(number: n, adapterName: adapter))
@@ -57,7 +57,7 @@ public func readSysfsLine(_ path: String) -> String? {
     defer { fclose(f) }
     var buf = [CChar](repeating: 0, count: 256)
     guard fgets(&buf, Int32(buf.count), f) != nil else { return nil }
-    let s = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let s = cString(buf)
     return s.hasSuffix("\n") ? String(s.dropLast()) : s
 }
 
@@ -70,6 +70,8 @@ public final class I2CDevice: RegisterDevice {
     private var fd: Int32
     /// The adapter's functionality mask (I2C_FUNCS).
     public let functionality: UInt
+
+    public var location: String { "\(bus.path) address 0x\(String(address, radix: 16))" }
 
     public init(bus: I2CBus, address: UInt8) throws {
         guard (0x03...0x77).contains(address) else {

@@ -335,6 +335,9 @@ public final class SupervisorLink: DigitalOutput {
         }
     }
 
+    /// `close()`.
+    public func shutdown() { close() }
+
     /// Closes the channel (the supervisor turns every output off and exits) and waits for it to exit.
     public func close() {
         guard fd >= 0 else { return }
@@ -375,6 +378,12 @@ public final class SupervisedActuators: ActuatorOutput {
         self.chip = chip
         self.link = link
     }
+
+    /// The chip initialized; its outputs enabled through the supervisor.
+    public func activate() throws { try chip.activate() }
+
+    /// The chip's outputs off and disabled.
+    public func deactivate() { chip.deactivate() }
 
     public func write(_ command: SafeCommand) -> DeviceFailure? {
         if link.isCut {

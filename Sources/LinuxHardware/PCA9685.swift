@@ -138,6 +138,15 @@ public final class PCA9685: ActuatorOutput {
         return nil
     }
 
+    /// `initialize()`, with a failure thrown as an error that names the bus and address.
+    public func activate() throws {
+        guard let f = initialize() else { return }
+        throw HardwareError(message: "PCA9685 at \(device.location): initialization failed: \(f)")
+    }
+
+    /// `stop()`: outputs disabled and full-OFF.
+    public func deactivate() { stop() }
+
     /// Writes one channel's four registers in one auto-incremented block: ON = 0, OFF = counts
     /// (or full-OFF for a pulse ≤ 0).
     private func writeChannel(_ ch: Int, pulseMicros: Double) -> DeviceFailure? {

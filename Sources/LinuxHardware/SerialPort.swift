@@ -98,7 +98,7 @@ public final class PseudoTerminal {
         }
         master = m
         slaveHold = s
-        slavePath = String(cString: name)
+        slavePath = cString(name)
     }
 
     /// Closes the test's own handle on the slave (so that closing the master is a real hang-up).

@@ -102,7 +102,7 @@ public enum StallDetector {
         defer { fclose(f) }
         var line = [CChar](repeating: 0, count: 512)
         guard fgets(&line, Int32(line.count), f) != nil else { return nil }
-        let fields = String(cString: line).split(separator: " ")
+        let fields = cString(line).split(separator: " ")
         // cpu user nice system idle iowait irq softirq steal …
         guard fields.first == "cpu", fields.count > 8, let ticks = Int64(fields[8]) else { return nil }
         let hz = Int64(sysconf(Int32(_SC_CLK_TCK)))

@@ -35,3 +35,13 @@ func openDevice(_ path: String, _ flags: Int32, with open: (String, Int32) -> In
     case .failure(let e): throw HardwareError(device: path, "cannot open", errno: e)
     }
 }
+
+/// The text of a NUL-terminated character array of fixed size inside a C struct (imported as a tuple).
+func cString<T>(fixed tuple: T) -> String {
+    withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+}
+
+/// The text of a NUL-terminated C buffer (up to its first NUL, or all of it).
+func cString(_ buffer: [CChar]) -> String {
+    buffer.withUnsafeBytes { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+}

@@ -74,10 +74,6 @@ func fourccString(_ v: UInt32) -> String {
     return v & 0x8000_0000 != 0 ? s + "-BE" : s
 }
 
-func cString<T>(_ tuple: T) -> String {
-    withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-}
-
 /// A V4L2 capture device through libv4l2, streaming into 2–4 mmap buffers. Each `capture` takes the
 /// newest filled buffer (older ones go straight back to the driver), converts it to the frame's gray
 /// size with a precomputed resampler, and re-queues it. Buffers the driver flags as errors are
@@ -137,7 +133,7 @@ public final class V4L2Camera: FrameSource {
             if cb_ioctl(f, CB_VIDIOC_QUERYCAP, &cap) == 0 {
                 let caps = cap.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0 ? cap.device_caps : cap.capabilities
                 if caps & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0 && caps & UInt32(V4L2_CAP_STREAMING) != 0 {
-                    out.append((path, cString(cap.driver), cString(cap.card)))
+                    out.append((path, cString(fixed: cap.driver), cString(fixed: cap.card)))
                 }
             }
             close(f)
@@ -154,7 +150,7 @@ public final class V4L2Camera: FrameSource {
         var desc = v4l2_fmtdesc()
         desc.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
         while cb_ioctl(f, CB_VIDIOC_ENUM_FMT, &desc) == 0 {
-            out.append((fourccString(desc.pixelformat), cString(desc.description)))
+            out.append((fourccString(desc.pixelformat), cString(fixed: desc.description)))
             desc.index += 1
         }
         return out
@@ -297,7 +293,7 @@ public final class V4L2Camera: FrameSource {
         var type = Int32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
         try ioctl(CB_VIDIOC_STREAMON, &type, "VIDIOC_STREAMON", path)
         format = NegotiatedFormat(
-            devicePath: path, driver: cString(cap.driver), card: cString(cap.card),
+            devicePath: path, driver: cString(fixed: cap.driver), card: cString(fixed: cap.card),
             pixelFormat: fourccString(fmt.fmt.pix.pixelformat),
             emulated: offered.first { $0.fourcc == fmt.fmt.pix.pixelformat }?.emulated ?? false,
             width: w, height: h, bytesPerLine: bpl, framesPerSecond: fps, buffers: Int(req.count), crop: r.crop,
@@ -317,7 +313,7 @@ public final class V4L2Camera: FrameSource {
             if q.flags & UInt32(V4L2_CTRL_FLAG_DISABLED) == 0 && q.type != UInt32(V4L2_CTRL_TYPE_CTRL_CLASS.rawValue) {
                 var c = v4l2_control(id: q.id, value: 0)
                 let v: Int32? = cb_v4l2_ioctl(fd, CB_VIDIOC_G_CTRL, &c) == 0 ? c.value : nil
-                out.append((cString(q.name), q.id, q.type, q.minimum, q.maximum, v))
+                out.append((cString(fixed: q.name), q.id, q.type, q.minimum, q.maximum, v))
             }
             q.id |= UInt32(V4L2_CTRL_FLAG_NEXT_CTRL)
         }

@@ -5,7 +5,7 @@ import RobotCore
 /// The kernel watchdog (`/dev/watchdog`), fed from the control loop. If the loop stops feeding it
 /// for `timeout` the board resets. On a clean exit the magic close ('V', then close) disarms it;
 /// any other close (a crash) leaves it counting down, which is the point.
-public final class Watchdog {
+public final class Watchdog: Device {
     public let path: String
     public private(set) var timeoutSeconds: Int
     public let identity: String
@@ -23,7 +23,7 @@ public final class Watchdog {
         var buf = [CChar](repeating: 0, count: 64)
         identity =
             cb_watchdog_identity(f, &buf, buf.count) == 0
-            ? String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+            ? cString(buf) : "?"
         fd = f
         self.path = path
         self.timeoutSeconds = Int(t)
@@ -43,6 +43,9 @@ public final class Watchdog {
         feeds += 1
         return true
     }
+
+    /// `disarm()`.
+    public func shutdown() { disarm() }
 
     /// Magic close: disarms the watchdog (unless the driver was built with nowayout).
     public func disarm() {

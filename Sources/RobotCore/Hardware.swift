@@ -29,7 +29,7 @@ public enum CaptureResult: Equatable, Sendable {
 }
 
 /// A camera: the V4L2 driver or a simulated camera.
-public protocol FrameSource: AnyObject {
+public protocol FrameSource: Device {
     var width: Int { get }
     var height: Int { get }
     /// Writes the newest image into `frame` if there is one. Never blocks past the tick; never allocates.
@@ -44,7 +44,7 @@ public enum InputReading: Equatable, Sendable {
 }
 
 /// A digital input line (e-stop, limit switch): GPIO through libgpiod, or simulated.
-public protocol DigitalInput: AnyObject {
+public protocol DigitalInput: Device {
     var name: String { get }
     func read() -> InputReading
 }

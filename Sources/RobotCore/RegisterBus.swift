@@ -2,6 +2,8 @@
 /// register-level model of a chip for tests and the simulator. Every call returns the failure
 /// instead of throwing, so it can run inside the tick without allocating.
 public protocol RegisterDevice: AnyObject {
+    /// Where the device is, for messages ("/dev/i2c-1 address 0x40").
+    var location: String { get }
     /// Reads one register (SMBus "read byte data").
     func readByte(register: UInt8) -> Result<UInt8, DeviceFailure>
     /// Writes one register (SMBus "write byte data").

@@ -21,7 +21,7 @@ public struct SafeCommand: Sendable, Equatable {
 }
 
 /// An actuator back end: PCA9685 over I2C, GPIO H-bridge, or simulated. It accepts only `SafeCommand`s.
-public protocol ActuatorOutput: AnyObject {
+public protocol ActuatorOutput: Device {
     var channelCount: Int { get }
     /// Writes every channel. Returns nil on success; never allocates, never throws.
     func write(_ command: SafeCommand) -> DeviceFailure?

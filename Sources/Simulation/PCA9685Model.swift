@@ -23,6 +23,8 @@ public final class PCA9685Model: RegisterDevice {
         public static let allCall: UInt8 = 0x01
     }
 
+    public var location: String { "the simulated bus" }
+
     /// The chip's real internal oscillator, Hz (nominally 25 MHz; clones drift by a few per cent).
     public var oscillatorHz: Double
     /// The 256 registers as the chip holds them.

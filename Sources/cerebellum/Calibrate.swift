@@ -590,7 +590,7 @@ struct CalibrateCamera: ParsableCommand {
         let clock = SystemClock()
         let rig = try Rig(board: loaded, clock: clock)
         defer { rig.shutdown() }
-        if let cam = rig.camera as? V4L2Camera {
+        if let cam = rig.hardware?.camera {
             print("negotiated: \(cam.format?.description ?? "?")")
             for c in cam.controls() { print("  control \"\(c.name)\" \(c.minimum)…\(c.maximum) = \(c.value.map(String.init) ?? "?")") }
             if let set {

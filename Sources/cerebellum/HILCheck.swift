@@ -362,7 +362,7 @@ extension HILCheck {
 
     func outputsNeutral(_ rig: Rig, _ loop: ControlLoop) throws {
         let dev = try stubDevice()
-        guard let pca = rig.pwm else { throw CheckFailure("no PWM board") }
+        guard let pca = rig.hardware?.pwm else { throw CheckFailure("no PWM board") }
         let neutral = pca.counts(pulseMicros: 1500)
         for ch in 0..<2 {
             let base = UInt8(0x06 + 4 * ch)
@@ -393,7 +393,7 @@ extension HILCheck {
     func loopCameraLost() throws -> String {
         let (rig, loop) = try armedLoop()
         defer { loop.stop(); rig.shutdown() }
-        guard let cam = rig.camera as? V4L2Camera else { throw CheckFailure("not a V4L2 camera") }
+        guard let cam = rig.hardware?.camera else { throw CheckFailure("not a V4L2 camera") }
         try writeText("/sys/bus/platform/drivers/vivid/unbind", "vivid.0")
         try ticks(loop, until: { loop.governor.latchedFaults.contains(.cameraLost) })
         try outputsNeutral(rig, loop)
@@ -408,7 +408,7 @@ extension HILCheck {
         // The device leaves the bus: the driver's i2c-dev file is pointed (dup2) at an address where the stub
         // answers nothing, so every transfer from here on fails in the kernel with ENODEV, as when a board is
         // unplugged. (The stub module cannot be unloaded while a file holds its adapter.)
-        guard let pca = rig.pwm, let dev = pca.device as? I2CDevice else { throw CheckFailure("no I2C PCA9685") }
+        guard let pca = rig.hardware?.pwm, let dev = pca.device as? I2CDevice else { throw CheckFailure("no I2C PCA9685") }
         let ghost = try I2CDevice(bus: dev.bus, address: 0x41)
         try expect(dup2(ghost.fileDescriptor, dev.fileDescriptor) >= 0, "dup2: \(Errno.current)")
         let before = loop.statistics.ticks

@@ -147,14 +147,14 @@ struct Run: ParsableCommand {
         let p = loaded.profile
         print("board \(p.name): \(p.summary)")
         for a in p.safety.acknowledged { warn(a.warning) }
-        if let f = rig.cameraFormat { print("camera: \(f)") }
-        if let s = rig.supervisor, let pw = p.pwm {
+        if let h = rig.hardware, let pw = p.pwm {
+            if let f = h.camera.format { print("camera: \(f)") }
             print(
-                "output supervisor: pid \(s.pid) holds \(pw.outputEnable.map { "the OE line \($0.chip)/\($0.line) and " } ?? "")"
+                "output supervisor: pid \(h.supervisor.pid) holds \(pw.outputEnable.map { "the OE line \($0.chip)/\($0.line) and " } ?? "")"
                     + "the PWM board's bus; it cuts the outputs if this process dies or no tick comes for "
                     + "\(Int(p.supervisorStall.inMilliseconds)) ms")
         }
-        if let pwm = rig.pwm {
+        if let pwm = rig.hardware?.pwm {
             print(
                 String(
                     format: "pwm: PCA9685, prescale %d → %.2f Hz (asked %.1f Hz, oscillator trim %.4f), channels %@",
@@ -443,14 +443,15 @@ final class RunSession {
             board: profile.name, episodes: results, loop: loop.statistics.report,
             governorState: governor.state.rawValue, latchedFaults: governor.latchedFaults.description,
             faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
-            actuatorWrites: (rig.actuators as? SimulatedActuators)?.writes ?? loop.statistics.ticks)
-        if let cam = rig.camera as? V4L2Camera {
+            actuatorWrites: rig.simulation?.actuators.writes ?? loop.statistics.ticks)
+        if let h = rig.hardware {
+            let cam = h.camera
             summary.camera = CameraSummary(
                 format: cam.format?.description ?? "closed", frames: cam.framesDelivered, errorBuffers: cam.errorBuffers,
                 droppedForNewer: cam.droppedForNewer, timestampAnomalies: cam.timestampAnomalies,
                 losses: cam.losses, reopens: cam.reopens)
         }
-        if let pwm = rig.pwm {
+        if let pwm = rig.hardware?.pwm {
             summary.pwm = PWMSummary(
                 prescale: Int(pwm.prescale), frequencyHz: pwm.actualFrequencyHz, retriedTransfers: pwm.retriedTransfers,
                 reinitializations: pwm.reinitializations)
