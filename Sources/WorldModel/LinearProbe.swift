@@ -1,5 +1,7 @@
+import NeuralEngine
+
 /// A linear probe: ridge regression from features (plus a constant) to targets, fitted by
-/// solving the normal equations (XᵀX + λI)W = XᵀY with a Cholesky factorization, in Double.
+/// solving the normal equations (XᵀX + λI)W = XᵀY by Cholesky (LAPACK), in Double.
 /// Used to show what a latent keeps: e.g. the agent's position, linearly, on held-out frames.
 public struct LinearProbe: Sendable {
     public let features: Int
@@ -23,33 +25,9 @@ public struct LinearProbe: Sendable {
         }
         for p in 0..<m { for q in 0..<p { a[p * m + q] = a[q * m + p] } }
         for p in 0..<d { a[p * m + p] += ridge * Double(n) }
-        // Cholesky: a = L Lᵀ.
-        var l = [Double](repeating: 0, count: m * m)
-        for i in 0..<m {
-            for j in 0...i {
-                var s = a[i * m + j]
-                for t in 0..<j { s -= l[i * m + t] * l[j * m + t] }
-                if i == j {
-                    guard s > 0 else { throw DatasetError("probe: the features are degenerate (matrix not positive definite)") }
-                    l[i * m + i] = s.squareRoot()
-                } else {
-                    l[i * m + j] = s / l[j * m + j]
-                }
-            }
-        }
-        var w = [Double](repeating: 0, count: m * k)
-        for o in 0..<k {
-            var z = [Double](repeating: 0, count: m)
-            for i in 0..<m {
-                var s = b[i * k + o]
-                for t in 0..<i { s -= l[i * m + t] * z[t] }
-                z[i] = s / l[i * m + i]
-            }
-            for i in stride(from: m - 1, through: 0, by: -1) {
-                var s = z[i]
-                for t in (i + 1)..<m { s -= l[t * m + i] * w[t * k + o] }
-                w[i * k + o] = s / l[i * m + i]
-            }
+        let w: [Double]
+        do { w = try LinearAlgebra.solvePositiveDefinite(a, b, n: m, k: k) } catch {
+            throw DatasetError("probe: the features are degenerate (matrix not positive definite)")
         }
         features = d
         outputs = k

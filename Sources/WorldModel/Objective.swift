@@ -1,4 +1,5 @@
 import Foundation
+import NeuralEngine
 
 /// The terms of the JEPA training objective over latents, each returning its value and adding
 /// `weight × dterm/dinput` into a gradient buffer. Values are summed in Double; latents are rows of
@@ -161,41 +162,11 @@ public struct LatentSpread: Sendable, Codable, Equatable {
             return (Objective.covarianceMatrix(p.baseAddress!, rows: n, dim: d, means: mu), mu)
         }
         std = (0..<d).map { c[$0 * d + $0].squareRoot() }
-        let eigen = symmetricEigenvalues(c, n: d).map { max($0, 0) }
+        let eigen = LinearAlgebra.symmetricEigenvalues(c, n: d).map { max($0, 0) }
         let total = eigen.reduce(0, +)
         if total <= 0 { effectiveRank = 0; return }
         var entropy = 0.0
         for l in eigen where l > 0 { let p = l / total; entropy -= p * log(p) }
         effectiveRank = exp(entropy)
     }
-}
-
-/// Eigenvalues of a symmetric n × n matrix (cyclic Jacobi rotations), unordered.
-public func symmetricEigenvalues(_ matrix: [Double], n: Int) -> [Double] {
-    var a = matrix
-    for _ in 0..<100 {
-        var off = 0.0
-        for p in 0..<n { for q in (p + 1)..<max(n, p + 1) where q < n { off += a[p * n + q] * a[p * n + q] } }
-        if off < 1e-22 { break }
-        for p in 0..<(n - 1) {
-            for q in (p + 1)..<n {
-                let apq = a[p * n + q]
-                if abs(apq) < 1e-300 { continue }
-                let theta = (a[q * n + q] - a[p * n + p]) / (2 * apq)
-                let t = (theta >= 0 ? 1 : -1) / (abs(theta) + (theta * theta + 1).squareRoot())
-                let c = 1 / (t * t + 1).squareRoot(), s = t * c
-                for k in 0..<n {
-                    let akp = a[k * n + p], akq = a[k * n + q]
-                    a[k * n + p] = c * akp - s * akq
-                    a[k * n + q] = s * akp + c * akq
-                }
-                for k in 0..<n {
-                    let apk = a[p * n + k], aqk = a[q * n + k]
-                    a[p * n + k] = c * apk - s * aqk
-                    a[q * n + k] = s * apk + c * aqk
-                }
-            }
-        }
-    }
-    return (0..<n).map { a[$0 * n + $0] }
 }

@@ -272,9 +272,4 @@ import Testing
         #expect(LatentSpread(latents: healthy, dim: 8).effectiveRank > 7)
         #expect(LatentSpread(latents: line, dim: 8).collapsed)
     }
-
-    @Test func jacobiEigenvalues() {
-        let e = symmetricEigenvalues([2, 1, 0, 1, 2, 0, 0, 0, 5], n: 3).sorted()
-        #expect(abs(e[0] - 1) < 1e-9 && abs(e[1] - 3) < 1e-9 && abs(e[2] - 5) < 1e-9)
-    }
 }
