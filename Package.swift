@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 
         // Shared value types and hardware protocols. Standard library only.
-        .target(name: "RobotCore"),
+        .target(name: "RobotCore", dependencies: ["CZlib"]),
         // The safety governor: the last layer before any actuator. Small and pure.
         .target(name: "Safety", dependencies: ["RobotCore"]),
         // Simulated worlds and devices behind the same protocols as the real drivers.

@@ -1,23 +1,26 @@
-/// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as used by PNG, zlib's gzip and MCAP.
+import CZlib
+
+/// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as used by PNG, gzip and MCAP, computed by
+/// zlib's `crc32_z` (the PNG files are deflated by zlib anyway).
 public struct CRC32: Sendable {
-    private static let table: [UInt32] = (0..<256).map { n -> UInt32 in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-    private var state: UInt32 = 0xFFFF_FFFF
+    private var state: UInt = 0
 
     public init() {}
 
     public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        var c = state
-        Self.table.withUnsafeBufferPointer { t in
-            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        if let done = bytes.withContiguousStorageIfAvailable({ add($0) }) {
+            state = done
+        } else {
+            state = Array(bytes).withUnsafeBufferPointer { add($0) }
         }
-        state = c
     }
 
-    public var value: UInt32 { state ^ 0xFFFF_FFFF }
+    private func add(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return state }
+        return crc32_z(state, base, bytes.count)
+    }
+
+    public var value: UInt32 { UInt32(truncatingIfNeeded: state) }
 
     public static func checksum<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
         var c = CRC32()
