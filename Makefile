@@ -257,8 +257,8 @@ fuzz-build:
 
 # Regenerates the seed corpus (Tests/Fuzz/corpus, committed) from a fresh two-step recording.
 fuzz-seeds: build deps-python
-	rm -rf /tmp/cerebellum-fuzz-seed && $(BIN) record --episodes 1 --steps 2 --out /tmp/cerebellum-fuzz-seed > /dev/null
-	$(PYTHON) scripts/fuzz-seeds.py Tests/Fuzz/corpus /tmp/cerebellum-fuzz-seed/episodes-0000.mcap
+	rm -rf .build/fuzz-seed && $(BIN) record --episodes 1 --steps 2 --out .build/fuzz-seed > /dev/null
+	$(PYTHON) scripts/fuzz-seeds.py Tests/Fuzz/corpus .build/fuzz-seed/episodes-0000.mcap
 
 # Hardware in the loop (hil/README.md): Debian's kernel under QEMU TCG with the kernel's own simulated
 # devices; the real drivers, `cerebellum hil-check` and `cerebellum run` inside the guest.

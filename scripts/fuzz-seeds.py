@@ -57,10 +57,12 @@ put("model", "conv-linear.safetensors", model(
 put("model", "branches.safetensors", model(
     [{"op": "conv2d", "in": 1, "out": 2, "kernel": 3, "stride": 1, "padding": 1}, relu,
      {"op": "concat", "branches": [
-         [{"op": "avgpool", "kernel": 2, "stride": 2}, {"op": "flatten"}, {"op": "linear", "in": 8, "out": 2}],
+         [{"op": "conv2d", "in": 2, "out": 2, "kernel": 3, "stride": 2, "padding": 1}, relu, {"op": "flatten"},
+          {"op": "linear", "in": 8, "out": 2}],
          [{"op": "spatial_softargmax"}, {"op": "linear", "in": 4, "out": 2}]]}],
     predictor, [4, 4, 1], 4,
-    [("0", [2, 3, 3, 1], "encoder"), ("2.0.2", [2, 8], "encoder"), ("2.1.1", [2, 4], "encoder")] + pm))
+    [("0", [2, 3, 3, 1], "encoder"), ("2.0.0", [2, 3, 3, 2], "encoder"), ("2.0.3", [2, 8], "encoder"),
+     ("2.1.1", [2, 4], "encoder")] + pm))
 
 # --- png: each colour type the decoder reads, and a goal image.
 def png(width, height, color, channels, rows):

@@ -40,37 +40,12 @@ def linear(x, w, b):
     return x @ w.T + b
 
 
-def layernorm(x, g, b, eps=1e-5):
-    m = x.mean(axis=-1, keepdims=True)
-    v = ((x - m) ** 2).mean(axis=-1, keepdims=True)
-    return (x - m) / np.sqrt(v + eps) * g + b
-
-
-def groupnorm(x, groups, g, b, eps=1e-5):
-    B, H, W, C = x.shape
-    xg = x.reshape(B, H * W, groups, C // groups)
-    m = xg.mean(axis=(1, 3), keepdims=True)
-    v = ((xg - m) ** 2).mean(axis=(1, 3), keepdims=True)
-    return ((xg - m) / np.sqrt(v + eps)).reshape(B, H, W, C) * g + b
-
-
 erf = np.vectorize(math.erf)
 ACT = {
     "relu": lambda x: np.maximum(x, 0),
     "gelu": lambda x: 0.5 * x * (1 + erf(x / math.sqrt(2))),
     "silu": lambda x: x / (1 + np.exp(-x)),
 }
-
-
-def pool(x, k, s, kind):
-    B, H, W, C = x.shape
-    OH, OW = (H - k) // s + 1, (W - k) // s + 1
-    out = np.zeros((B, OH, OW, C))
-    for oy in range(OH):
-        for ox in range(OW):
-            win = x[:, oy * s:oy * s + k, ox * s:ox * s + k, :]
-            out[:, oy, ox, :] = win.max(axis=(1, 2)) if kind == "max" else win.mean(axis=(1, 2))
-    return out
 
 
 def run(layers, params, x, prefix=""):
@@ -82,18 +57,10 @@ def run(layers, params, x, prefix=""):
             x = conv(x, params[p + ".weight"], params[p + ".bias"], L["stride"], L["padding"])
         elif op == "linear":
             x = linear(x, params[p + ".weight"], params[p + ".bias"])
-        elif op == "layernorm":
-            x = layernorm(x, params[p + ".weight"], params[p + ".bias"])
-        elif op == "groupnorm":
-            x = groupnorm(x, L["groups"], params[p + ".weight"], params[p + ".bias"])
         elif op == "activation":
             x = ACT[L["function"]](x)
         elif op == "flatten":
             x = x.reshape(x.shape[0], -1)
-        elif op in ("avgpool", "maxpool"):
-            x = pool(x, L["kernel"], L["stride"], op[:3])
-        elif op == "global_avgpool":
-            x = x.mean(axis=(1, 2))
         elif op == "residual":
             x = x + run(L["body"], params, x, p + ".")
         else:
@@ -112,10 +79,6 @@ def make_params(layers, prefix=""):
         elif op == "linear":
             params[p + ".weight"] = rng.normal(0, 0.5, (L["out"], L["in"]))
             params[p + ".bias"] = rng.normal(0, 0.2, (L["out"],))
-        elif op in ("layernorm", "groupnorm"):
-            n = L["features"] if op == "layernorm" else L["channels"]
-            params[p + ".weight"] = rng.normal(1, 0.3, (n,))
-            params[p + ".bias"] = rng.normal(0, 0.3, (n,))
         elif op == "residual":
             params.update(make_params(L["body"], p + "."))
     return params
@@ -145,22 +108,15 @@ case("conv_k5_p2", [conv_spec(2, 4, 5, 1, 2)], 1, [8, 8, 2])
 case("conv_k1", [conv_spec(6, 3, 1, 1, 0)], 2, [4, 5, 6])
 case("linear", [{"op": "linear", "in": 7, "out": 5}], 3, [7])
 case("linear_single", [{"op": "linear", "in": 33, "out": 17}], 1, [33])
-case("layernorm", [{"op": "layernorm", "features": 6}], 3, [6])
-case("groupnorm", [{"op": "groupnorm", "groups": 3, "channels": 6}], 2, [4, 4, 6])
 xs = np.linspace(-6, 6, 61).reshape(1, 61)
 for f in ("relu", "gelu", "silu"):
     case(f, [{"op": "activation", "function": f}], 1, [61], xs)
-case("avgpool", [{"op": "avgpool", "kernel": 2, "stride": 2}], 2, [6, 6, 3])
-case("maxpool", [{"op": "maxpool", "kernel": 3, "stride": 2}], 1, [7, 7, 2])
-case("global_avgpool", [{"op": "global_avgpool"}], 2, [3, 5, 4])
 case("network", [
     conv_spec(3, 4, 3, 2, 1), {"op": "activation", "function": "relu"},
-    {"op": "groupnorm", "groups": 2, "channels": 4},
     {"op": "residual", "body": [conv_spec(4, 4, 3, 1, 1), {"op": "activation", "function": "gelu"}]},
-    {"op": "maxpool", "kernel": 2, "stride": 2},
+    conv_spec(4, 4, 3, 2, 1),
     {"op": "flatten"},
     {"op": "linear", "in": 2 * 2 * 4, "out": 8},
-    {"op": "layernorm", "features": 8},
     {"op": "activation", "function": "silu"},
 ], 2, [8, 8, 3])
 

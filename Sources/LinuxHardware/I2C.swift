@@ -114,33 +114,9 @@ public final class I2CDevice: RegisterDevice {
         i2c_smbus_write_byte_data(fd, register, value) < 0 ? failure() : nil
     }
 
-    public func readWord(register: UInt8) -> Result<UInt16, DeviceFailure> {
-        let r = i2c_smbus_read_word_data(fd, register)
-        return r < 0 ? .failure(failure()) : .success(UInt16(truncatingIfNeeded: r))
-    }
-
-    public func writeWord(register: UInt8, value: UInt16) -> DeviceFailure? {
-        i2c_smbus_write_word_data(fd, register, value) < 0 ? failure() : nil
-    }
-
     public func writeBlock(register: UInt8, bytes: UnsafePointer<UInt8>, count: Int) -> DeviceFailure? {
         precondition(count >= 1 && count <= 32, "an I2C block write carries 1...32 bytes")
         return i2c_smbus_write_i2c_block_data(fd, register, UInt8(count), bytes) < 0 ? failure() : nil
-    }
-
-    /// Reads `count` (≤ 32) consecutive registers (SMBus "I2C block read").
-    public func readBlock(register: UInt8, into bytes: UnsafeMutablePointer<UInt8>, count: Int) -> DeviceFailure? {
-        precondition(count >= 1 && count <= 32)
-        let r = i2c_smbus_read_i2c_block_data(fd, register, UInt8(count), bytes)
-        if r < 0 { return failure() }
-        return r == count ? nil : .io(errno: .ioError)
-    }
-
-    /// SMBus block write: a count byte, then the data (for devices that speak SMBus block protocol).
-    public func writeSMBusBlock(register: UInt8, bytes: [UInt8]) -> DeviceFailure? {
-        precondition(bytes.count <= 32)
-        return bytes.withUnsafeBufferPointer { i2c_smbus_write_block_data(fd, register, UInt8(bytes.count), $0.baseAddress) } < 0
-            ? failure() : nil
     }
 
     /// Which 7-bit addresses answer on `bus`, probing as i2cdetect does by default: a quick write,

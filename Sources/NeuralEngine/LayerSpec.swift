@@ -7,17 +7,9 @@ public indirect enum LayerSpec: Equatable, Sendable {
     case conv2d(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int)
     /// Fully connected; weight [out][in], bias [out].
     case linear(inFeatures: Int, outFeatures: Int)
-    /// Normalizes over the last dimension; weight and bias [features].
-    case layerNorm(features: Int)
-    /// Normalizes channel groups over all pixels; weight and bias [channels].
-    case groupNorm(groups: Int, channels: Int)
     case activation(Activation)
     /// [H, W, C] → [H·W·C] (a view, no copy).
     case flatten
-    case avgPool(kernel: Int, stride: Int)
-    case maxPool(kernel: Int, stride: Int)
-    /// [H, W, C] → [C].
-    case globalAvgPool
     /// x + body(x).
     case residual([LayerSpec])
     /// [H, W, C] → [2C]: per channel, the expected pixel position (u, v) under a softmax over the
@@ -46,13 +38,10 @@ public indirect enum LayerSpec: Equatable, Sendable {
         }
     }
 
-    /// Normalization epsilon used by both norms.
-    public static let normEpsilon: Float = 1e-5
-
     /// Most elements a layer's per-sample output or a parameter tensor may have (16 Mi: 64 MiB of fp32):
     /// a model file is untrusted input, and a shape it names is memory this process would allocate.
     public static let maxElements = 1 << 24
-    /// Ranges of a layer's sizes in a model file: kernel, stride and padding; feature, channel and group counts.
+    /// Ranges of a layer's sizes in a model file: kernel, stride and padding; feature and channel counts.
     public static let windowRange = 1...64, paddingRange = 0...64, sizeRange = 1...(1 << 20)
 }
 
@@ -103,23 +92,10 @@ extension LayerSpec {
         case let .linear(i, o):
             try need(input.count == 1 && input[0] == i && o >= 1, "expects [\(i)]")
             return [o]
-        case let .layerNorm(f):
-            try need(input.last == f, "expects last dimension \(f)")
-            return input
-        case let .groupNorm(g, c):
-            try need(input.count == 3 && input[2] == c && g >= 1 && c % g == 0, "expects [H, W, \(c)] with \(c) divisible by \(g)")
-            return input
         case .activation:
             return input
         case .flatten:
             return [input.reduce(1, *)]
-        case let .avgPool(k, s), let .maxPool(k, s):
-            try need(input.count == 3 && k >= 1 && s >= 1 && input[0] >= k && input[1] >= k, "expects [H, W, C] with H, W ≥ \(k)")
-            let g = WindowGeometry(height: input[0], width: input[1], channels: input[2], kernel: k, stride: s, padding: 0)
-            return [g.outHeight, g.outWidth, input[2]]
-        case .globalAvgPool:
-            try need(input.count == 3, "expects [H, W, C]")
-            return [input[2]]
         case .spatialSoftArgmax:
             try need(input.count == 3 && input[0] >= 1 && input[1] >= 1, "expects [H, W, C]")
             return [2 * input[2]]
@@ -146,8 +122,6 @@ extension LayerSpec {
         switch self {
         case let .conv2d(i, o, k, _, _): [("weight", [o, k, k, i]), ("bias", [o])]
         case let .linear(i, o): [("weight", [o, i]), ("bias", [o])]
-        case let .layerNorm(f): [("weight", [f]), ("bias", [f])]
-        case let .groupNorm(_, c): [("weight", [c]), ("bias", [c])]
         default: []
         }
     }
@@ -168,13 +142,8 @@ extension LayerSpec {
         switch self {
         case let .conv2d(i, o, k, s, _): "conv \(k)×\(k)/\(s) \(i)→\(o)"
         case let .linear(i, o): "linear \(i)→\(o)"
-        case let .layerNorm(f): "layernorm \(f)"
-        case let .groupNorm(g, c): "groupnorm \(g)×\(g > 0 ? c / g : 0)"
         case let .activation(a): a.rawValue
         case .flatten: "flatten"
-        case let .avgPool(k, s): "avgpool \(k)/\(s)"
-        case let .maxPool(k, s): "maxpool \(k)/\(s)"
-        case .globalAvgPool: "global avgpool"
         case .spatialSoftArgmax: "spatial soft-argmax"
         case let .residual(body): "residual[" + body.map(\.name).joined(separator: ", ") + "]"
         case let .concat(branches): "concat[" + branches.map { $0.map(\.name).joined(separator: ", ") }.joined(separator: " | ") + "]"
@@ -186,7 +155,7 @@ extension LayerSpec {
 
 extension LayerSpec: Codable {
     private enum Key: String, CodingKey {
-        case op, `in`, out, kernel, stride, padding, features, groups, channels, function, body, branches
+        case op, `in`, out, kernel, stride, padding, function, body, branches
     }
 
     public init(from decoder: Decoder) throws {
@@ -210,14 +179,8 @@ extension LayerSpec: Codable {
                 stride: try int(.stride, window), padding: try int(.padding, LayerSpec.paddingRange))
         case "linear":
             self = .linear(inFeatures: try int(.in, size), outFeatures: try int(.out, size))
-        case "layernorm": self = .layerNorm(features: try int(.features, size))
-        case "groupnorm":
-            self = .groupNorm(groups: try int(.groups, size), channels: try int(.channels, size))
         case "activation": self = .activation(try c.decode(Activation.self, forKey: .function))
         case "flatten": self = .flatten
-        case "avgpool": self = .avgPool(kernel: try int(.kernel, window), stride: try int(.stride, window))
-        case "maxpool": self = .maxPool(kernel: try int(.kernel, window), stride: try int(.stride, window))
-        case "global_avgpool": self = .globalAvgPool
         case "spatial_softargmax": self = .spatialSoftArgmax
         case "residual": self = .residual(try c.decode([LayerSpec].self, forKey: .body))
         case "concat": self = .concat(try c.decode([[LayerSpec]].self, forKey: .branches))
@@ -235,18 +198,9 @@ extension LayerSpec: Codable {
             try c.encode(k, forKey: .kernel); try c.encode(s, forKey: .stride); try c.encode(p, forKey: .padding)
         case let .linear(i, o):
             try c.encode("linear", forKey: .op); try c.encode(i, forKey: .in); try c.encode(o, forKey: .out)
-        case let .layerNorm(f):
-            try c.encode("layernorm", forKey: .op); try c.encode(f, forKey: .features)
-        case let .groupNorm(g, ch):
-            try c.encode("groupnorm", forKey: .op); try c.encode(g, forKey: .groups); try c.encode(ch, forKey: .channels)
         case let .activation(a):
             try c.encode("activation", forKey: .op); try c.encode(a, forKey: .function)
         case .flatten: try c.encode("flatten", forKey: .op)
-        case let .avgPool(k, s):
-            try c.encode("avgpool", forKey: .op); try c.encode(k, forKey: .kernel); try c.encode(s, forKey: .stride)
-        case let .maxPool(k, s):
-            try c.encode("maxpool", forKey: .op); try c.encode(k, forKey: .kernel); try c.encode(s, forKey: .stride)
-        case .globalAvgPool: try c.encode("global_avgpool", forKey: .op)
         case .spatialSoftArgmax: try c.encode("spatial_softargmax", forKey: .op)
         case let .residual(body):
             try c.encode("residual", forKey: .op); try c.encode(body, forKey: .body)

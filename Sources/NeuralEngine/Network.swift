@@ -2,15 +2,6 @@ import CKernels
 import Foundation
 import RobotCore
 
-/// How an fp32 convolution is computed. `cerebellum bench encoder` times both: im2col + SGEMM is
-/// faster at every layer of the encoder (direct is 1.8–5× slower there), so it is the default.
-public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
-    /// Unfold windows into a patch matrix, then one OpenBLAS SGEMM.
-    case im2col
-    /// Loop over output pixels with the output channels innermost.
-    case direct
-}
-
 /// Named parameter tensors of a network: "<layer path>.weight", "<layer path>.bias". Layer paths
 /// are indices; a residual body's layers are "<i>.<j>".
 public typealias Parameters = [String: Tensor<Float>]
@@ -91,15 +82,12 @@ public final class Network: CompiledNetwork, @unchecked Sendable {
     public let parameters: Parameters
 
     /// Compiles `layers` with `parameters`, checking every parameter's presence and shape.
-    public init(
-        layers: [LayerSpec], parameters: Parameters, inputShape: [Int], batch: Int = 1,
-        convolution: ConvolutionAlgorithm = .im2col
-    ) throws {
+    public init(layers: [LayerSpec], parameters: Parameters, inputShape: [Int], batch: Int = 1) throws {
         guard batch >= 1 else { throw ModelError("batch must be ≥ 1") }
         BLAS.applyDefault()
         self.parameters = parameters
         let input = Tensor<Float>(shape: [batch] + inputShape)
-        var builder = Builder(parameters: parameters, batch: batch, convolution: convolution)
+        var builder = Builder(parameters: parameters, batch: batch)
         let (ops, out) = try builder.compile(layers, prefix: "", input: input, shape: inputShape)
         let unused = Set(parameters.keys).subtracting(builder.used)
         if let extra = unused.sorted().first { throw ModelError("parameter \"\(extra)\" belongs to no layer") }
@@ -126,13 +114,11 @@ public final class Network: CompiledNetwork, @unchecked Sendable {
 struct Builder {
     let parameters: Parameters
     let batch: Int
-    let convolution: ConvolutionAlgorithm
     var used: Set<String> = []
 
-    init(parameters: Parameters, batch: Int, convolution: ConvolutionAlgorithm) {
+    init(parameters: Parameters, batch: Int) {
         self.parameters = parameters
         self.batch = batch
-        self.convolution = convolution
     }
 
     mutating func parameter(_ path: String, _ suffix: String, _ shape: [Int]) throws -> Tensor<Float> {
@@ -177,34 +163,17 @@ struct Builder {
         switch spec {
         case let .conv2d(i, o, k, s, pad):
             let g = WindowGeometry(height: inShape[0], width: inShape[1], channels: i, kernel: k, stride: s, padding: pad)
-            let direct = convolution == .direct
             return ConvolutionOperation(
                 path: path, spec: spec, input: input, output: output, macs: macs, geometry: g,
-                outChannels: o, weight: p["weight"]!, bias: p["bias"]!, batch: batch, direct: direct)
+                outChannels: o, weight: p["weight"]!, bias: p["bias"]!, batch: batch)
         case .linear:
             return LinearOperation(
                 path: path, spec: spec, input: input, output: output, macs: macs, weight: p["weight"]!,
                 bias: p["bias"]!, batch: batch)
-        case let .layerNorm(f):
-            return NormOperation(
-                path: path, spec: spec, input: input, output: output, gamma: p["weight"]!, beta: p["bias"]!,
-                rows: input.count / f, columns: f, groups: 0)
-        case let .groupNorm(groups, c):
-            return NormOperation(
-                path: path, spec: spec, input: input, output: output, gamma: p["weight"]!, beta: p["bias"]!,
-                rows: batch, columns: c, groups: groups)
         case let .activation(a):
             return ActivationOperation(path: path, spec: spec, input: input, output: output, activation: a)
         case .flatten:
             return Operation(path: path, spec: spec, input: input, output: output)
-        case let .avgPool(k, s), let .maxPool(k, s):
-            let g = WindowGeometry(height: inShape[0], width: inShape[1], channels: inShape[2], kernel: k, stride: s, padding: 0)
-            var isMax = false
-            if case .maxPool = spec { isMax = true }
-            return PoolOperation(path: path, spec: spec, input: input, output: output, geometry: g, isMax: isMax, batch: batch)
-        case .globalAvgPool:
-            let g = WindowGeometry(height: inShape[0], width: inShape[1], channels: inShape[2], kernel: 0, stride: 1, padding: 0)
-            return PoolOperation(path: path, spec: spec, input: input, output: output, geometry: g, isMax: false, batch: batch)
         case let .residual(body):
             let (ops, bodyOut) = try compile(body, prefix: path + ".", input: input, shape: inShape)
             return ResidualOperation(path: path, spec: spec, input: input, output: output, body: ops, bodyOutput: bodyOut)
@@ -251,47 +220,31 @@ class MatrixProductOperation: Operation {
     var activation: Activation?
 }
 
+/// A convolution as im2col + one OpenBLAS SGEMM. (A direct loop over output pixels took 5.5× as long over the
+/// encoder, and 1.6× with OpenBLAS's generic kernels: `docs/performance.md`.)
 final class ConvolutionOperation: MatrixProductOperation {
     let geometry: WindowGeometry
     let outChannels: Int
     let weight: Tensor<Float>
     let bias: Tensor<Float>
     let batch: Int
-    /// Patch matrix for im2col, or the HWIO weights for the direct kernel.
+    /// The im2col patch matrix.
     let scratch: Tensor<Float>
-    let direct: Bool
 
     init(
         path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, macs: Int, geometry: WindowGeometry,
-        outChannels: Int, weight: Tensor<Float>, bias: Tensor<Float>, batch: Int, direct: Bool
+        outChannels: Int, weight: Tensor<Float>, bias: Tensor<Float>, batch: Int
     ) {
         self.geometry = geometry
         self.outChannels = outChannels
         self.weight = weight
         self.bias = bias
         self.batch = batch
-        self.direct = direct
-        let k = geometry.patchSize
-        if direct {
-            let t = Tensor<Float>(shape: [k, outChannels])
-            for o in 0..<outChannels { for j in 0..<k { t[j * outChannels + o] = weight[o * k + j] } }
-            scratch = t
-        } else {
-            scratch = Tensor(shape: [batch * geometry.outHeight * geometry.outWidth, k])
-        }
+        scratch = Tensor(shape: [batch * geometry.outHeight * geometry.outWidth, geometry.patchSize])
         super.init(path: path, spec: spec, input: input, output: output, multiplyAccumulates: macs)
     }
 
     override func run() {
-        if direct {
-            Kernels.conv2dDirect(
-                input.pointer, batch: batch, geometry: geometry, outChannels: outChannels,
-                weightsHWIO: scratch.pointer, bias: bias.pointer, out: output.pointer)
-            if let activation {
-                Kernels.biasActivate(output.pointer, rows: 1, columns: output.count, bias: nil, activation: activation)
-            }
-            return
-        }
         let m = batch * geometry.outHeight * geometry.outWidth, k = geometry.patchSize
         Kernels.im2col(input.pointer, batch: batch, geometry: geometry, into: scratch.pointer, rowStride: k)
         Kernels.gemmABt(m: m, n: outChannels, k: k, a: scratch.pointer, lda: k, w: weight.pointer, out: output.pointer)
@@ -321,39 +274,6 @@ final class LinearOperation: MatrixProductOperation {
     }
 }
 
-final class NormOperation: Operation {
-    let gamma: Tensor<Float>
-    let beta: Tensor<Float>
-    let rows: Int, columns: Int
-    /// 0 for LayerNorm, else the GroupNorm group count (rows is then the batch).
-    let groups: Int
-
-    init(
-        path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, gamma: Tensor<Float>, beta: Tensor<Float>,
-        rows: Int, columns: Int, groups: Int
-    ) {
-        self.gamma = gamma
-        self.beta = beta
-        self.rows = rows
-        self.columns = columns
-        self.groups = groups
-        super.init(path: path, spec: spec, input: input, output: output)
-    }
-
-    override func run() {
-        if groups == 0 {
-            Kernels.layerNorm(
-                input.pointer, rows: rows, columns: columns, gamma: gamma.pointer, beta: beta.pointer,
-                epsilon: LayerSpec.normEpsilon, out: output.pointer)
-        } else {
-            Kernels.groupNorm(
-                input.pointer, batch: rows, pixels: input.count / (rows * columns), channels: columns,
-                groups: groups, gamma: gamma.pointer, beta: beta.pointer, epsilon: LayerSpec.normEpsilon,
-                out: output.pointer)
-        }
-    }
-}
-
 final class ActivationOperation: Operation {
     let activation: Activation
 
@@ -365,29 +285,6 @@ final class ActivationOperation: Operation {
     override func run() {
         output.assign(from: input)
         Kernels.biasActivate(output.pointer, rows: 1, columns: output.count, bias: nil, activation: activation)
-    }
-}
-
-final class PoolOperation: Operation {
-    let geometry: WindowGeometry
-    let isMax: Bool
-    let batch: Int
-
-    init(path: String, spec: LayerSpec, input: Tensor<Float>, output: Tensor<Float>, geometry: WindowGeometry, isMax: Bool, batch: Int) {
-        self.geometry = geometry
-        self.isMax = isMax
-        self.batch = batch
-        super.init(path: path, spec: spec, input: input, output: output)
-    }
-
-    override func run() {
-        if geometry.kernel == 0 {
-            Kernels.globalAveragePool(
-                input.pointer, batch: batch, pixels: geometry.height * geometry.width,
-                channels: geometry.channels, out: output.pointer)
-        } else {
-            Kernels.pool(input.pointer, batch: batch, geometry: geometry, max: isMax, out: output.pointer)
-        }
     }
 }
 
@@ -436,7 +333,7 @@ final class ConcatOperation: Operation {
 }
 
 extension Parameters {
-    /// Seeded initial parameters: He-normal weights (fan-in), zero biases, unit norm gains.
+    /// Seeded initial parameters: He-normal weights (fan-in), zero biases.
     public static func initialized(for layers: [LayerSpec], seed: UInt64) -> Parameters {
         var rng = SeededGenerator(seed: seed)
         var out: Parameters = [:]

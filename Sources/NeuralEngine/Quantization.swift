@@ -285,7 +285,7 @@ struct QuantizedCompiler {
                     fp["\(path).\(suffix)"] = t
                     residentBytes += t.byteCount
                 }
-                var builder = Builder(parameters: fp, batch: batch, convolution: .im2col)
+                var builder = Builder(parameters: fp, batch: batch)
                 let op = try builder.make(spec, path: path, input: x, inShape: currentShape, outShape: outShape)
                 ops.append(op)
                 current = .float(op.output)

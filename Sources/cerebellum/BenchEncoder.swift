@@ -12,8 +12,7 @@ struct BenchEncoder: ParsableCommand {
         discussion: """
             Builds the world model's encoder (seeded weights), calibrates its int8 form on rendered two-rooms
             frames and checks it on other, held-out frames (cosine to fp32). Then times, single-threaded, the
-            whole encoder and each layer: fp32 with im2col + SGEMM, with the direct kernel and with the default
-            choice; int8 with every kernel this CPU runs. Each figure is the median of --rounds rounds of about
+            whole encoder and each layer: fp32 with im2col + SGEMM, and int8 with every kernel this CPU runs. Each figure is the median of --rounds rounds of about
             --round-ms each, after a warm-up. Also times the bare GEMMs at the encoder's layer shapes and
             reports them as a fraction of this core's peak, measured by a register-only loop of the same
             instruction (VPDPBUSD, SDOT or VPMADDWD for int8; FMA for fp32).
@@ -70,12 +69,12 @@ struct BenchEncoder: ParsableCommand {
 
         let input = heldOut[0]
         var variants: [EncoderVariant] = []
-        for algorithm in ConvolutionAlgorithm.allCases {
-            let net = try Network(layers: layers, parameters: params, inputShape: shape, convolution: algorithm)
+        do {
+            let net = try Network(layers: layers, parameters: params, inputShape: shape)
             net.input.assign(from: input)
             variants.append(
                 measure(
-                    name: "fp32 \(algorithm.rawValue)", precision: "fp32", count: net.layerCount,
+                    name: "fp32 im2col", precision: "fp32", count: net.layerCount,
                     macs: net.multiplyAccumulates, layerName: net.layerName, layerMACs: net.layerMultiplyAccumulates,
                     runLayer: net.runLayer, forward: { net.forward() }))
         }
@@ -106,7 +105,7 @@ struct BenchEncoder: ParsableCommand {
                 int8Best.totalMicroseconds, fp32Best.name, fp32Best.totalMicroseconds))
 
         print("\nper layer (median of \(rounds) rounds; int8 fuses each ReLU into its product):")
-        for v in [variants.first { $0.name == "fp32 im2col" }!, variants.first { $0.name == "fp32 direct" }!, int8Best] {
+        for v in [variants.first { $0.name == "fp32 im2col" }!, int8Best] {
             print("  \(v.name):")
             for layer in v.layers {
                 let rate =

@@ -28,8 +28,11 @@ import Testing
             ("encoder", "\"out\":4", "\"out\":1099511627776", "outside"),
             ("encoder", "\"padding\":1", "\"padding\":4611686018427387904", "outside"),
             ("encoder", "\"stride\":2", "\"stride\":0", "outside"),
-            ("encoder", "{\"op\":\"flatten\"}", "{\"op\":\"groupnorm\",\"groups\":0,\"channels\":2},{\"op\":\"flatten\"}", "outside"),
-            ("encoder", "{\"op\":\"flatten\"}", "{\"op\":\"maxpool\",\"kernel\":1000000,\"stride\":1},{\"op\":\"flatten\"}", "outside"),
+            ("encoder", "{\"op\":\"flatten\"}", "{\"op\":\"flatten\"},{\"op\":\"linear\",\"in\":0,\"out\":2}", "outside"),
+            (
+                "encoder", "{\"op\":\"flatten\"}",
+                "{\"op\":\"conv2d\",\"in\":2,\"out\":2,\"kernel\":1000000,\"stride\":1,\"padding\":0},{\"op\":\"flatten\"}", "outside"
+            ),
             ("encoder", "\"in\":1,", "\"in\":1048576,", "conv"),
         ])
     func refused(key: String, find: String, replace: String, reason: String) throws {
