@@ -44,7 +44,7 @@ let package = Package(
         // Pictures for people: PNG (deflate and inflate by zlib), a raster canvas with a bitmap font, line charts.
         .target(name: "Reports", dependencies: ["RobotCore", "CZlib"]),
         // MCAP writer and reader; the dataset and log layout (camera images, actions, truth, episodes).
-        .target(name: "Recording", dependencies: ["RobotCore"]),
+        .target(name: "Recording", dependencies: ["RobotCore", "Safety"]),
         // The teleop console: line editing, commands, checksummed sentences, key drive, the hand-off to the loop.
         .target(name: "Teleop", dependencies: ["RobotCore", "Safety", .product(name: "Crypto", package: "swift-crypto")]),
         // What runs on the robot: the fixed-rate loop, statistics, the rig from a board profile, the arbiter, the planner source.
@@ -71,7 +71,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "WorldModelTests", dependencies: ["WorldModel", "NeuralEngine", "Recording", "Simulation", "RobotCore"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Reports", "Control", "Evaluation", "Configuration", "Simulation", "RobotCore",
-                                                     "TestSupport"]),
+                                                     "Safety", "CAllocationCounter", "TestSupport"]),
         .testTarget(name: "TeleopTests", dependencies: ["Teleop", "Safety", "RobotCore"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "NeuralEngine", "WorldModel",
                                                    "Planning", "LinuxHardware", "CAllocationCounter", "TestSupport"]),

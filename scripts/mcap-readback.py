@@ -45,10 +45,10 @@ def cdr_image(data):
 
 with open(sys.argv[1], "rb") as f:
     reader = make_reader(f, validate_crcs=True)
+    # A recording closed by `cerebellum recover` has no summary section: the reader then reads it through.
     summary = reader.get_summary()
-    topics = {c.topic: i for i, c in summary.channels.items()}
-    meta = {m.name: m.metadata for m in reader.iter_metadata()}
-    images = episodes = 0
+    meta = {m.name: m.metadata for m in reader.iter_metadata()} if summary is not None else {}
+    images = episodes = commands = 0
     pixel_sum = 0
     action_sum = 0.0
     size = ""
@@ -64,12 +64,18 @@ with open(sys.argv[1], "rb") as f:
         elif channel.topic == "/cerebellum/episode":
             if json.loads(message.data)["event"] == "end":
                 episodes += 1
-    assert summary.statistics.message_count == sum(summary.statistics.channel_message_counts.values())
-    assert summary.statistics.channel_message_counts[topics["/camera/image"]] == images
+        elif channel.topic == "/cerebellum/command":
+            json.loads(message.data)["applied"]
+            commands += 1
+    if summary is not None:
+        topics = {c.topic: i for i, c in summary.channels.items()}
+        assert summary.statistics.message_count == sum(summary.statistics.channel_message_counts.values())
+        assert summary.statistics.channel_message_counts[topics["/camera/image"]] == images
 
 print("images=%d" % images)
 print("episodes=%d" % episodes)
 print("size=%s" % size)
 print("pixel_sum=%d" % pixel_sum)
 print("action_sum=%.6f" % action_sum)
-print("board=%s" % meta["cerebellum"]["board"])
+print("commands=%d" % commands)
+print("board=%s" % meta.get("cerebellum", {}).get("board", "?"))

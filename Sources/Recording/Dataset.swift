@@ -9,6 +9,8 @@ import RobotCore
 /// | `/cerebellum/action` | `cerebellum.Action` (jsonschema) | json | tick: the efforts the governor applied after that frame, and what the source proposed |
 /// | `/cerebellum/truth` | `cerebellum.Truth` (jsonschema) | json | frame, simulated robots only: the agent's true position |
 /// | `/cerebellum/episode` | `cerebellum.Episode` (jsonschema) | json | episode begin and end |
+/// | `/cerebellum/command` | `cerebellum.Command` (jsonschema) | json | tick, run recordings: proposal, origin, applied efforts, governor state and faults |
+/// | `/cerebellum/event` | `cerebellum.Event` (jsonschema) | json | run recordings: marks, faults with reasons, mode changes |
 ///
 /// A metadata record `cerebellum` names the board, calibration, world and seed. Foxglove shows
 /// the images and plots the JSON fields; Python's `mcap` package reads it all back.
@@ -17,6 +19,31 @@ public enum DatasetTopics {
     public static let action = "/cerebellum/action"
     public static let truth = "/cerebellum/truth"
     public static let episode = "/cerebellum/episode"
+    public static let command = "/cerebellum/command"
+    public static let event = "/cerebellum/event"
+}
+
+/// The `/cerebellum/command` message: one per tick of a run recording, frame or not.
+public struct CommandMessage: Codable, Sendable, Equatable {
+    public var episode: Int
+    public var tick: Int
+    /// Efforts the source proposed (empty when it proposed nothing this tick).
+    public var proposed: [Double]
+    /// "autonomy", "teleop", …
+    public var origin: String
+    public var applied: [Double]
+    public var state: String
+    /// Latched faults, by name ("none" when there are none).
+    public var faults: String
+}
+
+/// The `/cerebellum/event` message.
+public struct EventMessage: Codable, Sendable, Equatable {
+    /// "mark", "fault", "mode", …
+    public var kind: String
+    /// A mark's label ("good", "bad"); empty for other kinds.
+    public var label: String
+    public var text: String
 }
 
 /// The `/cerebellum/action` message.
@@ -93,8 +120,9 @@ public final class DatasetWriter {
     private let encoder = JSONEncoder()
     public private(set) var messages = 0
 
-    /// `metadata`: board, calibration, world, seed … (stored in a `cerebellum` metadata record).
-    public init(path: String, metadata: [String: String]) throws {
+    /// `metadata`: board, calibration, world, seed … (stored in a `cerebellum` metadata record). A `runLog`
+    /// adds the command and event channels of a run recording.
+    public init(path: String, metadata: [String: String], runLog: Bool = false) throws {
         writer = try MCAPWriter(path: path, profile: "", library: "cerebellum")
         writer.addSchema(id: 1, name: "sensor_msgs/msg/Image", encoding: "ros2msg", data: Array(CDRImage.schemaText.utf8))
         writer.addSchema(id: 2, name: "cerebellum.Action", encoding: "jsonschema", data: Array(Self.actionSchema.utf8))
@@ -104,6 +132,12 @@ public final class DatasetWriter {
         writer.addChannel(id: 2, schemaID: 2, topic: DatasetTopics.action, messageEncoding: "json")
         writer.addChannel(id: 3, schemaID: 3, topic: DatasetTopics.truth, messageEncoding: "json")
         writer.addChannel(id: 4, schemaID: 4, topic: DatasetTopics.episode, messageEncoding: "json")
+        if runLog {
+            writer.addSchema(id: 5, name: "cerebellum.Command", encoding: "jsonschema", data: Array(Self.commandSchema.utf8))
+            writer.addSchema(id: 6, name: "cerebellum.Event", encoding: "jsonschema", data: Array(Self.eventSchema.utf8))
+            writer.addChannel(id: 5, schemaID: 5, topic: DatasetTopics.command, messageEncoding: "json")
+            writer.addChannel(id: 6, schemaID: 6, topic: DatasetTopics.event, messageEncoding: "json")
+        }
         writer.addMetadata(name: "cerebellum", metadata)
         encoder.outputFormatting = [.sortedKeys]
     }
@@ -127,8 +161,32 @@ public final class DatasetWriter {
     /// One tick: the frame, the action applied after it, and (simulation) the true position.
     public func step(frame: Frame, action: ActionMessage, truth: TruthMessage?, at time: Instant) throws {
         try put(1, frame.timestamp, CDRImage.encode(frame, frameID: "camera"))
-        try put(2, time, Array(try encoder.encode(action)))
-        if let truth { try put(3, frame.timestamp, Array(try encoder.encode(truth))) }
+        try self.action(action, at: time)
+        if let truth { try self.truth(truth, at: frame.timestamp) }
+    }
+
+    /// A gray image of `width × height` bytes taken at `timestamp`.
+    public func image(width: Int, height: Int, timestamp: Instant, pixels: UnsafeRawBufferPointer) throws {
+        try put(1, timestamp, CDRImage.encode(width: width, height: height, timestamp: timestamp, pixels: pixels, frameID: "camera"))
+    }
+
+    /// The action applied after the frame written last.
+    public func action(_ action: ActionMessage, at time: Instant) throws { try put(2, time, Array(try encoder.encode(action))) }
+
+    /// The true position in the frame written last (simulated boards).
+    public func truth(_ truth: TruthMessage, at time: Instant) throws { try put(3, time, Array(try encoder.encode(truth))) }
+
+    /// A tick's command (run recordings).
+    public func command(sample s: TickSample, episode: Int) throws {
+        let m = CommandMessage(
+            episode: episode, tick: s.tick, proposed: s.hasProposal ? s.proposed.array : [], origin: s.origin.description,
+            applied: s.applied.array, state: s.state.rawValue, faults: s.faults.isEmpty ? "none" : s.faults.description)
+        try put(5, s.time, Array(try encoder.encode(m)))
+    }
+
+    /// An event (run recordings).
+    public func event(kind: String, label: String, text: String, at time: Instant) throws {
+        try put(6, time, Array(try encoder.encode(EventMessage(kind: kind, label: label, text: text))))
     }
 
     public func finish() throws { try writer.finish() }
@@ -138,6 +196,12 @@ public final class DatasetWriter {
         """#
     static let truthSchema = #"""
         {"type":"object","title":"cerebellum.Truth","properties":{"episode":{"type":"integer"},"step":{"type":"integer"},"x":{"type":"number","description":"px"},"y":{"type":"number","description":"px"}}}
+        """#
+    static let commandSchema = #"""
+        {"type":"object","title":"cerebellum.Command","properties":{"episode":{"type":"integer"},"tick":{"type":"integer"},"proposed":{"type":"array","items":{"type":"number"},"description":"efforts the source proposed, -1..1; empty when it proposed nothing"},"origin":{"type":"string"},"applied":{"type":"array","items":{"type":"number"},"description":"efforts the governor let through"},"state":{"type":"string"},"faults":{"type":"string"}}}
+        """#
+    static let eventSchema = #"""
+        {"type":"object","title":"cerebellum.Event","properties":{"kind":{"type":"string"},"label":{"type":"string"},"text":{"type":"string"}}}
         """#
     static let episodeSchema = #"""
         {"type":"object","title":"cerebellum.Episode","properties":{"episode":{"type":"integer"},"event":{"type":"string","enum":["begin","end"]},"info":{"type":"object","additionalProperties":{"type":"number"}}}}
@@ -181,8 +245,11 @@ public enum DatasetReader {
                 } else if e.event == "end", var c = current {
                     if !hasTruth { c.positions = nil }
                     let n = c.frameCount
+                    // An episode of fewer than two frames holds no transition (a recording started and stopped at
+                    // once): nothing to learn from, and nothing wrong with the file.
                     guard n >= 2 else {
-                        throw MCAPError(path: path, "\(where_): episode \(c.index) has \(n) frame(s); an episode needs at least 2")
+                        current = nil
+                        continue
                     }
                     guard c.actions.count == 2 * n else {
                         throw MCAPError(
@@ -247,18 +314,25 @@ public enum CDRImage {
 
     /// Encodes a gray frame; the stamp is the frame's timestamp on the robot's monotonic clock.
     public static func encode(_ frame: Frame, frameID: String) -> [UInt8] {
+        frame.pixels.withUnsafeBytes {
+            encode(width: frame.width, height: frame.height, timestamp: frame.timestamp, pixels: $0, frameID: frameID)
+        }
+    }
+
+    /// Encodes `width × height` gray bytes taken at `timestamp`.
+    public static func encode(width: Int, height: Int, timestamp: Instant, pixels: UnsafeRawBufferPointer, frameID: String) -> [UInt8] {
         var c = CDRBuilder()
-        let ns = max(0, frame.timestamp.nanoseconds)
+        let ns = max(0, timestamp.nanoseconds)
         c.u32(UInt32(truncatingIfNeeded: ns / 1_000_000_000))
         c.u32(UInt32(ns % 1_000_000_000))
         c.string(frameID)
-        c.u32(UInt32(frame.height))
-        c.u32(UInt32(frame.width))
+        c.u32(UInt32(height))
+        c.u32(UInt32(width))
         c.string("mono8")
         c.u8(0)
-        c.u32(UInt32(frame.width))
-        c.u32(UInt32(frame.pixels.count))
-        c.bytes.append(contentsOf: frame.pixels)
+        c.u32(UInt32(width))
+        c.u32(UInt32(pixels.count))
+        c.bytes.append(contentsOf: pixels)
         return c.bytes
     }
 

@@ -84,10 +84,21 @@ public final class MCAPWriter {
         return (start, offset - start)
     }
 
+    /// Bytes handed to the file so far.
+    public private(set) var bytesWritten: UInt64 = 0
+
+    /// Writes what is buffered to the file and has the kernel put it on the storage (fsync): a recorder calls
+    /// it every half second, so a recording cut by a crash or a power loss loses at most that much.
+    public func sync() throws {
+        try flush()
+        do { try handle.synchronize() } catch { throw MCAPError(path: path, "fsync failed: \(error.localizedDescription)") }
+    }
+
     private func flush() throws {
         guard !pending.isEmpty else { return }
         if !finished { dataCRC.update(pending) }
         do { try handle.write(contentsOf: pending) } catch { throw MCAPError(path: path, "write failed: \(error.localizedDescription)") }
+        bytesWritten += UInt64(pending.count)
         pending.removeAll(keepingCapacity: true)
     }
 
@@ -225,7 +236,8 @@ public struct MCAPFile: Sendable {
         data = bytes
         guard bytes.count >= 16, Array(bytes[0..<8]) == mcapMagic else { throw MCAPError(path: path, "not an MCAP file (bad magic)") }
         guard Array(bytes[(bytes.count - 8)...]) == mcapMagic else {
-            throw MCAPError(path: path, "truncated: no closing magic (the recording did not finish)")
+            throw MCAPError(
+                path: path, "truncated: no closing magic (the recording did not finish; `cerebellum recover \(path)` closes it)")
         }
         var pos = 8
         var dataCRC = CRC32()  // over everything before the DataEnd record, the opening magic included

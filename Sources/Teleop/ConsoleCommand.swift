@@ -25,6 +25,33 @@ public enum ConsoleCommand: Sendable, Equatable {
     case keys
     /// The signed link's session nonce (`$SESSION*CCCC`), for the operator's program to sign with.
     case session
+    /// The run's recorder: start, stop, status, or a mark on the segment being recorded.
+    case record(RecordCommand)
+}
+
+/// `record start [NAME] | stop | status | mark good|bad [NOTE]`.
+public enum RecordCommand: Sendable, Equatable {
+    /// Starts a recording file, `NAME.mcap` in the run's recording directory (a fresh numbered name without one).
+    case start(name: String?)
+    case stop
+    case status
+    /// Marks the segment being recorded "good" or "bad", with an optional note.
+    case mark(label: String, note: String)
+
+    /// A recording's name: 1–64 letters, digits, `-`, `_` or `.`, not starting with `.`.
+    public static func isValidName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 64 && s.first != "."
+            && s.unicodeScalars.allSatisfy {
+                ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "-_.".unicodeScalars.contains($0)
+            }
+    }
+}
+
+/// The run's recorder as the console drives it; called on the console thread, never inside a tick.
+public protocol RecordingControl: AnyObject, Sendable {
+    /// Carries out `command`; `ok` false with the reason when it cannot (already recording, a bad name, a
+    /// full disk). `machine` is the short form for sentence replies (`RECORDING`, `STOPPED`, …).
+    func perform(_ command: RecordCommand) -> (ok: Bool, text: String, machine: String)
 }
 
 /// A parsed line: the command, and whether it came as a machine sentence (replies in kind).
@@ -179,6 +206,26 @@ private func parseWords(_ words: [String], channels: [String], machine: Bool) ->
     case "goal":
         guard args.count == 1, !args[0].isEmpty else { return .failure(.usage("usage: goal NAME")) }
         return .success(.goal(args[0]))
+    case "record":
+        let usage = ConsoleLineError.usage("usage: record start [NAME] | stop | status | mark good|bad [NOTE]")
+        guard let sub = args.first?.lowercased() else { return .failure(usage) }
+        let rest = Array(args.dropFirst())
+        switch sub {
+        case "start":
+            guard rest.count <= 1 else { return .failure(usage) }
+            if let name = rest.first, !RecordCommand.isValidName(name) {
+                return .failure(.usage("a recording name is 1–64 letters, digits, - _ or . (not starting with .)"))
+            }
+            return .success(.record(.start(name: rest.first)))
+        case "stop": return rest.isEmpty ? .success(.record(.stop)) : .failure(usage)
+        case "status": return rest.isEmpty ? .success(.record(.status)) : .failure(usage)
+        case "mark":
+            guard let label = rest.first?.lowercased(), label == "good" || label == "bad" else { return .failure(usage) }
+            let note = rest.dropFirst().joined(separator: " ")
+            guard note.count <= 200 else { return .failure(.usage("a mark's note is at most 200 characters")) }
+            return .success(.record(.mark(label: label, note: note)))
+        default: return .failure(usage)
+        }
     default:
         return .failure(machine ? .malformedSentence("unknown sentence \(words[0])") : .unknown(words[0]))
     }

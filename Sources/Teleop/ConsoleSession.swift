@@ -52,6 +52,8 @@ public final class ConsoleSession {
     /// Called with every command the session carries out, in order (tests and the fuzz check use it;
     /// a log of its own would grow without bound over a long session).
     public var onExecute: ((ConsoleCommand) -> Void)?
+    /// The run's recorder, for `record …` (nil: the console says there is none).
+    public var recording: RecordingControl?
 
     private var editor = LineEditor()
     private var queued: [ConsoleLine] = []
@@ -119,7 +121,7 @@ public final class ConsoleSession {
         let parsed = parseConsoleLine(line, channels: settings.channels)
         guard settings.signer != nil, case .success(let p) = parsed else { return parsed }
         switch p.command {
-        case .estop, .help, .status, .limits, .session: return parsed
+        case .estop, .help, .status, .limits, .session, .record(.status): return parsed
         default: return .failure(.unsigned)
         }
     }
@@ -257,6 +259,13 @@ public final class ConsoleSession {
                     ? "this link is not signed (no serial_console.key_file)"
                     : "session \(hex(nonce, digits: 16)); sign with: cerebellum console-sign --key-file FILE --session \(hex(nonce, digits: 16)) --sequence N BODY")
                     + "\r\n" + prompt)
+        case .record(let command):
+            guard let recording else {
+                return bytes(m ? Sentence.make("ERR,RECORD,NONE") + "\r\n" : "this run has no recorder\r\n" + prompt)
+            }
+            let r = recording.perform(command)
+            if m { return bytes(Sentence.make((r.ok ? "OK,RECORD," : "ERR,RECORD,") + r.machine) + "\r\n") }
+            return bytes(r.text + "\r\n" + prompt)
         case .keys:
             inKeyMode = true
             return bytes("key drive: w a s d or arrows move, space stops, + - speed, ! e-stop, q leaves\r\n") + keyLine()
@@ -410,6 +419,7 @@ public final class ConsoleSession {
             "  stop                   operator command to neutral",
             "  keys                   single-key drive: w a s d / arrows, space stops, q leaves",
             "  goal NAME              send a goal image name to the autonomy source",
+            "  record start [NAME] | stop | status | mark good|bad [NOTE]   record the run as it drives",
             "  limits                 the limits the governor enforces",
             "  session                a signed link's session nonce",
             "machine sentences: $DRIVE,v1,v2*CCCC  $STOP*CCCC  $ESTOP*CCCC  $ARM*CCCC  $DISARM*CCCC  $RESET*CCCC  $MODE,AUTO*CCCC  $STATUS*CCCC",

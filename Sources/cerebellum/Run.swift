@@ -4,6 +4,7 @@ import Control
 import Evaluation
 import Foundation
 import LinuxHardware
+import Recording
 import Reports
 import Planning
 import RobotCore
@@ -27,7 +28,9 @@ struct Run: ParsableCommand {
             --policy follower uses the scripted waypoint follower instead (it is told where the door and goal are).
             With a teleop console (the board's serial_console, or --teleop DEVICE), an operator on a serial terminal
             (picocom -b 115200 DEVICE) can arm, take over by driving, stop, e-stop, pick a goal and hand back; type help there.
-            Ctrl-C stops cleanly: outputs neutral, summary printed, exit 0.
+            --record DIR records the run as it drives (the console's record start/stop/status/mark as well), one MCAP
+            file per recording that `train` reads; the loop never waits on the disk (frames are dropped and counted if
+            it falls behind). Ctrl-C stops cleanly: outputs neutral, recording closed, summary printed, exit 0.
             """)
 
     @Option(help: "Board profile (YAML).")
@@ -56,6 +59,12 @@ struct Run: ParsableCommand {
 
     @Option(help: "Command source: planner (latent MPC toward the goal image) or follower (scripted waypoints).")
     var policy = "planner"
+
+    @Option(
+        help: ArgumentHelp(
+            "Record the run as it drives into this directory (DIR/run-NNNN.mcap): frames, commands, efforts, state, faults.",
+            discussion: "Without it the console's `record start` still records, into recordings/."))
+    var record: String?
 
     @Option(help: "Goal image: a name in goals/ or a PNG file (default on a simulated board: each episode's goal).")
     var goal: String?
@@ -237,6 +246,7 @@ struct Run: ParsableCommand {
         print(
             "  governor \(s.governorState), latched faults: \(s.latchedFaults), fault events \(s.faultEvents), rejected commands \(s.rejectedCommands)"
         )
+        for r in s.recordings { print("  recorded " + RunRecorder.describe(r)) }
     }
 }
 
@@ -255,10 +265,13 @@ final class RunSession {
     let monitor: LatentMonitor?
     let loop: ControlLoop
     let runner: EpisodeRunner
+    /// `--record DIR` and the console's `record …`.
+    let recorder: RunRecorder
     let printer = StatusPrinter()
     private(set) var results: [EpisodeResult] = []
     private(set) var paths: [GoalEpisode] = []
     private var lastRefusal: ArmResult?
+    private var lastMode: ControlMode?
     private var started = Instant(nanoseconds: 0)
 
     var profile: BoardProfile { loaded.profile }
@@ -279,10 +292,14 @@ final class RunSession {
         self.planner = planner
         if planner == nil { print("command source: scripted waypoint follower (told where the door and goal are)") }
         guard let autonomy: CommandSource = planner ?? follower else { throw ValidationError("no command source") }
+        recorder = RunRecorder(
+            directory: command.record ?? "recordings", board: loaded, clock: clock,
+            metadata: ["policy": command.policy, "model": command.model, "goal": command.goal ?? "each episode's goal"])
         if command.teleop != nil || p.serialConsole != nil {
             let c = try TeleopConsole(
                 board: loaded, device: command.teleop, autonomy: autonomy, governor: governor, clock: clock,
                 log: { warn("\(eraseLine)\($0)") })
+            c.session.recording = recorder
             print(
                 "teleop console on \(c.settings.device) at \(c.settings.baud) baud (dead-man \(Int(c.settings.deadman.inMilliseconds)) ms)")
             c.server.start()
@@ -328,6 +345,9 @@ final class RunSession {
 
     /// Runs up to `count` episodes (one on a real board, where an episode ends only when stopped).
     func runEpisodes(count: Int) {
+        if command.record != nil {
+            do { print("recording to \(try recorder.start())") } catch { warn("warning: --record: \(error); the run goes on unrecorded") }
+        }
         printer.start()
         started = clock.now()
         for episode in 1...count {
@@ -336,9 +356,21 @@ final class RunSession {
                 loop.restartSchedule()
             }
             prepare(episode: episode)
+            recorder.post(.beginEpisode(info: episodeInfo))
             let result = run(episode: episode)
+            recorder.post(
+                .endEpisode(info: ["success": result.success ? 1 : 0, "steps": Double(result.steps), "ticks": Double(result.ticks)]))
             if result.ending == .stopped { break }
         }
+    }
+
+    /// The facts of the episode's simulated world, for the recording's episode marker.
+    private var episodeInfo: [String: Double] {
+        guard let w = rig.robot?.world else { return [:] }
+        return [
+            "wall_x": w.layout.wallX, "door_y": w.layout.doorY, "start_x": w.position.x, "start_y": w.position.y,
+            "goal_x": w.goal.x, "goal_y": w.goal.y,
+        ]
     }
 
     /// The episode's goal for the planner, or a new follower for the episode's world.
@@ -399,6 +431,7 @@ final class RunSession {
     /// After every tick: the status line (every 4th tick, or when not armed), arming refusals, loop events.
     private func afterTick(_ r: TickReport) {
         let robot = rig.robot, arbiter = console?.arbiter
+        recorder.tap(r, frame: loop.frame, truth: robot?.position(at: loop.frame.timestamp))
         if r.tick % 4 == 0 || r.state != .armed {
             let report = r.tick % 8 == 0 ? loop.statistics.report : nil
             let plan = r.tick % 8 == 0 ? planner?.planTime.summary : nil
@@ -426,12 +459,28 @@ final class RunSession {
                     + "the robot stays disarmed until they pass")
         }
         lastRefusal = runner.lastArmRefusal
-        if loop.hasEvents { for e in loop.drainEvents() { command.report(e) } }
+        if loop.hasEvents {
+            for e in loop.drainEvents() {
+                command.report(e)
+                if case .faultLatched(_, let faults) = e { recorder.post(.note(kind: "fault", text: "latched: \(faults)")) }
+            }
+        }
+        if let arbiter, arbiter.mode != lastMode {
+            if lastMode != nil { recorder.post(.note(kind: "mode", text: arbiter.mode.rawValue)) }
+            lastMode = arbiter.mode
+        }
     }
 
     /// The loop stopped, every output in its safe state, the console and the status line closed.
     func stop() {
         loop.stop()
+        let stats = loop.statistics.report
+        recorder.stop(summary: [
+            "ticks": String(loop.statistics.ticks), "overruns": String(loop.statistics.overruns),
+            "execution_p99_ms": String(format: "%.3f", stats.execution.p99),
+            "period_p50_ms": String(format: "%.3f", stats.period.p50),
+            "latched_faults": governor.latchedFaults.description,
+        ])
         rig.shutdown()
         console?.server.stop()
         printer.stop()
@@ -444,6 +493,7 @@ final class RunSession {
             governorState: governor.state.rawValue, latchedFaults: governor.latchedFaults.description,
             faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
             actuatorWrites: rig.simulation?.actuators.writes ?? loop.statistics.ticks)
+        summary.recordings = recorder.recordings
         if let h = rig.hardware {
             let cam = h.camera
             summary.camera = CameraSummary(
@@ -538,4 +588,5 @@ struct RunSummary: Codable {
     var surprise: SurpriseSummary?
     var camera: CameraSummary?
     var pwm: PWMSummary?
+    var recordings: [RecorderCounts] = []
 }

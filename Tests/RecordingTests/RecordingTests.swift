@@ -147,7 +147,7 @@ func recordSample(path: String, episodes: Int, steps: Int, seed: UInt64) throws 
         #expect(e?.description.contains("outside 1...4096") == true, "\(String(describing: e))")
     }
 
-    @Test("an episode with no frames, or with actions that do not match its frames, is refused")
+    @Test("an episode with fewer than two frames holds no transition and is left out; one whose actions do not match its frames is refused")
     func episodeWithoutFrames() throws {
         let path = temporaryPath("empty-episode.mcap")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -155,7 +155,23 @@ func recordSample(path: String, episodes: Int, steps: Int, seed: UInt64) throws 
         try writer.beginEpisode(0, at: .zero, info: [:])
         try writer.endEpisode(0, at: .zero, info: [:])
         try writer.finish()
-        let e = #expect(throws: MCAPError.self) { try DatasetReader.episodes(path: path) }
-        #expect(e?.description.contains("episode 0 has 0 frame(s)") == true, "\(String(describing: e))")
+        #expect(try DatasetReader.episodes(path: path).episodes.isEmpty)
+
+        let bad = temporaryPath("unpaired-episode.mcap")
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        let w = try DatasetWriter(path: bad, metadata: ["board": "test"])
+        try w.beginEpisode(0, at: .zero, info: [:])
+        let f = Frame(width: 4, height: 4)
+        for i in 0..<3 {
+            f.timestamp = Instant(nanoseconds: Int64(i + 1))
+            try f.pixels.withUnsafeBytes { try w.image(width: 4, height: 4, timestamp: f.timestamp, pixels: $0) }
+            if i < 2 {
+                try w.action(ActionMessage(episode: 0, step: i, efforts: [0, 0], proposed: [0, 0], state: "armed"), at: f.timestamp)
+            }
+        }
+        try w.endEpisode(0, at: .zero, info: [:])
+        try w.finish()
+        let e = #expect(throws: MCAPError.self) { try DatasetReader.episodes(path: bad) }
+        #expect(e?.description.contains("episode 0 has 3 frames but 2 actions") == true, "\(String(describing: e))")
     }
 }

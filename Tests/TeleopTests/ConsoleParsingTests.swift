@@ -76,6 +76,30 @@ struct ConsoleParsingTests {
         #expect(parse("goal Kitchen") == .goal("Kitchen"))
         #expect(parse("limits") == .limits)
         #expect(parse("keys") == .keys)
+        #expect(parse("record start") == .record(.start(name: nil)))
+        #expect(parse("record start drive-1.kitchen") == .record(.start(name: "drive-1.kitchen")))
+        #expect(parse("record STOP") == .record(.stop))
+        #expect(parse("record status") == .record(.status))
+        #expect(parse("record mark bad hit the chair") == .record(.mark(label: "bad", note: "hit the chair")))
+        #expect(parse("record mark good") == .record(.mark(label: "good", note: "")))
+        #expect(parse(Sentence.make("RECORD,START,lap2")) == .record(.start(name: "lap2")))
+    }
+
+    @Test("record: names that could leave the directory or hide a file, and other bad arguments, are refused")
+    func recordArguments() {
+        func error(_ s: String) -> String? {
+            if case .failure(let e) = parseConsoleLine(s, channels: channels) { return e.description }
+            return nil
+        }
+        for bad in ["record start ../etc", "record start .hidden", "record start a/b", "record start " + String(repeating: "x", count: 65)]
+        {
+            #expect(error(bad)?.contains("recording name") == true, "\(bad)")
+        }
+        #expect(error("record")?.contains("usage: record") == true)
+        #expect(error("record start a b")?.contains("usage: record") == true)
+        #expect(error("record mark maybe")?.contains("usage: record") == true)
+        #expect(error("record stop now")?.contains("usage: record") == true)
+        #expect(error("record mark good " + String(repeating: "n", count: 201))?.contains("200 characters") == true)
     }
 
     @Test func rejectsBadArgumentsWithAReason() {
@@ -192,4 +216,31 @@ struct ConsoleFuzzTests {
 /// Collects the commands a session carries out.
 final class CommandLog {
     var commands: [ConsoleCommand] = []
+}
+
+/// A recorder that says what it was asked.
+private final class FakeRecording: RecordingControl, @unchecked Sendable {
+    var asked: [RecordCommand] = []
+    func perform(_ command: RecordCommand) -> (ok: Bool, text: String, machine: String) {
+        asked.append(command)
+        if case .start(let name) = command { return (true, "recording to runs/\(name ?? "run-0000").mcap", "RECORDING") }
+        return (false, "not recording", "IDLE")
+    }
+}
+
+@Suite struct ConsoleRecordTests {
+    @Test("record commands reach the run's recorder; people get its text, machines its short code; without one the console says so")
+    func recordThroughTheSession() {
+        let session = ConsoleSession(settings: ConsoleSettings(channels: channels), link: TeleopLink(), limitsText: [], now: { .zero })
+        func say(_ line: String) -> String { String(decoding: session.receive(Array((line + "\r").utf8)), as: UTF8.self) }
+        #expect(say("record start").contains("this run has no recorder"))
+        let fake = FakeRecording()
+        session.recording = fake
+        #expect(say("record start lap1").contains("recording to runs/lap1.mcap"))
+        #expect(say("record stop").contains("not recording"))
+        #expect(say(Sentence.make("RECORD,STATUS")).contains(Sentence.make("ERR,RECORD,IDLE")))
+        #expect(say("record start ../x").contains("recording name"))
+        #expect(fake.asked == [.start(name: "lap1"), .stop, .status])
+        #expect(say("help").contains("record start [NAME]"))
+    }
 }

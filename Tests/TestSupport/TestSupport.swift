@@ -68,9 +68,9 @@ public struct SimSetup {
     public let governor: SafetyGovernor
     public let loop: ControlLoop
     public var robot: SimulatedRobot { rig.robot! }
-    public var camera: SimulatedCamera { rig.camera as! SimulatedCamera }
-    public var actuators: SimulatedActuators { rig.actuators as! SimulatedActuators }
-    public var eStop: SimulatedInput { rig.eStop as! SimulatedInput }
+    public var camera: SimulatedCamera { rig.simulation!.camera }
+    public var actuators: SimulatedActuators { rig.simulation!.actuators }
+    public var eStop: SimulatedInput { rig.simulation!.eStop! }
 
     /// `source` makes the command source from the robot and the setup's clock (default: the scripted follower).
     public init(variant: TwoRoomsVariant = .fixed, seed: UInt64 = 1, source: ((SimulatedRobot, ManualClock) -> CommandSource)? = nil) throws
