@@ -220,15 +220,15 @@ eval-scaling: build
 # steps leave the latent collapsed, which train reports with exit status 3: the check reads its output.
 test-blas-fallback: build
 	@if grep -q ' avx2 ' /proc/cpuinfo && grep -q ' fma ' /proc/cpuinfo; then \
-	  rm -rf /tmp/cerebellum-blas-check && \
+	  rm -rf .build/blas-check && \
 	  OPENBLAS_CORETYPE=Prescott $(BIN) doctor | grep -q "WARNING: OpenBLAS runs its Prescott kernels" && \
-	  $(BIN) record --world two-rooms --episodes 3 --steps 20 --seed 1 --out /tmp/cerebellum-blas-check/data > /dev/null && \
-	  OPENBLAS_CORETYPE=Prescott $(BIN) train /tmp/cerebellum-blas-check/data --out /tmp/cerebellum-blas-check/m.safetensors \
-	    --batch 8 --max-steps 2 > /tmp/cerebellum-blas-check/train.log 2>&1; \
-	  head -1 /tmp/cerebellum-blas-check/train.log | grep -q "Haswell kernels (chosen by cerebellum" && \
-	  grep -q "^wrote /tmp/cerebellum-blas-check/m.safetensors" /tmp/cerebellum-blas-check/train.log && \
+	  $(BIN) record --world two-rooms --episodes 3 --steps 20 --seed 1 --out .build/blas-check/data > /dev/null && \
+	  OPENBLAS_CORETYPE=Prescott $(BIN) train .build/blas-check/data --out .build/blas-check/m.safetensors \
+	    --batch 8 --max-steps 2 > .build/blas-check/train.log 2>&1; \
+	  head -1 .build/blas-check/train.log | grep -q "Haswell kernels (chosen by cerebellum" && \
+	  grep -q "^wrote .build/blas-check/m.safetensors" .build/blas-check/train.log && \
 	  echo "test-blas-fallback: doctor warns, train runs on Haswell kernels checked against the portable one" || \
-	  { echo "test-blas-fallback: FAILED"; tail -5 /tmp/cerebellum-blas-check/train.log; exit 1; }; \
+	  { echo "test-blas-fallback: FAILED"; tail -5 .build/blas-check/train.log; exit 1; }; \
 	else echo "test-blas-fallback: no AVX2 + FMA on this CPU, nothing to fall back from"; fi
 
 # The evaluation end to end on a few episodes (part of make test): the command, its report and pictures work.
@@ -236,8 +236,8 @@ test-blas-fallback: build
 eval-smoke: build deps-python
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter ShippedModelQualityTests
-	$(BIN) eval --scenario two-rooms --episodes 6 --model $(MODEL) --max-idle-share 0.02 --png /tmp/cerebellum-eval-smoke.png --json /tmp/cerebellum-eval-smoke.json
-	python3 -c "import json; r = json.load(open('/tmp/cerebellum-eval-smoke.json')); assert [p['policy'] for p in r['policies']] == ['planner (mppi)', 'greedy horizon-1', 'random'], r; print('eval-smoke: report ok')"
+	$(BIN) eval --scenario two-rooms --episodes 6 --model $(MODEL) --max-idle-share 0.02 --png .build/eval-smoke.png --json .build/eval-smoke.json
+	python3 -c "import json; r = json.load(open('.build/eval-smoke.json')); assert [p['policy'] for p in r['policies']] == ['planner (mppi)', 'greedy horizon-1', 'random'], r; print('eval-smoke: report ok')"
 
 # Mutation testing of Sources/Safety (scripts/mutation-safety.py): every mutant, or MUTANTS=N of them
 # (a deterministic sample, as CI runs); fails on a survivor not explained as equivalent beside its line.

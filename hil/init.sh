@@ -64,14 +64,22 @@ elif [ "$i2c" = yes ]; then
   printf 'planner:\n  starved_action: report\nsupervisor:\n  stall_ms: 150\n' >> boards/hil-$arch-faults.yaml
   ./cerebellum hil-check --board boards/hil-$arch.yaml --fault-board boards/hil-$arch-faults.yaml --goal goals/hil.png || status=1
   # The main command against the real drivers: capture from vivid, plan, write PWM registers to the stub.
-  echo "HIL RUN: cerebellum run --board boards/hil-$arch.yaml --goal goals/hil.png --arm --duration 8"
-  ./cerebellum run --board boards/hil-$arch.yaml --goal goals/hil.png --arm --duration 8 --no-realtime --json /tmp/run.json || status=1
+  echo "HIL RUN: cerebellum run --board boards/hil-$arch.yaml --goal goals/hil.png --arm --duration 8 --record /tmp/hilrec"
+  ./cerebellum run --board boards/hil-$arch.yaml --goal goals/hil.png --arm --duration 8 --no-realtime --json /tmp/run.json \
+    --record /tmp/hilrec || status=1
   bus=$(ls /dev/i2c-* | head -1 | sed 's|/dev/i2c-||')
   pre=$(i2cget -y "$bus" 0x40 0xfe); m1=$(i2cget -y "$bus" 0x40 0x00); alloff=$(i2cget -y "$bus" 0x40 0xfd)
   off0=$(i2cget -y "$bus" 0x40 0x09)$(i2cget -y "$bus" 0x40 0x08 | sed 's/0x//')
   frames=$(grep -o '"frames" *: *[0-9]*' /tmp/run.json | grep -o '[0-9]*$')
   echo "HIL RUN RESULT: $frames camera frames; PCA9685 on the stub: MODE1 $m1, PRE_SCALE $pre, LED0_OFF $off0, ALL_LED_OFF_H $alloff after exit"
   [ "$pre" = 0x79 ] && [ "$m1" = 0x21 ] && [ "$alloff" = 0x10 ] && [ "${frames:-0}" -gt 10 ] || { echo "HIL FAIL: run"; status=1; }
+  # What the run recorded from the real drivers (vivid frames, the efforts written to the stub) trains.
+  ./cerebellum train /tmp/hilrec --out /tmp/hil-model.safetensors --max-steps 2 --epochs 1 --batch 4 --threads 1 > /tmp/train.log 2>&1
+  trained=$?
+  sed -n 's/^training: /HIL TRAIN: /p; s/^wrote /HIL TRAIN: wrote /p' /tmp/train.log
+  # (Exit status 3 says the latent has not spread yet: expected after two steps; the model file is written.)
+  { [ $trained -eq 0 ] || [ $trained -eq 3 ]; } && [ -s /tmp/hil-model.safetensors ] \
+    || { echo "HIL FAIL: training on the run's recording"; tail -5 /tmp/train.log; status=1; }
   # The other bench tools against the guest's devices.
   ./cerebellum calibrate i2c-scan --board boards/hil-$arch.yaml | sed 's/^/HIL I2C-SCAN: /'
   ./cerebellum calibrate i2c-scan --board boards/hil-$arch.yaml | grep -q "PCA9685 at 0x40 answers" || { echo "HIL FAIL: i2c-scan"; status=1; }

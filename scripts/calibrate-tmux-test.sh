@@ -8,7 +8,7 @@
 set -euo pipefail
 BIN=$(cd "$(dirname "${1:-.build/release/cerebellum}")" && pwd)/$(basename "${1:-.build/release/cerebellum}")
 REPO=$PWD
-DIR=$(mktemp -d /tmp/cerebellum-calibrate.XXXXXX)
+DIR=$(mktemp -d -t cerebellum-calibrate.XXXXXX)
 SESSION=cb-calibrate-$$
 cleanup() { tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$DIR"; }
 trap cleanup EXIT

@@ -5,7 +5,7 @@
 # Usage: scripts/teleop-tmux-test.sh [path/to/cerebellum]   (make test-teleop-tmux)
 set -euo pipefail
 BIN=${1:-.build/release/cerebellum}
-DIR=$(mktemp -d /tmp/cerebellum-teleop.XXXXXX)
+DIR=$(mktemp -d -t cerebellum-teleop.XXXXXX)
 SESSION=cb-teleop-$$
 cleanup() {
   tmux kill-session -t "$SESSION" 2>/dev/null || true

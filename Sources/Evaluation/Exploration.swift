@@ -44,7 +44,11 @@ public final class ExplorationRun {
 
     /// Runs `episodes` episodes; hands each to `sink` (and to `writer` when given) as it ends.
     public func run(episodes: Int, writer: DatasetWriter? = nil, sink: (RecordedEpisode) throws -> Void = { _ in }) throws {
-        guard let robot = rig.robot else { return }
+        guard let robot = rig.robot else {
+            throw ConfigError(
+                file: board.profile.path, line: nil, column: nil, field: "simulation",
+                message: "exploration runs on a simulated board only (record a drive on a real one with run --record)")
+        }
         let frameBytes = loop.frame.width * loop.frame.height
         for e in 0..<episodes {
             if e > 0 { rig.newEpisode() }

@@ -62,6 +62,12 @@ struct Record: ParsableCommand {
         guard (0..<1).contains(persistence), noise > 0 else { throw ValidationError("--persistence must be in [0, 1) and --noise > 0") }
         guard (0...1).contains(pushes) else { throw ValidationError("--pushes must be in [0, 1]") }
         guard episodes >= 1, steps >= 1, perFile >= 1 else { throw ValidationError("--episodes, --steps and --per-file must be ≥ 1") }
+        guard loaded.profile.simulation != nil else {
+            throw ValidationError(
+                "\(loaded.profile.path): record explores with random actions on a simulated board; a real board has no safe "
+                    + "envelope for that here. Record a drive instead: cerebellum run --board \(board) --teleop DEVICE --record DIR "
+                    + "(or `record start` on the console)")
+        }
         let seed = seed ?? loaded.profile.simulation?.seed ?? 1
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let started = Date()
