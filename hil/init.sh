@@ -70,9 +70,12 @@ elif [ "$i2c" = yes ]; then
   bus=$(ls /dev/i2c-* | head -1 | sed 's|/dev/i2c-||')
   pre=$(i2cget -y "$bus" 0x40 0xfe); m1=$(i2cget -y "$bus" 0x40 0x00); alloff=$(i2cget -y "$bus" 0x40 0xfd)
   off0=$(i2cget -y "$bus" 0x40 0x09)$(i2cget -y "$bus" 0x40 0x08 | sed 's/0x//')
-  frames=$(grep -o '"frames" *: *[0-9]*' /tmp/run.json | grep -o '[0-9]*$')
+  frames=$(sed -n '/"camera"/,/}/p' /tmp/run.json | grep -o '"frames" *: *[0-9]*' | grep -o '[0-9]*$')
+  recorded=$(sed -n '/"recordings"/,/]/p' /tmp/run.json | grep -o '"frames" *: *[0-9]*' | grep -o '[0-9]*$')
   echo "HIL RUN RESULT: $frames camera frames; PCA9685 on the stub: MODE1 $m1, PRE_SCALE $pre, LED0_OFF $off0, ALL_LED_OFF_H $alloff after exit"
   [ "$pre" = 0x79 ] && [ "$m1" = 0x21 ] && [ "$alloff" = 0x10 ] && [ "${frames:-0}" -gt 10 ] || { echo "HIL FAIL: run"; status=1; }
+  echo "HIL RECORD: $recorded frames recorded while it ran"
+  [ "${recorded:-0}" -gt 10 ] || { echo "HIL FAIL: the run's recording"; status=1; }
   # What the run recorded from the real drivers (vivid frames, the efforts written to the stub) trains.
   ./cerebellum train /tmp/hilrec --out /tmp/hil-model.safetensors --max-steps 2 --epochs 1 --batch 4 --threads 1 > /tmp/train.log 2>&1
   trained=$?

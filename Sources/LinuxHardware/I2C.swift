@@ -67,7 +67,7 @@ public final class I2CDevice: RegisterDevice {
     public let bus: I2CBus
     /// 7-bit address.
     public let address: UInt8
-    private var fd: Int32
+    private let fd: Int32
     /// The adapter's functionality mask (I2C_FUNCS).
     public let functionality: UInt
 
@@ -77,21 +77,22 @@ public final class I2CDevice: RegisterDevice {
         guard (0x03...0x77).contains(address) else {
             throw HardwareError(message: "I2C address 0x\(String(address, radix: 16)) is outside the 7-bit range 0x03...0x77")
         }
-        let f = try openDevice(bus.path, O_RDWR | O_CLOEXEC)
+        let f = try FileDescriptor.open(bus.path, O_RDWR | O_CLOEXEC)
         var funcs: UInt = 0
-        if cb_ioctl(f, UInt(I2C_FUNCS), &funcs) != 0 { funcs = 0 }
-        if cb_ioctl(f, UInt(I2C_SLAVE), UnsafeMutableRawPointer(bitPattern: UInt(address))) != 0 {
-            let why = errno == EBUSY ? "a kernel driver owns this address" : Errno.current.description
-            close(f)
-            throw HardwareError(message: "\(bus.path) address 0x\(String(address, radix: 16)): \(why)")
+        if case .failure = f.control(UInt(I2C_FUNCS), &funcs) { funcs = 0 }
+        if case .failure(let e) = f.control(UInt(I2C_SLAVE), UnsafeMutableRawPointer(bitPattern: UInt(address))) {
+            f.close()
+            let place = "\(bus.path) address 0x\(String(address, radix: 16))"
+            if e == Errno(EBUSY) { throw HardwareError(message: "\(place): a kernel driver owns this address") }
+            throw HardwareError(device: place, "cannot select the address", errno: e)
         }
-        fd = f
+        fd = f.rawValue
         functionality = funcs
         self.bus = bus
         self.address = address
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { FileDescriptor(rawValue: fd).close() }
 
     /// The open i2c-dev file (for poll-free diagnostics and the hardware-in-the-loop fault injection).
     public var fileDescriptor: Int32 { fd }
@@ -123,16 +124,17 @@ public final class I2CDevice: RegisterDevice {
     /// except a byte read in 0x30–0x37 and 0x50–0x5F (where a quick write can corrupt EEPROMs or
     /// lock up some chips). Addresses claimed by a kernel driver are reported as busy, not probed.
     public static func scan(bus: I2CBus, range: ClosedRange<UInt8> = 0x08...0x77) throws -> [(address: UInt8, state: ProbeResult)] {
-        let f = try openDevice(bus.path, O_RDWR | O_CLOEXEC)
-        defer { close(f) }
+        let device = try FileDescriptor.open(bus.path, O_RDWR | O_CLOEXEC)
+        defer { device.close() }
+        let f = device.rawValue
         var funcs: UInt = 0
-        _ = cb_ioctl(f, UInt(I2C_FUNCS), &funcs)
+        _ = device.control(UInt(I2C_FUNCS), &funcs)
         let canQuick = funcs & UInt(I2C_FUNC_SMBUS_QUICK) != 0
         let canReadByte = funcs & UInt(I2C_FUNC_SMBUS_READ_BYTE) != 0
         var out: [(UInt8, ProbeResult)] = []
         for a in range {
-            if cb_ioctl(f, UInt(I2C_SLAVE), UnsafeMutableRawPointer(bitPattern: UInt(a))) != 0 {
-                out.append((a, errno == EBUSY ? .busy : .absent))
+            if case .failure(let e) = device.control(UInt(I2C_SLAVE), UnsafeMutableRawPointer(bitPattern: UInt(a))) {
+                out.append((a, e == Errno(EBUSY) ? .busy : .absent))
                 continue
             }
             let readFirst = (0x30...0x37).contains(a) || (0x50...0x5F).contains(a) || !canQuick

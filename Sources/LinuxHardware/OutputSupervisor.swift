@@ -158,6 +158,7 @@ public final class OutputSupervisor {
 /// poll with the watch's deadline as timeout, handle messages, cut on a stall. `report` gets one line
 /// per cut. Returns when the controller is gone.
 public func runOutputSupervisor(_ supervisor: OutputSupervisor, channel: Int32, clock: RobotClock, report: (String) -> Void) {
+    let fd = FileDescriptor(rawValue: channel)
     var buffer = [UInt8](repeating: 0, count: 64)
     var reported = false
     func reportCut(at start: Instant) {
@@ -175,17 +176,23 @@ public func runOutputSupervisor(_ supervisor: OutputSupervisor, channel: Int32, 
             let left = (d - clock.now()).nanoseconds
             timeoutMs = Int32(clamping: max(0, (left + 999_999) / 1_000_000))
         }
-        var p = pollfd(fd: channel, events: Int16(POLLIN), revents: 0)
-        let r = poll(&p, 1, timeoutMs)
-        if r < 0 && errno != EINTR {
+        let ready: Bool
+        switch fd.poll(POLLIN, timeoutMilliseconds: timeoutMs) {
+        case .success(let events): ready = events != 0
+        case .failure(.interrupted): ready = false
+        case .failure(let e):
             let start = clock.now()
-            supervisor.cut(reason: "poll on the controller's channel failed: \(Errno.current)")
+            supervisor.cut(reason: "poll on the controller's channel failed: \(e)")
             reportCut(at: start)
             return
         }
-        if r > 0 {
-            let n = recv(channel, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-            if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) {
+        if ready {
+            let received = buffer.withUnsafeMutableBytes { fd.receive(into: $0.baseAddress!, count: $0.count, flags: Int32(MSG_DONTWAIT)) }
+            let n: Int
+            switch received {
+            case .success(let count) where count > 0: n = count
+            case .failure(.tryAgain): n = 0
+            default:  // the channel closed (0 bytes) or failed: the controller is gone
                 let start = clock.now()
                 supervisor.controllerGone()
                 reportCut(at: start)
@@ -208,11 +215,11 @@ public func runOutputSupervisor(_ supervisor: OutputSupervisor, channel: Int32, 
     }
 }
 
-/// One byte on the channel without blocking and without SIGPIPE; false if it could not be sent.
+/// One byte on the channel without blocking and without SIGPIPE (`.tryAgain` when the channel is full).
 @discardableResult
-public func sendSupervisorByte(_ fd: Int32, _ byte: UInt8) -> Bool {
+public func sendSupervisorByte(_ channel: Int32, _ byte: UInt8) -> Result<Int, Errno> {
     var b = byte
-    return send(fd, &b, 1, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) == 1
+    return FileDescriptor(rawValue: channel).send(&b, count: 1, flags: Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
 }
 
 /// The controller's side of the supervisor: it starts the process, sends a tick each loop tick, drives OE
@@ -248,9 +255,9 @@ public final class SupervisorLink: DigitalOutput {
         defer { for a in cArgs { free(a) } }
         var child: Int32 = 0
         let r = cb_spawn_supervisor(executable, &cArgs, pair[1], &child)
-        Glibc.close(pair[1])
+        FileDescriptor(rawValue: pair[1]).close()
         guard r == 0 else {
-            Glibc.close(pair[0])
+            FileDescriptor(rawValue: pair[0]).close()
             throw HardwareError(message: "output supervisor: cannot start \(executable)", errno: Errno(r))
         }
         let link = SupervisorLink(channel: pair[0], pid: child)
@@ -277,13 +284,18 @@ public final class SupervisorLink: DigitalOutput {
         while fd >= 0 {
             let left = (end - clock.now()).nanoseconds
             if left <= 0 { return .timedOut }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let r = poll(&p, 1, Int32(clamping: (left + 999_999) / 1_000_000))
-            if r < 0 && errno != EINTR { return .closed }
-            if r <= 0 { continue }
+            let channel = FileDescriptor(rawValue: fd)
+            switch channel.poll(POLLIN, timeoutMilliseconds: Int32(clamping: (left + 999_999) / 1_000_000)) {
+            case .success(0), .failure(.interrupted): continue
+            case .success: break
+            case .failure: return .closed
+            }
             var b: UInt8 = 0
-            let n = recv(fd, &b, 1, Int32(MSG_DONTWAIT))
-            if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) {
+            let n: Int
+            switch channel.receive(into: &b, count: 1, flags: Int32(MSG_DONTWAIT)) {
+            case .success(let count) where count > 0: n = count
+            case .failure(.tryAgain): n = 0
+            default:
                 cutSeen = true
                 return .closed
             }
@@ -301,7 +313,7 @@ public final class SupervisorLink: DigitalOutput {
     /// One tick. Never blocks, never allocates: a full channel (the supervisor is not reading) drops it.
     public func tick() {
         guard fd >= 0, !cutSeen else { return }
-        if !sendSupervisorByte(fd, SupervisorMessage.tick) && errno != EAGAIN { cutSeen = true }
+        if case .failure(let e) = sendSupervisorByte(fd, SupervisorMessage.tick), e != .tryAgain { cutSeen = true }
     }
 
     /// True once the supervisor cut the outputs or is gone. Reads its messages without blocking (one
@@ -309,13 +321,17 @@ public final class SupervisorLink: DigitalOutput {
     public var isCut: Bool {
         guard !cutSeen else { return true }
         guard fd >= 0 else { return true }
-        let n = withUnsafeMutableBytes(of: &buffer) { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-        if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) {
-            cutSeen = true
-        } else if n > 0 {
+        let channel = FileDescriptor(rawValue: fd)
+        let received = withUnsafeMutableBytes(of: &buffer) {
+            channel.receive(into: $0.baseAddress!, count: $0.count, flags: Int32(MSG_DONTWAIT))
+        }
+        switch received {
+        case .success(let n) where n > 0:
             withUnsafeBytes(of: &buffer) { b in
                 for i in 0..<n where b[i] == SupervisorMessage.cut { cutSeen = true }
             }
+        case .failure(.tryAgain): break
+        default: cutSeen = true  // the channel closed, or failed: the supervisor is gone
         }
         return cutSeen
     }
@@ -323,7 +339,7 @@ public final class SupervisorLink: DigitalOutput {
     /// OE through the supervisor: asserting waits (up to 1 s) for it to confirm; releasing does not wait.
     public func set(_ asserted: Bool) -> DeviceFailure? {
         guard fd >= 0, !isCut else { return .cutBySupervisor }
-        guard sendSupervisorByte(fd, asserted ? SupervisorMessage.enable : SupervisorMessage.disable) else {
+        guard case .success = sendSupervisorByte(fd, asserted ? SupervisorMessage.enable : SupervisorMessage.disable) else {
             cutSeen = true
             return .cutBySupervisor
         }
@@ -341,7 +357,7 @@ public final class SupervisorLink: DigitalOutput {
     /// Closes the channel (the supervisor turns every output off and exits) and waits for it to exit.
     public func close() {
         guard fd >= 0 else { return }
-        Glibc.close(fd)
+        FileDescriptor(rawValue: fd).close()
         fd = -1
         _ = reap(timeout: .seconds(2))
     }

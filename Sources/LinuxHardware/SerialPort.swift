@@ -9,7 +9,7 @@ import RobotCore
 public final class SerialPort: ConsoleTransport {
     public let path: String
     public let baud: Int
-    private var fd: Int32 = -1
+    private var fd: FileDescriptor?
 
     public init(path: String, baud: Int) {
         self.path = path
@@ -19,65 +19,65 @@ public final class SerialPort: ConsoleTransport {
     deinit { close() }
 
     public var name: String { path }
-    public var isOpen: Bool { fd >= 0 }
+    public var isOpen: Bool { fd != nil }
 
     public func open() throws {
         close()
-        let f = try openDevice(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
-        switch cb_serial_configure(f, Int32(baud)) {
+        let f = try FileDescriptor.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+        switch cb_serial_configure(f.rawValue, Int32(baud)) {
         case 0:
             fd = f
         case -2:
-            Glibc.close(f)
+            f.close()
             throw HardwareError(device: path, "unsupported baud rate \(baud)")
         default:
-            let why = Errno.current.description
-            Glibc.close(f)
-            throw HardwareError(device: path, "not a serial port (\(why))")
+            let why = Errno.current
+            f.close()
+            throw HardwareError(device: path, "not a serial port", errno: why)
         }
     }
 
     public func close() {
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
+        fd?.close()
+        fd = nil
     }
 
     public func read(into buffer: inout [UInt8], timeout: Duration) -> TransportRead {
-        guard fd >= 0 else { return .hangup }
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard let fd else { return .hangup }
         let ms = Int32(max(0, min(timeout.inMilliseconds, 10_000)))
-        let r = poll(&p, 1, ms)
-        if r < 0 { return errno == EINTR ? .timeout : .hangup }
-        if r == 0 { return .timeout }
-        if p.revents & Int16(POLLIN) != 0 {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n > 0 { return .data(n) }
-            if n == 0 { return .hangup }
-            return errno == EAGAIN || errno == EINTR ? .timeout : .hangup
+        switch fd.poll(POLLIN, timeoutMilliseconds: ms) {
+        case .failure(.interrupted): return .timeout
+        case .failure: return .hangup
+        case .success(0): return .timeout
+        case .success(let events) where events & Int16(POLLIN) != 0:
+            let n = buffer.withUnsafeMutableBytes { fd.read(into: $0.baseAddress!, count: $0.count) }
+            switch n {
+            case .success(0): return .hangup
+            case .success(let count): return .data(count)
+            case .failure(.tryAgain): return .timeout
+            case .failure: return .hangup
+            }
+        case .success(let events):
+            return events & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 ? .hangup : .timeout
         }
-        if p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { return .hangup }
-        return .timeout
     }
 
     public func write(_ bytes: [UInt8]) -> Bool {
-        guard fd >= 0 else { return false }
+        guard let fd else { return false }
         var offset = 0
         var stalls = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n > 0 {
+            switch bytes.withUnsafeBytes({ fd.write($0.baseAddress! + offset, count: $0.count - offset) }) {
+            case .success(let n) where n > 0:
                 offset += n
-                continue
-            }
-            if n < 0 && (errno == EAGAIN || errno == EINTR) {
+            case .success, .failure(.tryAgain):
                 // The terminal is not reading: wait a little, then give up on this reply rather than block.
                 stalls += 1
                 if stalls > 50 { return true }
-                var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&p, 1, 2)
-                continue
+                _ = fd.poll(POLLOUT, timeoutMilliseconds: 2)
+            case .failure:
+                return false
             }
-            return false
         }
         return true
     }
@@ -86,9 +86,9 @@ public final class SerialPort: ConsoleTransport {
 /// A pseudo-terminal pair: the controller opens `slavePath` as its serial port, the test (or a
 /// person's terminal) reads and writes `master`.
 public final class PseudoTerminal {
-    public let master: Int32
+    public let master: FileDescriptor
     public let slavePath: String
-    private var slaveHold: Int32
+    private var slaveHold: FileDescriptor?
 
     public init() throws {
         var m: Int32 = -1, s: Int32 = -1
@@ -96,32 +96,33 @@ public final class PseudoTerminal {
         guard cb_openpty(&m, &s, &name, name.count) == 0 else {
             throw HardwareError(message: "openpty", errno: .current)
         }
-        master = m
-        slaveHold = s
+        master = FileDescriptor(rawValue: m)
+        slaveHold = FileDescriptor(rawValue: s)
         slavePath = cString(name)
     }
 
     /// Closes the test's own handle on the slave (so that closing the master is a real hang-up).
     public func releaseSlave() {
-        if slaveHold >= 0 { Glibc.close(slaveHold) }
-        slaveHold = -1
+        slaveHold?.close()
+        slaveHold = nil
     }
 
     /// Closes the master: the controller side sees a hang-up.
-    public func closeMaster() { Glibc.close(master) }
+    public func closeMaster() { master.close() }
 
-    public func send(_ s: String) { _ = Array(s.utf8).withUnsafeBytes { Glibc.write(master, $0.baseAddress, $0.count) } }
+    public func send(_ s: String) { send(Array(s.utf8)) }
 
-    public func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.write(master, $0.baseAddress, $0.count) } }
+    public func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { master.write($0.baseAddress!, count: $0.count) } }
 
     /// Reads what the controller wrote, waiting up to `timeout`.
     public func receive(timeout: Duration = .milliseconds(50)) -> String {
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
-        var p = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
-        while poll(&p, 1, Int32(timeout.inMilliseconds)) > 0 && p.revents & Int16(POLLIN) != 0 {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(master, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
+        while case .success(let events) = master.poll(POLLIN, timeoutMilliseconds: Int32(timeout.inMilliseconds)),
+            events & Int16(POLLIN) != 0
+        {
+            guard case .success(let n) = buffer.withUnsafeMutableBytes({ master.read(into: $0.baseAddress!, count: $0.count) }), n > 0
+            else { break }
             out += buffer[0..<n]
         }
         return String(decoding: out, as: UTF8.self)

@@ -27,15 +27,6 @@ public struct HardwareError: Error, CustomStringConvertible {
     public var description: String { message + (errno.map { ": \($0)" } ?? "") }
 }
 
-/// Opens a device node (retrying EINTR); a failure throws a `HardwareError` naming the path and the
-/// OS's reason. `open` is the C library's `open`, or libv4l2's `v4l2_open` for a camera.
-func openDevice(_ path: String, _ flags: Int32, with open: (String, Int32) -> Int32 = { Glibc.open($0, $1) }) throws -> Int32 {
-    switch valueOrErrno({ open(path, flags) }) {
-    case .success(let fd): return fd
-    case .failure(let e): throw HardwareError(device: path, "cannot open", errno: e)
-    }
-}
-
 /// The text of a NUL-terminated character array of fixed size inside a C struct (imported as a tuple).
 func cString<T>(fixed tuple: T) -> String {
     withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }

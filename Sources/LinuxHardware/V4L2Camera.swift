@@ -91,7 +91,6 @@ public final class V4L2Camera: FrameSource {
     private var resampler: GrayResampler?
     private var buffer = v4l2_buffer()
     private var pending = v4l2_buffer()
-    private var pollSet = pollfd()
     private var sequence: UInt64 = 0
     private var lastDriverTimestamp: Instant?
     /// One frame at the negotiated rate (100 ms when the driver does not say).
@@ -127,29 +126,27 @@ public final class V4L2Camera: FrameSource {
         for n in 0..<64 {
             let path = "/dev/video\(n)"
             guard access(path, F_OK) == 0 else { continue }
-            let f = Glibc.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
-            guard f >= 0 else { continue }
+            guard let f = try? FileDescriptor.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC) else { continue }
             var cap = v4l2_capability()
-            if cb_ioctl(f, CB_VIDIOC_QUERYCAP, &cap) == 0 {
+            if case .success = f.control(CB_VIDIOC_QUERYCAP, &cap) {
                 let caps = cap.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0 ? cap.device_caps : cap.capabilities
                 if caps & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0 && caps & UInt32(V4L2_CAP_STREAMING) != 0 {
                     out.append((path, cString(fixed: cap.driver), cString(fixed: cap.card)))
                 }
             }
-            close(f)
+            f.close()
         }
         return out
     }
 
     /// The pixel formats a capture device offers natively (FOURCC and the driver's description).
     public static func formats(path: String) -> [(fourcc: String, description: String)] {
-        let f = Glibc.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard f >= 0 else { return [] }
-        defer { close(f) }
+        guard let f = try? FileDescriptor.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC) else { return [] }
+        defer { f.close() }
         var out: [(String, String)] = []
         var desc = v4l2_fmtdesc()
         desc.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
-        while cb_ioctl(f, CB_VIDIOC_ENUM_FMT, &desc) == 0 {
+        while case .success = f.control(CB_VIDIOC_ENUM_FMT, &desc) {
             out.append((fourccString(desc.pixelformat), cString(fixed: desc.description)))
             desc.index += 1
         }
@@ -188,8 +185,7 @@ public final class V4L2Camera: FrameSource {
 
     private func open() throws {
         let path = try V4L2Camera.resolve(request.device)
-        let f = try openDevice(path, O_RDWR | O_NONBLOCK | O_CLOEXEC) { cb_v4l2_open($0, $1) }
-        fd = f
+        fd = try FileDescriptor.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC) { cb_v4l2_open($0, $1) }.rawValue
         do { try negotiate(path: path) } catch {
             shutdown()
             throw error
@@ -298,7 +294,6 @@ public final class V4L2Camera: FrameSource {
             emulated: offered.first { $0.fourcc == fmt.fmt.pix.pixelformat }?.emulated ?? false,
             width: w, height: h, bytesPerLine: bpl, framesPerSecond: fps, buffers: Int(req.count), crop: r.crop,
             limitedRange: limited)
-        pollSet = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         framePeriod = fps.map { .seconds(double: 1 / max($0, 1)) } ?? .milliseconds(100)
         lastDriverTimestamp = nil
     }
@@ -373,19 +368,20 @@ public final class V4L2Camera: FrameSource {
                 return .failed(.lost)
             }
         }
-        pollSet.revents = 0
-        let p = poll(&pollSet, 1, Int32(request.pollTimeoutMilliseconds))
-        if p < 0 { return errno == EINTR ? .noNewFrame : .failed(.io(errno: .current)) }
-        if p == 0 { return .noNewFrame }
-        if pollSet.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 && pollSet.revents & Int16(POLLIN) == 0 { return lost(now) }
+        let device = FileDescriptor(rawValue: fd)
+        switch device.poll(POLLIN, timeoutMilliseconds: Int32(request.pollTimeoutMilliseconds)) {
+        case .failure(.interrupted), .success(0): return .noNewFrame
+        case .failure(let e): return .failed(.io(errno: e))
+        case .success(let events):
+            if events & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 && events & Int16(POLLIN) == 0 { return lost(now) }
+        }
 
         // Dequeue everything ready; keep only the newest good buffer. Readiness is polled before each
         // dequeue, so no DQBUF ends in EAGAIN (which libv4l2 would print to stderr).
         var have = false
         while true {
             if have {
-                pollSet.revents = 0
-                if poll(&pollSet, 1, 0) <= 0 || pollSet.revents & Int16(POLLIN) == 0 { break }
+                guard case .success(let events) = device.poll(POLLIN, timeoutMilliseconds: 0), events & Int16(POLLIN) != 0 else { break }
             }
             pending = v4l2_buffer()
             pending.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue

@@ -11,18 +11,18 @@ public final class Watchdog: Device {
     public let identity: String
     /// Feed at most this often (writes are syscalls; twice per timeout would be the minimum).
     public let feedInterval: Duration
-    private var fd: Int32
+    private var fd: FileDescriptor?
     private var lastFeed: Instant?
     public private(set) var feeds = 0
 
     public init(path: String = "/dev/watchdog", timeoutSeconds: Int) throws {
-        let f = try openDevice(path, O_WRONLY | O_CLOEXEC)
+        let f = try FileDescriptor.open(path, O_WRONLY | O_CLOEXEC)
         var t = Int32(timeoutSeconds)
         // Some drivers cannot change their timeout; they report what they keep.
-        if cb_ioctl(f, CB_WDIOC_SETTIMEOUT, &t) != 0 { _ = cb_ioctl(f, CB_WDIOC_GETTIMEOUT, &t) }
+        if case .failure = f.control(CB_WDIOC_SETTIMEOUT, &t) { _ = f.control(CB_WDIOC_GETTIMEOUT, &t) }
         var buf = [CChar](repeating: 0, count: 64)
         identity =
-            cb_watchdog_identity(f, &buf, buf.count) == 0
+            cb_watchdog_identity(f.rawValue, &buf, buf.count) == 0
             ? cString(buf) : "?"
         fd = f
         self.path = path
@@ -30,15 +30,15 @@ public final class Watchdog: Device {
         feedInterval = .milliseconds(Int64(max(1, t)) * 1000 / 4)
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { fd?.close() }
 
     /// Keeps the board alive; cheap to call every tick (writes at most every `feedInterval`).
     @discardableResult
     public func feed(now: Instant) -> Bool {
-        guard fd >= 0 else { return false }
+        guard let fd else { return false }
         if let last = lastFeed, now - last < feedInterval { return true }
         var k: UInt8 = 0x6B  // any byte but 'V'
-        guard write(fd, &k, 1) == 1 else { return false }
+        guard case .success(1) = fd.write(&k, count: 1) else { return false }
         lastFeed = now
         feeds += 1
         return true
@@ -49,10 +49,10 @@ public final class Watchdog: Device {
 
     /// Magic close: disarms the watchdog (unless the driver was built with nowayout).
     public func disarm() {
-        guard fd >= 0 else { return }
+        guard let fd else { return }
         var v: UInt8 = 0x56  // 'V'
-        _ = write(fd, &v, 1)
-        close(fd)
-        fd = -1
+        _ = fd.write(&v, count: 1)
+        fd.close()
+        self.fd = nil
     }
 }

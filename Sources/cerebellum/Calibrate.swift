@@ -57,11 +57,13 @@ final class KeyInput {
     func next(timeoutMilliseconds: Int32) -> Key? {
         if !pending.isEmpty { return pending.removeFirst() }
         if closed { usleep(UInt32(max(0, timeoutMilliseconds)) * 1000); return nil }
-        var p = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
-        guard poll(&p, 1, timeoutMilliseconds) > 0 else { return nil }
+        let input = FileDescriptor(rawValue: STDIN_FILENO)
+        guard case .success(let events) = input.poll(POLLIN, timeoutMilliseconds: timeoutMilliseconds), events != 0 else { return nil }
         var buf = [UInt8](repeating: 0, count: 64)
-        let n = read(STDIN_FILENO, &buf, buf.count)
-        if n <= 0 { closed = true; return nil }
+        guard case .success(let n) = input.read(into: &buf, count: buf.count), n > 0 else {
+            closed = true
+            return nil
+        }
         for b in buf[0..<n] { if let k = decoder.feed(b) { pending.append(k) } }
         return pending.isEmpty ? nil : pending.removeFirst()
     }

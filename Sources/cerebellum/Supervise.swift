@@ -64,7 +64,7 @@ struct Supervise: ParsableCommand {
             throw ExitCode(2)
         }
         let supervisor = OutputSupervisor(device: device, outputEnable: outputEnable, stall: .milliseconds(Int64(stallMs)))
-        guard sendSupervisorByte(channel, SupervisorMessage.ready) else {
+        guard case .success = sendSupervisorByte(channel, SupervisorMessage.ready) else {
             supervisor.controllerGone()
             throw ExitCode(2)
         }
