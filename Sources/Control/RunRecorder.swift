@@ -68,7 +68,17 @@ public final class RunRecorder: RecordingControl, @unchecked Sendable {
         } catch {
             throw RecordingFailure("\(error)")
         }
-        current.withLock { $0 = recorder }
+        // Two starts at once (the console and `--record`): the first one in keeps recording.
+        let running = current.withLock { r -> String? in
+            if let r { return r.path }
+            r = recorder
+            return nil
+        }
+        if let running {
+            recorder.finish(summary: [:])
+            try? FileManager.default.removeItem(atPath: path)
+            throw RecordingFailure("already recording to \(running)")
+        }
         return path
     }
 

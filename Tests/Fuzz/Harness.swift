@@ -21,9 +21,14 @@ let targets: [String: @Sendable (UnsafeRawBufferPointer) -> Void] = [
     },
     // A goal image.
     "png": { bytes in _ = try? GrayImage.decodePNG([UInt8](bytes)) },
-    // A recording: MCAP records, then the dataset's episodes (CDR images, JSON actions and truth).
+    // A recording: MCAP records, then the dataset's episodes (CDR images, JSON actions and truth); and
+    // `recover` on it (a cut file is the input it is for), its output read back.
     "mcap": { bytes in
-        guard let file = try? MCAPFile(bytes: [UInt8](bytes), path: "fuzz.mcap") else { return }
+        let input = [UInt8](bytes)
+        if let (fixed, _) = try? recoverRecording(input, path: "fuzz.mcap"), let f = try? MCAPFile(bytes: fixed, path: "recovered.mcap") {
+            _ = try? DatasetReader.episodes(in: f)
+        }
+        guard let file = try? MCAPFile(bytes: input, path: "fuzz.mcap") else { return }
         _ = try? DatasetReader.episodes(in: file)
     },
     // A board profile and a calibration file (the same text tried as both).
