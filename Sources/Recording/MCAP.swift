@@ -213,6 +213,8 @@ public struct MCAPSchema: Sendable, Equatable {
     public var id: UInt16
     public var name: String
     public var encoding: String
+    /// Byte range of the schema's data (its definition) in the file's data.
+    public var data: Range<Int> = 0..<0
 }
 
 /// Reads a whole MCAP file written without chunks (what `MCAPWriter` writes), checking the magic,
@@ -259,7 +261,8 @@ public struct MCAPFile: Sendable {
                 profile = try f.string()
             case .schema? where !sawDataEnd:
                 let id = try f.u16(), name = try f.string(), enc = try f.string()
-                schemas[id] = MCAPSchema(id: id, name: name, encoding: enc)
+                let n = Int(try f.u32())
+                schemas[id] = MCAPSchema(id: id, name: name, encoding: enc, data: try f.take(n))
             case .channel? where !sawDataEnd:
                 let id = try f.u16(), sid = try f.u16(), topic = try f.string(), enc = try f.string()
                 guard sid == 0 || schemas[sid] != nil else {

@@ -128,3 +128,59 @@ private func sample(_ i: Int) -> (TickSample, Frame) {
         #expect(throws: MCAPError.self) { try recoverRecording(Array("hello".utf8), path: "x.mcap") }
     }
 }
+
+@Suite struct DatasetEditingTests {
+    /// Two episodes of 20 ticks (20 ms apart), one mark in the second, every tick with a frame.
+    func recording(_ name: String) throws -> String {
+        let path = temporaryPath(name)
+        let r = try TickRecorder(path: path, width: 4, height: 4, metadata: ["board": "test", "kind": "run"])
+        for e in 0..<2 {
+            let first = sample(20 * e).0.time, last = sample(20 * e + 19).0.time
+            r.post(.beginEpisode(info: ["wall_x": Double(30 + e)]), at: first - .milliseconds(1))
+            for i in (20 * e)..<(20 * e + 20) {
+                let (s, f) = sample(i)
+                r.record(s, frame: f)
+                if i == 30 { r.post(.mark(label: "bad", note: "bumped"), at: s.time) }
+            }
+            r.post(.endEpisode(info: ["success": Double(e)]), at: last + .milliseconds(1))
+        }
+        r.finish(summary: [:])
+        return path
+    }
+
+    @Test("info counts episodes, frames, who drove and the marks")
+    func info() throws {
+        let path = try recording("info.mcap")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let info = try recordingInfo(try MCAPFile(path: path))
+        #expect(info.episodes.map(\.frames) == [20, 20] && info.frames == 40 && info.hasTruth && info.hasCommands)
+        #expect(info.episodes[0].origins == ["autonomy": 20] && info.episodes.allSatisfy(\.ended))
+        #expect(abs(info.episodes[1].seconds - 0.38) < 1e-9)
+        #expect(info.episodes[1].marks.count == 1 && info.episodes[1].marks[0].label == "bad" && info.episodes[1].info["success"] == 1)
+    }
+
+    @Test("a window keeps each frame with its action and truth, and closes the episodes it cuts")
+    func window() throws {
+        let path = try recording("window.mcap")
+        let out = temporaryPath("window-out.mcap")
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        let file = try MCAPFile(path: path)
+        // Frames are at 1 s + 20 ms × i: keep ticks 10…29 (the second half of episode 0, the first of episode 1).
+        let start = UInt64(1_000_000_000 + 10 * 20_000_000), end = UInt64(1_000_000_000 + 30 * 20_000_000)
+        let r = try writeWindow(of: file, window: start..<end, path: out)
+        #expect(r.frames == 20 && r.episodes == 2)
+        let (meta, episodes) = try DatasetReader.episodes(path: out)
+        #expect(meta["board"] == "test")
+        #expect(episodes.map(\.frameCount) == [10, 10] && episodes.map(\.index) == [0, 1])
+        #expect(episodes[0].frames[0] == 10 && episodes[1].frames[0] == 20, "the kept frames are ticks 10 and 20 onward")
+        #expect(episodes[0].info["success"] == 0 && episodes[0].info["wall_x"] == 30, "episode 0 ends inside the window: its own end")
+        #expect(episodes[1].info["trimmed"] == 1 && episodes[1].info["wall_x"] == 31, "episode 1 is cut: closed as trimmed")
+        #expect(episodes.allSatisfy { $0.actions.count == 2 * $0.frameCount && $0.positions?.count == 2 * $0.frameCount })
+        let edited = try MCAPFile(path: out)
+        #expect(edited.metadata.contains { $0.name == "cerebellum.edit" })
+        #expect(try recordingInfo(edited).episodes.flatMap(\.marks).isEmpty, "the mark at tick 30 is outside the window")
+    }
+}
