@@ -19,7 +19,7 @@ SOCAT_PID=$!
 for _ in $(seq 50); do [ -e "$DIR/controller" ] && [ -e "$DIR/operator" ] && break; sleep 0.1; done
 
 tmux new-session -d -s "$SESSION" -c "$PWD" -x 160 -y 48 -n controller \
-  "$BIN run --board boards/sim-two-rooms.yaml --teleop $DIR/controller --episodes 50 --duration 90 --no-realtime; sleep 30"
+  "$BIN run --board boards/sim-two-rooms.yaml --teleop $DIR/controller --episodes 50 --duration 90 --no-realtime --record $DIR/rec; sleep 30"
 tmux new-window -t "$SESSION" -c "$PWD" -n operator "picocom -q -b 115200 $DIR/operator"
 
 pane() { tmux capture-pane -p -t "$SESSION:$1" -S -200; }
@@ -42,6 +42,16 @@ expect controller "ARMED" "controller status line shows ARMED"
 type_line "drive 0.8 0"
 expect operator "drive vx \+0.80 vy \+0.00" "drive command acknowledged"
 expect controller "TELEOP" "the operator took over (controller shows TELEOP)"
+type_line "record status"
+expect operator "recording: $DIR/rec/run-0000.mcap: [0-9]+ ticks" "run --record is recording; record status says how much"
+type_line "record mark good smooth start"
+expect operator "marked good: smooth start" "record mark"
+type_line "record stop"
+expect operator "stopped: $DIR/rec/run-0000.mcap: [0-9]+ ticks, [0-9]+ frames \(0 dropped\)" "record stop closes the file"
+type_line "record start lap2"
+expect operator "recording to $DIR/rec/lap2.mcap" "record start NAME from the console"
+type_line "record start ../../etc/x"
+expect operator "a recording name is" "a name that would leave the directory is refused"
 type_line "status"
 expect operator "mode teleop" "status shows teleop mode"
 expect operator "last takeover: operator command reached the outputs in 0 tick" "takeover latency reported"
@@ -64,4 +74,8 @@ expect operator "DISARMED hold" "leaving teleop holds disarmed"
 if [ -n "${SHOW_SCREENS:-}" ]; then pane operator; pane controller | grep -v "^$" | tail -5; fi
 tmux send-keys -t "$SESSION:controller" C-c
 expect controller "teleop: .* 1 bad checksums" "summary counts the console's rejects"
+expect controller "recorded $DIR/rec/lap2.mcap" "the summary lists the recording still running at Ctrl-C, closed"
+"$BIN" data info "$DIR/rec" > "$DIR/info.txt"
+grep -Eq "ticks: .*teleop [0-9]+" "$DIR/info.txt" && grep -q "mark good" "$DIR/info.txt" \
+  && echo "ok   data info shows the operator's ticks and the mark" || { echo "FAIL data info:"; cat "$DIR/info.txt"; exit 1; }
 echo "teleop tmux test passed"
