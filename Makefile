@@ -39,7 +39,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
 
 .PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
-	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke clean help
+	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke test-drive-train-goal drive-to-goal clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
 define install-missing
@@ -71,6 +71,7 @@ help:
 	@echo "make eval-scaling     goal reaching at planning budgets 4.5 … 0.55 ms, and beside a busy process (reports/eval-scaling*)"
 	@echo "make bench-planner    the planner's predictor kernels against this core's peak and ONNX Runtime"
 	@echo "make eval             goal reaching, 200 episodes per scenario, with baselines (report, JSON, trajectory PNGs in reports/)"
+	@echo "make drive-to-goal    drive from the console while recording, train on it, run toward a captured goal (5 min drive)"
 
 deps:
 	$(call install-missing,$(DEB_PACKAGES),all Debian packages)
@@ -97,8 +98,8 @@ build: deps
 run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
-test: deps deps-python test-format test-architecture test-readme test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux coverage-safety \
-	eval-smoke test-blas-fallback
+test: deps deps-python test-format test-architecture test-readme test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux \
+	test-drive-train-goal coverage-safety eval-smoke test-blas-fallback
 
 # swift-format (it ships with the toolchain) at 140 columns, 4-space indents (.swift-format): any finding
 # fails. `make format` rewrites the sources in that style.
@@ -125,6 +126,17 @@ test-unit: deps deps-python
 # controller on the other, keys through tmux send-keys, screens checked (debug build from test-unit).
 test-teleop-tmux: test-unit
 	./scripts/teleop-tmux-test.sh .build/debug/cerebellum
+
+# A robot owner's path on the simulated board: drive from the console while recording, data info, train on
+# the recording, goal capture, run --goal with the new model (scripts/drive-train-goal-test.sh; a short drive
+# and a few training steps: it checks that the path works, not how well the model does).
+test-drive-train-goal: test-unit
+	./scripts/drive-train-goal-test.sh .build/debug/cerebellum
+
+# The same path at a size that learns something: a 5-minute drive, 3000 training steps (release build);
+# it prints how close the run with the new model came to the goal.
+drive-to-goal: build
+	DRIVE_SECONDS=300 TRAIN_STEPS=3000 ./scripts/drive-train-goal-test.sh $(BIN)
 
 # A bench calibration session as a person would have it: tmux, keystrokes, screens checked, the saved file
 # checked and used by check-board and run (scripts/calibrate-tmux-test.sh; debug build from test-unit).

@@ -19,6 +19,8 @@ public struct EpisodeResult: Sendable, Codable, Equatable {
     public var steps: Int
     public var finalDistance: Double
     public var ticks: Int
+    /// Where the simulated robot ended (x, y px); nil on a real board.
+    public var finalPosition: [Double]?
 }
 
 /// When the runner asks the governor to arm.
@@ -90,6 +92,6 @@ public final class EpisodeRunner {
         let world = rig.robot?.world
         return EpisodeResult(
             ending: ending, success: world?.reachedGoal ?? false, steps: rig.robot?.steps ?? 0,
-            finalDistance: world?.distanceToGoal ?? .nan, ticks: ticks)
+            finalDistance: world?.distanceToGoal ?? .nan, ticks: ticks, finalPosition: world.map { [$0.position.x, $0.position.y] })
     }
 }

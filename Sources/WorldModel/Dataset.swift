@@ -18,6 +18,15 @@ public struct Episode: Sendable {
     public var frameBytes: Int { width * height }
     public var frameCount: Int { frames.count / frameBytes }
 
+    /// Frames `range` as an episode of their own (the actions between them go with them).
+    public func slice(_ range: Range<Int>, source: String) throws -> Episode {
+        let a = WorldModelArchitecture.actionSize
+        return try Episode(
+            width: width, height: height, frames: Array(frames[(range.lowerBound * frameBytes)..<(range.upperBound * frameBytes)]),
+            actions: Array(actions[(range.lowerBound * a)..<((range.upperBound - 1) * a)]),
+            positions: positions.map { Array($0[(2 * range.lowerBound)..<(2 * range.upperBound)]) }, source: source)
+    }
+
     public init(width: Int, height: Int, frames: [UInt8], actions: [Float], positions: [Float]?, source: String) throws {
         self.width = width
         self.height = height
@@ -57,13 +66,26 @@ public struct Dataset: Sendable {
     public let validationEpisodes: [Int]
 
     /// Splits deterministically: a seeded shuffle, the first `validationFraction` (at least one
-    /// episode when there are two or more) for validation.
-    public init(episodes: [Episode], validationFraction: Double, seed: UInt64) throws {
-        guard !episodes.isEmpty else { throw DatasetError("no episodes") }
-        let w = episodes[0].width, h = episodes[0].height
-        if let bad = episodes.first(where: { $0.width != w || $0.height != h }) {
+    /// episode when there are two or more) for validation. A lone episode (one long drive) is cut in two
+    /// first: its last `validationFraction` of frames (at least 10) becomes the validation episode.
+    public init(episodes given: [Episode], validationFraction: Double, seed: UInt64) throws {
+        guard !given.isEmpty else { throw DatasetError("no episodes") }
+        let w = given[0].width, h = given[0].height
+        if let bad = given.first(where: { $0.width != w || $0.height != h }) {
             throw DatasetError("\(bad.source): frames are \(bad.width)×\(bad.height), the first episode's are \(w)×\(h)")
         }
+        if given.count == 1, validationFraction > 0, given[0].frameCount >= 40 {
+            let e = given[0], n = e.frameCount
+            let cut = n - max(10, Int((Double(n) * validationFraction).rounded()))
+            episodes = [
+                try e.slice(0..<cut, source: e.source + " (frames 0..<\(cut))"),
+                try e.slice(cut..<n, source: e.source + " (frames \(cut)..<\(n))"),
+            ]
+            trainingEpisodes = [0]
+            validationEpisodes = [1]
+            return
+        }
+        let episodes = given
         self.episodes = episodes
         var order = Array(episodes.indices)
         var rng = SeededGenerator(seed: seed ^ 0x5EED_DA7A)

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# A robot owner's path on the simulated board, scripted: drive from the serial console while recording
+# (scripts/console-drive.py over a socat pseudo-terminal pair), look at the recording, train a world model
+# on it, capture a goal image, and run the planner toward it with the new model. DRIVE_SECONDS and
+# TRAIN_STEPS set the size (make test: a short drive and a few steps, which checks that the path works;
+# make drive-to-goal: a long one, whose success it reports).
+# Usage: scripts/drive-train-goal-test.sh [path/to/cerebellum]
+set -euo pipefail
+BIN=$(realpath "${1:-.build/release/cerebellum}")
+ROOT=$PWD
+DRIVE_SECONDS=${DRIVE_SECONDS:-12}
+TRAIN_STEPS=${TRAIN_STEPS:-20}
+GOAL_AT=${GOAL_AT:-20,20}
+DIR=$(mktemp -d -t cerebellum-drive.XXXXXX)
+cleanup() {
+  [ -n "${RUN_PID:-}" ] && kill "$RUN_PID" 2>/dev/null || true
+  [ -n "${SOCAT_PID:-}" ] && kill "$SOCAT_PID" 2>/dev/null || true
+  [ -n "${KEEP:-}" ] || rm -rf "$DIR"
+}
+trap cleanup EXIT
+cd "$DIR"
+mkdir -p boards calibration
+cp "$ROOT/boards/sim-two-rooms.yaml" boards/
+cp "$ROOT/calibration/sim-two-rooms.yaml" calibration/
+
+socat pty,raw,echo=0,link="$DIR/controller" pty,raw,echo=0,link="$DIR/operator" 2>"$DIR/socat.log" &
+SOCAT_PID=$!
+for _ in $(seq 50); do [ -e "$DIR/controller" ] && [ -e "$DIR/operator" ] && break; sleep 0.1; done
+
+# 1. Drive and record: the run waits for the operator, who arms, takes over and records.
+"$BIN" run --teleop "$DIR/controller" --policy follower --model none --episodes 1000 \
+  --duration $((DRIVE_SECONDS + 8)) --no-realtime --trajectory none > run-drive.log 2>&1 &
+RUN_PID=$!
+python3 "$ROOT/scripts/console-drive.py" "$DIR/operator" "$DRIVE_SECONDS" drive
+wait "$RUN_PID" || { echo "FAIL the driving run:"; tail -20 run-drive.log; exit 1; }
+RUN_PID=
+grep -q "recorded recordings/drive.mcap" run-drive.log || { echo "FAIL the run's summary lists no recording"; tail -20 run-drive.log; exit 1; }
+"$BIN" data info recordings | tee info.txt
+grep -Eq "ticks: .*teleop [0-9]+" info.txt || { echo "FAIL the recording shows no operator ticks"; exit 1; }
+echo "ok   drove from the console while recording"
+
+# 2. Train on the drive (exit status 3, a latent not spread yet, is what a few steps give).
+status=0
+"$BIN" train recordings --out models/drive.safetensors --max-steps "$TRAIN_STEPS" --batch 16 > train.log 2>&1 || status=$?
+[ $status -eq 0 ] || [ $status -eq 3 ] || { echo "FAIL train (exit $status):"; tail -20 train.log; exit 1; }
+grep -E "^training:|^validation|^wrote" train.log | tail -3
+echo "ok   trained a model on the recording"
+
+# 3. A goal image, and the planner toward it with the new model.
+"$BIN" goal capture target --at "$GOAL_AT" > goal.log 2>&1 || { echo "FAIL goal capture:"; cat goal.log; exit 1; }
+[ -s goals/target.png ] || { echo "FAIL no goals/target.png"; exit 1; }
+echo "ok   captured goals/target.png at $GOAL_AT"
+"$BIN" run --arm --goal target --model models/drive.safetensors --episodes 1 --duration 15 --no-realtime \
+  --json run-goal.json --trajectory none > run-goal.log 2>&1 || { echo "FAIL run --goal:"; tail -20 run-goal.log; exit 1; }
+grep -E "^episode 1:" run-goal.log
+GOAL_AT="$GOAL_AT" python3 - <<'PY'
+import json, math, os
+r = json.load(open("run-goal.json"))
+e = r["episodes"][0]
+gx, gy = (float(v) for v in os.environ["GOAL_AT"].split(","))
+x, y = e["final_position"]
+d = math.hypot(x - gx, y - gy)
+print("ok   run --goal with the trained model: %d steps, ended at (%.1f, %.1f), %.1f px from the goal (%s; success is 4.5 px), "
+      "plan time p99 %.2f ms" % (e["steps"], x, y, d, "reached" if d <= 4.5 else "not reached", r["plan_time"]["p99"]))
+PY
+echo "drive-train-goal test passed"
