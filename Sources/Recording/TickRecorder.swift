@@ -90,8 +90,8 @@ public final class TickRecorder: @unchecked Sendable {
     /// Used by the writer thread only.
     private let writer: DatasetWriter
 
-    /// Creates the file (its header, schemas and `metadata`) and starts the writer thread.
-    /// Throws when the file cannot be created.
+    /// Creates the file (its header, schemas and `metadata`) and starts the writer thread, which runs (and
+    /// keeps this recorder) until `finish`. Throws when the file cannot be created.
     public init(
         path: String, width: Int, height: Int, metadata: [String: String], tickCapacity: Int = 16_384,
         frameCapacity: Int = 64, flushInterval: Duration = .milliseconds(500)
@@ -116,8 +116,8 @@ public final class TickRecorder: @unchecked Sendable {
         thread.start()
     }
 
+    /// The writer thread holds the recorder until `finish`, so this runs only after it.
     deinit {
-        if !closed { _ = finish(summary: [:]) }
         samples.deallocate()
         pixels.deallocate()
     }
