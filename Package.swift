@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Planning", "Safety", "Simulation", "RobotCore"]),
         .testTarget(name: "NeuralEngineTests", dependencies: ["NeuralEngine", "CKernels", "WorldModel", "Simulation", "RobotCore", "CAllocationCounter"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "WorldModelTests", dependencies: ["WorldModel", "NeuralEngine", "Recording", "Simulation", "RobotCore"]),
+        .testTarget(name: "WorldModelTests", dependencies: ["WorldModel", "NeuralEngine", "Recording", "Simulation", "RobotCore", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Reports", "Control", "Evaluation", "Configuration", "Simulation", "RobotCore",
                                                      "Safety", "CAllocationCounter", "TestSupport"]),
         .testTarget(name: "TeleopTests", dependencies: ["Teleop", "Safety", "RobotCore"]),

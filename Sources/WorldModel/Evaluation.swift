@@ -1,7 +1,8 @@
 import NeuralEngine
 import RobotCore
 
-/// What `eval-model` measures on held-out episodes with true positions.
+/// What `eval-model` measures on held-out episodes: the k-step prediction error, the latent's spread and the
+/// int8 encoder's agreement on any recording; the position probe only where the episodes have true positions.
 public struct ModelEvaluation: Sendable, Codable {
     public var episodes: Int
     public var frames: Int
@@ -10,14 +11,15 @@ public struct ModelEvaluation: Sendable, Codable {
     /// The same over the latents' mean variance.
     public var relativePredictionError: [Double]
     public var rollouts: Int
-    /// Linear probe of the agent's (x, y) from the fp32 latent: fitted on half the episodes, R² on the other half.
-    public var probeR2: [Double]
-    public var probeR2Overall: Double
+    /// Linear probe of the agent's (x, y) from the fp32 latent: fitted on half the episodes, R² on the other half
+    /// (nil, like the other probe figures, without true positions or with fewer than two episodes).
+    public var probeR2: [Double]?
+    public var probeR2Overall: Double?
     /// The same probe on the int8 encoder's latents.
-    public var probeR2Int8: [Double]
-    public var probeR2Int8Overall: Double
+    public var probeR2Int8: [Double]?
+    public var probeR2Int8Overall: Double?
     /// Probe error in px (RMS over both coordinates) on the test half.
-    public var probeRMSErrorPx: Double
+    public var probeRMSErrorPx: Double?
     public var minCosineInt8: Double
     public var medianCosineInt8: Double
     public var spread: LatentSpread
@@ -25,10 +27,8 @@ public struct ModelEvaluation: Sendable, Codable {
     /// Encodes every frame (fp32 and int8), fits and tests the probe, rolls the predictor out.
     public static func run(model: WorldModelFile, episodes: [Episode], horizon: Int = 16, rolloutStride: Int = 4) throws -> ModelEvaluation
     {
-        guard episodes.count >= 2 else { throw DatasetError("evaluation needs at least two episodes (probe fit and test halves)") }
-        guard episodes.allSatisfy({ $0.positions != nil }) else {
-            throw DatasetError("evaluation needs true positions (/cerebellum/truth): record on a simulated board")
-        }
+        guard !episodes.isEmpty else { throw DatasetError("evaluation needs at least one episode") }
+        let probed = episodes.count >= 2 && episodes.allSatisfy { $0.positions != nil }
         let d = model.latentSize
         let enc = try model.makeEncoder(), q = try model.makeQuantizedEncoder(), pred = try model.makePredictor()
         var latents: [[Float]] = [], latentsInt8: [[Float]] = [], cos: [Double] = []
@@ -58,8 +58,8 @@ public struct ModelEvaluation: Sendable, Codable {
             for i in testY.indices { se += (yhat[i] - Double(testY[i])) * (yhat[i] - Double(testY[i])) }
             return (r.perOutput, r.overall, (se / Double(testY.count)).squareRoot())
         }
-        let (r2, r2all, rms) = try probe(latents)
-        let (r2q, r2qall, _) = try probe(latentsInt8)
+        let (r2, r2all, rms) = probed ? try probe(latents) : (nil, nil, nil)
+        let (r2q, r2qall, _) = probed ? try probe(latentsInt8) : (nil, nil, nil)
 
         // k-step rollouts from every `rolloutStride`-th frame with the recorded actions.
         let a = WorldModelArchitecture.actionSize

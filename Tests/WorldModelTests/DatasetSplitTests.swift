@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 @testable import WorldModel
@@ -14,5 +15,20 @@ import Testing
         // Several episodes are split by episode, as before.
         let many = try Dataset(episodes: try syntheticEpisodes(count: 5, steps: 20, seed: 4), validationFraction: 0.2, seed: 1)
         #expect(many.episodes.count == 5 && many.validationEpisodes.count == 1)
+    }
+}
+
+@Suite struct ModelEvaluationWithoutTruthTests {
+    @Test("without true positions the evaluation still gives the k-step error, the spread and the int8 agreement; the probe is left out")
+    func noTruth() throws {
+        var eps = try syntheticEpisodes(count: 2, steps: 60, seed: 5)
+        let model = try loadShippedModel()
+        let withTruth = try ModelEvaluation.run(model: model, episodes: eps, horizon: 4)
+        #expect(withTruth.probeR2Overall != nil)
+        for i in eps.indices { eps[i].positions = nil }
+        let r = try ModelEvaluation.run(model: model, episodes: [eps[0]], horizon: 4)
+        #expect(r.probeR2 == nil && r.probeR2Overall == nil && r.probeRMSErrorPx == nil)
+        #expect(r.predictionError.count == 4 && r.predictionError.allSatisfy(\.isFinite) && r.rollouts > 0)
+        #expect(r.minCosineInt8 > 0.99 && r.spread.effectiveRank > 1)
     }
 }
