@@ -83,6 +83,11 @@ elif [ "$i2c" = yes ]; then
   # (Exit status 3 says the latent has not spread yet: expected after two steps; the model file is written.)
   { [ $trained -eq 0 ] || [ $trained -eq 3 ]; } && [ -s /tmp/hil-model.safetensors ] \
     || { echo "HIL FAIL: training on the run's recording"; tail -5 /tmp/train.log; status=1; }
+  # And evaluating on it: no ground truth in a recording of real drivers, so the k-step error and the spread only.
+  ./cerebellum eval-model /tmp/hil-model.safetensors --data /tmp/hilrec > /tmp/evalmodel.log 2>&1 \
+    && grep -q "^k-step latent prediction error" /tmp/evalmodel.log && grep -q "probe of the agent's position: not run" /tmp/evalmodel.log \
+    && sed -n 's/^  k=1/HIL EVAL-MODEL: k=1/p' /tmp/evalmodel.log \
+    || { echo "HIL FAIL: eval-model on the run's recording"; tail -5 /tmp/evalmodel.log; status=1; }
   # The other bench tools against the guest's devices.
   ./cerebellum calibrate i2c-scan --board boards/hil-$arch.yaml | sed 's/^/HIL I2C-SCAN: /'
   ./cerebellum calibrate i2c-scan --board boards/hil-$arch.yaml | grep -q "PCA9685 at 0x40 answers" || { echo "HIL FAIL: i2c-scan"; status=1; }
