@@ -110,7 +110,7 @@ public func writeWindow(of file: MCAPFile, window: Range<UInt64>, path: String) 
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     var report = WindowReport()
-    var pendingBegin: MCAPMessage?  // the open episode's begin marker, not yet written
+    var pendingBegin: (message: MCAPMessage, episode: Int)?  // the open episode's begin marker, not yet written
     var openIndex: Int?  // the open episode, once its begin is written
     var lastKept: UInt64 = window.lowerBound
     var frameKept = false
@@ -135,7 +135,7 @@ public func writeWindow(of file: MCAPFile, window: Range<UInt64>, path: String) 
             guard let e = try? decoder.decode(EpisodeMessage.self, from: Data(file.payload(m))) else { continue }
             if e.event == "begin" {
                 try closeOpen(at: lastKept)
-                pendingBegin = m
+                pendingBegin = (m, e.episode)
             } else if openIndex != nil {
                 if inside {
                     try put(m)
@@ -151,8 +151,8 @@ public func writeWindow(of file: MCAPFile, window: Range<UInt64>, path: String) 
             frameKept = inside && (pendingBegin != nil || openIndex != nil)
             guard frameKept else { continue }
             if let begin = pendingBegin {
-                try put(begin, at: m.logTime)
-                openIndex = (try? decoder.decode(EpisodeMessage.self, from: Data(file.payload(begin))))?.episode ?? 0
+                try put(begin.message, at: m.logTime)
+                openIndex = begin.episode
                 pendingBegin = nil
             }
             try put(m)

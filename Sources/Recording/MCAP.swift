@@ -21,6 +21,14 @@ let mcapMagic: [UInt8] = [0x89, 0x4D, 0x43, 0x41, 0x50, 0x30, 0x0D, 0x0A]
 /// Little-endian field encoding of MCAP records.
 struct RecordBuilder {
     var bytes: [UInt8] = []
+
+    /// A record's opening: its opcode and the body's length.
+    static func header(_ op: MCAPOpcode, length: Int) -> [UInt8] {
+        var r = RecordBuilder()
+        r.u8(op.rawValue)
+        r.u64(UInt64(length))
+        return r.bytes
+    }
     mutating func u8(_ v: UInt8) { bytes.append(v) }
     mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
@@ -76,10 +84,7 @@ public final class MCAPWriter {
     @discardableResult
     private func record(_ op: MCAPOpcode, _ body: [UInt8]) -> (offset: UInt64, length: UInt64) {
         let start = offset
-        var r = RecordBuilder()
-        r.u8(op.rawValue)
-        r.u64(UInt64(body.count))
-        emit(r.bytes)
+        emit(RecordBuilder.header(op, length: body.count))
         emit(body)
         return (start, offset - start)
     }

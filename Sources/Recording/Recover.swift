@@ -93,17 +93,17 @@ public func recoverRecording(_ bytes: [UInt8], path: String) throws -> (bytes: [
         var r = RecordBuilder()
         r.u16(channel); r.u32(episodeSequence); r.u64(cutTime); r.u64(cutTime)
         r.bytes.append(contentsOf: body)
-        out += record(.message, r.bytes)
+        out += RecordBuilder.header(.message, length: r.bytes.count) + r.bytes
         cutMessages += 1
         cutEpisodes += 1
         closed = true
     }
     var dataEnd = RecordBuilder()
     dataEnd.u32(0)  // no data CRC: allowed, and a reader skips the check
-    out += record(.dataEnd, dataEnd.bytes)
+    out += RecordBuilder.header(.dataEnd, length: dataEnd.bytes.count) + dataEnd.bytes
     var footer = RecordBuilder()
     footer.u64(0); footer.u64(0); footer.u32(0)  // no summary section
-    out += record(.footer, footer.bytes)
+    out += RecordBuilder.header(.footer, length: footer.bytes.count) + footer.bytes
     out += mcapMagic
     return (
         out,
@@ -111,11 +111,4 @@ public func recoverRecording(_ bytes: [UInt8], path: String) throws -> (bytes: [
             originalBytes: bytes.count, keptBytes: cut, messages: cutMessages, frames: cutFrames, episodes: cutEpisodes,
             closedEpisode: closed, wasComplete: false)
     )
-}
-
-private func record(_ op: MCAPOpcode, _ body: [UInt8]) -> [UInt8] {
-    var r = RecordBuilder()
-    r.u8(op.rawValue)
-    r.u64(UInt64(body.count))
-    return r.bytes + body
 }
