@@ -10,7 +10,8 @@ BIN=$(cd "$(dirname "${1:-.build/release/cerebellum}")" && pwd)/$(basename "${1:
 REPO=$PWD
 DIR=$(mktemp -d -t cerebellum-calibrate.XXXXXX)
 SESSION=cb-calibrate-$$
-cleanup() { tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$DIR"; }
+source "$(dirname "$0")/tmux-session.sh"
+cleanup() { tmux kill-server 2>/dev/null || true; rm -rf "$DIR"; }
 trap cleanup EXIT
 mkdir -p "$DIR/boards" "$DIR/calibration"
 sed -e 's/    vx: {neutral_us: 1500, full_scale_us: 500, deadband_us: 8}/    vx: {neutral_us: 1520, full_scale_us: 450, deadband_us: 20, reversed: true}/' \
@@ -46,7 +47,7 @@ before=$(cd "$REPO" && "$BIN" run --board "$BOARD" --policy follower --model non
 [ "$before" != "success 3/3" ] && echo "ok   before calibration: $before with the nominal calibration" || { echo "FAIL: the nominal calibration already works"; exit 1; }
 
 # 1. The oscillator: the sim's "scope" shows the real output frequency; the person types it in.
-tmux new-session -d -s "$SESSION" -c "$DIR" -x 200 -y 50 "$BIN calibrate pwm --board $BOARD; sleep 30"
+new_session -c "$DIR" -x 200 -y 50 "$BIN calibrate pwm --board $BOARD; sleep 30"
 expect "a scope on the output reads 52\.0[0-9]+ Hz" "pwm: the simulated scope shows 52 Hz (a 26 MHz clone)"
 expect "measured frequency" "pwm: asks for the measured frequency"
 keys -l "52.03"; keys Enter
@@ -58,7 +59,7 @@ expect "loaded back .*valid" "pwm: the saved file is loaded back and valid"
 tmux kill-session -t "$SESSION"
 
 # 2. The servo: confirm, sweep, mark, save.
-tmux new-session -d -s "$SESSION" -c "$DIR" -x 200 -y 50 "$BIN calibrate servo vx --board $BOARD; sleep 30"
+new_session -c "$DIR" -x 200 -y 50 "$BIN calibrate servo vx --board $BOARD; sleep 30"
 expect "Clear of obstacles" "servo: asks before anything moves"
 keys y
 expect "held at neutral" "servo: armed, output held at neutral until a key"

@@ -7,8 +7,9 @@ set -euo pipefail
 BIN=${1:-.build/release/cerebellum}
 DIR=$(mktemp -d -t cerebellum-teleop.XXXXXX)
 SESSION=cb-teleop-$$
+source "$(dirname "$0")/tmux-session.sh"
 cleanup() {
-  tmux kill-session -t "$SESSION" 2>/dev/null || true
+  tmux kill-server 2>/dev/null || true
   [ -n "${SOCAT_PID:-}" ] && kill "$SOCAT_PID" 2>/dev/null || true
   rm -rf "$DIR"
 }
@@ -18,7 +19,7 @@ socat pty,raw,echo=0,link="$DIR/controller" pty,raw,echo=0,link="$DIR/operator" 
 SOCAT_PID=$!
 for _ in $(seq 50); do [ -e "$DIR/controller" ] && [ -e "$DIR/operator" ] && break; sleep 0.1; done
 
-tmux new-session -d -s "$SESSION" -c "$PWD" -x 160 -y 48 -n controller \
+new_session -c "$PWD" -x 160 -y 48 -n controller \
   "$BIN run --board boards/sim-two-rooms.yaml --teleop $DIR/controller --episodes 50 --duration 90 --no-realtime --record $DIR/rec; sleep 30"
 tmux new-window -t "$SESSION" -c "$PWD" -n operator "picocom -q -b 115200 $DIR/operator"
 
