@@ -39,7 +39,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
 
 .PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
-	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke test-drive-train-goal drive-to-goal clean help
+	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke test-drive-train-goal drive-to-goal test-replay replay-reference clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
 define install-missing
@@ -72,6 +72,7 @@ help:
 	@echo "make bench-planner    the planner's predictor kernels against this core's peak and ONNX Runtime"
 	@echo "make eval             goal reaching, 200 episodes per scenario, with baselines (report, JSON, trajectory PNGs in reports/)"
 	@echo "make drive-to-goal    drive from the console while recording, train on it, run toward a captured goal (5 min drive)"
+	@echo "make replay-reference record the committed run that make test replays (after a change meant to alter decisions)"
 
 deps:
 	$(call install-missing,$(DEB_PACKAGES),all Debian packages)
@@ -99,7 +100,7 @@ run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
 test: deps deps-python test-format test-architecture test-readme test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux \
-	test-drive-train-goal coverage-safety eval-smoke test-blas-fallback
+	test-drive-train-goal test-replay coverage-safety eval-smoke test-blas-fallback
 
 # swift-format (it ships with the toolchain) at 140 columns, 4-space indents (.swift-format): any finding
 # fails. `make format` rewrites the sources in that style.
@@ -242,6 +243,20 @@ test-blas-fallback: build
 	  echo "test-blas-fallback: doctor warns, train runs on Haswell kernels checked against the portable one" || \
 	  { echo "test-blas-fallback: FAILED"; tail -5 .build/blas-check/train.log; exit 1; }; \
 	else echo "test-blas-fallback: no AVX2 + FMA on this CPU, nothing to fall back from"; fi
+
+# Process replay: the committed run (two episodes of sim-two-rooms, `run --fixed-work`) through today's encoder,
+# planner and governor; a tick decided otherwise than recorded fails. When a change is meant to alter the
+# controller's decisions, `make replay-reference` records the run anew (commit it with the change, and say why).
+REPLAY_REFERENCE := Tests/EvaluationTests/Fixtures/two-rooms-run.mcap
+test-replay: build
+	$(BIN) replay $(REPLAY_REFERENCE)
+
+replay-reference: build
+	rm -rf .build/replay-reference
+	$(BIN) run --board boards/sim-two-rooms.yaml --arm --fixed-work --episodes 2 --no-realtime --trajectory none \
+	  --record .build/replay-reference
+	cp .build/replay-reference/run-0000.mcap $(REPLAY_REFERENCE)
+	$(BIN) replay $(REPLAY_REFERENCE)
 
 # The evaluation end to end on a few episodes (part of make test): the command, its report and pictures work.
 # The shipped model's quality checks (EvaluationTests' ShippedModelQualityTests), then a short evaluation run.

@@ -80,7 +80,8 @@ let package = Package(
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "WorldModel", "NeuralEngine", "Simulation", "LinuxHardware", "RobotCore", "TestSupport"]),
         // ShippedModelQualityTests check the trained model, not the code: `make eval-smoke` runs them, `make test-unit` skips them.
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Control", "Planning", "WorldModel", "Configuration", "Simulation",
-                                                      "LinuxHardware", "RobotCore", "TestSupport"]),
+                                                      "LinuxHardware", "RobotCore", "Recording", "TestSupport"],
+                    exclude: ["Fixtures"]),
     ]
 )
 

@@ -20,7 +20,7 @@ SOCAT_PID=$!
 for _ in $(seq 50); do [ -e "$DIR/controller" ] && [ -e "$DIR/operator" ] && break; sleep 0.1; done
 
 new_session -c "$PWD" -x 160 -y 48 -n controller \
-  "$BIN run --board boards/sim-two-rooms.yaml --teleop $DIR/controller --episodes 50 --duration 90 --no-realtime --record $DIR/rec; sleep 30"
+  "$BIN run --board boards/sim-two-rooms.yaml --teleop $DIR/controller --episodes 50 --duration 90 --no-realtime --fixed-work --record $DIR/rec; sleep 30"
 tmux new-window -t "$SESSION" -c "$PWD" -n operator "picocom -q -b 115200 $DIR/operator"
 
 pane() { tmux capture-pane -p -t "$SESSION:$1" -S -200; }
@@ -79,4 +79,13 @@ expect controller "recorded $DIR/rec/lap2.mcap" "the summary lists the recording
 "$BIN" data info "$DIR/rec" > "$DIR/info.txt"
 grep -Eq "ticks: .*teleop [0-9]+" "$DIR/info.txt" && grep -q "mark good" "$DIR/info.txt" \
   && echo "ok   data info shows the operator's ticks and the mark" || { echo "FAIL data info:"; cat "$DIR/info.txt"; exit 1; }
+# The session replays: the operator's ticks as recorded, autonomy's re-planned (fixed work: bit-identical), the
+# e-stop's ticks left out of the comparison; a tick decided otherwise fails. lap2 began mid-run (the console's
+# record start), without the controller's state before it: replay compares it and says why it may differ.
+"$BIN" replay "$DIR/rec/run-0000.mcap" > "$DIR/replay.txt" 2>&1 && grep -q "decided as recorded on every compared tick" "$DIR/replay.txt" \
+  && grep -Eq "[1-9][0-9]* operator" "$DIR/replay.txt" \
+  && echo "ok   replay of the recorded session: $(grep -Eo "compared [0-9]+ ticks: [0-9]+ differ" "$DIR/replay.txt")" \
+  || { echo "FAIL replay run-0000.mcap:"; cat "$DIR/replay.txt"; exit 1; }
+"$BIN" replay "$DIR/rec/lap2.mcap" > "$DIR/replay2.txt" 2>&1 && grep -q "tick(s) into the run" "$DIR/replay2.txt" \
+  && echo "ok   replay of a recording started mid-run says what it lacks" || { echo "FAIL replay lap2.mcap:"; cat "$DIR/replay2.txt"; exit 1; }
 echo "teleop tmux test passed"

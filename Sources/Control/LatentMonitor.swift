@@ -37,9 +37,10 @@ public final class LatentObserver {
 
     /// `timer` measures encode time (a real clock even when the loop runs on a manual one).
     /// `thresholdFactor` × the model's validation p99 one-step error is the surprise threshold (nil: none).
-    public init(model: WorldModelFile, timer: RobotClock, thresholdFactor: Double? = nil) throws {
+    /// `kernel`: the predictor's dense kernel (nil: the fastest that passes its check).
+    public init(model: WorldModelFile, timer: RobotClock, thresholdFactor: Double? = nil, kernel: DenseKernel? = nil) throws {
         encoder = try model.makeQuantizedEncoder()
-        predictor = try model.makeRolloutPredictor(capacity: 1).stack
+        predictor = try model.makeRolloutPredictor(capacity: 1, kernel: kernel).stack
         latentSize = model.latentSize
         latent = [Float](repeating: 0, count: model.latentSize)
         previousLatent = latent

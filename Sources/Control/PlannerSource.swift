@@ -9,6 +9,10 @@ import WorldModel
 /// previous plan one step (warm start), improves it within the wall-clock budget, and proposes the
 /// plan's first action. The goal is an image, given as its latent; the goal's position is never known.
 /// Allocation-free in the tick.
+///
+/// With `fixedWork` the budget is not used: every tick does the whole configured work (every sample,
+/// step and iteration, a route search to its end) on the portable kernels, whatever it costs, so the same
+/// frames give bit-identical commands on any CPU — what `run --fixed-work` records and `replay` checks.
 public final class LatentPlannerSource: CommandSource, GoalDirected {
     public let origin = CommandOrigin.autonomy
     public let observer: LatentObserver
@@ -19,8 +23,13 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// Named goal images' latents, for the console's `goal NAME`.
     public var goalLibrary: [String: [Float]] = [:]
     public private(set) var goalName: String?
-    private var goalLatent: [Float]
+    /// The latent planned toward (zeros before the first goal).
+    public private(set) var goalLatent: [Float]
     public private(set) var hasGoal = false
+    /// Counts goal changes (a new goal, or the same one set again), for a recorder that logs them.
+    public private(set) var goalChanges = 0
+    /// Whole configured work every tick, no budget, portable kernels (see the type's comment).
+    public let fixedWork: Bool
     /// Wall-clock time spent planning per tick.
     public private(set) var planTime = LatencyHistogram()
     /// The planning thread's CPU time per tick: the plan's own cost. Where the wall-clock time is
@@ -68,17 +77,19 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
 
     public init(
         model: WorldModelFile, config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
-        surpriseThresholdFactor: Double? = nil
+        surpriseThresholdFactor: Double? = nil, fixedWork: Bool = false
     ) throws {
         guard governor.channelCount >= WorldModelArchitecture.actionSize else {
             throw ModelError(
                 "the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
         }
-        observer = try LatentObserver(model: model, timer: timer, thresholdFactor: surpriseThresholdFactor)
-        planner = try LatentPlanner(model: model, config: config, seed: seed)
+        self.fixedWork = fixedWork
+        let kernel: DenseKernel? = fixedWork ? .portable : nil
+        observer = try LatentObserver(model: model, timer: timer, thresholdFactor: surpriseThresholdFactor, kernel: kernel)
+        planner = try LatentPlanner(model: model, config: config, seed: seed, kernel: kernel)
         roadmap =
             config.roadmapEvery > 0 && config.horizon > 1
-            ? try LatentRoadmap(model: model, config: config)
+            ? try LatentRoadmap(model: model, config: config, kernel: kernel)
             : nil
         self.governor = governor
         self.timer = timer
@@ -90,7 +101,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         routePlan = [Float](repeating: 0, count: config.horizon * WorldModelArchitecture.actionSize)
         maxStaleTicks = config.maxStaleTicks
         warmUp()
-        planner.size(budgetNanoseconds: config.budgetMilliseconds * 1e6)
+        if !fixedWork { planner.size(budgetNanoseconds: config.budgetMilliseconds * 1e6) }
         computeProfile = PlannerComputeProfile(planner: planner, roadmap: roadmap)
     }
 
@@ -120,6 +131,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         goalLatent = latent
         goalName = name
         hasGoal = true
+        goalChanges += 1
         planner.reset()
         planned = false
         ticksSinceSearch = Int.max / 2
@@ -157,7 +169,8 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
 
     /// Continues the route search until `deadline`; a route found seeds the plan with its actions.
     private func continueSearch(_ roadmap: LatentRoadmap, deadline: Instant) {
-        guard roadmap.advance(clock: timer, deadline: deadline) == .found else { return }
+        let status = fixedWork ? roadmap.advance() : roadmap.advance(clock: timer, deadline: deadline)
+        guard status == .found else { return }
         routesFound += 1
         let h = planner.config.horizon, bound = Float(planner.config.maxEffort)
         var t = 0
@@ -282,7 +295,9 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         let searching = roadmap?.status == .searching
         let planDeadline = t0 + (searching ? plannerShare(of: budget) : budget)
         let step = observer.latent.withUnsafeBufferPointer { z in
-            goalLatent.withUnsafeBufferPointer { g in planner.plan(from: z, goal: g, clock: timer, deadline: planDeadline) }
+            goalLatent.withUnsafeBufferPointer { g in
+                fixedWork ? planner.plan(from: z, goal: g) : planner.plan(from: z, goal: g, clock: timer, deadline: planDeadline)
+            }
         }
         if searching, let roadmap { continueSearch(roadmap, deadline: t0 + budget) }
         planTime.record(timer.now() - t0)

@@ -32,6 +32,12 @@ public final class RunRecorder: RecordingControl, @unchecked Sendable {
         extraMetadata = metadata
     }
 
+    /// Recordings started so far (a new file each).
+    public var started: Int { startCount.load(ordering: .acquiring) }
+    private let startCount = Atomic<Int>(0)
+    /// Ticks the loop has handed to `tap`, recording or not.
+    private let ticksSeen = Atomic<Int>(0)
+
     /// True while a file is being written.
     public var isRecording: Bool { current.withLock { $0 != nil } }
 
@@ -61,6 +67,8 @@ public final class RunRecorder: RecordingControl, @unchecked Sendable {
             "rate_hz": String(format: "%.1f", board.profile.loop.rateHz),
         ]
         if let sim = board.profile.simulation { metadata["world"] = sim.world.rawValue }
+        // A file started into a run lacks what the controller held before (plan, latent, last output): replay says so.
+        metadata["started_after_ticks"] = String(ticksSeen.load(ordering: .acquiring))
         metadata.merge(extraMetadata) { a, _ in a }
         let recorder: TickRecorder
         do {
@@ -74,6 +82,7 @@ public final class RunRecorder: RecordingControl, @unchecked Sendable {
             r = recorder
             return nil
         }
+        if running == nil { startCount.add(1, ordering: .releasing) }
         if let running {
             recorder.finish(summary: [:])
             try? FileManager.default.removeItem(atPath: path)
@@ -103,6 +112,7 @@ public final class RunRecorder: RecordingControl, @unchecked Sendable {
     /// The loop thread, after each tick: queues the tick (and its frame when it is new). No allocation,
     /// no disk.
     public func tap(_ r: TickReport, frame: Frame, truth: Vec2?) {
+        ticksSeen.add(1, ordering: .releasing)
         current.withLock { recorder in
             guard let recorder else { return }
             recorder.record(

@@ -68,7 +68,11 @@ public final class LatentRoadmap {
         childCost.mean + childCost.deviation + (checkCost.mean + checkCost.deviation) * Double(nodeCount)
     }
 
-    public init(model: WorldModelFile, directions: Int = 16, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64) throws {
+    /// `kernel`: the dense kernel of the rollouts (nil: the fastest that passes its check).
+    public init(
+        model: WorldModelFile, directions: Int = 16, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64,
+        kernel: DenseKernel? = nil
+    ) throws {
         guard (4...64).contains(directions), (1...16).contains(macroSteps), maxNodes >= 2, batch >= directions else {
             throw ModelError("roadmap: directions 4…64, macro steps 1…16, batch ≥ directions")
         }
@@ -77,7 +81,7 @@ public final class LatentRoadmap {
         self.macroSteps = macroSteps
         self.maxNodes = maxNodes
         self.batch = batch
-        predictor = try model.makeRolloutPredictor(capacity: batch).stack
+        predictor = try model.makeRolloutPredictor(capacity: batch, kernel: kernel).stack
         nodes = [Float](repeating: 0, count: maxNodes * model.latentSize)
         parent = [Int32](repeating: -1, count: maxNodes)
         move = [Int8](repeating: 0, count: maxNodes)
@@ -95,10 +99,10 @@ public final class LatentRoadmap {
     }
 
     /// The search a planner configuration asks for (`roadmap_directions`, `roadmap_macro_steps`, `roadmap_max_nodes`).
-    public convenience init(model: WorldModelFile, config: PlannerConfig) throws {
+    public convenience init(model: WorldModelFile, config: PlannerConfig, kernel: DenseKernel? = nil) throws {
         try self.init(
             model: model, directions: config.roadmapDirections, macroSteps: config.roadmapMacroSteps,
-            maxNodes: config.roadmapMaxNodes)
+            maxNodes: config.roadmapMaxNodes, kernel: kernel)
     }
 
     /// The unit effort of macro action `m`.

@@ -39,11 +39,27 @@ public struct CommandMessage: Codable, Sendable, Equatable {
 
 /// The `/cerebellum/event` message.
 public struct EventMessage: Codable, Sendable, Equatable {
-    /// "mark", "fault", "mode", …
+    /// "mark", "fault", "mode", "goal" (label: the goal's name, text: its latent, `GoalLatentText`), …
     public var kind: String
     /// A mark's label ("good", "bad"); empty for other kinds.
     public var label: String
     public var text: String
+}
+
+/// A goal event's text: the latent's values, space-separated, each in the shortest form that reads back
+/// to the same `Float`.
+public enum GoalLatentText {
+    public static func encode(_ latent: [Float]) -> String { latent.map { "\($0)" }.joined(separator: " ") }
+
+    /// Nil unless every value reads back as a finite `Float`.
+    public static func decode(_ text: Substring) -> [Float]? {
+        var out: [Float] = []
+        for word in text.split(separator: " ") {
+            guard let v = Float(word), v.isFinite else { return nil }
+            out.append(v)
+        }
+        return out.isEmpty ? nil : out
+    }
 }
 
 /// The `/cerebellum/action` message.

@@ -40,6 +40,8 @@ public enum RecorderEvent: Sendable, Equatable {
     case mark(label: String, note: String)
     /// Free text: "fault latched: e-stop", "mode teleop".
     case note(kind: String, text: String)
+    /// The planner's goal from the next tick recorded on: its name and latent (what `replay` plans toward).
+    case goal(name: String, latent: [Float])
 }
 
 /// What a recorder did, for `record status` and the run's summary.
@@ -222,6 +224,8 @@ public final class TickRecorder: @unchecked Sendable {
                 case .endEpisode(let info): end(at: e.time, info: info)
                 case .mark(let label, let note): attempt { try writer.event(kind: "mark", label: label, text: note, at: e.time) }
                 case .note(let kind, let text): attempt { try writer.event(kind: kind, label: "", text: text, at: e.time) }
+                case .goal(let name, let latent):
+                    attempt { try writer.event(kind: "goal", label: name, text: GoalLatentText.encode(latent), at: e.time) }
                 }
             }
         }

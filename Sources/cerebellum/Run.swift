@@ -75,6 +75,12 @@ struct Run: ParsableCommand {
     @Option(help: "Teleop console on this serial device (overrides the board's serial_console.device), e.g. /dev/ttyUSB0.")
     var teleop: String?
 
+    @Flag(
+        help: ArgumentHelp(
+            "Plan the whole configured work every tick on the portable kernels, ignoring planner.budget_ms (simulated boards).",
+            discussion: "The same frames then give the same commands on any CPU: a recording made so replays exactly (cerebellum replay)."))
+    var fixedWork = false
+
     func run() throws {
         lineBufferedStandardOutput()
         let loaded = loadBoardOrExit(board)
@@ -114,6 +120,10 @@ struct Run: ParsableCommand {
         let usePlanner = policy == "planner"
         if usePlanner && model == "none" { throw ValidationError("the planner needs a world model (--model PATH, or --policy follower)") }
         if p.simulation == nil {
+            if fixedWork {
+                throw ValidationError(
+                    "--fixed-work needs a simulated board: on a robot the planner must fit its budget (planner.budget_ms)")
+            }
             if !usePlanner { throw ValidationError("--policy follower needs a simulated board (it is told where the door and goal are)") }
             if goal == nil {
                 throw ValidationError("a real board plans toward a goal image: pass --goal NAME|FILE (see `cerebellum goal capture`)")
@@ -272,6 +282,8 @@ final class RunSession {
     private(set) var paths: [GoalEpisode] = []
     private var lastRefusal: ArmResult?
     private var lastMode: ControlMode?
+    /// The planner's goal change and the recording that were last logged.
+    private var goalPosted = (changes: 0, recording: 0)
     private var started = Instant(nanoseconds: 0)
 
     var profile: BoardProfile { loaded.profile }
@@ -292,9 +304,7 @@ final class RunSession {
         self.planner = planner
         if planner == nil { print("command source: scripted waypoint follower (told where the door and goal are)") }
         guard let autonomy: CommandSource = planner ?? follower else { throw ValidationError("no command source") }
-        recorder = RunRecorder(
-            directory: command.record ?? "recordings", board: loaded, clock: clock,
-            metadata: ["policy": command.policy, "model": command.model, "goal": command.goal ?? "each episode's goal"])
+        recorder = RunRecorder(directory: command.record ?? "recordings", board: loaded, clock: clock, metadata: Self.metadata(command))
         if command.teleop != nil || p.serialConsole != nil {
             let c = try TeleopConsole(
                 board: loaded, device: command.teleop, autonomy: autonomy, governor: governor, clock: clock,
@@ -320,6 +330,18 @@ final class RunSession {
         runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: command.arm ? .once : .never)
     }
 
+    /// What every recording of the run says about how it was made, for `replay`: the board file, the model
+    /// and its CRC-32, the planner's seed and whether it did fixed work.
+    private static func metadata(_ command: Run) -> [String: String] {
+        var m = [
+            "policy": command.policy, "model": command.model, "goal": command.goal ?? "each episode's goal",
+            "board_file": command.board, "planner_seed": String(command.seed ?? 1),
+            "planner_work": command.fixedWork ? "fixed" : "budget",
+        ]
+        if command.model != "none", let crc = fileCRC32(command.model) { m["model_crc32"] = crc }
+        return m
+    }
+
     /// The latent planner toward the goal, with the goal library encoded, and what it says of itself.
     private static func plannerSource(
         _ command: Run, _ p: BoardProfile, _ wm: WorldModelFile, _ governor: SafetyGovernor, _ clock: SystemClock
@@ -327,7 +349,7 @@ final class RunSession {
         let config = p.planner ?? PlannerConfig()
         let source = try LatentPlannerSource(
             model: wm, config: config, governor: governor, timer: clock, seed: command.seed ?? 1,
-            surpriseThresholdFactor: p.surprise.thresholdFactor)
+            surpriseThresholdFactor: p.surprise.thresholdFactor, fixedWork: command.fixedWork)
         for (name, image) in Goal.library(width: p.camera.width, height: p.camera.height) {
             source.goalLibrary[name] = source.observer.encode(image.pixels)
         }
@@ -335,7 +357,10 @@ final class RunSession {
         source.computeProfile.lines.forEach { print($0) }
         print(
             "command source: latent planner (\(config.method.rawValue), horizon \(config.horizon), \(config.samples) samples, "
-                + "route search every \(config.roadmapEvery) ticks, budget \(config.budgetMilliseconds) ms), goal: "
+                + "route search every \(config.roadmapEvery) ticks, "
+                + (command.fixedWork
+                    ? "fixed work: every tick the whole of it, portable kernels" : "budget \(config.budgetMilliseconds) ms")
+                + "), goal: "
                 + (command.goal.map { "image \(Goal.resolve($0))" } ?? "each episode's goal image"))
         print(
             "surprise: threshold \(source.observer.threshold.map { String(format: "%.4f", $0) } ?? "none") "
@@ -357,11 +382,22 @@ final class RunSession {
             }
             prepare(episode: episode)
             recorder.post(.beginEpisode(info: episodeInfo))
+            postGoalIfChanged()
             let result = run(episode: episode)
             recorder.post(
                 .endEpisode(info: ["success": result.success ? 1 : 0, "steps": Double(result.steps), "ticks": Double(result.ticks)]))
             if result.ending == .stopped { break }
         }
+    }
+
+    /// Logs the planner's goal into the recording when it changed (a new episode's, one the console chose
+    /// during the tick about to be recorded) or a new recording started, so every file names its goals.
+    private func postGoalIfChanged() {
+        guard let planner, planner.hasGoal, recorder.isRecording else { return }
+        let now = (changes: planner.goalChanges, recording: recorder.started)
+        guard now != goalPosted else { return }
+        goalPosted = now
+        recorder.post(.goal(name: planner.goalName ?? "", latent: planner.goalLatent))
     }
 
     /// The facts of the episode's simulated world, for the recording's episode marker.
@@ -431,6 +467,7 @@ final class RunSession {
     /// After every tick: the status line (every 4th tick, or when not armed), arming refusals, loop events.
     private func afterTick(_ r: TickReport) {
         let robot = rig.robot, arbiter = console?.arbiter
+        postGoalIfChanged()
         recorder.tap(r, frame: loop.frame, truth: robot?.position(at: loop.frame.timestamp))
         if r.tick % 4 == 0 || r.state != .armed {
             let report = r.tick % 8 == 0 ? loop.statistics.report : nil

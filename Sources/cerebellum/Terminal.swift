@@ -181,3 +181,8 @@ func chooseBLASCoreType() -> String {
     }
     return "WARNING: \(fallback): matrix products run several times slower than this CPU allows"
 }
+
+/// A file's CRC-32 as 8 hex digits (what a recording's `model_crc32` holds); nil when it cannot be read.
+func fileCRC32(_ path: String) -> String? {
+    FileManager.default.contents(atPath: path).map { String(format: "%08x", CRC32.checksum($0)) }
+}
