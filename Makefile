@@ -15,8 +15,8 @@ HIL_PACKAGES := qemu-system-x86 qemu-system-arm busybox-static cpio kmod xz-util
 	gcc-aarch64-linux-gnu gcc-12-aarch64-linux-gnu
 HIL_DIR ?= .hil
 # Python packages the tests use as independent references (numpy fixtures, safetensors round trip,
-# MCAP readback).
-PIP_PACKAGES := numpy safetensors mcap
+# MCAP readback, a WebSocket client for the live view), pinned.
+PIP_PACKAGES := numpy==2.4.6 safetensors==0.8.0 mcap==1.6.0 websockets==15.0.1
 PYTHON ?= python3
 CLANG ?= clang
 BIN := .build/$(CONFIG)/cerebellum
@@ -34,12 +34,12 @@ MODEL_EPOCHS ?= 4
 MODEL_PUSHES ?= 0
 
 # The libFuzzer harnesses (Tests/Fuzz): one per parser of untrusted input, FUZZ_SECONDS each.
-FUZZ_TARGETS := model png mcap yaml console
+FUZZ_TARGETS := model png mcap yaml console websocket
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
 
 .PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
-	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke test-drive-train-goal drive-to-goal test-replay replay-reference clean help
+	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke test-drive-train-goal drive-to-goal test-replay replay-reference test-live-view clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
 define install-missing
@@ -78,7 +78,7 @@ deps:
 	$(call install-missing,$(DEB_PACKAGES),all Debian packages)
 
 deps-python:
-	@$(PYTHON) -c "import numpy, safetensors, mcap" 2>/dev/null && echo "deps: python packages present" || \
+	@$(PYTHON) -c "import numpy, safetensors, mcap, websockets" 2>/dev/null && echo "deps: python packages present" || \
 	  $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_PACKAGES)
 
 # ONNX Runtime as the planner benchmark's peer (pinned).
@@ -100,7 +100,7 @@ run: build
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
 test: deps deps-python test-format test-architecture test-readme test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux \
-	test-drive-train-goal test-replay coverage-safety eval-smoke test-blas-fallback
+	test-drive-train-goal test-replay test-live-view coverage-safety eval-smoke test-blas-fallback
 
 # swift-format (it ships with the toolchain) at 140 columns, 4-space indents (.swift-format): any finding
 # fails. `make format` rewrites the sources in that style.
@@ -243,6 +243,11 @@ test-blas-fallback: build
 	  echo "test-blas-fallback: doctor warns, train runs on Haswell kernels checked against the portable one" || \
 	  { echo "test-blas-fallback: FAILED"; tail -5 .build/blas-check/train.log; exit 1; }; \
 	else echo "test-blas-fallback: no AVX2 + FMA on this CPU, nothing to fall back from"; fi
+
+# The live view with real clients (scripts/live-view-test.sh): a Foxglove WebSocket client in Python subscribes
+# and decodes image, commands and plan while a client that never reads is dropped (debug build from test-unit).
+test-live-view: test-unit deps-python
+	./scripts/live-view-test.sh .build/debug/cerebellum
 
 # Process replay: the committed run (two episodes of sim-two-rooms, `run --fixed-work`) through today's encoder,
 # planner and governor; a tick decided otherwise than recorded fails. When a change is meant to alter the

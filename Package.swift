@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "Recording", dependencies: ["RobotCore", "Safety"]),
         // The teleop console: line editing, commands, checksummed sentences, key drive, the hand-off to the loop.
         .target(name: "Teleop", dependencies: ["RobotCore", "Safety", .product(name: "Crypto", package: "swift-crypto")]),
+        // The live view: a Foxglove WebSocket server fed by the loop through a lock-free tap.
+        .target(name: "LiveView", dependencies: ["RobotCore", "Safety", "Recording", "LinuxHardware", .product(name: "Crypto", package: "swift-crypto")]),
         // What runs on the robot: the fixed-rate loop, statistics, the rig from a board profile, the arbiter, the planner source.
         .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop", "Recording",
                                                 "NeuralEngine", "WorldModel", "Planning"]),
@@ -54,7 +56,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "Recording", "NeuralEngine",
                                                    "WorldModel", "Planning", "LinuxHardware", "Control"]),
         .executableTarget(name: "cerebellum", dependencies: [
-            "Evaluation", "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop", "Recording", "Reports", "Planning",
+            "Evaluation", "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop", "Recording", "Reports", "Planning", "LiveView",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "WorldModelTests", dependencies: ["WorldModel", "NeuralEngine", "Recording", "Simulation", "RobotCore", "TestSupport"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Reports", "Control", "Evaluation", "Configuration", "Simulation", "RobotCore",
                                                      "Safety", "CAllocationCounter", "TestSupport"]),
+        .testTarget(name: "LiveViewTests", dependencies: ["LiveView", "Recording", "Safety", "RobotCore", "CAllocationCounter"]),
         .testTarget(name: "TeleopTests", dependencies: ["Teleop", "Safety", "RobotCore"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "NeuralEngine", "WorldModel",
                                                    "Planning", "LinuxHardware", "CAllocationCounter", "TestSupport"]),
@@ -88,7 +91,7 @@ let package = Package(
 // The libFuzzer harnesses (`make fuzz`): only in a build made for them, with -sanitize=fuzzer,address.
 if Context.environment["CEREBELLUM_FUZZ"] == "1" {
     package.targets.append(.executableTarget(
-        name: "CerebellumFuzz", dependencies: ["Configuration", "NeuralEngine", "Recording", "Reports", "RobotCore", "Safety", "Teleop", "WorldModel"],
+        name: "CerebellumFuzz", dependencies: ["Configuration", "LiveView", "NeuralEngine", "Recording", "Reports", "RobotCore", "Safety", "Teleop", "WorldModel"],
         path: "Tests/Fuzz", exclude: ["corpus"], swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
     package.products.append(.executable(name: "cerebellum-fuzz", targets: ["CerebellumFuzz"]))
 }

@@ -148,3 +148,17 @@ def signed(body, nonce, seq):
     return sentence("S,%d,%s,%s" % (seq, tag, body))
 put("console", "signed", sentence("SESSION") + signed("ARM", 1, 1) + signed("DRIVE,0.3,-0.2", 1, 2) + signed("DRIVE,0.3,-0.2", 1, 2))
 put("console", "editing", b"arx\x7fm\r\x15drive 1 1\x08\x08 0\r\x03estop\r")
+
+# --- websocket: a client's opening request, then masked frames (subscribe, a ping, a fragmented message, close).
+def client_frame(opcode, payload, fin=True, mask=b"\x11\x22\x33\x44"):
+    head = bytes([(0x80 if fin else 0) | opcode])
+    n = len(payload)
+    head += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+request = (b"GET / HTTP/1.1\r\nHost: robot\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           b"Sec-WebSocket-Protocol: foxglove.websocket.v1\r\n\r\n")
+subscribe = b'{"op":"subscribe","subscriptions":[{"id":0,"channelId":1},{"id":1,"channelId":3}]}'
+put("websocket", "session", request + client_frame(1, subscribe) + client_frame(9, b"hi")
+    + client_frame(1, b'{"op":"unsub', fin=False) + client_frame(0, b'scribe","subscriptionIds":[0]}') + client_frame(8, b"\x03\xe8"))
+put("websocket", "plain-http", b"GET / HTTP/1.1\r\nHost: robot\r\n\r\n")

@@ -3,44 +3,13 @@
 validates the CRCs and the summary, decodes the sensor_msgs/msg/Image CDR payloads by hand, and
 prints totals that the Swift test compares with what it recorded."""
 import json
-import struct
+import os
 import sys
 
 from mcap.reader import make_reader
 
-
-def cdr_image(data):
-    assert data[:2] == b"\x00\x01", "not little-endian CDR"
-    body = data[4:]
-    pos = 0
-
-    def align(n):
-        nonlocal pos
-        pos += (-pos) % n
-
-    def u32():
-        nonlocal pos
-        align(4)
-        (v,) = struct.unpack_from("<I", body, pos)
-        pos += 4
-        return v
-
-    def string():
-        nonlocal pos
-        n = u32()
-        s = body[pos:pos + n - 1].decode()
-        pos += n
-        return s
-
-    u32(), u32()  # stamp
-    string()  # frame_id
-    height, width = u32(), u32()
-    encoding = string()
-    pos += 1  # is_bigendian
-    step = u32()
-    n = u32()
-    assert step == width and n == width * height
-    return width, height, encoding, body[pos:pos + n]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cdr_image import decode_image  # noqa: E402
 
 
 with open(sys.argv[1], "rb") as f:
@@ -55,7 +24,9 @@ with open(sys.argv[1], "rb") as f:
     for schema, channel, message in reader.iter_messages():
         if channel.topic == "/camera/image":
             assert schema.name == "sensor_msgs/msg/Image" and channel.message_encoding == "cdr"
-            w, h, enc, pixels = cdr_image(message.data)
+            image = decode_image(message.data)
+            assert image["step"] == image["width"]
+            w, h, enc, pixels = image["width"], image["height"], image["encoding"], image["pixels"]
             size = "%dx%d %s" % (w, h, enc)
             pixel_sum += sum(pixels)
             images += 1

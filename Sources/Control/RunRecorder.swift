@@ -115,12 +115,15 @@ public final class RunRecorder: RecordingControl, @unchecked Sendable {
         ticksSeen.add(1, ordering: .releasing)
         current.withLock { recorder in
             guard let recorder else { return }
-            recorder.record(
-                TickSample(
-                    tick: r.tick, time: r.wake, proposed: r.command.efforts, hasProposal: r.proposed, origin: r.command.origin,
-                    applied: r.output.efforts, state: r.state, faults: r.latchedFaults, truth: truth.map { ($0.x, $0.y) }),
-                frame: r.capture == .newFrame ? frame : nil)
+            recorder.record(Self.sample(r, truth: truth), frame: r.capture == .newFrame ? frame : nil)
         }
+    }
+
+    /// A tick as a recorder (or the live view) takes it.
+    public static func sample(_ r: TickReport, truth: Vec2?) -> TickSample {
+        TickSample(
+            tick: r.tick, time: r.wake, proposed: r.command.efforts, hasProposal: r.proposed, origin: r.command.origin,
+            applied: r.output.efforts, state: r.state, faults: r.latchedFaults, truth: truth.map { ($0.x, $0.y) })
     }
 
     /// An episode boundary, a fault, a mode change: written in order with the ticks.

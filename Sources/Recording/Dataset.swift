@@ -35,6 +35,17 @@ public struct CommandMessage: Codable, Sendable, Equatable {
     public var state: String
     /// Latched faults, by name ("none" when there are none).
     public var faults: String
+
+    /// A tick as the recorder and the live view write it.
+    public init(sample s: TickSample, episode: Int) {
+        self.episode = episode
+        tick = s.tick
+        proposed = s.hasProposal ? s.proposed.array : []
+        origin = s.origin.description
+        applied = s.applied.array
+        state = s.state.rawValue
+        faults = s.faults.isEmpty ? "none" : s.faults.description
+    }
 }
 
 /// The `/cerebellum/event` message.
@@ -194,10 +205,7 @@ public final class DatasetWriter {
 
     /// A tick's command (run recordings).
     public func command(sample s: TickSample, episode: Int) throws {
-        let m = CommandMessage(
-            episode: episode, tick: s.tick, proposed: s.hasProposal ? s.proposed.array : [], origin: s.origin.description,
-            applied: s.applied.array, state: s.state.rawValue, faults: s.faults.isEmpty ? "none" : s.faults.description)
-        try put(5, s.time, Array(try encoder.encode(m)))
+        try put(5, s.time, Array(try encoder.encode(CommandMessage(sample: s, episode: episode))))
     }
 
     /// An event (run recordings).
@@ -213,7 +221,7 @@ public final class DatasetWriter {
     static let truthSchema = #"""
         {"type":"object","title":"cerebellum.Truth","properties":{"episode":{"type":"integer"},"step":{"type":"integer"},"x":{"type":"number","description":"px"},"y":{"type":"number","description":"px"}}}
         """#
-    static let commandSchema = #"""
+    public static let commandSchema = #"""
         {"type":"object","title":"cerebellum.Command","properties":{"episode":{"type":"integer"},"tick":{"type":"integer"},"proposed":{"type":"array","items":{"type":"number"},"description":"efforts the source proposed, -1..1; empty when it proposed nothing"},"origin":{"type":"string"},"applied":{"type":"array","items":{"type":"number"},"description":"efforts the governor let through"},"state":{"type":"string"},"faults":{"type":"string"}}}
         """#
     static let eventSchema = #"""

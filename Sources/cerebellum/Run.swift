@@ -10,6 +10,7 @@ import Planning
 import RobotCore
 import Safety
 import Simulation
+import LiveView
 import Teleop
 import NeuralEngine
 import WorldModel
@@ -75,6 +76,17 @@ struct Run: ParsableCommand {
     @Option(help: "Teleop console on this serial device (overrides the board's serial_console.device), e.g. /dev/ttyUSB0.")
     var teleop: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve a live view on this TCP port (Foxglove WebSocket, foxglove.websocket.v1; 0: any free port).",
+            discussion:
+                "Camera, commands before and after the governor, state and faults, surprise and the plan; open ws://HOST:PORT in Foxglove.")
+    )
+    var live: UInt16?
+
+    @Option(help: "Address the live view listens on (0.0.0.0: every interface; default loopback only, reach it through ssh -L).")
+    var liveHost = "127.0.0.1"
+
     @Flag(
         help: ArgumentHelp(
             "Plan the whole configured work every tick on the portable kernels, ignoring planner.budget_ms (simulated boards).",
@@ -86,11 +98,12 @@ struct Run: ParsableCommand {
         let loaded = loadBoardOrExit(board)
         let (worldModel, goalImage) = try checkedInputs(loaded.profile)
         let clock = SystemClock()
+        let liveView = try openLiveView(loaded.profile, clock: clock)
         let rig = try openRig(loaded, clock: clock)
         printDevices(loaded, rig)
         installStopHandlers()
         let session = try RunSession(
-            command: self, loaded: loaded, rig: rig, clock: clock, worldModel: worldModel, goalImage: goalImage)
+            command: self, loaded: loaded, rig: rig, clock: clock, worldModel: worldModel, goalImage: goalImage, liveView: liveView)
         // The watchdog starts counting only now, after the model's warm-up: from here the loop feeds it.
         do { try rig.startWatchdog() } catch {
             rig.shutdown()
@@ -146,6 +159,23 @@ struct Run: ParsableCommand {
             do { goalImage = try Goal.load(goal, width: p.camera.width, height: p.camera.height) } catch { throw refuse("\(error)") }
         }
         return (worldModel, goalImage)
+    }
+
+    /// The live view's server (`--live PORT`), bound before any device opens: a port in use exits 2 with nothing started.
+    private func openLiveView(_ p: BoardProfile, clock: SystemClock) throws -> FoxgloveServer? {
+        guard let port = live else { return nil }
+        let tap = LiveTap(width: p.camera.width, height: p.camera.height, actionSize: p.actuators.count)
+        do {
+            let server = try FoxgloveServer(
+                host: liveHost, port: port, tap: tap, name: "cerebellum \(p.name)", metadata: ["board": p.name], clock: clock)
+            server.start()
+            print("live view: \(server.url) (foxglove.websocket.v1: in Foxglove, open a connection to this URL)")
+            return server
+        } catch {
+            warn("error: --live: \(error)")
+            warn("nothing was started.")
+            throw ExitCode(2)
+        }
     }
 
     /// The board's devices, the output supervisor first on a real board; a failure exits 2 with every output
@@ -257,6 +287,12 @@ struct Run: ParsableCommand {
             "  governor \(s.governorState), latched faults: \(s.latchedFaults), fault events \(s.faultEvents), rejected commands \(s.rejectedCommands)"
         )
         for r in s.recordings { print("  recorded " + RunRecorder.describe(r)) }
+        if let v = s.liveView {
+            print(
+                "  live view: \(v.clientsAccepted) client(s) (\(v.clientsRefused) refused, \(v.slowClientsDropped) dropped as too slow, "
+                    + "\(v.protocolViolations) for protocol violations); \(v.messagesSent) messages sent, \(v.messagesDropped) dropped "
+                    + "for full backlogs; \(v.ticksSeen) ticks handed over, \(v.ticksDropped) dropped by the tap")
+        }
     }
 }
 
@@ -277,6 +313,9 @@ final class RunSession {
     let runner: EpisodeRunner
     /// `--record DIR` and the console's `record …`.
     let recorder: RunRecorder
+    /// `--live PORT`: the Foxglove WebSocket server and, for its plan channel, the forecast goal distance per step.
+    let liveView: FoxgloveServer?
+    private var forecast: [Float]
     let printer = StatusPrinter()
     private(set) var results: [EpisodeResult] = []
     private(set) var paths: [GoalEpisode] = []
@@ -290,8 +329,12 @@ final class RunSession {
     /// Whoever's world model watches the ticks: the planner's own, or the monitor's beside the follower.
     var observer: LatentObserver? { planner?.observer ?? monitor?.observer }
 
-    init(command: Run, loaded: LoadedBoard, rig: Rig, clock: SystemClock, worldModel: WorldModelFile?, goalImage: GrayImage?) throws {
+    init(
+        command: Run, loaded: LoadedBoard, rig: Rig, clock: SystemClock, worldModel: WorldModelFile?, goalImage: GrayImage?,
+        liveView: FoxgloveServer?
+    ) throws {
         self.command = command
+        self.liveView = liveView
         self.loaded = loaded
         self.rig = rig
         self.clock = clock
@@ -302,6 +345,7 @@ final class RunSession {
         follower = rig.robot.map { ScriptedWaypointFollower(world: $0.world) }
         let planner = command.policy == "planner" ? try worldModel.map { try Self.plannerSource(command, p, $0, governor, clock) } : nil
         self.planner = planner
+        forecast = [Float](repeating: 0, count: planner?.planner.config.horizon ?? 0)
         if planner == nil { print("command source: scripted waypoint follower (told where the door and goal are)") }
         guard let autonomy: CommandSource = planner ?? follower else { throw ValidationError("no command source") }
         recorder = RunRecorder(directory: command.record ?? "recordings", board: loaded, clock: clock, metadata: Self.metadata(command))
@@ -390,6 +434,37 @@ final class RunSession {
         }
     }
 
+    /// Hands the tick to the live view: the command, the surprise, the latent distance to the goal, and the plan
+    /// with the distance to the goal its rollout forecasts after each step. Allocation-free (the loop thread).
+    private func publish(_ r: TickReport, to tap: LiveTap) {
+        var t = LiveTick(
+            command: RunRecorder.sample(r, truth: nil), surprise: observer?.smoothedSurprise ?? .nan,
+            surpriseThreshold: observer?.threshold ?? .nan)
+        let frame = r.capture == .newFrame ? loop.frame : nil
+        guard let planner, planner.hasGoal, planner.observer.hasLatent else {
+            tap.push(t, frame: frame, plan: nil, forecast: nil)
+            return
+        }
+        let d = planner.goalLatent.count
+        planner.goalLatent.withUnsafeBufferPointer { g in
+            planner.observer.latent.withUnsafeBufferPointer { z in
+                var s: Float = 0
+                for j in 0..<d { s += (z[j] - g[j]) * (z[j] - g[j]) }
+                t.goalDistance = Double(s.squareRoot())
+            }
+            planner.planner.predicted.withUnsafeBufferPointer { p in
+                for step in 0..<min(forecast.count, p.count / d) {
+                    var s: Float = 0
+                    for j in 0..<d { s += (p[step * d + j] - g[j]) * (p[step * d + j] - g[j]) }
+                    forecast[step] = s.squareRoot()
+                }
+            }
+        }
+        planner.planner.mean.withUnsafeBufferPointer { plan in
+            forecast.withUnsafeBufferPointer { f in tap.push(t, frame: frame, plan: plan, forecast: f) }
+        }
+    }
+
     /// Logs the planner's goal into the recording when it changed (a new episode's, one the console chose
     /// during the tick about to be recorded) or a new recording started, so every file names its goals.
     private func postGoalIfChanged() {
@@ -469,6 +544,7 @@ final class RunSession {
         let robot = rig.robot, arbiter = console?.arbiter
         postGoalIfChanged()
         recorder.tap(r, frame: loop.frame, truth: robot?.position(at: loop.frame.timestamp))
+        if let liveView { publish(r, to: liveView.tap) }
         if r.tick % 4 == 0 || r.state != .armed {
             let report = r.tick % 8 == 0 ? loop.statistics.report : nil
             let plan = r.tick % 8 == 0 ? planner?.planTime.summary : nil
@@ -520,6 +596,7 @@ final class RunSession {
         ])
         rig.shutdown()
         console?.server.stop()
+        liveView?.stop()
         printer.stop()
     }
 
@@ -531,6 +608,7 @@ final class RunSession {
             faultEvents: governor.faultEvents, rejectedCommands: governor.rejectedCommands,
             actuatorWrites: rig.simulation?.actuators.writes ?? loop.statistics.ticks)
         summary.recordings = recorder.recordings
+        summary.liveView = liveView?.status
         if let h = rig.hardware {
             let cam = h.camera
             summary.camera = CameraSummary(
@@ -626,4 +704,5 @@ struct RunSummary: Codable {
     var camera: CameraSummary?
     var pwm: PWMSummary?
     var recordings: [RecorderCounts] = []
+    var liveView: LiveViewCounters?
 }

@@ -4,6 +4,7 @@
 // or is rejected with an error: a trap, a sanitizer report or a timeout is a finding.
 import Configuration
 import Foundation
+import LiveView
 import NeuralEngine
 import Recording
 import Reports
@@ -47,6 +48,14 @@ let targets: [String: @Sendable (UnsafeRawBufferPointer) -> Void] = [
             _ = session.receive([UInt8](bytes))
             _ = session.poll()
         }
+    },
+    // The live view's network input: a client's opening request, then its frames through the reader.
+    "websocket": { bytes in
+        let input = [UInt8](bytes)
+        guard case .accepted(_, let consumed) = WebSocket.handshake(input, subprotocol: "foxglove.websocket.v1") else { return }
+        var reader = WebSocketReader(maxMessageBytes: 4096)
+        reader.append(input[consumed...])
+        while case .some(.some) = try? reader.next() {}
     },
 ]
 
