@@ -33,10 +33,12 @@ for d in /sys/devices/platform/gpio-sim.*/gpiochip*/sim_gpio3; do echo pull-up >
 i2c=yes
 modprobe i2c-dev
 modprobe i2c-stub chip_addr=0x40 2>/dev/null || i2c=no
+# Input: uinput makes the virtual gamepad, evdev shows it as /dev/input/eventN.
+modprobe uinput 2>/dev/null; modprobe evdev 2>/dev/null
 # Watchdog: QEMU's i6300esb on x86_64.
 [ "$arch" = x86_64 ] && modprobe i6300esb 2>/dev/null
 t1=$(cut -d' ' -f1 /proc/uptime)
-echo "HIL DRIVERS: vivid $(ls /dev/video* 2>/dev/null | tr '\n' ' ')gpio $(ls /dev/gpiochip* | tr '\n' ' ')i2c $(ls /dev/i2c-* 2>/dev/null | tr '\n' ' ')watchdog $(ls /dev/watchdog 2>/dev/null) (loaded in $(echo "$t1 $t0" | awk '{printf "%.1f", $1-$2}') s)"
+echo "HIL DRIVERS: vivid $(ls /dev/video* 2>/dev/null | tr '\n' ' ')gpio $(ls /dev/gpiochip* | tr '\n' ' ')i2c $(ls /dev/i2c-* 2>/dev/null | tr '\n' ' ')watchdog $(ls /dev/watchdog 2>/dev/null) uinput $(ls /dev/uinput 2>/dev/null) (loaded in $(echo "$t1 $t0" | awk '{printf "%.1f", $1-$2}') s)"
 
 cd /cerebellum
 status=0

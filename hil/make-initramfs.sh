@@ -17,7 +17,7 @@ cp "$repo/hil/init.sh" "$stage/init"
 # Modules: what the tests load, with their dependencies, as modprobe resolves them (the package ships
 # no modules.dep: depmod makes it). Debian's arm64 kernel has no i2c-stub; that guest skips the I2C checks.
 [ -f "$kroot/lib/modules/$kver/modules.dep" ] || /sbin/depmod -b "$kroot" "$kver"
-mods=(vivid i2c-dev configfs)
+mods=(vivid i2c-dev configfs uinput evdev)
 [ "$arch" = amd64 ] && mods+=(i2c-stub i6300esb)
 for m in "${mods[@]}"; do
   /sbin/modprobe -d "$kroot" -S "$kver" --show-depends "$m" > "$stage/deps" || { echo "initramfs: no module $m in $kver" >&2; exit 1; }

@@ -154,6 +154,50 @@ public struct InputLine: Sendable, Equatable {
     }
 }
 
+/// A USB gamepad as a second operator input (`gamepad:`), read through evdev: sticks drive the planned
+/// channels while the dead-man is held, a button latches the e-stop. Same precedence, dead-man and e-stop
+/// rules as the serial console: a drive takes over from autonomy, it holds `deadman` after the last report and
+/// stops at once when the dead-man is let go.
+public struct GamepadSettings: Sendable, Equatable {
+    /// `/dev/input/eventN`, or better a stable `/dev/input/by-id/…-event-joystick` path.
+    public var device: String
+    /// Per actuator, the axis that drives it and whether it is reversed (pushing a stick up reads negative).
+    public var axes: [(actuator: String, axis: InputControl, reversed: Bool)]
+    /// Stick travel around the centre that reads as zero, fraction of the half-range.
+    public var deadzone: Double
+    /// Held: the operator drives. A button, or an axis (a trigger) past half its travel.
+    public var deadman: InputControl
+    /// A drive report holds this long, then outputs go neutral (a pad that stops reporting stops the robot).
+    public var deadmanHold: Duration
+    /// Latches the e-stop (released with `reset` on the console, or the reset button).
+    public var eStop: InputControl
+    public var arm: InputControl?
+    public var disarm: InputControl?
+    /// Clears the faults whose cause is gone (the console's `reset`).
+    public var reset: InputControl?
+    /// Mark the recording's current segment good or bad (the console's `record mark`).
+    public var markGood: InputControl?
+    public var markBad: InputControl?
+
+    public init(
+        device: String, axes: [(actuator: String, axis: InputControl, reversed: Bool)], deadzone: Double = 0.08, deadman: InputControl,
+        deadmanHold: Duration = .milliseconds(250), eStop: InputControl, arm: InputControl? = nil, disarm: InputControl? = nil,
+        reset: InputControl? = nil, markGood: InputControl? = nil, markBad: InputControl? = nil
+    ) {
+        (self.device, self.axes, self.deadzone, self.deadman, self.deadmanHold, self.eStop) = (
+            device, axes, deadzone, deadman, deadmanHold, eStop
+        )
+        (self.arm, self.disarm, self.reset, self.markGood, self.markBad) = (arm, disarm, reset, markGood, markBad)
+    }
+
+    public static func == (a: GamepadSettings, b: GamepadSettings) -> Bool {
+        a.device == b.device
+            && a.axes.map { "\($0.actuator)\($0.axis)\($0.reversed)" } == b.axes.map { "\($0.actuator)\($0.axis)\($0.reversed)" }
+            && a.deadzone == b.deadzone && a.deadman == b.deadman && a.deadmanHold == b.deadmanHold && a.eStop == b.eStop
+            && a.arm == b.arm && a.disarm == b.disarm && a.reset == b.reset && a.markGood == b.markGood && a.markBad == b.markBad
+    }
+}
+
 /// The teleop console (`serial_console`): where the operator's terminal is and how it drives.
 public struct SerialConsoleSettings: Sendable, Equatable {
     public var device: String
@@ -278,6 +322,7 @@ public struct BoardProfile: Sendable, Equatable {
     /// `supervisor.stall_ms`, default the larger of 100 ms and three periods).
     public var supervisorStall: Duration = .milliseconds(100)
     public var serialConsole: SerialConsoleSettings?
+    public var gamepad: GamepadSettings?
     public var safety: SafetySettings
     public var simulation: SimulationSettings?
     /// The latent planner (`planner:`); nil: the defaults of `PlannerConfig`.
@@ -441,6 +486,7 @@ extension BoardProfile {
         let serial = try root.optional("serial_console").map {
             try serialConsoleSection($0.mapping(), actuators: actuators.map(\.name), profilePath: path)
         }
+        let gamepad = try root.optional("gamepad").map { try gamepadSection($0.mapping(), actuators: actuators.map(\.name)) }
         let safety = try safetySection(root.required("safety").mapping(), realBoard: realBoard)
         let simulation = try root.optional("simulation").map { try simulationSection($0.mapping(), actuators: actuators) }
         try checkDeviceKinds(
@@ -459,6 +505,7 @@ extension BoardProfile {
             simulation: simulation, planner: planner, surprise: surprise,
             calibrationPath: calibrationPath, path: path)
         profile.supervisorStall = supervisorStall
+        profile.gamepad = gamepad
         return profile
     }
 
@@ -647,6 +694,57 @@ extension BoardProfile {
             })
         try s.finish()
         return serial
+    }
+
+    /// `gamepad:` — the device, which axis drives which actuator, and the buttons; `names` are the actuators.
+    static func gamepadSection(_ g: YAMLMapping, actuators names: [String]) throws -> GamepadSettings {
+        func control(_ v: YAMLValue, axisAllowed: Bool = true, buttonAllowed: Bool = true) throws -> InputControl {
+            let text = try v.string()
+            guard let c = InputControl.known[text], (c.isAxis && axisAllowed) || (!c.isAxis && buttonAllowed) else {
+                let kinds = InputControl.known.values.filter { ($0.isAxis && axisAllowed) || (!$0.isAxis && buttonAllowed) }
+                throw v.error(
+                    "\"\(text)\" is not a known \(axisAllowed && !buttonAllowed ? "axis" : buttonAllowed && !axisAllowed ? "button" : "axis or button") (\(kinds.map(\.name).sorted().joined(separator: ", ")))"
+                )
+            }
+            return c
+        }
+        var axes: [(actuator: String, axis: InputControl, reversed: Bool)] = []
+        let axesValue = try g.required("axes")
+        let axisMap = try axesValue.mapping()
+        for (name, v) in axisMap.all() {
+            guard names.contains(name) else { throw v.error("no actuator named \"\(name)\" (actuators: \(names.joined(separator: ", ")))") }
+            let text = try v.string()
+            let reversed = text.hasPrefix("-")
+            guard let c = InputControl.known[reversed ? String(text.dropFirst()) : text], c.isAxis else {
+                throw v.error("\"\(text)\" is not an axis (ABS_X, ABS_Y, ABS_RX, ABS_RY …; a leading - reverses it)")
+            }
+            axes.append((name, c, reversed))
+        }
+        try axisMap.finish()
+        guard !axes.isEmpty else { throw axesValue.error("name at least one actuator and its axis") }
+        let settings = GamepadSettings(
+            device: try g.required("device").string(), axes: axes,
+            deadzone: try g.optional("deadzone")?.double(in: 0...0.5) ?? 0.08,
+            deadman: try control(g.required("deadman")),
+            deadmanHold: try g.optional("deadman_ms").map { try milliseconds($0, in: 20...2000) } ?? .milliseconds(250),
+            eStop: try control(g.required("estop"), axisAllowed: false),
+            arm: try g.optional("arm").map { try control($0, axisAllowed: false) },
+            disarm: try g.optional("disarm").map { try control($0, axisAllowed: false) },
+            reset: try g.optional("reset").map { try control($0, axisAllowed: false) },
+            markGood: try g.optional("mark_good").map { try control($0, axisAllowed: false) },
+            markBad: try g.optional("mark_bad").map { try control($0, axisAllowed: false) })
+        let buttons =
+            [settings.deadman, settings.eStop]
+            + [settings.arm, settings.disarm, settings.reset, settings.markGood, settings.markBad].compactMap { $0 }
+        if let twice = buttons.first(where: { b in buttons.filter { $0.code == b.code && $0.type == b.type }.count > 1 }) {
+            throw g.value.error(
+                "\(twice) is given two jobs (deadman, estop, arm, disarm, reset, mark_good, mark_bad need one control each)")
+        }
+        if axes.contains(where: { $0.axis == settings.deadman }) {
+            throw g.value.error("the dead-man \(settings.deadman) also drives an actuator")
+        }
+        try g.finish()
+        return settings
     }
 
     /// `safety:` — the governor's window and timeouts, and the safety lines a real board runs without on purpose.

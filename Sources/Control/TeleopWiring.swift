@@ -3,6 +3,7 @@ import Foundation
 import LinuxHardware
 import RobotCore
 import Safety
+import Synchronization
 import Teleop
 
 /// The teleop console of a board, wired: serial port, session, server thread, and the arbiter
@@ -74,5 +75,180 @@ public enum LimitsDescription {
             format: "window %.0f ms, max change %.2f; frame age ≤ %.0f ms; watchdog %d overruns or %.0f ms stall; heartbeat %.0f ms",
             c.window.inMilliseconds, c.maxWindowChange, c.maxFrameAge.inMilliseconds, c.maxConsecutiveOverruns,
             c.stallTimeout.inMilliseconds, c.heartbeatTimeout.inMilliseconds)
+    }
+}
+
+/// A USB gamepad as a second operator input, on a thread of its own: reads the pad (evdev), and puts what
+/// the operator does on the same link as the serial console, so the arbiter applies the same rules — a
+/// drive while the dead-man is held takes over from autonomy and holds `deadmanHold` after each report
+/// (re-sent every third of it while held); letting the dead-man go sends neutral at once; the e-stop
+/// button goes past every request; arm, disarm, reset are requests the loop answers; mark buttons mark the
+/// recording. The pad present counts as an operator link: unplugged while the operator drives, the
+/// governor latches `teleop link lost`. A missing or lost pad is reopened every second.
+public final class GamepadOperator: @unchecked Sendable {
+    public let settings: GamepadSettings
+    public let link: TeleopLink
+    public weak var recording: (any RecordingControl)?
+    private let mapping: GamepadMapping
+    private let openDevice: (String) throws -> InputEventSource
+    private let log: @Sendable (String) -> Void
+    private var source: InputEventSource?
+    private var state: GamepadState?
+    private var events: [InputEvent] = []
+    private var nextAttempt = ContinuousClock.now
+    private var driving = false
+    private var lastPost = ContinuousClock.now
+    private var lastPosted = ChannelVector(count: 0)
+    private var waitingRequest: ConsoleRequest?
+    private var requestID: UInt32?
+    private let running = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    /// What the pad did: events read, drive reports posted, e-stops, other presses, times it was lost.
+    public private(set) var eventsRead = 0
+    public private(set) var drivesPosted = 0
+    public private(set) var eStops = 0
+    public private(set) var presses = 0
+    public private(set) var losses = 0
+    /// The device's name once opened.
+    public private(set) var deviceName: String?
+
+    /// `channels`: the board's actuator names, which `settings.axes` name. `openDevice` opens the pad (evdev by
+    /// default; tests give a script).
+    public init(
+        settings: GamepadSettings, channels: [String], link: TeleopLink,
+        openDevice: @escaping (String) throws -> InputEventSource = { try EvdevDevice(path: $0) },
+        log: @escaping @Sendable (String) -> Void
+    ) {
+        self.settings = settings
+        self.link = link
+        self.openDevice = openDevice
+        self.log = log
+        var buttons: [(control: InputControl, action: GamepadAction)] = [(settings.eStop, .eStop)]
+        if let b = settings.arm { buttons.append((b, .arm)) }
+        if let b = settings.disarm { buttons.append((b, .disarm)) }
+        if let b = settings.reset { buttons.append((b, .reset)) }
+        if let b = settings.markGood { buttons.append((b, .mark("good"))) }
+        if let b = settings.markBad { buttons.append((b, .mark("bad"))) }
+        mapping = GamepadMapping(
+            channels: channels.count,
+            axes: settings.axes.compactMap { a in channels.firstIndex(of: a.actuator).map { ($0, a.axis, a.reversed) } },
+            deadzone: settings.deadzone, deadman: settings.deadman, buttons: buttons)
+        lastPosted = ChannelVector(count: channels.count)
+    }
+
+    /// One round: open the pad if due, wait up to `timeout` for events, act on them. `start()` calls it on a thread.
+    public func pump(timeout: Duration = .milliseconds(20)) {
+        guard let source, state != nil else {
+            guard ContinuousClock.now >= nextAttempt else {
+                Thread.sleep(forTimeInterval: min(timeout.inSeconds, 0.05))
+                return
+            }
+            nextAttempt = ContinuousClock.now + .seconds(1)
+            do {
+                let s = try openDevice(settings.device)
+                var st = GamepadState(mapping: mapping, range: { s.axisRange($0) })
+                st.resync { s.currentValue($0) }
+                (self.source, state, deviceName) = (s, st, s.name)
+                link.setGamepadConnected(true)
+                log("gamepad: \(s.name) on \(settings.device)")
+            } catch {
+                if losses == 0 && eventsRead == 0 { log("gamepad: cannot open \(settings.device): \(error); retrying every second") }
+            }
+            return
+        }
+        events.removeAll(keepingCapacity: true)
+        if let failure = source.read(into: &events, timeout: timeout) {
+            lose("\(failure)")
+            return
+        }
+        eventsRead += events.count
+        for e in events {
+            if e.type == InputEvent.sync && e.code == InputEvent.syncDropped {
+                state!.resync { source.currentValue($0) }
+                continue
+            }
+            if let action = state!.handle(e) { act(action) }
+        }
+        drive()
+        request()
+    }
+
+    private func act(_ action: GamepadAction) {
+        switch action {
+        case .eStop:
+            link.postEStop()
+            eStops += 1
+            log("gamepad: E-STOP")
+        case .arm: waitingRequest = .arm
+        case .disarm: waitingRequest = .disarm
+        case .reset: waitingRequest = .reset
+        case .mark(let label):
+            let r = recording?.perform(.mark(label: label, note: "gamepad"))
+            log("gamepad: " + (r?.text ?? "not recording: nothing to mark"))
+        }
+        presses += 1
+    }
+
+    /// Posts the sticks while the dead-man is held (when they move, and every third of the hold); neutral
+    /// once when it is let go.
+    private func drive() {
+        guard let state else { return }
+        let now = ContinuousClock.now
+        let hold = settings.deadmanHold
+        if state.deadmanHeld {
+            let e = state.efforts
+            if !driving || e != lastPosted || now - lastPost >= .nanoseconds(hold.nanoseconds / 3) { post(e, now: now) }
+            driving = true
+        } else if driving {
+            post(ChannelVector(count: mapping.channels), now: now)
+            driving = false
+        }
+    }
+
+    private func post(_ efforts: ChannelVector, now: ContinuousClock.Instant) {
+        link.post(efforts: efforts, hold: settings.deadmanHold)
+        lastPosted = efforts
+        lastPost = now
+        drivesPosted += 1
+    }
+
+    /// Posts the waiting button request once the link's request slot is free, and logs the loop's answer.
+    private func request() {
+        if let id = requestID, let reply = link.takeReply(id) {
+            requestID = nil
+            log("gamepad: \(reply)")
+        }
+        guard requestID == nil, let r = waitingRequest, let id = link.post(r) else { return }
+        requestID = id
+        waitingRequest = nil
+    }
+
+    private func lose(_ why: String) {
+        source?.close()
+        source = nil
+        state = nil
+        driving = false
+        losses += 1
+        link.setGamepadConnected(false)
+        nextAttempt = ContinuousClock.now + .milliseconds(200)
+        log("gamepad: \(settings.device) lost (\(why)); reopening")
+    }
+
+    public func start() {
+        running.store(true, ordering: .releasing)
+        let t = Thread { [self] in
+            while running.load(ordering: .acquiring) { pump() }
+            source?.close()
+            link.setGamepadConnected(false)
+            finished.signal()
+        }
+        t.name = "teleop-gamepad"
+        t.start()
+    }
+
+    /// Stops the thread (the pad counts as gone); returns once it has ended.
+    public func stop() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        finished.wait()
     }
 }

@@ -44,7 +44,7 @@ public final class ConsoleServer: @unchecked Sendable {
     /// Tells the loop whether the link is up, and logs each change the heartbeat makes.
     private func publishPresence() {
         let present = operatorPresent
-        guard present != session.link.isConnected else { return }
+        guard present != session.link.isConsoleConnected else { return }
         session.link.setConnected(present)
         guard let heartbeat, transport.isOpen else { return }
         if present {

@@ -56,8 +56,10 @@ struct PendingRequest: Sendable {
 
 /// Everything the console thread and the control loop exchange.
 public struct LinkState: Sendable {
-    /// The serial link is open.
-    public var connected = false
+    /// An operator input is there: the serial console's link is open, or the gamepad is plugged in.
+    public var connected: Bool { consoleUp || gamepadUp }
+    var consoleUp = false
+    var gamepadUp = false
     var drive: OperatorDrive?
     var request: PendingRequest?
     var reply: (id: UInt32, reply: ConsoleReply)?
@@ -89,7 +91,11 @@ public final class TeleopLink: Sendable {
         eStopsPosted.load(ordering: .acquiring) &- eStopsLatched.load(ordering: .acquiring)
     }
 
-    public func setConnected(_ up: Bool) { state.withLock { $0.connected = up } }
+    /// The serial console's link is up or down.
+    public func setConnected(_ up: Bool) { state.withLock { $0.consoleUp = up } }
+
+    /// The gamepad is plugged in and read, or gone.
+    public func setGamepadConnected(_ up: Bool) { state.withLock { $0.gamepadUp = up } }
 
     /// Posts a drive command (replacing any earlier one).
     public func post(efforts: ChannelVector, hold: Duration) {
@@ -125,8 +131,11 @@ public final class TeleopLink: Sendable {
 
     public var snapshot: LoopSnapshot { state.withLock { $0.snapshot } }
 
-    /// The serial link is open (as the console thread last said).
+    /// An operator input is there (as the console and gamepad threads last said).
     public var isConnected: Bool { state.withLock { $0.connected } }
+
+    /// The serial console's link is up (whatever the gamepad does).
+    public var isConsoleConnected: Bool { state.withLock { $0.consoleUp } }
 }
 
 extension TeleopLink {

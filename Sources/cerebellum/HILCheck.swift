@@ -6,6 +6,7 @@ import Glibc
 import LinuxHardware
 import RobotCore
 import Safety
+import Teleop
 
 /// The driver tests that run inside the hardware-in-the-loop guest (`make hil`), against the kernel's
 /// own simulated devices set up by hil/init.sh: vivid (camera), gpio-sim (chip label cerebellum-hil,
@@ -49,6 +50,10 @@ struct HILCheck: ParsableCommand {
                 ("loop: e-stop pulled through gpio-sim latches the governor, outputs neutral, motor enable low", loopEStop),
                 ("loop: vivid unbound mid-stream latches camera lost, outputs neutral; rebound camera reopens", loopCameraLost),
                 ("loop: I2C device gone latches an actuator fault", loopI2CGone),
+                (
+                    "gamepad: a uinput pad through evdev arms, drives the PWM while the dead-man is held, neutral on release, "
+                        + "e-stop button latches, unplugged while driving → teleop link lost", gamepadDrive
+                ),
             ]
             if faultBoard != nil {
                 checks += [
@@ -388,6 +393,78 @@ extension HILCheck {
         try outputsNeutral(rig, loop)
         try writeText(pull, "pull-up")
         return "latched \(latency) tick(s) after the press"
+    }
+
+    /// PCA9685 channel `ch`'s OFF count on the stub.
+    func pulseCounts(_ dev: I2CDevice, channel ch: Int) throws -> Int {
+        let base = UInt8(0x06 + 4 * ch)
+        guard case .success(let lo) = dev.readByte(register: base + 2), case .success(let hi) = dev.readByte(register: base + 3) else {
+            throw CheckFailure("cannot read channel \(ch)")
+        }
+        return Int(lo) | Int(hi & 0x0F) << 8
+    }
+
+    func gamepadDrive() throws -> String {
+        let k = InputControl.known
+        let pad = try VirtualGamepad(
+            name: "cerebellum hil pad", buttons: [k["BTN_TL"]!.code, k["BTN_EAST"]!.code, k["BTN_START"]!.code],
+            axes: [k["ABS_X"]!.code, k["ABS_Y"]!.code])
+        var unplugged = false
+        defer { if !unplugged { pad.unplug() } }
+        var loaded = loadBoardOrExit(board)
+        loaded.profile.supervisorStall = .seconds(5)
+        let names = loaded.profile.actuators.map(\.name)
+        let settings = GamepadSettings(
+            device: pad.eventPath, axes: [(names[0], k["ABS_Y"]!, true), (names[1], k["ABS_X"]!, false)], deadman: k["BTN_TL"]!,
+            eStop: k["BTN_EAST"]!, arm: k["BTN_START"]!)
+        let rig = try Rig(board: loaded, clock: SystemClock())
+        let governor = try SafetyGovernor(config: loaded.safetyConfig)
+        let link = TeleopLink()
+        let gamepad = GamepadOperator(settings: settings, channels: names, link: link, log: { print("# \($0)") })
+        let arbiter = Arbiter(autonomy: ConstantSource([0, 0]), link: link, governor: governor)
+        let loop = rig.makeLoop(source: arbiter, governor: governor)
+        gamepad.start()
+        defer { gamepad.stop(); loop.stop(); rig.shutdown() }
+        let dev = try stubDevice()
+        guard let pca = rig.hardware?.pwm else { throw CheckFailure("no PWM board") }
+        let neutral = pca.counts(pulseMicros: 1500)
+        try ticks(loop, until: { link.isConnected }, seconds: 5)
+        try ticks(loop, until: { loop.statistics.ticks > 20 })
+        let key = InputEvent.key, abs = InputEvent.absolute
+        try pad.emit([InputEvent(type: key, code: k["BTN_START"]!.code, value: 1)])
+        try pad.emit([InputEvent(type: key, code: k["BTN_START"]!.code, value: 0)])
+        try ticks(loop, until: { governor.state == .armed }, seconds: 5)
+        try pad.emit([
+            InputEvent(type: key, code: k["BTN_TL"]!.code, value: 1), InputEvent(type: abs, code: k["ABS_Y"]!.code, value: -32768),
+        ])
+        let pushed = loop.statistics.ticks
+        try ticks(loop, until: { (try? self.pulseCounts(dev, channel: 0)).map { $0 > neutral + 20 } ?? false }, seconds: 5)
+        let driveTicks = loop.statistics.ticks - pushed
+        try expect(arbiter.mode == .teleop, "the pad's drive did not take over")
+        try pad.emit([InputEvent(type: key, code: k["BTN_TL"]!.code, value: 0)])
+        let released = loop.statistics.ticks
+        try ticks(loop, until: { (try? self.pulseCounts(dev, channel: 0)) == neutral }, seconds: 2)
+        let releaseTicks = loop.statistics.ticks - released
+        try pad.emit([InputEvent(type: key, code: k["BTN_EAST"]!.code, value: 1)])
+        try ticks(loop, until: { governor.latchedFaults.contains(.eStop) }, seconds: 2)
+        try outputsNeutral(rig, loop)
+        // Clear the e-stop (the console's reset), arm again, drive, and pull the pad out while driving.
+        governor.releaseConsoleEStop()
+        for _ in 0..<3 { loop.tick() }
+        _ = governor.clearFaults()
+        try pad.emit([InputEvent(type: key, code: k["BTN_EAST"]!.code, value: 0)])
+        try pad.emit([InputEvent(type: key, code: k["BTN_START"]!.code, value: 1)])
+        try ticks(loop, until: { governor.state == .armed }, seconds: 5)
+        try pad.emit([
+            InputEvent(type: key, code: k["BTN_TL"]!.code, value: 1), InputEvent(type: abs, code: k["ABS_X"]!.code, value: 30000),
+        ])
+        try ticks(loop, until: { arbiter.mode == .teleop && loop.governor.lastOutput.efforts[1] > 0.1 }, seconds: 5)
+        pad.unplug()
+        unplugged = true
+        try ticks(loop, until: { governor.latchedFaults.contains(.teleopLinkLost) }, seconds: 3)
+        try outputsNeutral(rig, loop)
+        return "\(gamepad.deviceName ?? "?") at \(pad.eventPath): drive at the PWM \(driveTicks) tick(s) after the report, neutral "
+            + "\(releaseTicks) tick(s) after release; \(gamepad.eventsRead) events, \(gamepad.drivesPosted) drive reports"
     }
 
     func loopCameraLost() throws -> String {

@@ -76,6 +76,9 @@ struct Run: ParsableCommand {
     @Option(help: "Teleop console on this serial device (overrides the board's serial_console.device), e.g. /dev/ttyUSB0.")
     var teleop: String?
 
+    @Option(help: "Gamepad on this evdev device (overrides the board's gamepad.device), e.g. /dev/input/by-id/…-event-joystick.")
+    var gamepad: String?
+
     @Option(
         help: ArgumentHelp(
             "Serve a live view on this TCP port (Foxglove WebSocket, foxglove.websocket.v1; 0: any free port).",
@@ -308,6 +311,10 @@ final class RunSession {
     let planner: LatentPlannerSource?
     var follower: ScriptedWaypointFollower?
     let console: TeleopConsole?
+    /// The board's gamepad (`gamepad:`, or `--gamepad DEVICE`), the console's second operator input or the only one.
+    let gamepad: GamepadOperator?
+    /// Who drives each tick when there is an operator input (the console's arbiter, or the gamepad's own).
+    let arbiter: Arbiter?
     let monitor: LatentMonitor?
     let loop: ControlLoop
     let runner: EpisodeRunner
@@ -361,8 +368,29 @@ final class RunSession {
         } else {
             console = nil
         }
+        var pad = p.gamepad
+        if let device = command.gamepad {
+            guard pad != nil else {
+                throw ValidationError("--gamepad needs the board's gamepad section (axes, deadman, estop): see boards/sim-two-rooms.yaml")
+            }
+            pad?.device = device
+        }
+        if let pad {
+            let link = console?.link ?? TeleopLink()
+            let g = GamepadOperator(settings: pad, channels: p.actuators.map(\.name), link: link, log: { warn("\(eraseLine)\($0)") })
+            g.recording = recorder
+            arbiter = console?.arbiter ?? Arbiter(autonomy: autonomy, link: link, governor: governor)
+            print(
+                "gamepad on \(pad.device): dead-man \(pad.deadman) (holds \(Int(pad.deadmanHold.inMilliseconds)) ms), e-stop \(pad.eStop), "
+                    + pad.axes.map { "\($0.actuator) ← \($0.reversed ? "-" : "")\($0.axis)" }.joined(separator: ", "))
+            g.start()
+            gamepad = g
+        } else {
+            arbiter = console?.arbiter
+            gamepad = nil
+        }
         // The follower has no model of its own: the monitor watches the world model's surprise for it.
-        let inner = console?.arbiter ?? autonomy
+        let inner = arbiter ?? autonomy
         monitor =
             planner == nil
             ? try worldModel.map {
@@ -499,7 +527,7 @@ final class RunSession {
         } else if let world {
             let f = ScriptedWaypointFollower(world: world)
             follower = f
-            if let console { console.arbiter.autonomy = f } else if let monitor { monitor.inner = f } else { loop.source = f }
+            if let arbiter { arbiter.autonomy = f } else if let monitor { monitor.inner = f } else { loop.source = f }
         }
         monitor?.reset()
     }
@@ -509,10 +537,10 @@ final class RunSession {
     private func run(episode: Int) -> EpisodeResult {
         let robot = rig.robot, world = robot?.world
         var path: [[Double]] = world.map { [[$0.position.x, $0.position.y]] } ?? []
-        let source = follower, arbiter = console?.arbiter, goalImage = goalImage, planner = planner
+        let source = follower, arbiter = arbiter, goalImage = goalImage, planner = planner
         let duration = command.duration, started = started, clock = clock
         let result = runner.run(
-            maxSteps: console == nil ? TwoRoomsWorld.maxEpisodeSteps : Int.max,
+            maxSteps: arbiter == nil ? TwoRoomsWorld.maxEpisodeSteps : Int.max,
             isDone: {
                 guard goalImage == nil, let robot else { return false }
                 return planner != nil || arbiter?.mode == .teleop ? robot.world.reachedGoal : source?.arrived ?? false
@@ -541,7 +569,7 @@ final class RunSession {
 
     /// After every tick: the status line (every 4th tick, or when not armed), arming refusals, loop events.
     private func afterTick(_ r: TickReport) {
-        let robot = rig.robot, arbiter = console?.arbiter
+        let robot = rig.robot, arbiter = arbiter
         postGoalIfChanged()
         recorder.tap(r, frame: loop.frame, truth: robot?.position(at: loop.frame.timestamp))
         if let liveView { publish(r, to: liveView.tap) }
@@ -596,6 +624,7 @@ final class RunSession {
         ])
         rig.shutdown()
         console?.server.stop()
+        gamepad?.stop()
         liveView?.stop()
         printer.stop()
     }
@@ -640,8 +669,13 @@ final class RunSession {
         return summary
     }
 
-    /// The console's counters, when there was one.
+    /// The console's and the gamepad's counters, when there were.
     func printConsoleCounters() {
+        if let g = gamepad {
+            print(
+                "  gamepad \(g.deviceName ?? g.settings.device): \(g.eventsRead) events, \(g.drivesPosted) drive reports, \(g.eStops) e-stop(s), "
+                    + "\(g.presses) button presses, lost \(g.losses)×")
+        }
         guard let console else { return }
         let c = console.session.counters
         print(

@@ -104,6 +104,15 @@ struct BoardProfileTests {
             with:
                 "serial_console: {device: /dev/ttyAMA0, baud: 57600, deadman_ms: 250, key_horizontal: -vy, resume_autonomy: yes}\nsafety:\n"
         )
+        let withPad = goodBoard.replacingOccurrences(
+            of: "safety:\n",
+            with:
+                "gamepad: {device: /dev/input/event3, axes: {vx: -ABS_Y, vy: ABS_RX}, deadman: ABS_Z, estop: BTN_EAST, arm: BTN_START}\nsafety:\n"
+        )
+        let g = try #require(try LoadedBoard.load(boardPath: try writeBoard(withPad, calibration: goodCalibration)).profile.gamepad)
+        #expect(g.device == "/dev/input/event3" && g.axes.map(\.actuator) == ["vx", "vy"] && g.axes.map(\.reversed) == [true, false])
+        #expect(g.axes[1].axis.code == 0x03 && g.deadman.isAxis && g.eStop.code == 0x131 && g.arm?.code == 0x13b && g.disarm == nil)
+        #expect(g.deadzone == 0.08 && g.deadmanHold == .milliseconds(250))
         let s = try #require(
             try LoadedBoard.load(boardPath: try writeBoard(withConsole, calibration: goodCalibration)).profile.serialConsole)
         #expect(
@@ -146,6 +155,35 @@ struct BoardProfileTests {
             (
                 "safety:\n", "planner: {starved_action: ignore}\nsafety:\n", 14, "planner.starved_action",
                 "'ignore' is not one of: stop, slow, report"
+            ),
+            (
+                "safety:\n", "gamepad: {device: /dev/input/event0, axes: {vz: ABS_X}, deadman: BTN_TL, estop: BTN_EAST}\nsafety:\n", 14,
+                "gamepad.axes.vz", "no actuator named \"vz\""
+            ),
+            (
+                "safety:\n", "gamepad: {device: /dev/input/event0, axes: {vx: BTN_TL}, deadman: BTN_TR, estop: BTN_EAST}\nsafety:\n", 14,
+                "gamepad.axes.vx", "is not an axis"
+            ),
+            (
+                "safety:\n", "gamepad: {device: /dev/input/event0, axes: {vx: ABS_X}, deadman: BTN_TL, estop: ABS_Z}\nsafety:\n", 14,
+                "gamepad.estop", "not a known button"
+            ),
+            (
+                "safety:\n", "gamepad: {device: /dev/input/event0, axes: {vx: ABS_X}, deadman: BTN_TL}\nsafety:\n", 14, "gamepad",
+                "missing required key 'estop'"
+            ),
+            (
+                "safety:\n", "gamepad: {device: /dev/input/event0, axes: {vx: ABS_X}, deadman: BTN_TL, estop: BTN_TL}\nsafety:\n", 14,
+                "gamepad", "BTN_TL is given two jobs"
+            ),
+            (
+                "safety:\n", "gamepad: {device: /dev/input/event0, axes: {vx: ABS_X}, deadman: ABS_X, estop: BTN_EAST}\nsafety:\n", 14,
+                "gamepad", "also drives an actuator"
+            ),
+            (
+                "safety:\n",
+                "gamepad: {device: /dev/input/event0, axes: {vx: ABS_X}, deadman: BTN_TL, estop: BTN_EAST, deadman_ms: 5000}\nsafety:\n",
+                14, "gamepad.deadman_ms", "outside"
             ),
         ])
     func boardErrors(replace: String, with: String, line: Int, field: String, message: String) throws {

@@ -122,3 +122,27 @@ public func runPython(_ script: String, _ arguments: String...) throws -> String
     p.waitUntilExit()
     return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
 }
+
+/// The gamepad section the tests give the simulated board (the shipped file leaves it commented out).
+public let testGamepadSection = """
+
+    gamepad:
+      device: /dev/input/by-id/test-event-joystick
+      axes: {vx: -ABS_Y, vy: ABS_X}
+      deadzone: 0.08
+      deadman: BTN_TL
+      deadman_ms: 250
+      estop: BTN_EAST
+      arm: BTN_START
+      disarm: BTN_SELECT
+      reset: BTN_MODE
+      mark_good: BTN_NORTH
+      mark_bad: BTN_WEST
+    """
+
+/// The shipped simulated board with `testGamepadSection` (or `section`) added.
+public func boardWithGamepad(_ section: String = testGamepadSection) throws -> LoadedBoard {
+    let path = repoRoot + "/boards/sim-two-rooms.yaml"
+    let profile = try BoardProfile.parse(text: try String(contentsOfFile: path, encoding: .utf8) + section, path: path)
+    return try LoadedBoard(profile: profile, calibration: try Calibration.load(path: profile.calibrationPath))
+}
