@@ -175,6 +175,8 @@ public struct GamepadSettings: Sendable, Equatable {
     public var disarm: InputControl?
     /// Clears the faults whose cause is gone (the console's `reset`).
     public var reset: InputControl?
+    /// Hands back to autonomy (the console's `mode auto`).
+    public var autonomy: InputControl?
     /// Mark the recording's current segment good or bad (the console's `record mark`).
     public var markGood: InputControl?
     public var markBad: InputControl?
@@ -182,19 +184,21 @@ public struct GamepadSettings: Sendable, Equatable {
     public init(
         device: String, axes: [(actuator: String, axis: InputControl, reversed: Bool)], deadzone: Double = 0.08, deadman: InputControl,
         deadmanHold: Duration = .milliseconds(250), eStop: InputControl, arm: InputControl? = nil, disarm: InputControl? = nil,
-        reset: InputControl? = nil, markGood: InputControl? = nil, markBad: InputControl? = nil
+        reset: InputControl? = nil, autonomy: InputControl? = nil, markGood: InputControl? = nil, markBad: InputControl? = nil
     ) {
         (self.device, self.axes, self.deadzone, self.deadman, self.deadmanHold, self.eStop) = (
             device, axes, deadzone, deadman, deadmanHold, eStop
         )
-        (self.arm, self.disarm, self.reset, self.markGood, self.markBad) = (arm, disarm, reset, markGood, markBad)
+        (self.arm, self.disarm, self.reset, self.autonomy) = (arm, disarm, reset, autonomy)
+        (self.markGood, self.markBad) = (markGood, markBad)
     }
 
     public static func == (a: GamepadSettings, b: GamepadSettings) -> Bool {
         a.device == b.device
             && a.axes.map { "\($0.actuator)\($0.axis)\($0.reversed)" } == b.axes.map { "\($0.actuator)\($0.axis)\($0.reversed)" }
             && a.deadzone == b.deadzone && a.deadman == b.deadman && a.deadmanHold == b.deadmanHold && a.eStop == b.eStop
-            && a.arm == b.arm && a.disarm == b.disarm && a.reset == b.reset && a.markGood == b.markGood && a.markBad == b.markBad
+            && a.arm == b.arm && a.disarm == b.disarm && a.reset == b.reset && a.autonomy == b.autonomy && a.markGood == b.markGood
+            && a.markBad == b.markBad
     }
 }
 
@@ -731,14 +735,15 @@ extension BoardProfile {
             arm: try g.optional("arm").map { try control($0, axisAllowed: false) },
             disarm: try g.optional("disarm").map { try control($0, axisAllowed: false) },
             reset: try g.optional("reset").map { try control($0, axisAllowed: false) },
+            autonomy: try g.optional("autonomy").map { try control($0, axisAllowed: false) },
             markGood: try g.optional("mark_good").map { try control($0, axisAllowed: false) },
             markBad: try g.optional("mark_bad").map { try control($0, axisAllowed: false) })
         let buttons =
             [settings.deadman, settings.eStop]
-            + [settings.arm, settings.disarm, settings.reset, settings.markGood, settings.markBad].compactMap { $0 }
+            + [settings.arm, settings.disarm, settings.reset, settings.autonomy, settings.markGood, settings.markBad].compactMap { $0 }
         if let twice = buttons.first(where: { b in buttons.filter { $0.code == b.code && $0.type == b.type }.count > 1 }) {
             throw g.value.error(
-                "\(twice) is given two jobs (deadman, estop, arm, disarm, reset, mark_good, mark_bad need one control each)")
+                "\(twice) is given two jobs (deadman, estop, arm, disarm, reset, autonomy, mark_good, mark_bad need one control each)")
         }
         if axes.contains(where: { $0.axis == settings.deadman }) {
             throw g.value.error("the dead-man \(settings.deadman) also drives an actuator")

@@ -82,8 +82,8 @@ public enum LimitsDescription {
 /// the operator does on the same link as the serial console, so the arbiter applies the same rules — a
 /// drive while the dead-man is held takes over from autonomy and holds `deadmanHold` after each report
 /// (re-sent every third of it while held); letting the dead-man go sends neutral at once; the e-stop
-/// button goes past every request; arm, disarm, reset are requests the loop answers; mark buttons mark the
-/// recording. The pad present counts as an operator link: unplugged while the operator drives, the
+/// button goes past every request; arm, disarm, reset and the hand-back to autonomy are requests the loop
+/// answers; mark buttons mark the recording. The pad present counts as an operator link: unplugged while the operator drives, the
 /// governor latches `teleop link lost`. A missing or lost pad is reopened every second.
 public final class GamepadOperator: @unchecked Sendable {
     public let settings: GamepadSettings
@@ -127,6 +127,7 @@ public final class GamepadOperator: @unchecked Sendable {
         if let b = settings.arm { buttons.append((b, .arm)) }
         if let b = settings.disarm { buttons.append((b, .disarm)) }
         if let b = settings.reset { buttons.append((b, .reset)) }
+        if let b = settings.autonomy { buttons.append((b, .autonomy)) }
         if let b = settings.markGood { buttons.append((b, .mark("good"))) }
         if let b = settings.markBad { buttons.append((b, .mark("bad"))) }
         mapping = GamepadMapping(
@@ -182,6 +183,7 @@ public final class GamepadOperator: @unchecked Sendable {
         case .arm: waitingRequest = .arm
         case .disarm: waitingRequest = .disarm
         case .reset: waitingRequest = .reset
+        case .autonomy: waitingRequest = .mode(.auto)
         case .mark(let label):
             let r = recording?.perform(.mark(label: label, note: "gamepad"))
             log("gamepad: " + (r?.text ?? "not recording: nothing to mark"))

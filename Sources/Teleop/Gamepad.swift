@@ -21,6 +21,8 @@ public struct GamepadMapping: Sendable {
 /// A button's job.
 public enum GamepadAction: Sendable, Equatable {
     case eStop, arm, disarm, reset
+    /// Hands control back to autonomy (the console's `mode auto`: disarmed hold unless the console resumes autonomy).
+    case autonomy
     /// Marks the recording's current segment ("good", "bad").
     case mark(String)
 }

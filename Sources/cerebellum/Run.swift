@@ -135,6 +135,9 @@ struct Run: ParsableCommand {
         guard policy == "planner" || policy == "follower" else { throw ValidationError("--policy must be planner or follower") }
         let usePlanner = policy == "planner"
         if usePlanner && model == "none" { throw ValidationError("the planner needs a world model (--model PATH, or --policy follower)") }
+        if gamepad != nil && p.gamepad == nil {
+            throw ValidationError("--gamepad needs the board's gamepad section (axes, deadman, estop): see boards/sim-two-rooms.yaml")
+        }
         if p.simulation == nil {
             if fixedWork {
                 throw ValidationError(
@@ -369,12 +372,7 @@ final class RunSession {
             console = nil
         }
         var pad = p.gamepad
-        if let device = command.gamepad {
-            guard pad != nil else {
-                throw ValidationError("--gamepad needs the board's gamepad section (axes, deadman, estop): see boards/sim-two-rooms.yaml")
-            }
-            pad?.device = device
-        }
+        if let device = command.gamepad { pad?.device = device }
         if let pad {
             let link = console?.link ?? TeleopLink()
             let g = GamepadOperator(settings: pad, channels: p.actuators.map(\.name), link: link, log: { warn("\(eraseLine)\($0)") })

@@ -87,6 +87,9 @@ struct GamepadOperatorTests {
         r.pad.press("BTN_TL", 0)
         r.step()
         #expect(r.loop.governor.lastOutput.efforts[0] == 0 && r.loop.governor.lastOutput.efforts[1] == 0)
+        r.pad.press("BTN_THUMBR")
+        r.step(3)
+        #expect(r.arbiter.mode == .auto && r.governor.state == .disarmed, "the hand-back button: autonomy, in a disarmed hold")
     }
 
     @Test("without the dead-man the sticks do nothing; the e-stop button latches the e-stop on the next tick")

@@ -136,6 +136,7 @@ public let testGamepadSection = """
       arm: BTN_START
       disarm: BTN_SELECT
       reset: BTN_MODE
+      autonomy: BTN_THUMBR
       mark_good: BTN_NORTH
       mark_bad: BTN_WEST
     """
