@@ -370,12 +370,8 @@ extension HILCheck {
         guard let pca = rig.hardware?.pwm else { throw CheckFailure("no PWM board") }
         let neutral = pca.counts(pulseMicros: 1500)
         for ch in 0..<2 {
-            let base = UInt8(0x06 + 4 * ch)
-            guard case .success(let lo) = dev.readByte(register: base + 2), case .success(let hi) = dev.readByte(register: base + 3) else {
-                throw CheckFailure("cannot read channel \(ch)")
-            }
-            try expect(
-                Int(lo) | Int(hi & 0x0F) << 8 == neutral, "channel \(ch) at \(Int(lo) | Int(hi & 0x0F) << 8) counts, neutral is \(neutral)")
+            let counts = try channelCounts(dev, [ch])[0]
+            try expect(counts == neutral, "channel \(ch) at \(counts.map(String.init) ?? "full-OFF") counts, neutral is \(neutral)")
         }
         try expect(try readText(simLine(SimLines.motorEnable, "value")) == "0", "motor enable still high")
     }
@@ -393,15 +389,6 @@ extension HILCheck {
         try outputsNeutral(rig, loop)
         try writeText(pull, "pull-up")
         return "latched \(latency) tick(s) after the press"
-    }
-
-    /// PCA9685 channel `ch`'s OFF count on the stub.
-    func pulseCounts(_ dev: I2CDevice, channel ch: Int) throws -> Int {
-        let base = UInt8(0x06 + 4 * ch)
-        guard case .success(let lo) = dev.readByte(register: base + 2), case .success(let hi) = dev.readByte(register: base + 3) else {
-            throw CheckFailure("cannot read channel \(ch)")
-        }
-        return Int(lo) | Int(hi & 0x0F) << 8
     }
 
     func gamepadDrive() throws -> String {
@@ -438,12 +425,12 @@ extension HILCheck {
             InputEvent(type: key, code: k["BTN_TL"]!.code, value: 1), InputEvent(type: abs, code: k["ABS_Y"]!.code, value: -32768),
         ])
         let pushed = loop.statistics.ticks
-        try ticks(loop, until: { (try? self.pulseCounts(dev, channel: 0)).map { $0 > neutral + 20 } ?? false }, seconds: 5)
+        try ticks(loop, until: { (try? self.channelCounts(dev, [0]))?[0].map { $0 > neutral + 20 } ?? false }, seconds: 5)
         let driveTicks = loop.statistics.ticks - pushed
         try expect(arbiter.mode == .teleop, "the pad's drive did not take over")
         try pad.emit([InputEvent(type: key, code: k["BTN_TL"]!.code, value: 0)])
         let released = loop.statistics.ticks
-        try ticks(loop, until: { (try? self.pulseCounts(dev, channel: 0)) == neutral }, seconds: 2)
+        try ticks(loop, until: { (try? self.channelCounts(dev, [0]))?[0] == neutral }, seconds: 2)
         let releaseTicks = loop.statistics.ticks - released
         try pad.emit([InputEvent(type: key, code: k["BTN_EAST"]!.code, value: 1)])
         try ticks(loop, until: { governor.latchedFaults.contains(.eStop) }, seconds: 2)
