@@ -3,7 +3,7 @@
 # (scripts/console-drive.py over a socat pseudo-terminal pair), look at the recording, train a world model
 # on it, capture a goal image, and run the planner toward it with the new model. DRIVE_SECONDS and
 # TRAIN_STEPS set the size (make test: a short drive and a few steps, which checks that the path works;
-# make drive-to-goal: a long one, whose success it reports).
+# make drive-to-goal: a long one, whose success it reports); the goal run, recorded with fixed work, must replay.
 # Usage: scripts/drive-train-goal-test.sh [path/to/cerebellum]
 set -euo pipefail
 BIN=$(realpath "${1:-.build/release/cerebellum}")
@@ -63,4 +63,10 @@ d = math.hypot(x - gx, y - gy)
 print("ok   run --goal with the trained model: %d steps, ended at (%.1f, %.1f), %.1f px from the goal (%s; success is 4.5 px), "
       "plan time p99 %.2f ms" % (e["steps"], x, y, d, "reached" if d <= 4.5 else "not reached", r["plan_time"]["p99"]))
 PY
+# 4. The same goal run, recorded with fixed work, replays as recorded with the user's own model and goal image.
+"$BIN" run --arm --goal target --model models/drive.safetensors --episodes 1 --duration 3 --no-realtime --fixed-work \
+  --record recordings/goal-run --trajectory none > run-fixed.log 2>&1 || { echo "FAIL run --fixed-work:"; tail -20 run-fixed.log; exit 1; }
+"$BIN" replay recordings/goal-run/run-0000.mcap > replay.log 2>&1 && grep -q "decided as recorded on every compared tick" replay.log \
+  || { echo "FAIL replay of the goal run:"; cat replay.log; exit 1; }
+echo "ok   the goal run, recorded with --fixed-work, replays as recorded: $(grep -Eo "compared [0-9]+ ticks: [0-9]+ differ" replay.log)"
 echo "drive-train-goal test passed"
