@@ -125,6 +125,32 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         planner.reset()
     }
 
+    /// Latent distance from the last frame's latent to the goal's (nil: no goal or no latent yet).
+    public var goalDistance: Double? {
+        guard hasGoal, observer.hasLatent else { return nil }
+        return observer.latent.withUnsafeBufferPointer { z in
+            goalLatent.withUnsafeBufferPointer { g in
+                Double(squaredLatentDistance(z.baseAddress!, g.baseAddress!, count: g.count).squareRoot())
+            }
+        }
+    }
+
+    /// The latent distance to the goal that the plan's own rollout forecasts after each step, written into `out`
+    /// (at most its count); returns the steps written (0 without a goal). Allocation-free.
+    public func forecastGoalDistances(into out: UnsafeMutableBufferPointer<Float>) -> Int {
+        guard hasGoal else { return 0 }
+        let d = goalLatent.count
+        return planner.predicted.withUnsafeBufferPointer { p in
+            goalLatent.withUnsafeBufferPointer { g in
+                let steps = min(out.count, p.count / d)
+                for step in 0..<steps {
+                    out[step] = squaredLatentDistance(p.baseAddress! + step * d, g.baseAddress!, count: d).squareRoot()
+                }
+                return steps
+            }
+        }
+    }
+
     /// Plans toward this latent from the next tick on (a new plan).
     public func setGoal(latent: [Float], name: String? = nil) {
         precondition(latent.count == goalLatent.count, "goal latent has \(latent.count) values, the model \(goalLatent.count)")

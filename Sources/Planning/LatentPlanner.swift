@@ -3,6 +3,17 @@ import NeuralEngine
 import RobotCore
 import WorldModel
 
+/// Σ (a[j] − b[j])² over `count` latent dimensions: the squared latent distance the planner, the route search
+/// and the live view measure with. Allocation-free.
+public func squaredLatentDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var s: Float = 0
+    for j in 0..<count {
+        let e = a[j] - b[j]
+        s += e * e
+    }
+    return s
+}
+
 /// Sampling-based model-predictive control in the world model's latent space: MPPI or CEM over
 /// action sequences, rolled out through the predictor z' = z + f([z, a]) toward the latent of a goal
 /// image. The predictor runs on the project's own dense kernels (`DenseStack`), not a BLAS library.

@@ -113,9 +113,7 @@ public final class LatentRoadmap {
     }
 
     private func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
-        var s: Float = 0
-        for j in 0..<latentSize { let e = a[j] - b[j]; s += e * e }
-        return s
+        squaredLatentDistance(a, b, count: latentSize)
     }
 
     /// Starts a search from `z0` toward `goal`; `advance` does the work.

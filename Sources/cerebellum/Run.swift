@@ -170,7 +170,8 @@ struct Run: ParsableCommand {
     /// The live view's server (`--live PORT`), bound before any device opens: a port in use exits 2 with nothing started.
     private func openLiveView(_ p: BoardProfile, clock: SystemClock) throws -> FoxgloveServer? {
         guard let port = live else { return nil }
-        let tap = LiveTap(width: p.camera.width, height: p.camera.height, actionSize: p.actuators.count)
+        // The plan channel carries the world model's actions per step (the planner's, not every actuator).
+        let tap = LiveTap(width: p.camera.width, height: p.camera.height, actionSize: LatentPlanner.actionSize)
         do {
             let server = try FoxgloveServer(
                 host: liveHost, port: port, tap: tap, name: "cerebellum \(p.name)", metadata: ["board": p.name], clock: clock)
@@ -467,27 +468,16 @@ final class RunSession {
             command: RunRecorder.sample(r, truth: nil), surprise: observer?.smoothedSurprise ?? .nan,
             surpriseThreshold: observer?.threshold ?? .nan)
         let frame = r.capture == .newFrame ? loop.frame : nil
-        guard let planner, planner.hasGoal, planner.observer.hasLatent else {
+        guard let planner, let distance = planner.goalDistance else {
             tap.push(t, frame: frame, plan: nil, forecast: nil)
             return
         }
-        let d = planner.goalLatent.count
-        planner.goalLatent.withUnsafeBufferPointer { g in
-            planner.observer.latent.withUnsafeBufferPointer { z in
-                var s: Float = 0
-                for j in 0..<d { s += (z[j] - g[j]) * (z[j] - g[j]) }
-                t.goalDistance = Double(s.squareRoot())
-            }
-            planner.planner.predicted.withUnsafeBufferPointer { p in
-                for step in 0..<min(forecast.count, p.count / d) {
-                    var s: Float = 0
-                    for j in 0..<d { s += (p[step * d + j] - g[j]) * (p[step * d + j] - g[j]) }
-                    forecast[step] = s.squareRoot()
-                }
-            }
-        }
+        t.goalDistance = distance
+        let steps = forecast.withUnsafeMutableBufferPointer { planner.forecastGoalDistances(into: $0) }
         planner.planner.mean.withUnsafeBufferPointer { plan in
-            forecast.withUnsafeBufferPointer { f in tap.push(t, frame: frame, plan: plan, forecast: f) }
+            forecast.withUnsafeBufferPointer { f in
+                tap.push(t, frame: frame, plan: plan, forecast: UnsafeBufferPointer(rebasing: f[0..<steps]))
+            }
         }
     }
 
