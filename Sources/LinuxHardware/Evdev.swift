@@ -30,7 +30,9 @@ public final class EvdevDevice: InputEventSource, @unchecked Sendable {
         name = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
-    deinit { fd.close() }
+    private var isClosed = false
+
+    deinit { close() }
 
     /// The events of `bytes`, whole 24-byte records only (the kernel never splits one).
     static func decode(_ bytes: UnsafeRawBufferPointer, into events: inout [InputEvent]) {
@@ -46,6 +48,7 @@ public final class EvdevDevice: InputEventSource, @unchecked Sendable {
     }
 
     public func read(into events: inout [InputEvent], timeout: Duration) -> DeviceFailure? {
+        guard !isClosed else { return .lost }
         switch fd.poll(Int32(POLLIN), timeoutMilliseconds: Int32(max(0, timeout.inMilliseconds))) {
         case .failure(let e) where e == .interrupted: return nil
         case .failure(let e): return .io(errno: e)
@@ -88,7 +91,12 @@ public final class EvdevDevice: InputEventSource, @unchecked Sendable {
         return keys[Int(control.code) / 8] & (1 << (control.code % 8)) != 0 ? 1 : 0
     }
 
-    public func close() {}
+    /// Closes the device (once; later calls and reads find it gone).
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        fd.close()
+    }
 }
 
 /// A virtual gamepad made through `/dev/uinput` (the kernel then shows it as `/dev/input/eventN`, read like a
