@@ -4,7 +4,7 @@
 Each mutant changes one thing in one line of a Safety source file: a comparison flipped or moved across
 its boundary, an arithmetic or boolean operator swapped, a negation dropped, a constant changed, a
 statement removed. For each, the Safety module and its tests are rebuilt in a package of their own
-(.build-mutation/pkg: RobotCore, Safety, SafetyTests) and the tests run; a mutant is killed when a test
+(.build-mutation/pkg: CZlib, RobotCore, Safety, SafetyTests) and the tests run; a mutant is killed when a test
 fails (or the run crashes or times out) and survives when every test passes. A mutant that does not
 compile is stillborn and not counted.
 
@@ -25,7 +25,8 @@ SOURCES = os.path.join(ROOT, "Sources", "Safety")
 PACKAGE = """// swift-tools-version:6.1
 import PackageDescription
 let package = Package(name: "SafetyMutants", targets: [
-    .target(name: "RobotCore"),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+    .target(name: "RobotCore", dependencies: ["CZlib"]),
     .target(name: "Safety", dependencies: ["RobotCore"]),
     .testTarget(name: "SafetyTests", dependencies: ["Safety", "RobotCore"]),
 ])
@@ -103,7 +104,8 @@ def setup():
     os.makedirs(os.path.join(PKG, "Tests"), exist_ok=True)
     with open(os.path.join(PKG, "Package.swift"), "w") as f:
         f.write(PACKAGE)
-    for link, target in [("Sources/RobotCore", "Sources/RobotCore"), ("Tests/SafetyTests", "Tests/SafetyTests")]:
+    for link, target in [("Sources/CZlib", "Sources/CZlib"), ("Sources/RobotCore", "Sources/RobotCore"),
+                         ("Tests/SafetyTests", "Tests/SafetyTests")]:
         path = os.path.join(PKG, link)
         if not os.path.islink(path):
             os.symlink(os.path.join(ROOT, target), path)
