@@ -45,6 +45,16 @@ status=0
 [ $status -eq 0 ] || [ $status -eq 3 ] || { echo "FAIL train (exit $status):"; tail -20 train.log; exit 1; }
 grep -E "^training:|^validation|^wrote" train.log | tail -3
 echo "ok   trained a model on the recording"
+grep -q "actions vx \[.*\], vy \[" train.log || { echo "FAIL train does not name the model's actions (vx, vy):"; grep "^data" train.log; exit 1; }
+# A model of other actions than the board plans with is refused before anything starts.
+status=0
+"$BIN" train recordings --out models/vx.safetensors --actions vx --max-steps 2 --batch 16 > train-vx.log 2>&1 || status=$?
+[ $status -eq 0 ] || [ $status -eq 3 ] || { echo "FAIL train --actions vx (exit $status):"; tail -5 train-vx.log; exit 1; }
+status=0
+"$BIN" run --arm --model models/vx.safetensors --duration 1 --no-realtime > run-vx.log 2>&1 || status=$?
+[ $status -eq 2 ] && grep -q "trained on the actions \[vx\], this board plans with \[vx, vy\]" run-vx.log \
+  || { echo "FAIL a model of the action vx alone was not refused on a board that plans vx, vy (exit $status):"; tail -5 run-vx.log; exit 1; }
+echo "ok   a model trained on --actions vx is refused by the board that plans vx, vy"
 
 # 3. A goal image, and the planner toward it with the new model.
 "$BIN" goal capture target --at "$GOAL_AT" > goal.log 2>&1 || { echo "FAIL goal capture:"; cat goal.log; exit 1; }

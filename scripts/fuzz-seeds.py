@@ -44,6 +44,8 @@ def model(encoder, predictor, frame, latent, matrices):
             t["encoder_int8.%s.input_scale" % path] = ("F32", [1], [1 / 127])
     meta = {"kind": "cerebellum-world-model", "encoder": json.dumps(encoder), "predictor": json.dumps(predictor),
             "latent_size": str(latent), "action_size": "2", "frame_shape": json.dumps(frame),
+            "actions": json.dumps([{"lower": -1, "name": "vx", "upper": 1}, {"lower": -1, "name": "vy", "upper": 1}],
+                                  separators=(",", ":")),
             "training": json.dumps({"validation": {"one_step_error_p99": 0.01}})}
     return safetensors(t, meta)
 

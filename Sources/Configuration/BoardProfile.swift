@@ -337,6 +337,24 @@ public struct BoardProfile: Sendable, Equatable {
     public var calibrationPath: String
     /// Where this profile was read from.
     public var path: String
+
+    /// The actuators the planner drives, in the world model's action order (`planner.actuators`; default every one).
+    public var plannedActuators: [String] { planner?.actuators ?? actuators.map(\.name) }
+
+    /// The channel indices (positions in `actuators`, the governor's channels) of `names`; an unknown name is an
+    /// error that says what asked for it (`what`).
+    public func channelIndices(of names: [String], field what: String) throws -> [Int] {
+        try names.map { name in
+            guard let i = actuators.firstIndex(where: { $0.name == name }) else {
+                throw ConfigError(
+                    file: path, line: nil, column: nil, field: "actuators",
+                    message:
+                        "\(what) name \"\(name)\", which this board has no actuator for (actuators: \(actuators.map(\.name).joined(separator: ", ")))"
+                )
+            }
+            return i
+        }
+    }
 }
 
 /// What the bench calibration measured (`calibration/NAME.yaml`).
@@ -495,7 +513,7 @@ extension BoardProfile {
         let simulation = try root.optional("simulation").map { try simulationSection($0.mapping(), actuators: actuators) }
         try checkDeviceKinds(
             simulated: simulation != nil, camera: camera, pwm: pwm, inputs: inputs, outputs: outputs, at: root.value)
-        let planner = try root.optional("planner").map { try plannerSection($0.mapping()) }
+        let planner = try root.optional("planner").map { try plannerSection($0.mapping(), actuators: actuators.map(\.name)) }
         let surprise = try root.optional("surprise").map { try surpriseSection($0.mapping()) } ?? SurpriseSettings()
         let calibrationPath = normalizedPath(relativeTo(profile: path, try root.required("calibration").string()))
         try root.finish()
@@ -865,7 +883,7 @@ private func gpioLine(_ m: YAMLMapping) throws -> GPIOLineSpec {
 extension BoardProfile {
     /// The `planner:` section: every key optional, each in its range, the whole checked by
     /// `PlannerConfig.problems()`; an unknown key is an error.
-    static func plannerSection(_ pm: YAMLMapping) throws -> PlannerConfig {
+    static func plannerSection(_ pm: YAMLMapping, actuators: [String]) throws -> PlannerConfig {
         var c = PlannerConfig()
         let ints: [(String, ClosedRange<Int>, WritableKeyPath<PlannerConfig, Int>)] = [
             ("horizon", 1...512, \.horizon), ("samples", 2...4096, \.samples), ("iterations", 1...100, \.iterations),
@@ -882,6 +900,17 @@ extension BoardProfile {
             ("primitive_fraction", 0...0.9, \.primitiveFraction), ("roadmap_merge_factor", 0.01...4, \.roadmapMergeFactor),
             ("roadmap_goal_factor", 0.01...4, \.roadmapGoalFactor),
         ]
+        if let v = pm.optional("actuators") {
+            let items = try v.sequence()
+            c.actuators = try items.map { item in
+                let name = try item.string()
+                guard actuators.contains(name) else {
+                    throw item.error("no actuator named \"\(name)\" (actuators: \(actuators.joined(separator: ", ")))")
+                }
+                return name
+            }
+        }
+        if let v = pm.optional("motion") { c.motion = try v.choice(PlannerMotion.self) }
         if let v = pm.optional("method") { c.method = try v.choice(PlannerMethod.self) }
         for (key, range, field) in ints { if let v = pm.optional(key) { c[keyPath: field] = try v.int(in: range) } }
         for (key, range, field) in doubles { if let v = pm.optional(key) { c[keyPath: field] = try v.double(in: range) } }

@@ -9,6 +9,9 @@ import WorldModel
 /// dimension is the model's one-step "surprise". Allocation-free after init.
 public final class LatentObserver {
     public let latentSize: Int
+    /// The governor channel of each of the model's actions (`plannedChannels`).
+    public let channels: [Int]
+    private let maxChannel: Int
     private let encoder: QuantizedNetwork
     /// The predictor for one row on the project's own dense kernels (no BLAS library in the tick).
     private let predictor: DenseStack
@@ -37,8 +40,16 @@ public final class LatentObserver {
 
     /// `timer` measures encode time (a real clock even when the loop runs on a manual one).
     /// `thresholdFactor` × the model's validation p99 one-step error is the surprise threshold (nil: none).
-    /// `kernel`: the predictor's dense kernel (nil: the fastest that passes its check).
-    public init(model: WorldModelFile, timer: RobotClock, thresholdFactor: Double? = nil, kernel: DenseKernel? = nil) throws {
+    /// `kernel`: the predictor's dense kernel (nil: the fastest that passes its check). `channels`: the governor
+    /// channel of each of the model's actions.
+    public init(
+        model: WorldModelFile, channels: [Int], timer: RobotClock, thresholdFactor: Double? = nil, kernel: DenseKernel? = nil
+    ) throws {
+        guard channels.count == model.actions.count, channels.allSatisfy({ $0 >= 0 }) else {
+            throw ModelError("the model takes \(model.actions.count) actions, \(channels.count) channels were given for them")
+        }
+        self.channels = channels
+        maxChannel = channels.max() ?? 0
         encoder = try model.makeQuantizedEncoder()
         predictor = try model.makeRolloutPredictor(capacity: 1, kernel: kernel).stack
         latentSize = model.latentSize
@@ -77,11 +88,10 @@ public final class LatentObserver {
         var finite = true
         for j in 0..<d where !z[j].isFinite { finite = false }
         hasStep = false
-        if hasLatent && applied.count >= WorldModelArchitecture.actionSize {
+        if hasLatent && applied.count > maxChannel {
             predictor.input.withUnsafeMutableBufferPointer { x in
                 for j in 0..<d { x[j] = latent[j] }
-                x[d] = Float(applied[0])
-                x[d + 1] = Float(applied[1])
+                for j in 0..<channels.count { x[d + j] = Float(applied[channels[j]]) }
             }
             predictor.forward(rows: 1)
             let f = predictor.output
@@ -127,17 +137,17 @@ public final class LatentMonitor: CommandSource {
     public var isStarved: Bool { inner.isStarved }
     public var isModelOutputInvalid: Bool { observer.outputInvalid }
 
+    /// `channels`: the governor channel of each of the model's actions (`plannedChannels`).
     public init(
-        inner: CommandSource, model: WorldModelFile, governor: SafetyGovernor, timer: RobotClock,
+        inner: CommandSource, model: WorldModelFile, channels: [Int], governor: SafetyGovernor, timer: RobotClock,
         surpriseThresholdFactor: Double? = nil
     ) throws {
         self.inner = inner
         self.governor = governor
-        guard governor.channelCount >= WorldModelArchitecture.actionSize else {
-            throw ModelError(
-                "the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
+        if let bad = channels.first(where: { $0 >= governor.channelCount }) {
+            throw ModelError("the model's actions map to channel \(bad), the board has \(governor.channelCount) channels")
         }
-        observer = try LatentObserver(model: model, timer: timer, thresholdFactor: surpriseThresholdFactor)
+        observer = try LatentObserver(model: model, channels: channels, timer: timer, thresholdFactor: surpriseThresholdFactor)
     }
 
     public func reset() { observer.reset() }

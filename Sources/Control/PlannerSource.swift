@@ -1,9 +1,18 @@
+import Configuration
 import LinuxHardware
 import NeuralEngine
 import Planning
 import RobotCore
 import Safety
 import WorldModel
+
+extension BoardProfile {
+    /// The governor channel of each of `model`'s actions on this board; a model trained on other actions than
+    /// the board plans with (`plannedActuators`) is refused with both lists.
+    public func channels(for model: WorldModelFile) throws -> [Int] {
+        try plannedChannels(model: model, planned: plannedActuators, boardActuators: actuators.map(\.name))
+    }
+}
 
 /// Autonomy by latent model-predictive control: each tick encodes the frame (int8), shifts the
 /// previous plan one step (warm start), improves it within the wall-clock budget, and proposes the
@@ -65,6 +74,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     private var routePlan: [Float] = []
     /// Moves the world refused this episode (the agent pushed and stayed put while the model
     /// forecast motion), shared by the MPPI rollouts and the route search; cleared per episode and goal.
+    /// Holonomic motion only (nil otherwise), like the wall follower.
     public let blockedMoves: BlockedMoves?
     /// Sweeps along a wall the model does not know after the world refused a push into it
     /// (`wall_follow_steps`; its counts run over the source's life, like `searches`).
@@ -75,30 +85,33 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     public var isStarved: Bool { maxStaleTicks > 0 && staleRun >= maxStaleTicks }
     public var isModelOutputInvalid: Bool { observer.outputInvalid }
 
+    /// `channels`: the governor channel of each of the model's actions (`plannedChannels`).
     public init(
-        model: WorldModelFile, config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
+        model: WorldModelFile, channels: [Int], config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
         surpriseThresholdFactor: Double? = nil, fixedWork: Bool = false
     ) throws {
-        guard governor.channelCount >= WorldModelArchitecture.actionSize else {
-            throw ModelError(
-                "the world model takes \(WorldModelArchitecture.actionSize) actions, the board has \(governor.channelCount) channels")
+        if let bad = channels.first(where: { $0 >= governor.channelCount }) {
+            throw ModelError("the model's actions map to channel \(bad), the board has \(governor.channelCount) channels")
         }
         self.fixedWork = fixedWork
         let kernel: DenseKernel? = fixedWork ? .portable : nil
-        observer = try LatentObserver(model: model, timer: timer, thresholdFactor: surpriseThresholdFactor, kernel: kernel)
+        observer = try LatentObserver(
+            model: model, channels: channels, timer: timer, thresholdFactor: surpriseThresholdFactor, kernel: kernel)
         planner = try LatentPlanner(model: model, config: config, seed: seed, kernel: kernel)
+        let holonomic = planner.box.holonomic
         roadmap =
             config.roadmapEvery > 0 && config.horizon > 1
             ? try LatentRoadmap(model: model, config: config, kernel: kernel)
             : nil
         self.governor = governor
         self.timer = timer
-        blockedMoves = config.blockedMoves > 0 ? BlockedMoves(latentSize: model.latentSize, capacity: config.blockedMoves) : nil
+        blockedMoves =
+            holonomic && config.blockedMoves > 0 ? BlockedMoves(latentSize: model.latentSize, capacity: config.blockedMoves) : nil
         planner.blockedMoves = blockedMoves
-        wallFollower = WallFollower(maxSteps: config.wallFollowSteps)
+        wallFollower = WallFollower(maxSteps: holonomic ? config.wallFollowSteps : 0)
         roadmap?.blockedMoves = blockedMoves
         goalLatent = [Float](repeating: 0, count: model.latentSize)
-        routePlan = [Float](repeating: 0, count: config.horizon * WorldModelArchitecture.actionSize)
+        routePlan = [Float](repeating: 0, count: config.horizon * planner.actionSize)
         maxStaleTicks = config.maxStaleTicks
         warmUp()
         if !fixedWork { planner.size(budgetNanoseconds: config.budgetMilliseconds * 1e6) }
@@ -198,17 +211,19 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         let status = fixedWork ? roadmap.advance() : roadmap.advance(clock: timer, deadline: deadline)
         guard status == .found else { return }
         routesFound += 1
-        let h = planner.config.horizon, bound = Float(planner.config.maxEffort)
+        let h = planner.config.horizon, a = planner.actionSize
         var t = 0
         for leg in 0..<roadmap.routeLength {
-            let (ex, ey) = roadmap.effort(roadmap.route[leg])
+            let m = roadmap.route[leg]
             for _ in 0..<roadmap.macroSteps where t < h {
-                routePlan[2 * t] = ex * bound
-                routePlan[2 * t + 1] = ey * bound
+                for j in 0..<a { routePlan[t * a + j] = roadmap.effort(m, j) }
                 t += 1
             }
         }
-        while t < h { routePlan[2 * t] = 0; routePlan[2 * t + 1] = 0; t += 1 }
+        while t < h {
+            for j in 0..<a { routePlan[t * a + j] = planner.box.clamp(0, j) }
+            t += 1
+        }
         routePlan.withUnsafeBufferPointer { planner.seed(plan: $0) }
     }
 
@@ -247,12 +262,12 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// less than `BlockedMoves.refusedRatio` of the forecast; it blocks steps within `blockedRadius` forecast moves.
     static let refusedEffort = 0.5, blockedRadius: Float = 2
 
-    /// Remembers the last step when the world refused it, and searches for a new route at once.
-    /// Returns the refused effort (nil: the step was not refused).
+    /// Remembers the last step when the world refused it, and searches for a new route at once (holonomic
+    /// motion: a refused move is a heading). Returns the refused effort (nil: the step was not refused).
     private func noteRefusedMove() -> (x: Float, y: Float)? {
-        guard observer.hasStep, observer.predictedMove > 0 else { return nil }
-        let applied = governor.lastOutput.efforts
-        let ax = applied[0], ay = applied[1]
+        guard planner.box.holonomic, observer.hasStep, observer.predictedMove > 0 else { return nil }
+        let applied = governor.lastOutput.efforts, channels = observer.channels
+        let ax = applied[channels[0]], ay = applied[channels[1]]
         guard (ax * ax + ay * ay).squareRoot() >= Self.refusedEffort,
             observer.observedMove < BlockedMoves.refusedRatio * observer.predictedMove
         else { return nil }
@@ -313,7 +328,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         for i in 0..<command.efforts.count { command.efforts[i] = 0 }
         guard hasGoal, observer.hasLatent else { return true }
         let refused = noteRefusedMove()
-        let follow = followWall(refused: refused, hint: planner.firstAction)
+        let follow = followWall(refused: refused, hint: planner.firstHeading)
         let t0 = timer.now(), cpu0 = ThreadCPUTime.now()
         if planned { planner.shift() }
         let budget = Duration.seconds(double: planner.config.budgetMilliseconds / 1000)
@@ -330,10 +345,13 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         planCPUTime.record(ThreadCPUTime.now() - cpu0)
         count(step)
         planned = true
-        let bound = Float(planner.config.maxEffort)
-        let (ax, ay) = follow.map { ($0.x * bound, $0.y * bound) } ?? planner.firstAction
-        command.efforts[0] = Double(ax)
-        command.efforts[1] = Double(ay)
+        let channels = observer.channels
+        for j in 0..<channels.count { command.efforts[channels[j]] = Double(planner.firstAction(j)) }
+        if let follow {
+            let bound = Float(planner.config.maxEffort)
+            command.efforts[channels[0]] = Double(follow.x * bound)
+            command.efforts[channels[1]] = Double(follow.y * bound)
+        }
         return true
     }
 }

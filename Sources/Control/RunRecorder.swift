@@ -64,6 +64,7 @@ public final class RunRecorder: RecordingControl, @unchecked Sendable {
         var metadata = [
             "board": board.profile.name, "calibration": board.calibration.path, "kind": "run",
             "camera": "\(width)x\(height)", "actuators": board.profile.actuators.map(\.name).joined(separator: ","),
+            "planned_actuators": board.profile.plannedActuators.joined(separator: ","),
             "rate_hz": String(format: "%.1f", board.profile.loop.rateHz),
         ]
         if let sim = board.profile.simulation { metadata["world"] = sim.world.rawValue }

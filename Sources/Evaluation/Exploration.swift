@@ -59,7 +59,7 @@ public final class ExplorationRun {
             try writer?.beginEpisode(e, at: clock.now(), info: info)
             var episode = RecordedEpisode(
                 index: e, width: loop.frame.width, height: loop.frame.height, frames: [],
-                actions: [], positions: [], info: info, source: "exploration seed \(seed) #\(e)")
+                actions: [], channels: loop.governor.channelCount, positions: [], info: info, source: "exploration seed \(seed) #\(e)")
             episode.frames.reserveCapacity((stepsPerEpisode + 1) * frameBytes)
             let runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: .always)
             var failure: Error?
@@ -67,7 +67,7 @@ public final class ExplorationRun {
                 guard report.capture == .newFrame, failure == nil else { return }
                 let frame = loop.frame
                 let p = robot.position(at: frame.timestamp)
-                let applied = [report.output.efforts[0], report.output.efforts[1]]
+                let applied = report.output.efforts.array
                 episode.frames.append(contentsOf: frame.pixels)
                 episode.actions.append(contentsOf: applied.map { Float($0) })
                 episode.positions!.append(contentsOf: [Float(p.x), Float(p.y)])
@@ -76,7 +76,7 @@ public final class ExplorationRun {
                         frame: frame,
                         action: ActionMessage(
                             episode: e, step: episode.frameCount - 1, efforts: applied,
-                            proposed: [report.command.efforts[0], report.command.efforts[1]],
+                            proposed: report.command.efforts.array,
                             state: report.state.rawValue),
                         truth: TruthMessage(episode: e, step: episode.frameCount - 1, x: p.x, y: p.y),
                         at: report.wake)
@@ -93,16 +93,50 @@ public final class ExplorationRun {
 }
 
 extension Episode {
-    /// An episode from a recording: the action recorded with the last frame has no next frame and
-    /// is dropped.
-    public init(_ r: RecordedEpisode) throws {
-        let n = r.frameCount
-        let a = WorldModelArchitecture.actionSize
-        guard r.actions.count == n * a else {
-            throw DatasetError("\(r.source): \(n) frames but \(r.actions.count / a) actions (one per frame expected)")
+    /// An episode from a recording, its actions the efforts of `channels` (indices into the recorded channels,
+    /// in the model's action order): the action recorded with the last frame has no next frame and is dropped.
+    public init(_ r: RecordedEpisode, channels: [Int]) throws {
+        let n = r.frameCount, c = r.channels
+        guard c > 0, r.actions.count == n * c else {
+            throw DatasetError("\(r.source): \(n) frames but \(c == 0 ? 0 : r.actions.count / c) actions (one per frame expected)")
         }
+        if let bad = channels.first(where: { !(0..<c).contains($0) }) {
+            throw DatasetError("\(r.source): channel \(bad) is not among the \(c) recorded")
+        }
+        var actions: [Float] = []
+        actions.reserveCapacity(max(0, n - 1) * channels.count)
+        for t in 0..<max(0, n - 1) { for j in channels { actions.append(r.actions[t * c + j]) } }
         try self.init(
-            width: r.width, height: r.height, frames: r.frames, actions: Array(r.actions.prefix(max(0, n - 1) * a)),
+            width: r.width, height: r.height, frames: r.frames, actions: actions, actionSize: channels.count,
             positions: r.positions, source: r.source)
     }
+}
+
+/// The recorded channels a model learns from: `chosen` names (nil: the recording's planned actuators, else all its
+/// actuators), as indices into the recording's channels with their names. `actuators`: the recording's channel names
+/// in order (its `actuators` metadata), `planned` its `planned_actuators` (both comma-separated, either may be missing).
+public func recordedActionChannels(
+    actuators: String?, planned: String?, chosen: [String]?, channelCount: Int, source: String
+) throws -> (channels: [Int], names: [String]) {
+    func names(_ text: String?) -> [String]? { text.map { $0.split(separator: ",").map { $0.filter { !$0.isWhitespace } } } }
+    guard let all = names(actuators) else {
+        throw DatasetError(
+            "\(source): the recording does not name its channels (metadata \"actuators\"), so its efforts cannot be matched to a board")
+    }
+    guard all.count == channelCount else {
+        throw DatasetError(
+            "\(source): metadata names \(all.count) actuators (\(all.joined(separator: ", "))) but its actions hold \(channelCount) efforts"
+        )
+    }
+    let wanted = chosen ?? names(planned) ?? all
+    guard !wanted.isEmpty, Set(wanted).count == wanted.count else {
+        throw DatasetError("\(source): the actions \(wanted) must be one or more distinct actuators")
+    }
+    let channels = try wanted.map { name in
+        guard let i = all.firstIndex(of: name) else {
+            throw DatasetError("\(source): no actuator \"\(name)\" in the recording (actuators: \(all.joined(separator: ", ")))")
+        }
+        return i
+    }
+    return (channels, wanted)
 }

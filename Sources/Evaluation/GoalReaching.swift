@@ -69,7 +69,9 @@ public final class GoalReachingRun {
         case .planner(let config), .greedy(let config):
             var c = config
             if case .greedy = policy { c.horizon = 1; c.knotSpacing = 1 }
-            let p = try LatentPlannerSource(model: model, config: c, governor: governor, timer: SystemClock(), seed: seed &+ 11)
+            let p = try LatentPlannerSource(
+                model: model, channels: board.profile.channels(for: model), config: c, governor: governor, timer: SystemClock(),
+                seed: seed &+ 11)
             planner = p
             random = nil
             source = p

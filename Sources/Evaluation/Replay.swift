@@ -125,7 +125,8 @@ public func replayRecording(
     let seed = options.seed ?? metadata["planner_seed"].flatMap { UInt64($0) } ?? 1
     let governor = try SafetyGovernor(config: board.safetyConfig)
     let source = try LatentPlannerSource(
-        model: model, config: board.profile.planner ?? PlannerConfig(), governor: governor, timer: SystemClock(), seed: seed,
+        model: model, channels: board.profile.channels(for: model), config: board.profile.planner ?? PlannerConfig(), governor: governor,
+        timer: SystemClock(), seed: seed,
         surpriseThresholdFactor: board.profile.surprise.thresholdFactor, fixedWork: true)
     let frame = Frame(width: board.profile.camera.width, height: board.profile.camera.height)
     var command = Command.neutral(channels: governor.channelCount, at: .zero, origin: .autonomy)

@@ -31,7 +31,10 @@ public func squaredLatentDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<
 public final class LatentPlanner {
     public let config: PlannerConfig
     public let latentSize: Int
-    public static let actionSize = WorldModelArchitecture.actionSize
+    /// Efforts per action: the model's actions (the board's planned actuators).
+    public let actionSize: Int
+    /// Each action's span and the effort bound every sample is clipped to.
+    public let box: ActionBox
     private let predictor: DenseStack
     /// The dense kernel the rollouts run on, and any faster one passed over because it disagreed with the
     /// portable kernel on this CPU.
@@ -45,6 +48,10 @@ public final class LatentPlanner {
     private var deviation: [Float]
     /// Sampled action sequences: samples × horizon × actionSize.
     private var actions: [Float]
+    /// Generic motion: the samples as drawn, before clipping to the box (samples × horizon × actionSize). The
+    /// update averages these and clips the plan after, so a span's edge (throttle [0, 1]) does not pull the plan
+    /// inward the way an average of clipped samples would; empty for holonomic motion, whose update averages `actions`.
+    private var drawn: [Float]
     /// Knot noise: samples × knots × actionSize.
     private var knotNoise: [Float]
     private var latents: [Float]
@@ -64,15 +71,20 @@ public final class LatentPlanner {
     public private(set) var chunk: Int
     /// The shortest horizon worth planning over; below it a tick does no planning work.
     public let minHorizon: Int
-    /// Moves the world refused this episode: the rollouts hold such steps still (nil: none kept).
-    public var blockedMoves: BlockedMoves?
+    /// Moves the world refused this episode: the rollouts hold such steps still (nil: none kept; holonomic
+    /// motion only, as a move is a heading).
+    public var blockedMoves: BlockedMoves? {
+        didSet { precondition(blockedMoves == nil || box.holonomic, "refused moves are headings: holonomic motion only") }
+    }
 
     public init(model: WorldModelFile, config: PlannerConfig, seed: UInt64 = 1, kernel: DenseKernel? = nil) throws {
         try config.validate()
         self.config = config
         latentSize = model.latentSize
+        box = try ActionBox(model: model, config: config)
+        actionSize = box.count
         (predictor, rejectedKernels) = try model.makeRolloutPredictor(capacity: config.samples, kernel: kernel)
-        let h = config.horizon, a = Self.actionSize, n = config.samples
+        let h = config.horizon, a = actionSize, n = config.samples
         knots = (h - 1) / config.knotSpacing + 2
         chunk = min(8, n)
         minHorizon = min(h, 4)
@@ -80,6 +92,7 @@ public final class LatentPlanner {
         best = mean
         deviation = [Float](repeating: Float(config.noise), count: h * a)
         actions = [Float](repeating: 0, count: n * h * a)
+        drawn = box.holonomic ? [] : actions
         knotNoise = [Float](repeating: 0, count: n * knots * a)
         latents = [Float](repeating: 0, count: n * latentSize)
         costs = [Float](repeating: 0, count: n)
@@ -108,7 +121,7 @@ public final class LatentPlanner {
 
     /// Warm start: the plan moves one step earlier; its last step is repeated.
     public func shift() {
-        let a = Self.actionSize, h = config.horizon
+        let a = actionSize, h = config.horizon
         for t in 0..<(h - 1) {
             for j in 0..<a {
                 mean[t * a + j] = mean[(t + 1) * a + j]
@@ -119,8 +132,11 @@ public final class LatentPlanner {
         for j in 0..<a { deviation[(h - 1) * a + j] = Float(config.noise) }
     }
 
-    /// The first action of the plan.
-    public var firstAction: (Float, Float) { (mean[0], mean[1]) }
+    /// Effort `j` of the plan's first action.
+    public func firstAction(_ j: Int) -> Float { mean[j] }
+
+    /// The plan's first planar velocity (holonomic motion: its first two actions).
+    public var firstHeading: (x: Float, y: Float) { (mean[0], mean[1]) }
 
     /// The wall-clock estimate of a whole configured tick of work (every iteration, every sample, the
     /// full horizon), ns; 0 before the first measurement.
@@ -198,47 +214,77 @@ public final class LatentPlanner {
     }
 
     /// Draws `samples` action sequences around the plan: knot noise every `knotSpacing` steps,
-    /// linearly interpolated between knots, scaled per step, clipped to the effort bound (norm).
+    /// linearly interpolated between knots, scaled per step, clipped to the action box (`ActionBox.clip`).
     /// Sample 0 is the plan itself, sample 1 the last best sequence; the two-leg primitives are spread
     /// evenly over the rest, the first of them at sample 2, so every chunk (every prefix of the samples)
     /// holds its share of them, and even a chunk of 4 holds one.
     /// Draws samples `first ..< first + count` only: a chunk is sampled when it is rolled out, so a tick
     /// that does one chunk pays for one chunk's sampling.
     private func sample(first: Int, count: Int) {
-        let h = config.horizon, a = Self.actionSize, n = config.samples, ks = config.knotSpacing
-        let bound = Float(config.maxEffort)
+        let h = config.horizon, a = actionSize, n = config.samples, ks = config.knotSpacing
         for i in (first * knots * a)..<((first + count) * knots * a) { knotNoise[i] = Float(rng.normal()) }
         let primitives = min(n - 2, Int((Double(n) * config.primitiveFraction).rounded()))
         let share = n > 2 ? Double(primitives) / Double(n - 2) : 0
-        for k in first..<(first + count) {
-            if k == 1 && hasBest {
-                for i in 0..<(h * a) { actions[(k * h) * a + i] = best[i] }
-                continue
-            }
-            if k >= 2 && (Double(k - 1) * share).rounded(.up) > (Double(k - 2) * share).rounded(.up) {
-                // Two-leg primitive: full effort in one direction, then in another from a random step on.
-                let th1 = Float(rng.uniform(0, 2 * .pi)), th2 = Float(rng.uniform(0, 2 * .pi))
-                let turn = Int(rng.next() % UInt64(h + 1))
-                for t in 0..<h {
-                    let th = t < turn ? th1 : th2
-                    actions[(k * h + t) * a] = bound * cosf(th)
-                    actions[(k * h + t) * a + 1] = bound * sinf(th)
+        let keepDrawn = !drawn.isEmpty
+        actions.withUnsafeMutableBufferPointer { ab in
+            drawn.withUnsafeMutableBufferPointer { db in
+                let act = ab.baseAddress!
+                for k in first..<(first + count) {
+                    if k == 1 && hasBest {
+                        for i in 0..<(h * a) { act[(k * h) * a + i] = best[i] }
+                    } else if k >= 2 && (Double(k - 1) * share).rounded(.up) > (Double(k - 2) * share).rounded(.up) {
+                        samplePrimitive(into: act + k * h * a)
+                    } else {
+                        for t in 0..<h {
+                            let k0 = t / ks, frac = Float(t % ks) / Float(ks), step = act + (k * h + t) * a
+                            for j in 0..<a {
+                                let e =
+                                    k == 0
+                                    ? 0 : (1 - frac) * knotNoise[(k * knots + k0) * a + j] + frac * knotNoise[(k * knots + k0 + 1) * a + j]
+                                step[j] = mean[t * a + j] + deviation[t * a + j] * e
+                            }
+                            if keepDrawn { for j in 0..<a { db[(k * h + t) * a + j] = step[j] } }
+                            box.clip(step)
+                        }
+                        continue
+                    }
+                    // The elite and the primitives are drawn inside the box.
+                    if keepDrawn { for i in 0..<(h * a) { db[k * h * a + i] = act[k * h * a + i] } }
                 }
-                continue
             }
+        }
+    }
+
+    /// A two-leg primitive (horizon × actionSize efforts at `out`): one constant action, then another from a random
+    /// step on. Holonomic: full effort along one heading, then another (the other actions at rest). Generic: each
+    /// leg's effort per action is its span's lower end, upper end, rest or a uniform draw, a quarter each (full
+    /// throttle then stop, a full turn then straight).
+    private func samplePrimitive(into out: UnsafeMutablePointer<Float>) {
+        let h = config.horizon, a = actionSize
+        if box.holonomic {
+            let bound = box.bound
+            let th1 = Float(rng.uniform(0, 2 * .pi)), th2 = Float(rng.uniform(0, 2 * .pi))
+            let turn = Int(rng.next() % UInt64(h + 1))
             for t in 0..<h {
-                let k0 = t / ks, frac = Float(t % ks) / Float(ks)
-                var ax: Float = 0, ay: Float = 0
-                for j in 0..<a {
-                    let e = k == 0 ? 0 : (1 - frac) * knotNoise[(k * knots + k0) * a + j] + frac * knotNoise[(k * knots + k0 + 1) * a + j]
-                    let v = mean[t * a + j] + deviation[t * a + j] * e
-                    if j == 0 { ax = v } else { ay = v }
-                }
-                let norm = (ax * ax + ay * ay).squareRoot()
-                if norm > bound { ax *= bound / norm; ay *= bound / norm }
-                actions[(k * h + t) * a] = ax
-                actions[(k * h + t) * a + 1] = ay
+                let th = t < turn ? th1 : th2, step = out + t * a
+                step[0] = bound * cosf(th)
+                step[1] = bound * sinf(th)
+                for j in 2..<max(2, a) { step[j] = box.clamp(0, j) }
             }
+            return
+        }
+        var legs = InlineArray<32, Float>(repeating: 0)
+        for i in 0..<(2 * a) {
+            let j = i % a, pick = rng.next() % 4
+            legs[i] =
+                pick == 0
+                ? box.lower[j]
+                : pick == 1 ? box.upper[j] : pick == 2 ? box.clamp(0, j) : Float(rng.uniform(Double(box.lower[j]), Double(box.upper[j])))
+        }
+        let turn = Int(rng.next() % UInt64(h + 1))
+        for t in 0..<h {
+            let leg = t < turn ? 0 : a
+            for j in 0..<a { out[t * a + j] = legs[leg + j] }
         }
     }
 
@@ -250,7 +296,7 @@ public final class LatentPlanner {
         first: Int, count: Int, horizon h: Int, from z0: UnsafeBufferPointer<Float>,
         goal: UnsafeBufferPointer<Float>, clock: RobotClock?, deadline: Instant?
     ) -> Int {
-        let fullHorizon = config.horizon, a = Self.actionSize, d = latentSize
+        let fullHorizon = config.horizon, a = actionSize, d = latentSize
         let wRun = Float(config.runningWeight) / Float(h), wEnd = Float(config.terminalWeight)
         let wAct = Float(config.actionWeight), wSmooth = Float(config.smoothnessWeight)
         let width = d + a
@@ -274,15 +320,14 @@ public final class LatentPlanner {
                                     for r in 0..<count {
                                         let k = first + r, row = xin + r * width, zk = z + k * d
                                         for j in 0..<d { row[j] = zk[j] }
-                                        row[d] = act[(k * fullHorizon + t) * a]
-                                        row[d + 1] = act[(k * fullHorizon + t) * a + 1]
+                                        for j in 0..<a { row[d + j] = act[(k * fullHorizon + t) * a + j] }
                                     }
                                     predictor.forward(rows: count)
                                     let w = t == h - 1 ? wRun + wEnd : wRun
                                     for r in 0..<count {
                                         let k = first + r, zk = z + k * d, fk = o + r * d
-                                        let ax = act[(k * fullHorizon + t) * a], ay = act[(k * fullHorizon + t) * a + 1]
-                                        let held = blockedMoves?.blocks(zk, ax, ay) ?? false
+                                        let u = act + (k * fullHorizon + t) * a
+                                        let held = blockedMoves?.blocks(zk, u[0], u[1]) ?? false
                                         var s: Float = 0
                                         if held {
                                             for j in 0..<d { let e = zk[j] - goal[j]; s += e * e }
@@ -294,11 +339,13 @@ public final class LatentPlanner {
                                                 s += e * e
                                             }
                                         }
-                                        var c = w * s.squareRoot() + wAct * (ax * ax + ay * ay)
+                                        var effort: Float = 0
+                                        for j in 0..<a { effort += u[j] * u[j] }
+                                        var c = w * s.squareRoot() + wAct * effort
                                         if t > 0 {
-                                            let dx = ax - act[(k * fullHorizon + t - 1) * a],
-                                                dy = ay - act[(k * fullHorizon + t - 1) * a + 1]
-                                            c += wSmooth * (dx * dx + dy * dy)
+                                            var change: Float = 0
+                                            for j in 0..<a { let e = u[j] - u[j - a]; change += e * e }
+                                            c += wSmooth * change
                                         }
                                         cb[k] += c
                                         if k == 0 { for j in 0..<d { pb[t * d + j] = zk[j] } }
@@ -315,7 +362,7 @@ public final class LatentPlanner {
 
     /// The cheapest of the first `m` samples becomes the elite kept for the next update; returns its cost.
     private func choose(samples m: Int, horizon h: Int) -> Float {
-        let a = Self.actionSize, fullHorizon = config.horizon
+        let a = actionSize, fullHorizon = config.horizon
         var lowest = Float.infinity, arg = 0
         for k in 0..<m where costs[k] < lowest { lowest = costs[k]; arg = k }
         for i in 0..<(fullHorizon * a) { best[i] = actions[arg * fullHorizon * a + i] }
@@ -327,45 +374,51 @@ public final class LatentPlanner {
     /// weighted mean (costs normalized to [0, 1], temperature λ). CEM: mean and deviation of the `elites`
     /// cheapest samples (fewer when fewer were rolled out), smoothed with the previous ones.
     private func update(samples m: Int, horizon h: Int) {
-        let a = Self.actionSize, fullHorizon = config.horizon
-        switch config.method {
-        case .mppi:
-            var lo = Float.infinity, hi = -Float.infinity
-            for k in 0..<m { lo = min(lo, costs[k]); hi = max(hi, costs[k]) }
-            let range = max(hi - lo, 1e-12)
-            let invT = 1 / Float(config.temperature)
-            var total: Float = 0
-            for k in 0..<m {
-                let w = expf(-(costs[k] - lo) / range * invT)
-                weights[k] = w
-                total += w
-            }
-            for i in 0..<(h * a) {
-                var s: Float = 0
-                for k in 0..<m { s += weights[k] * actions[k * fullHorizon * a + i] }
-                mean[i] = s / total
-            }
-        case .cem:
-            for k in 0..<m { order[k] = k }
-            // Partial selection sort: m is a few hundred at most and elites a few dozen.
-            let e = min(config.elites, m)
-            for i in 0..<e {
-                var sel = i
-                for j in (i + 1)..<m where costs[order[j]] < costs[order[sel]] { sel = j }
-                order.swapAt(i, sel)
-            }
-            let alpha = Float(config.smoothing)
-            for i in 0..<(h * a) {
-                var s: Float = 0
-                for r in 0..<e { s += actions[order[r] * fullHorizon * a + i] }
-                let mu = s / Float(e)
-                var v: Float = 0
-                for r in 0..<e { let dv = actions[order[r] * fullHorizon * a + i] - mu; v += dv * dv }
-                let sd = (v / Float(e)).squareRoot()
-                mean[i] = alpha * mean[i] + (1 - alpha) * mu
-                deviation[i] = max(Float(config.minNoise), alpha * deviation[i] + (1 - alpha) * sd)
+        let a = actionSize, fullHorizon = config.horizon
+        // Generic motion averages the samples as drawn and clips the plan after (see `drawn`).
+        let source = drawn.isEmpty ? actions : drawn
+        source.withUnsafeBufferPointer { sb in
+            let samples = sb.baseAddress!
+            switch config.method {
+            case .mppi:
+                var lo = Float.infinity, hi = -Float.infinity
+                for k in 0..<m { lo = min(lo, costs[k]); hi = max(hi, costs[k]) }
+                let range = max(hi - lo, 1e-12)
+                let invT = 1 / Float(config.temperature)
+                var total: Float = 0
+                for k in 0..<m {
+                    let w = expf(-(costs[k] - lo) / range * invT)
+                    weights[k] = w
+                    total += w
+                }
+                for i in 0..<(h * a) {
+                    var s: Float = 0
+                    for k in 0..<m { s += weights[k] * samples[k * fullHorizon * a + i] }
+                    mean[i] = s / total
+                }
+            case .cem:
+                for k in 0..<m { order[k] = k }
+                // Partial selection sort: m is a few hundred at most and elites a few dozen.
+                let e = min(config.elites, m)
+                for i in 0..<e {
+                    var sel = i
+                    for j in (i + 1)..<m where costs[order[j]] < costs[order[sel]] { sel = j }
+                    order.swapAt(i, sel)
+                }
+                let alpha = Float(config.smoothing)
+                for i in 0..<(h * a) {
+                    var s: Float = 0
+                    for r in 0..<e { s += samples[order[r] * fullHorizon * a + i] }
+                    let mu = s / Float(e)
+                    var v: Float = 0
+                    for r in 0..<e { let dv = samples[order[r] * fullHorizon * a + i] - mu; v += dv * dv }
+                    let sd = (v / Float(e)).squareRoot()
+                    mean[i] = alpha * mean[i] + (1 - alpha) * mu
+                    deviation[i] = max(Float(config.minNoise), alpha * deviation[i] + (1 - alpha) * sd)
+                }
             }
         }
+        if !drawn.isEmpty { mean.withUnsafeMutableBufferPointer { p in for t in 0..<h { box.clip(p.baseAddress! + t * a) } } }
     }
 }
 

@@ -7,8 +7,9 @@ import WorldModel
 /// sampling planner cannot see: the latent distance to a goal image is flat beyond a few agent
 /// diameters (see `cerebellum eval --cost-map`), so a goal behind a wall gives no gradient.
 ///
-/// From the current latent, the predictor is rolled out for a fixed set of macro actions (full
-/// effort in one of `directions` directions, held for `macroSteps` steps). A child that lands within
+/// From the current latent, the predictor is rolled out for a fixed set of macro actions, each held
+/// for `macroSteps` steps: `ActionBox.macroActions` (full effort along one of `directions` headings for
+/// holonomic motion; the action box's corners and axes otherwise). A child that lands within
 /// the merge radius of a known node is dropped (a move into a wall barely moves the latent, so it
 /// merges with its parent). The search ends when a node comes within the goal radius of the goal
 /// latent; its chain of macro actions is the route. Radii are multiples of the latent distance one
@@ -22,6 +23,9 @@ public final class LatentRoadmap {
     }
 
     public let latentSize: Int
+    /// Efforts per action.
+    public let actionSize: Int
+    /// Macro actions per node.
     public let directions: Int
     public let macroSteps: Int
     public let maxNodes: Int
@@ -38,7 +42,8 @@ public final class LatentRoadmap {
     private var rootMoves: [Float]
     /// Per child of the batch: whether its current sub-step is a move the world refused.
     private var childHeld: [Bool]
-    /// Moves the world refused this episode: imagined sub-steps like them are held still (nil: none kept).
+    /// Moves the world refused this episode: imagined sub-steps like them are held still (nil: none kept;
+    /// holonomic motion only).
     public var blockedMoves: BlockedMoves?
     private var directionEfforts: [Float]
     /// Latent distance covered by one macro step from the search's start (upper quartile over directions).
@@ -68,15 +73,23 @@ public final class LatentRoadmap {
         childCost.mean + childCost.deviation + (checkCost.mean + checkCost.deviation) * Double(nodeCount)
     }
 
+    /// `box`: the actions the search may take; `headings`: the macro actions of holonomic motion.
     /// `kernel`: the dense kernel of the rollouts (nil: the fastest that passes its check).
     public init(
-        model: WorldModelFile, directions: Int = 16, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64,
+        model: WorldModelFile, box: ActionBox, headings: Int = 16, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64,
         kernel: DenseKernel? = nil
     ) throws {
-        guard (4...64).contains(directions), (1...16).contains(macroSteps), maxNodes >= 2, batch >= directions else {
-            throw ModelError("roadmap: directions 4…64, macro steps 1…16, batch ≥ directions")
+        guard box.count == model.actions.count else {
+            throw ModelError("roadmap: the action box has \(box.count) actions, the model \(model.actions.count)")
+        }
+        let macro = box.macroActions(headings: headings)
+        let directions = macro.count / box.count
+        guard (4...64).contains(headings), (1...64).contains(directions), (1...16).contains(macroSteps), maxNodes >= 2, batch >= directions
+        else {
+            throw ModelError("roadmap: headings 4…64, 1…64 macro actions, macro steps 1…16, batch ≥ macro actions")
         }
         latentSize = model.latentSize
+        actionSize = box.count
         self.directions = directions
         self.macroSteps = macroSteps
         self.maxNodes = maxNodes
@@ -92,21 +105,19 @@ public final class LatentRoadmap {
         rootMoves = [Float](repeating: 0, count: batch)
         childHeld = [Bool](repeating: false, count: batch)
         route = [Int8](repeating: 0, count: maxNodes)
-        directionEfforts = (0..<directions).flatMap { m -> [Float] in
-            let th = 2 * Double.pi * Double(m) / Double(directions)
-            return [Float(cos(th)), Float(sin(th))]
-        }
+        directionEfforts = macro
     }
 
     /// The search a planner configuration asks for (`roadmap_directions`, `roadmap_macro_steps`, `roadmap_max_nodes`).
     public convenience init(model: WorldModelFile, config: PlannerConfig, kernel: DenseKernel? = nil) throws {
         try self.init(
-            model: model, directions: config.roadmapDirections, macroSteps: config.roadmapMacroSteps,
+            model: model, box: ActionBox(model: model, config: config), headings: config.roadmapDirections,
+            macroSteps: config.roadmapMacroSteps,
             maxNodes: config.roadmapMaxNodes, kernel: kernel)
     }
 
-    /// The unit effort of macro action `m`.
-    public func effort(_ m: Int8) -> (Float, Float) { (directionEfforts[2 * Int(m)], directionEfforts[2 * Int(m) + 1]) }
+    /// Effort `j` of macro action `m`.
+    public func effort(_ m: Int8, _ j: Int) -> Float { directionEfforts[Int(m) * actionSize + j] }
 
     private func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Float {
         squaredDistance(a, b).squareRoot()
@@ -133,7 +144,7 @@ public final class LatentRoadmap {
     /// as many children (up to its capacity) as the estimates say fit. Returns the status.
     @discardableResult
     public func advance(clock: RobotClock? = nil, deadline: Instant? = nil) -> Status {
-        let d = latentSize, a = WorldModelArchitecture.actionSize, width = d + a
+        let d = latentSize, a = actionSize, width = d + a
         while status == .searching {
             if pair >= layerEnd * directions {
                 // The layer is done: the next one is every node added meanwhile.
@@ -171,10 +182,9 @@ public final class LatentRoadmap {
                                 if let clock, let deadline, clock.now() > deadline { return false }
                                 for c in 0..<count {
                                     (x + c * width).update(from: z + c * d, count: d)
-                                    let (ex, ey) = effort(childMove[c])
-                                    x[c * width + d] = ex
-                                    x[c * width + d + 1] = ey
-                                    childHeld[c] = blockedMoves?.blocks(z + c * d, ex, ey) ?? false
+                                    let m = Int(childMove[c])
+                                    for j in 0..<a { x[c * width + d + j] = directionEfforts[m * a + j] }
+                                    childHeld[c] = blockedMoves?.blocks(z + c * d, x[c * width + d], x[c * width + d + 1]) ?? false
                                 }
                                 predictor.forward(rows: count)
                                 for c in 0..<count where !childHeld[c] {

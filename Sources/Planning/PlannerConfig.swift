@@ -8,8 +8,24 @@ public enum PlannerMethod: String, Sendable, CaseIterable, Codable {
     case cem
 }
 
+/// How the robot's planned actions move it, for the parts of the planner that only make sense for one kind.
+public enum PlannerMotion: String, Sendable, CaseIterable, Codable {
+    /// Nothing assumed about what the actions do: samples are clipped to each action's span, the primitives are
+    /// two constant legs drawn in the action box, the route search's macro actions are the box's corners and axes.
+    case generic
+    /// The first two actions are a planar velocity (x, y) of a robot that can move in any direction (the two-rooms
+    /// dot): samples are clipped to the effort norm, primitives and macro actions are headings, and a push the
+    /// world refused is remembered (`blocked_moves`) and followed along the wall (`wall_follow_steps`).
+    case holonomic
+}
+
 /// The latent planner's settings (board profile `planner:`). Efforts are normalized to [-1, 1].
 public struct PlannerConfig: Sendable, Equatable, Codable {
+    /// The board's actuators the planner drives, in the world model's action order (nil: every actuator, in
+    /// the board's order). A model trained on other actions is refused at start.
+    public var actuators: [String]?
+    /// What the actions do (see `PlannerMotion`).
+    public var motion = PlannerMotion.generic
     public var method: PlannerMethod = .mppi
     /// Steps rolled out per sample (one step = one control tick).
     public var horizon = 48
@@ -41,7 +57,8 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
     public var actionWeight = 0.0
     /// Weight of the squared effort change per step.
     public var smoothnessWeight = 0.0
-    /// Largest effort norm the planner asks for (the calibration's bound is applied by the governor too).
+    /// Largest effort the planner asks for: the norm of (x, y) for `holonomic` motion, each action's magnitude
+    /// otherwise (the board's channel limits are applied by the governor too).
     public var maxEffort = 1.0
     /// Wall-clock budget of one tick's planning, ms: an iteration that would start after it is skipped
     /// and the previous plan, shifted, is used.
@@ -74,6 +91,14 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
     /// Every setting's problem, as "field: reason" (empty when the config is usable).
     public func problems() -> [String] {
         var p: [String] = []
+        if let actuators {
+            if actuators.isEmpty || Set(actuators).count != actuators.count {
+                p.append("actuators: \(actuators) must name one or more distinct actuators")
+            }
+            if motion == .holonomic && actuators.count < 2 {
+                p.append("actuators: holonomic motion plans a planar velocity, which needs two actuators (x, y) first")
+            }
+        }
         if !(1...512).contains(horizon) { p.append("horizon: \(horizon) is outside 1…512 steps") }
         if !(2...4096).contains(samples) { p.append("samples: \(samples) is outside 2…4096") }
         if !(1...100).contains(iterations) { p.append("iterations: \(iterations) is outside 1…100") }

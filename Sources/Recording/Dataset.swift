@@ -117,8 +117,10 @@ public struct RecordedEpisode: Sendable {
     public var height: Int
     /// frames × width × height bytes.
     public var frames: [UInt8]
-    /// Per frame, in the order recorded: applied efforts (first two channels).
+    /// Per frame, in the order recorded: the applied efforts of every channel (`channels` per frame).
     public var actions: [Float]
+    /// Efforts recorded per frame: the board's channel count (0 before the first action).
+    public var channels: Int
     /// Per frame: true (x, y), when the recording has truth.
     public var positions: [Float]?
     public var info: [String: Double]
@@ -126,9 +128,10 @@ public struct RecordedEpisode: Sendable {
     public var frameCount: Int { width * height == 0 ? 0 : frames.count / (width * height) }
 
     public init(
-        index: Int, width: Int, height: Int, frames: [UInt8], actions: [Float], positions: [Float]?,
+        index: Int, width: Int, height: Int, frames: [UInt8], actions: [Float], channels: Int, positions: [Float]?,
         info: [String: Double], source: String
     ) {
+        self.channels = channels
         self.index = index
         self.width = width
         self.height = height
@@ -234,6 +237,9 @@ public final class DatasetWriter {
 
 /// Reads the episodes of a dataset recording. Every error names the file and the message.
 public enum DatasetReader {
+    /// Most efforts an action message may hold (a PCA9685 has 16 channels).
+    public static let maxChannels = 16
+
     public static func episodes(path: String) throws -> (metadata: [String: String], episodes: [RecordedEpisode]) {
         try episodes(in: MCAPFile(path: path))
     }
@@ -251,6 +257,7 @@ public enum DatasetReader {
         var out: [RecordedEpisode] = []
         var current: RecordedEpisode?
         var hasTruth = false
+        var channels = 0
         for (n, m) in file.messages.enumerated() {
             let where_ = "message \(n) (\(topic[m.channel] ?? "?"))"
             func json<T: Decodable>(_ t: T.Type) throws -> T {
@@ -263,7 +270,7 @@ public enum DatasetReader {
                 let e = try json(EpisodeMessage.self)
                 if e.event == "begin" {
                     current = RecordedEpisode(
-                        index: e.episode, width: 0, height: 0, frames: [], actions: [], positions: [],
+                        index: e.episode, width: 0, height: 0, frames: [], actions: [], channels: 0, positions: [],
                         info: e.info, source: "\(path)#\(e.episode)")
                     hasTruth = false
                 } else if e.event == "end", var c = current {
@@ -275,9 +282,11 @@ public enum DatasetReader {
                         current = nil
                         continue
                     }
-                    guard c.actions.count == 2 * n else {
+                    guard c.channels > 0, c.actions.count == c.channels * n else {
                         throw MCAPError(
-                            path: path, "\(where_): episode \(c.index) has \(n) frames but \(c.actions.count / 2) actions (one per frame)")
+                            path: path,
+                            "\(where_): episode \(c.index) has \(n) frames but \(c.channels == 0 ? 0 : c.actions.count / c.channels) actions (one per frame)"
+                        )
                     }
                     if let p = c.positions, p.count != 2 * n {
                         throw MCAPError(path: path, "\(where_): episode \(c.index) has \(n) frames but \(p.count / 2) truth positions")
@@ -297,9 +306,16 @@ public enum DatasetReader {
             case DatasetTopics.action:
                 guard current != nil else { throw MCAPError(path: path, "\(where_): action outside an episode") }
                 let a = try json(ActionMessage.self)
-                guard a.efforts.count >= 2 else { throw MCAPError(path: path, "\(where_): action has \(a.efforts.count) efforts, need 2") }
-                current!.actions.append(Float(a.efforts[0]))
-                current!.actions.append(Float(a.efforts[1]))
+                guard (1...maxChannels).contains(a.efforts.count) else {
+                    throw MCAPError(
+                        path: path, "\(where_): action has \(a.efforts.count) efforts, expected 1…\(maxChannels) (one per channel)")
+                }
+                if channels == 0 { channels = a.efforts.count }
+                guard a.efforts.count == channels else {
+                    throw MCAPError(path: path, "\(where_): action has \(a.efforts.count) efforts, the recording's first had \(channels)")
+                }
+                current!.channels = channels
+                for e in a.efforts { current!.actions.append(Float(e)) }
             case DatasetTopics.truth:
                 guard current != nil else { throw MCAPError(path: path, "\(where_): truth outside an episode") }
                 let t = try json(TruthMessage.self)

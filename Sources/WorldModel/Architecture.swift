@@ -6,8 +6,6 @@ public enum WorldModelArchitecture {
     public static let frameShape = [64, 64, 1]
     /// Latent dimensions unless a training run asks for another size.
     public static let latentSize = 32
-    /// Action dimensions: the two-rooms robot's (vx, vy) efforts in [-1, 1].
-    public static let actionSize = 2
 
     /// The encoder a training run builds.
     public enum EncoderKind: String, Codable, Sendable, CaseIterable {
@@ -93,20 +91,21 @@ public enum WorldModelArchitecture {
         ]
     }
 
-    /// The predictor's residual branch f in z_{t+1} = z_t + f([z_t, a_t]): an MLP of `hidden` units.
-    public static func predictor(latent: Int = latentSize, hidden: Int) -> [LayerSpec] {
+    /// The predictor's residual branch f in z_{t+1} = z_t + f([z_t, a_t]) for `actions` action dimensions: an MLP
+    /// of `hidden` units.
+    public static func predictor(latent: Int = latentSize, actions: Int, hidden: Int) -> [LayerSpec] {
         [
-            .linear(inFeatures: latent + actionSize, outFeatures: hidden), .activation(.relu),
+            .linear(inFeatures: latent + actions, outFeatures: hidden), .activation(.relu),
             .linear(inFeatures: hidden, outFeatures: hidden), .activation(.relu),
             .linear(inFeatures: hidden, outFeatures: latent),
         ]
     }
 
     /// The inverse-dynamics head (training only): the action a_t from [z_t, z_{t+1}].
-    public static func inverseDynamics(latent: Int = latentSize, hidden: Int) -> [LayerSpec] {
+    public static func inverseDynamics(latent: Int = latentSize, actions: Int, hidden: Int) -> [LayerSpec] {
         [
             .linear(inFeatures: 2 * latent, outFeatures: hidden), .activation(.relu),
-            .linear(inFeatures: hidden, outFeatures: actionSize),
+            .linear(inFeatures: hidden, outFeatures: actions),
         ]
     }
 }

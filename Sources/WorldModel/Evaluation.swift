@@ -28,6 +28,9 @@ public struct ModelEvaluation: Sendable, Codable {
     public static func run(model: WorldModelFile, episodes: [Episode], horizon: Int = 16, rolloutStride: Int = 4) throws -> ModelEvaluation
     {
         guard !episodes.isEmpty else { throw DatasetError("evaluation needs at least one episode") }
+        if let bad = episodes.first(where: { $0.actionSize != model.actions.count }) {
+            throw DatasetError("\(bad.source): \(bad.actionSize) efforts per action, the model takes \(model.actions.count)")
+        }
         let probed = episodes.count >= 2 && episodes.allSatisfy { $0.positions != nil }
         let d = model.latentSize
         let enc = try model.makeEncoder(), q = try model.makeQuantizedEncoder(), pred = try model.makePredictor()
@@ -62,7 +65,7 @@ public struct ModelEvaluation: Sendable, Codable {
         let (r2q, r2qall, _) = probed ? try probe(latentsInt8) : (nil, nil, nil)
 
         // k-step rollouts from every `rolloutStride`-th frame with the recorded actions.
-        let a = WorldModelArchitecture.actionSize
+        let a = model.actions.count
         var se = [Double](repeating: 0, count: horizon), counts = [Int](repeating: 0, count: horizon)
         var rollouts = 0
         for (ei, e) in episodes.enumerated() {

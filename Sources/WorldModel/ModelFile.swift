@@ -8,7 +8,8 @@ import RobotCore
 /// Tensors: `encoder.<layer>.weight|bias` (fp32), `predictor.<layer>.weight|bias` (fp32),
 /// `encoder_int8.<layer>.weight_q|weight_scale|bias|input_scale` (int8 deploy form). Metadata:
 /// `kind` = `cerebellum-world-model`, `encoder` and `predictor` (layer lists as JSON), `latent_size`,
-/// `action_size`, `frame_shape`, and `training` (a JSON summary: config, validation, int8 cosine).
+/// `action_size`, `actions` (JSON: each action's name and effort span), `frame_shape`, and `training` (a JSON
+/// summary: config, validation, int8 cosine).
 public struct WorldModelFile: Sendable {
     public static let kind = "cerebellum-world-model"
     public var encoderLayers: [LayerSpec]
@@ -17,14 +18,17 @@ public struct WorldModelFile: Sendable {
     public var predictor: Parameters
     public var quantizedEncoder: QuantizedParameters
     public var latentSize: Int
+    /// The actions the predictor takes, in order: the board's planned actuators, each with the span of efforts trained on.
+    public var actions: [ModelAction]
     public var frameShape: [Int]
     /// Training summary (JSON text), shown by `eval-model`.
     public var training: String
 
     public init(
         encoderLayers: [LayerSpec], predictorLayers: [LayerSpec], encoder: Parameters, predictor: Parameters,
-        quantizedEncoder: QuantizedParameters, latentSize: Int, frameShape: [Int], training: String
+        quantizedEncoder: QuantizedParameters, latentSize: Int, actions: [ModelAction], frameShape: [Int], training: String
     ) {
+        self.actions = actions
         self.encoderLayers = encoderLayers
         self.predictorLayers = predictorLayers
         self.encoder = encoder
@@ -63,6 +67,11 @@ public struct WorldModelFile: Sendable {
         guard (1...4096).contains(shape[0]), (1...4096).contains(shape[1]), (1...4).contains(shape[2]) else {
             throw fail("metadata frame_shape \(shape) is outside [1...4096, 1...4096, 1...4]")
         }
+        let actions: [ModelAction]
+        do { actions = try ModelAction.parse(json: file.metadata["actions"]) } catch let e as ModelError { throw fail(e.reason) }
+        if let size = file.metadata["action_size"], size != String(actions.count) {
+            throw fail("metadata action_size is \(size) but \"actions\" names \(actions.count)")
+        }
         var encoder: Parameters = [:], predictor: Parameters = [:], q: [String: AnyTensor] = [:]
         for (name, t) in file.tensors {
             if name.hasPrefix("encoder_int8.") {
@@ -86,15 +95,21 @@ public struct WorldModelFile: Sendable {
         }
         let model = WorldModelFile(
             encoderLayers: enc, predictorLayers: pred, encoder: encoder, predictor: predictor,
-            quantizedEncoder: QuantizedParameters(tensors: q), latentSize: latent, frameShape: shape,
+            quantizedEncoder: QuantizedParameters(tensors: q), latentSize: latent, actions: actions, frameShape: shape,
             training: file.metadata["training"] ?? "{}")
         do {
             let e = try model.makeEncoder()
             guard e.output.count == latent else { throw ModelError("the encoder gives \(e.output.count) values, latent_size is \(latent)") }
             _ = try model.makeQuantizedEncoder()
-            let p = try model.makePredictor()
-            guard p.inputShape == [latent + WorldModelArchitecture.actionSize], p.output.count == latent else {
-                throw ModelError("the predictor maps \(p.inputShape) to \(p.output.count) values; it must map [latent + action] to latent")
+            let p: Network
+            do { p = try model.makePredictor() } catch let e as ModelError {
+                throw ModelError(
+                    "the predictor does not take [latent + \(actions.count) actions] (latent_size \(latent), \"actions\"): \(e.reason)")
+            }
+            guard p.inputShape == [latent + actions.count], p.output.count == latent else {
+                throw ModelError(
+                    "the predictor maps \(p.inputShape) to \(p.output.count) values; it must map [latent + \(actions.count) actions] to latent"
+                )
             }
         } catch let e as ModelError { throw fail(e.reason) }
         return model
@@ -108,7 +123,7 @@ public struct WorldModelFile: Sendable {
         let shape = String(decoding: try JSONEncoder().encode(frameShape), as: UTF8.self)
         let meta = [
             "kind": Self.kind, "encoder": LayerSpec.json(encoderLayers), "predictor": LayerSpec.json(predictorLayers),
-            "latent_size": String(latentSize), "action_size": String(WorldModelArchitecture.actionSize),
+            "latent_size": String(latentSize), "action_size": String(actions.count), "actions": try ModelAction.json(actions),
             "frame_shape": shape, "training": training,
         ]
         try SafetensorsFile(tensors: tensors, metadata: meta).write(path: path)
@@ -145,7 +160,7 @@ public struct WorldModelFile: Sendable {
     /// The predictor's residual branch f([z, a]) for `batch` samples at once.
     public func makePredictor(batch: Int = 1) throws -> Network {
         try Network(
-            layers: predictorLayers, parameters: predictor, inputShape: [latentSize + WorldModelArchitecture.actionSize], batch: batch)
+            layers: predictorLayers, parameters: predictor, inputShape: [latentSize + actions.count], batch: batch)
     }
 
     /// The predictor's residual branch on this project's own dense kernels (the planner's rollouts), for
@@ -163,6 +178,51 @@ public struct WorldModelFile: Sendable {
             rejected.append(candidate)
         }
         throw ModelError("no dense kernel of this CPU agrees with the portable one (rejected: \(rejected.map(\.rawValue)))")
+    }
+}
+
+/// One action the world model takes: a planned actuator's effort (normalized, in [-1, 1]), by the board's name for
+/// it, and the span of efforts the model was trained on (the planner asks for nothing outside it).
+public struct ModelAction: Sendable, Equatable, Codable {
+    public var name: String
+    public var lower: Double
+    public var upper: Double
+    /// Most actions a model takes (a board has at most 16 PWM channels).
+    public static let maxCount = 16
+    /// Spans are rounded outward to multiples of this.
+    public static let spanStep = 0.05
+
+    public init(name: String, lower: Double, upper: Double) { (self.name, self.lower, self.upper) = (name, lower, upper) }
+
+    /// The metadata text: a JSON array of {"name", "lower", "upper"}, keys sorted.
+    public static func json(_ actions: [ModelAction]) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return String(decoding: try e.encode(actions), as: UTF8.self)
+    }
+
+    /// The `actions` metadata, checked: 1…`maxCount` actions, names unique and non-empty, spans within [-1, 1] and not empty.
+    public static func parse(json text: String?) throws -> [ModelAction] {
+        guard let text else {
+            throw ModelError(
+                "metadata has no \"actions\" (the names and effort spans of the actions the model takes): train it again with `cerebellum train`"
+            )
+        }
+        guard let actions = try? JSONDecoder().decode([ModelAction].self, from: Data(text.utf8)) else {
+            throw ModelError("metadata \"actions\" is not a list of {\"name\", \"lower\", \"upper\"}: \(text.prefix(200))")
+        }
+        guard (1...maxCount).contains(actions.count) else {
+            throw ModelError("metadata \"actions\" names \(actions.count) actions, expected 1…\(maxCount)")
+        }
+        for (i, a) in actions.enumerated() {
+            guard !a.name.isEmpty, !actions[..<i].contains(where: { $0.name == a.name }) else {
+                throw ModelError("metadata \"actions\": action \(i) has an empty or repeated name \"\(a.name)\"")
+            }
+            guard a.lower.isFinite, a.upper.isFinite, -1 <= a.lower, a.lower < a.upper, a.upper <= 1 else {
+                throw ModelError("metadata \"actions\": \(a.name)'s span [\(a.lower), \(a.upper)] is not a non-empty range within [-1, 1]")
+            }
+        }
+        return actions
     }
 }
 

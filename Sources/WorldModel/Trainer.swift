@@ -89,6 +89,8 @@ public final class JEPATrainer: @unchecked Sendable {
     public let predictorLayers: [LayerSpec]
     public let inverseDynamicsLayers: [LayerSpec]
     public let latentSize: Int
+    /// Efforts per action (the dataset's actions).
+    public let actionSize: Int
     /// All trainable tensors by prefixed name ("encoder.0.weight", "predictor.…", "idm.…").
     public let parameters: Parameters
     public let optimizer: AdamW
@@ -122,8 +124,9 @@ public final class JEPATrainer: @unchecked Sendable {
         guard d >= 2 else { throw ModelError("the latent needs at least 2 dimensions") }
         latentSize = d
         encoderLayers = WorldModelArchitecture.encoder(config.encoder, latent: d)
-        predictorLayers = WorldModelArchitecture.predictor(latent: d, hidden: config.predictorHidden)
-        inverseDynamicsLayers = WorldModelArchitecture.inverseDynamics(latent: d, hidden: config.inverseDynamicsHidden)
+        actionSize = dataset.actionSize
+        predictorLayers = WorldModelArchitecture.predictor(latent: d, actions: actionSize, hidden: config.predictorHidden)
+        inverseDynamicsLayers = WorldModelArchitecture.inverseDynamics(latent: d, actions: actionSize, hidden: config.inverseDynamicsHidden)
         let first = dataset.episodes[0]
         guard [first.height, first.width, 1] == WorldModelArchitecture.frameShape else {
             throw ModelError(
@@ -167,7 +170,7 @@ public final class JEPATrainer: @unchecked Sendable {
             maxBatch: shardFrames)
         shards = [shard0] + (try (1..<config.threads).map { _ in try shard0.replica(sharingGradients: false) })
         let step0 = try TrainableNetwork(
-            layers: predictorLayers, parameters: pred, inputShape: [d + WorldModelArchitecture.actionSize],
+            layers: predictorLayers, parameters: pred, inputShape: [d + actionSize],
             maxBatch: config.batch, inputGradient: true)
         rollout = [step0] + (try (1..<config.horizon).map { _ in try step0.replica(sharingGradients: true) })
         inverseDynamics = try TrainableNetwork(
@@ -201,7 +204,7 @@ public final class JEPATrainer: @unchecked Sendable {
         dzhat = zhat
         target = [Float](repeating: 0, count: t * b * d)
         dtarget = target
-        actions = [Float](repeating: 0, count: b * t * WorldModelArchitecture.actionSize)
+        actions = [Float](repeating: 0, count: b * t * actionSize)
     }
 
     public var epoch: Int { step / stepsPerEpoch }
@@ -221,7 +224,7 @@ public final class JEPATrainer: @unchecked Sendable {
 
     /// Loads the frames of `windows` into the shards' inputs (pixels / 255) and their actions.
     private func load(_ windows: [Window]) {
-        let t1 = config.horizon + 1, a = WorldModelArchitecture.actionSize
+        let t1 = config.horizon + 1, a = actionSize
         let frameBytes = dataset.episodes[0].frameBytes
         let n = windows.count * t1
         DispatchQueue.concurrentPerform(iterations: shards.count) { j in
@@ -264,7 +267,7 @@ public final class JEPATrainer: @unchecked Sendable {
 
     /// Rolls the predictor out from each window's first latent; fills `zhat` and `target`.
     private func rollOut(windows b: Int) {
-        let d = latentSize, t1 = config.horizon + 1, a = WorldModelArchitecture.actionSize
+        let d = latentSize, t1 = config.horizon + 1, a = actionSize
         for w in 0..<b { for j in 0..<d { zhat[w * d + j] = z[(w * t1) * d + j] } }
         for k in 0..<config.horizon {
             let net = rollout[k]
@@ -302,7 +305,7 @@ public final class JEPATrainer: @unchecked Sendable {
     /// The objective and its gradients for the loaded batch (encoder gradients stay in `dz`).
     /// Public for the whole-model gradient check in the tests.
     public func lossAndGradients(windows: [Window]) -> StepLosses {
-        let b = windows.count, t = config.horizon, d = latentSize, n = b * (t + 1), a = WorldModelArchitecture.actionSize
+        let b = windows.count, t = config.horizon, d = latentSize, n = b * (t + 1), a = actionSize
         let wts = config.weights
         for s in shards { s.zeroGradients() }
         rollout[0].zeroGradients()
@@ -422,7 +425,7 @@ public final class JEPATrainer: @unchecked Sendable {
     /// Prediction error over the horizon, inverse-dynamics error, and the spread of the latents on
     /// the validation episodes' non-overlapping windows.
     public func validate() -> ValidationReport {
-        let t = config.horizon, d = latentSize, a = WorldModelArchitecture.actionSize
+        let t = config.horizon, d = latentSize, a = actionSize
         let stride = max(1, validationWindows.count / config.maxValidationWindows)
         let chosen = Swift.stride(from: 0, to: validationWindows.count, by: stride).map { validationWindows[$0] }
             .prefix(config.maxValidationWindows)

@@ -332,7 +332,7 @@ func checkRoutes(model: WorldModelFile, config: PlannerConfig, variant: TwoRooms
             found += 1
             legs += roadmap.routeLength
             for leg in 0..<roadmap.routeLength {
-                let (ex, ey) = roadmap.effort(roadmap.route[leg])
+                let (ex, ey) = (roadmap.effort(roadmap.route[leg], 0), roadmap.effort(roadmap.route[leg], 1))
                 let before = world.position
                 for _ in 0..<roadmap.macroSteps {
                     world.step(Vec2(Double(ex), Double(ey)) * TwoRoomsWorld.maxStep)

@@ -62,7 +62,7 @@ struct EvalModel: ParsableCommand {
         var origin: String
         if !data.isEmpty {
             let files = try mcapFiles(data)
-            eps = try loadEpisodes(files).0
+            eps = try loadEpisodes(files, actions: m.actions.map(\.name)).episodes
             origin = "\(files.count) recording(s)"
         } else {
             let loaded = loadBoardOrExit(board)
@@ -75,7 +75,8 @@ struct EvalModel: ParsableCommand {
             for (i, w) in worlds.enumerated() {
                 let b = try simulatedBoard(loaded, world: w)
                 let run = try ExplorationRun(board: b, seed: seed &+ UInt64(i), stepsPerEpisode: steps)
-                try run.run(episodes: episodes / worlds.count) { eps.append(try Episode($0)) }
+                let channels = try b.profile.channelIndices(of: m.actions.map(\.name), field: "the model's actions")
+                try run.run(episodes: episodes / worlds.count) { eps.append(try Episode($0, channels: channels)) }
             }
             origin = "\(eps.count) fresh episodes (\(worlds.map(\.rawValue).joined(separator: " + ")), seed \(seed))"
         }

@@ -89,6 +89,8 @@ struct Record: ParsableCommand {
                     "calibration": loaded.calibration.path, "calibration_board": loaded.calibration.board,
                     "world": loaded.profile.simulation?.world.rawValue ?? "real", "seed": String(fileSeed),
                     "steps_per_episode": String(steps),
+                    "actuators": loaded.profile.actuators.map(\.name).joined(separator: ","),
+                    "planned_actuators": loaded.profile.plannedActuators.joined(separator: ","),
                     "policy": "smooth random (rho \(persistence), sigma \(noise), norm <= 1; held pushes p \(pushes))",
                 ])
             try run.run(episodes: n, writer: writer) { e in

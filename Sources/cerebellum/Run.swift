@@ -159,6 +159,11 @@ struct Run: ParsableCommand {
             if let why = worldModel?.frameMismatch(width: p.camera.width, height: p.camera.height) {
                 throw refuse("\(model) on board \(board): \(why)")
             }
+            // The model's actions must be the ones the board plans with, within what the planner may ask for.
+            do {
+                _ = try p.channels(for: worldModel!)
+                if usePlanner { _ = try ActionBox(model: worldModel!, config: p.planner ?? PlannerConfig()) }
+            } catch { throw refuse("\(model) on board \(board): \(error)") }
         }
         var goalImage: GrayImage?
         if let goal {
@@ -171,7 +176,7 @@ struct Run: ParsableCommand {
     private func openLiveView(_ p: BoardProfile, clock: SystemClock) throws -> FoxgloveServer? {
         guard let port = live else { return nil }
         // The plan channel carries the world model's actions per step (the planner's, not every actuator).
-        let tap = LiveTap(width: p.camera.width, height: p.camera.height, actionSize: LatentPlanner.actionSize)
+        let tap = LiveTap(width: p.camera.width, height: p.camera.height, actionSize: p.plannedActuators.count)
         do {
             let server = try FoxgloveServer(
                 host: liveHost, port: port, tap: tap, name: "cerebellum \(p.name)", metadata: ["board": p.name], clock: clock)
@@ -394,7 +399,8 @@ final class RunSession {
             planner == nil
             ? try worldModel.map {
                 try LatentMonitor(
-                    inner: inner, model: $0, governor: governor, timer: clock, surpriseThresholdFactor: p.surprise.thresholdFactor)
+                    inner: inner, model: $0, channels: p.channels(for: $0), governor: governor, timer: clock,
+                    surpriseThresholdFactor: p.surprise.thresholdFactor)
             }
             : nil
         loop = rig.makeLoop(source: monitor ?? inner, governor: governor)
@@ -419,7 +425,7 @@ final class RunSession {
     ) throws -> LatentPlannerSource {
         let config = p.planner ?? PlannerConfig()
         let source = try LatentPlannerSource(
-            model: wm, config: config, governor: governor, timer: clock, seed: command.seed ?? 1,
+            model: wm, channels: p.channels(for: wm), config: config, governor: governor, timer: clock, seed: command.seed ?? 1,
             surpriseThresholdFactor: p.surprise.thresholdFactor, fixedWork: command.fixedWork)
         for (name, image) in Goal.library(width: p.camera.width, height: p.camera.height) {
             source.goalLibrary[name] = source.observer.encode(image.pixels)

@@ -4,6 +4,7 @@ import Control
 import Foundation
 import LinuxHardware
 import NeuralEngine
+import Planning
 import Safety
 
 struct CheckBoard: ParsableCommand {
@@ -34,6 +35,9 @@ struct CheckBoard: ParsableCommand {
                 String(format: "  ch %2d ", a.channel) + padded(a.name, 8) + " " + padded(a.kind.rawValue, 12) + " "
                     + LimitsDescription.channel(l))
         }
+        print(
+            "planner: the world model's actions are [\(b.profile.plannedActuators.joined(separator: ", "))] "
+                + "(planner.actuators), motion \((b.profile.planner ?? PlannerConfig()).motion.rawValue)")
     }
 }
 

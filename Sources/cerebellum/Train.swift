@@ -44,6 +44,10 @@ struct Train: ParsableCommand {
     @Option(help: "Encoder: convolutional, keypoints (spatial soft-argmax) or hybrid (both branches, concatenated).") var encoder:
         WorldModelArchitecture.EncoderKind = TrainingConfig().encoder
     @Option(help: "Latent dimensions.") var latent = WorldModelArchitecture.latentSize
+    @Option(
+        help:
+            "The actuators the model's actions are, comma-separated, in order (default: the recordings' planned actuators, else all of them)."
+    ) var actions: String?
 
     func run() throws {
         lineBufferedStandardOutput()
@@ -82,12 +86,16 @@ struct Train: ParsableCommand {
 
         let started = Date()
         let files = try mcapFiles(data)
-        let (episodes, meta) = try loadEpisodes(files)
-        let dataset = try Dataset(episodes: episodes, validationFraction: config.validationFraction, seed: config.seed)
+        let (episodes, meta, actionNames) = try loadEpisodes(files, actions: actions.map(actionList))
+        let dataset = try Dataset(
+            episodes: episodes, actionNames: actionNames, validationFraction: config.validationFraction, seed: config.seed)
+        let modelActions = try dataset.modelActions()
         print(
             "data: \(files.count) file(s), \(episodes.count) episodes, \(dataset.frameCount) frames "
                 + "(\(dataset.trainingEpisodes.count) training / \(dataset.validationEpisodes.count) validation episodes), "
-                + "board \(meta["board"] ?? "?"), world \(meta["world"] ?? "?"), read in \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+                + "board \(meta["board"] ?? "?"), world \(meta["world"] ?? "?"), actions "
+                + modelActions.map { "\($0.name) [\(format2($0.lower)), \(format2($0.upper))]" }.joined(separator: ", ")
+                + ", read in \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
         )
 
         let trainer = try JEPATrainer(config: config, dataset: dataset, checkpoint: resumed, checkpointPath: resume ?? "")
@@ -145,7 +153,7 @@ struct Train: ParsableCommand {
         let model = WorldModelFile(
             encoderLayers: trainer.encoderLayers, predictorLayers: trainer.predictorLayers,
             encoder: encoder, predictor: predictor, quantizedEncoder: q, latentSize: trainer.latentSize,
-            frameShape: WorldModelArchitecture.frameShape, training: try jsonString(summary))
+            actions: modelActions, frameShape: WorldModelArchitecture.frameShape, training: try jsonString(summary))
         try model.write(path: out)
         _ = try WorldModelFile.load(path: out)
         let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
@@ -185,6 +193,11 @@ struct TrainingSummary: Codable {
     var quantization: QuantizationReport
 }
 
+/// A comma-separated list of names.
+func actionList(_ text: String) -> [String] { text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+private func format2(_ v: Double) -> String { String(format: "%.2f", v) }
+
 /// The MCAP files named, directories expanded (sorted, so the order is reproducible).
 func mcapFiles(_ paths: [String]) throws -> [String] {
     var out: [String] = []
@@ -204,29 +217,43 @@ func mcapFiles(_ paths: [String]) throws -> [String] {
     return out
 }
 
-/// Reads the files in parallel; episodes keep the file order.
-func loadEpisodes(_ files: [String]) throws -> ([Episode], [String: String]) {
-    let results = Mutex<[Int: Result<([Episode], [String: String]), Error>]>([:])
+/// Reads the files in parallel; episodes keep the file order. Their actions are the efforts of the actuators
+/// `actions` names (nil: each recording's planned actuators, or all of them); every file must give the same names.
+func loadEpisodes(_ files: [String], actions: [String]?) throws -> (episodes: [Episode], metadata: [String: String], actions: [String]) {
+    typealias Loaded = ([Episode], [String: String], [String])
+    let results = Mutex<[Int: Result<Loaded, Error>]>([:])
     DispatchQueue.concurrentPerform(iterations: files.count) { i in
-        let r = Result { () throws -> ([Episode], [String: String]) in
+        let r = Result { () throws -> Loaded in
             let (meta, recorded) = try DatasetReader.episodes(path: files[i])
-            return (try recorded.map { try Episode($0) }, meta)
+            guard let first = recorded.first else { return ([], meta, []) }
+            let (channels, names) = try recordedActionChannels(
+                actuators: meta["actuators"], planned: meta["planned_actuators"], chosen: actions, channelCount: first.channels,
+                source: files[i])
+            return (try recorded.map { try Episode($0, channels: channels) }, meta, names)
         }
         results.withLock { $0[i] = r }
     }
     var episodes: [Episode] = []
     var meta: [String: String] = [:]
+    var names: [String]?
     let all = results.withLock { $0 }
     var worlds: [String] = []
     for i in files.indices {
-        let (e, m) = try all[i]!.get()
+        let (e, m, n) = try all[i]!.get()
+        guard !e.isEmpty else { continue }
+        if let names, names != n {
+            throw ValidationError(
+                "\(files[i]): its actions are [\(n.joined(separator: ", "))], the files before it [\(names.joined(separator: ", "))] "
+                    + "(choose one set with --actions, or train on recordings of one board)")
+        }
+        names = n
         episodes += e
         if meta.isEmpty { meta = m }
         if let w = m["world"], !worlds.contains(w) { worlds.append(w) }
     }
     meta["world"] = worlds.joined(separator: " + ")
-    guard !episodes.isEmpty else { throw ValidationError("no episodes in \(files.joined(separator: ", "))") }
-    return (episodes, meta)
+    guard let names, !episodes.isEmpty else { throw ValidationError("no episodes in \(files.joined(separator: ", "))") }
+    return (episodes, meta, names)
 }
 
 /// `count` frames drawn (seeded) from the given episodes, as encoder inputs.

@@ -147,6 +147,13 @@ struct BoardProfileTests {
             ("safety:\n", "serial_console: {device: /dev/ttyS0, deadman_ms: 5}\nsafety:\n", 14, "serial_console.deadman_ms", "outside"),
             ("safety:\n", "planner: {method: ilqr}\nsafety:\n", 14, "planner.method", "'ilqr' is not one of: mppi, cem"),
             ("safety:\n", "planner: {horizon: 0}\nsafety:\n", 14, "planner.horizon", "outside 1...512"),
+            (
+                "safety:\n", "planner: {actuators: [vx, steering]}\nsafety:\n", 14, "planner.actuators[1]",
+                "no actuator named \"steering\" (actuators: vx, vy)"
+            ),
+            ("safety:\n", "planner: {actuators: [vx, vx]}\nsafety:\n", 14, "planner", "distinct actuators"),
+            ("safety:\n", "planner: {motion: car}\nsafety:\n", 14, "planner.motion", "'car' is not one of: generic, holonomic"),
+            ("safety:\n", "planner: {actuators: [vy], motion: holonomic}\nsafety:\n", 14, "planner", "needs two actuators"),
             ("safety:\n", "planner: {wall_follow_steps: -1}\nsafety:\n", 14, "planner.wall_follow_steps", "outside 0...10000"),
             ("safety:\n", "planner: {samples: 8, elites: 9}\nsafety:\n", 14, "planner", "elites: 9 is outside 1…samples (8)"),
             ("safety:\n", "planner: {horizont: 8}\nsafety:\n", 14, "planner.horizont", "unknown key 'horizont'"),
@@ -204,6 +211,8 @@ struct BoardProfileTests {
             of: "safety:\n",
             with: """
                 planner:
+                  actuators: [vy, vx]
+                  motion: holonomic
                   method: cem
                   horizon: 24
                   samples: 64
@@ -222,11 +231,14 @@ struct BoardProfileTests {
         #expect(
             c.method == .cem && c.horizon == 24 && c.samples == 64 && c.elites == 8 && c.roadmapEvery == 0 && c.budgetMilliseconds == 3.5)
         #expect(c.wallFollowSteps == 40 && PlannerConfig().wallFollowSteps == 0)
+        #expect(c.actuators == ["vy", "vx"] && c.motion == .holonomic && loaded.profile.plannedActuators == ["vy", "vx"])
+        #expect(try loaded.profile.channelIndices(of: ["vy", "vx"], field: "the model's actions") == [1, 0])
         #expect(c.maxStaleTicks == 9 && c.starvedAction == .report && loaded.safetyConfig.starvationResponse == .report)
         #expect(loaded.profile.surprise.thresholdFactor == 4 && loaded.profile.surprise.action == .slow)
         #expect(loaded.safetyConfig.surpriseResponse == .slow && loaded.safetyConfig.slowFactor == 0.5)
         let plain = try LoadedBoard.load(boardPath: try writeBoard(goodBoard, calibration: goodCalibration))
         #expect(plain.profile.planner == nil && plain.profile.surprise == SurpriseSettings())
+        #expect(plain.profile.plannedActuators == ["vx", "vy"] && PlannerConfig().motion == .generic)
         #expect(plain.safetyConfig.starvationResponse == .stop && PlannerConfig().maxStaleTicks == 5)
     }
 

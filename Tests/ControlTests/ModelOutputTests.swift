@@ -44,7 +44,7 @@ struct ModelOutputTests {
         model.quantizedEncoder.tensors[key] = AnyTensor(bias)
         let s = try SimSetup()
         let monitor = try LatentMonitor(
-            inner: s.loop.source, model: model, governor: s.governor, timer: SystemClock(),
+            inner: s.loop.source, model: model, channels: [0, 1], governor: s.governor, timer: SystemClock(),
             surpriseThresholdFactor: 3)
         s.loop.source = monitor
         s.loop.tick()
@@ -63,7 +63,7 @@ struct ModelOutputTests {
         #expect(model.frameMismatch(width: 64, height: 64) == nil)
         let why = try #require(model.frameMismatch(width: 80, height: 60))
         #expect(why.contains("64×64") && why.contains("80×60"))
-        let observer = try LatentObserver(model: model, timer: SystemClock())
+        let observer = try LatentObserver(model: model, channels: [0, 1], timer: SystemClock())
         let frame = Frame(width: 80, height: 60)
         frame.timestamp = Instant(nanoseconds: 1)
         frame.isValid = true

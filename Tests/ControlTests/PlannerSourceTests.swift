@@ -46,7 +46,7 @@ struct PlannerSourceTests {
         let before = source.planner.mean
         // Now a budget no iteration fits in: the planner must not iterate, only shift.
         let tight = try LatentPlannerSource(
-            model: shippedModel,
+            model: shippedModel, channels: [0, 1],
             config: unbudgeted {
                 $0.budgetMilliseconds = 0.01; $0.roadmapEvery = 0
             },
@@ -64,6 +64,44 @@ struct PlannerSourceTests {
         #expect(
             Array(tight.planner.mean[0..<(seeded.count - 2)]) == Array(seeded[2...]), "the plan was shifted by one step, not re-planned")
         #expect(report.proposed && report.command.efforts[0] == Double(seeded[2]), "the command is the shifted plan's first action")
+    }
+
+    @Test("the plan's actions go to the board's channels by name: a model of [vy, vx] on a board of [vx, vy], generic motion")
+    func actionsGoToTheirChannels() throws {
+        let shipped = try loadShippedModel()
+        var b = [[Float]](repeating: [0, 0], count: shipped.latentSize)
+        b[0] = [0.1, 0]
+        b[1] = [0, 0.1]
+        let model = linearWorldModel(
+            effect: b, actions: [ModelAction(name: "vy", lower: -1, upper: 1), ModelAction(name: "vx", lower: 0, upper: 1)],
+            encoderFrom: shipped)
+        var profile = try fixedBoard().profile
+        profile.planner = unbudgeted {
+            $0.actuators = ["vy", "vx"]
+            $0.motion = .generic
+            $0.roadmapEvery = 0
+        }
+        let channels = try profile.channels(for: model)
+        #expect(channels == [1, 0])
+        let s = try SimSetup()
+        let source = try LatentPlannerSource(
+            model: model, channels: channels, config: profile.planner!, governor: s.governor, timer: SystemClock())
+        #expect(source.blockedMoves == nil, "refused moves are headings: generic motion keeps none")
+        let f = Frame(width: 64, height: 64)
+        s.robot.world.render(into: f)
+        var goal = source.observer.encode(f.pixels)
+        goal[0] -= 2  // vy back: inside its span
+        goal[1] += 2  // vx ahead
+        source.setGoal(latent: goal)
+        s.loop.source = source
+        s.arm()
+        for _ in 0..<3 {
+            let report = s.loop.tick()
+            let vy = source.planner.firstAction(0), vx = source.planner.firstAction(1)
+            #expect(report.command.efforts[1] == Double(vy) && report.command.efforts[0] == Double(vx), "\(report.command.efforts)")
+            #expect(vx >= 0 && vx <= 1 && vy >= -1 && vy <= 1)
+        }
+        #expect(source.planner.firstAction(1) > 0.3 && source.planner.firstAction(0) < -0.3, "toward the goal on both actions")
     }
 
     @Test("planning allocates nothing in the tick (200 ticks, route searches included)")
@@ -87,7 +125,7 @@ struct PlannerSourceTests {
             let rig = try Rig(board: board, clock: clock, seed: 5)
             let governor = try SafetyGovernor(config: board.safetyConfig)
             let source = try LatentPlannerSource(
-                model: shippedModel, config: unbudgeted(), governor: governor, timer: SystemClock(),
+                model: shippedModel, channels: [0, 1], config: unbudgeted(), governor: governor, timer: SystemClock(),
                 surpriseThresholdFactor: board.profile.surprise.thresholdFactor)
             let p99 = try #require(shippedModel.validationOneStepErrorP99)
             #expect(source.observer.threshold == p99 * board.profile.surprise.thresholdFactor)
@@ -134,7 +172,8 @@ struct PlannerSourceTests {
             // Planning fits at first (10 µs per clock reading); then every reading costs 5 ms, so no planning
             // work fits a 4.5 ms budget.
             let slow = SteppingClock(step: .microseconds(10))
-            let source = try LatentPlannerSource(model: model, config: board.profile.planner!, governor: governor, timer: slow)
+            let source = try LatentPlannerSource(
+                model: model, channels: board.profile.channels(for: model), config: board.profile.planner!, governor: governor, timer: slow)
             let loop = rig.makeLoop(source: source, governor: governor)
             let f = Frame(width: 64, height: 64)
             rig.robot!.world.render(into: f, agent: rig.robot!.world.goal)

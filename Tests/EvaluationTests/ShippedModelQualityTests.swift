@@ -18,7 +18,7 @@ struct ShippedModelQualityTests {
     func routeThroughDoor() throws {
         let shippedModel = try loadShippedModel()
         let encoder = try shippedModel.makeQuantizedEncoder()
-        let c = PlannerConfig()  // the shipped board's settings
+        let c = twoRoomsPlanner()  // the shipped board's settings
         let roadmap = try LatentRoadmap(model: shippedModel, config: c)
         let start = Vec2(20, 10), goal = Vec2(44, 10)  // the wall is between them; the door is at y 27.5…36.5
         let z = latent(at: start, encoder), g = latent(at: goal, encoder)
@@ -32,7 +32,7 @@ struct ShippedModelQualityTests {
         var world = TwoRoomsWorld(layout: .fixed, start: start, goal: goal)
         var lowest = start.y
         for leg in 0..<roadmap.routeLength {
-            let (ex, ey) = roadmap.effort(roadmap.route[leg])
+            let (ex, ey) = (roadmap.effort(roadmap.route[leg], 0), roadmap.effort(roadmap.route[leg], 1))
             for _ in 0..<roadmap.macroSteps {
                 world.step(Vec2(Double(ex), Double(ey)) * TwoRoomsWorld.maxStep)
                 lowest = max(lowest, world.position.y)

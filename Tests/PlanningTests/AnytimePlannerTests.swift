@@ -9,7 +9,7 @@ struct AnytimePlannerTests {
     /// A planner of the shipped board's settings whose row cost was measured on `clock`.
     func measuredPlanner(_ clock: SteppingClock) throws -> (LatentPlanner, [Float], [Float]) {
         let model = try loadShippedModel()
-        let planner = try LatentPlanner(model: model, config: PlannerConfig())
+        let planner = try LatentPlanner(model: model, config: twoRoomsPlanner())
         let z = [Float](repeating: 0, count: model.latentSize), g = [Float](repeating: 0.5, count: model.latentSize)
         for _ in 0..<3 { plan(planner, z, g, clock: clock, budget: .seconds(10)) }
         return (planner, z, g)

@@ -54,7 +54,7 @@ struct BlockedMovesTests {
         let model = try loadShippedModel()
         let encoder = try model.makeQuantizedEncoder()
         let z = latent(at: Vec2(16, 40), encoder), g = latent(at: Vec2(26, 40), encoder)  // the goal is 10 px to the right
-        let c = PlannerConfig()
+        let c = twoRoomsPlanner()
         let roadmap = try LatentRoadmap(model: model, config: c)
         func route() -> [(Float, Float)] {
             let found = z.withUnsafeBufferPointer { zb in
@@ -63,7 +63,7 @@ struct BlockedMovesTests {
                 }
             }
             #expect(found)
-            return (0..<roadmap.routeLength).map { roadmap.effort(roadmap.route[$0]) }
+            return (0..<roadmap.routeLength).map { (roadmap.effort(roadmap.route[$0], 0), roadmap.effort(roadmap.route[$0], 1)) }
         }
         let straight = route()
         #expect(!straight.isEmpty && straight[0].0 > 0.9, "with nothing refused the route starts to the right: \(straight)")
@@ -96,7 +96,7 @@ struct PlanningDeadlineTests {
         let model = try loadShippedModel()
         let encoder = try model.makeQuantizedEncoder()
         let z = latent(at: Vec2(20, 10), encoder), g = latent(at: Vec2(44, 10), encoder)
-        let c = PlannerConfig()
+        let c = twoRoomsPlanner()
         // A clock that moves 0.1 ms per reading: a 1 ms deadline passes in the middle of the work.
         let clock = SteppingClock(step: .microseconds(100))
 

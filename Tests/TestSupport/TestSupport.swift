@@ -21,9 +21,46 @@ public func loadShippedModel() throws -> WorldModelFile { try WorldModelFile.loa
 /// The shipped simulated board.
 public func fixedBoard() throws -> LoadedBoard { try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml") }
 
+/// A world model whose predictor is exactly f([z, a]) = B·a (each action through a ReLU pair, relu(a) − relu(−a)),
+/// so a test can step the latent world the model describes. `effect`: B, latent × actions. The encoder is
+/// `encoderFrom`'s (whose latent size `effect` must then have), none otherwise (planner tests need none).
+public func linearWorldModel(
+    effect b: [[Float]], actions: [ModelAction], hidden: Int = 16, encoderFrom base: WorldModelFile? = nil
+) -> WorldModelFile {
+    let d = b.count, a = actions.count
+    precondition(b.allSatisfy { $0.count == a } && hidden >= 2 * a && (base == nil || base!.latentSize == d))
+    let layers = WorldModelArchitecture.predictor(latent: d, actions: a, hidden: hidden)
+    let p = Parameters.initialized(for: layers, seed: 1)
+    for t in p.values { t.fill(0) }
+    let first = p["0.weight"]!, middle = p["2.weight"]!, last = p["4.weight"]!
+    for k in 0..<a {
+        first[k * (d + a) + d + k] = 1
+        first[(a + k) * (d + a) + d + k] = -1
+    }
+    for k in 0..<(2 * a) { middle[k * hidden + k] = 1 }
+    for i in 0..<d {
+        for k in 0..<a {
+            last[i * hidden + k] = b[i][k]
+            last[i * hidden + a + k] = -b[i][k]
+        }
+    }
+    return WorldModelFile(
+        encoderLayers: base?.encoderLayers ?? [], predictorLayers: layers, encoder: base?.encoder ?? [:], predictor: p,
+        quantizedEncoder: base?.quantizedEncoder ?? QuantizedParameters(tensors: [:]), latentSize: d, actions: actions,
+        frameShape: base?.frameShape ?? WorldModelArchitecture.frameShape, training: base?.training ?? "{}")
+}
+
+/// The planner's defaults for the two-rooms dot: its actions (vx, vy) are a planar velocity (holonomic motion).
+public func twoRoomsPlanner() -> PlannerConfig {
+    var c = PlannerConfig()
+    c.actuators = ["vx", "vy"]
+    c.motion = .holonomic
+    return c
+}
+
 /// Planner settings whose outcome does not depend on this machine's speed: the budget never cuts.
 public func unbudgeted(_ change: (inout PlannerConfig) -> Void = { _ in }) -> PlannerConfig {
-    var c = PlannerConfig()
+    var c = twoRoomsPlanner()
     c.budgetMilliseconds = 10_000
     change(&c)
     return c
@@ -97,7 +134,8 @@ public struct SimSetup {
 public func plannerSetup(_ config: PlannerConfig, timer: RobotClock = SystemClock()) throws -> (SimSetup, LatentPlannerSource, Frame) {
     let shippedModel = try loadShippedModel()
     let s = try SimSetup()
-    let source = try LatentPlannerSource(model: shippedModel, config: config, governor: s.governor, timer: timer)
+    let source = try LatentPlannerSource(
+        model: shippedModel, channels: [0, 1], config: config, governor: s.governor, timer: timer)
     s.loop.source = source
     let f = Frame(width: 64, height: 64)
     s.robot.world.render(into: f, agent: s.robot.world.goal)

@@ -7,13 +7,14 @@ import Testing
     @Test("one long drive is cut in two: its last tenth validates, so a single recording still gets validation")
     func loneEpisode() throws {
         let e = try syntheticEpisodes(count: 1, steps: 99, seed: 3)[0]
-        let d = try Dataset(episodes: [e], validationFraction: 0.1, seed: 1)
+        let d = try Dataset(episodes: [e], actionNames: ["vx", "vy"], validationFraction: 0.1, seed: 1)
         #expect(d.episodes.map(\.frameCount) == [90, 10] && d.trainingEpisodes == [0] && d.validationEpisodes == [1])
         #expect(Array(d.episodes[1].frames.prefix(e.frameBytes)) == Array(e.frames[(90 * e.frameBytes)..<(91 * e.frameBytes)]))
         #expect(d.episodes[0].actions.count == 89 * 2 && d.episodes[1].positions?.count == 20)
         #expect(!d.windows(horizon: 8, in: d.validationEpisodes).isEmpty)
         // Several episodes are split by episode, as before.
-        let many = try Dataset(episodes: try syntheticEpisodes(count: 5, steps: 20, seed: 4), validationFraction: 0.2, seed: 1)
+        let many = try Dataset(
+            episodes: try syntheticEpisodes(count: 5, steps: 20, seed: 4), actionNames: ["vx", "vy"], validationFraction: 0.2, seed: 1)
         #expect(many.episodes.count == 5 && many.validationEpisodes.count == 1)
     }
 }

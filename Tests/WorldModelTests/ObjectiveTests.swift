@@ -91,7 +91,8 @@ import Testing
         config.predictorHidden = 16
         config.inverseDynamicsHidden = 8
         config.validationFraction = 0
-        let data = try Dataset(episodes: try syntheticEpisodes(count: 2, steps: 10, seed: 7), validationFraction: 0, seed: 1)
+        let data = try Dataset(
+            episodes: try syntheticEpisodes(count: 2, steps: 10, seed: 7), actionNames: ["vx", "vy"], validationFraction: 0, seed: 1)
         let trainer = try JEPATrainer(config: config, dataset: data)
         let windows = [Window(episode: 0, start: 0), Window(episode: 1, start: 3), Window(episode: 0, start: 6)]
         // Biases start at zero and the dark floor gives exactly-zero pre-activations: ReLU kinks, where
@@ -125,7 +126,8 @@ import Testing
 
     /// Two encoder shards give the same gradients as one (up to summation order).
     @Test func shardsAgreeWithOneThread() throws {
-        let data = try Dataset(episodes: try syntheticEpisodes(count: 2, steps: 12, seed: 9), validationFraction: 0, seed: 1)
+        let data = try Dataset(
+            episodes: try syntheticEpisodes(count: 2, steps: 12, seed: 9), actionNames: ["vx", "vy"], validationFraction: 0, seed: 1)
         var config = TrainingConfig()
         config.batch = 4
         config.horizon = 2
@@ -186,7 +188,8 @@ import Testing
 
     /// Training lowers the objective on a fixed batch, and is deterministic for a seed.
     @Test func lossFallsAndRunsAreDeterministic() throws {
-        let data = try Dataset(episodes: try syntheticEpisodes(count: 8, steps: 20, seed: 11), validationFraction: 0.25, seed: 3)
+        let data = try Dataset(
+            episodes: try syntheticEpisodes(count: 8, steps: 20, seed: 11), actionNames: ["vx", "vy"], validationFraction: 0.25, seed: 3)
         let a = try JEPATrainer(config: Self.config(), dataset: data), b = try JEPATrainer(config: Self.config(), dataset: data)
         let probe = Array(data.windows(horizon: 3, in: data.trainingEpisodes).prefix(8))
         let before = a.lossAndGradients(windows: probe).total
@@ -201,7 +204,8 @@ import Testing
 
     /// Resuming from a checkpoint continues exactly where the run left off.
     @Test func resumeFromCheckpointIsExact() throws {
-        let data = try Dataset(episodes: try syntheticEpisodes(count: 6, steps: 16, seed: 12), validationFraction: 0.2, seed: 4)
+        let data = try Dataset(
+            episodes: try syntheticEpisodes(count: 6, steps: 16, seed: 12), actionNames: ["vx", "vy"], validationFraction: 0.2, seed: 4)
         let straight = try JEPATrainer(config: Self.config(), dataset: data)
         for _ in 0..<6 { straight.trainStep() }
         let first = try JEPATrainer(config: Self.config(), dataset: data)
@@ -220,7 +224,8 @@ import Testing
     }
 
     @Test func checkpointWithoutOptimizerStateIsRejected() throws {
-        let data = try Dataset(episodes: try syntheticEpisodes(count: 4, steps: 12, seed: 13), validationFraction: 0.25, seed: 4)
+        let data = try Dataset(
+            episodes: try syntheticEpisodes(count: 4, steps: 12, seed: 13), actionNames: ["vx", "vy"], validationFraction: 0.25, seed: 4)
         let t = try JEPATrainer(config: Self.config(), dataset: data)
         var file = try t.checkpoint()
         file.tensors = file.tensors.filter { !$0.key.hasPrefix("adam.v.") }
@@ -233,8 +238,8 @@ import Testing
 @Suite struct DatasetAndProbeTests {
     @Test func splitIsByEpisodeAndDeterministic() throws {
         let eps = try syntheticEpisodes(count: 10, steps: 6, seed: 1)
-        let a = try Dataset(episodes: eps, validationFraction: 0.2, seed: 5),
-            b = try Dataset(episodes: eps, validationFraction: 0.2, seed: 5)
+        let a = try Dataset(episodes: eps, actionNames: ["vx", "vy"], validationFraction: 0.2, seed: 5),
+            b = try Dataset(episodes: eps, actionNames: ["vx", "vy"], validationFraction: 0.2, seed: 5)
         #expect(a.validationEpisodes == b.validationEpisodes && a.validationEpisodes.count == 2)
         #expect(Set(a.validationEpisodes).isDisjoint(with: a.trainingEpisodes))
         #expect(a.windows(horizon: 4, in: [0]).count == 3)
@@ -243,7 +248,7 @@ import Testing
     @Test func badEpisodesAreRejectedWithTheirSource() {
         #expect(throws: DatasetError.self) {
             _ = try Episode(
-                width: 64, height: 64, frames: [UInt8](repeating: 0, count: 64 * 64 * 3), actions: [0, 0], positions: nil,
+                width: 64, height: 64, frames: [UInt8](repeating: 0, count: 64 * 64 * 3), actions: [0, 0], actionSize: 2, positions: nil,
                 source: "f.mcap#2")
         }
     }

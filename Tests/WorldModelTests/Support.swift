@@ -21,6 +21,6 @@ func syntheticEpisodes(count: Int, steps: Int, seed: UInt64, variant: TwoRoomsVa
                 world.step(a * TwoRoomsWorld.maxStep)
             }
         }
-        return try Episode(width: 64, height: 64, frames: frames, actions: acts, positions: pos, source: "synthetic #\(e)")
+        return try Episode(width: 64, height: 64, frames: frames, actions: acts, actionSize: 2, positions: pos, source: "synthetic #\(e)")
     }
 }
