@@ -12,6 +12,17 @@ extension BoardProfile {
     public func channels(for model: WorldModelFile) throws -> [Int] {
         try plannedChannels(model: model, planned: plannedActuators, boardActuators: actuators.map(\.name))
     }
+
+    /// Why `model` cannot run on this board (the camera's frames, the planned actions, and with `planning` the
+    /// efforts the planner may ask for); nil when it can.
+    public func problem(running model: WorldModelFile, planning: Bool) -> String? {
+        if let why = model.frameMismatch(width: camera.width, height: camera.height) { return why }
+        do {
+            _ = try channels(for: model)
+            if planning { _ = try ActionBox(model: model, config: planner ?? PlannerConfig()) }
+        } catch { return "\(error)" }
+        return nil
+    }
 }
 
 /// Autonomy by latent model-predictive control: each tick encodes the frame (int8), shifts the

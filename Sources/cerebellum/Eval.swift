@@ -73,6 +73,10 @@ struct Eval: ParsableCommand {
         let loaded = try simulatedBoard(loadBoardOrExit(board), world: variant)
         let wm: WorldModelFile
         do { wm = try WorldModelFile.load(path: model) } catch { warn("error: \(error)"); throw ExitCode(2) }
+        if let why = loaded.profile.problem(running: wm, planning: true) {
+            warn("error: \(model) on board \(board): \(why)")
+            throw ExitCode(2)
+        }
         if let costMap { try writeCostMaps(model: wm, path: costMap); return }
         var c = loaded.profile.planner ?? PlannerConfig()
         if let routeCheck {

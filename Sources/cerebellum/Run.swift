@@ -156,14 +156,7 @@ struct Run: ParsableCommand {
         var worldModel: WorldModelFile?
         if model != "none" {
             do { worldModel = try WorldModelFile.load(path: model) } catch { throw refuse("\(error)") }
-            if let why = worldModel?.frameMismatch(width: p.camera.width, height: p.camera.height) {
-                throw refuse("\(model) on board \(board): \(why)")
-            }
-            // The model's actions must be the ones the board plans with, within what the planner may ask for.
-            do {
-                _ = try p.channels(for: worldModel!)
-                if usePlanner { _ = try ActionBox(model: worldModel!, config: p.planner ?? PlannerConfig()) }
-            } catch { throw refuse("\(model) on board \(board): \(error)") }
+            if let why = p.problem(running: worldModel!, planning: usePlanner) { throw refuse("\(model) on board \(board): \(why)") }
         }
         var goalImage: GrayImage?
         if let goal {
