@@ -94,6 +94,11 @@ elif [ "$i2c" = yes ]; then
     && grep -q "^k-step latent prediction error" /tmp/evalmodel.log && grep -q "probe of the agent's position: not run" /tmp/evalmodel.log \
     && sed -n 's/^  k=1/HIL EVAL-MODEL: k=1/p' /tmp/evalmodel.log \
     || { echo "HIL FAIL: eval-model on the run's recording"; tail -5 /tmp/evalmodel.log; status=1; }
+  # A goal image from the real camera (vivid through V4L2, the board's crop and size), as a user captures one.
+  ./cerebellum goal capture hilcap --board boards/hil-$arch.yaml > /tmp/goal.log 2>&1 && [ -s goals/hilcap.png ] \
+    && ./cerebellum run --board boards/hil-$arch.yaml --goal goals/hilcap.png --duration 1 --no-realtime > /tmp/goalrun.log 2>&1 \
+    && sed -n 's/^saved /HIL GOAL: saved /p' /tmp/goal.log \
+    || { echo "HIL FAIL: goal capture on the real camera"; tail -5 /tmp/goal.log /tmp/goalrun.log; status=1; }
   # The other bench tools against the guest's devices.
   ./cerebellum calibrate i2c-scan --board boards/hil-$arch.yaml | sed 's/^/HIL I2C-SCAN: /'
   ./cerebellum calibrate i2c-scan --board boards/hil-$arch.yaml | grep -q "PCA9685 at 0x40 answers" || { echo "HIL FAIL: i2c-scan"; status=1; }
