@@ -340,21 +340,6 @@ public struct BoardProfile: Sendable, Equatable {
 
     /// The actuators the planner drives, in the world model's action order (`planner.actuators`; default every one).
     public var plannedActuators: [String] { planner?.actuators ?? actuators.map(\.name) }
-
-    /// The channel indices (positions in `actuators`, the governor's channels) of `names`; an unknown name is an
-    /// error that says what asked for it (`what`).
-    public func channelIndices(of names: [String], field what: String) throws -> [Int] {
-        try names.map { name in
-            guard let i = actuators.firstIndex(where: { $0.name == name }) else {
-                throw ConfigError(
-                    file: path, line: nil, column: nil, field: "actuators",
-                    message:
-                        "\(what) name \"\(name)\", which this board has no actuator for (actuators: \(actuators.map(\.name).joined(separator: ", ")))"
-                )
-            }
-            return i
-        }
-    }
 }
 
 /// What the bench calibration measured (`calibration/NAME.yaml`).

@@ -125,6 +125,13 @@ public final class LatentObserver {
     }
 }
 
+/// Refuses a channel map (`plannedChannels`) that names a channel `governor` does not have.
+func requireChannels(_ channels: [Int], of governor: SafetyGovernor) throws {
+    if let bad = channels.first(where: { $0 >= governor.channelCount }) {
+        throw ModelError("the model's actions map to channel \(bad), the board has \(governor.channelCount) channels")
+    }
+}
+
 /// Runs the world model alongside another command source (the waypoint follower, the teleop
 /// arbiter), inside the tick, so its surprise is watched whoever drives.
 public final class LatentMonitor: CommandSource {
@@ -144,9 +151,7 @@ public final class LatentMonitor: CommandSource {
     ) throws {
         self.inner = inner
         self.governor = governor
-        if let bad = channels.first(where: { $0 >= governor.channelCount }) {
-            throw ModelError("the model's actions map to channel \(bad), the board has \(governor.channelCount) channels")
-        }
+        try requireChannels(channels, of: governor)
         observer = try LatentObserver(model: model, channels: channels, timer: timer, thresholdFactor: surpriseThresholdFactor)
     }
 

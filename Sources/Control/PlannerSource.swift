@@ -101,9 +101,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         model: WorldModelFile, channels: [Int], config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
         surpriseThresholdFactor: Double? = nil, fixedWork: Bool = false
     ) throws {
-        if let bad = channels.first(where: { $0 >= governor.channelCount }) {
-            throw ModelError("the model's actions map to channel \(bad), the board has \(governor.channelCount) channels")
-        }
+        try requireChannels(channels, of: governor)
         self.fixedWork = fixedWork
         let kernel: DenseKernel? = fixedWork ? .portable : nil
         observer = try LatentObserver(

@@ -75,7 +75,7 @@ struct EvalModel: ParsableCommand {
             for (i, w) in worlds.enumerated() {
                 let b = try simulatedBoard(loaded, world: w)
                 let run = try ExplorationRun(board: b, seed: seed &+ UInt64(i), stepsPerEpisode: steps)
-                let channels = try b.profile.channelIndices(of: m.actions.map(\.name), field: "the model's actions")
+                let channels = try b.profile.channels(for: m)
                 try run.run(episodes: episodes / worlds.count) { eps.append(try Episode($0, channels: channels)) }
             }
             origin = "\(eps.count) fresh episodes (\(worlds.map(\.rawValue).joined(separator: " + ")), seed \(seed))"

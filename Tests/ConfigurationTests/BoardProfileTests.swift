@@ -232,7 +232,6 @@ struct BoardProfileTests {
             c.method == .cem && c.horizon == 24 && c.samples == 64 && c.elites == 8 && c.roadmapEvery == 0 && c.budgetMilliseconds == 3.5)
         #expect(c.wallFollowSteps == 40 && PlannerConfig().wallFollowSteps == 0)
         #expect(c.actuators == ["vy", "vx"] && c.motion == .holonomic && loaded.profile.plannedActuators == ["vy", "vx"])
-        #expect(try loaded.profile.channelIndices(of: ["vy", "vx"], field: "the model's actions") == [1, 0])
         #expect(c.maxStaleTicks == 9 && c.starvedAction == .report && loaded.safetyConfig.starvationResponse == .report)
         #expect(loaded.profile.surprise.thresholdFactor == 4 && loaded.profile.surprise.action == .slow)
         #expect(loaded.safetyConfig.surpriseResponse == .slow && loaded.safetyConfig.slowFactor == 0.5)
