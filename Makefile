@@ -22,7 +22,8 @@ CLANG ?= clang
 BIN := .build/$(CONFIG)/cerebellum
 # What `make run` does: arm and run ten episodes of the default simulated robot.
 RUN_ARGS ?= --arm --episodes 10
-# The shipped world model and how `make model` reproduces it (two-rooms data, fixed and random walls).
+# The shipped world model and how `make model` reproduces it (two-rooms data, fixed and random walls; byte for
+# byte on the CPU class that trained it, a model of the same recipe elsewhere: OpenBLAS's kernels round differently).
 MODEL ?= models/two-rooms.safetensors
 MODEL_DATA ?= .data
 MODEL_FIXED_EPISODES ?= 400

@@ -180,7 +180,8 @@ struct Train: ParsableCommand {
 }
 
 /// What `train` stores in the model file's metadata. Only what the data, the configuration and the seed
-/// determine (no wall-clock time), so `make model` reproduces the shipped file byte for byte.
+/// determine (no wall-clock time), so `make model` reproduces the shipped file byte for byte on the CPU class
+/// that trained it (OpenBLAS's SGEMM kernels round differently on others, and the weights then differ).
 struct TrainingSummary: Codable {
     var config: TrainingConfig
     var steps: Int
