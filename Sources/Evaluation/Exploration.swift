@@ -112,13 +112,18 @@ extension Episode {
     }
 }
 
+/// Actuator names from a comma-separated list (a recording's metadata, `train --actions`), each trimmed of spaces.
+public func actuatorNames(_ text: String) -> [String] {
+    text.split(separator: ",").map { String($0.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()) }
+}
+
 /// The recorded channels a model learns from: `chosen` names (nil: the recording's planned actuators, else all its
 /// actuators), as indices into the recording's channels with their names. `actuators`: the recording's channel names
 /// in order (its `actuators` metadata), `planned` its `planned_actuators` (both comma-separated, either may be missing).
 public func recordedActionChannels(
     actuators: String?, planned: String?, chosen: [String]?, channelCount: Int, source: String
 ) throws -> (channels: [Int], names: [String]) {
-    func names(_ text: String?) -> [String]? { text.map { $0.split(separator: ",").map { $0.filter { !$0.isWhitespace } } } }
+    func names(_ text: String?) -> [String]? { text.map(actuatorNames) }
     guard let all = names(actuators) else {
         throw DatasetError(
             "\(source): the recording does not name its channels (metadata \"actuators\"), so its efforts cannot be matched to a board")

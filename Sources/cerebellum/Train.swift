@@ -86,7 +86,7 @@ struct Train: ParsableCommand {
 
         let started = Date()
         let files = try mcapFiles(data)
-        let (episodes, meta, actionNames) = try loadEpisodes(files, actions: actions.map(actionList))
+        let (episodes, meta, actionNames) = try loadEpisodes(files, actions: actions.map(actuatorNames))
         let dataset = try Dataset(
             episodes: episodes, actionNames: actionNames, validationFraction: config.validationFraction, seed: config.seed)
         let modelActions = try dataset.modelActions()
@@ -193,9 +193,6 @@ struct TrainingSummary: Codable {
     var validation: ValidationReport?
     var quantization: QuantizationReport
 }
-
-/// A comma-separated list of names.
-func actionList(_ text: String) -> [String] { text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
 private func format2(_ v: Double) -> String { String(format: "%.2f", v) }
 

@@ -17,6 +17,12 @@ import WorldModel
         #expect(chosen.channels == [1, 0])
     }
 
+    @Test("a comma-separated list of names, each trimmed of spaces")
+    func namesFromAList() {
+        #expect(actuatorNames(" steering , throttle,lamp ") == ["steering", "throttle", "lamp"])
+        #expect(actuatorNames("vx") == ["vx"])
+    }
+
     @Test(
         "what cannot be matched is refused with the file and the reason",
         arguments: [
