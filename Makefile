@@ -151,7 +151,7 @@ test-calibrate-tmux: test-unit
 # variant (the planner's rollouts) against a double-precision reference (plain C, -O2).
 test-kernels:
 	@mkdir -p .build-kernels
-	$(CLANG) -O2 -ffp-contract=off Sources/CKernels/kernels.c Tests/KernelCheck/check_kernels.c \
+	$(CLANG) -O2 -ffp-contract=off Sources/CKernels/kernels.c Sources/CKernels/dense.c Tests/KernelCheck/check_kernels.c \
 	  -I Sources/CKernels/include -lm -o .build-kernels/check-native
 	.build-kernels/check-native
 	$(CLANG) -O2 -ffp-contract=off Sources/CKernels/dense.c Tests/KernelCheck/check_dense.c \
@@ -163,7 +163,7 @@ test-kernels-arm64: deps-cross
 	@mkdir -p .build-kernels
 	$(CLANG) --target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -fuse-ld=lld -static -O2 -ffp-contract=off \
 	  -B/usr/lib/gcc-cross/aarch64-linux-gnu/12 -L/usr/lib/gcc-cross/aarch64-linux-gnu/12 \
-	  Sources/CKernels/kernels.c Tests/KernelCheck/check_kernels.c -I Sources/CKernels/include -lm \
+	  Sources/CKernels/kernels.c Sources/CKernels/dense.c Tests/KernelCheck/check_kernels.c -I Sources/CKernels/include -lm \
 	  -o .build-kernels/check-arm64
 	qemu-aarch64-static -cpu max .build-kernels/check-arm64 neon-dot
 	$(CLANG) --target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -fuse-ld=lld -static -O2 -ffp-contract=off \

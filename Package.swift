@@ -6,7 +6,7 @@ import PackageDescription
 let package = Package(
     name: "Cerebellum",
     products: [
-        .executable(name: "cerebellum", targets: ["cerebellum"]),
+        .executable(name: "cerebellum", targets: ["cerebellum"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,7 +32,9 @@ let package = Package(
         // Simulated worlds and devices behind the same protocols as the real drivers.
         .target(name: "Simulation", dependencies: ["RobotCore", "Safety"]),
         // Board profiles and calibration files: YAML with file:line:column errors.
-        .target(name: "Configuration", dependencies: ["RobotCore", "Safety", "Simulation", "Planning", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "Configuration",
+            dependencies: ["RobotCore", "Safety", "Simulation", "NeuralEngine", "Planning", .product(name: "Yams", package: "Yams")]),
         // Real Linux drivers and system facts (V4L2, libgpiod, i2c-dev, serial ports, the output supervisor).
         .target(name: "LinuxHardware", dependencies: ["RobotCore", "Safety", "CShims", "CV4L2", "CGPIOD", "CI2C"]),
         // Tensors, fp32 layers over OpenBLAS, int8 inference, quantization, safetensors.
@@ -48,50 +50,90 @@ let package = Package(
         // The teleop console: line editing, commands, checksummed sentences, key drive, the hand-off to the loop.
         .target(name: "Teleop", dependencies: ["RobotCore", "Safety", .product(name: "Crypto", package: "swift-crypto")]),
         // The live view: a Foxglove WebSocket server fed by the loop through a lock-free tap.
-        .target(name: "LiveView", dependencies: ["RobotCore", "Safety", "Recording", "LinuxHardware", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "LiveView",
+            dependencies: ["RobotCore", "Safety", "Recording", "LinuxHardware", .product(name: "Crypto", package: "swift-crypto")]),
         // What runs on the robot: the fixed-rate loop, statistics, the rig from a board profile, the arbiter, the planner source.
-        .target(name: "Control", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop", "Recording",
-                                                "NeuralEngine", "WorldModel", "Planning"]),
+        .target(
+            name: "Control",
+            dependencies: [
+                "RobotCore", "Safety", "Simulation", "Configuration", "LinuxHardware", "Teleop", "Recording",
+                "NeuralEngine", "WorldModel", "Planning",
+            ]),
         // Off the robot: goal-reaching evaluation, exploration recording, probes of what a model knows.
-        .target(name: "Evaluation", dependencies: ["RobotCore", "Safety", "Simulation", "Configuration", "Recording", "NeuralEngine",
-                                                   "WorldModel", "Planning", "LinuxHardware", "Control"]),
-        .executableTarget(name: "cerebellum", dependencies: [
-            "Evaluation", "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine", "WorldModel", "Teleop", "Recording", "Reports", "Planning", "LiveView",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "Evaluation",
+            dependencies: [
+                "RobotCore", "Safety", "Simulation", "Configuration", "Recording", "NeuralEngine",
+                "WorldModel", "Planning", "LinuxHardware", "Control",
+            ]),
+        .executableTarget(
+            name: "cerebellum",
+            dependencies: [
+                "Evaluation", "Control", "Configuration", "Simulation", "Safety", "RobotCore", "LinuxHardware", "NeuralEngine",
+                "WorldModel", "Teleop", "Recording", "Reports", "Planning", "LiveView",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // Counts heap allocations made by one thread (interposes malloc in the test process).
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         // Shared by the test targets: the repository's paths, the shipped model and board, stepping clocks.
-        .target(name: "TestSupport", dependencies: ["Control", "Configuration", "Simulation", "Safety", "Planning", "WorldModel", "NeuralEngine",
-                                                    "LinuxHardware", "RobotCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "LinuxHardwareTests", dependencies: ["LinuxHardware", "Simulation", "Safety", "RobotCore", "NeuralEngine", "WorldModel", "CAllocationCounter"]),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Control", "Configuration", "Simulation", "Safety", "Planning", "WorldModel", "NeuralEngine",
+                "LinuxHardware", "RobotCore",
+            ], path: "Tests/TestSupport"),
+        .testTarget(
+            name: "LinuxHardwareTests",
+            dependencies: ["LinuxHardware", "Simulation", "Safety", "RobotCore", "NeuralEngine", "WorldModel", "CAllocationCounter"]),
         .testTarget(name: "SafetyTests", dependencies: ["Safety", "RobotCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Safety", "RobotCore"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Planning", "Safety", "Simulation", "RobotCore"]),
-        .testTarget(name: "NeuralEngineTests", dependencies: ["NeuralEngine", "CKernels", "WorldModel", "Simulation", "RobotCore", "CAllocationCounter"],
-                    exclude: ["Fixtures"]),
-        .testTarget(name: "WorldModelTests", dependencies: ["WorldModel", "NeuralEngine", "Recording", "Simulation", "RobotCore", "TestSupport"]),
-        .testTarget(name: "RecordingTests", dependencies: ["Recording", "Reports", "Control", "Evaluation", "Configuration", "Simulation", "RobotCore",
-                                                     "Safety", "CAllocationCounter", "TestSupport"]),
+        .testTarget(
+            name: "NeuralEngineTests",
+            dependencies: ["NeuralEngine", "CKernels", "WorldModel", "Simulation", "RobotCore", "CAllocationCounter"],
+            exclude: ["Fixtures"]),
+        .testTarget(
+            name: "WorldModelTests", dependencies: ["WorldModel", "NeuralEngine", "Recording", "Simulation", "RobotCore", "TestSupport"]),
+        .testTarget(
+            name: "RecordingTests",
+            dependencies: [
+                "Recording", "Reports", "Control", "Evaluation", "Configuration", "Simulation", "RobotCore",
+                "Safety", "CAllocationCounter", "TestSupport",
+            ]),
         .testTarget(name: "LiveViewTests", dependencies: ["LiveView", "Recording", "Safety", "RobotCore", "CAllocationCounter"]),
         .testTarget(name: "TeleopTests", dependencies: ["Teleop", "Safety", "RobotCore"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "NeuralEngine", "WorldModel",
-                                                   "Planning", "LinuxHardware", "CAllocationCounter", "TestSupport"]),
+        .testTarget(
+            name: "ControlTests",
+            dependencies: [
+                "Control", "Teleop", "Simulation", "Configuration", "Safety", "RobotCore", "NeuralEngine", "WorldModel",
+                "Planning", "LinuxHardware", "CAllocationCounter", "TestSupport",
+            ]),
         .testTarget(name: "RobotCoreTests", dependencies: ["RobotCore", "CAllocationCounter"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RobotCore", "TestSupport"]),
-        .testTarget(name: "PlanningTests", dependencies: ["Planning", "WorldModel", "NeuralEngine", "Simulation", "LinuxHardware", "RobotCore", "TestSupport"]),
+        .testTarget(
+            name: "PlanningTests",
+            dependencies: ["Planning", "WorldModel", "NeuralEngine", "Simulation", "LinuxHardware", "RobotCore", "TestSupport"]),
         // ShippedModelQualityTests check the trained model, not the code: `make eval-smoke` runs them, `make test-unit` skips them.
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Control", "Planning", "WorldModel", "Configuration", "Simulation",
-                                                      "LinuxHardware", "RobotCore", "Recording", "TestSupport"],
-                    exclude: ["Fixtures"]),
+        .testTarget(
+            name: "EvaluationTests",
+            dependencies: [
+                "Evaluation", "Control", "Planning", "WorldModel", "Configuration", "Simulation",
+                "LinuxHardware", "RobotCore", "Recording", "TestSupport",
+            ],
+            exclude: ["Fixtures"]),
     ]
 )
 
 // The libFuzzer harnesses (`make fuzz`): only in a build made for them, with -sanitize=fuzzer,address.
 if Context.environment["CEREBELLUM_FUZZ"] == "1" {
-    package.targets.append(.executableTarget(
-        name: "CerebellumFuzz", dependencies: ["Configuration", "LiveView", "NeuralEngine", "Recording", "Reports", "RobotCore", "Safety", "Teleop", "WorldModel"],
-        path: "Tests/Fuzz", exclude: ["corpus"], swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    package.targets.append(
+        .executableTarget(
+            name: "CerebellumFuzz",
+            dependencies: [
+                "Configuration", "LiveView", "NeuralEngine", "Recording", "Reports", "RobotCore", "Safety", "Teleop", "WorldModel",
+            ],
+            path: "Tests/Fuzz", exclude: ["corpus"], swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
     package.products.append(.executable(name: "cerebellum-fuzz", targets: ["CerebellumFuzz"]))
 }

@@ -20,9 +20,10 @@ static inline int32_t min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
 
 /* ---------------------------------------------------------------- the shared scalar epilogue */
 
-static inline float epilogue_value(int32_t acc, int32_t n, const ck_epilogue *e) {
+static inline float epilogue_value(int32_t acc, int32_t n, float row_scale, const ck_epilogue *e) {
     float y = (float)acc;
     y = y * e->scale[n];
+    if (e->row_scale) y = y * row_scale;
     if (e->bias) y = y + e->bias[n];
     if (e->relu) y = y > 0.0f ? y : 0.0f;
     return y;
@@ -35,11 +36,14 @@ static inline int8_t quantize_value(float y, float inv_scale) {
     return (int8_t)(int32_t)nearbyintf(u);
 }
 
+/* The row scale of row i (a placeholder where the epilogue has none). */
+static inline float row_scale_of(const ck_epilogue *e, int32_t i) { return e->row_scale ? e->row_scale[i] : 1.0f; }
+
 /* Stores one row of int32 sums (count channels starting at n0) through the scalar epilogue. */
 static inline void store_row_scalar(const int32_t *acc, int32_t n0, int32_t count, const ck_epilogue *e,
-                                    float *of, int8_t *os) {
+                                    float row_scale, float *of, int8_t *os) {
     for (int32_t j = 0; j < count; j++) {
-        float y = epilogue_value(acc[j], n0 + j, e);
+        float y = epilogue_value(acc[j], n0 + j, row_scale, e);
         if (of) of[j] = y;
         else os[j] = quantize_value(y, e->out_inv_scale);
     }
@@ -63,7 +67,7 @@ static void gemm_portable(int32_t m, const int8_t *a, int32_t lda, const ck_pack
                     acc[j] += a0 * wv[4 * j] + a1 * wv[4 * j + 1] + a2 * wv[4 * j + 2] + a3 * wv[4 * j + 3];
             }
             const int32_t count = min_i32(16, w->n - n0);
-            store_row_scalar(acc, n0, count, e, of ? of + (size_t)i * ldo + n0 : NULL,
+            store_row_scalar(acc, n0, count, e, row_scale_of(e, i), of ? of + (size_t)i * ldo + n0 : NULL,
                              os ? os + (size_t)i * ldo + n0 : NULL);
         }
     }
@@ -243,7 +247,7 @@ void ck_spatial_softargmax_backward_f32(const float *prob, const float *out, con
 #define DEFINE_VNNI_TILE(NB)                                                                          \
     __attribute__((target(VNNI_TARGET))) static void vnni_tile##NB(                                    \
         const int8_t *a, int32_t lda, int32_t rows, const ck_packed_s8 *w, int32_t n0,                 \
-        const ck_epilogue *e, float *of, int8_t *os, int32_t ldo) {                                    \
+        const ck_epilogue *e, const float *rs, float *of, int8_t *os, int32_t ldo) {                   \
         __m512i acc[4][NB];                                                                            \
         const int8_t *row[4];                                                                          \
         for (int r = 0; r < 4; r++) {                                                                  \
@@ -277,6 +281,7 @@ void ck_spatial_softargmax_backward_f32(const float *prob, const float *out, con
             for (int r = 0; r < rows; r++) {                                                           \
                 __m512 y = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][b], comp));                      \
                 y = _mm512_mul_ps(y, scale);                                                           \
+                if (rs) y = _mm512_mul_ps(y, _mm512_set1_ps(rs[r]));                                   \
                 if (e->bias) y = _mm512_add_ps(y, bias);                                               \
                 if (e->relu) y = _mm512_max_ps(y, zero);                                               \
                 if (of) {                                                                              \
@@ -305,11 +310,12 @@ __attribute__((target(VNNI_TARGET))) static void gemm_vnni(int32_t m, const int8
             const int8_t *ai = a + (size_t)i * lda;
             float *ofi = of ? of + (size_t)i * ldo : NULL;
             int8_t *osi = os ? os + (size_t)i * ldo : NULL;
+            const float *rs = e->row_scale ? e->row_scale + i : NULL;
             switch (blocks) {
-            case 1: vnni_tile1(ai, lda, rows, w, n0, e, ofi, osi, ldo); break;
-            case 2: vnni_tile2(ai, lda, rows, w, n0, e, ofi, osi, ldo); break;
-            case 3: vnni_tile3(ai, lda, rows, w, n0, e, ofi, osi, ldo); break;
-            default: vnni_tile4(ai, lda, rows, w, n0, e, ofi, osi, ldo); break;
+            case 1: vnni_tile1(ai, lda, rows, w, n0, e, rs, ofi, osi, ldo); break;
+            case 2: vnni_tile2(ai, lda, rows, w, n0, e, rs, ofi, osi, ldo); break;
+            case 3: vnni_tile3(ai, lda, rows, w, n0, e, rs, ofi, osi, ldo); break;
+            default: vnni_tile4(ai, lda, rows, w, n0, e, rs, ofi, osi, ldo); break;
             }
         }
     }
@@ -352,7 +358,7 @@ __attribute__((target(AVX2_TARGET))) static void gemm_avx2(int32_t m, const int8
                 _mm256_storeu_si256((__m256i *)tile[r], sums);
             }
             for (int r = 0; r < rows; r++) {
-                store_row_scalar(tile[r], n0, count, e, of ? of + (size_t)(i + r) * ldo + n0 : NULL,
+                store_row_scalar(tile[r], n0, count, e, row_scale_of(e, i + r), of ? of + (size_t)(i + r) * ldo + n0 : NULL,
                                  os ? os + (size_t)(i + r) * ldo + n0 : NULL);
             }
         }
@@ -472,7 +478,7 @@ __attribute__((target(DOT_TARGET))) static void gemm_neon_dot(int32_t m, const i
             }
             for (int r = 0; r < rows; r++) {
                 for (int b = 0; b < 4; b++) vst1q_s32(tile[r] + 4 * b, acc[r][b]);
-                store_row_scalar(tile[r], n0, count, e, of ? of + (size_t)(i + r) * ldo + n0 : NULL,
+                store_row_scalar(tile[r], n0, count, e, row_scale_of(e, i + r), of ? of + (size_t)(i + r) * ldo + n0 : NULL,
                                  os ? os + (size_t)(i + r) * ldo + n0 : NULL);
             }
         }
@@ -522,6 +528,17 @@ int32_t ck_cpu_features(void) { return 0; }
 #endif
 
 /* ---------------------------------------------------------------- dispatch */
+
+int32_t ck_int8_available(ck_kernel kernel) {
+    const int32_t f = ck_cpu_features();
+    switch (kernel) {
+    case CK_KERNEL_PORTABLE: return 1;
+    case CK_KERNEL_AVX2: return (f & CK_FEATURE_AVX2) != 0;
+    case CK_KERNEL_AVX512_VNNI: return (f & CK_FEATURE_AVX512_VNNI) != 0;
+    case CK_KERNEL_NEON_DOT: return (f & CK_FEATURE_NEON_DOT) != 0;
+    default: return 0;
+    }
+}
 
 int ck_gemm_s8(ck_kernel kernel, int32_t m, const int8_t *a, int32_t lda, const ck_packed_s8 *w,
                const ck_epilogue *e, float *out_f32, int8_t *out_s8, int32_t ldo) {
@@ -575,4 +592,151 @@ double ck_peak_f32(int32_t avx512, int64_t iterations) {
     (void)iterations;
     return 0;
 #endif
+}
+
+/* ---------------------------------------------------------------- int8 dense stack (the planner's predictor) */
+
+/* One row's quantization, shared by every variant: the largest |x| found on the bit patterns (for
+   non-negative floats integer order is value order, and NaN sorts above +inf), then the scale. Returns
+   the inverse scale to quantize with, or 0 when the row is all zeros (or too small to scale), NaN or
+   ±inf; row_scale gets the scale (0 for zeros, NaN for a poisoned row, whose outputs become NaN). */
+static inline float row_inverse_scale(uint32_t top, float *row_scale) {
+    float largest;
+    memcpy(&largest, &top, 4);
+    if (top >= 0x7f800000u) {
+        *row_scale = NAN;
+        return 0.0f;
+    }
+    if (largest < 1e-30f) {
+        *row_scale = 0.0f;
+        return 0.0f;
+    }
+    *row_scale = largest / 127.0f;
+    return 127.0f / largest;
+}
+
+static inline uint32_t largest_bits_scalar(const float *row, int32_t from, int32_t k, uint32_t top) {
+    for (int32_t j = from; j < k; j++) {
+        uint32_t bits;
+        memcpy(&bits, row + j, 4);
+        bits &= 0x7fffffffu;
+        top = bits > top ? bits : top;
+    }
+    return top;
+}
+
+static void quantize_rows_portable(int32_t m, const float *x, int32_t ldx, int32_t k, int8_t *q, int32_t ldq,
+                                   float *row_scale) {
+    for (int32_t i = 0; i < m; i++) {
+        const float *row = x + (size_t)i * ldx;
+        int8_t *out = q + (size_t)i * ldq;
+        const float inv = row_inverse_scale(largest_bits_scalar(row, 0, k, 0), &row_scale[i]);
+        if (inv == 0.0f) memset(out, 0, (size_t)k);
+        else ck_quantize_f32(row, k, inv, out);
+    }
+}
+
+#ifdef CK_X86
+/* The same operations 16 lanes at a time (the magic-number rounding of ck_quantize_f32, the same clamp),
+   so the bytes equal the portable ones. */
+__attribute__((target(VNNI_TARGET))) static void quantize_rows_avx512(int32_t m, const float *x, int32_t ldx,
+                                                                      int32_t k, int8_t *q, int32_t ldq,
+                                                                      float *row_scale) {
+    const int32_t body = k / 16 * 16;
+    const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
+    const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f), magic = _mm512_set1_ps(12582912.0f);
+    for (int32_t i = 0; i < m; i++) {
+        const float *row = x + (size_t)i * ldx;
+        int8_t *out = q + (size_t)i * ldq;
+        __m512i top = _mm512_setzero_si512();
+        for (int32_t j = 0; j < body; j += 16)
+            top = _mm512_max_epu32(top, _mm512_and_si512(_mm512_loadu_si512((const void *)(row + j)), magnitude));
+        const float inv = row_inverse_scale(largest_bits_scalar(row, body, k, (uint32_t)_mm512_reduce_max_epu32(top)),
+                                            &row_scale[i]);
+        if (inv == 0.0f) {
+            memset(out, 0, (size_t)k);
+            continue;
+        }
+        const __m512 scale = _mm512_set1_ps(inv);
+        for (int32_t j = 0; j < body; j += 16) {
+            __m512 u = _mm512_mul_ps(_mm512_loadu_ps(row + j), scale);
+            u = _mm512_min_ps(_mm512_max_ps(u, lo), hi);
+            u = _mm512_sub_ps(_mm512_add_ps(u, magic), magic);
+            _mm_storeu_si128((__m128i *)(out + j), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(u)));
+        }
+        ck_quantize_f32(row + body, k - body, inv, out + body);
+    }
+}
+#endif
+
+#ifdef CK_ARM
+static void quantize_rows_neon(int32_t m, const float *x, int32_t ldx, int32_t k, int8_t *q, int32_t ldq,
+                               float *row_scale) {
+    const int32_t body = k / 8 * 8;
+    const uint32x4_t magnitude = vdupq_n_u32(0x7fffffffu);
+    const float32x4_t lo = vdupq_n_f32(-127.0f), hi = vdupq_n_f32(127.0f), magic = vdupq_n_f32(12582912.0f);
+    for (int32_t i = 0; i < m; i++) {
+        const float *row = x + (size_t)i * ldx;
+        int8_t *out = q + (size_t)i * ldq;
+        uint32x4_t top = vdupq_n_u32(0);
+        for (int32_t j = 0; j < body; j += 4)
+            top = vmaxq_u32(top, vandq_u32(vreinterpretq_u32_f32(vld1q_f32(row + j)), magnitude));
+        const float inv = row_inverse_scale(largest_bits_scalar(row, body, k, vmaxvq_u32(top)), &row_scale[i]);
+        if (inv == 0.0f) {
+            memset(out, 0, (size_t)k);
+            continue;
+        }
+        const float32x4_t scale = vdupq_n_f32(inv);
+        for (int32_t j = 0; j < body; j += 8) {
+            int16x4_t half[2];
+            for (int h = 0; h < 2; h++) {
+                float32x4_t u = vmulq_f32(vld1q_f32(row + j + 4 * h), scale);
+                u = vminq_f32(vmaxq_f32(u, lo), hi);
+                u = vsubq_f32(vaddq_f32(u, magic), magic);
+                half[h] = vmovn_s32(vcvtq_s32_f32(u));
+            }
+            vst1_s8(out + j, vmovn_s16(vcombine_s16(half[0], half[1])));
+        }
+        ck_quantize_f32(row + body, k - body, inv, out + body);
+    }
+}
+#endif
+
+void ck_quantize_rows_f32(int32_t m, const float *x, int32_t ldx, int32_t k, int8_t *q, int32_t ldq, float *row_scale) {
+    quantize_rows_portable(m, x, ldx, k, q, ldq, row_scale);
+}
+
+/* The quantize step for a GEMM variant: vector code where the variant has its instructions. */
+static void quantize_rows(ck_kernel kernel, int32_t m, const float *x, int32_t ldx, int32_t k, int8_t *q, int32_t ldq,
+                          float *row_scale) {
+    switch (kernel) {
+#ifdef CK_X86
+    case CK_KERNEL_AVX512_VNNI: quantize_rows_avx512(m, x, ldx, k, q, ldq, row_scale); return;
+#endif
+#ifdef CK_ARM
+    case CK_KERNEL_NEON_DOT: quantize_rows_neon(m, x, ldx, k, q, ldq, row_scale); return;
+#endif
+    default: quantize_rows_portable(m, x, ldx, k, q, ldq, row_scale); return;
+    }
+}
+
+int ck_dense_stack_s8(ck_kernel kernel, int32_t m, const float *in, int32_t ldi, const ck_dense_s8_layer *layers,
+                      int32_t count, int8_t *quantized, int32_t ldq, float *row_scale, float *hidden0, float *hidden1,
+                      int32_t ldh, float *out, int32_t ldo) {
+    if (m <= 0) return 0;
+    if (!ck_int8_available(kernel)) return -1;
+    const float *x = in;
+    int32_t ldx = ldi;
+    for (int32_t l = 0; l < count; l++) {
+        const ck_dense_s8_layer *layer = &layers[l];
+        quantize_rows(kernel, m, x, ldx, layer->weights.k, quantized, ldq, row_scale);
+        const ck_epilogue e = {layer->weight_scale, layer->bias, layer->relu, 1.0f, row_scale};
+        const int last = l == count - 1;
+        float *y = last ? out : (l % 2 == 0 ? hidden0 : hidden1);
+        const int32_t ldy = last ? ldo : ldh;
+        if (ck_gemm_s8(kernel, m, quantized, ldq, &layer->weights, &e, y, NULL, ldy) != 0) return -1;
+        x = y;
+        ldx = ldy;
+    }
+    return 0;
 }

@@ -1,6 +1,7 @@
 import Foundation
 import RobotCore
 import Safety
+import NeuralEngine
 import Planning
 import Simulation
 
@@ -897,6 +898,7 @@ extension BoardProfile {
         }
         if let v = pm.optional("motion") { c.motion = try v.choice(PlannerMotion.self) }
         if let v = pm.optional("method") { c.method = try v.choice(PlannerMethod.self) }
+        if let v = pm.optional("predictor") { c.predictor = try v.choice(DensePrecision.self) }
         for (key, range, field) in ints { if let v = pm.optional(key) { c[keyPath: field] = try v.int(in: range) } }
         for (key, range, field) in doubles { if let v = pm.optional(key) { c[keyPath: field] = try v.double(in: range) } }
         if let v = pm.optional("starved_action") { c.starvedAction = try v.choice(SurpriseAction.self) }

@@ -375,7 +375,7 @@ final class QuantizedProductOperation: Operation {
             weights: UnsafePointer(packedWeights.pointer), comp: UnsafePointer(compensation.pointer))
         epilogue = ck_epilogue(
             scale: UnsafePointer(scale.pointer), bias: UnsafePointer(bias.pointer), relu: relu ? 1 : 0,
-            out_inv_scale: outputScale.map { 1 / $0 } ?? 1)
+            out_inv_scale: outputScale.map { 1 / $0 } ?? 1, row_scale: nil)
         int8Input = input
         if outputScale != nil {
             outputInt8 = Tensor(shape: [batch] + outShape, slack: int8Slack)
@@ -425,7 +425,7 @@ public enum GemmTiming {
         let scale = Tensor<Float>(shape: [n]), bias = Tensor<Float>(shape: [n]), out = Tensor<Int8>(shape: [m * n])
         scale.fill(1e-3)
         var pw = ck_packed_s8(n: Int32(n), k: Int32(k), np: Int32(np), kp: Int32(kp), weights: packed.pointer, comp: comp.pointer)
-        var e = ck_epilogue(scale: scale.pointer, bias: bias.pointer, relu: 1, out_inv_scale: 10)
+        var e = ck_epilogue(scale: scale.pointer, bias: bias.pointer, relu: 1, out_inv_scale: 10, row_scale: nil)
         let t0 = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<iterations {
             _ = ck_gemm_s8(kernel.c, Int32(m), a.pointer, Int32(kp), &pw, &e, nil, out.pointer, Int32(n))

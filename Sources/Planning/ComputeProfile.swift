@@ -2,7 +2,8 @@ import Foundation
 import NeuralEngine
 
 /// What the planner's hardware delivers, measured when the planner starts: the dense kernel, the cost of
-/// one predictor row, the rate that makes against this core's measured fp32 peak, and how much of the
+/// one predictor row, the rate that makes against this core's measured peak for the kernel's arithmetic (fp32
+/// FMA, or the 8-bit dot product of an int8 kernel), and how much of the
 /// configured work fits one tick's budget. Printed by `run` and `eval` at start, kept in their summaries.
 public struct PlannerComputeProfile: Sendable, Codable, Equatable {
     /// The dense kernel variant the rollouts run on, and faster ones passed over (they disagreed with
@@ -12,7 +13,10 @@ public struct PlannerComputeProfile: Sendable, Codable, Equatable {
     /// One predictor row (one sample, one step): its floating-point operations and its measured cost.
     public var flopsPerRow: Int
     public var nanosecondsPerRow: Double
-    /// The rate of the rollouts, and this core's fp32 FMA peak (nil where the probe has no variant).
+    /// The rollouts' number format (fp32 or int8).
+    public var precision: String
+    /// The rate of the rollouts, GFLOP/s (GOP/s for int8), and this core's peak for the same arithmetic (nil where
+    /// the probe has no variant).
     public var gflops: Double
     public var peakGflops: Double?
     /// Samples rolled out together (the unit of work), and the configured work per tick.
@@ -33,7 +37,8 @@ public struct PlannerComputeProfile: Sendable, Codable, Equatable {
         flopsPerRow = planner.flopsPerRow
         nanosecondsPerRow = planner.rowCost.mean
         gflops = planner.rowCost.mean > 0 ? Double(planner.flopsPerRow) / planner.rowCost.mean : 0
-        peakGflops = measuredPeakFloat32(seconds: peakSeconds).map { $0 / 1e9 }
+        precision = planner.kernel.precision.rawValue
+        peakGflops = planner.kernel.measuredPeak(seconds: peakSeconds).map { $0 / 1e9 }
         chunk = planner.chunk
         samples = planner.config.samples
         horizon = planner.config.horizon
@@ -49,11 +54,13 @@ public struct PlannerComputeProfile: Sendable, Codable, Equatable {
 
     /// Two lines for a terminal.
     public var lines: [String] {
-        let peak = peakGflops.map { String(format: ", %.0f %% of this core's %.1f GFLOP/s fp32 peak", 100 * gflops / $0, $0) } ?? ""
+        let unit = precision == "int8" ? "GOP/s" : "GFLOP/s"
+        let peak =
+            peakGflops.map { String(format: ", %.0f %% of this core's %.1f ", 100 * gflops / $0, $0) + "\(unit) \(precision) peak" } ?? ""
         let rejected = rejectedKernels.isEmpty ? "" : " (passed over: \(rejectedKernels.joined(separator: ", ")), disagreed with portable)"
         return [
             "planner compute: \(kernel) kernel\(rejected), "
-                + String(format: "%.0f ns per predictor row (%.1f GFLOP/s", nanosecondsPerRow, gflops) + peak + ")",
+                + String(format: "%.0f ns per predictor row (%.1f ", nanosecondsPerRow, gflops) + unit + peak + ")",
             String(
                 format:
                     "  configured %d samples × %d steps × %d iteration(s) ≈ %.2f ms per tick; budget %.2f ms holds %.0f %% of it, in chunks of %d samples",

@@ -83,7 +83,8 @@ public final class LatentPlanner {
         latentSize = model.latentSize
         box = try ActionBox(model: model, config: config)
         actionSize = box.count
-        (predictor, rejectedKernels) = try model.makeRolloutPredictor(capacity: config.samples, kernel: kernel)
+        (predictor, rejectedKernels) = try model.makeRolloutPredictor(
+            capacity: config.samples, kernel: kernel, precision: config.predictor)
         let h = config.horizon, a = actionSize, n = config.samples
         knots = (h - 1) / config.knotSpacing + 2
         chunk = min(8, n)

@@ -74,10 +74,10 @@ public final class LatentRoadmap {
     }
 
     /// `box`: the actions the search may take; `headings`: the macro actions of holonomic motion.
-    /// `kernel`: the dense kernel of the rollouts (nil: the fastest that passes its check).
+    /// `kernel`: the dense kernel of the rollouts (nil: the fastest of `precision` that passes its check).
     public init(
         model: WorldModelFile, box: ActionBox, headings: Int = 16, macroSteps: Int = 3, maxNodes: Int = 768, batch: Int = 64,
-        kernel: DenseKernel? = nil
+        kernel: DenseKernel? = nil, precision: DensePrecision = .fp32
     ) throws {
         guard box.count == model.actions.count else {
             throw ModelError("roadmap: the action box has \(box.count) actions, the model \(model.actions.count)")
@@ -94,7 +94,7 @@ public final class LatentRoadmap {
         self.macroSteps = macroSteps
         self.maxNodes = maxNodes
         self.batch = batch
-        predictor = try model.makeRolloutPredictor(capacity: batch, kernel: kernel).stack
+        predictor = try model.makeRolloutPredictor(capacity: batch, kernel: kernel, precision: precision).stack
         nodes = [Float](repeating: 0, count: maxNodes * model.latentSize)
         parent = [Int32](repeating: -1, count: maxNodes)
         move = [Int8](repeating: 0, count: maxNodes)
@@ -113,7 +113,7 @@ public final class LatentRoadmap {
         try self.init(
             model: model, box: ActionBox(model: model, config: config), headings: config.roadmapDirections,
             macroSteps: config.roadmapMacroSteps,
-            maxNodes: config.roadmapMaxNodes, kernel: kernel)
+            maxNodes: config.roadmapMaxNodes, kernel: kernel, precision: config.predictor)
     }
 
     /// Effort `j` of macro action `m`.

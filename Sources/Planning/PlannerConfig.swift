@@ -1,3 +1,4 @@
+import NeuralEngine
 import Safety
 
 /// Which sampling-based optimizer the latent planner uses.
@@ -60,6 +61,9 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
     /// Largest effort the planner asks for: the norm of (x, y) for `holonomic` motion, each action's magnitude
     /// otherwise (the board's channel limits are applied by the governor too).
     public var maxEffort = 1.0
+    /// The number format of the rollouts (`DensePrecision`): `auto` (int8 where the CPU has an 8-bit
+    /// dot-product instruction, fp32 elsewhere), `fp32` or `int8`.
+    public var predictor = DensePrecision.auto
     /// Wall-clock budget of one tick's planning, ms: an iteration that would start after it is skipped
     /// and the previous plan, shifted, is used.
     public var budgetMilliseconds = 5.0

@@ -10,6 +10,9 @@ public struct ModelEvaluation: Sendable, Codable {
     public var predictionError: [Double]
     /// The same over the latents' mean variance.
     public var relativePredictionError: [Double]
+    /// The same rollouts through the int8 predictor the planner runs with `predictor: int8` (relative to the latent
+    /// variance, k = 1 … horizon).
+    public var relativePredictionErrorInt8: [Double]
     public var rollouts: Int
     /// Linear probe of the agent's (x, y) from the fp32 latent: fitted on half the episodes, R² on the other half
     /// (nil, like the other probe figures, without true positions or with fewer than two episodes).
@@ -64,38 +67,50 @@ public struct ModelEvaluation: Sendable, Codable {
         let (r2, r2all, rms) = probed ? try probe(latents) : (nil, nil, nil)
         let (r2q, r2qall, _) = probed ? try probe(latentsInt8) : (nil, nil, nil)
 
-        // k-step rollouts from every `rolloutStride`-th frame with the recorded actions.
+        // k-step rollouts from every `rolloutStride`-th frame with the recorded actions; `output` runs the predictor on
+        // `input` ([z, a]) and gives its residual f.
         let a = model.actions.count
-        var se = [Double](repeating: 0, count: horizon), counts = [Int](repeating: 0, count: horizon)
         var rollouts = 0
-        for (ei, e) in episodes.enumerated() {
-            let z = latents[ei]
-            for s in stride(from: 0, to: e.frameCount - 1, by: rolloutStride) {
-                var zhat = Array(z[(s * d)..<((s + 1) * d)])
-                rollouts += 1
-                for k in 0..<min(horizon, e.frameCount - 1 - s) {
-                    pred.input.withUnsafeMutableBufferPointer { x in
-                        for j in 0..<d { x[j] = zhat[j] }
-                        for c in 0..<a { x[d + c] = e.actions[(s + k) * a + c] }
+        func rolloutErrors(input: Tensor<Float>, output: () -> Tensor<Float>) -> [Double] {
+            var se = [Double](repeating: 0, count: horizon), counts = [Int](repeating: 0, count: horizon)
+            rollouts = 0
+            for (ei, e) in episodes.enumerated() {
+                let z = latents[ei]
+                for s in stride(from: 0, to: e.frameCount - 1, by: rolloutStride) {
+                    var zhat = Array(z[(s * d)..<((s + 1) * d)])
+                    rollouts += 1
+                    for k in 0..<min(horizon, e.frameCount - 1 - s) {
+                        input.withUnsafeMutableBufferPointer { x in
+                            for j in 0..<d { x[j] = zhat[j] }
+                            for c in 0..<a { x[d + c] = e.actions[(s + k) * a + c] }
+                        }
+                        var err = 0.0
+                        output().withUnsafeBufferPointer { f in
+                            for j in 0..<d {
+                                zhat[j] += f[j]
+                                let t = Double(z[(s + k + 1) * d + j])
+                                err += (Double(zhat[j]) - t) * (Double(zhat[j]) - t)
+                            }
+                        }
+                        se[k] += err / Double(d)
+                        counts[k] += 1
                     }
-                    let f = pred.forward().scalars
-                    var err = 0.0
-                    for j in 0..<d {
-                        zhat[j] += f[j]
-                        let t = Double(z[(s + k + 1) * d + j])
-                        err += (Double(zhat[j]) - t) * (Double(zhat[j]) - t)
-                    }
-                    se[k] += err / Double(d)
-                    counts[k] += 1
                 }
             }
+            return (0..<horizon).map { counts[$0] > 0 ? se[$0] / Double(counts[$0]) : .nan }
         }
+        let int8 = try model.makeRolloutPredictor(capacity: 1, precision: .int8).stack
+        let peInt8 = rolloutErrors(input: int8.input) {
+            int8.forward(rows: 1)
+            return int8.output
+        }
+        let pe = rolloutErrors(input: pred.input) { pred.forward() }
         let spread = LatentSpread(latents: latents.flatMap { $0 }, dim: d)
-        let pe = (0..<horizon).map { counts[$0] > 0 ? se[$0] / Double(counts[$0]) : .nan }
         cos.sort()
         return ModelEvaluation(
             episodes: episodes.count, frames: cos.count, predictionError: pe,
-            relativePredictionError: spread.relativeToVariance(pe), rollouts: rollouts,
+            relativePredictionError: spread.relativeToVariance(pe), relativePredictionErrorInt8: spread.relativeToVariance(peInt8),
+            rollouts: rollouts,
             probeR2: r2, probeR2Overall: r2all, probeR2Int8: r2q, probeR2Int8Overall: r2qall, probeRMSErrorPx: rms,
             minCosineInt8: cos.first ?? .nan, medianCosineInt8: quantile(sorted: cos, 0.5), spread: spread)
     }

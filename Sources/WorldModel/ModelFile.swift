@@ -164,20 +164,23 @@ public struct WorldModelFile: Sendable {
     }
 
     /// The predictor's residual branch on this project's own dense kernels (the planner's rollouts), for
-    /// up to `capacity` rows per pass. The fastest variant this CPU runs is checked against the portable
-    /// one on random inputs first; one that disagrees (a CPU or compiler fault) is passed over, the next
-    /// fastest taken, and `rejected` names it.
-    public func makeRolloutPredictor(capacity: Int, kernel: DenseKernel? = nil) throws -> (stack: DenseStack, rejected: [DenseKernel]) {
+    /// up to `capacity` rows per pass: `kernel`, or the fastest of `precision`'s candidates that agrees with
+    /// its portable reference on random inputs (int8 variants exactly, fp32 ones to 1e-4). One that disagrees
+    /// (a CPU or compiler fault) is passed over, the next taken, and `rejected` names it.
+    public func makeRolloutPredictor(
+        capacity: Int, kernel: DenseKernel? = nil, precision: DensePrecision = .fp32
+    ) throws -> (stack: DenseStack, rejected: [DenseKernel]) {
         let net = try makePredictor()
         var rejected: [DenseKernel] = []
-        for candidate in kernel.map({ [$0] }) ?? DenseKernel.available.reversed() {
+        for candidate in kernel.map({ [$0] }) ?? DenseKernel.candidates(precision) {
             let stack = try DenseStack(net, capacity: capacity, kernel: candidate)
             var rng = SeededGenerator(seed: 0x5EED)
             for i in 0..<stack.input.count { stack.input[i] = Float(rng.uniform(-2, 2)) }
-            if try stack.disagreement(rows: capacity) <= 1e-4 { return (stack, rejected) }
+            let tolerance: Float = candidate.precision == .int8 ? 0 : 1e-4
+            if try stack.disagreement(rows: capacity) <= tolerance { return (stack, rejected) }
             rejected.append(candidate)
         }
-        throw ModelError("no dense kernel of this CPU agrees with the portable one (rejected: \(rejected.map(\.rawValue)))")
+        throw ModelError("no dense kernel of this CPU agrees with its portable reference (rejected: \(rejected.map(\.rawValue)))")
     }
 }
 

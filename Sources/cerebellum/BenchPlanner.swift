@@ -13,10 +13,11 @@ struct BenchPlanner: ParsableCommand {
         abstract: "The planner's predictor passes and MPPI iterations per dense kernel, against this core's peak.",
         discussion: """
             Times, single-threaded, the world model's predictor (the planner's rollout network) on every dense kernel
-            this CPU runs and on OpenBLAS (the Network path, for comparison), at the batch sizes the planner uses:
-            one predictor pass per row count, and one whole MPPI iteration (samples × horizon passes with the
-            residual update and the cost, as a tick runs it). Reports time, GFLOP/s and the fraction of this core's
-            fp32 FMA peak, measured by a register-only loop. --peer onnxruntime runs the same weights on ONNX
+            this CPU runs, fp32 and int8, and on OpenBLAS (the Network path, for comparison), at the batch sizes the
+            planner uses: one predictor pass per row count, and one whole MPPI iteration (samples × horizon passes with
+            the residual update and the cost, as a tick runs it). Reports time, GFLOP/s (GOP/s for int8) and the
+            fraction of this core's peak for the same arithmetic (fp32 FMA, or the 8-bit dot product), measured by a
+            register-only loop. --peer onnxruntime runs the same weights on ONNX
             Runtime (one thread, scripts/onnx-peer.py) in the same run, side by side.
             """)
 
@@ -50,11 +51,16 @@ struct BenchPlanner: ParsableCommand {
         var config = loadBoardOrExit(board).profile.planner ?? PlannerConfig()
         config.iterations = 1
         let timer = BenchTimer(rounds: rounds, roundMilliseconds: roundMilliseconds)
-        let peak = measuredPeakFloat32(seconds: 0.3).map { $0 / 1e9 }
+        // Each kernel against this core's peak for its own arithmetic: fp32 FMA, or its 8-bit dot product.
+        var peaks: [DenseKernel: Double] = [:]
+        for kernel in DenseKernel.available { peaks[kernel] = kernel.measuredPeak(seconds: 0.3).map { $0 / 1e9 } }
+        let peak = peaks[.portable]
+        let int8Peak = DenseKernel.available.last { $0.precision == .int8 }.flatMap { peaks[$0] }
         let net = try wm.makePredictor()
         let flopsPerRow = try DenseStack(net, capacity: 1).flopsPerRow
-        print("predictor: \(wm.predictorLayers.map(\.name).joined(separator: " → ")), \(flopsPerRow) FLOP per row")
+        print("predictor: \(wm.predictorLayers.map(\.name).joined(separator: " → ")), \(flopsPerRow) operations per row")
         print("fp32 FMA peak of this core: " + (peak.map { String(format: "%.1f GFLOP/s", $0) } ?? "no probe for this CPU"))
+        if let int8Peak { print(String(format: "int8 dot-product peak of this core: %.1f GOP/s", int8Peak)) }
         print("OpenBLAS: \(BLAS.description)" + (BLAS.fallback.map { "; WARNING: \($0)" } ?? ""))
         print("planner: \(config.samples) samples × \(config.horizon) steps per iteration")
 
@@ -76,7 +82,9 @@ struct BenchPlanner: ParsableCommand {
                     PassFigure(
                         kernel: variant, rows: r, microseconds: seconds * 1e6,
                         gflops: Double(flopsPerRow * r) / seconds / 1e9,
-                        peakFraction: peak.map { Double(flopsPerRow * r) / seconds / 1e9 / $0 }))
+                        peakFraction: peaks[DenseKernel(rawValue: variant) ?? .portable].map {
+                            Double(flopsPerRow * r) / seconds / 1e9 / $0
+                        }))
             }
         }
         var iterations: [IterationFigure] = []
@@ -93,34 +101,35 @@ struct BenchPlanner: ParsableCommand {
                 IterationFigure(
                     kernel: kernel.rawValue, samples: config.samples, horizon: config.horizon,
                     milliseconds: seconds * 1e3, gflops: flops / seconds / 1e9,
-                    peakFraction: peak.map { flops / seconds / 1e9 / $0 }))
+                    peakFraction: peaks[kernel].map { flops / seconds / 1e9 / $0 }))
         }
         var peerReport: PeerReport?
         if peer != nil { peerReport = runPeer(batches: rows, horizon: config.horizon) }
 
         print("\npredictor pass (one batched forward through every layer)")
-        print("  kernel     rows   time µs    GFLOP/s   of peak" + (peerReport != nil ? "   onnxruntime µs  GFLOP/s" : ""))
+        print("(GFLOP/s for fp32, GOP/s for int8, each against this core's peak for the same arithmetic)")
+        print("  kernel             rows   time µs    GFLOP/s   of peak" + (peerReport != nil ? "   onnxruntime µs  GFLOP/s" : ""))
         for p in passes {
             var line =
-                "  \(padded(p.kernel, 9)) \(String(format: "%5d %9.2f %10.1f %8@", p.rows, p.microseconds, p.gflops, percent(p.peakFraction)))"
+                "  \(padded(p.kernel, 17)) \(String(format: "%5d %9.2f %10.1f %8@", p.rows, p.microseconds, p.gflops, percent(p.peakFraction)))"
             if p.kernel == DenseKernel.best.rawValue, let shape = peerReport?.shapes.first(where: { $0.rows == p.rows }) {
                 line += String(format: "   %14.2f %8.1f", shape.pass_us, shape.pass_gflops)
             }
             print(line)
         }
         print("\nMPPI iteration (\(config.samples) samples × \(config.horizon) steps, with residual updates and costs)")
-        print("  kernel      time ms    GFLOP/s   of peak")
+        print("  kernel              time ms    GFLOP/s   of peak")
         for i in iterations {
-            print("  \(padded(i.kernel, 9)) \(String(format: "%9.3f %10.1f %8@", i.milliseconds, i.gflops, percent(i.peakFraction)))")
+            print("  \(padded(i.kernel, 17)) \(String(format: "%9.3f %10.1f %8@", i.milliseconds, i.gflops, percent(i.peakFraction)))")
         }
         if let shape = peerReport?.shapes.first(where: { $0.rows == config.samples }) {
             print(
-                "  " + padded("onnxruntime", 9)
+                "  " + padded("onnxruntime", 17)
                     + String(
                         format: " %9.3f %10.1f %8@   (one thread, passes called from Python)",
                         shape.iteration_ms, shape.iteration_gflops,
                         percent(peak.map { shape.iteration_gflops / $0 })))
-            if let best = iterations.last {
+            if let best = iterations.min(by: { $0.milliseconds < $1.milliseconds }) {
                 print(
                     String(
                         format: "  ONNX Runtime takes %.1f× the time of the %@ kernel per iteration",
@@ -131,7 +140,7 @@ struct BenchPlanner: ParsableCommand {
         }
         if let json {
             let doc = BenchPlannerReport(
-                benchmark: "planner", flopsPerRow: flopsPerRow, peakGflops: peak, blas: BLAS.description,
+                benchmark: "planner", flopsPerRow: flopsPerRow, peakGflops: peak, peakGopsInt8: int8Peak, blas: BLAS.description,
                 blasFallback: BLAS.fallback, passes: passes, iterations: iterations, peer: peerReport)
             try jsonString(doc).write(toFile: json, atomically: true, encoding: .utf8)
             print("\nreport: \(json)")
@@ -199,6 +208,7 @@ struct BenchPlannerReport: Codable {
     var benchmark: String
     var flopsPerRow: Int
     var peakGflops: Double?
+    var peakGopsInt8: Double?
     var blas: String
     var blasFallback: String?
     var passes: [PassFigure]

@@ -51,6 +51,8 @@ struct Eval: ParsableCommand {
     var noise: Double?
     @Option(help: "Planner override: plan-time budget per tick, ms.")
     var budgetMs: Double?
+    @Option(help: "Planner override: the rollouts' number format, auto, fp32 or int8.")
+    var predictor: String?
     @Option(help: "Planner override: ticks between route searches (0: off).")
     var roadmapEvery: Int?
     @Option(help: "Planner override: refused moves remembered per episode (0: off).")
@@ -93,6 +95,10 @@ struct Eval: ParsableCommand {
         if let temperature { c.temperature = temperature }
         if let noise { c.noise = noise }
         if let budgetMs { c.budgetMilliseconds = budgetMs }
+        if let predictor {
+            guard let p = DensePrecision(rawValue: predictor) else { throw ValidationError("--predictor must be auto, fp32 or int8") }
+            c.predictor = p
+        }
         if let roadmapEvery { c.roadmapEvery = roadmapEvery }
         if let blockedMoves { c.blockedMoves = blockedMoves }
         if let wallFollowSteps { c.wallFollowSteps = wallFollowSteps }
@@ -102,7 +108,7 @@ struct Eval: ParsableCommand {
         print("eval \(scenario): \(episodes) episodes per policy, seed \(seed), model \(model)")
         print(
             "planner: \(c.method.rawValue), horizon \(c.horizon), \(c.samples) samples × \(c.iterations) iteration(s), "
-                + "route search every \(c.roadmapEvery) ticks, \(c.blockedMoves) refused moves kept, wall following \(c.wallFollowSteps) steps, budget \(c.budgetMilliseconds) ms"
+                + "predictor \(c.predictor.rawValue), route search every \(c.roadmapEvery) ticks, \(c.blockedMoves) refused moves kept, wall following \(c.wallFollowSteps) steps, budget \(c.budgetMilliseconds) ms"
         )
         var policies: [EvaluationPolicy] = [.planner(c)]
         if baselines { policies += [.greedy(c), .random] }

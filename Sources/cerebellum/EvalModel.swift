@@ -92,6 +92,9 @@ struct EvalModel: ParsableCommand {
                 + ks.map {
                     "k=\($0): \(String(format: "%.4f", r.predictionError[$0 - 1])) (\(String(format: "%.3f", r.relativePredictionError[$0 - 1])))"
                 }.joined(separator: "  "))
+        print(
+            "  the same through the planner's int8 predictor (relative): "
+                + ks.map { "k=\($0): \(String(format: "%.3f", r.relativePredictionErrorInt8[$0 - 1]))" }.joined(separator: "  "))
         if let r2 = r.probeR2, let all = r.probeR2Overall, let rms = r.probeRMSErrorPx, let r2q = r.probeR2Int8,
             let allq = r.probeR2Int8Overall
         {

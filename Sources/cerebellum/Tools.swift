@@ -37,8 +37,15 @@ struct CheckBoard: ParsableCommand {
         }
         print(
             "planner: the world model's actions are [\(b.profile.plannedActuators.joined(separator: ", "))] "
-                + "(planner.actuators), motion \((b.profile.planner ?? PlannerConfig()).motion.rawValue)")
+                + "(planner.actuators), motion \((b.profile.planner ?? PlannerConfig()).motion.rawValue), "
+                + "predictor \(predictorChoice((b.profile.planner ?? PlannerConfig()).predictor))")
     }
+}
+
+/// What `precision` runs on this CPU: the first candidate kernel (before its start-up check), with the setting.
+func predictorChoice(_ precision: DensePrecision) -> String {
+    let kernel = DenseKernel.candidates(precision).first ?? .portable
+    return "\(precision.rawValue) (\(kernel.precision.rawValue), the \(kernel.rawValue) kernel on this CPU)"
 }
 
 struct Doctor: ParsableCommand {
@@ -57,6 +64,7 @@ struct Doctor: ParsableCommand {
         print(
             "dense kernels (planner): \(DenseKernel.available.map(\.rawValue).joined(separator: ", ")); int8 kernels (encoder): "
                 + Int8Kernel.available.map(\.rawValue).joined(separator: ", "))
+        print("  planner.predictor auto runs \(predictorChoice(.auto)) here")
         print("CPUs \(ProcessInfo.processInfo.activeProcessorCount)")
         let cameras = V4L2Camera.list()
         print("cameras (camera.device): " + (cameras.isEmpty ? "none" : ""))

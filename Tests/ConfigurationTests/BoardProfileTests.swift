@@ -153,6 +153,7 @@ struct BoardProfileTests {
             ),
             ("safety:\n", "planner: {actuators: [vx, vx]}\nsafety:\n", 14, "planner", "distinct actuators"),
             ("safety:\n", "planner: {motion: car}\nsafety:\n", 14, "planner.motion", "'car' is not one of: generic, holonomic"),
+            ("safety:\n", "planner: {predictor: fp16}\nsafety:\n", 14, "planner.predictor", "'fp16' is not one of: auto, fp32, int8"),
             ("safety:\n", "planner: {actuators: [vy], motion: holonomic}\nsafety:\n", 14, "planner", "needs two actuators"),
             ("safety:\n", "planner: {wall_follow_steps: -1}\nsafety:\n", 14, "planner.wall_follow_steps", "outside 0...10000"),
             ("safety:\n", "planner: {samples: 8, elites: 9}\nsafety:\n", 14, "planner", "elites: 9 is outside 1…samples (8)"),
@@ -213,6 +214,7 @@ struct BoardProfileTests {
                 planner:
                   actuators: [vy, vx]
                   motion: holonomic
+                  predictor: int8
                   method: cem
                   horizon: 24
                   samples: 64
@@ -231,6 +233,7 @@ struct BoardProfileTests {
         #expect(
             c.method == .cem && c.horizon == 24 && c.samples == 64 && c.elites == 8 && c.roadmapEvery == 0 && c.budgetMilliseconds == 3.5)
         #expect(c.wallFollowSteps == 40 && PlannerConfig().wallFollowSteps == 0)
+        #expect(c.predictor == .int8 && PlannerConfig().predictor == .auto)
         #expect(c.actuators == ["vy", "vx"] && c.motion == .holonomic && loaded.profile.plannedActuators == ["vy", "vx"])
         #expect(c.maxStaleTicks == 9 && c.starvedAction == .report && loaded.safetyConfig.starvationResponse == .report)
         #expect(loaded.profile.surprise.thresholdFactor == 4 && loaded.profile.surprise.action == .slow)

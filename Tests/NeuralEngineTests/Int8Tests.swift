@@ -46,7 +46,7 @@ final class GemmProblem {
             weights: packed.pointer, comp: comp.pointer)
         var e = ck_epilogue(
             scale: (unitScale ? ones : scale).pointer, bias: useBias ? bias.pointer : nil, relu: relu ? 1 : 0,
-            out_inv_scale: 1 / outScale)
+            out_inv_scale: 1 / outScale, row_scale: nil)
         let status = ck_gemm_s8(
             kernel.c, Int32(m), a.pointer, Int32(lda), &pw, &e, floatOut ? of.pointer : nil,
             floatOut ? nil : os.pointer, Int32(ldo))

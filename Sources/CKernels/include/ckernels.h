@@ -5,7 +5,8 @@
 
    The GEMM computes, for m < M and n < N:
        acc[m][n] = sum_{k < Kp} A[m*lda + k] * W[n][k]          (int8 x int8 -> int32, exact)
-       y         = (float)acc * scale[n] + bias[n]               (dequantize, fused bias)
+       y         = (float)acc * scale[n] * row_scale[m] + bias[n] (dequantize, fused bias; the row
+                                                                   scale only where one is given)
        y         = max(y, 0) if relu
    and stores y as float (out_f32), or as int8 (out_s8):
        q = round_half_even(clamp(y * out_inv_scale, -127, 127)).
@@ -33,6 +34,7 @@ typedef struct {
     const float *bias;      /* [n] or NULL */
     int32_t relu;           /* 1: max(y, 0) */
     float out_inv_scale;    /* int8 output only: 1 / output scale */
+    const float *row_scale; /* [m] or NULL: a scale per row of A (activations quantized row by row) */
 } ck_epilogue;
 
 /* CPU features the dispatcher may use (bit mask). */
@@ -51,6 +53,9 @@ typedef enum {
     CK_KERNEL_AVX512_VNNI = 2,
     CK_KERNEL_NEON_DOT = 3,
 } ck_kernel;
+
+/* 1 when this CPU runs the variant (ck_gemm_s8 would not return -1), else 0. */
+int32_t ck_int8_available(ck_kernel kernel);
 
 int ck_gemm_s8(ck_kernel kernel, int32_t m, const int8_t *a, int32_t lda, const ck_packed_s8 *w,
                const ck_epilogue *e, float *out_f32, int8_t *out_s8, int32_t ldo);
@@ -127,5 +132,25 @@ typedef struct {
 } ck_dense_layer;
 int ck_dense_stack_f32(ck_dense_kernel kernel, int32_t m, const float *in, int32_t ldi, const ck_dense_layer *layers,
                        int32_t count, float *hidden0, float *hidden1, int32_t ldh, float *out, int32_t ldo);
+
+/* int8 dense layers for the planner's predictor: the same layer stack as ck_dense_stack_f32 with weights
+   quantized per output channel (w_q = round(W / weight_scale), weight_scale[n] = max_k |W[n][k]| / 127)
+   and each layer's input quantized per row (s = max_k |x[k]| / 127, q = round(x / s); a row of zeros
+   gives q = 0; a row holding NaN or ±inf gives that layer NaN sums, which a ReLU after it turns to 0,
+   as in the fp32 stack). The int32 sums are exact and every
+   variant applies the same float operations, so every variant gives the portable one's results bit for
+   bit. `quantized` holds m rows of ldq bytes (ldq ≥ every layer's k rounded up to 4) plus 64 bytes of
+   slack; `row_scale` m floats. Returns 0, or -1 when this CPU lacks the variant. */
+typedef struct {
+    ck_packed_s8 weights;      /* ck_pack_s8 of the quantized [outputs][inputs] weights */
+    const float *weight_scale; /* [outputs] */
+    const float *bias;         /* [outputs] or NULL */
+    int32_t relu;
+} ck_dense_s8_layer;
+int ck_dense_stack_s8(ck_kernel kernel, int32_t m, const float *in, int32_t ldi, const ck_dense_s8_layer *layers,
+                      int32_t count, int8_t *quantized, int32_t ldq, float *row_scale, float *hidden0, float *hidden1,
+                      int32_t ldh, float *out, int32_t ldo);
+/* Quantizes m rows of k floats (row stride ldx) one scale per row, as ck_dense_stack_s8 does. */
+void ck_quantize_rows_f32(int32_t m, const float *x, int32_t ldx, int32_t k, int8_t *q, int32_t ldq, float *row_scale);
 
 #endif
