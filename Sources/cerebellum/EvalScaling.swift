@@ -3,6 +3,7 @@ import Configuration
 import Control
 import Evaluation
 import Foundation
+import NeuralEngine
 import LinuxHardware
 import Planning
 import Reports
@@ -39,6 +40,9 @@ struct EvalScaling: ParsableCommand {
     @Option(help: "Board profile (its planner settings are used, the budget replaced).")
     var board = "boards/sim-two-rooms.yaml"
 
+    @Option(help: "Planner override: the rollouts' number format, auto, fp32 or int8.")
+    var predictor: String?
+
     @Option(help: "A label for this run in the table and JSON (e.g. \"busy core\").")
     var label = "quiet"
 
@@ -56,12 +60,17 @@ struct EvalScaling: ParsableCommand {
         let wm: WorldModelFile
         do { wm = try WorldModelFile.load(path: model) } catch { warn("error: \(error)"); throw ExitCode(2) }
         let base = loadBoardOrExit(board)
+        let precision = try predictor.map {
+            guard let p = DensePrecision(rawValue: $0) else { throw ValidationError("--predictor must be auto, fp32 or int8") }
+            return p
+        }
         var rows: [ScalingRow] = []
         for scenario in scenarios {
             let loaded = try simulatedBoard(base, world: try worldVariant(scenario))
             for budget in budgets {
                 var c = loaded.profile.planner ?? PlannerConfig()
                 c.budgetMilliseconds = budget
+                if let precision { c.predictor = precision }
                 print("\n\(scenario), budget \(budget) ms (\(label))")
                 let r = try evaluate(.planner(c), board: loaded, model: wm, episodes: episodes, seed: seed)
                 let row = ScalingRow(
@@ -71,14 +80,14 @@ struct EvalScaling: ParsableCommand {
                     longestStaleRun: r.work?.longestStaleRun ?? 0, samplesPerTick: r.work?.samplesPerTick ?? 0,
                     horizonPerUpdate: r.work?.horizonPerUpdate ?? 0, planTimeP999: r.planTime?.p999 ?? .nan,
                     planTimeMax: r.planTime?.max ?? .nan, loopOverruns: r.loop.overruns,
-                    nanosecondsPerRow: r.compute?.nanosecondsPerRow ?? .nan)
+                    nanosecondsPerRow: r.compute?.nanosecondsPerRow ?? .nan, kernel: r.compute?.kernel ?? "–")
                 print("  " + row.line)
                 rows.append(row)
             }
         }
         print("\ncompute scaling (\(label)), \(episodes) episodes per row, seed \(seed)")
         print(
-            "  scenario            budget   success               95 % interval     idle ticks  longest gap  samples × steps  plan p99.9 / max   overruns"
+            "  scenario            budget   success               95 % interval     idle ticks  longest gap  samples × steps  plan p99.9 / max   overruns  kernel"
         )
         rows.forEach { print("  " + $0.line) }
         if let json {
@@ -121,6 +130,8 @@ struct ScalingRow: Codable {
     var planTimeMax: Double
     var loopOverruns: Int
     var nanosecondsPerRow: Double
+    /// The dense kernel the rollouts ran on.
+    var kernel: String
 
     var line: String {
         padded(scenario, 18)
@@ -128,6 +139,7 @@ struct ScalingRow: Codable {
                 format: " %6.2f ms  %3d/%d = %5.1f %%  [%5.1f, %5.1f] %%  %6.2f %%  %11d  %6.1f × %4.1f  %6.2f / %6.2f ms  %8d",
                 budgetMilliseconds, successes, episodes, 100 * successRate, 100 * interval95Low, 100 * interval95High,
                 100 * idleShare, longestStaleRun, samplesPerTick, horizonPerUpdate, planTimeP999, planTimeMax, loopOverruns)
+            + "  " + kernel
     }
 }
 
