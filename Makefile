@@ -31,7 +31,7 @@ MODEL_RANDOM_EPISODES ?= 800
 MODEL_STEPS ?= 100
 MODEL_EPOCHS ?= 4
 # Chance per exploration step of a held full-effort push (record --pushes). 0 for the shipped model: pushes
-# taught the fixed wall (eval-model wall knowledge) but not random doors, and cost probe R² (0.92).
+# teach the fixed wall but not random doors (docs/world-model.md).
 MODEL_PUSHES ?= 0
 
 # The libFuzzer harnesses (Tests/Fuzz): one per parser of untrusted input, FUZZ_SECONDS each.
