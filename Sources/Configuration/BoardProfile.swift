@@ -274,7 +274,8 @@ public enum SafetyAcknowledgement: String, Sendable, CaseIterable, Codable {
         switch self {
         case .noEStopInput: "WARNING: this board has NO e-stop input (safety.acknowledge: no_estop_input): only software can stop it"
         case .noOutputEnable:
-            "WARNING: this board has NO PCA9685 output-enable line (safety.acknowledge: no_output_enable): if the controller dies, the last pulses stay on"
+            "WARNING: this board has NO PCA9685 output-enable line (safety.acknowledge: no_output_enable): if the controller dies, the "
+                + "last pulses stay on"
         case .noWatchdog: "WARNING: this board has NO hardware watchdog (safety.acknowledge: no_watchdog): a hung controller is not reset"
         }
     }
@@ -428,7 +429,8 @@ public struct LoadedBoard: Sendable {
                     file: file, line: nil, column: nil, field: "channels.\(a.name)",
                     message: String(
                         format:
-                            "pulses up to %.0f µs do not fit the %.1f Hz PWM period (%.0f µs, at most %.0f %% of it): lower pwm.frequency_hz",
+                            "pulses up to %.0f µs do not fit the %.1f Hz PWM period (%.0f µs, at most %.0f %% of it): lower "
+                            + "pwm.frequency_hz",
                         longest, calibration.pwmFrequencyHz, periodMicros, 100 * RealBoardLimits.maxPulseShare))
             }
         }
@@ -711,7 +713,9 @@ extension BoardProfile {
             guard let c = InputControl.known[text], (c.isAxis && axisAllowed) || (!c.isAxis && buttonAllowed) else {
                 let kinds = InputControl.known.values.filter { ($0.isAxis && axisAllowed) || (!$0.isAxis && buttonAllowed) }
                 throw v.error(
-                    "\"\(text)\" is not a known \(axisAllowed && !buttonAllowed ? "axis" : buttonAllowed && !axisAllowed ? "button" : "axis or button") (\(kinds.map(\.name).sorted().joined(separator: ", ")))"
+                    "\"\(text)\" is not a known "
+                        + "\(axisAllowed && !buttonAllowed ? "axis" : buttonAllowed && !axisAllowed ? "button" : "axis or button") "
+                        + "(\(kinds.map(\.name).sorted().joined(separator: ", ")))"
                 )
             }
             return c

@@ -29,7 +29,8 @@ public func applyRealtime(priority: Int, lockMemory: Bool, cpu: Int?) -> Realtim
             out.applied.append("SCHED_FIFO priority \(priority)")
         } else {
             out.warnings.append(
-                "SCHED_FIFO priority \(priority) refused: \(Errno.current); running with the normal scheduler (grant CAP_SYS_NICE or run as root)"
+                "SCHED_FIFO priority \(priority) refused: \(Errno.current); running with the normal scheduler (grant CAP_SYS_NICE or run "
+                    + "as root)"
             )
         }
     }

@@ -321,7 +321,8 @@ public final class V4L2Camera: FrameSource {
         guard let c = controls().first(where: { $0.name == name }) else {
             throw HardwareError(
                 message:
-                    "\(format?.devicePath ?? request.device): no control named '\(name)'; controls: \(controls().map(\.name).joined(separator: ", "))"
+                    "\(format?.devicePath ?? request.device): no control named '\(name)'; controls: "
+                    + "\(controls().map(\.name).joined(separator: ", "))"
             )
         }
         var ctrl = v4l2_control(id: c.id, value: value)

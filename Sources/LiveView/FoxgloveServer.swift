@@ -407,6 +407,11 @@ struct PlanMessage: Encodable {
     }
 
     static let schema = #"""
-        {"type":"object","title":"cerebellum.Plan","properties":{"tick":{"type":"integer"},"surprise":{"type":["number","null"],"description":"smoothed one-step surprise of the world model"},"surprise_threshold":{"type":["number","null"]},"goal_distance":{"type":["number","null"],"description":"latent distance from the frame to the goal"},"planned_efforts":{"type":"array","items":{"type":"array","items":{"type":"number"}},"description":"per horizon step, the planned efforts"},"forecast_goal_distance":{"type":"array","items":{"type":"number"},"description":"latent distance to the goal forecast after each planned step"}}}
+        {"type":"object","title":"cerebellum.Plan","properties":{"tick":{"type":"integer"},"surprise":{"type":["number",\#
+        "null"],"description":"smoothed one-step surprise of the world model"},"surprise_threshold":{"type":["number",\#
+        "null"]},"goal_distance":{"type":["number","null"],"description":"latent distance from the frame to the goal"},\#
+        "planned_efforts":{"type":"array","items":{"type":"array","items":{"type":"number"}},"description":"per horizon step,\#
+         the planned efforts"},"forecast_goal_distance":{"type":"array","items":{"type":"number"},\#
+        "description":"latent distance to the goal forecast after each planned step"}}}
         """#
 }

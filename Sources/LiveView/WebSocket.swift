@@ -72,7 +72,8 @@ public enum WebSocket {
         let phrase = [400: "Bad Request", 426: "Upgrade Required", 431: "Request Header Fields Too Large"][status] ?? "Error"
         let body = reason + "\n"
         let response =
-            "HTTP/1.1 \(status) \(phrase)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+            "HTTP/1.1 \(status) \(phrase)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\nConnection: "
+            + "close\r\n\r\n\(body)"
         return .refused(response: Array(response.utf8), reason: reason)
     }
 

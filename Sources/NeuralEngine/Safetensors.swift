@@ -112,7 +112,8 @@ public struct SafetensorsFile: Sendable {
             let (bytes, tooBig) = elements.multipliedReportingOverflow(by: dtype.size)
             guard !tooBig, bytes == end - begin else {
                 throw fail(
-                    "tensor \"\(name)\": shape \(shape) × \(dtype.rawValue) is \(tooBig ? "more than Int.max" : "\(bytes)") bytes but data_offsets span \(end - begin)"
+                    "tensor \"\(name)\": shape \(shape) × \(dtype.rawValue) is \(tooBig ? "more than Int.max" : "\(bytes)") bytes but "
+                        + "data_offsets span \(end - begin)"
                 )
             }
             entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))

@@ -145,7 +145,8 @@ public final class TrainableNetwork: @unchecked Sendable {
                         inputGradient: activationGradient, outputGradient: outGrad))
             default:
                 throw ModelError(
-                    "layer \(i) (\(spec.name)) cannot be trained: training supports conv2d, linear, relu, flatten, spatial soft-argmax and concat"
+                    "layer \(i) (\(spec.name)) cannot be trained: training supports conv2d, linear, relu, flatten, spatial soft-argmax "
+                        + "and concat"
                 )
             }
             activation = out

@@ -11,7 +11,8 @@ public func plannedChannels(model: WorldModelFile, planned: [String], boardActua
     let names = model.actions.map(\.name)
     guard names == planned else {
         throw ModelError(
-            "the model was trained on the actions [\(names.joined(separator: ", "))], this board plans with [\(planned.joined(separator: ", "))] "
+            "the model was trained on the actions [\(names.joined(separator: ", "))], this board plans with "
+                + "[\(planned.joined(separator: ", "))] "
                 + "(planner.actuators): train a model on this board's recordings, or set planner.actuators to the model's actions")
     }
     return try names.map { name in
@@ -38,7 +39,8 @@ public struct ActionBox: Sendable {
         bound = Float(config.maxEffort)
         guard !holonomic || model.actions.count >= 2 else {
             throw ModelError(
-                "planner.motion holonomic plans a planar velocity (x, y), the model takes \(model.actions.count) action (\(model.actions[0].name))"
+                "planner.motion holonomic plans a planar velocity (x, y), the model takes \(model.actions.count) action "
+                    + "(\(model.actions[0].name))"
             )
         }
         let b = bound
@@ -46,7 +48,8 @@ public struct ActionBox: Sendable {
         upper = model.actions.map { min(Float($0.upper), b) }
         if let j = lower.indices.first(where: { lower[$0] > upper[$0] }) {
             throw ModelError(
-                "the model's action \(model.actions[j].name) was trained on efforts [\(model.actions[j].lower), \(model.actions[j].upper)], "
+                "the model's action \(model.actions[j].name) was trained on efforts [\(model.actions[j].lower), "
+                    + "\(model.actions[j].upper)], "
                     + "outside planner.max_effort \(config.maxEffort)")
         }
     }

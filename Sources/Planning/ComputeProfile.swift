@@ -63,7 +63,8 @@ public struct PlannerComputeProfile: Sendable, Codable, Equatable {
                 + String(format: "%.0f ns per predictor row (%.1f ", nanosecondsPerRow, gflops) + unit + peak + ")",
             String(
                 format:
-                    "  configured %d samples × %d steps × %d iteration(s) ≈ %.2f ms per tick; budget %.2f ms holds %.0f %% of it, in chunks of %d samples",
+                    "  configured %d samples × %d steps × %d iteration(s) ≈ %.2f ms per tick; budget %.2f ms holds %.0f %% of it, in "
+                    + "chunks of %d samples",
                 samples, horizon, iterations, fullWorkMilliseconds, budgetMilliseconds, 100 * budgetShare, chunk),
         ]
     }

@@ -6,10 +6,10 @@ import RobotCore
 /// | topic | schema | encoding | one message per |
 /// |---|---|---|---|
 /// | `/camera/image` | `sensor_msgs/msg/Image` (ros2msg) | cdr | frame, `mono8` |
-/// | `/cerebellum/action` | `cerebellum.Action` (jsonschema) | json | tick: the efforts the governor applied after that frame, and what the source proposed |
+/// | `/cerebellum/action` | `cerebellum.Action` (jsonschema) | json | tick: the efforts applied after that frame, and those proposed |
 /// | `/cerebellum/truth` | `cerebellum.Truth` (jsonschema) | json | frame, simulated robots only: the agent's true position |
 /// | `/cerebellum/episode` | `cerebellum.Episode` (jsonschema) | json | episode begin and end |
-/// | `/cerebellum/command` | `cerebellum.Command` (jsonschema) | json | tick, run recordings: proposal, origin, applied efforts, governor state and faults |
+/// | `/cerebellum/command` | `cerebellum.Command` (jsonschema) | json | tick (run recordings): proposal, origin, efforts, state, faults |
 /// | `/cerebellum/event` | `cerebellum.Event` (jsonschema) | json | run recordings: marks, faults with reasons, mode changes |
 ///
 /// A metadata record `cerebellum` names the board, calibration, world and seed. Foxglove shows
@@ -219,19 +219,28 @@ public final class DatasetWriter {
     public func finish() throws { try writer.finish() }
 
     static let actionSchema = #"""
-        {"type":"object","title":"cerebellum.Action","properties":{"episode":{"type":"integer"},"step":{"type":"integer"},"efforts":{"type":"array","items":{"type":"number"},"description":"applied efforts per channel, -1..1"},"proposed":{"type":"array","items":{"type":"number"}},"state":{"type":"string"}}}
+        {"type":"object","title":"cerebellum.Action","properties":{"episode":{"type":"integer"},"step":{"type":"integer"},\#
+        "efforts":{"type":"array","items":{"type":"number"},"description":"applied efforts per channel, -1..1"},\#
+        "proposed":{"type":"array","items":{"type":"number"}},"state":{"type":"string"}}}
         """#
     static let truthSchema = #"""
-        {"type":"object","title":"cerebellum.Truth","properties":{"episode":{"type":"integer"},"step":{"type":"integer"},"x":{"type":"number","description":"px"},"y":{"type":"number","description":"px"}}}
+        {"type":"object","title":"cerebellum.Truth","properties":{"episode":{"type":"integer"},"step":{"type":"integer"},\#
+        "x":{"type":"number","description":"px"},"y":{"type":"number","description":"px"}}}
         """#
     public static let commandSchema = #"""
-        {"type":"object","title":"cerebellum.Command","properties":{"episode":{"type":"integer"},"tick":{"type":"integer"},"proposed":{"type":"array","items":{"type":"number"},"description":"efforts the source proposed, -1..1; empty when it proposed nothing"},"origin":{"type":"string"},"applied":{"type":"array","items":{"type":"number"},"description":"efforts the governor let through"},"state":{"type":"string"},"faults":{"type":"string"}}}
+        {"type":"object","title":"cerebellum.Command","properties":{"episode":{"type":"integer"},"tick":{"type":"integer"},\#
+        "proposed":{"type":"array","items":{"type":"number"},"description":"efforts the source proposed,\#
+         -1..1; empty when it proposed nothing"},"origin":{"type":"string"},"applied":{"type":"array",\#
+        "items":{"type":"number"},"description":"efforts the governor let through"},"state":{"type":"string"},\#
+        "faults":{"type":"string"}}}
         """#
     static let eventSchema = #"""
-        {"type":"object","title":"cerebellum.Event","properties":{"kind":{"type":"string"},"label":{"type":"string"},"text":{"type":"string"}}}
+        {"type":"object","title":"cerebellum.Event","properties":{"kind":{"type":"string"},"label":{"type":"string"},\#
+        "text":{"type":"string"}}}
         """#
     static let episodeSchema = #"""
-        {"type":"object","title":"cerebellum.Episode","properties":{"episode":{"type":"integer"},"event":{"type":"string","enum":["begin","end"]},"info":{"type":"object","additionalProperties":{"type":"number"}}}}
+        {"type":"object","title":"cerebellum.Episode","properties":{"episode":{"type":"integer"},"event":{"type":"string",\#
+        "enum":["begin","end"]},"info":{"type":"object","additionalProperties":{"type":"number"}}}}
         """#
 }
 
@@ -285,7 +294,8 @@ public enum DatasetReader {
                     guard c.channels > 0, c.actions.count == c.channels * n else {
                         throw MCAPError(
                             path: path,
-                            "\(where_): episode \(c.index) has \(n) frames but \(c.channels == 0 ? 0 : c.actions.count / c.channels) actions (one per frame)"
+                            "\(where_): episode \(c.index) has \(n) frames but \(c.channels == 0 ? 0 : c.actions.count / c.channels) "
+                                + "actions (one per frame)"
                         )
                     }
                     if let p = c.positions, p.count != 2 * n {

@@ -6,9 +6,10 @@ import RobotCore
 /// about five steps, so the agent wanders across rooms and through doors instead of jittering in place.
 ///
 /// Optional held pushes: each step, with probability `pushProbability`, the agent starts holding one
-/// direction (half of them within 20° of horizontal, the rest uniform) at full effort for `pushSteps` steps, long enough to cross a room and lean on a
-/// wall for a while. A random walk rarely presses against a wall, so without them a world model sees
-/// few refused moves and forecasts motion into walls it has never been stopped by.
+/// direction (half of them within 20° of horizontal, the rest uniform) at full effort for `pushSteps` steps,
+/// long enough to cross a room and lean on a wall for a while. A random walk rarely presses against a wall,
+/// so without them a world model sees few refused moves and forecasts motion into walls it has never been
+/// stopped by.
 public struct SmoothRandomActions: Sendable {
     /// Per-step persistence ρ in [0, 1).
     public var persistence: Double

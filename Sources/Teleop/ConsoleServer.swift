@@ -52,7 +52,8 @@ public final class ConsoleServer: @unchecked Sendable {
         } else if lastInput != nil {
             heartbeatLosses += 1
             log(
-                "teleop: nothing from the operator on \(transport.name) for \(Int(heartbeat.inMilliseconds)) ms (serial_console.heartbeat_ms): link lost"
+                "teleop: nothing from the operator on \(transport.name) for \(Int(heartbeat.inMilliseconds)) ms "
+                    + "(serial_console.heartbeat_ms): link lost"
             )
         }
     }

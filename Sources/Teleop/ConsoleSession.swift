@@ -257,7 +257,8 @@ public final class ConsoleSession {
             return bytes(
                 (settings.signer == nil
                     ? "this link is not signed (no serial_console.key_file)"
-                    : "session \(hex(nonce, digits: 16)); sign with: cerebellum console-sign --key-file FILE --session \(hex(nonce, digits: 16)) --sequence N BODY")
+                    : "session \(hex(nonce, digits: 16)); sign with: cerebellum console-sign --key-file FILE --session "
+                        + "\(hex(nonce, digits: 16)) --sequence N BODY")
                     + "\r\n" + prompt)
         case .record(let command):
             guard let recording else {
@@ -385,7 +386,8 @@ public final class ConsoleSession {
             switch mode {
             case .teleop:
                 return
-                    "teleop: the operator drives (drive, set, keys); the dead-man stops outputs after \(Int(settings.deadman.inMilliseconds)) ms without a command\r\n"
+                    "teleop: the operator drives (drive, set, keys); the dead-man stops outputs after "
+                    + "\(Int(settings.deadman.inMilliseconds)) ms without a command\r\n"
             case .auto: return disarmed ? "autonomy selected, in a DISARMED hold: arm to let it drive\r\n" : "autonomy drives\r\n"
             }
         }
@@ -401,7 +403,8 @@ public final class ConsoleSession {
         if let t = s.lastTakeoverTicks { lines.append("last takeover: operator command reached the outputs in \(t) tick(s)") }
         let c = counters
         lines.append(
-            "console: \(c.bytes) bytes, \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong lines"
+            "console: \(c.bytes) bytes, \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) "
+                + "garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong lines"
         )
         return lines
     }
@@ -422,7 +425,8 @@ public final class ConsoleSession {
             "  record start [NAME] | stop | status | mark good|bad [NOTE]   record the run as it drives",
             "  limits                 the limits the governor enforces",
             "  session                a signed link's session nonce",
-            "machine sentences: $DRIVE,v1,v2*CCCC  $STOP*CCCC  $ESTOP*CCCC  $ARM*CCCC  $DISARM*CCCC  $RESET*CCCC  $MODE,AUTO*CCCC  $STATUS*CCCC",
+            "machine sentences: $DRIVE,v1,v2*CCCC  $STOP*CCCC  $ESTOP*CCCC  $ARM*CCCC  $DISARM*CCCC  $RESET*CCCC  $MODE,AUTO*CCCC  "
+                + "$STATUS*CCCC",
             "  (CCCC = CRC-16/CCITT-FALSE of the bytes between $ and *, 4 hex digits; replies $OK,… or $ERR,…)",
             "  signed: $S,SEQ,TAG,BODY*CCCC with BODY one of the above (cerebellum console-sign)",
         ]

@@ -89,7 +89,8 @@ public struct Dataset: Sendable {
         }
         if let bad = given.first(where: { $0.actionSize != actionNames.count }) {
             throw DatasetError(
-                "\(bad.source): \(bad.actionSize) efforts per action, but the actions are \(actionNames.count) (\(actionNames.joined(separator: ", ")))"
+                "\(bad.source): \(bad.actionSize) efforts per action, but the actions are \(actionNames.count) "
+                    + "(\(actionNames.joined(separator: ", ")))"
             )
         }
         if given.count == 1, validationFraction > 0, given[0].frameCount >= 40 {
@@ -143,7 +144,8 @@ public struct Dataset: Sendable {
             let upper = min(1, (Double(hi[j]) / step - 1e-4).rounded(.up) * step)
             guard lower < upper else {
                 throw DatasetError(
-                    "action \(actionNames[j]) never varies in the data (always \(lo[j])): the model cannot learn what it does; leave it out (train --actions)"
+                    "action \(actionNames[j]) never varies in the data (always \(lo[j])): the model cannot learn what it does; leave it "
+                        + "out (train --actions)"
                 )
             }
             return ModelAction(name: actionNames[j], lower: lower, upper: upper)

@@ -48,7 +48,8 @@ public struct WorldModelFile: Sendable {
         func fail(_ why: String) -> ModelError { ModelError("\(path): \(why)") }
         guard file.metadata["kind"] == kind else {
             throw fail(
-                "not a cerebellum world model (metadata kind is \(file.metadata["kind"].map { "\"\($0)\"" } ?? "missing"), expected \"\(kind)\")"
+                "not a cerebellum world model (metadata kind is \(file.metadata["kind"].map { "\"\($0)\"" } ?? "missing"), expected "
+                    + "\"\(kind)\")"
             )
         }
         func layers(_ key: String) throws -> [LayerSpec] {
@@ -77,7 +78,8 @@ public struct WorldModelFile: Sendable {
             if name.hasPrefix("encoder_int8.") {
                 if let f = t.as(Float.self), let bad = f.firstNonFinite {
                     throw fail(
-                        "tensor \"\(name)\" holds a non-finite value (\(bad.value) at element \(bad.index)): a model with NaN or ∞ weights is refused"
+                        "tensor \"\(name)\" holds a non-finite value (\(bad.value) at element \(bad.index)): a model with NaN or ∞ "
+                            + "weights is refused"
                     )
                 }
                 q[String(name.dropFirst(13))] = t
@@ -88,7 +90,8 @@ public struct WorldModelFile: Sendable {
             guard let f = t.as(Float.self) else { throw fail("tensor \"\(name)\" is \(t.dtype.rawValue), expected F32") }
             if let bad = f.firstNonFinite {
                 throw fail(
-                    "tensor \"\(name)\" holds a non-finite value (\(bad.value) at element \(bad.index)): a model with NaN or ∞ weights is refused"
+                    "tensor \"\(name)\" holds a non-finite value (\(bad.value) at element \(bad.index)): a model with NaN or ∞ weights is "
+                        + "refused"
                 )
             }
             if isEnc { encoder[String(name.dropFirst(8))] = f } else { predictor[String(name.dropFirst(10))] = f }
@@ -108,7 +111,8 @@ public struct WorldModelFile: Sendable {
             }
             guard p.inputShape == [latent + actions.count], p.output.count == latent else {
                 throw ModelError(
-                    "the predictor maps \(p.inputShape) to \(p.output.count) values; it must map [latent + \(actions.count) actions] to latent"
+                    "the predictor maps \(p.inputShape) to \(p.output.count) values; it must map [latent + \(actions.count) actions] to "
+                        + "latent"
                 )
             }
         } catch let e as ModelError { throw fail(e.reason) }
@@ -208,7 +212,8 @@ public struct ModelAction: Sendable, Equatable, Codable {
     public static func parse(json text: String?) throws -> [ModelAction] {
         guard let text else {
             throw ModelError(
-                "metadata has no \"actions\" (the names and effort spans of the actions the model takes): train it again with `cerebellum train`"
+                "metadata has no \"actions\" (the names and effort spans of the actions the model takes): train it again with `cerebellum "
+                    + "train`"
             )
         }
         guard let actions = try? JSONDecoder().decode([ModelAction].self, from: Data(text.utf8)) else {

@@ -130,7 +130,8 @@ public final class JEPATrainer: @unchecked Sendable {
         let first = dataset.episodes[0]
         guard [first.height, first.width, 1] == WorldModelArchitecture.frameShape else {
             throw ModelError(
-                "the encoder takes \(WorldModelArchitecture.frameShape[0])×\(WorldModelArchitecture.frameShape[1]) frames, the dataset has \(first.width)×\(first.height)"
+                "the encoder takes \(WorldModelArchitecture.frameShape[0])×\(WorldModelArchitecture.frameShape[1]) frames, the dataset "
+                    + "has \(first.width)×\(first.height)"
             )
         }
         trainingWindows = dataset.windows(horizon: config.horizon, in: dataset.trainingEpisodes)

@@ -12,10 +12,10 @@ struct BenchEncoder: ParsableCommand {
         discussion: """
             Builds the world model's encoder (seeded weights), calibrates its int8 form on rendered two-rooms
             frames and checks it on other, held-out frames (cosine to fp32). Then times, single-threaded, the
-            whole encoder and each layer: fp32 with im2col + SGEMM, and int8 with every kernel this CPU runs. Each figure is the median of --rounds rounds of about
-            --round-ms each, after a warm-up. Also times the bare GEMMs at the encoder's layer shapes and
-            reports them as a fraction of this core's peak, measured by a register-only loop of the same
-            instruction (VPDPBUSD, SDOT or VPMADDWD for int8; FMA for fp32).
+            whole encoder and each layer: fp32 with im2col + SGEMM, and int8 with every kernel this CPU runs.
+            Each figure is the median of --rounds rounds of about --round-ms each, after a warm-up. Also times the
+            bare GEMMs at the encoder's layer shapes and reports them as a fraction of this core's peak, measured by
+            a register-only loop of the same instruction (VPDPBUSD, SDOT or VPMADDWD for int8; FMA for fp32).
             """)
 
     @Option(help: "Timed rounds per figure (the median is reported).")

@@ -111,7 +111,8 @@ struct BenchPlanner: ParsableCommand {
         print("  kernel             rows   time µs    GFLOP/s   of peak" + (peerReport != nil ? "   onnxruntime µs  GFLOP/s" : ""))
         for p in passes {
             var line =
-                "  \(padded(p.kernel, 17)) \(String(format: "%5d %9.2f %10.1f %8@", p.rows, p.microseconds, p.gflops, percent(p.peakFraction)))"
+                "  \(padded(p.kernel, 17)) "
+                + "\(String(format: "%5d %9.2f %10.1f %8@", p.rows, p.microseconds, p.gflops, percent(p.peakFraction)))"
             if p.kernel == DenseKernel.best.rawValue, let shape = peerReport?.shapes.first(where: { $0.rows == p.rows }) {
                 line += String(format: "   %14.2f %8.1f", shape.pass_us, shape.pass_gflops)
             }

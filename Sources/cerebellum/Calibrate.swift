@@ -336,7 +336,8 @@ func runPulseSession(channel: String, options: CalibrationOptions, deadmanMs: In
     guard let index = bench.channelIndex(channel) else {
         bench.stop()
         throw ValidationError(
-            "no actuator '\(channel)' on \(loaded.profile.name) (actuators: \(loaded.profile.actuators.map { "\($0.name) (ch \($0.channel))" }.joined(separator: ", ")))"
+            "no actuator '\(channel)' on \(loaded.profile.name) (actuators: "
+                + "\(loaded.profile.actuators.map { "\($0.name) (ch \($0.channel))" }.joined(separator: ", ")))"
         )
     }
     let a = loaded.profile.actuators[index]

@@ -20,7 +20,8 @@ struct ConsoleKey: ParsableCommand {
         let text = LinkSigner.newKeyText()
         guard text.withCString({ write(fd, $0, strlen($0)) }) == text.utf8.count else { throw ValidationError("\(out): write failed") }
         print(
-            "wrote \(out) (32 random bytes as hex, mode 0600); name it in the board's serial_console.key_file and give the operator's program a copy"
+            "wrote \(out) (32 random bytes as hex, mode 0600); name it in the board's serial_console.key_file and give the operator's "
+                + "program a copy"
         )
     }
 }

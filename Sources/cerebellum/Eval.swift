@@ -65,7 +65,10 @@ struct Eval: ParsableCommand {
     var maxIdleShare: Double?
     @Option(
         help:
-            "Route-search check: for this many episodes of the scenario, search a route in imagination from the start to the goal image (no time budget), replay it in the true world and report how many work; then stop. --png draws the replayed routes."
+            ArgumentHelp(
+                "Route-search check: for this many episodes of the scenario, search a route in imagination from the start to the goal "
+                    + "image (no time budget), replay it in the true world and report how many work; then stop. --png draws the replayed "
+                    + "routes.")
     )
     var routeCheck: Int?
 
@@ -108,7 +111,8 @@ struct Eval: ParsableCommand {
         print("eval \(scenario): \(episodes) episodes per policy, seed \(seed), model \(model)")
         print(
             "planner: \(c.method.rawValue), horizon \(c.horizon), \(c.samples) samples × \(c.iterations) iteration(s), "
-                + "predictor \(c.predictor.rawValue), route search every \(c.roadmapEvery) ticks, \(c.blockedMoves) refused moves kept, wall following \(c.wallFollowSteps) steps, budget \(c.budgetMilliseconds) ms"
+                + "predictor \(c.predictor.rawValue), route search every \(c.roadmapEvery) ticks, \(c.blockedMoves) refused moves kept, "
+                + "wall following \(c.wallFollowSteps) steps, budget \(c.budgetMilliseconds) ms"
         )
         var policies: [EvaluationPolicy] = [.planner(c)]
         if baselines { policies += [.greedy(c), .random] }
@@ -153,7 +157,8 @@ struct Eval: ParsableCommand {
             let steps = p.successes > 0 ? String(format: "%6.1f / %4.0f", p.meanStepsToGoal, p.medianStepsToGoal) : "     –"
             let plan = p.planTime.map { String(format: "%.2f / %.2f / %.2f ms", $0.p50, $0.p99, $0.max) } ?? "–"
             print(
-                "  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) \(rate)  \(ci)  \(steps.padding(toLength: 30, withPad: " ", startingAt: 0)) \(plan)"
+                "  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) \(rate)  \(ci)  "
+                    + "\(steps.padding(toLength: 30, withPad: " ", startingAt: 0)) \(plan)"
             )
         }
         if let p = r.policies.first {
@@ -161,14 +166,16 @@ struct Eval: ParsableCommand {
                 print(
                     String(
                         format:
-                            "  plan time per tick: p99.9 %.2f ms; %d of %d ticks over the %.0f ms target (%d of them also in the thread's CPU time)",
+                            "  plan time per tick: p99.9 %.2f ms; %d of %d ticks over the %.0f ms target (%d of them also in the thread's "
+                            + "CPU time)",
                         t.p999, p.ticksOverTarget, t.count, PolicyReport.planTimeTargetMilliseconds, p.cpuTicksOverTarget))
             }
             if let c = p.planCPUTime {
                 print(
                     String(
                         format:
-                            "  planner CPU time per tick (the planning thread's own, as the OS counts it): p50 %.2f / p99 %.2f / p99.9 %.2f / max %.2f ms",
+                            "  planner CPU time per tick (the planning thread's own, as the OS counts it): p50 %.2f / p99 %.2f / p99.9 "
+                            + "%.2f / max %.2f ms",
                         c.p50, c.p99, c.p999, c.max))
             }
             if let w = p.work {
@@ -176,7 +183,9 @@ struct Eval: ParsableCommand {
                 if let warning = w.idleWarning { print("  " + warning) }
             }
             print(
-                "  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no planning work; route searches \(p.routeSearches), routes found \(p.routesFound); wall follows \(p.wallFollows), openings crossed \(p.openingsCrossed)"
+                "  planner: \(p.cutShort) tick(s) cut short by the budget, \(p.skipped) with no planning work; route searches "
+                    + "\(p.routeSearches), routes found \(p.routesFound); wall follows \(p.wallFollows), openings crossed "
+                    + "\(p.openingsCrossed)"
             )
         }
     }
@@ -363,7 +372,8 @@ func checkRoutes(model: WorldModelFile, config: PlannerConfig, variant: TwoRooms
     let n = Double(episodes)
     print(
         "route check \(variant.rawValue), \(episodes) episodes, seed \(seed): \(config.roadmapDirections) directions × "
-            + "\(config.roadmapMacroSteps) steps, up to \(config.roadmapMaxNodes) nodes, merge \(config.roadmapMergeFactor), goal \(config.roadmapGoalFactor)"
+            + "\(config.roadmapMacroSteps) steps, up to \(config.roadmapMaxNodes) nodes, merge \(config.roadmapMergeFactor), goal "
+            + "\(config.roadmapGoalFactor)"
     )
     print(
         String(

@@ -90,7 +90,8 @@ struct EvalModel: ParsableCommand {
         print(
             "  "
                 + ks.map {
-                    "k=\($0): \(String(format: "%.4f", r.predictionError[$0 - 1])) (\(String(format: "%.3f", r.relativePredictionError[$0 - 1])))"
+                    "k=\($0): \(String(format: "%.4f", r.predictionError[$0 - 1])) "
+                        + "(\(String(format: "%.3f", r.relativePredictionError[$0 - 1])))"
                 }.joined(separator: "  "))
         print(
             "  the same through the planner's int8 predictor (relative): "
@@ -107,16 +108,20 @@ struct EvalModel: ParsableCommand {
         }
         print("int8 vs fp32 cosine: min \(String(format: "%.5f", r.minCosineInt8)), median \(String(format: "%.5f", r.medianCosineInt8))")
         print(
-            "latent: std min \(String(format: "%.3f", r.spread.minStd)) mean \(String(format: "%.3f", r.spread.meanStd)), effective rank \(String(format: "%.2f", r.spread.effectiveRank)) of \(m.latentSize)\(r.spread.collapsed ? "  ALARM: collapsed" : "")"
+            "latent: std min \(String(format: "%.3f", r.spread.minStd)) mean \(String(format: "%.3f", r.spread.meanStd)), effective rank "
+                + "\(String(format: "%.2f", r.spread.effectiveRank)) of \(m.latentSize)\(r.spread.collapsed ? "  ALARM: collapsed" : "")"
         )
         // The wall probes put the model in the simulator's world: only for models of it (data from the simulator).
         let simulated = eps.allSatisfy { $0.positions != nil }
         for v in TwoRoomsVariant.allCases where simulated {
             let w = try WallKnowledge.run(model: m, variant: v, layouts: v == .fixed ? 10 : 200, seed: seed &+ 7)
             print(
-                "wall knowledge (\(v.rawValue)): forecast blocked for \(w.wallKnownBlocked)/\(w.wallPushes) pushes into the wall (median move ratio \(String(format: "%.2f", w.medianWallRatio))), open for \(w.doorKnownOpen)/\(w.doorPushes) pushes through the door (\(String(format: "%.2f", w.medianDoorRatio)))"
+                "wall knowledge (\(v.rawValue)): forecast blocked for \(w.wallKnownBlocked)/\(w.wallPushes) pushes into the wall (median "
+                    + "move ratio \(String(format: "%.2f", w.medianWallRatio))), open for \(w.doorKnownOpen)/\(w.doorPushes) pushes "
+                    + "through the door (\(String(format: "%.2f", w.medianDoorRatio)))"
                     + (w.layoutProbeR2.count == 2
-                        ? "; layout probe R² wall x \(String(format: "%.3f", w.layoutProbeR2[0])), door y \(String(format: "%.3f", w.layoutProbeR2[1]))"
+                        ? "; layout probe R² wall x \(String(format: "%.3f", w.layoutProbeR2[0])), door y "
+                            + "\(String(format: "%.3f", w.layoutProbeR2[1]))"
                         : ""))
         }
         print("evaluated in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")

@@ -87,7 +87,8 @@ struct EvalScaling: ParsableCommand {
         }
         print("\ncompute scaling (\(label)), \(episodes) episodes per row, seed \(seed)")
         print(
-            "  scenario            budget   success               95 % interval     idle ticks  longest gap  samples × steps  plan p99.9 / max   overruns  kernel"
+            "  scenario            budget   success               95 % interval     idle ticks  longest gap  samples × steps  plan p99.9 "
+                + "/ max   overruns  kernel"
         )
         rows.forEach { print("  " + $0.line) }
         if let json {

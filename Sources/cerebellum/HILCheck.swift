@@ -80,7 +80,8 @@ struct HILCheck: ParsableCommand {
                 let detail = try check()
                 passed += 1
                 print(
-                    "ok \(i + 1) - \(name) (\(String(format: "%.2f", Date().timeIntervalSince(t0))) s)\(detail.isEmpty ? "" : " # \(detail)")"
+                    "ok \(i + 1) - \(name) (\(String(format: "%.2f", Date().timeIntervalSince(t0))) "
+                        + "s)\(detail.isEmpty ? "" : " # \(detail)")"
                 )
             } catch {
                 failed += 1

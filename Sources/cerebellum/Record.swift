@@ -43,7 +43,9 @@ struct Record: ParsableCommand {
 
     @Option(
         help:
-            "Chance per step of starting a held full-effort push (half within 20° of horizontal, the rest in any direction; 0: none): leans on walls, so the model learns where motion stops."
+            ArgumentHelp(
+                "Chance per step of starting a held full-effort push (half within 20° of horizontal, the rest in any direction; 0: none): "
+                    + "leans on walls, so the model learns where motion stops.")
     )
     var pushes = 0.0
 

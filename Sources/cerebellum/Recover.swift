@@ -22,7 +22,8 @@ struct Recover: ParsableCommand {
         let (bytes, report) = try recoverRecording([UInt8](data), path: file)
         if report.wasComplete {
             print(
-                "\(file): complete already (\(report.messages) messages, \(report.episodes) episode(s), \(report.frames) frames); left as it is"
+                "\(file): complete already (\(report.messages) messages, \(report.episodes) episode(s), \(report.frames) frames); left as "
+                    + "it is"
             )
             return
         }

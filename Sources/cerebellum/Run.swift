@@ -215,7 +215,8 @@ struct Run: ParsableCommand {
                     Int(pwm.prescale), pwm.actualFrequencyHz, pwm.requestedFrequencyHz, pwm.oscillatorTrim, pwm.pwmChannels.description))
         }
         print(
-            "loop \(String(format: "%.0f", p.loop.rateHz)) Hz, \(p.actuators.count) actuators (\(p.actuators.map(\.name).joined(separator: ", "))), calibration \(loaded.calibration.path)"
+            "loop \(String(format: "%.0f", p.loop.rateHz)) Hz, \(p.actuators.count) actuators "
+                + "(\(p.actuators.map(\.name).joined(separator: ", "))), calibration \(loaded.calibration.path)"
         )
         if !noRealtime {
             let rt = applyRealtime(priority: p.loop.realtime.priority, lockMemory: p.loop.realtime.lockMemory, cpu: p.loop.realtime.cpu)
@@ -232,7 +233,8 @@ struct Run: ParsableCommand {
         switch e {
         case .overrun(let tick, let late, let skipped):
             warn(
-                "\(eraseLine)event: overrun at tick \(tick): \(String(format: "%.2f", late.inMilliseconds)) ms late, \(skipped) period(s) skipped"
+                "\(eraseLine)event: overrun at tick \(tick): \(String(format: "%.2f", late.inMilliseconds)) ms late, \(skipped) period(s) "
+                    + "skipped"
             )
         case .faultLatched(let tick, let faults):
             warn("\(eraseLine)event: fault latched at tick \(tick): \(faults) — outputs neutral")
@@ -253,7 +255,8 @@ struct Run: ParsableCommand {
                 String(
                     format: "  plan time per tick: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms over %d ticks; ", t.p50, t.p99,
                     t.p999, t.max, t.count)
-                    + "\(s.plansCutShort ?? 0) cut short by the budget; route searches \(s.routeSearches ?? 0), routes found \(s.routesFound ?? 0)"
+                    + "\(s.plansCutShort ?? 0) cut short by the budget; route searches \(s.routeSearches ?? 0), routes found "
+                    + "\(s.routesFound ?? 0)"
             )
         }
         if let c = s.planCPUTime {
@@ -274,7 +277,8 @@ struct Run: ParsableCommand {
                 String(
                     format: "  world model: int8 encode p50 %.1f µs, p99 %.1f µs; one-step surprise mean %.4f, max %.4f", e.p50 * 1000,
                     e.p99 * 1000, u.mean, u.max)
-                    + ", threshold \(u.threshold.map { String(format: "%.4f", $0) } ?? "none"), surprised on \(u.surprisedTicks) tick(s) (response: \(u.response))"
+                    + ", threshold \(u.threshold.map { String(format: "%.4f", $0) } ?? "none"), surprised on \(u.surprisedTicks) tick(s) "
+                    + "(response: \(u.response))"
             )
         }
         if let c = s.camera {
@@ -289,7 +293,8 @@ struct Run: ParsableCommand {
                     w.frequencyHz, w.prescale, w.retriedTransfers, w.reinitializations))
         }
         print(
-            "  governor \(s.governorState), latched faults: \(s.latchedFaults), fault events \(s.faultEvents), rejected commands \(s.rejectedCommands)"
+            "  governor \(s.governorState), latched faults: \(s.latchedFaults), fault events \(s.faultEvents), rejected commands "
+                + "\(s.rejectedCommands)"
         )
         for r in s.recordings { print("  recorded " + RunRecorder.describe(r)) }
         if let v = s.liveView {
@@ -549,7 +554,8 @@ final class RunSession {
         }
         let outcome = goalImage != nil ? "ended" : (result.success ? "SUCCESS" : "no success")
         print(
-            "\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance \(String(format: "%.2f", result.finalDistance)) px"
+            "\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance "
+                + "\(String(format: "%.2f", result.finalDistance)) px"
         )
         return result
     }
@@ -660,13 +666,15 @@ final class RunSession {
     func printConsoleCounters() {
         if let g = gamepad {
             print(
-                "  gamepad \(g.deviceName ?? g.settings.device): \(g.eventsRead) events, \(g.drivesPosted) drive reports, \(g.eStops) e-stop(s), "
+                "  gamepad \(g.deviceName ?? g.settings.device): \(g.eventsRead) events, \(g.drivesPosted) drive reports, \(g.eStops) "
+                    + "e-stop(s), "
                     + "\(g.presses) button presses, lost \(g.losses)×")
         }
         guard let console else { return }
         let c = console.session.counters
         print(
-            "  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes (\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)"
+            "  teleop: \(c.lines) lines, \(c.badLines) rejected, \(c.badChecksums) bad checksums, \(c.garbageBytes) garbage bytes "
+                + "(\(c.taintedLines) lines dropped for them), \(c.overlongLines) overlong; link hang-ups \(console.server.hangups)"
         )
         if let t = console.link.snapshot.lastTakeoverTicks {
             print("  last takeover: operator command at the outputs \(t) tick(s) after the loop received it")

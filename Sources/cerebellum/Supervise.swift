@@ -8,7 +8,8 @@ import RobotCore
 struct Supervise: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "The output supervisor that `run` starts on a real board (not for direct use): holds the PCA9685's OE line, cuts the outputs if the controller dies or stops ticking."
+            "The output supervisor that `run` starts on a real board (not for direct use): holds the PCA9685's OE line, cuts the outputs "
+            + "if the controller dies or stops ticking."
     )
 
     @Option(help: "The PWM board's i2c-dev node, e.g. /dev/i2c-1.")
@@ -42,7 +43,8 @@ struct Supervise: ParsableCommand {
         var st = stat()
         guard fstat(channel, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else {
             warn(
-                "supervisor: error: file descriptor \(channel) is not the controller's channel (this command is started by `cerebellum run`)"
+                "supervisor: error: file descriptor \(channel) is not the controller's channel (this command is started by `cerebellum "
+                    + "run`)"
             )
             throw ExitCode(2)
         }

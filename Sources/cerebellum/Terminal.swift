@@ -117,7 +117,8 @@ func printLoopTable(_ r: LoopReport, indent: String = "  ") {
     }
     print(
         indent
-            + "ticks \(r.ticks), rate \(String(format: "%.2f", r.rateHz)) Hz, overruns \(r.overruns), periods skipped \(r.skippedPeriods), longest overrun streak \(r.longestOverrunStreak)"
+            + "ticks \(r.ticks), rate \(String(format: "%.2f", r.rateHz)) Hz, overruns \(r.overruns), periods skipped "
+            + "\(r.skippedPeriods), longest overrun streak \(r.longestOverrunStreak)"
     )
 }
 
@@ -172,7 +173,8 @@ func chooseBLASCoreType() -> String {
             restart(coreType: env[original].flatMap { $0.isEmpty ? nil : $0 }, choice: "rejected")
         }
         return
-            "OpenBLAS: \(BLAS.coreName) kernels (chosen by cerebellum: the library had fallen back to \(env[original].flatMap { $0.isEmpty ? nil : $0 } ?? "generic kernels"); checked against the portable kernel)"
+            "OpenBLAS: \(BLAS.coreName) kernels (chosen by cerebellum: the library had fallen back to "
+            + "\(env[original].flatMap { $0.isEmpty ? nil : $0 } ?? "generic kernels"); checked against the portable kernel)"
     }
     guard let fallback = BLAS.fallback else { return "OpenBLAS: \(BLAS.coreName) kernels" }
     if env[marker] == nil && env["CEREBELLUM_KEEP_BLAS_CORETYPE"] != "1" {

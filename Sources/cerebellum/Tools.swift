@@ -26,8 +26,10 @@ struct CheckBoard: ParsableCommand {
                 + LimitsDescription.timing(c))
         if b.profile.simulation == nil {
             print(
-                "output supervisor: a second process holds \(b.profile.pwm?.outputEnable.map { "the OE line \($0.chip)/\($0.line)" } ?? "no OE line")"
-                    + " and cuts the outputs if the controller dies or no tick comes for \(Int(b.profile.supervisorStall.inMilliseconds)) ms (supervisor.stall_ms)"
+                "output supervisor: a second process holds "
+                    + "\(b.profile.pwm?.outputEnable.map { "the OE line \($0.chip)/\($0.line)" } ?? "no OE line")"
+                    + " and cuts the outputs if the controller dies or no tick comes for \(Int(b.profile.supervisorStall.inMilliseconds)) "
+                    + "ms (supervisor.stall_ms)"
             )
         }
         for (a, l) in zip(b.profile.actuators, c.channels) {

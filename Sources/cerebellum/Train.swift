@@ -46,7 +46,9 @@ struct Train: ParsableCommand {
     @Option(help: "Latent dimensions.") var latent = WorldModelArchitecture.latentSize
     @Option(
         help:
-            "The actuators the model's actions are, comma-separated, in order (default: the recordings' planned actuators, else all of them)."
+            ArgumentHelp(
+                "The actuators the model's actions are, comma-separated, in order (default: the recordings' planned actuators, else all of "
+                    + "them).")
     ) var actions: String?
 
     func run() throws {
@@ -168,12 +170,15 @@ struct Train: ParsableCommand {
         }
         print(
             "validation @ epoch \(String(format: "%.2f", epoch)) (\(v.windows) windows): prediction error \(pe.joined(separator: ", ")); "
-                + "inverse dynamics \(String(format: "%.4f", v.inverseDynamicsError)); latent std min \(String(format: "%.3f", v.spread.minStd)) "
-                + "mean \(String(format: "%.3f", v.spread.meanStd)); effective rank \(String(format: "%.2f", v.spread.effectiveRank)) of \(v.spread.std.count)"
+                + "inverse dynamics \(String(format: "%.4f", v.inverseDynamicsError)); latent std min "
+                + "\(String(format: "%.3f", v.spread.minStd)) "
+                + "mean \(String(format: "%.3f", v.spread.meanStd)); effective rank \(String(format: "%.2f", v.spread.effectiveRank)) of "
+                + "\(v.spread.std.count)"
         )
         if v.spread.collapsed {
             print(
-                "ALARM: the latent is collapsing (most dimensions constant or effective rank < 1.5): raise the variance/covariance weights or lower --lr"
+                "ALARM: the latent is collapsing (most dimensions constant or effective rank < 1.5): raise the variance/covariance "
+                    + "weights or lower --lr"
             )
         }
     }
@@ -295,8 +300,10 @@ final class ProgressLine {
         let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
         let line =
             "step \(step)/\(total) [\(bar)] \(pct)% \(String(format: "%.1f", rate)) steps/s ETA \(formatDuration(eta)) | "
-            + "loss \(String(format: "%.4f", l.total)) pred \(String(format: "%.4f", l.prediction)) var \(String(format: "%.4f", l.variance)) "
-            + "cov \(String(format: "%.4f", l.covariance)) smooth \(String(format: "%.4f", l.smoothness)) idm \(String(format: "%.4f", l.inverseDynamics)) "
+            + "loss \(String(format: "%.4f", l.total)) pred \(String(format: "%.4f", l.prediction)) var "
+            + "\(String(format: "%.4f", l.variance)) "
+            + "cov \(String(format: "%.4f", l.covariance)) smooth \(String(format: "%.4f", l.smoothness)) idm "
+            + "\(String(format: "%.4f", l.inverseDynamics)) "
             + "|g| \(String(format: "%.2f", l.gradientNorm)) lr \(String(format: "%.2e", l.learningRate))"
         if interactive { print(eraseLine + line, terminator: ""); open = true } else { print(line) }
     }
@@ -331,7 +338,8 @@ final class LossLog {
         validationFile = try open(
             stem + ".validation.csv",
             header:
-                "step,windows,prediction_error_k1,prediction_error_kmid,prediction_error_kH,relative_error_kH,inverse_dynamics_error,min_std,mean_std,effective_rank,one_step_p50,one_step_p99,collapsed"
+                "step,windows,prediction_error_k1,prediction_error_kmid,prediction_error_kH,relative_error_kH,inverse_dynamics_error,"
+                + "min_std,mean_std,effective_rank,one_step_p50,one_step_p99,collapsed"
         )
     }
 

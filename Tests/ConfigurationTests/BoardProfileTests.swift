@@ -107,7 +107,8 @@ struct BoardProfileTests {
         let withPad = goodBoard.replacingOccurrences(
             of: "safety:\n",
             with:
-                "gamepad: {device: /dev/input/event3, axes: {vx: -ABS_Y, vy: ABS_RX}, deadman: ABS_Z, estop: BTN_EAST, arm: BTN_START}\nsafety:\n"
+                "gamepad: {device: /dev/input/event3, axes: {vx: -ABS_Y, vy: ABS_RX}, deadman: ABS_Z, estop: BTN_EAST, "
+                + "arm: BTN_START}\nsafety:\n"
         )
         let g = try #require(try LoadedBoard.load(boardPath: try writeBoard(withPad, calibration: goodCalibration)).profile.gamepad)
         #expect(g.device == "/dev/input/event3" && g.axes.map(\.actuator) == ["vx", "vy"] && g.axes.map(\.reversed) == [true, false])
@@ -362,7 +363,8 @@ let realBoard = """
     func realBoardSafetyParts() throws {
         let noEStop = realBoard.replacingOccurrences(
             of:
-                "inputs:\n  - {name: estop, role: estop, driver: gpiod, chip: pinctrl-bcm2711, line: GPIO17, active_low: true, bias: pull_up}\n",
+                "inputs:\n  - {name: estop, role: estop, driver: gpiod, chip: pinctrl-bcm2711, line: GPIO17, "
+                + "active_low: true, bias: pull_up}\n",
             with: "")
         #expect(noEStop != realBoard)
         #expect(try loadError(noEStop)?.message.contains("e-stop input") == true)
