@@ -167,7 +167,8 @@ test-kernels-arm64: deps-cross
 	  -B/usr/lib/gcc-cross/aarch64-linux-gnu/12 -L/usr/lib/gcc-cross/aarch64-linux-gnu/12 \
 	  Sources/CKernels/kernels.c Sources/CKernels/dense.c Tests/KernelCheck/check_kernels.c -I Sources/CKernels/include -lm \
 	  -o .build-kernels/check-arm64
-	qemu-aarch64-static -cpu max .build-kernels/check-arm64 neon-dot
+	qemu-aarch64-static -cpu max .build-kernels/check-arm64 neon-dot neon
+	qemu-aarch64-static -cpu cortex-a72 .build-kernels/check-arm64 neon
 	$(CLANG) --target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -fuse-ld=lld -static -O2 -ffp-contract=off \
 	  -B/usr/lib/gcc-cross/aarch64-linux-gnu/12 -L/usr/lib/gcc-cross/aarch64-linux-gnu/12 \
 	  Sources/CKernels/dense.c Tests/KernelCheck/check_dense.c -I Sources/CKernels/include -lm \

@@ -1,4 +1,4 @@
-/* int8 GEMM kernels: portable C, x86 AVX2, x86 AVX-512 VNNI, ARM NEON SDOT. See ckernels.h.
+/* int8 GEMM kernels: portable C, x86 AVX2, x86 AVX-512 VNNI, ARM NEON (ARMv8.0) and NEON SDOT. See ckernels.h.
    Every variant computes the int32 sums exactly and applies the epilogue with the same float
    operations in the same order (no fused multiply-add), so all of them give identical results. */
 #pragma STDC FP_CONTRACT OFF
@@ -485,11 +485,71 @@ __attribute__((target(DOT_TARGET))) static void gemm_neon_dot(int32_t m, const i
     }
 }
 
+/* A 4-row x 8-channel tile for cores without SDOT: per group of four k, the eight channels' 32 weights times the
+   row's four activations (repeated) by widening multiplies (SMULL/SMULL2: exact int16 products, even of -128
+   by -128), whose adjacent pairs SADALP adds into int32; a final pairwise add gives each channel's sum. */
+static void gemm_neon(int32_t m, const int8_t *a, int32_t lda, const ck_packed_s8 *w, const ck_epilogue *e,
+                      float *of, int8_t *os, int32_t ldo) {
+    const int32_t groups = w->kp / 4;
+    const size_t wstride = (size_t)w->np * 4;
+    int32_t tile[4][8];
+    for (int32_t n0 = 0; n0 < w->n; n0 += 8) {
+        const int32_t count = min_i32(8, w->n - n0);
+        for (int32_t i = 0; i < m; i += 4) {
+            const int32_t rows = min_i32(4, m - i);
+            const int8_t *row[4];
+            /* pairs[r][b][h]: channels 4b..4b+3 of row r, the low (h = 0: channels 4b, 4b+1) or high half. */
+            int32x4_t pairs[4][2][2];
+            for (int r = 0; r < 4; r++) {
+                row[r] = a + (size_t)(i + (r < rows ? r : rows - 1)) * lda;
+                for (int b = 0; b < 2; b++) pairs[r][b][0] = pairs[r][b][1] = vdupq_n_s32(0);
+            }
+            const int8_t *wk = w->weights + (size_t)n0 * 4;
+            for (int32_t g = 0; g < groups; g++, wk += wstride) {
+                const int8x16_t w0 = vld1q_s8(wk), w1 = vld1q_s8(wk + 16);
+                for (int r = 0; r < 4; r++) {
+                    int32_t q;
+                    memcpy(&q, row[r] + 4 * g, 4);
+                    const int8x16_t av = vreinterpretq_s8_s32(vdupq_n_s32(q));
+                    pairs[r][0][0] = vpadalq_s16(pairs[r][0][0], vmull_s8(vget_low_s8(w0), vget_low_s8(av)));
+                    pairs[r][0][1] = vpadalq_s16(pairs[r][0][1], vmull_high_s8(w0, av));
+                    pairs[r][1][0] = vpadalq_s16(pairs[r][1][0], vmull_s8(vget_low_s8(w1), vget_low_s8(av)));
+                    pairs[r][1][1] = vpadalq_s16(pairs[r][1][1], vmull_high_s8(w1, av));
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                vst1q_s32(tile[r], vpaddq_s32(pairs[r][0][0], pairs[r][0][1]));
+                vst1q_s32(tile[r] + 4, vpaddq_s32(pairs[r][1][0], pairs[r][1][1]));
+                store_row_scalar(tile[r], n0, count, e, row_scale_of(e, i + r), of ? of + (size_t)(i + r) * ldo + n0 : NULL,
+                                 os ? os + (size_t)(i + r) * ldo + n0 : NULL);
+            }
+        }
+    }
+}
+
 int32_t ck_cpu_features(void) {
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1 << 20)
 #endif
-    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? CK_FEATURE_NEON_DOT : 0;
+    return CK_FEATURE_NEON | ((getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? CK_FEATURE_NEON_DOT : 0);
+}
+
+static double peak_neon_int8(int64_t iterations) {
+    int32x4_t acc[12];
+    const int8x16_t x = vdupq_n_s8(3), y = vdupq_n_s8(5);
+    for (int j = 0; j < 12; j++) acc[j] = vdupq_n_s32(j);
+    for (int64_t i = 0; i < iterations; i++) {
+        for (int j = 0; j < 12; j += 2) {
+            acc[j] = vpadalq_s16(acc[j], vmull_s8(vget_low_s8(x), vget_low_s8(y)));
+            acc[j + 1] = vpadalq_s16(acc[j + 1], vmull_high_s8(x, y));
+        }
+        __asm__ volatile("" : "+w"(acc[0]), "+w"(acc[1]), "+w"(acc[2]), "+w"(acc[3]));
+    }
+    int32x4_t s = acc[0];
+    for (int j = 1; j < 12; j++) s = vaddq_s32(s, acc[j]);
+    volatile int32_t sink = vaddvq_s32(s);
+    (void)sink;
+    return (double)iterations * 12 * 8 * 2;
 }
 
 __attribute__((target(DOT_TARGET))) static double peak_neon_dot(int64_t iterations) {
@@ -536,6 +596,7 @@ int32_t ck_int8_available(ck_kernel kernel) {
     case CK_KERNEL_AVX2: return (f & CK_FEATURE_AVX2) != 0;
     case CK_KERNEL_AVX512_VNNI: return (f & CK_FEATURE_AVX512_VNNI) != 0;
     case CK_KERNEL_NEON_DOT: return (f & CK_FEATURE_NEON_DOT) != 0;
+    case CK_KERNEL_NEON: return (f & CK_FEATURE_NEON) != 0;
     default: return 0;
     }
 }
@@ -560,6 +621,7 @@ int ck_gemm_s8(ck_kernel kernel, int32_t m, const int8_t *a, int32_t lda, const 
         if (!(ck_cpu_features() & CK_FEATURE_NEON_DOT)) return -1;
         gemm_neon_dot(m, a, lda, w, e, out_f32, out_s8, ldo);
         return 0;
+    case CK_KERNEL_NEON: gemm_neon(m, a, lda, w, e, out_f32, out_s8, ldo); return 0;
 #endif
     default: return -1;
     }
@@ -575,6 +637,7 @@ double ck_peak_int8(ck_kernel kernel, int64_t iterations) {
 #ifdef CK_ARM
     case CK_KERNEL_NEON_DOT:
         return (ck_cpu_features() & CK_FEATURE_NEON_DOT) ? peak_neon_dot(iterations) : 0;
+    case CK_KERNEL_NEON: return peak_neon_int8(iterations);
 #endif
     default: return 0;
     }
@@ -714,7 +777,8 @@ static void quantize_rows(ck_kernel kernel, int32_t m, const float *x, int32_t l
     case CK_KERNEL_AVX512_VNNI: quantize_rows_avx512(m, x, ldx, k, q, ldq, row_scale); return;
 #endif
 #ifdef CK_ARM
-    case CK_KERNEL_NEON_DOT: quantize_rows_neon(m, x, ldx, k, q, ldq, row_scale); return;
+    case CK_KERNEL_NEON_DOT:
+    case CK_KERNEL_NEON: quantize_rows_neon(m, x, ldx, k, q, ldq, row_scale); return;
 #endif
     default: quantize_rows_portable(m, x, ldx, k, q, ldq, row_scale); return;
     }

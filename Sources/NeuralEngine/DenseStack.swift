@@ -25,6 +25,8 @@ public enum DenseKernel: String, Sendable, CaseIterable, Codable {
     case int8Avx2 = "int8-avx2"
     /// int8, x86 AVX-512 VNNI (VPDPBUSD).
     case int8Avx512Vnni = "int8-avx512-vnni"
+    /// int8, ARMv8.0 NEON without the dot product (Cortex-A72: Raspberry Pi 4; widening multiplies).
+    case int8Neon = "int8-neon"
     /// int8, ARMv8.2 dot product (SDOT: Cortex-A55, A76, A78; Raspberry Pi 5, Jetson Orin, Rock 5B).
     case int8NeonDot = "int8-neon-dot"
 
@@ -43,6 +45,7 @@ public enum DenseKernel: String, Sendable, CaseIterable, Codable {
         case .int8Portable: .portable
         case .int8Avx2: .avx2
         case .int8Avx512Vnni: .avx512VNNI
+        case .int8Neon: .neon
         case .int8NeonDot: .neonDot
         }
     }
@@ -68,7 +71,7 @@ public enum DenseKernel: String, Sendable, CaseIterable, Codable {
 
     /// The variants this CPU runs, each precision portable first and fastest last.
     public static var available: [DenseKernel] {
-        [.portable, .neon, .avx2, .avx512, .int8Portable, .int8Avx2, .int8NeonDot, .int8Avx512Vnni].filter(\.isAvailable)
+        [.portable, .neon, .avx2, .avx512, .int8Portable, .int8Avx2, .int8Neon, .int8NeonDot, .int8Avx512Vnni].filter(\.isAvailable)
     }
 
     /// The fastest fp32 variant this CPU runs.

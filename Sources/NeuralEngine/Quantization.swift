@@ -11,6 +11,8 @@ public enum Int8Kernel: String, Sendable, CaseIterable {
     case avx512VNNI = "avx512-vnni"
     /// ARMv8.2 dot product (Cortex-A76 and later, Orin's A78AE): SDOT, 16 per instruction.
     case neonDot = "neon-dot"
+    /// ARMv8.0 NEON (Cortex-A72, A53: no dot product): widening multiplies and pairwise adds (exact).
+    case neon
 
     var c: ck_kernel {
         switch self {
@@ -18,6 +20,7 @@ public enum Int8Kernel: String, Sendable, CaseIterable {
         case .avx2: CK_KERNEL_AVX2
         case .avx512VNNI: CK_KERNEL_AVX512_VNNI
         case .neonDot: CK_KERNEL_NEON_DOT
+        case .neon: CK_KERNEL_NEON
         }
     }
 
@@ -27,6 +30,7 @@ public enum Int8Kernel: String, Sendable, CaseIterable {
         var out: [Int8Kernel] = [.portable]
         if f & Int32(CK_FEATURE_AVX2) != 0 { out.append(.avx2) }
         if f & Int32(CK_FEATURE_AVX512_VNNI) != 0 { out.append(.avx512VNNI) }
+        if f & Int32(CK_FEATURE_NEON) != 0 { out.append(.neon) }
         if f & Int32(CK_FEATURE_NEON_DOT) != 0 { out.append(.neonDot) }
         return out
     }

@@ -42,6 +42,7 @@ enum {
     CK_FEATURE_AVX2 = 1 << 0,        /* x86 AVX2 + FMA */
     CK_FEATURE_AVX512_VNNI = 1 << 1, /* x86 AVX-512 F/BW/VL + VNNI */
     CK_FEATURE_NEON_DOT = 1 << 2,    /* ARMv8.2 dot product (SDOT) */
+    CK_FEATURE_NEON = 1 << 3,        /* ARMv8.0 NEON: every aarch64 core */
 };
 int32_t ck_cpu_features(void);
 
@@ -52,6 +53,7 @@ typedef enum {
     CK_KERNEL_AVX2 = 1,
     CK_KERNEL_AVX512_VNNI = 2,
     CK_KERNEL_NEON_DOT = 3,
+    CK_KERNEL_NEON = 4,     /* ARMv8.0 NEON without the dot product (Cortex-A72, A53): widening multiplies */
 } ck_kernel;
 
 /* 1 when this CPU runs the variant (ck_gemm_s8 would not return -1), else 0. */
