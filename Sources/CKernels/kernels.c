@@ -49,6 +49,22 @@ static inline void store_row_scalar(const int32_t *acc, int32_t n0, int32_t coun
     }
 }
 
+/* The four row pointers of a 4-row tile starting at row i of A (rows < 4 repeats the last real row, whose
+   sums are then not stored). */
+static inline void tile_rows(const int8_t *a, int32_t lda, int32_t i, int32_t rows, const int8_t *row[4]) {
+    for (int r = 0; r < 4; r++) row[r] = a + (size_t)(i + (r < rows ? r : rows - 1)) * lda;
+}
+
+/* Stores the first `rows` rows of a tile of int32 sums (row stride `stride`) for channels n0 … n0 + count - 1 of
+   rows i … through the scalar epilogue. */
+static inline void store_tile(const int32_t *tile, int32_t stride, int32_t rows, int32_t i, int32_t n0, int32_t count,
+                              const ck_epilogue *e, float *of, int8_t *os, int32_t ldo) {
+    for (int r = 0; r < rows; r++) {
+        store_row_scalar(tile + (size_t)r * stride, n0, count, e, row_scale_of(e, i + r),
+                         of ? of + (size_t)(i + r) * ldo + n0 : NULL, os ? os + (size_t)(i + r) * ldo + n0 : NULL);
+    }
+}
+
 /* ---------------------------------------------------------------- portable */
 
 static void gemm_portable(int32_t m, const int8_t *a, int32_t lda, const ck_packed_s8 *w,
@@ -334,12 +350,9 @@ __attribute__((target(AVX2_TARGET))) static void gemm_avx2(int32_t m, const int8
         for (int32_t i = 0; i < m; i += 4) {
             const int32_t rows = min_i32(4, m - i);
             const int8_t *row[4];
+            tile_rows(a, lda, i, rows, row);
             __m256i lo[4], hi[4];
-            for (int r = 0; r < 4; r++) {
-                row[r] = a + (size_t)(i + (r < rows ? r : rows - 1)) * lda;
-                lo[r] = _mm256_setzero_si256();
-                hi[r] = _mm256_setzero_si256();
-            }
+            for (int r = 0; r < 4; r++) lo[r] = hi[r] = _mm256_setzero_si256();
             const int8_t *wk = w->weights + (size_t)n0 * 4;
             for (int32_t g = 0; g < groups; g++, wk += wstride) {
                 const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wk));
@@ -357,10 +370,7 @@ __attribute__((target(AVX2_TARGET))) static void gemm_avx2(int32_t m, const int8
                 const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]), 0xD8);
                 _mm256_storeu_si256((__m256i *)tile[r], sums);
             }
-            for (int r = 0; r < rows; r++) {
-                store_row_scalar(tile[r], n0, count, e, row_scale_of(e, i + r), of ? of + (size_t)(i + r) * ldo + n0 : NULL,
-                                 os ? os + (size_t)(i + r) * ldo + n0 : NULL);
-            }
+            store_tile(&tile[0][0], 8, rows, i, n0, count, e, of, os, ldo);
         }
     }
 }
@@ -457,11 +467,10 @@ __attribute__((target(DOT_TARGET))) static void gemm_neon_dot(int32_t m, const i
         for (int32_t i = 0; i < m; i += 4) {
             const int32_t rows = min_i32(4, m - i);
             const int8_t *row[4];
+            tile_rows(a, lda, i, rows, row);
             int32x4_t acc[4][4];
-            for (int r = 0; r < 4; r++) {
-                row[r] = a + (size_t)(i + (r < rows ? r : rows - 1)) * lda;
+            for (int r = 0; r < 4; r++)
                 for (int b = 0; b < 4; b++) acc[r][b] = vdupq_n_s32(0);
-            }
             const int8_t *wk = w->weights + (size_t)n0 * 4;
             for (int32_t g = 0; g < groups; g++, wk += wstride) {
                 const int8x16_t w0 = vld1q_s8(wk), w1 = vld1q_s8(wk + 16), w2 = vld1q_s8(wk + 32),
@@ -476,11 +485,9 @@ __attribute__((target(DOT_TARGET))) static void gemm_neon_dot(int32_t m, const i
                     acc[r][3] = vdotq_s32(acc[r][3], w3, av);
                 }
             }
-            for (int r = 0; r < rows; r++) {
+            for (int r = 0; r < rows; r++)
                 for (int b = 0; b < 4; b++) vst1q_s32(tile[r] + 4 * b, acc[r][b]);
-                store_row_scalar(tile[r], n0, count, e, row_scale_of(e, i + r), of ? of + (size_t)(i + r) * ldo + n0 : NULL,
-                                 os ? os + (size_t)(i + r) * ldo + n0 : NULL);
-            }
+            store_tile(&tile[0][0], 16, rows, i, n0, count, e, of, os, ldo);
         }
     }
 }
@@ -498,12 +505,11 @@ static void gemm_neon(int32_t m, const int8_t *a, int32_t lda, const ck_packed_s
         for (int32_t i = 0; i < m; i += 4) {
             const int32_t rows = min_i32(4, m - i);
             const int8_t *row[4];
+            tile_rows(a, lda, i, rows, row);
             /* pairs[r][b][h]: channels 4b..4b+3 of row r, the low (h = 0: channels 4b, 4b+1) or high half. */
             int32x4_t pairs[4][2][2];
-            for (int r = 0; r < 4; r++) {
-                row[r] = a + (size_t)(i + (r < rows ? r : rows - 1)) * lda;
+            for (int r = 0; r < 4; r++)
                 for (int b = 0; b < 2; b++) pairs[r][b][0] = pairs[r][b][1] = vdupq_n_s32(0);
-            }
             const int8_t *wk = w->weights + (size_t)n0 * 4;
             for (int32_t g = 0; g < groups; g++, wk += wstride) {
                 const int8x16_t w0 = vld1q_s8(wk), w1 = vld1q_s8(wk + 16);
@@ -520,9 +526,8 @@ static void gemm_neon(int32_t m, const int8_t *a, int32_t lda, const ck_packed_s
             for (int r = 0; r < rows; r++) {
                 vst1q_s32(tile[r], vpaddq_s32(pairs[r][0][0], pairs[r][0][1]));
                 vst1q_s32(tile[r] + 4, vpaddq_s32(pairs[r][1][0], pairs[r][1][1]));
-                store_row_scalar(tile[r], n0, count, e, row_scale_of(e, i + r), of ? of + (size_t)(i + r) * ldo + n0 : NULL,
-                                 os ? os + (size_t)(i + r) * ldo + n0 : NULL);
             }
+            store_tile(&tile[0][0], 8, rows, i, n0, count, e, of, os, ldo);
         }
     }
 }
