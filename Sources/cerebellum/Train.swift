@@ -358,12 +358,12 @@ final class LossLog {
     func record(validation v: ValidationReport) {
         validations.append(v)
         let pe = v.predictionError
-        let row = [
+        let values: [Double] = [
             Double(v.step), Double(v.windows), pe.first ?? 0, pe[max(0, pe.count / 2 - 1)], pe.last ?? 0,
             v.relativePredictionError.last ?? 0, v.inverseDynamicsError, v.spread.minStd, v.spread.meanStd,
             v.spread.effectiveRank, v.oneStepErrorP50, v.oneStepErrorP99, v.spread.collapsed ? 1 : 0,
         ]
-        .map { String(format: "%.6g", $0) }.joined(separator: ",")
+        let row = values.map { String(format: "%.6g", $0) }.joined(separator: ",")
         validationFile.write(Data((row + "\n").utf8))
     }
 

@@ -12,7 +12,8 @@ private func clientFrame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, 
     if payload.count < 126 {
         out.append(0x80 | UInt8(payload.count))
     } else {
-        out += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        let length: [UInt8] = [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        out += length
     }
     out += mask
     out += payload.enumerated().map { $0.element ^ mask[$0.offset & 3] }
@@ -172,12 +173,15 @@ struct LiveTapTests {
         let frame = Frame(width: 64, height: 64)
         let plan = [Float](repeating: 0.5, count: 96), forecast = [Float](repeating: 1, count: 48)
         let t = tick(1)
+        // A counting loop, not `for in`: a debug build's unspecialized iterator allocates on aarch64.
         allocation_counter_start()
-        for i in 0..<100 {
+        var i = 0
+        while i < 100 {
             plan.withUnsafeBufferPointer { p in
                 forecast.withUnsafeBufferPointer { f in tap.push(t, frame: i % 3 == 0 ? nil : frame, plan: p, forecast: f) }
             }
             if i % 8 == 7 { tap.drain { _, _, _, _ in } }
+            i += 1
         }
         let allocations = allocation_counter_stop()
         #expect(allocations == 0)

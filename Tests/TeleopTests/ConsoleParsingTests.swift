@@ -31,9 +31,13 @@ struct ConsoleParsingTests {
 
     @Test func garbageEscapesAndOverlongLinesAreDroppedAndCounted() {
         let arrow: [UInt8] = [0x1B, UInt8(ascii: "["), UInt8(ascii: "A")]
-        let (l, c, _) = lines(
-            [0x00, 0xFF, 0x07] + arrow + Array("\rarm\r".utf8) + Array(repeating: UInt8(ascii: "x"), count: 500) + [0x0D]
-                + Array("stop\n".utf8))
+        let garbage: [UInt8] = [0x00, 0xFF, 0x07]
+        let overlong: [UInt8] = Array(repeating: UInt8(ascii: "x"), count: 500) + [0x0D]
+        var input: [UInt8] = garbage + arrow
+        input += Array("\rarm\r".utf8)
+        input += overlong
+        input += Array("stop\n".utf8)
+        let (l, c, _) = lines(input)
         #expect(l == ["arm", "stop"])
         #expect(c.garbageBytes == 6 && c.taintedLines == 1)
         // A line end inside an escape sequence still ends the line.
