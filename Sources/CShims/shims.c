@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "cshims.h"
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <pthread.h>
 #include <sched.h>
 #include <pty.h>
@@ -153,3 +154,5 @@ int cb_spawn_supervisor(const char *path, char *const argv[], int channel, int *
     if (!r) *pid = child;
     return r;
 }
+
+const char *cb_libc_version(void) { return gnu_get_libc_version(); }

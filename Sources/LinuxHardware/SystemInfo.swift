@@ -1,10 +1,22 @@
 import CGPIOD
+import CShims
 import Glibc
 import RobotCore
 
 /// Versions of the C libraries this build is linked against (for `cerebellum doctor`).
 public enum LinkedLibraries {
     public static var libgpiod: String { String(cString: gpiod_version_string()) }
+    /// The C library the process runs on, e.g. "glibc 2.41".
+    public static var cLibrary: String { "glibc " + String(cString: cb_libc_version()) }
+    /// The kernel and machine, e.g. "Linux 6.12.47 aarch64".
+    public static var kernel: String {
+        var u = utsname()
+        uname(&u)
+        func field<T>(_ value: inout T) -> String {
+            withUnsafeBytes(of: &value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return "\(field(&u.sysname)) \(field(&u.release)) \(field(&u.machine))"
+    }
 }
 
 /// Why a device could not be found, opened or set up (outside the tick; inside it a `DeviceFailure`

@@ -55,6 +55,7 @@ struct Doctor: ParsableCommand {
         abstract: "Show the linked libraries and the devices a board profile can name on this machine.")
 
     func run() throws {
+        print("\(LinkedLibraries.kernel), C library \(LinkedLibraries.cLibrary)")
         print("libgpiod \(LinkedLibraries.libgpiod)")
         print("OpenBLAS \(BLAS.configuration), \(BLAS.coreName) kernels")
         if let fallback = BLAS.fallback {

@@ -16,6 +16,9 @@ int cb_allowed_cpu_count(void);
    return at once (VMIN 0, VTIME 0). Returns 0, -1 with errno, or -2 for an unsupported baud. */
 int cb_serial_configure(int fd, int baud);
 
+/* The version of the C library the process runs on (glibc's gnu_get_libc_version), e.g. "2.41". */
+const char *cb_libc_version(void);
+
 /* Makes stdout line-buffered (progress reaches a pipe or a log at once). */
 void cb_line_buffered_stdout(void);
 
