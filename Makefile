@@ -39,7 +39,7 @@ FUZZ_TARGETS := model png mcap yaml console websocket
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
 
-.PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+.PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil build-arm64 test-arm64 hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke test-drive-train-goal drive-to-goal test-replay replay-reference test-live-view clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
@@ -63,6 +63,8 @@ help:
 	@echo "make bench            all benchmarks (table and JSON under .bench/)"
 	@echo "make coverage-safety  Safety module line coverage, fails below 100 %"
 	@echo "make test-kernels-arm64  the int8 kernels' ARM variant under qemu-aarch64, against portable"
+	@echo "make build-arm64      an aarch64 cerebellum (release), cross-compiled with Debian sid's Swift 6.2 (docs/arm64.md)"
+	@echo "make test-arm64       the unit tests built for aarch64 (optimized), run under qemu-aarch64 -cpu max and -cpu cortex-a72"
 	@echo "make nn-fixtures      regenerate the numpy reference outputs for the layer tests"
 	@echo "make model            record the two-rooms data and train the shipped model (≤ 20 min on 2 cores)"
 	@echo "make eval-model       k-step prediction error and the position probe of the shipped model"
@@ -298,6 +300,28 @@ fuzz-seeds: build deps-python
 	rm -rf .build/fuzz-seed && $(BIN) record --episodes 1 --steps 2 --out .build/fuzz-seed > /dev/null
 	$(PYTHON) scripts/fuzz-seeds.py Tests/Fuzz/corpus .build/fuzz-seed/episodes-0000.mcap
 
+# aarch64 (docs/arm64.md): Debian sid's Swift 6.2 (swiftlang) cross-compiles for the board through a Swift SDK
+# bundle over an arm64 sysroot; both are unpacked once into SID_CACHE (scripts/sid-root.sh), nothing is
+# installed on the host. The binary needs glibc >= 2.38 on the board (Raspberry Pi OS trixie, Ubuntu 24.04).
+SID_CACHE ?= $(HOME)/.cache/cerebellum/swift-sid
+SWIFT_SID := CACHE=$(SID_CACHE) scripts/swift-sid.sh --arm64 swift
+ARM64_SDK := --swift-sdks-path /sysroot-arm64/swift-sdks --swift-sdk aarch64-unknown-linux-gnu --scratch-path $(CURDIR)/.build-arm64
+ARM64_BIN := .build-arm64/release/cerebellum
+# The tests build optimized (-enable-testing for @testable), as the board's binary is: a debug build's unspecialized
+# generics allocate on aarch64 (a Range iterator's next() on every call), so the allocation tests would measure
+# the debug build, and under emulation it runs many times slower. sid's package has the cross-import module
+# _Testing_Foundation but not its library: the tests build without it.
+ARM64_TEST_FLAGS := -c release -Xswiftc -enable-testing -Xswiftc -Xfrontend -Xswiftc -disable-cross-import-overlays
+
+build-arm64:
+	$(SWIFT_SID) build -c release --product cerebellum --static-swift-stdlib $(ARM64_SDK)
+	@file -L $(ARM64_BIN) | cut -d, -f1-2
+
+# The unit tests built for aarch64 (optimized) and run under qemu-aarch64 as -cpu max and -cpu cortex-a72 (scripts/test-arm64.sh).
+test-arm64: deps-cross deps-python
+	$(SWIFT_SID) build --build-tests $(ARM64_SDK) $(ARM64_TEST_FLAGS)
+	scripts/test-arm64.sh .build-arm64/release/CerebellumPackageTests.xctest $(SID_CACHE)/sysroot-arm64
+
 # Hardware in the loop (hil/README.md): Debian's kernel under QEMU TCG with the kernel's own simulated
 # devices; the real drivers, `cerebellum hil-check` and `cerebellum run` inside the guest.
 hil: hil-amd64 hil-arm64
@@ -312,9 +336,9 @@ hil-amd64: deps-hil $(HIL_BIN_AMD64)
 	hil/make-initramfs.sh amd64 $(HIL_DIR)/amd64/root $(HIL_BIN_AMD64) $(HIL_DIR)/amd64/initramfs.cpio.gz
 	hil/run-guest.sh amd64 $(HIL_DIR)/amd64/root $(HIL_DIR)/amd64/initramfs.cpio.gz $(HIL_DIR)/amd64/console.log
 
-# arm64: Debian's arm64 kernel under qemu-system-aarch64 (virt). No Swift SDK for aarch64 exists on this
-# machine, so the guest checks the kernel side (vivid, gpio-sim cross-built, i2c-dev) from the shell and runs
-# the int8 GEMM kernels' NEON SDOT check; the Swift drivers run in the x86_64 guest.
+# arm64: Debian's arm64 kernel under qemu-system-aarch64 (virt). The guest checks the kernel side (vivid,
+# gpio-sim cross-built, i2c-dev) from the shell and runs the int8 GEMM kernels' NEON SDOT check; the Swift
+# drivers run in the x86_64 guest (the aarch64 cerebellum of make build-arm64 is not in this guest yet).
 hil-arm64: deps-hil deps-cross test-kernels-arm64
 	hil/fetch-kernel.sh arm64 $(HIL_DIR)/arm64
 	hil/fetch-kernel.sh amd64 $(HIL_DIR)/amd64

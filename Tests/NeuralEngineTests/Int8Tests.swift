@@ -74,6 +74,13 @@ struct Int8Tests {
         }
     }
 
+    /// With CEREBELLUM_EXPECT_KERNELS set (comma-separated int8 kernel names, e.g. "portable,neon,neon-dot" for
+    /// `qemu-aarch64 -cpu max`), the CPU must offer exactly those: a run meant to check a path does check it.
+    @Test func theExpectedKernelsAreTheOnesChecked() {
+        guard let expected = ProcessInfo.processInfo.environment["CEREBELLUM_EXPECT_KERNELS"] else { return }
+        #expect(Int8Kernel.available.map(\.rawValue) == expected.split(separator: ",").map(String.init))
+    }
+
     @Test func everyVariantMatchesPortable() {
         #expect(Int8Kernel.available.first == .portable)
         var rng = SeededGenerator(seed: 2)
