@@ -9,7 +9,7 @@ kernel="$kroot/boot/vmlinuz-$kver"
 append="console=ttyS0 rdinit=/init panic=-1 quiet loglevel=3"
 case $arch in
   amd64) qemu=(qemu-system-x86_64 -M q35 -cpu max -accel tcg -m 1G -smp 2 -device i6300esb) ;;
-  arm64) qemu=(qemu-system-aarch64 -M virt -cpu max -accel tcg -m 1G -smp 2); append="console=ttyAMA0 rdinit=/init panic=-1 quiet loglevel=3" ;;
+  arm64) qemu=(qemu-system-aarch64 -M virt -cpu max -accel tcg -m 1G -smp 2 -device i6300esb); append="console=ttyAMA0 rdinit=/init panic=-1 quiet loglevel=3" ;;
   *) echo "run-guest: unknown arch $arch" >&2; exit 2 ;;
 esac
 start=$(date +%s.%N)
