@@ -7,8 +7,9 @@ APT := apt-get -o DPkg::Lock::Timeout=600
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need (bookworm names).
 DEB_PACKAGES := pkg-config libopenblas-dev libv4l-dev libgpiod-dev libi2c-dev zlib1g-dev tmux socat picocom
-# For running the ARM int8 kernels under emulation (make test-kernels-arm64).
-CROSS_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+# For running the ARM int8 kernels and the aarch64 binary under emulation (make test-kernels-arm64, test-arm64),
+# and qemu's dynamic build for its plugins (make count-arm64).
+CROSS_PACKAGES := qemu-user-static qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 # For the hardware-in-the-loop guests (make hil): QEMU, busybox as the guest's PID 1, and what building
 # gpio-sim against Debian's kernel headers needs.
 HIL_PACKAGES := qemu-system-x86 qemu-system-arm busybox-static cpio kmod xz-utils bc flex bison libelf-dev libssl-dev gcc-12 \
@@ -39,7 +40,7 @@ FUZZ_TARGETS := model png mcap yaml console websocket
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
 
-.PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil build-arm64 test-arm64 hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+.PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil build-arm64 test-arm64 count-arm64 hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke test-drive-train-goal drive-to-goal test-replay replay-reference test-live-view clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
@@ -65,6 +66,7 @@ help:
 	@echo "make test-kernels-arm64  the int8 kernels' ARM variant under qemu-aarch64, against portable"
 	@echo "make build-arm64      an aarch64 cerebellum (release), cross-compiled with Debian sid's Swift 6.2 (docs/arm64.md)"
 	@echo "make test-arm64       the unit tests built for aarch64 (optimized), run under qemu-aarch64 -cpu max and -cpu cortex-a72"
+	@echo "make count-arm64      instructions per tick phase on a Cortex-A72 and A76 (qemu plugin), the time range on a Pi 4 and Pi 5"
 	@echo "make nn-fixtures      regenerate the numpy reference outputs for the layer tests"
 	@echo "make model            record the two-rooms data and train the shipped model (≤ 20 min on 2 cores)"
 	@echo "make eval-model       k-step prediction error and the position probe of the shipped model"
@@ -321,6 +323,11 @@ build-arm64:
 test-arm64: deps-cross deps-python
 	$(SWIFT_SID) build --build-tests $(ARM64_SDK) $(ARM64_TEST_FLAGS)
 	scripts/test-arm64.sh .build-arm64/release/CerebellumPackageTests.xctest $(SID_CACHE)/sysroot-arm64
+
+# Instructions per tick phase of the aarch64 binary under qemu-aarch64 with an instruction-counting plugin, as a
+# Cortex-A72 (Pi 4) and a Cortex-A76 (Pi 5), and the time range on each board (docs/performance.md).
+count-arm64: deps-cross build-arm64
+	scripts/count-instructions.sh $(ARM64_BIN) $(SID_CACHE)/sysroot-arm64 .build-arm64/instructions.json
 
 # Hardware in the loop (hil/README.md): Debian's kernel under QEMU TCG with the kernel's own simulated
 # devices; the real drivers, `cerebellum hil-check` and `cerebellum run` inside the guest.

@@ -10,7 +10,7 @@ import Simulation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: print figures as a table and as JSON.",
-        subcommands: [BenchLoop.self, BenchEncoder.self, BenchPlanner.self, BenchStalls.self])
+        subcommands: [BenchLoop.self, BenchEncoder.self, BenchPlanner.self, BenchStalls.self, BenchWork.self])
 }
 
 struct BenchLoop: ParsableCommand {
