@@ -86,7 +86,9 @@ let package = Package(
             ], path: "Tests/TestSupport"),
         .testTarget(
             name: "LinuxHardwareTests",
-            dependencies: ["LinuxHardware", "Simulation", "Safety", "RobotCore", "NeuralEngine", "WorldModel", "CAllocationCounter"]),
+            dependencies: [
+                "LinuxHardware", "CShims", "Simulation", "Safety", "RobotCore", "NeuralEngine", "WorldModel", "CAllocationCounter",
+            ]),
         .testTarget(name: "SafetyTests", dependencies: ["Safety", "RobotCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Safety", "RobotCore"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Planning", "Safety", "Simulation", "RobotCore"]),

@@ -11,17 +11,21 @@
 set -euo pipefail
 arch=$1; root=$2; shift 2
 # amd64 is the root the compiler runs in: all sid (its swift-frontend needs sid's C library). arm64 is the target's
-# sysroot: sid's Swift runtime over trixie's C library and the libraries that would otherwise raise what a binary
-# linked against it needs (sid's OpenBLAS and gfortran need glibc 2.43), so that it runs on a board OS with glibc
-# >= 2.38 (what sid's Swift runtime needs).
+# sysroot: sid's Swift runtime (linked into the binary statically) over bookworm's C library and the C libraries the
+# binary loads, so that what it asks of a board OS is no more than Debian bookworm (glibc 2.36) provides; the few
+# functions of glibc 2.38 that sid's runtime calls are in Sources/CShims/glibc-compat.c.
 case $arch in
   amd64) triple=x86_64-linux-gnu overlay=(libgpiod-dev/bookworm libgpiod2/bookworm) ;;
   arm64) triple=aarch64-linux-gnu
-         overlay=(libgpiod-dev/bookworm libc6/trixie libc6-dev/trixie libgfortran5/trixie libopenblas0/trixie
-                  libopenblas0-pthread/trixie libopenblas-dev/trixie libopenblas-pthread-dev/trixie) ;;
+         overlay=(libgpiod-dev/bookworm libc6/bookworm libc6-dev/bookworm libgfortran5/bookworm libopenblas0/bookworm
+                  libopenblas0-pthread/bookworm libopenblas-dev/bookworm libopenblas-pthread-dev/bookworm
+                  libv4l-0/bookworm libv4lconvert0/bookworm libv4l-dev/bookworm libi2c0/bookworm libi2c-dev/bookworm
+                  zlib1g/bookworm zlib1g-dev/bookworm libjpeg62-turbo/bookworm libstdc++6/bookworm libgcc-s1/bookworm) ;;
   *) echo "sid-root: ARCH must be amd64 or arm64, not '$arch'" >&2; exit 2 ;;
 esac
-[ -f "$root/.complete" ] && exit 0
+# A root made from another package list is made again.
+stamp="script $(sha256sum "$0" | cut -c1-16) overlay ${overlay[*]} packages $*"
+[ -f "$root/.complete" ] && [ "$(cat "$root/.complete")" = "$stamp" ] && exit 0
 mkdir -p "$root"; root=$(cd "$root" && pwd)
 apt_dir=$root.apt
 # base-files brings the merged-/usr links (/lib → usr/lib) the loader path in libc.so goes through.
@@ -42,11 +46,29 @@ apt=(apt-get -q -o "Dir::State=$apt_dir" -o "Dir::State::status=$apt_dir/status"
 echo "sid-root: downloading swiftlang and its dependencies for $arch into $apt_dir (once)" >&2
 "${apt[@]}" update >/dev/null
 "${apt[@]}" install --download-only -y --no-install-recommends "${packages[@]}" >/dev/null
-# Unpacked last, over what the closure brought: the target's C library (arm64) and libgpiod 1.6.
+# Unpacked last, over what the closure brought: the target's C libraries (arm64) and libgpiod 1.6.
 (cd "$apt_dir/overlay" && rm -f ./*.deb && "${apt[@]}" download "${overlay[@]}" >/dev/null)
 echo "sid-root: unpacking $(ls "$apt_dir"/cache/archives/*.deb | wc -l) packages into $root" >&2
 rm -rf "$root"; mkdir -p "$root"
-for deb in "$apt_dir"/cache/archives/*.deb "$apt_dir"/overlay/*.deb; do dpkg -x "$deb" "$root"; done
+# Unpacked as dpkg -x would, except that the merged-/usr links (/lib → usr/lib) stay links when a package from a
+# release without merged /usr (bookworm's C library) ships files under /lib.
+for deb in "$apt_dir"/cache/archives/*.deb "$apt_dir"/overlay/*.deb; do
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root" --keep-directory-symlink
+done
+if [ "$arch" = arm64 ]; then
+  # The unit tests load sid's shared Swift runtime, which needs glibc 2.38 and sid's libstdc++: trixie's C library
+  # and sid's C++ runtime beside the sysroot's own (under /opt, where no link looks) are what scripts/test-arm64.sh
+  # runs them with.
+  (cd "$apt_dir/overlay" && rm -f ./*.deb && "${apt[@]}" download libc6/trixie >/dev/null)
+  mkdir -p "$root/opt/test-runtime"
+  for deb in "$apt_dir"/overlay/libc6_*.deb "$apt_dir"/cache/archives/libstdc++6_*.deb "$apt_dir"/cache/archives/libgcc-s1_*.deb; do
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root/opt/test-runtime"
+  done
+  # A sysroot is read from another root: its absolute links (libm.so → /lib/…/libm.so.6) are made relative.
+  find "$root" -type l -lname '/*' | while read -r link; do
+    ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$root$(readlink "$link")")" "$link"
+  done
+fi
 # The links update-alternatives would make: OpenBLAS's pthread build as libblas, liblapack and openblas.pc.
 lib=$root/usr/lib/$triple
 for name in libopenblas.so libopenblas.so.0 libblas.so libblas.so.3 liblapack.so liblapack.so.3; do
@@ -86,4 +108,4 @@ JSON
 {"schemaVersion": "1.0", "swiftCompiler": {"extraCLIOptions": ["-use-ld=lld"]}}
 JSON
 fi
-touch "$root/.complete"
+echo "$stamp" > "$root/.complete"

@@ -51,4 +51,12 @@ extern const unsigned long CB_VIDIOC_QUERYCAP, CB_VIDIOC_ENUM_FMT, CB_VIDIOC_S_F
    defaults and unblocked. Returns 0 and the child's pid, or an errno. */
 int cb_spawn_supervisor(const char *path, char *const argv[], int channel, int *pid);
 
+/* glibc-compat.c: C23's strtol family (a 0b binary prefix is read when the base is 0 or 2) and BSD's strlcpy and
+   strlcat, which a build against a glibc older than 2.38 provides under the library's own names. */
+long cb_c23_strtol(const char *s, char **end, int base);
+long long cb_c23_strtoll(const char *s, char **end, int base);
+unsigned long cb_c23_strtoul(const char *s, char **end, int base);
+size_t cb_strlcpy(char *dst, const char *src, size_t size);
+size_t cb_strlcat(char *dst, const char *src, size_t size);
+
 #endif
