@@ -70,12 +70,13 @@ help:
 	@echo "make nn-fixtures      regenerate the numpy reference outputs for the layer tests"
 	@echo "make model            record the two-rooms data and train the shipped model (≤ 20 min on 2 cores)"
 	@echo "make eval-model       k-step prediction error and the position probe of the shipped model"
+	@echo "make model-car        record drives in the car-rooms house, train models/car-rooms, build its place memory (model-diffdrive: the base's)"
 	@echo "make mutation-safety  mutation testing of Sources/Safety (MUTANTS=N: a deterministic sample)"
 	@echo "make fuzz             every parser of untrusted input under libFuzzer + ASan, FUZZ_SECONDS (60) each"
 	@echo "make hil              driver tests against the kernel's vivid, gpio-sim and i2c-stub in QEMU guests (x86_64, arm64)"
 	@echo "make eval-scaling     goal reaching at planning budgets 4.5 … 0.55 ms, and beside a busy process (reports/eval-scaling*)"
 	@echo "make bench-planner    the planner's predictor kernels against this core's peak and ONNX Runtime"
-	@echo "make eval             goal reaching, 200 episodes per scenario, with baselines (report, JSON, trajectory PNGs in reports/)"
+	@echo "make eval             goal reaching, 200 episodes per scenario (two-rooms, car, diffdrive), with baselines (reports/)"
 	@echo "make drive-to-goal    drive from the console while recording, train on it, run toward a captured goal (5 min drive)"
 	@echo "make replay-reference record the committed run that make test replays (after a change meant to alter decisions)"
 
@@ -221,10 +222,35 @@ model: model-data
 eval-model: build
 	$(BIN) eval-model $(MODEL) --require-r2 0.95
 
+# The rooms worlds' shipped models (car-rooms, diffdrive-rooms): drives by the map-knowing route driver to random
+# places through the house (effort noise 0.3) and a little random exploration, trained (both cores); then a place
+# memory of further drives (seed 3, held apart from the training data), and eval-model on fresh drives (seed 900001).
+ROOMS_ROUTE_EPISODES ?= 180
+ROOMS_RANDOM_EPISODES ?= 60
+ROOMS_MEMORY_EPISODES ?= 30
+ROOMS_EPOCHS ?= 3
+model-car: build
+	$(MAKE) --no-print-directory rooms-model ROOMS=car-rooms ROOMS_BOARD=boards/sim-car.yaml
+model-diffdrive: build
+	$(MAKE) --no-print-directory rooms-model ROOMS=diffdrive-rooms ROOMS_BOARD=boards/sim-diffdrive.yaml
+rooms-model:
+	rm -rf $(MODEL_DATA)/$(ROOMS)
+	$(BIN) record --board $(ROOMS_BOARD) --driver route --noise 0.3 --episodes $(ROOMS_ROUTE_EPISODES) --steps 400 --seed 1 \
+	  --out $(MODEL_DATA)/$(ROOMS)/route
+	$(BIN) record --board $(ROOMS_BOARD) --episodes $(ROOMS_RANDOM_EPISODES) --steps 100 --seed 2 --out $(MODEL_DATA)/$(ROOMS)/random
+	$(BIN) record --board $(ROOMS_BOARD) --driver route --noise 0.2 --episodes $(ROOMS_MEMORY_EPISODES) --steps 400 --seed 3 \
+	  --out $(MODEL_DATA)/$(ROOMS)/memory
+	$(BIN) train $(MODEL_DATA)/$(ROOMS)/route $(MODEL_DATA)/$(ROOMS)/random --out models/$(ROOMS).safetensors \
+	  --epochs $(ROOMS_EPOCHS) --threads 2 --seed 1
+	$(BIN) memory build $(MODEL_DATA)/$(ROOMS)/memory --model models/$(ROOMS).safetensors --out models/$(ROOMS).memory.safetensors
+	$(BIN) eval-model models/$(ROOMS).safetensors --board $(ROOMS_BOARD) --episodes 40 --steps 200 --json models/$(ROOMS).eval.json
+
 EVAL_EPISODES ?= 200
 eval: build
 	$(BIN) eval --scenario two-rooms --episodes $(EVAL_EPISODES) --model $(MODEL) --json reports/eval-two-rooms.json
 	$(BIN) eval --scenario two-rooms-random --episodes $(EVAL_EPISODES) --model $(MODEL) --json reports/eval-two-rooms-random.json
+	$(BIN) eval --scenario car-rooms --episodes $(EVAL_EPISODES) --json reports/eval-car-rooms.json
+	$(BIN) eval --scenario diffdrive-rooms --episodes $(EVAL_EPISODES) --json reports/eval-diffdrive-rooms.json
 
 # Goal reaching against the planning budget (4.5, 2.25, 1.1, 0.55 ms per tick: cores with 1, 1/2, 1/4, 1/8
 # of this one's compute), both scenarios; then the same on a core shared with a busy process (taskset),

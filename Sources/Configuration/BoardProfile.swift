@@ -293,8 +293,10 @@ public enum RealBoardLimits {
 
 /// The simulated world behind a `sim` board, and its actuators' ground truth.
 public struct SimulationSettings: Sendable, Equatable {
-    public var world: TwoRoomsVariant
+    public var world: SimulatedWorldName
     public var seed: UInt64
+    /// The house, the vehicle and the camera of the rooms worlds (nil for two-rooms).
+    public var rooms: RoomsSettings?
     /// What the simulated servos really do, per actuator channel (calibration must find this).
     public var actuatorTruth: [ActuatorPhysics]
     /// The simulated PCA9685's real oscillator, Hz (`cerebellum calibrate pwm` measures its trim).
@@ -501,7 +503,9 @@ extension BoardProfile {
         let simulation = try root.optional("simulation").map { try simulationSection($0.mapping(), actuators: actuators) }
         try checkDeviceKinds(
             simulated: simulation != nil, camera: camera, pwm: pwm, inputs: inputs, outputs: outputs, at: root.value)
-        let planner = try root.optional("planner").map { try plannerSection($0.mapping(), actuators: actuators.map(\.name)) }
+        let planner = try root.optional("planner").map {
+            try plannerSection($0.mapping(), actuators: actuators.map(\.name), profilePath: path)
+        }
         let surprise = try root.optional("surprise").map { try surpriseSection($0.mapping()) } ?? SurpriseSettings()
         let calibrationPath = normalizedPath(relativeTo(profile: path, try root.required("calibration").string()))
         try root.finish()
@@ -777,7 +781,17 @@ extension BoardProfile {
 
     /// `simulation:` — the simulated world and what its actuators really do, one entry per actuator.
     static func simulationSection(_ simMap: YAMLMapping, actuators: [ActuatorChannel]) throws -> SimulationSettings {
-        let world = try simMap.required("world").choice(TwoRoomsVariant.self)
+        let worldValue = try simMap.required("world")
+        let world = try worldValue.choice(SimulatedWorldName.self)
+        let rooms = try roomsSettings(simMap, world: world)
+        if let rooms {
+            let wanted = rooms.vehicle.channelNames
+            if actuators.map(\.name) != wanted {
+                throw worldValue.error(
+                    "the \(world.rawValue) robot's actuators are \(wanted.joined(separator: ", ")), in this order "
+                        + "(the profile lists \(actuators.map(\.name).joined(separator: ", ")))")
+            }
+        }
         var truth: [ActuatorPhysics] = []
         let truthMap = try simMap.required("actuator_truth").mapping()
         for a in actuators {
@@ -793,10 +807,70 @@ extension BoardProfile {
         try truthMap.finish()
         var simulation = SimulationSettings(
             world: world, seed: UInt64(try simMap.optional("seed")?.int(in: 0...Int(Int32.max)) ?? 1),
-            actuatorTruth: truth)
+            rooms: rooms, actuatorTruth: truth)
         if let v = simMap.optional("pwm_oscillator_hz") { simulation.pwmOscillatorHz = try v.double(in: 20e6...30e6) }
         try simMap.finish()
         return simulation
+    }
+
+    /// The rooms worlds' keys of `simulation:` (refused on two-rooms boards): the house, the camera, the
+    /// episodes and `vehicle:` (the car's or the base's geometry and response).
+    static func roomsSettings(_ m: YAMLMapping, world: SimulatedWorldName) throws -> RoomsSettings? {
+        let keys = [
+            "vehicle", "house_seed", "house_per_episode", "rooms", "camera_fov_deg", "camera_height_m", "camera_noise",
+            "motion_blur", "light", "goal_distance_m", "goal_heading_deg", "max_steps",
+        ]
+        guard world.twoRoomsVariant == nil else {
+            if let k = keys.first(where: { m.optional($0) != nil }), let v = m.optional(k) {
+                throw v.error("'\(k)' is for the rooms worlds (car-rooms, diffdrive-rooms), not \(world.rawValue)")
+            }
+            return nil
+        }
+        let car = world == .carRooms
+        let vm = try m.required("vehicle").mapping()
+        let radius = try vm.required("radius_m").double(in: 0.05...0.5)
+        let drive: GroundVehicle.Drive
+        if car {
+            var c = BicycleCar()
+            c.wheelbase = try vm.required("wheelbase_m").double(in: 0.05...2)
+            c.maxSteer = try vm.required("max_steer_deg").double(in: 5...45) * Double.pi / 180
+            if let v = vm.optional("steer_rate_dps") { c.steerRate = try v.double(in: 10...2000) * Double.pi / 180 }
+            c.maxSpeed = try vm.required("max_speed_mps").double(in: 0.05...5)
+            c.reverseSpeed = try vm.required("reverse_speed_mps").double(in: 0...5)
+            if let v = vm.optional("speed_time_constant_s") { c.speedTimeConstant = try v.double(in: 0.001...5) }
+            drive = .car(c)
+        } else {
+            var b = DifferentialDrive()
+            b.track = try vm.required("track_m").double(in: 0.05...2)
+            b.maxWheelSpeed = try vm.required("max_wheel_speed_mps").double(in: 0.05...5)
+            if let v = vm.optional("time_constant_s") { b.timeConstant = try v.double(in: 0.001...5) }
+            drive = .differential(b)
+        }
+        try vm.finish()
+        var r = RoomsSettings(vehicle: GroundVehicle(drive: drive, radius: radius))
+        r.houseSeed = UInt64(try m.optional("house_seed")?.int(in: 0...Int(Int32.max)) ?? 1)
+        if try m.optional("house_per_episode")?.bool() ?? false { r.houseSeed = nil }
+        if let v = m.optional("rooms") {
+            let grid = try v.sequence()
+            guard grid.count == 2 else { throw v.error("rooms is [columns, rows]") }
+            (r.roomColumns, r.roomRows) = (try grid[0].int(in: 1...4), try grid[1].int(in: 1...4))
+            if r.roomColumns * r.roomRows < 2 { throw v.error("a house needs at least two rooms") }
+        }
+        if let v = m.optional("camera_fov_deg") { r.fieldOfViewDegrees = try v.double(in: 30...160) }
+        if let v = m.optional("camera_height_m") { r.cameraHeight = try v.double(in: 0.02...0.9) }
+        if let v = m.optional("camera_noise") { r.noise = try v.double(in: 0...50) }
+        if let v = m.optional("motion_blur") { r.motionBlur = try v.double(in: 0...1) }
+        if let v = m.optional("light") {
+            let range = try v.sequence()
+            guard range.count == 2 else { throw v.error("light is [lowest, highest]") }
+            let (lo, hi) = (try range[0].double(in: 0.1...3), try range[1].double(in: 0.1...3))
+            guard lo <= hi else { throw v.error("light is [lowest, highest], lowest first") }
+            r.lightRange = lo...hi
+        }
+        if let v = m.optional("goal_distance_m") { r.goalDistance = try v.double(in: 0.05...5) }
+        if let v = m.optional("goal_heading_deg") { r.goalHeading = try v.double(in: 1...180) * Double.pi / 180 }
+        if let v = m.optional("max_steps") { r.maxSteps = try v.int(in: 1...100_000) }
+        return r
     }
 
     /// `surprise:` — how the governor answers a world model that no longer predicts the camera.
@@ -873,14 +947,16 @@ private func gpioLine(_ m: YAMLMapping) throws -> GPIOLineSpec {
 extension BoardProfile {
     /// The `planner:` section: every key optional, each in its range, the whole checked by
     /// `PlannerConfig.problems()`; an unknown key is an error.
-    static func plannerSection(_ pm: YAMLMapping, actuators: [String]) throws -> PlannerConfig {
+    static func plannerSection(_ pm: YAMLMapping, actuators: [String], profilePath: String) throws -> PlannerConfig {
         var c = PlannerConfig()
+        if let v = pm.optional("memory") { c.memory = relativeTo(profile: profilePath, try v.string()) }
         let ints: [(String, ClosedRange<Int>, WritableKeyPath<PlannerConfig, Int>)] = [
             ("horizon", 1...512, \.horizon), ("samples", 2...4096, \.samples), ("iterations", 1...100, \.iterations),
             ("elites", 1...4096, \.elites), ("knot_spacing", 1...64, \.knotSpacing), ("roadmap_every", 0...10_000, \.roadmapEvery),
             ("roadmap_directions", 4...64, \.roadmapDirections), ("roadmap_macro_steps", 1...16, \.roadmapMacroSteps),
             ("roadmap_max_nodes", 16...100_000, \.roadmapMaxNodes), ("blocked_moves", 0...4096, \.blockedMoves),
             ("wall_follow_steps", 0...10_000, \.wallFollowSteps), ("max_stale_ticks", 0...10_000, \.maxStaleTicks),
+            ("memory_lookahead", 1...10_000, \.memoryLookahead), ("memory_final_steps", 0...10_000, \.memoryFinalSteps),
         ]
         let doubles: [(String, ClosedRange<Double>, WritableKeyPath<PlannerConfig, Double>)] = [
             ("temperature", 0.0001...100, \.temperature), ("smoothing", 0...0.99, \.smoothing), ("noise", 0.001...4, \.noise),
@@ -888,7 +964,7 @@ extension BoardProfile {
             ("action_weight", 0...1e6, \.actionWeight), ("smoothness_weight", 0...1e6, \.smoothnessWeight),
             ("max_effort", 0.01...1, \.maxEffort), ("budget_ms", 0.01...10_000, \.budgetMilliseconds),
             ("primitive_fraction", 0...0.9, \.primitiveFraction), ("roadmap_merge_factor", 0.01...4, \.roadmapMergeFactor),
-            ("roadmap_goal_factor", 0.01...4, \.roadmapGoalFactor),
+            ("roadmap_goal_factor", 0.01...4, \.roadmapGoalFactor), ("memory_place_factor", 0.01...8, \.memoryPlaceFactor),
         ]
         if let v = pm.optional("actuators") {
             let items = try v.sequence()

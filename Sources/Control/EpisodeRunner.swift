@@ -61,14 +61,15 @@ public final class EpisodeRunner {
         }
     }
 
-    /// Runs until `isDone()` (checked between ticks), `maxSteps` world steps, or `shouldStop()`.
-    /// `afterTick` runs after each tick, outside it (it may print or allocate).
+    /// Runs until `isDone()` (checked between ticks), `maxSteps` world steps (nil: the simulated world's
+    /// episode limit), or `shouldStop()`. `afterTick` runs after each tick, outside it (it may print or allocate).
     public func run(
-        maxSteps: Int = TwoRoomsWorld.maxEpisodeSteps, isDone: () -> Bool, shouldStop: () -> Bool,
+        maxSteps: Int? = nil, isDone: () -> Bool, shouldStop: () -> Bool,
         afterTick: (TickReport) -> Void = { _ in }
     ) -> EpisodeResult {
         var ending = EpisodeResult.Ending.stopped
         var ticks = 0
+        let maxSteps = maxSteps ?? rig.plant?.maxEpisodeSteps ?? Int.max
         while true {
             if shouldStop() { ending = .stopped; break }
             let report = loop.tick()
@@ -87,11 +88,11 @@ public final class EpisodeRunner {
             }
             afterTick(report)
             if isDone() { ending = .finished; break }
-            if let robot = rig.robot, robot.steps >= maxSteps { ending = .stepLimit; break }
+            if let plant = rig.plant, plant.steps >= maxSteps { ending = .stepLimit; break }
         }
-        let world = rig.robot?.world
+        let plant = rig.plant
         return EpisodeResult(
-            ending: ending, success: world?.reachedGoal ?? false, steps: rig.robot?.steps ?? 0,
-            finalDistance: world?.distanceToGoal ?? .nan, ticks: ticks, finalPosition: world.map { [$0.position.x, $0.position.y] })
+            ending: ending, success: plant?.reachedGoal ?? false, steps: plant?.steps ?? 0,
+            finalDistance: plant?.distanceToGoal ?? .nan, ticks: ticks, finalPosition: plant.map { [$0.position.x, $0.position.y] })
     }
 }

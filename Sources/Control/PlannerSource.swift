@@ -97,11 +97,22 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     public var isModelOutputInvalid: Bool { observer.outputInvalid }
 
     /// `channels`: the governor channel of each of the model's actions (`plannedChannels`).
+    /// The place memory of `planner.memory` (nil: one-level MPC toward the goal). With one, each tick localizes
+    /// the latent among the memory's nodes and plans toward the node `memoryLookahead` steps along the route.
+    public let memory: PlaceMemory?
+    /// The node the last tick was localized at, and the one it planned toward (-1: none).
+    public private(set) var memoryNode = -1, subgoalNode = -1
+    /// Ticks that planned toward a memory node rather than the goal, and node changes seen.
+    public private(set) var subgoalTicks = 0, nodeChanges = 0
+    private var subgoalLatent: [Float]
+
     public init(
         model: WorldModelFile, channels: [Int], config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
         surpriseThresholdFactor: Double? = nil, fixedWork: Bool = false
     ) throws {
         try requireChannels(channels, of: governor)
+        memory = try config.memory.map { try PlaceMemory.load(path: $0, model: model, placeFactor: Float(config.memoryPlaceFactor)).0 }
+        subgoalLatent = [Float](repeating: 0, count: model.latentSize)
         self.fixedWork = fixedWork
         let kernel: DenseKernel? = fixedWork ? .portable : nil
         observer = try LatentObserver(
@@ -180,6 +191,8 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         goalName = name
         hasGoal = true
         goalChanges += 1
+        goalLatent.withUnsafeBufferPointer { memory?.setGoal($0) }
+        (memoryNode, subgoalNode) = (-1, -1)
         planner.reset()
         planned = false
         ticksSinceSearch = Int.max / 2
@@ -259,6 +272,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// Control comes back after an operator drove: the last latent, the plan and any wall follow
     /// belong to a world the operator has since moved (the refused moves stay: walls do not move).
     public func resume() {
+        (memoryNode, subgoalNode) = (-1, -1)
         observer.reset()
         planner.reset()
         planned = false
@@ -299,6 +313,38 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         }
         guard let refused else { return nil }
         return wallFollower.begin(refused: refused.x, refused.y, hint: hint)
+    }
+
+    /// With a memory: localizes the latent among its nodes; while the route's cost left is above
+    /// `memoryFinalSteps`, the node `memoryLookahead` steps along it becomes this tick's target, and
+    /// arriving at a new node seeds the plan with the efforts recorded along the route. Returns true when
+    /// the target is a node (false: plan toward the goal itself).
+    private func followMemory() -> Bool {
+        guard let memory, memory.goalNode >= 0 else { return false }
+        let config = planner.config
+        let node = observer.latent.withUnsafeBufferPointer { memory.localize($0).node }
+        let left = memory.toGoal[node]
+        guard left.isFinite, left > Float(config.memoryFinalSteps) else {
+            memoryNode = node
+            subgoalNode = -1
+            return false
+        }
+        let target = memory.subgoal(from: node, steps: config.memoryLookahead)
+        memory.withLatent(of: target) { z in for j in 0..<z.count { subgoalLatent[j] = z[j] } }
+        if node != memoryNode {
+            nodeChanges += 1
+            let h = config.horizon, a = planner.actionSize
+            let written = routePlan.withUnsafeMutableBufferPointer { memory.routeEfforts(from: node, into: $0, count: h) }
+            if written > 0 {
+                for t in written..<h { for j in 0..<a { routePlan[t * a + j] = routePlan[(written - 1) * a + j] } }
+                for t in 0..<h { for j in 0..<a { routePlan[t * a + j] = planner.box.clamp(routePlan[t * a + j], j) } }
+                routePlan.withUnsafeBufferPointer { planner.seed(plan: $0) }
+            }
+        }
+        memoryNode = node
+        subgoalNode = target
+        subgoalTicks += 1
+        return true
     }
 
     /// Books one tick's planning work.
@@ -344,8 +390,9 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         if let roadmap { beginSearchIfDue(roadmap) }
         let searching = roadmap?.status == .searching
         let planDeadline = t0 + (searching ? plannerShare(of: budget) : budget)
+        let towardNode = followMemory()
         let step = observer.latent.withUnsafeBufferPointer { z in
-            goalLatent.withUnsafeBufferPointer { g in
+            (towardNode ? subgoalLatent : goalLatent).withUnsafeBufferPointer { g in
                 fixedWork ? planner.plan(from: z, goal: g) : planner.plan(from: z, goal: g, clock: timer, deadline: planDeadline)
             }
         }

@@ -23,8 +23,10 @@ public final class Rig {
     public let simulation: SimulatedBoard?
     private let devices: DeviceSet
 
-    /// The simulated robot, on `sim` boards.
+    /// The two-rooms robot, on two-rooms `sim` boards.
     public var robot: SimulatedRobot? { simulation?.robot }
+    /// The simulated robot in whichever world, on `sim` boards.
+    public var plant: SimulatedPlant? { simulation?.plant }
 
     /// Opens the board's devices, then activates them. Throws a `ConfigError` (the profile asks for
     /// something this build cannot drive) or the driver's error naming the device; whatever was opened is
@@ -147,35 +149,52 @@ public struct BoardHardware {
     }
 }
 
-/// A simulated board: the robot in its two-rooms world behind a simulated camera, actuators and e-stop.
+/// A simulated board: the robot in its world (two-rooms, or a ground robot in the rooms world) behind a
+/// simulated camera, actuators and e-stop.
 public final class SimulatedBoard {
-    public let robot: SimulatedRobot
-    public let variant: TwoRoomsVariant
+    public let plant: SimulatedPlant
+    public let world: SimulatedWorldName
     public let camera: SimulatedCamera
     public let actuators: SimulatedActuators
     public let eStop: SimulatedInput?
-    private var episodeRNG: SeededGenerator
 
-    /// Checks that the profile describes the two-rooms robot and builds it at its first episode.
+    /// The two-rooms robot (nil in the rooms world).
+    public var robot: SimulatedRobot? { plant as? SimulatedRobot }
+    /// The ground robot of the rooms world (nil in two-rooms).
+    public var groundRobot: SimulatedGroundRobot? { plant as? SimulatedGroundRobot }
+
+    /// Checks that the profile describes the world's robot and builds it at its first episode.
     init(board: LoadedBoard, settings sim: SimulationSettings, clock: RobotClock, seed: UInt64?) throws {
         let p = board.profile
-        if p.actuators.count != 2 {
-            throw ConfigError(
-                file: p.path, line: nil, column: nil, field: "actuators",
-                message: "the two-rooms robot has two actuator channels (vx, vy), the profile lists \(p.actuators.count)")
+        world = sim.world
+        let seed = seed ?? sim.seed
+        if let variant = sim.world.twoRoomsVariant {
+            if p.actuators.count != 2 {
+                throw ConfigError(
+                    file: p.path, line: nil, column: nil, field: "actuators",
+                    message: "the two-rooms robot has two actuator channels (vx, vy), the profile lists \(p.actuators.count)")
+            }
+            if p.camera.width != TwoRoomsLayout.size || p.camera.height != TwoRoomsLayout.size {
+                throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "the two-rooms camera is 64×64")
+            }
+            var rng = SeededGenerator(seed: seed)
+            let r = SimulatedRobot(world: TwoRoomsWorld.episode(variant, rng: &rng), physics: sim.actuatorTruth, stepPeriod: p.loop.period)
+            r.episodes = (variant, rng)
+            plant = r
+        } else if let rooms = sim.rooms {
+            if p.camera.width < 16 || p.camera.height < 16 {
+                throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "the rooms camera is at least 16×16")
+            }
+            plant = SimulatedGroundRobot(
+                settings: rooms, physics: sim.actuatorTruth, stepPeriod: p.loop.period, cameraWidth: p.camera.width,
+                cameraHeight: p.camera.height, seed: seed)
+        } else {
+            throw ConfigError(file: p.path, line: nil, column: nil, field: "simulation", message: "no settings for \(sim.world.rawValue)")
         }
-        if p.camera.width != TwoRoomsLayout.size || p.camera.height != TwoRoomsLayout.size {
-            throw ConfigError(file: p.path, line: nil, column: nil, field: "camera", message: "the two-rooms camera is 64×64")
-        }
-        variant = sim.world
-        var rng = SeededGenerator(seed: seed ?? sim.seed)
-        let world = TwoRoomsWorld.episode(variant, rng: &rng)
-        episodeRNG = rng
-        robot = SimulatedRobot(world: world, physics: sim.actuatorTruth, stepPeriod: p.loop.period)
         camera = SimulatedCamera(
-            robot: robot, clock: clock, latency: p.camera.simLatency,
-            dropProbability: p.camera.simDropProbability, seed: (seed ?? sim.seed) &+ 7)
-        actuators = SimulatedActuators(robot: robot, clock: clock)
+            robot: plant, width: p.camera.width, height: p.camera.height, clock: clock, latency: p.camera.simLatency,
+            dropProbability: p.camera.simDropProbability, seed: seed &+ 7)
+        actuators = SimulatedActuators(robot: plant, clock: clock)
         eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
     }
 
@@ -187,10 +206,8 @@ public final class SimulatedBoard {
         return RigDevices(camera: camera, actuators: actuators, eStop: eStop)
     }
 
-    /// Starts a new episode (a new layout for the random-wall variant).
-    public func newEpisode() {
-        robot.reset(world: TwoRoomsWorld.episode(variant, rng: &episodeRNG))
-    }
+    /// Starts a new episode (a new layout for the random-wall variant and a new house per episode).
+    public func newEpisode() { plant.newEpisode() }
 }
 
 /// Output lines and the watchdog that follow the governor: motor-enable lines are asserted only while

@@ -18,11 +18,19 @@ public final class ExplorationRun {
     public let clock = ManualClock()
     public let rig: Rig
     public let loop: ControlLoop
-    public let source: ExplorationSource
-    /// Episodes whose agent ended in the other room than it started (door crossings happened).
+    /// The smooth random actions (nil when the route driver drives).
+    public let source: ExplorationSource?
+    /// The map-knowing driver of the rooms world (`route: true`).
+    public let routeDriver: RoomsRouteDriver?
+    /// Episodes whose robot ended in another room than it started (door crossings happened).
     public private(set) var crossings = 0
 
-    public init(board: LoadedBoard, seed: UInt64, stepsPerEpisode: Int, actions: SmoothRandomActions? = nil) throws {
+    /// `route`: on a rooms board, the route driver drives to random places one after another through the
+    /// doorways, with smooth noise of `routeNoise` on its efforts, instead of the random actions.
+    public init(
+        board: LoadedBoard, seed: UInt64, stepsPerEpisode: Int, actions: SmoothRandomActions? = nil, route: Bool = false,
+        routeNoise: Double = 0.3
+    ) throws {
         guard stepsPerEpisode >= 1 else {
             throw ConfigError(file: board.profile.path, line: nil, column: nil, field: "steps", message: "episodes need at least one step")
         }
@@ -30,21 +38,35 @@ public final class ExplorationRun {
         self.seed = seed
         self.stepsPerEpisode = stepsPerEpisode
         rig = try Rig(board: board, clock: clock, seed: seed)
-        source = ExplorationSource(seed: seed &* 31 &+ 5)
-        if let actions { source.actions = actions }
         let governor = try SafetyGovernor(config: board.safetyConfig)
-        loop = rig.makeLoop(source: source, governor: governor)
+        if route {
+            guard let robot = rig.simulation?.groundRobot else {
+                throw ConfigError(
+                    file: board.profile.path, line: nil, column: nil, field: "simulation.world",
+                    message: "the route driver drives the rooms worlds' robots (car-rooms, diffdrive-rooms)")
+            }
+            let d = RoomsRouteDriver(robot: robot, wander: true, seed: seed &* 31 &+ 5)
+            d.noiseScale = routeNoise
+            routeDriver = d
+            source = nil
+            loop = rig.makeLoop(source: d, governor: governor)
+        } else {
+            let s = ExplorationSource(seed: seed &* 31 &+ 5)
+            if let actions { s.actions = actions }
+            source = s
+            routeDriver = nil
+            loop = rig.makeLoop(source: s, governor: governor)
+        }
     }
 
     /// The facts of the current episode's world, for the episode markers.
     private var worldInfo: [String: Double] {
-        guard let w = rig.robot?.world else { return [:] }
-        return ["wall_x": w.layout.wallX, "door_y": w.layout.doorY, "start_x": w.position.x, "start_y": w.position.y]
+        (rig.plant?.episodeInfo ?? [:]).filter { !$0.key.hasPrefix("goal") }
     }
 
     /// Runs `episodes` episodes; hands each to `sink` (and to `writer` when given) as it ends.
     public func run(episodes: Int, writer: DatasetWriter? = nil, sink: (RecordedEpisode) throws -> Void = { _ in }) throws {
-        guard let robot = rig.robot else {
+        guard let robot = rig.plant else {
             throw ConfigError(
                 file: board.profile.path, line: nil, column: nil, field: "simulation",
                 message: "exploration runs on a simulated board only (record a drive on a real one with run --record)")
@@ -52,10 +74,11 @@ public final class ExplorationRun {
         let frameBytes = loop.frame.width * loop.frame.height
         for e in 0..<episodes {
             if e > 0 { rig.newEpisode() }
-            source.actions.reset()
+            source?.actions.reset()
+            routeDriver?.reset()
             loop.restartSchedule()
             let info = worldInfo
-            let startSide = robot.world.layout.side(of: robot.world.position)
+            let startRoom = robot.room
             try writer?.beginEpisode(e, at: clock.now(), info: info)
             var episode = RecordedEpisode(
                 index: e, width: loop.frame.width, height: loop.frame.height, frames: [],
@@ -84,8 +107,7 @@ public final class ExplorationRun {
             }
             if let failure { throw failure }
             loop.stop()
-            let endSide = robot.world.layout.side(of: robot.world.position)
-            if endSide != startSide { crossings += 1 }
+            if robot.room != startRoom { crossings += 1 }
             try writer?.endEpisode(e, at: clock.now(), info: ["steps": Double(robot.steps), "frames": Double(episode.frameCount)])
             try sink(episode)
         }

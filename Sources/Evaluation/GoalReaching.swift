@@ -18,7 +18,7 @@ public enum EvaluationPolicy: Sendable, Equatable {
 
     public var name: String {
         switch self {
-        case .planner(let c): "planner (\(c.method.rawValue))"
+        case .planner(let c): c.memory == nil ? "planner (\(c.method.rawValue))" : "planner + memory (\(c.method.rawValue))"
         case .greedy: "greedy horizon-1"
         case .random: "random"
         }
@@ -38,6 +38,8 @@ public struct GoalEpisode: Sendable, Codable {
     public var goal: [Double]
     /// The agent's true positions, one per world step (for the trajectory picture only).
     public var path: [[Double]]
+    /// What only a ground robot in the rooms world has (nil in two-rooms).
+    public var rooms: RoomsEpisodeFacts?
 
     public init(
         index: Int, success: Bool, steps: Int, finalDistance: Double, wallX: Double, doorY: Double,
@@ -48,10 +50,39 @@ public struct GoalEpisode: Sendable, Codable {
     }
 }
 
+/// A rooms-world episode's headings and collisions, and its house (for the picture only, not in JSON).
+public struct RoomsEpisodeFacts: Sendable, Codable {
+    /// Headings, radians counter-clockwise from +x.
+    public var startHeading: Double
+    public var goalHeading: Double
+    /// The heading error left at the end, degrees.
+    public var finalHeadingErrorDegrees: Double
+    /// Contacts with walls and boxes begun during the episode.
+    public var collisions: Int
+    public var startRoom: Int
+    public var goalRoom: Int
+    public var layout: RoomsLayout?
+
+    enum CodingKeys: String, CodingKey {
+        case startHeading, goalHeading, finalHeadingErrorDegrees, collisions, startRoom, goalRoom
+    }
+
+    /// The facts of `robot`'s episode as it ends, from its start-of-episode `info`.
+    public init(robot: SimulatedGroundRobot, info: [String: Double]) {
+        startHeading = info["start_heading"] ?? 0
+        goalHeading = robot.goal.heading
+        finalHeadingErrorDegrees = abs(robot.pose.headingError(to: robot.goal)) * 180 / Double.pi
+        collisions = robot.collisions
+        startRoom = Int(info["start_room"] ?? 0)
+        goalRoom = Int(info["goal_room"] ?? 0)
+        layout = robot.layout
+    }
+}
+
 /// Runs goal-reaching episodes on a simulated board through the real loop and governor, on a
 /// manual clock (faster than real time): each episode's goal is given to the policy only as an
-/// image, the frame the camera would see with the agent at the goal. The episode ends when the
-/// agent is within the success radius (4.5 px) or after 200 steps.
+/// image, the frame the camera would see with the robot at the goal. The episode ends when the world
+/// judges the goal reached (two-rooms: within 4.5 px; rooms: 0.3 m and 30°) or at its step limit.
 public final class GoalReachingRun {
     public let clock = ManualClock()
     public let rig: Rig
@@ -68,7 +99,7 @@ public final class GoalReachingRun {
         switch policy {
         case .planner(let config), .greedy(let config):
             var c = config
-            if case .greedy = policy { c.horizon = 1; c.knotSpacing = 1 }
+            if case .greedy = policy { (c.horizon, c.knotSpacing, c.memory) = (1, 1, nil) }
             let p = try LatentPlannerSource(
                 model: model, channels: board.profile.channels(for: model), config: c, governor: governor, timer: SystemClock(),
                 seed: seed &+ 11)
@@ -86,32 +117,35 @@ public final class GoalReachingRun {
 
     /// Runs the next episode (the first is the rig's initial one).
     public func runEpisode() -> GoalEpisode {
-        let robot = rig.robot!
+        let robot = rig.plant!
         if episodeIndex > 0 { rig.newEpisode() }
-        let world = robot.world
+        let info = robot.episodeInfo
         if let planner {
-            let goalFrame = Frame(width: TwoRoomsLayout.size, height: TwoRoomsLayout.size)
-            world.render(into: goalFrame, agent: world.goal)
+            let goalFrame = Frame(width: rig.camera.width, height: rig.camera.height)
+            robot.renderGoal(into: goalFrame)
             planner.reset()
             planner.setGoal(image: goalFrame.pixels, name: "episode \(episodeIndex)")
         }
         random?.actions.reset()
         loop.restartSchedule()
-        var path: [[Double]] = [[world.position.x, world.position.y]]
-        path.reserveCapacity(TwoRoomsWorld.maxEpisodeSteps + 1)
+        let start = robot.position
+        var path: [[Double]] = [[start.x, start.y]]
+        path.reserveCapacity(robot.maxEpisodeSteps + 1)
         var lastSteps = 0
         let runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: .always)
-        let result = runner.run(maxSteps: TwoRoomsWorld.maxEpisodeSteps, isDone: { robot.world.reachedGoal }, shouldStop: { false }) { _ in
+        let result = runner.run(isDone: { robot.reachedGoal }, shouldStop: { false }) { _ in
             if robot.steps != lastSteps {
                 lastSteps = robot.steps
-                path.append([robot.world.position.x, robot.world.position.y])
+                path.append([robot.position.x, robot.position.y])
             }
         }
         loop.stop()
         defer { episodeIndex += 1 }
-        return GoalEpisode(
+        var episode = GoalEpisode(
             index: episodeIndex, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
-            wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
-            goal: [world.goal.x, world.goal.y], path: path)
+            wallX: info["wall_x"] ?? 0, doorY: info["door_y"] ?? 0, start: [start.x, start.y],
+            goal: [info["goal_x"] ?? 0, info["goal_y"] ?? 0], path: path)
+        if let g = rig.simulation?.groundRobot { episode.rooms = RoomsEpisodeFacts(robot: g, info: info) }
+        return episode
     }
 }

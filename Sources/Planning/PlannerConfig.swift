@@ -84,6 +84,15 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
     /// Wall following (`WallFollower`): after a refused push, sweep along the wall probing for its
     /// opening for at most this many steps before the planner takes over again; 0 turns it off.
     public var wallFollowSteps = 0
+    /// The place memory (`PlaceMemory`, `cerebellum memory build`): its file, resolved against the board
+    /// file's folder (nil: no memory, MPC alone toward the goal).
+    public var memory: String?
+    /// With a memory: plan toward the node this many world steps along the route …
+    public var memoryLookahead = 12
+    /// … until the route's cost left is at most this many steps; then toward the goal latent itself.
+    public var memoryFinalSteps = 12
+    /// Nodes of different drives closer than this many median node steps are the same place.
+    public var memoryPlaceFactor = 0.5
     /// This many ticks in a row without a fresh plan (no planning work fitted the budget) is "planner
     /// starved", reported to the governor (`starvedAction`); 0 never reports it.
     public var maxStaleTicks = 5
@@ -130,6 +139,9 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
         }
         if !(0...4096).contains(blockedMoves) { p.append("blocked_moves: \(blockedMoves) is outside 0…4096") }
         if !(0...10_000).contains(maxStaleTicks) { p.append("max_stale_ticks: \(maxStaleTicks) is outside 0…10000 ticks") }
+        if !(1...10_000).contains(memoryLookahead) { p.append("memory_lookahead: \(memoryLookahead) is outside 1…10000 steps") }
+        if !(0...10_000).contains(memoryFinalSteps) { p.append("memory_final_steps: \(memoryFinalSteps) is outside 0…10000 steps") }
+        if !(0.01...8).contains(memoryPlaceFactor) { p.append("memory_place_factor: \(memoryPlaceFactor) is outside 0.01…8") }
         if !(0...10_000).contains(wallFollowSteps) { p.append("wall_follow_steps: \(wallFollowSteps) is outside 0…10000") }
         if !(roadmapGoalFactor > 0 && roadmapGoalFactor <= 4) { p.append("roadmap_goal_factor: \(roadmapGoalFactor) must be in (0, 4]") }
         if !(budgetMilliseconds > 0 && budgetMilliseconds <= 10_000) { p.append("budget_ms: \(budgetMilliseconds) must be in (0, 10000]") }

@@ -1,5 +1,24 @@
 import RobotCore
 
+/// A driver of a simulated robot that is told the truth of its episode (where the door, the goal, or the
+/// whole map are): `run --policy follower`, recordings, references. Not a controller.
+public protocol ScriptedDriver: CommandSource {
+    /// True once it has reached the episode's goal.
+    var arrived: Bool { get }
+}
+
+/// A new scripted driver for the plant's current episode: the waypoint follower in two-rooms, the route
+/// driver (to the episode's goal pose) in the rooms world.
+public func scriptedDriver(for plant: SimulatedPlant, seed: UInt64 = 1) -> ScriptedDriver? {
+    if let r = plant as? SimulatedRobot { return ScriptedWaypointFollower(world: r.world) }
+    if let g = plant as? SimulatedGroundRobot {
+        let d = RoomsRouteDriver(robot: g, wander: false, seed: seed)
+        d.reset()
+        return d
+    }
+    return nil
+}
+
 /// Finds the agent's dot in a two-rooms frame: the intensity-weighted centroid of the pixels
 /// brighter than any wall. Returns world coordinates (pixel centres at i + 0.5), or nil.
 public func locateDot(in frame: Frame) -> Vec2? {
@@ -27,7 +46,7 @@ public func locateDot(in frame: Frame) -> Vec2? {
 /// it follows fixed waypoints (through the door, then to the goal) that it is given from the
 /// scenario, closing the loop on the agent position it finds in each camera frame.
 /// It is a test and demo driver, not a controller: it is told where the door and goal are.
-public final class ScriptedWaypointFollower: CommandSource {
+public final class ScriptedWaypointFollower: ScriptedDriver {
     public let origin = CommandOrigin.script
     public private(set) var waypoints: [Vec2]
     public private(set) var next = 0

@@ -41,9 +41,41 @@ public struct ActuatorPhysics: Sendable, Equatable {
     }
 }
 
+/// A simulated robot in its world, as the simulated camera and actuators and the episode runners see it:
+/// servo-style pulses in, camera frames out, the world stepped once per `stepPeriod` of the clock, and the
+/// truth about the episode (for judging and recording, never for the controller).
+public protocol SimulatedPlant: AnyObject {
+    var channelCount: Int { get }
+    var stepPeriod: Duration { get }
+    /// World steps taken since the episode began.
+    var steps: Int { get }
+    /// World steps before an episode ends without success.
+    var maxEpisodeSteps: Int { get }
+    /// Where the robot is, in the world's units (px for two-rooms, m for the rooms world).
+    var position: Vec2 { get }
+    /// The room the robot is in (nil: between rooms, in a doorway).
+    var room: Int? { get }
+    var distanceToGoal: Double { get }
+    var reachedGoal: Bool { get }
+    /// The episode's facts for recordings' episode markers (layout, start, goal).
+    var episodeInfo: [String: Double] { get }
+    /// Steps the world for every whole `stepPeriod` elapsed up to `now`.
+    func advance(to now: Instant)
+    /// Sets the pulses, µs (after stepping up to `now` with the old ones).
+    func apply(pulses: ChannelVector, at now: Instant)
+    /// Where the robot was at time `t`.
+    func position(at t: Instant) -> Vec2
+    /// What the camera saw of the world exposed at `t`.
+    func render(into frame: Frame, exposedAt t: Instant)
+    /// What the camera would see at the episode's goal.
+    func renderGoal(into frame: Frame)
+    /// Starts the next episode.
+    func newEpisode()
+}
+
 /// The simulated point robot in a two-rooms world. The two actuator channels are its x and y
 /// velocity, driven by servo-style pulses; the world steps once per `stepPeriod` of the clock.
-public final class SimulatedRobot {
+public final class SimulatedRobot: SimulatedPlant {
     public private(set) var world: TwoRoomsWorld
     public let physics: [ActuatorPhysics]
     public let stepPeriod: Duration
@@ -66,6 +98,31 @@ public final class SimulatedRobot {
         self.pulses = neutral
         self.trailTimes = Array(repeating: .zero, count: 128)
         self.trailPositions = Array(repeating: world.position, count: 128)
+    }
+
+    public var channelCount: Int { 2 }
+    public var maxEpisodeSteps: Int { TwoRoomsWorld.maxEpisodeSteps }
+    public var position: Vec2 { world.position }
+    public var room: Int? { world.layout.side(of: world.position) }
+    public var distanceToGoal: Double { world.distanceToGoal }
+    public var reachedGoal: Bool { world.reachedGoal }
+    public var episodeInfo: [String: Double] {
+        [
+            "wall_x": world.layout.wallX, "door_y": world.layout.doorY, "start_x": world.position.x, "start_y": world.position.y,
+            "goal_x": world.goal.x, "goal_y": world.goal.y,
+        ]
+    }
+
+    public func render(into frame: Frame, exposedAt t: Instant) { world.render(into: frame, agent: position(at: t)) }
+    public func renderGoal(into frame: Frame) { world.render(into: frame, agent: world.goal) }
+
+    /// Episodes of `variant` drawn from `rng` for `newEpisode()`; nil: `newEpisode()` keeps the world.
+    public var episodes: (variant: TwoRoomsVariant, rng: SeededGenerator)?
+
+    public func newEpisode() {
+        guard var e = episodes else { return reset(world: world) }
+        reset(world: TwoRoomsWorld.episode(e.variant, rng: &e.rng))
+        episodes = e
     }
 
     /// Starts a new episode in `world` (pulses back to neutral, step count 0).
@@ -132,12 +189,12 @@ public final class SimulatedRobot {
     }
 }
 
-/// A simulated camera looking down on the robot's world: 64×64 gray frames, monotonic timestamps,
-/// sequence numbers, optional latency, dropped frames and injected failures.
+/// A simulated camera on the robot's world (looking down on two-rooms, forward in the rooms world): gray
+/// frames, monotonic timestamps, sequence numbers, optional latency, dropped frames and injected failures.
 public final class SimulatedCamera: FrameSource {
-    public let width = TwoRoomsLayout.size
-    public let height = TwoRoomsLayout.size
-    public let robot: SimulatedRobot
+    public let width: Int
+    public let height: Int
+    public let robot: SimulatedPlant
     public let clock: RobotClock
     /// The image shows the world this long ago, and is stamped so.
     public var latency: Duration
@@ -148,8 +205,13 @@ public final class SimulatedCamera: FrameSource {
     private var rng: SeededGenerator
     private var sequence: UInt64 = 0
 
-    public init(robot: SimulatedRobot, clock: RobotClock, latency: Duration = .zero, dropProbability: Double = 0, seed: UInt64 = 1) {
+    public init(
+        robot: SimulatedPlant, width: Int = TwoRoomsLayout.size, height: Int = TwoRoomsLayout.size, clock: RobotClock,
+        latency: Duration = .zero, dropProbability: Double = 0, seed: UInt64 = 1
+    ) {
         self.robot = robot
+        self.width = width
+        self.height = height
         self.clock = clock
         self.latency = latency
         self.dropProbability = dropProbability
@@ -162,7 +224,7 @@ public final class SimulatedCamera: FrameSource {
         robot.advance(to: now)
         if dropProbability > 0 && rng.unit() < dropProbability { return .noNewFrame }
         let exposed = now - latency
-        robot.world.render(into: frame, agent: robot.position(at: exposed))
+        robot.render(into: frame, exposedAt: exposed)
         sequence += 1
         frame.timestamp = exposed
         frame.sequence = sequence
@@ -171,16 +233,16 @@ public final class SimulatedCamera: FrameSource {
     }
 }
 
-/// The robot's two velocity channels, fed with the governor's pulse widths.
+/// The robot's actuator channels, fed with the governor's pulse widths.
 public final class SimulatedActuators: ActuatorOutput {
-    public let robot: SimulatedRobot
+    public let robot: SimulatedPlant
     public let clock: RobotClock
-    public var channelCount: Int { 2 }
+    public var channelCount: Int { robot.channelCount }
     /// The next this-many writes fail (an I2C error on a real board).
     public var failingWrites = 0
     public private(set) var writes = 0
 
-    public init(robot: SimulatedRobot, clock: RobotClock) {
+    public init(robot: SimulatedPlant, clock: RobotClock) {
         self.robot = robot
         self.clock = clock
     }

@@ -21,16 +21,21 @@ struct Eval: ParsableCommand {
             the same episodes (the same seed). Plan time is wall-clock time in the tick, single-threaded.
             """)
 
-    @Option(help: "two-rooms or two-rooms-random.")
+    @Option(help: "two-rooms, two-rooms-random (the two-rooms board), car-rooms or diffdrive-rooms (their boards).")
     var scenario = "two-rooms"
     @Option(help: "Episodes per policy.")
     var episodes = 200
     @Option(help: "Seed of the episodes (layouts, starts, goals); held out from training (1, 2) and eval-model (900001).")
     var seed: UInt64 = 500_001
-    @Option(help: "World model.")
-    var model = "models/two-rooms.safetensors"
-    @Option(help: "Board profile (its planner settings are used).")
-    var board = "boards/sim-two-rooms.yaml"
+    @Option(help: "World model (default: the scenario's shipped one, models/SCENARIO.safetensors; two-rooms for both two-rooms scenarios).")
+    var model: String?
+    @Option(
+        help: ArgumentHelp(
+            "Board profile, its planner settings used (default: the scenario's: boards/sim-two-rooms.yaml, "
+                + "sim-car.yaml, sim-diffdrive.yaml)."))
+    var board: String?
+    @Option(help: "Planner override: the place memory file, or none (rooms scenarios: the one-level MPC baseline runs without one anyway).")
+    var memory: String?
     @Flag(inversion: .prefixedNo, help: "Also run the random and greedy horizon-1 baselines.")
     var baselines = true
     @Option(help: "Trajectory picture (PNG); \"none\" to skip.")
@@ -72,22 +77,45 @@ struct Eval: ParsableCommand {
     )
     var routeCheck: Int?
 
+    /// The scenario's board, world model and (two-rooms) variant.
+    private func scenarioInputs() throws -> (board: LoadedBoard, model: String, variant: TwoRoomsVariant?) {
+        if let variant = TwoRoomsVariant(rawValue: scenario) {
+            let b = try simulatedBoard(loadBoardOrExit(board ?? "boards/sim-two-rooms.yaml"), world: variant)
+            return (b, model ?? "models/two-rooms.safetensors", variant)
+        }
+        guard let world = SimulatedWorldName(rawValue: scenario), world.twoRoomsVariant == nil else {
+            throw ValidationError("--scenario must be one of \(SimulatedWorldName.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let defaultBoard = world == .carRooms ? "boards/sim-car.yaml" : "boards/sim-diffdrive.yaml"
+        let b = loadBoardOrExit(board ?? defaultBoard)
+        guard b.profile.simulation?.world == world else {
+            let actual = b.profile.simulation?.world.rawValue ?? "a real board"
+            throw ValidationError("--scenario \(scenario) needs a \(scenario) board; \(b.profile.path) is \(actual)")
+        }
+        return (b, model ?? "models/\(scenario).safetensors", nil)
+    }
+
     func run() throws {
         lineBufferedStandardOutput()
-        let variant = try worldVariant(scenario)
-        let loaded = try simulatedBoard(loadBoardOrExit(board), world: variant)
+        let (loaded, model, variant) = try scenarioInputs()
         let wm: WorldModelFile
         do { wm = try WorldModelFile.load(path: model) } catch { warn("error: \(error)"); throw ExitCode(2) }
         if let why = loaded.profile.problem(running: wm, planning: true) {
-            warn("error: \(model) on board \(board): \(why)")
+            warn("error: \(model) on board \(loaded.profile.path): \(why)")
             throw ExitCode(2)
         }
-        if let costMap { try writeCostMaps(model: wm, path: costMap); return }
+        if let costMap {
+            guard variant != nil else { throw ValidationError("--cost-map draws the two-rooms world") }
+            try writeCostMaps(model: wm, path: costMap)
+            return
+        }
         var c = loaded.profile.planner ?? PlannerConfig()
         if let routeCheck {
+            guard let variant else { throw ValidationError("--route-check runs on the two-rooms scenarios") }
             try checkRoutes(model: wm, config: c, variant: variant, episodes: routeCheck, seed: seed, png: png == "none" ? nil : png)
             return
         }
+        if let memory { c.memory = memory == "none" ? nil : memory }
         if let method {
             guard let m = PlannerMethod(rawValue: method) else { throw ValidationError("--method must be mppi or cem") }
             c.method = m
@@ -114,8 +142,16 @@ struct Eval: ParsableCommand {
                 + "predictor \(c.predictor.rawValue), route search every \(c.roadmapEvery) ticks, \(c.blockedMoves) refused moves kept, "
                 + "wall following \(c.wallFollowSteps) steps, budget \(c.budgetMilliseconds) ms"
         )
+        if let m = c.memory {
+            print("place memory: \(m), route \(c.memoryLookahead) steps ahead, the goal itself from \(c.memoryFinalSteps) steps")
+        }
         var policies: [EvaluationPolicy] = [.planner(c)]
-        if baselines { policies += [.greedy(c), .random] }
+        if baselines {
+            var oneLevel = c
+            oneLevel.memory = nil
+            if c.memory != nil { policies.append(.planner(oneLevel)) }
+            policies += [.greedy(c), .random]
+        }
         var reports: [PolicyReport] = []
         var plannerEpisodes: [GoalEpisode] = []
         for policy in policies {
@@ -160,6 +196,13 @@ struct Eval: ParsableCommand {
                 "  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) \(rate)  \(ci)  "
                     + "\(steps.padding(toLength: 30, withPad: " ", startingAt: 0)) \(plan)"
             )
+        }
+        for p in r.policies {
+            guard let c = p.meanCollisions else { continue }
+            print(
+                "  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) "
+                    + String(format: "%.2f collisions per episode, mean time to goal %.1f s", c, p.meanSecondsToGoal ?? .nan)
+                    + (p.subgoalShare.map { String(format: ", %.0f %% of ticks toward a memory node", 100 * $0) } ?? ""))
         }
         if let p = r.policies.first {
             if let t = p.planTime {
@@ -206,9 +249,16 @@ func evaluate(_ policy: EvaluationPolicy, board: LoadedBoard, model: WorldModelF
             print("\(eraseLine)\(policy.name): \(e + 1)/\(episodes) episodes, \(ok) successes", terminator: e + 1 == episodes ? "\n" : "\r")
         }
     }
-    return PolicyReport(
+    var report = PolicyReport(
         policy: policy.name, episodes: done, planner: run.planner, loop: run.loop.statistics.report,
         seconds: Date().timeIntervalSince(started))
+    let collisions = done.compactMap { $0.rooms?.collisions }
+    if !collisions.isEmpty { report.meanCollisions = Double(collisions.reduce(0, +)) / Double(collisions.count) }
+    report.meanSecondsToGoal = report.meanStepsToGoal * board.profile.loop.period.inSeconds
+    if let p = run.planner, p.memory != nil {
+        report.subgoalShare = Double(p.subgoalTicks) / Double(max(1, p.planningTicks))
+    }
+    return report
 }
 
 /// One policy's results on the evaluation episodes.
@@ -221,6 +271,12 @@ struct PolicyReport: Codable {
     var interval95High: Double
     var meanStepsToGoal: Double
     var medianStepsToGoal: Double
+    /// The mean time to the goal of the successful episodes, s (steps × the loop's period).
+    var meanSecondsToGoal: Double?
+    /// Collisions per episode (rooms worlds: contacts with walls and boxes begun).
+    var meanCollisions: Double?
+    /// With a place memory: the share of planning ticks that planned toward a memory node.
+    var subgoalShare: Double?
     /// Wall-clock plan time per tick, ms (planner policies).
     var planTime: PercentileSummary?
     /// Plan-time ticks over `planTimeTargetMilliseconds` (issue 6's target), in wall-clock and in CPU time.
@@ -393,18 +449,30 @@ func checkRoutes(model: WorldModelFile, config: PlannerConfig, variant: TwoRooms
     }
 }
 
-/// The episodes' paths as a contact sheet (PNG): walls, start, goal and success radius, the path.
+/// The episodes' paths as a contact sheet (PNG): walls, start, goal and success radius, the path; in the
+/// rooms world the house from above (north up) with the start and goal headings, in metres.
 func writeTrajectorySheet(_ episodes: [GoalEpisode], title: String, path: String, showOutcome: Bool = true) throws {
-    var sheet = TrajectorySheet(title: title, worldSize: Double(TwoRoomsLayout.size), goalRadius: TwoRoomsWorld.successRadius)
+    var sheet: TrajectorySheet
+    var scale = 3.0, columns = 8
+    if let layout = episodes.first?.rooms?.layout {
+        sheet = TrajectorySheet(title: title, worldWidth: layout.width, worldHeight: layout.height, goalRadius: 0.3, yUp: true)
+        (scale, columns) = (24, 6)
+    } else {
+        sheet = TrajectorySheet(title: title, worldSize: Double(TwoRoomsLayout.size), goalRadius: TwoRoomsWorld.successRadius)
+    }
     for e in episodes {
-        let walls = TwoRoomsLayout(wallX: e.wallX, doorY: e.doorY).walls.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
+        let walls =
+            e.rooms?.layout?.wallRects.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
+            ?? TwoRoomsLayout(wallX: e.wallX, doorY: e.doorY).walls.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
+        var label = "#\(e.index) " + (e.success || !showOutcome ? "\(e.steps) st" : "FAIL")
+        if let c = e.rooms?.collisions, c > 0 { label += " \(c)c" }
         sheet.panels.append(
             .init(
                 walls: walls, start: (e.start[0], e.start[1]), goal: (e.goal[0], e.goal[1]),
                 path: e.path.map { ($0[0], $0[1]) }, success: e.success || !showOutcome,
-                label: "#\(e.index) " + (e.success || !showOutcome ? "\(e.steps) st" : "FAIL")))
+                label: label, startHeading: e.rooms?.startHeading, goalHeading: e.rooms?.goalHeading))
     }
     let dir = (path as NSString).deletingLastPathComponent
     if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-    try sheet.render(columns: min(8, max(1, episodes.count)), scale: 3).writePNG(path: path)
+    try sheet.render(columns: min(columns, max(1, episodes.count)), scale: scale).writePNG(path: path)
 }

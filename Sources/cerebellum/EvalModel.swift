@@ -66,6 +66,14 @@ struct EvalModel: ParsableCommand {
             origin = "\(files.count) recording(s)"
         } else {
             let loaded = loadBoardOrExit(board)
+            if let world = loaded.profile.simulation?.world, world.twoRoomsVariant == nil {
+                // The rooms worlds: drives through the house by the route driver (the wall probes are two-rooms').
+                let run = try ExplorationRun(board: loaded, seed: seed, stepsPerEpisode: steps, route: true, routeNoise: 0.3)
+                let channels = try loaded.profile.channels(for: m)
+                try run.run(episodes: episodes) { eps.append(try Episode($0, channels: channels)) }
+                origin = "\(eps.count) fresh route-driver episodes (\(world.rawValue), seed \(seed))"
+                return try report(m, eps, origin: origin, rooms: true)
+            }
             let worlds: [TwoRoomsVariant]
             if let world {
                 worlds = [try worldVariant(world)]
@@ -80,6 +88,12 @@ struct EvalModel: ParsableCommand {
             }
             origin = "\(eps.count) fresh episodes (\(worlds.map(\.rawValue).joined(separator: " + ")), seed \(seed))"
         }
+        try report(m, eps, origin: origin, rooms: false)
+    }
+
+    /// The report on held-out episodes; `rooms`: they come from the rooms world (positions in m, no wall probes).
+    private func report(_ m: WorldModelFile, _ eps: [Episode], origin: String, rooms roomsWorld: Bool) throws {
+        var eps = eps
         // Interleave so both halves of the probe see every world.
         eps = stride(from: 0, to: eps.count, by: 2).map { eps[$0] } + stride(from: 1, to: eps.count, by: 2).map { eps[$0] }
         let started = Date()
@@ -101,7 +115,8 @@ struct EvalModel: ParsableCommand {
         {
             print("linear probe of the agent's position (fit on \(eps.count / 2) episodes, tested on \(eps.count - eps.count / 2)):")
             print(
-                String(format: "  fp32 latent: R² x %.4f, y %.4f, both %.4f; RMS error %.2f px", r2[0], r2[1], all, rms))
+                String(format: "  fp32 latent: R² x %.4f, y %.4f, both %.4f; RMS error %.2f ", r2[0], r2[1], all, rms)
+                    + (roomsWorld ? "m" : "px"))
             print(String(format: "  int8 latent: R² x %.4f, y %.4f, both %.4f", r2q[0], r2q[1], allq))
         } else {
             print("linear probe of the agent's position: not run (the recordings have no ground truth, or fewer than two episodes)")
@@ -112,7 +127,7 @@ struct EvalModel: ParsableCommand {
                 + "\(String(format: "%.2f", r.spread.effectiveRank)) of \(m.latentSize)\(r.spread.collapsed ? "  ALARM: collapsed" : "")"
         )
         // The wall probes put the model in the simulator's world: only for models of it (data from the simulator).
-        let simulated = eps.allSatisfy { $0.positions != nil }
+        let simulated = eps.allSatisfy { $0.positions != nil } && !roomsWorld
         for v in TwoRoomsVariant.allCases where simulated {
             let w = try WallKnowledge.run(model: m, variant: v, layouts: v == .fixed ? 10 : 200, seed: seed &+ 7)
             print(

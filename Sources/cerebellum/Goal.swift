@@ -52,7 +52,7 @@ struct Goal: ParsableCommand {
         var name: String
         @Option(help: "Board profile.")
         var board = "boards/sim-two-rooms.yaml"
-        @Option(help: "Simulated board: place the agent at X,Y (px) before capturing.")
+        @Option(help: "Simulated board: place the robot at X,Y (px, two-rooms) or X,Y,HEADING (m, m, degrees: rooms) first.")
         var at: String?
         @Option(help: "Simulated board: world seed (default: the profile's).")
         var seed: UInt64?
@@ -69,12 +69,24 @@ struct Goal: ParsableCommand {
             let rig = try Rig(board: loaded, clock: SystemClock(), seed: seed)
             if let at {
                 let parts = at.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-                guard parts.count == 2, let robot = rig.robot else { throw ValidationError("--at takes X,Y in px, on a simulated board") }
-                let p = Vec2(parts[0], parts[1])
-                guard robot.world.isFree(p), p.x > 0, p.y > 0, p.x < Double(TwoRoomsLayout.size), p.y < Double(TwoRoomsLayout.size) else {
-                    throw ValidationError("--at \(at) is inside a wall or outside the world")
+                if let robot = rig.robot {
+                    guard parts.count == 2 else { throw ValidationError("--at takes X,Y in px on a two-rooms board") }
+                    let p = Vec2(parts[0], parts[1])
+                    guard robot.world.isFree(p), p.x > 0, p.y > 0, p.x < Double(TwoRoomsLayout.size), p.y < Double(TwoRoomsLayout.size)
+                    else {
+                        throw ValidationError("--at \(at) is inside a wall or outside the world")
+                    }
+                    robot.reset(world: TwoRoomsWorld(layout: robot.world.layout, start: p, goal: robot.world.goal))
+                } else if let robot = rig.simulation?.groundRobot {
+                    guard parts.count == 3 else { throw ValidationError("--at takes X,Y,HEADING (m, m, degrees) on a rooms board") }
+                    let p = Pose(x: parts[0], y: parts[1], heading: parts[2] * Double.pi / 180)
+                    guard robot.layout.discIsFree(p.position, radius: robot.settings.vehicle.radius) else {
+                        throw ValidationError("--at \(at): the robot there would touch a wall or a box, or be outside the house")
+                    }
+                    robot.teleport(to: p)
+                } else {
+                    throw ValidationError("--at places the robot on a simulated board")
                 }
-                robot.reset(world: TwoRoomsWorld(layout: robot.world.layout, start: p, goal: robot.world.goal))
             }
             defer { rig.shutdown() }
             let frame = Frame(width: loaded.profile.camera.width, height: loaded.profile.camera.height)
@@ -82,7 +94,7 @@ struct Goal: ParsableCommand {
             // (auto exposure settles), as a person pressing a shutter would.
             let clock = SystemClock()
             let until = clock.now() + .seconds(3)
-            let wanted = rig.robot == nil ? 2 : 1
+            let wanted = rig.plant == nil ? 2 : 1
             var frames = 0
             while frames < wanted {
                 switch rig.camera.capture(into: frame) {
@@ -97,6 +109,10 @@ struct Goal: ParsableCommand {
             try RGBImage(gray: frame.pixels, width: frame.width, height: frame.height).writePNG(path: path)
             var info = "\(frame.width)×\(frame.height)"
             if let robot = rig.robot { info += String(format: ", agent at (%.1f, %.1f)", robot.world.position.x, robot.world.position.y) }
+            if let robot = rig.simulation?.groundRobot {
+                info += String(
+                    format: ", robot at (%.2f, %.2f) m heading %.0f°", robot.pose.x, robot.pose.y, robot.pose.heading * 180 / Double.pi)
+            }
             print("saved goal \(name): \(path) (\(info))")
         }
     }

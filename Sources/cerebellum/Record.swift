@@ -49,6 +49,12 @@ struct Record: ParsableCommand {
     )
     var pushes = 0.0
 
+    @Option(
+        help: ArgumentHelp(
+            "Who drives: random (smooth random actions) or route (rooms worlds: a driver that knows the map drives to "
+                + "random places through the doorways, --noise on its efforts)."))
+    var driver = "random"
+
     @Option(help: "Episodes per MCAP file.")
     var perFile = 250
 
@@ -61,6 +67,7 @@ struct Record: ParsableCommand {
         if let world {
             loaded = try simulatedBoard(loaded, world: try worldVariant(world))
         }
+        guard driver == "random" || driver == "route" else { throw ValidationError("--driver is random or route") }
         guard (0..<1).contains(persistence), noise > 0 else { throw ValidationError("--persistence must be in [0, 1) and --noise > 0") }
         guard (0...1).contains(pushes) else { throw ValidationError("--pushes must be in [0, 1]") }
         guard episodes >= 1, steps >= 1, perFile >= 1 else { throw ValidationError("--episodes, --steps and --per-file must be ≥ 1") }
@@ -83,7 +90,8 @@ struct Record: ParsableCommand {
             let fileSeed = seed &* 1_000_003 &+ UInt64(fileIndex)
             let run = try ExplorationRun(
                 board: loaded, seed: fileSeed, stepsPerEpisode: steps,
-                actions: SmoothRandomActions(seed: fileSeed &* 31 &+ 5, persistence: persistence, scale: noise, pushProbability: pushes))
+                actions: SmoothRandomActions(seed: fileSeed &* 31 &+ 5, persistence: persistence, scale: noise, pushProbability: pushes),
+                route: driver == "route", routeNoise: noise)
             let writer = try DatasetWriter(
                 path: path,
                 metadata: [
@@ -93,7 +101,9 @@ struct Record: ParsableCommand {
                     "steps_per_episode": String(steps),
                     "actuators": loaded.profile.actuators.map(\.name).joined(separator: ","),
                     "planned_actuators": loaded.profile.plannedActuators.joined(separator: ","),
-                    "policy": "smooth random (rho \(persistence), sigma \(noise), norm <= 1; held pushes p \(pushes))",
+                    "policy": driver == "route"
+                        ? "route driver to random places (effort noise rho 0.9, sigma \(noise))"
+                        : "smooth random (rho \(persistence), sigma \(noise), norm <= 1; held pushes p \(pushes))",
                 ])
             try run.run(episodes: n, writer: writer) { e in
                 frames += e.frameCount
@@ -112,6 +122,6 @@ struct Record: ParsableCommand {
         let bytes = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
         print(
             "wrote \(files.count) file(s) in \(out): \(written) episodes, \(frames) frames, \(bytes / 1_000_000) MB, "
-                + "\(crossings) episodes ended in the other room, \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+                + "\(crossings) episodes ended in another room, \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 }

@@ -316,7 +316,7 @@ final class RunSession {
     let governor: SafetyGovernor
     let goalImage: GrayImage?
     let planner: LatentPlannerSource?
-    var follower: ScriptedWaypointFollower?
+    var follower: ScriptedDriver?
     let console: TeleopConsole?
     /// The board's gamepad (`gamepad:`, or `--gamepad DEVICE`), the console's second operator input or the only one.
     let gamepad: GamepadOperator?
@@ -356,11 +356,16 @@ final class RunSession {
         let p = loaded.profile
         let governor = try SafetyGovernor(config: loaded.safetyConfig)
         self.governor = governor
-        follower = rig.robot.map { ScriptedWaypointFollower(world: $0.world) }
+        follower = rig.plant.flatMap { scriptedDriver(for: $0) }
         let planner = command.policy == "planner" ? try worldModel.map { try Self.plannerSource(command, p, $0, governor, clock) } : nil
         self.planner = planner
         forecast = [Float](repeating: 0, count: planner?.planner.config.horizon ?? 0)
-        if planner == nil { print("command source: scripted waypoint follower (told where the door and goal are)") }
+        if planner == nil {
+            print(
+                rig.robot != nil
+                    ? "command source: scripted waypoint follower (told where the door and goal are)"
+                    : "command source: scripted route driver (told the map, the robot's pose and the goal)")
+        }
         guard let autonomy: CommandSource = planner ?? follower else { throw ValidationError("no command source") }
         recorder = RunRecorder(directory: command.record ?? "recordings", board: loaded, clock: clock, metadata: Self.metadata(command))
         if command.teleop != nil || p.serialConsole != nil {
@@ -497,27 +502,22 @@ final class RunSession {
 
     /// The facts of the episode's simulated world, for the recording's episode marker.
     private var episodeInfo: [String: Double] {
-        guard let w = rig.robot?.world else { return [:] }
-        return [
-            "wall_x": w.layout.wallX, "door_y": w.layout.doorY, "start_x": w.position.x, "start_y": w.position.y,
-            "goal_x": w.goal.x, "goal_y": w.goal.y,
-        ]
+        rig.plant?.episodeInfo ?? [:]
     }
 
     /// The episode's goal for the planner, or a new follower for the episode's world.
     private func prepare(episode: Int) {
-        let world = rig.robot?.world
+        let plant = rig.plant
         if let planner {
             planner.reset()
             if let goalImage {
                 planner.setGoal(image: goalImage.pixels, name: command.goal)
-            } else if let world {
+            } else if let plant {
                 let goalFrame = Frame(width: profile.camera.width, height: profile.camera.height)
-                world.render(into: goalFrame, agent: world.goal)
+                plant.renderGoal(into: goalFrame)
                 planner.setGoal(image: goalFrame.pixels, name: "episode \(episode) goal")
             }
-        } else if let world {
-            let f = ScriptedWaypointFollower(world: world)
+        } else if let plant, let f = scriptedDriver(for: plant, seed: UInt64(episode) &+ 1) {
             follower = f
             if let arbiter { arbiter.autonomy = f } else if let monitor { monitor.inner = f } else { loop.source = f }
         }
@@ -527,42 +527,48 @@ final class RunSession {
     /// One episode through the runner: done at the goal (simulated boards without a goal image), stopped by
     /// Ctrl-C or `--duration`; the status line and the arming messages follow it.
     private func run(episode: Int) -> EpisodeResult {
-        let robot = rig.robot, world = robot?.world
-        var path: [[Double]] = world.map { [[$0.position.x, $0.position.y]] } ?? []
+        let plant = rig.plant
+        let info = plant?.episodeInfo ?? [:]
+        let start = plant?.position
+        var path: [[Double]] = start.map { [[$0.x, $0.y]] } ?? []
         let source = follower, arbiter = arbiter, goalImage = goalImage, planner = planner
         let duration = command.duration, started = started, clock = clock
         let result = runner.run(
-            maxSteps: arbiter == nil ? TwoRoomsWorld.maxEpisodeSteps : Int.max,
+            maxSteps: arbiter == nil ? nil : Int.max,
             isDone: {
-                guard goalImage == nil, let robot else { return false }
-                return planner != nil || arbiter?.mode == .teleop ? robot.world.reachedGoal : source?.arrived ?? false
+                guard goalImage == nil, let plant else { return false }
+                return planner != nil || arbiter?.mode == .teleop ? plant.reachedGoal : source?.arrived ?? false
             },
             shouldStop: {
                 stopRequested.load(ordering: .relaxed) || duration.map { (clock.now() - started).inSeconds >= $0 } ?? false
             },
             afterTick: { r in
-                if let robot, path.count <= robot.steps { path.append([robot.world.position.x, robot.world.position.y]) }
+                if let plant, path.count <= plant.steps { path.append([plant.position.x, plant.position.y]) }
                 self.afterTick(r)
             })
         results.append(result)
-        if let world {
+        if let start {
             paths.append(
                 GoalEpisode(
                     index: episode, success: result.success, steps: result.steps, finalDistance: result.finalDistance,
-                    wallX: world.layout.wallX, doorY: world.layout.doorY, start: [world.position.x, world.position.y],
-                    goal: [world.goal.x, world.goal.y], path: path))
+                    wallX: info["wall_x"] ?? 0, doorY: info["door_y"] ?? 0, start: [start.x, start.y],
+                    goal: [info["goal_x"] ?? 0, info["goal_y"] ?? 0], path: path))
+            if let g = rig.simulation?.groundRobot {
+                paths[paths.count - 1].rooms = RoomsEpisodeFacts(robot: g, info: info)
+            }
         }
         let outcome = goalImage != nil ? "ended" : (result.success ? "SUCCESS" : "no success")
+        let unit = rig.robot != nil ? "px" : "m"
         print(
             "\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance "
-                + "\(String(format: "%.2f", result.finalDistance)) px"
+                + "\(String(format: "%.2f", result.finalDistance)) \(unit)"
         )
         return result
     }
 
     /// After every tick: the status line (every 4th tick, or when not armed), arming refusals, loop events.
     private func afterTick(_ r: TickReport) {
-        let robot = rig.robot, arbiter = arbiter
+        let robot = rig.plant, arbiter = arbiter
         postGoalIfChanged()
         recorder.tap(r, frame: loop.frame, truth: robot?.position(at: loop.frame.timestamp))
         if let liveView { publish(r, to: liveView.tap) }
@@ -571,7 +577,7 @@ final class RunSession {
             let plan = r.tick % 8 == 0 ? planner?.planTime.summary : nil
             let work = r.tick % 8 == 0 ? planner.map { ($0.freshTicks, $0.planningTicks, $0.longestStaleRun) } : nil
             let surprise = observer?.smoothedSurprise ?? .nan
-            let distance = goalImage == nil ? robot?.world.distanceToGoal ?? .nan : .nan
+            let distance = goalImage == nil ? robot?.distanceToGoal ?? .nan : .nan
             printer.status.withLock { s in
                 s.tick = r.tick; s.state = r.state; s.faults = r.latchedFaults
                 if let report { s.report = report }

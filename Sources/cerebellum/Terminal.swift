@@ -139,11 +139,14 @@ func worldVariant(_ name: String) throws -> TwoRoomsVariant {
     return v
 }
 
-/// `board` with its simulated world replaced (`--world`); only simulated boards have one.
+/// `board` with its two-rooms world replaced (`--world`); only two-rooms boards have one.
 func simulatedBoard(_ board: LoadedBoard, world: TwoRoomsVariant) throws -> LoadedBoard {
-    guard board.profile.simulation != nil else { throw ValidationError("--world needs a simulated board") }
+    guard let sim = board.profile.simulation else { throw ValidationError("--world needs a simulated board") }
+    guard sim.world.twoRoomsVariant != nil else {
+        throw ValidationError("--world \(world.rawValue) needs a two-rooms board; \(board.profile.path) is \(sim.world.rawValue)")
+    }
     var b = board
-    b.profile.simulation!.world = world
+    b.profile.simulation!.world = SimulatedWorldName(world)
     return b
 }
 

@@ -74,7 +74,7 @@ struct BoardProfileTests {
         let b = try LoadedBoard.load(boardPath: repoRoot + "/boards/sim-two-rooms.yaml")
         #expect(b.profile.name == "sim-two-rooms")
         #expect(b.profile.loop.rateHz == 30)
-        #expect(b.profile.simulation?.world == .fixed)
+        #expect(b.profile.simulation?.world == .twoRooms)
         #expect(b.calibration.channels.count == 2)
         #expect(b.calibration.path.hasSuffix("calibration/sim-two-rooms.yaml"))
         #expect(b.safetyConfig.problems().isEmpty)

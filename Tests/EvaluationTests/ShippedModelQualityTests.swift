@@ -68,7 +68,7 @@ struct ShippedModelQualityTests {
     func wallFollowingOnRandomWalls() throws {
         let shippedModel = try loadShippedModel()
         var board = try fixedBoard()
-        board.profile.simulation!.world = .random
+        board.profile.simulation!.world = .twoRoomsRandom
         let on = try GoalReachingRun(board: board, seed: 41, model: shippedModel, policy: .planner(unbudgeted { $0.wallFollowSteps = 80 }))
         let off = try GoalReachingRun(board: board, seed: 41, model: shippedModel, policy: .planner(unbudgeted { $0.wallFollowSteps = 0 }))
         var reached = 0

@@ -113,7 +113,7 @@ public struct SimSetup {
     public init(variant: TwoRoomsVariant = .fixed, seed: UInt64 = 1, source: ((SimulatedRobot, ManualClock) -> CommandSource)? = nil) throws
     {
         var b = try fixedBoard()
-        b.profile.simulation?.world = variant
+        b.profile.simulation?.world = SimulatedWorldName(variant)
         board = b
         rig = try Rig(board: b, clock: clock, seed: seed)
         governor = try SafetyGovernor(config: b.safetyConfig)
