@@ -91,6 +91,9 @@ public final class GoalReachingRun {
     public let planner: LatentPlannerSource?
     private let random: ExplorationSource?
     private var episodeIndex = 0
+    /// With a place memory whose nodes have the simulator's truth: per tick, how far the robot was from where the
+    /// node it localized at was recorded, m (world units).
+    public private(set) var localizationErrors: [Double] = []
 
     public init(board: LoadedBoard, seed: UInt64, model: WorldModelFile, policy: EvaluationPolicy) throws {
         rig = try Rig(board: board, clock: clock, seed: seed)
@@ -133,7 +136,13 @@ public final class GoalReachingRun {
         path.reserveCapacity(robot.maxEpisodeSteps + 1)
         var lastSteps = 0
         let runner = EpisodeRunner(rig: rig, loop: loop, armPolicy: .always)
+        let planner = planner
         let result = runner.run(isDone: { robot.reachedGoal }, shouldStop: { false }) { _ in
+            if let planner, let memory = planner.memory, let truth = memory.positions, planner.memoryNode >= 0 {
+                let k = planner.memoryNode, p = robot.position
+                let dx = p.x - Double(truth[2 * k]), dy = p.y - Double(truth[2 * k + 1])
+                self.localizationErrors.append((dx * dx + dy * dy).squareRoot())
+            }
             if robot.steps != lastSteps {
                 lastSteps = robot.steps
                 path.append([robot.position.x, robot.position.y])

@@ -25,6 +25,9 @@ public final class PlaceMemory {
     public let successor: [Int32]
     /// The efforts applied from each node to its successor: `nodeCount` × `spacing` × `actionSize`.
     public let actions: [Float]
+    /// Where each node's frame was taken (the simulator's truth, x and y per node), when the drives had it:
+    /// for judging localization in evaluations only, never for planning.
+    public var positions: [Float]?
     /// Median latent distance between a node and its successor.
     public let stepScale: Float
     /// Latent distance within which nodes of different drives are the same place.
@@ -201,7 +204,8 @@ public final class PlaceMemory {
     }
 
     /// The node the latent `z` is at: among the nodes within 15 % of the nearest one's distance, the one
-    /// with the cheapest route to the goal (without a goal: the nearest). Returns the node and its distance.
+    /// with the cheapest route to the goal; when none of them has a route, the same within 50 % (without a
+    /// goal: the nearest). Returns the node and its distance.
     public func localize(_ z: UnsafeBufferPointer<Float>) -> (node: Int, distance: Float) {
         precondition(z.count == latentSize)
         var best = Float.infinity, node = 0
@@ -210,10 +214,14 @@ public final class PlaceMemory {
             if s < best { (best, node) = (s, k) }
         }
         guard goalNode >= 0 else { return (node, best) }
-        let limit = best * 1.15
-        var cheapest = toGoal[node], pick = node
-        for k in 0..<nodeCount where toGoal[k] < cheapest {
-            if distance(z.baseAddress!, node: k) <= limit { (cheapest, pick) = (toGoal[k], k) }
+        var pick = node
+        for pass in 0..<2 {
+            let limit = best * (pass == 0 ? 1.15 : 1.5)
+            var cheapest = toGoal[node]
+            for k in 0..<nodeCount where toGoal[k] < cheapest {
+                if distance(z.baseAddress!, node: k) <= limit { (cheapest, pick) = (toGoal[k], k) }
+            }
+            if cheapest.isFinite { break }
         }
         return (pick, distance(z.baseAddress!, node: pick))
     }
@@ -258,12 +266,13 @@ extension PlaceMemory {
         var m = metadata
         m["format"] = "cerebellum place memory 1"
         m["spacing"] = String(spacing)
-        return SafetensorsFile(
-            tensors: [
-                "latents": .f32(Tensor(shape: [nodeCount, latentSize], scalars: latents)),
-                "successor": .i32(Tensor(shape: [nodeCount], scalars: successor)),
-                "actions": .f32(Tensor(shape: [nodeCount, spacing, actionSize], scalars: actions)),
-            ], metadata: m)
+        var tensors: [String: AnyTensor] = [
+            "latents": .f32(Tensor(shape: [nodeCount, latentSize], scalars: latents)),
+            "successor": .i32(Tensor(shape: [nodeCount], scalars: successor)),
+            "actions": .f32(Tensor(shape: [nodeCount, spacing, actionSize], scalars: actions)),
+        ]
+        if let positions { tensors["positions"] = .f32(Tensor(shape: [nodeCount, 2], scalars: positions)) }
+        return SafetensorsFile(tensors: tensors, metadata: m)
     }
 
     /// Reads a memory file written by `file(metadata:)`; every malformed part is an error naming the file.
@@ -287,6 +296,9 @@ extension PlaceMemory {
             let memory = try PlaceMemory(
                 latents: z.scalars, successor: s.scalars, actions: a.scalars, latentSize: model.latentSize, actionSize: model.actions.count,
                 spacing: spacing, placeFactor: placeFactor)
+            if f.tensors["positions"] != nil {
+                memory.positions = try f.tensor("positions", Float.self, shape: [n, 2], path: path).scalars
+            }
             return (memory, f.metadata)
         } catch let e as ModelError { throw ModelError("\(path): \(e.reason)") }
     }
@@ -300,8 +312,9 @@ extension PlaceMemory {
         episodes: [Episode], spacing: Int, latentSize: Int, placeFactor: Float = 0.5, encode: ([UInt8]) -> [Float]
     ) throws -> PlaceMemory {
         guard let first = episodes.first else { throw ModelError("place memory: no episodes") }
-        var latents: [Float] = [], successor: [Int32] = [], actions: [Float] = []
+        var latents: [Float] = [], successor: [Int32] = [], actions: [Float] = [], positions: [Float] = []
         let a = first.actionSize
+        let truth = episodes.allSatisfy { $0.positions != nil }
         for e in episodes {
             let n = (e.frameCount - 1) / spacing + 1
             guard n >= 2, e.actionSize == a else { continue }
@@ -311,6 +324,7 @@ extension PlaceMemory {
                 let z = encode(Array(e.frames[(t * e.frameBytes)..<((t + 1) * e.frameBytes)]))
                 guard z.count == latentSize else { throw ModelError("place memory: the encoder gave \(z.count) values, not \(latentSize)") }
                 latents += z
+                if truth, let p = e.positions { positions += [p[2 * t], p[2 * t + 1]] }
                 let last = k == n - 1 || t + spacing > e.frameCount - 1
                 successor.append(last ? -1 : Int32(base + k + 1))
                 for s in 0..<spacing {
@@ -318,8 +332,10 @@ extension PlaceMemory {
                 }
             }
         }
-        return try PlaceMemory(
+        let memory = try PlaceMemory(
             latents: latents, successor: successor, actions: actions, latentSize: latentSize, actionSize: a, spacing: spacing,
             placeFactor: placeFactor)
+        if truth { memory.positions = positions }
+        return memory
     }
 }

@@ -92,7 +92,7 @@ struct Eval: ParsableCommand {
             let actual = b.profile.simulation?.world.rawValue ?? "a real board"
             throw ValidationError("--scenario \(scenario) needs a \(scenario) board; \(b.profile.path) is \(actual)")
         }
-        return (b, model ?? "models/\(scenario).safetensors", nil)
+        return (b, model ?? shippedModel(for: b.profile), nil)
     }
 
     func run() throws {
@@ -186,23 +186,27 @@ struct Eval: ParsableCommand {
 
     private func printReport(_ r: EvalReport) {
         print("report — \(r.scenario), \(r.episodesPerPolicy) episodes per policy, seed \(r.seed)")
-        print("  policy                 success          95 % interval     steps to goal (mean / median)  plan time p50 / p99 / max")
+        print("  policy                     success          95 % interval     steps to goal (mean / median)  plan time p50 / p99 / max")
         for p in r.policies {
             let rate = String(format: "%3d/%d = %5.1f %%", p.successes, p.episodes.count, 100 * p.successRate)
             let ci = String(format: "[%5.1f, %5.1f] %%", 100 * p.interval95Low, 100 * p.interval95High)
             let steps = p.successes > 0 ? String(format: "%6.1f / %4.0f", p.meanStepsToGoal, p.medianStepsToGoal) : "     –"
             let plan = p.planTime.map { String(format: "%.2f / %.2f / %.2f ms", $0.p50, $0.p99, $0.max) } ?? "–"
             print(
-                "  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) \(rate)  \(ci)  "
+                "  \(p.policy.padding(toLength: 26, withPad: " ", startingAt: 0)) \(rate)  \(ci)  "
                     + "\(steps.padding(toLength: 30, withPad: " ", startingAt: 0)) \(plan)"
             )
         }
         for p in r.policies {
             guard let c = p.meanCollisions else { continue }
             print(
-                "  \(p.policy.padding(toLength: 22, withPad: " ", startingAt: 0)) "
+                "  \(p.policy.padding(toLength: 26, withPad: " ", startingAt: 0)) "
                     + String(format: "%.2f collisions per episode, mean time to goal %.1f s", c, p.meanSecondsToGoal ?? .nan)
-                    + (p.subgoalShare.map { String(format: ", %.0f %% of ticks toward a memory node", 100 * $0) } ?? ""))
+                    + (p.subgoalShare.map { String(format: ", %.0f %% of ticks toward a memory node", 100 * $0) } ?? "")
+                    + (p.localizationError.map { l in
+                        String(format: "; localized %.2f m from the node's place (median; p90 %.2f, max %.2f m), ", l[0], l[1], l[2])
+                            + String(format: "%.1f %% of ticks over 1 m", 100 * (p.lostShare ?? 0))
+                    } ?? ""))
         }
         if let p = r.policies.first {
             if let t = p.planTime {
@@ -257,6 +261,11 @@ func evaluate(_ policy: EvaluationPolicy, board: LoadedBoard, model: WorldModelF
     report.meanSecondsToGoal = report.meanStepsToGoal * board.profile.loop.period.inSeconds
     if let p = run.planner, p.memory != nil {
         report.subgoalShare = Double(p.subgoalTicks) / Double(max(1, p.planningTicks))
+        let e = run.localizationErrors.sorted()
+        if !e.isEmpty {
+            report.localizationError = [quantile(sorted: e, 0.5), quantile(sorted: e, 0.9), e.last!]
+            report.lostShare = Double(e.filter { $0 > 1 }.count) / Double(e.count)
+        }
     }
     return report
 }
@@ -275,8 +284,12 @@ struct PolicyReport: Codable {
     var meanSecondsToGoal: Double?
     /// Collisions per episode (rooms worlds: contacts with walls and boxes begun).
     var meanCollisions: Double?
-    /// With a place memory: the share of planning ticks that planned toward a memory node.
+    /// With a place memory: the share of planning ticks that planned toward a memory node; how far the robot
+    /// truly was from where its localized node was recorded (m), and the share of ticks over 1 m (lost).
     var subgoalShare: Double?
+    /// Median, 90th percentile and largest, m.
+    var localizationError: [Double]?
+    var lostShare: Double?
     /// Wall-clock plan time per tick, ms (planner policies).
     var planTime: PercentileSummary?
     /// Plan-time ticks over `planTimeTargetMilliseconds` (issue 6's target), in wall-clock and in CPU time.

@@ -71,6 +71,17 @@ struct Memory: ParsableCommand {
             print("\(memory): \(m.nodeCount) nodes, \(m.edgeCount) edges, spacing \(m.spacing) steps")
             print(String(format: "  median step %.3f, place radius %.3f", m.stepScale, m.placeRadius))
             for k in meta.keys.sorted() { print("  \(k): \(meta[k]!)") }
+            // How connected the map is: for 20 goal nodes spread over it, the share of nodes with a route there.
+            var shares: [Double] = []
+            for g in stride(from: 0, to: m.nodeCount, by: max(1, m.nodeCount / 20)) {
+                let routed = m.withLatent(of: g) { m.setGoal($0) }
+                shares.append(Double(routed) / Double(m.nodeCount))
+            }
+            shares.sort()
+            print(
+                String(
+                    format: "  nodes with a route to a node: median %.1f %%, least %.1f %% (%d goal nodes)", 100 * shares[shares.count / 2],
+                    100 * shares[0], shares.count))
             if let crc = fileCRC32(model), let made = meta["model_crc32"], made != crc {
                 print("  warning: made with a model of CRC-32 \(made); \(model) is \(crc)")
             }

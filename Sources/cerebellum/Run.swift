@@ -55,8 +55,11 @@ struct Run: ParsableCommand {
     @Option(help: "Write the summary as JSON to this file.")
     var json: String?
 
-    @Option(help: "World model (int8 encoder and predictor); \"none\" runs without one (follower only).")
-    var model = "models/two-rooms.safetensors"
+    @Option(
+        help: ArgumentHelp(
+            "World model (int8 encoder and predictor; default: the simulated world's shipped one, models/WORLD.safetensors, "
+                + "else models/two-rooms.safetensors); \"none\" runs without one (follower only)."))
+    var model: String?
 
     @Option(help: "Command source: planner (latent MPC toward the goal image) or follower (scripted waypoints).")
     var policy = "planner"
@@ -96,9 +99,10 @@ struct Run: ParsableCommand {
             discussion: "The same frames then give the same commands on any CPU: a recording made so replays exactly (cerebellum replay)."))
     var fixedWork = false
 
-    func run() throws {
+    mutating func run() throws {
         lineBufferedStandardOutput()
         let loaded = loadBoardOrExit(board)
+        if model == nil { model = shippedModel(for: loaded.profile) }
         let (worldModel, goalImage) = try checkedInputs(loaded.profile)
         let clock = SystemClock()
         let liveView = try openLiveView(loaded.profile, clock: clock)
@@ -134,6 +138,7 @@ struct Run: ParsableCommand {
     private func checkedInputs(_ p: BoardProfile) throws -> (WorldModelFile?, GrayImage?) {
         guard policy == "planner" || policy == "follower" else { throw ValidationError("--policy must be planner or follower") }
         let usePlanner = policy == "planner"
+        let model = self.model ?? "none"
         if usePlanner && model == "none" { throw ValidationError("the planner needs a world model (--model PATH, or --policy follower)") }
         if gamepad != nil && p.gamepad == nil {
             throw ValidationError("--gamepad needs the board's gamepad section (axes, deadman, estop): see boards/sim-two-rooms.yaml")
@@ -414,11 +419,11 @@ final class RunSession {
     /// and its CRC-32, the planner's seed and whether it did fixed work.
     private static func metadata(_ command: Run) -> [String: String] {
         var m = [
-            "policy": command.policy, "model": command.model, "goal": command.goal ?? "each episode's goal",
+            "policy": command.policy, "model": command.model ?? "none", "goal": command.goal ?? "each episode's goal",
             "board_file": command.board, "planner_seed": String(command.seed ?? 1),
             "planner_work": command.fixedWork ? "fixed" : "budget",
         ]
-        if command.model != "none", let crc = fileCRC32(command.model) { m["model_crc32"] = crc }
+        if let model = command.model, model != "none", let crc = fileCRC32(model) { m["model_crc32"] = crc }
         return m
     }
 
@@ -433,7 +438,7 @@ final class RunSession {
         for (name, image) in Goal.library(width: p.camera.width, height: p.camera.height) {
             source.goalLibrary[name] = source.observer.encode(image.pixels)
         }
-        print("world model \(command.model): latent \(wm.latentSize), int8 encoder (\(Int8Kernel.best.rawValue))")
+        print("world model \(command.model ?? "none"): latent \(wm.latentSize), int8 encoder (\(Int8Kernel.best.rawValue))")
         source.computeProfile.lines.forEach { print($0) }
         print(
             "command source: latent planner (\(config.method.rawValue), horizon \(config.horizon), \(config.samples) samples, "

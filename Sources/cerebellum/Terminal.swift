@@ -139,6 +139,14 @@ func worldVariant(_ name: String) throws -> TwoRoomsVariant {
     return v
 }
 
+/// The shipped world model for a board: its simulated world's (`models/car-rooms.safetensors`), or two-rooms'.
+func shippedModel(for profile: BoardProfile) -> String {
+    switch profile.simulation?.world {
+    case .carRooms?, .diffdriveRooms?: "models/\(profile.simulation!.world.rawValue).safetensors"
+    default: "models/two-rooms.safetensors"
+    }
+}
+
 /// `board` with its two-rooms world replaced (`--world`); only two-rooms boards have one.
 func simulatedBoard(_ board: LoadedBoard, world: TwoRoomsVariant) throws -> LoadedBoard {
     guard let sim = board.profile.simulation else { throw ValidationError("--world needs a simulated board") }
