@@ -247,7 +247,7 @@ extension RoomsTests {
             for _ in 0..<30 { d.step(1, 1) }
             #expect(
                 d.robot.room != nil && d.robot.room != before,
-                "door \(door): from room \(String(describing: before)) to \(String(describing: d.robot.room)), at \(d.robot.pose), \(d.robot.collisions) collisions"
+                "door \(door): from room \(String(describing: before)) to \(String(describing: d.robot.room)), at \(d.robot.pose)"
             )
         }
     }
