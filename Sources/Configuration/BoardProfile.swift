@@ -950,6 +950,7 @@ extension BoardProfile {
     static func plannerSection(_ pm: YAMLMapping, actuators: [String], profilePath: String) throws -> PlannerConfig {
         var c = PlannerConfig()
         if let v = pm.optional("memory") { c.memory = relativeTo(profile: profilePath, try v.string()) }
+        if let v = pm.optional("memory_follow") { c.memoryFollow = try v.choice(MemoryFollow.self) }
         let ints: [(String, ClosedRange<Int>, WritableKeyPath<PlannerConfig, Int>)] = [
             ("horizon", 1...512, \.horizon), ("samples", 2...4096, \.samples), ("iterations", 1...100, \.iterations),
             ("elites", 1...4096, \.elites), ("knot_spacing", 1...64, \.knotSpacing), ("roadmap_every", 0...10_000, \.roadmapEvery),

@@ -102,9 +102,17 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     public let memory: PlaceMemory?
     /// The node the last tick was localized at, and the one it planned toward (-1: none).
     public private(set) var memoryNode = -1, subgoalNode = -1
-    /// Ticks that planned toward a memory node rather than the goal, and node changes seen.
-    public private(set) var subgoalTicks = 0, nodeChanges = 0
+    /// Ticks localized in the memory, those of them that went toward a memory node rather than the goal, and
+    /// node changes seen.
+    public private(set) var memoryTicks = 0, subgoalTicks = 0, nodeChanges = 0
     private var subgoalLatent: [Float]
+    /// The last latents (a ring of `sequenceLength` node spacings) and the history handed to the memory.
+    private var recentLatents: [Float], sequence: [Float]
+    private var historyHead = 0, historyCount = 0
+    /// Ticks since the localized node changed (replay: which of its recorded efforts applies).
+    private var ticksAtNode = 0
+    /// Latents in a localizing history.
+    static let sequenceLength = 3
 
     public init(
         model: WorldModelFile, channels: [Int], config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
@@ -113,6 +121,9 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         try requireChannels(channels, of: governor)
         memory = try config.memory.map { try PlaceMemory.load(path: $0, model: model, placeFactor: Float(config.memoryPlaceFactor)).0 }
         subgoalLatent = [Float](repeating: 0, count: model.latentSize)
+        let ring = ((memory?.spacing ?? 1) * (Self.sequenceLength - 1) + 1) * model.latentSize
+        recentLatents = [Float](repeating: 0, count: ring)
+        sequence = [Float](repeating: 0, count: Self.sequenceLength * model.latentSize)
         self.fixedWork = fixedWork
         let kernel: DenseKernel? = fixedWork ? .portable : nil
         observer = try LatentObserver(
@@ -273,6 +284,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// belong to a world the operator has since moved (the refused moves stay: walls do not move).
     public func resume() {
         (memoryNode, subgoalNode) = (-1, -1)
+        (historyHead, historyCount) = (0, 0)
         observer.reset()
         planner.reset()
         planned = false
@@ -322,7 +334,18 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     private func followMemory() -> Bool {
         guard let memory, memory.goalNode >= 0 else { return false }
         let config = planner.config
-        let node = observer.latent.withUnsafeBufferPointer { memory.localize($0).node }
+        // The camera's latent history, a node's spacing apart: now, `spacing` ticks ago, twice that.
+        let d = observer.latentSize, spacing = memory.spacing, slots = recentLatents.count / d
+        for j in 0..<d { recentLatents[historyHead * d + j] = observer.latent[j] }
+        historyCount = min(historyCount + 1, slots)
+        let depth = min(Self.sequenceLength, 1 + (historyCount - 1) / spacing)
+        for h in 0..<depth {
+            let slot = (historyHead - h * spacing + slots) % slots
+            for j in 0..<d { sequence[h * d + j] = recentLatents[slot * d + j] }
+        }
+        historyHead = (historyHead + 1) % slots
+        let node = sequence.withUnsafeBufferPointer { memory.localize(sequence: $0, count: depth).node }
+        memoryTicks += 1
         let left = memory.toGoal[node]
         guard left.isFinite, left > Float(config.memoryFinalSteps) else {
             memoryNode = node
@@ -333,6 +356,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         memory.withLatent(of: target) { z in for j in 0..<z.count { subgoalLatent[j] = z[j] } }
         if node != memoryNode {
             nodeChanges += 1
+            ticksAtNode = 0
             let h = config.horizon, a = planner.actionSize
             let written = routePlan.withUnsafeMutableBufferPointer { memory.routeEfforts(from: node, into: $0, count: h) }
             if written > 0 {
@@ -391,6 +415,18 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
         let searching = roadmap?.status == .searching
         let planDeadline = t0 + (searching ? plannerShare(of: budget) : budget)
         let towardNode = followMemory()
+        if towardNode && planner.config.memoryFollow == .replay, let memory {
+            // Teach and repeat: the effort the drive applied this many ticks after the node.
+            let a = planner.actionSize, offset = min(ticksAtNode, memory.spacing - 1)
+            let k = memory.driveNode(from: memoryNode), channels = observer.channels
+            for j in 0..<channels.count {
+                command.efforts[channels[j]] = Double(planner.box.clamp(memory.actions[(k * memory.spacing + offset) * a + j], j))
+            }
+            ticksAtNode += 1
+            planTime.record(timer.now() - t0)
+            planCPUTime.record(ThreadCPUTime.now() - cpu0)
+            return true
+        }
         let step = observer.latent.withUnsafeBufferPointer { z in
             (towardNode ? subgoalLatent : goalLatent).withUnsafeBufferPointer { g in
                 fixedWork ? planner.plan(from: z, goal: g) : planner.plan(from: z, goal: g, clock: timer, deadline: planDeadline)

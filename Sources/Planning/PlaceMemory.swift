@@ -23,6 +23,8 @@ public final class PlaceMemory {
     public let latents: [Float]
     /// The next node of the same drive, or -1 at a drive's end.
     public let successor: [Int32]
+    /// The node before each one on its drive, or -1 at a drive's start.
+    public let predecessor: [Int32]
     /// The efforts applied from each node to its successor: `nodeCount` × `spacing` × `actionSize`.
     public let actions: [Float]
     /// Where each node's frame was taken (the simulator's truth, x and y per node), when the drives had it:
@@ -61,6 +63,9 @@ public final class PlaceMemory {
         guard latents.allSatisfy(\.isFinite), actions.allSatisfy(\.isFinite) else { throw ModelError("place memory: non-finite values") }
         (self.latentSize, self.actionSize, self.spacing, nodeCount) = (latentSize, actionSize, spacing, n)
         (self.latents, self.successor, self.actions) = (latents, successor, actions)
+        var before = [Int32](repeating: -1, count: n)
+        for i in 0..<n where successor[i] >= 0 { before[Int(successor[i])] = Int32(i) }
+        predecessor = before
         let d = latentSize
         func distance(_ i: Int, _ j: Int) -> Float {
             latents.withUnsafeBufferPointer {
@@ -226,11 +231,64 @@ public final class PlaceMemory {
         return (pick, distance(z.baseAddress!, node: pick))
     }
 
+    /// Localizing a short history: `recent` holds `count` latents, newest first, `spacing` steps apart (the
+    /// camera's latents now, a node's spacing ago, …). Each node is scored by the mean latent distance of the
+    /// history to it and its predecessors on its drive (a drive's start scores the missing ones at 1.5 × the
+    /// place radius beyond its last), so a view that looks like another place must also have been reached
+    /// the way that place was (sequence matching, after SeqSLAM). Among the nodes within 15 % of the best
+    /// score (50 % when none of those has a route), the one with the cheapest route wins.
+    public func localize(sequence recent: UnsafeBufferPointer<Float>, count: Int) -> (node: Int, distance: Float) {
+        precondition(count >= 1 && recent.count >= count * latentSize)
+        let base = recent.baseAddress!
+        func score(_ k: Int) -> Float {
+            var total: Float = 0, node = k, last: Float = 0
+            for h in 0..<count {
+                if node < 0 {
+                    total += last + 1.5 * placeRadius
+                    continue
+                }
+                last = distance(base + h * latentSize, node: node)
+                total += last
+                node = Int(predecessor[node])
+            }
+            return total / Float(count)
+        }
+        var best = Float.infinity, node = 0
+        for k in 0..<nodeCount {
+            let s = score(k)
+            if s < best { (best, node) = (s, k) }
+        }
+        guard goalNode >= 0 else { return (node, best) }
+        var pick = node, pickScore = best
+        for pass in 0..<2 {
+            let limit = best * (pass == 0 ? 1.15 : 1.5)
+            var cheapest = toGoal[node]
+            for k in 0..<nodeCount where toGoal[k] < cheapest {
+                let s = score(k)
+                if s <= limit { (cheapest, pick, pickScore) = (toGoal[k], k, s) }
+            }
+            if cheapest.isFinite { break }
+        }
+        return (pick, pickScore)
+    }
+
     /// The node `steps` world steps (or more) along the route from `node`, or the last one before the goal.
     public func subgoal(from node: Int, steps: Int) -> Int {
         var k = node
         let target = toGoal[node] - Float(steps)
         while nextHop[k] >= 0 && toGoal[k] > target { k = Int(nextHop[k]) }
+        return k
+    }
+
+    /// The node whose recorded drive the route follows from `node`: `node` itself when the route goes on
+    /// along its drive, else the node across the place edges the route takes first (at most 8).
+    public func driveNode(from node: Int) -> Int {
+        var k = node
+        for _ in 0..<8 {
+            let next = nextHop[k]
+            guard next >= 0, next != successor[k] else { break }
+            k = Int(next)
+        }
         return k
     }
 

@@ -20,6 +20,11 @@ public enum PlannerMotion: String, Sendable, CaseIterable, Codable {
     case holonomic
 }
 
+/// How the planner follows its place memory's route (`planner.memory_follow`).
+public enum MemoryFollow: String, Sendable, Codable, CaseIterable {
+    case mpc, replay
+}
+
 /// The latent planner's settings (board profile `planner:`). Efforts are normalized to [-1, 1].
 public struct PlannerConfig: Sendable, Equatable, Codable {
     /// The board's actuators the planner drives, in the world model's action order (nil: every actuator, in
@@ -93,6 +98,10 @@ public struct PlannerConfig: Sendable, Equatable, Codable {
     public var memoryFinalSteps = 12
     /// Nodes of different drives closer than this many median node steps are the same place.
     public var memoryPlaceFactor = 0.5
+    /// How the planner goes from node to node: `mpc` plans toward the node ahead (seeded with the efforts
+    /// recorded along the route); `replay` applies the recorded efforts of the node it localized at (visual
+    /// teach and repeat), the MPC planning only the last `memoryFinalSteps` toward the goal image.
+    public var memoryFollow = MemoryFollow.mpc
     /// This many ticks in a row without a fresh plan (no planning work fitted the budget) is "planner
     /// starved", reported to the governor (`starvedAction`); 0 never reports it.
     public var maxStaleTicks = 5

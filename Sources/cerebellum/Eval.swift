@@ -260,7 +260,7 @@ func evaluate(_ policy: EvaluationPolicy, board: LoadedBoard, model: WorldModelF
     if !collisions.isEmpty { report.meanCollisions = Double(collisions.reduce(0, +)) / Double(collisions.count) }
     report.meanSecondsToGoal = report.meanStepsToGoal * board.profile.loop.period.inSeconds
     if let p = run.planner, p.memory != nil {
-        report.subgoalShare = Double(p.subgoalTicks) / Double(max(1, p.planningTicks))
+        report.subgoalShare = Double(p.subgoalTicks) / Double(max(1, p.memoryTicks))
         let e = run.localizationErrors.sorted()
         if !e.isEmpty {
             report.localizationError = [quantile(sorted: e, 0.5), quantile(sorted: e, 0.9), e.last!]
@@ -284,7 +284,7 @@ struct PolicyReport: Codable {
     var meanSecondsToGoal: Double?
     /// Collisions per episode (rooms worlds: contacts with walls and boxes begun).
     var meanCollisions: Double?
-    /// With a place memory: the share of planning ticks that planned toward a memory node; how far the robot
+    /// With a place memory: the share of localized ticks that went toward a memory node; how far the robot
     /// truly was from where its localized node was recorded (m), and the share of ticks over 1 m (lost).
     var subgoalShare: Double?
     /// Median, 90th percentile and largest, m.
