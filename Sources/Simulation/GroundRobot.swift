@@ -107,10 +107,8 @@ public final class SimulatedGroundRobot: SimulatedPlant {
     public private(set) var inContact = false
     /// Speed along the heading (car), m/s; steering angle, radians; wheel speeds (differential), m/s.
     public private(set) var speed = 0.0, steer = 0.0, leftSpeed = 0.0, rightSpeed = 0.0
-    private var lastStep: Instant?
-    private var trailTimes: [Instant]
-    private var trailPoses: [Pose]
-    private var trailHead = 0
+    /// The steps on the clock and the recent poses, for cameras with latency and motion blur.
+    private var trail: StepTrail<Pose>
     private var noiseRNG: SeededGenerator
     private var episodeRNG: SeededGenerator
 
@@ -131,8 +129,7 @@ public final class SimulatedGroundRobot: SimulatedPlant {
         pose = Pose(x: 0, y: 0, heading: 0)
         goal = pose
         pulses = ChannelVector(count: 2)
-        trailTimes = Array(repeating: .zero, count: 128)
-        trailPoses = Array(repeating: pose, count: 128)
+        trail = StepTrail(period: stepPeriod, state: pose)
         newEpisode()
     }
 
@@ -185,28 +182,15 @@ public final class SimulatedGroundRobot: SimulatedPlant {
         collisions = 0
         inContact = false
         (speed, steer, leftSpeed, rightSpeed) = (0, 0, 0, 0)
-        lastStep = nil
         for i in 0..<2 { pulses[i] = physics[i].neutralMicros }
-        for k in trailTimes.indices {
-            trailTimes[k] = .zero
-            trailPoses[k] = p
-        }
+        trail.reset(to: p)
     }
 
     public func advance(to now: Instant) {
-        guard let last = lastStep else {
-            lastStep = now
-            record(now)
-            return
-        }
-        var t = last
-        while now - t >= stepPeriod {
-            t += stepPeriod
+        steps += trail.advance(to: now, current: pose) {
             step()
-            steps += 1
-            record(t)
+            return pose
         }
-        lastStep = t
     }
 
     public func apply(pulses new: ChannelVector, at now: Instant) {
@@ -274,15 +258,7 @@ public final class SimulatedGroundRobot: SimulatedPlant {
     }
 
     /// Where the robot was at time `t` (the newest recorded step at or before t).
-    public func pose(at t: Instant) -> Pose {
-        var best = pose
-        var bestTime = Instant(nanoseconds: .min)
-        for k in 0..<trailTimes.count where trailTimes[k] <= t && trailTimes[k] > bestTime {
-            best = trailPoses[k]
-            bestTime = trailTimes[k]
-        }
-        return best
-    }
+    public func pose(at t: Instant) -> Pose { trail.state(at: t, current: pose) }
 
     public func position(at t: Instant) -> Vec2 { pose(at: t).position }
 
@@ -309,12 +285,6 @@ public final class SimulatedGroundRobot: SimulatedPlant {
         caster.clear()
         caster.accumulate(layout, pose: goal, light: light, weight: 1)
         caster.finish(into: frame, noise: settings.noise, rng: &noiseRNG)
-    }
-
-    private func record(_ t: Instant) {
-        trailTimes[trailHead] = t
-        trailPoses[trailHead] = pose
-        trailHead = (trailHead + 1) % trailTimes.count
     }
 }
 

@@ -82,11 +82,8 @@ public final class SimulatedRobot: SimulatedPlant {
     public private(set) var pulses: ChannelVector
     /// World steps taken since the episode began.
     public private(set) var steps = 0
-    private var lastStep: Instant?
-    /// Recent step times and positions (a ring), for cameras with latency.
-    private var trailTimes: [Instant]
-    private var trailPositions: [Vec2]
-    private var trailHead = 0
+    /// The steps on the clock and the recent positions, for cameras with latency.
+    private var trail: StepTrail<Vec2>
 
     public init(world: TwoRoomsWorld, physics: [ActuatorPhysics], stepPeriod: Duration) {
         precondition(physics.count == 2, "the two-rooms robot has two channels (vx, vy)")
@@ -96,8 +93,7 @@ public final class SimulatedRobot: SimulatedPlant {
         var neutral = ChannelVector(count: 2)
         for i in 0..<2 { neutral[i] = physics[i].neutralMicros }
         self.pulses = neutral
-        self.trailTimes = Array(repeating: .zero, count: 128)
-        self.trailPositions = Array(repeating: world.position, count: 128)
+        self.trail = StepTrail(period: stepPeriod, state: world.position)
     }
 
     public var channelCount: Int { 2 }
@@ -129,12 +125,8 @@ public final class SimulatedRobot: SimulatedPlant {
     public func reset(world: TwoRoomsWorld) {
         self.world = world
         steps = 0
-        lastStep = nil
         for i in 0..<2 { pulses[i] = physics[i].neutralMicros }
-        for k in trailTimes.indices {
-            trailTimes[k] = .zero
-            trailPositions[k] = world.position
-        }
+        trail.reset(to: world.position)
     }
 
     /// The velocity (px per step) the current pulses produce.
@@ -144,19 +136,10 @@ public final class SimulatedRobot: SimulatedPlant {
 
     /// Steps the world for every whole `stepPeriod` elapsed up to `now`.
     public func advance(to now: Instant) {
-        guard let last = lastStep else {
-            lastStep = now
-            record(now)
-            return
-        }
-        var t = last
-        while now - t >= stepPeriod {
-            t += stepPeriod
+        steps += trail.advance(to: now, current: world.position) {
             world.step(velocity)
-            steps += 1
-            record(t)
+            return world.position
         }
-        lastStep = t
     }
 
     /// Sets the pulses (after stepping up to `now` with the old ones).
@@ -166,26 +149,12 @@ public final class SimulatedRobot: SimulatedPlant {
     }
 
     /// Where the agent was at time `t` (the newest recorded step at or before t).
-    public func position(at t: Instant) -> Vec2 {
-        var best = world.position
-        var bestTime = Instant(nanoseconds: .min)
-        for k in 0..<trailTimes.count where trailTimes[k] <= t && trailTimes[k] > bestTime {
-            best = trailPositions[k]
-            bestTime = trailTimes[k]
-        }
-        return best
-    }
+    public func position(at t: Instant) -> Vec2 { trail.state(at: t, current: world.position) }
 
     /// Places the agent (tests, goal capture).
     public func teleport(to p: Vec2) {
         world.teleport(to: p)
-        for k in trailPositions.indices { trailPositions[k] = p }
-    }
-
-    private func record(_ t: Instant) {
-        trailTimes[trailHead] = t
-        trailPositions[trailHead] = world.position
-        trailHead = (trailHead + 1) % trailTimes.count
+        trail.overwrite(with: p)
     }
 }
 
@@ -270,5 +239,70 @@ public final class SimulatedInput: DigitalInput {
     public func read() -> InputReading {
         if let f = injectedFailure { return .failed(f) }
         return .level(pressed)
+    }
+}
+
+/// A plant's world steps on the clock and the states it passed through: `advance` steps once per whole `period`
+/// elapsed (the first call only starts the count), and a ring of the last 128 states answers where the robot
+/// was at an earlier time (cameras with latency). Allocation-free after init.
+struct StepTrail<State> {
+    let period: Duration
+    private var last: Instant?
+    private var times: [Instant]
+    private var states: [State]
+    private var head = 0
+
+    init(period: Duration, state: State, capacity: Int = 128) {
+        self.period = period
+        times = Array(repeating: .zero, count: capacity)
+        states = Array(repeating: state, count: capacity)
+    }
+
+    /// Forgets the steps: the count starts again at the next `advance`, and every kept state is `state`.
+    mutating func reset(to state: State) {
+        last = nil
+        for k in times.indices {
+            times[k] = .zero
+            states[k] = state
+        }
+    }
+
+    /// Every kept state becomes `state`, their times kept (a robot placed by hand).
+    mutating func overwrite(with state: State) { for k in states.indices { states[k] = state } }
+
+    /// Calls `step` (one world step, returning the new state) for every whole period elapsed up to `now`;
+    /// the first call keeps `current` at `now`. Returns the steps taken.
+    @discardableResult
+    mutating func advance(to now: Instant, current: State, step: () -> State) -> Int {
+        guard let l = last else {
+            last = now
+            record(now, current)
+            return 0
+        }
+        var t = l, taken = 0
+        while now - t >= period {
+            t += period
+            record(t, step())
+            taken += 1
+        }
+        last = t
+        return taken
+    }
+
+    /// The newest kept state at or before `t` (`current` when none is).
+    func state(at t: Instant, current: State) -> State {
+        var best = current
+        var bestTime = Instant(nanoseconds: .min)
+        for k in 0..<times.count where times[k] <= t && times[k] > bestTime {
+            best = states[k]
+            bestTime = times[k]
+        }
+        return best
+    }
+
+    private mutating func record(_ t: Instant, _ s: State) {
+        times[head] = t
+        states[head] = s
+        head = (head + 1) % times.count
     }
 }
