@@ -308,7 +308,7 @@ eval-smoke: build deps-python
 	python3 -c "import json; r = json.load(open('.build/eval-smoke.json')); assert [p['policy'] for p in r['policies']] == ['planner (mppi)', 'greedy horizon-1', 'random'], r; print('eval-smoke: report ok')"
 	$(BIN) eval --scenario car-rooms --episodes 3 --png .build/eval-smoke-car.png --json .build/eval-smoke-car.json
 	python3 -c "import json; r = json.load(open('.build/eval-smoke-car.json')); p = r['policies']; \
-	  assert [q['policy'] for q in p] == ['planner + memory (mppi)', 'planner (mppi)', 'greedy horizon-1', 'random'], p; \
+	  assert [q['policy'] for q in p] == ['planner + memory (mppi)', 'planner (mppi)', 'greedy horizon-1', 'random'], [q['policy'] for q in p]; \
 	  assert all('mean_collisions' in q for q in p) and 0 <= p[0]['subgoal_share'] <= 1 and len(p[0]['localization_error']) == 3, p[0]['policy']; \
 	  print('eval-smoke: car-rooms report ok (the place memory loads, localizes and routes)')"
 
