@@ -96,7 +96,6 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     public var isStarved: Bool { maxStaleTicks > 0 && staleRun >= maxStaleTicks }
     public var isModelOutputInvalid: Bool { observer.outputInvalid }
 
-    /// `channels`: the governor channel of each of the model's actions (`plannedChannels`).
     /// The place memory of `planner.memory` (nil: one-level MPC toward the goal). With one, each tick localizes
     /// the latent among the memory's nodes and plans toward the node `memoryLookahead` steps along the route.
     public let memory: PlaceMemory?
@@ -114,6 +113,7 @@ public final class LatentPlannerSource: CommandSource, GoalDirected {
     /// Latents in a localizing history.
     static let sequenceLength = 3
 
+    /// `channels`: the governor channel of each of the model's actions (`plannedChannels`).
     public init(
         model: WorldModelFile, channels: [Int], config: PlannerConfig, governor: SafetyGovernor, timer: RobotClock, seed: UInt64 = 1,
         surpriseThresholdFactor: Double? = nil, fixedWork: Bool = false
