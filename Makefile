@@ -16,8 +16,10 @@ HIL_PACKAGES := qemu-system-x86 qemu-system-arm busybox-static cpio kmod xz-util
 	gcc-aarch64-linux-gnu gcc-12-aarch64-linux-gnu
 HIL_DIR ?= .hil
 # Python packages the tests use as independent references (numpy fixtures, safetensors round trip,
-# MCAP readback, a WebSocket client for the live view), pinned.
-PIP_PACKAGES := numpy==2.4.6 safetensors==0.8.0 mcap==1.6.0 websockets==15.0.1
+# MCAP readback, a WebSocket client for the live view, Gymnasium for the bridge's test environments), pinned.
+PIP_PACKAGES := numpy==2.4.6 safetensors==0.8.0 mcap==1.6.0 websockets==15.0.1 gymnasium==1.4.0
+# The shipped Gymnasium boards' worlds (boards/gym-*.yaml): CarRacing-v3 needs Box2D and pygame.
+GYM_PACKAGES := gymnasium==1.4.0 box2d==2.3.10 pygame==2.6.1
 PYTHON ?= python3
 CLANG ?= clang
 BIN := .build/$(CONFIG)/cerebellum
@@ -40,7 +42,7 @@ FUZZ_TARGETS := model png mcap yaml console websocket
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
 
-.PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-cross deps-hil build-arm64 test-arm64 count-arm64 hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+.PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-gym deps-cross deps-hil build-arm64 test-arm64 count-arm64 hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke test-drive-train-goal drive-to-goal test-replay replay-reference test-live-view clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
@@ -84,8 +86,13 @@ deps:
 	$(call install-missing,$(DEB_PACKAGES),all Debian packages)
 
 deps-python:
-	@$(PYTHON) -c "import numpy, safetensors, mcap, websockets" 2>/dev/null && echo "deps: python packages present" || \
+	@$(PYTHON) -c "import numpy, safetensors, mcap, websockets, gymnasium" 2>/dev/null && echo "deps: python packages present" || \
 	  $(PYTHON) -m pip install -q --root-user-action=ignore $(PIP_PACKAGES)
+
+# The Python side of the Gymnasium bridge for the shipped worlds (scripts/gym_host.py runs them).
+deps-gym: deps-python
+	@$(PYTHON) -c "import gymnasium, Box2D, pygame" 2>/dev/null && echo "deps: gymnasium worlds present" || \
+	  $(PYTHON) -m pip install -q --root-user-action=ignore $(GYM_PACKAGES)
 
 # ONNX Runtime as the planner benchmark's peer (pinned).
 PEER_PACKAGES := onnxruntime==1.31.1 onnx==1.23.2
@@ -102,7 +109,7 @@ deps-hil:
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product cerebellum
 
-run: build
+run: build $(if $(findstring gym-,$(BOARD)),deps-gym)
 	$(BIN) run --board $(BOARD) $(RUN_ARGS)
 
 test: deps deps-python test-format test-architecture test-readme test-unit test-kernels test-kernels-arm64 test-teleop-tmux test-calibrate-tmux \

@@ -127,7 +127,7 @@ const unsigned long CB_VIDIOC_QUERYCAP = VIDIOC_QUERYCAP, CB_VIDIOC_ENUM_FMT = V
     CB_VIDIOC_STREAMOFF = VIDIOC_STREAMOFF, CB_VIDIOC_ENUM_FRAMESIZES = VIDIOC_ENUM_FRAMESIZES,
     CB_VIDIOC_QUERYCTRL = VIDIOC_QUERYCTRL, CB_VIDIOC_G_CTRL = VIDIOC_G_CTRL, CB_VIDIOC_S_CTRL = VIDIOC_S_CTRL;
 
-int cb_spawn_supervisor(const char *path, char *const argv[], int channel, int *pid) {
+int cb_spawn_with_channel(const char *path, char *const argv[], int channel, int *pid) {
     /* Above the descriptor the child gets, so the dup2 cannot clobber it. */
     int high = fcntl(channel, F_DUPFD_CLOEXEC, 10);
     if (high < 0) return errno;

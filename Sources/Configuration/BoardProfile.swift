@@ -297,6 +297,8 @@ public struct SimulationSettings: Sendable, Equatable {
     public var seed: UInt64
     /// The house, the vehicle and the camera of the rooms worlds (nil for two-rooms).
     public var rooms: RoomsSettings?
+    /// The environment of a `gymnasium` board (nil for the built-in worlds).
+    public var gymnasium: GymnasiumSettings?
     /// What the simulated servos really do, per actuator channel (calibration must find this).
     public var actuatorTruth: [ActuatorPhysics]
     /// The simulated PCA9685's real oscillator, Hz (`cerebellum calibrate pwm` measures its trim).
@@ -500,7 +502,9 @@ extension BoardProfile {
         }
         let gamepad = try root.optional("gamepad").map { try gamepadSection($0.mapping(), actuators: actuators.map(\.name)) }
         let safety = try safetySection(root.required("safety").mapping(), realBoard: realBoard)
-        let simulation = try root.optional("simulation").map { try simulationSection($0.mapping(), actuators: actuators) }
+        let simulation = try root.optional("simulation").map {
+            try simulationSection($0.mapping(), actuators: actuators, profilePath: path)
+        }
         try checkDeviceKinds(
             simulated: simulation != nil, camera: camera, pwm: pwm, inputs: inputs, outputs: outputs, at: root.value)
         let planner = try root.optional("planner").map {
@@ -780,10 +784,19 @@ extension BoardProfile {
     }
 
     /// `simulation:` — the simulated world and what its actuators really do, one entry per actuator.
-    static func simulationSection(_ simMap: YAMLMapping, actuators: [ActuatorChannel]) throws -> SimulationSettings {
+    static func simulationSection(_ simMap: YAMLMapping, actuators: [ActuatorChannel], profilePath: String) throws
+        -> SimulationSettings
+    {
         let worldValue = try simMap.required("world")
         let world = try worldValue.choice(SimulatedWorldName.self)
         let rooms = try roomsSettings(simMap, world: world)
+        var gymnasium: GymnasiumSettings?
+        if let g = simMap.optional("gymnasium") {
+            guard world == .gymnasium else { throw g.error("'gymnasium' is for world: gymnasium, not \(world.rawValue)") }
+            gymnasium = try gymnasiumSettings(g, actuators: actuators, profilePath: profilePath)
+        } else if world == .gymnasium {
+            throw worldValue.error("world: gymnasium needs a 'gymnasium:' section (env, action, …; docs/gym-bridge.md)")
+        }
         if let rooms {
             let wanted = rooms.vehicle.channelNames
             if actuators.map(\.name) != wanted {
@@ -808,6 +821,7 @@ extension BoardProfile {
         var simulation = SimulationSettings(
             world: world, seed: UInt64(try simMap.optional("seed")?.int(in: 0...Int(Int32.max)) ?? 1),
             rooms: rooms, actuatorTruth: truth)
+        simulation.gymnasium = gymnasium
         if let v = simMap.optional("pwm_oscillator_hz") { simulation.pwmOscillatorHz = try v.double(in: 20e6...30e6) }
         try simMap.finish()
         return simulation
@@ -820,7 +834,7 @@ extension BoardProfile {
             "vehicle", "house_seed", "house_per_episode", "rooms", "camera_fov_deg", "camera_height_m", "camera_noise",
             "motion_blur", "light", "goal_distance_m", "goal_heading_deg", "max_steps",
         ]
-        guard world.twoRoomsVariant == nil else {
+        guard world.isRooms else {
             if let k = keys.first(where: { m.optional($0) != nil }), let v = m.optional(k) {
                 throw v.error("'\(k)' is for the rooms worlds (car-rooms, diffdrive-rooms), not \(world.rawValue)")
             }

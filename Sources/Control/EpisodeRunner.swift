@@ -11,6 +11,8 @@ public struct EpisodeResult: Sendable, Codable, Equatable {
         case stepLimit = "step_limit"
         /// Stopped from outside (Ctrl-C, a tick budget).
         case stopped
+        /// The world ended the episode (a Gymnasium environment's terminated or truncated).
+        case worldEnded = "world_ended"
     }
     public var ending: Ending
     /// Within the success radius (4.5 px) of the goal at the end.
@@ -88,6 +90,7 @@ public final class EpisodeRunner {
             }
             afterTick(report)
             if isDone() { ending = .finished; break }
+            if let plant = rig.plant, plant.episodeOver { ending = .worldEnded; break }
             if let plant = rig.plant, plant.steps >= maxSteps { ending = .stepLimit; break }
         }
         let plant = rig.plant

@@ -1,4 +1,5 @@
 import Configuration
+import Glibc
 import LinuxHardware
 import RobotCore
 import Safety
@@ -188,6 +189,8 @@ public final class SimulatedBoard {
             plant = SimulatedGroundRobot(
                 settings: rooms, physics: sim.actuatorTruth, stepPeriod: p.loop.period, cameraWidth: p.camera.width,
                 cameraHeight: p.camera.height, seed: seed)
+        } else if let gym = sim.gymnasium {
+            plant = try SimulatedBoard.gymnasiumPlant(gym, physics: sim.actuatorTruth, board: board, seed: seed)
         } else {
             throw ConfigError(file: p.path, line: nil, column: nil, field: "simulation", message: "no settings for \(sim.world.rawValue)")
         }
@@ -198,8 +201,31 @@ public final class SimulatedBoard {
         eStop = p.inputs.first { $0.role == .estop }.map { SimulatedInput(name: $0.name) }
     }
 
+    /// Starts the board's Gymnasium host and its first episode. Throws a `ConfigError` naming the section when
+    /// the host cannot start, reports an error (a missing package, an unknown id) or the spaces do not fit.
+    static func gymnasiumPlant(_ gym: GymnasiumSettings, physics: [ActuatorPhysics], board: LoadedBoard, seed: UInt64) throws
+        -> GymnasiumPlant
+    {
+        let p = board.profile
+        func configError(_ message: String) -> ConfigError {
+            ConfigError(file: p.path, line: nil, column: nil, field: "simulation.gymnasium", message: message)
+        }
+        let host: GymHostProcess
+        do { host = try GymHostProcess(settings: gym) } catch { throw configError("\(error)") }
+        let plant: GymnasiumPlant
+        do {
+            plant = try GymnasiumPlant(settings: gym, physics: physics, stepPeriod: p.loop.period, link: host, seed: seed)
+        } catch { throw configError(error.message) }
+        plant.onFailure = { f in
+            let line = "simulation.gymnasium (\(gym.env)): \(f); the camera and actuators report it from now on\n"
+            _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+        }
+        return plant
+    }
+
     /// The simulated devices in `set`, in the shape every rig has.
     func devices(_ set: DeviceSet) -> RigDevices {
+        if let g = plant as? GymnasiumPlant { set.add(g) }
         set.add(actuators)
         if let eStop { set.add(eStop) }
         set.add(camera)

@@ -254,7 +254,7 @@ public final class SupervisorLink: DigitalOutput {
         var cArgs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for a in cArgs { free(a) } }
         var child: Int32 = 0
-        let r = cb_spawn_supervisor(executable, &cArgs, pair[1], &child)
+        let r = cb_spawn_with_channel(executable, &cArgs, pair[1], &child)
         FileDescriptor(rawValue: pair[1]).close()
         guard r == 0 else {
             FileDescriptor(rawValue: pair[0]).close()
@@ -364,20 +364,8 @@ public final class SupervisorLink: DigitalOutput {
 
     /// Waits up to `timeout` for the supervisor process to exit; says how it ended.
     private func reap(timeout: Duration) -> String {
-        guard pid > 0 else { return "in-process" }
-        var waited = Duration.zero
-        while waited < timeout {
-            var status: Int32 = 0
-            let r = waitpid(pid, &status, WNOHANG)
-            if r == pid {
-                let code = (status >> 8) & 0xFF, signal = status & 0x7F
-                return signal != 0 ? "killed by signal \(signal)" : "exit status \(code)"
-            }
-            if r < 0 { return "already reaped" }
-            usleep(10_000)
-            waited += .milliseconds(10)
-        }
-        return "still running"
+        var status: String?
+        return reapChild(pid, timeout: timeout, status: &status) ?? "still running"
     }
 }
 

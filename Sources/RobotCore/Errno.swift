@@ -23,6 +23,8 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible, Express
     public static let tryAgain = Errno(EAGAIN)
     /// ETIMEDOUT: no answer in time.
     public static let timedOut = Errno(ETIMEDOUT)
+    /// EPROTO: the other side broke the protocol (a malformed reply).
+    public static let protocolError = Errno(EPROTO)
     /// EINTR: a signal interrupted the call before it did anything.
     public static let interrupted = Errno(EINTR)
 

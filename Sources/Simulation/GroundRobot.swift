@@ -298,6 +298,8 @@ public enum SimulatedWorldName: String, Sendable, CaseIterable {
     case carRooms = "car-rooms"
     /// A differential-drive base with a forward camera in a house of rooms.
     case diffdriveRooms = "diffdrive-rooms"
+    /// A Gymnasium environment in a host process (`simulation.gymnasium`, docs/gym-bridge.md).
+    case gymnasium
 
     public init(_ variant: TwoRoomsVariant) { self = variant == .fixed ? .twoRooms : .twoRoomsRandom }
 
@@ -306,7 +308,10 @@ public enum SimulatedWorldName: String, Sendable, CaseIterable {
         switch self {
         case .twoRooms: .fixed
         case .twoRoomsRandom: .random
-        case .carRooms, .diffdriveRooms: nil
+        case .carRooms, .diffdriveRooms, .gymnasium: nil
         }
     }
+
+    /// The built-in house of rooms (car-rooms, diffdrive-rooms).
+    public var isRooms: Bool { self == .carRooms || self == .diffdriveRooms }
 }

@@ -71,6 +71,16 @@ public protocol SimulatedPlant: AnyObject {
     func renderGoal(into frame: Frame)
     /// Starts the next episode.
     func newEpisode()
+    /// The world itself failed (a simulator process that died, hung or broke its protocol): the camera and
+    /// the actuators report this from then on. Nil for the built-in worlds.
+    var deviceFailure: DeviceFailure? { get }
+    /// The world ended the episode by itself (an environment's terminated or truncated).
+    var episodeOver: Bool { get }
+}
+
+extension SimulatedPlant {
+    public var deviceFailure: DeviceFailure? { nil }
+    public var episodeOver: Bool { false }
 }
 
 /// The simulated point robot in a two-rooms world. The two actuator channels are its x and y
@@ -191,6 +201,7 @@ public final class SimulatedCamera: FrameSource {
         if let f = injectedFailure { return .failed(f) }
         let now = clock.now()
         robot.advance(to: now)
+        if let f = robot.deviceFailure { return .failed(f) }
         if dropProbability > 0 && rng.unit() < dropProbability { return .noNewFrame }
         let exposed = now - latency
         robot.render(into: frame, exposedAt: exposed)
@@ -223,7 +234,7 @@ public final class SimulatedActuators: ActuatorOutput {
         }
         writes += 1
         robot.apply(pulses: command.pulseMicros, at: clock.now())
-        return nil
+        return robot.deviceFailure
     }
 }
 

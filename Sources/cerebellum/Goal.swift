@@ -58,6 +58,12 @@ struct Goal: ParsableCommand {
         var seed: UInt64?
         @Flag(help: "Replace an existing goal of that name.")
         var force = false
+        @Flag(
+            help: ArgumentHelp(
+                "Simulated board: save the episode's goal view instead of the camera's frame.",
+                discussion: "What the world shows at the episode's goal: on a gymnasium board the environment's goal recipe "
+                    + "(simulation.gymnasium.goal) for the seed's first episode."))
+        var episodeGoal = false
 
         func run() throws {
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -96,6 +102,15 @@ struct Goal: ParsableCommand {
             let until = clock.now() + .seconds(3)
             let wanted = rig.plant == nil ? 2 : 1
             var frames = 0
+            if episodeGoal {
+                guard let plant = rig.plant, at == nil else {
+                    throw ValidationError(
+                        at == nil ? "--episode-goal needs a simulated board" : "--episode-goal and --at exclude each other")
+                }
+                plant.renderGoal(into: frame)
+                frame.isValid = true
+                frames = wanted
+            }
             while frames < wanted {
                 switch rig.camera.capture(into: frame) {
                 case .newFrame: frames += 1
@@ -112,6 +127,11 @@ struct Goal: ParsableCommand {
             if let robot = rig.simulation?.groundRobot {
                 info += String(
                     format: ", robot at (%.2f, %.2f) m heading %.0f°", robot.pose.x, robot.pose.y, robot.pose.heading * 180 / Double.pi)
+            }
+            if let g = rig.plant as? GymnasiumPlant {
+                info += ", \(g.settings.env) seed \(g.episodeSeed)"
+                let t = episodeGoal ? g.goalPosition : g.position
+                if g.ready.truthCount >= 2 { info += String(format: " at (%.1f, %.1f)", t.x, t.y) }
             }
             print("saved goal \(name): \(path) (\(info))")
         }

@@ -139,10 +139,12 @@ func worldVariant(_ name: String) throws -> TwoRoomsVariant {
     return v
 }
 
-/// The shipped world model for a board: its simulated world's (`models/car-rooms.safetensors`), or two-rooms'.
+/// The shipped world model for a board: its simulated world's (`models/car-rooms.safetensors`), a Gymnasium
+/// board's own (`models/gym-carracing.safetensors`, by the board's name), or two-rooms'.
 func shippedModel(for profile: BoardProfile) -> String {
     switch profile.simulation?.world {
     case .carRooms?, .diffdriveRooms?: "models/\(profile.simulation!.world.rawValue).safetensors"
+    case .gymnasium?: "models/\(profile.name).safetensors"
     default: "models/two-rooms.safetensors"
     }
 }

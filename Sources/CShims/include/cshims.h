@@ -45,11 +45,11 @@ extern const unsigned long CB_VIDIOC_QUERYCAP, CB_VIDIOC_ENUM_FMT, CB_VIDIOC_S_F
     CB_VIDIOC_DQBUF, CB_VIDIOC_STREAMON, CB_VIDIOC_STREAMOFF, CB_VIDIOC_ENUM_FRAMESIZES,
     CB_VIDIOC_QUERYCTRL, CB_VIDIOC_G_CTRL, CB_VIDIOC_S_CTRL;
 
-/* Starts `path` with `argv` (NULL-terminated) as the output supervisor: in a session of its own (terminal
+/* Starts `path` with `argv` (NULL-terminated) as a helper process (the output supervisor, a simulator host): in a session of its own (terminal
    signals such as Ctrl-C do not reach it), with `channel` as its file descriptor 3 and every other
    descriptor above 2 closed (it inherits no camera, GPIO or I2C handle of the caller), signals at their
    defaults and unblocked. Returns 0 and the child's pid, or an errno. */
-int cb_spawn_supervisor(const char *path, char *const argv[], int channel, int *pid);
+int cb_spawn_with_channel(const char *path, char *const argv[], int channel, int *pid);
 
 /* glibc-compat.c: C23's strtol family (a 0b binary prefix is read when the base is 0 or 2) and BSD's strlcpy and
    strlcat, which a build against a glibc older than 2.38 provides under the library's own names. */

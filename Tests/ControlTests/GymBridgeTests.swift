@@ -1,0 +1,256 @@
+import Configuration
+import Foundation
+import RobotCore
+import Safety
+import Simulation
+import TestSupport
+import Testing
+@testable import Control
+
+/// Pushes constant efforts (a test's stand-in for a controller).
+final class ConstantSource: CommandSource {
+    let origin = CommandOrigin.autonomy
+    var efforts: [Double]
+    init(_ efforts: [Double]) { self.efforts = efforts }
+    func decide(frame: Frame, now: Instant, into command: inout Command) -> Bool {
+        command.issuedAt = now
+        for (i, e) in efforts.enumerated() { command.efforts[i] = e }
+        return true
+    }
+}
+
+/// A board on the Gymnasium bridge, written to a temporary directory: the tiny test environments of
+/// Tests/Fixtures/gym/tiny_env.py (or another host script), two channels vx and vy.
+struct GymBoard {
+    let directory: String
+    let path: String
+
+    /// `gymnasium` is the body of `simulation.gymnasium` after `env:` (indented 4 spaces).
+    init(_ name: String, env: String, gymnasium: String, host: String = repoRoot + "/scripts/gym_host.py") throws {
+        directory = temporaryPath("gym-\(name)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = directory + "/board.yaml"
+        let board = """
+            name: gym-\(name)
+            loop: {rate_hz: 20}
+            camera: {driver: sim, width: 40, height: 30, max_frame_age_ms: 500}
+            actuators:
+              - {name: vx, channel: 0, kind: servo, slew_per_s: 100}
+              - {name: vy, channel: 1, kind: servo, slew_per_s: 100}
+            inputs: [{name: estop, role: estop, driver: sim, active_low: true}]
+            safety: {window_ms: 250, max_window_change: 2.0, max_consecutive_overruns: 5, stall_timeout_ms: 5000, heartbeat_timeout_ms: 5000}
+            simulation:
+              world: gymnasium
+              seed: 3
+              gymnasium:
+                env: \(env)
+                host: \(host)
+                python_path: [\(repoRoot)/Tests/Fixtures/gym]
+                imports: [tiny_env]
+                truth: ["unwrapped.pos[0]", "unwrapped.pos[1]"]
+            \(gymnasium)
+              actuator_truth:
+                vx: {neutral_us: 1500, full_scale_us: 500}
+                vy: {neutral_us: 1500, full_scale_us: 500}
+            calibration: calibration.yaml
+            """
+        try board.write(toFile: path, atomically: true, encoding: .utf8)
+        let calibration = """
+            board: gym-\(name)
+            pwm: {frequency_hz: 50, oscillator_trim: 1.0}
+            channels:
+              vx: {min_us: 1000, neutral_us: 1500, max_us: 2000, reversed: false, deadband_us: 0}
+              vy: {min_us: 1000, neutral_us: 1500, max_us: 2000, reversed: false, deadband_us: 0}
+            """
+        try calibration.write(toFile: directory + "/calibration.yaml", atomically: true, encoding: .utf8)
+    }
+
+    func load() throws -> LoadedBoard { try LoadedBoard.load(boardPath: path) }
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// The Box map of the tiny environment: vx, vy drives straight through.
+let boxAction = """
+        action:
+          - {channel: vx, range: [-1, 1]}
+          - {channel: vy, range: [-1, 1]}
+    """
+
+/// A rig, governor and loop on a Gymnasium board, ticking on a manual clock (lockstep with the host).
+struct GymRig {
+    let clock = ManualClock()
+    let rig: Rig
+    let governor: SafetyGovernor
+    let loop: ControlLoop
+    var plant: GymnasiumPlant { rig.plant as! GymnasiumPlant }
+
+    init(_ board: LoadedBoard, source: CommandSource) throws {
+        rig = try Rig(board: board, clock: clock)
+        governor = try SafetyGovernor(config: board.safetyConfig)
+        loop = rig.makeLoop(source: source, governor: governor)
+    }
+
+    /// Ticks until armed (at most 5 ticks); true when it armed.
+    func arm() -> Bool {
+        for _ in 0..<5 {
+            loop.tick()
+            if governor.requestArm() == .armed { return true }
+        }
+        return false
+    }
+}
+
+/// The brightest pixel's column (the tiny environment's dot).
+func dotColumn(_ f: Frame) -> Int {
+    var best = 0, column = 0
+    for y in 0..<f.height { for x in 0..<f.width where Int(f[x, y]) > best { (best, column) = (Int(f[x, y]), x) } }
+    return column
+}
+
+@Suite("Gymnasium bridge, against real host processes", .serialized)
+struct GymBridgeTests {
+    @Test("a Box environment drives in lockstep: frames from the observation, efforts through the action map, truth, its own end")
+    func boxEpisode() throws {
+        let b = try GymBoard("box", env: "CerebellumTiny-v0", gymnasium: boxAction)
+        defer { b.remove() }
+        let r = try GymRig(try b.load(), source: ConstantSource([0.5, 0]))
+        defer { r.rig.shutdown() }
+        #expect(r.plant.ready.actionSpace == .box(low: [-1, -1], high: [1, 1]))
+        #expect(r.plant.ready.maxEpisodeSteps == 40 && r.plant.maxEpisodeSteps == 40)
+        #expect(r.arm())
+        let start = r.plant.position
+        r.loop.tick()
+        let firstColumn = dotColumn(r.loop.frame)
+        let runner = EpisodeRunner(rig: r.rig, loop: r.loop, armPolicy: .always)
+        let result = runner.run(isDone: { false }, shouldStop: { false })
+        #expect(result.ending == .worldEnded, "the environment truncates at its 40 steps")
+        #expect(r.plant.steps == 40 && r.plant.episodeOver)
+        #expect(r.governor.latchedFaults.isEmpty)
+        // Effort 0.5 → drive 0.5 → action 0.5 px per step to the right, clipped at the image's edge (x ≤ 38).
+        let end = r.plant.position
+        #expect(end.x > start.x + 10 && abs(end.y - start.y) < 1e-9, "start \(start), end \(end)")
+        #expect(dotColumn(r.loop.frame) > firstColumn + 5, "the camera sees the dot move right")
+        #expect(abs(Double(dotColumn(r.loop.frame)) - end.x.rounded()) <= 1, "the frame is the observation")
+
+        let firstSeed = r.plant.episodeSeed
+        r.rig.newEpisode()
+        #expect(r.plant.steps == 0 && !r.plant.episodeOver && r.plant.episodeSeed != firstSeed)
+    }
+
+    @Test("the goal is the environment's: a goal function's observation and truth, before the episode's own reset")
+    func goalFunction() throws {
+        let b = try GymBoard(
+            "goal", env: "CerebellumTiny-v0",
+            gymnasium: boxAction + "\n    goal: {function: \"tiny_env:goal_right\", dx: 6}\n    goal_distance: 1.5")
+        defer { b.remove() }
+        let r = try GymRig(try b.load(), source: ConstantSource([0, 0]))
+        defer { r.rig.shutdown() }
+        let start = r.plant.position
+        #expect(abs(r.plant.goalPosition.x - min(start.x + 6, 38)) < 1e-9 && r.plant.goalPosition.y == start.y)
+        #expect(!r.plant.reachedGoal)
+        let goal = Frame(width: 40, height: 30)
+        r.plant.renderGoal(into: goal)
+        #expect(abs(dotColumn(goal) - Int(r.plant.goalPosition.x.rounded())) <= 1)
+        // Driving right at 0.5 px per step reaches the goal 6 px away.
+        let source = r.loop.source as! ConstantSource
+        source.efforts = [0.5, 0]
+        #expect(r.arm())
+        let runner = EpisodeRunner(rig: r.rig, loop: r.loop, armPolicy: .always)
+        let result = runner.run(isDone: { r.plant.reachedGoal }, shouldStop: { false })
+        #expect(result.ending == .finished && result.success && result.finalDistance <= 1.5)
+    }
+
+    @Test("a Discrete environment takes the first rule whose threshold the drives pass, else the idle action")
+    func discrete() throws {
+        let b = try GymBoard(
+            "discrete", env: "CerebellumTinyDiscrete-v0",
+            gymnasium: """
+                    discrete:
+                      idle: 0
+                      rules:
+                        - {channel: vx, above: 0.3, action: 1}
+                        - {channel: vx, below: -0.3, action: 2}
+                        - {channel: vy, above: 0.3, action: 3}
+                """)
+        defer { b.remove() }
+        let r = try GymRig(try b.load(), source: ConstantSource([-0.6, 0.9]))
+        defer { r.rig.shutdown() }
+        #expect(r.plant.ready.actionSpace == .discrete(n: 5, start: 0))
+        #expect(r.arm())
+        let start = r.plant.position
+        for _ in 0..<10 { r.loop.tick() }
+        // vx −0.6 passes "below −0.3" (action 2: one px left) before vy's rule is looked at.
+        #expect(r.plant.position.x < start.x - 5 && r.plant.position.y == start.y)
+    }
+
+    @Test(
+        "a host that dies, hangs, or whose environment raises latches a camera fault; nothing crashes", arguments: ["die", "hang", "raise"])
+    func misbehavingEnvironment(mode: String) throws {
+        let b = try GymBoard(
+            "env-\(mode)", env: "CerebellumTiny-v0",
+            gymnasium: boxAction + "\n    kwargs: {misbehave: \(mode), at: 3}\n    step_timeout_ms: 300")
+        defer { b.remove() }
+        let r = try GymRig(try b.load(), source: ConstantSource([0.2, 0]))
+        defer { r.rig.shutdown() }
+        #expect(r.arm())
+        for _ in 0..<8 { r.loop.tick() }
+        #expect(r.plant.failure != nil)
+        #expect(r.governor.latchedFaults.contains(.cameraLost), "\(r.governor.latchedFaults)")
+        #expect(r.governor.state == .faulted)
+        switch (mode, r.plant.failure) {
+        case ("die", .closed(let how)?): #expect(how == "exit status 3")
+        case ("hang", .timedOut?): break
+        case ("raise", .hostError(let text)?): #expect(text.contains("failed on purpose"))
+        default: Issue.record("\(mode): \(String(describing: r.plant.failure))")
+        }
+        #expect(r.governor.requestArm() != .armed, "a dead host keeps the governor from arming")
+        #expect(r.governor.neutral.isNeutral)
+    }
+
+    @Test(
+        "a host that breaks the protocol latches a fault with the reason", arguments: ["short-image", "bad-type", "huge", "silent", "exit"])
+    func malformedHost(mode: String) throws {
+        let b = try GymBoard(
+            "bad-\(mode)", env: mode, gymnasium: boxAction + "\n    step_timeout_ms: 300",
+            host: repoRoot + "/Tests/Fixtures/gym/malformed_host.py")
+        defer { b.remove() }
+        let r = try GymRig(try b.load(), source: ConstantSource([0.2, 0]))
+        defer { r.rig.shutdown() }
+        #expect(r.arm())
+        for _ in 0..<4 { r.loop.tick() }
+        #expect(r.governor.latchedFaults.contains(.cameraLost), "\(mode): \(r.governor.latchedFaults)")
+        switch (mode, r.plant.failure) {
+        case ("short-image", .malformed(let why)?): #expect(why.contains("image bytes"))
+        case ("bad-type", .malformed(let why)?): #expect(why.contains("unknown reply type 0x42"))
+        case ("huge", .malformed(let why)?): #expect(why.contains("out of range"))
+        case ("silent", .timedOut?): break
+        case ("exit", .closed(let how)?): #expect(how == "exit status 4")
+        default: Issue.record("\(mode): \(String(describing: r.plant.failure))")
+        }
+    }
+
+    @Test("an environment the host cannot make, or whose action space the map does not fit, stops the rig before anything moves")
+    func refusedAtStart() throws {
+        let unknown = try GymBoard("unknown", env: "NoSuchEnvironment-v9", gymnasium: boxAction)
+        defer { unknown.remove() }
+        #expect {
+            _ = try Rig(board: try unknown.load(), clock: ManualClock())
+        } throws: { e in
+            let c = e as? ConfigError
+            return c?.field == "simulation.gymnasium" && c!.message.contains("NoSuchEnvironment-v9")
+        }
+        let misfit = try GymBoard(
+            "misfit", env: "CerebellumTiny-v0", gymnasium: "    action:\n      - {channel: vx, range: [-1, 1]}")
+        defer { misfit.remove() }
+        #expect {
+            _ = try Rig(board: try misfit.load(), clock: ManualClock())
+        } throws: { e in
+            (e as? ConfigError)?.message.contains("the action map has 1 components, the environment's Box has 2") == true
+        }
+        let noPython = try GymBoard("nopython", env: "CerebellumTiny-v0", gymnasium: boxAction + "\n    python: no-such-python3")
+        defer { noPython.remove() }
+        #expect {
+            _ = try Rig(board: try noPython.load(), clock: ManualClock())
+        } throws: { e in (e as? ConfigError)?.message.contains("the host is gone (exit status 127)") == true }
+    }
+}
