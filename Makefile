@@ -18,8 +18,10 @@ HIL_DIR ?= .hil
 # Python packages the tests use as independent references (numpy fixtures, safetensors round trip,
 # MCAP readback, a WebSocket client for the live view, Gymnasium for the bridge's test environments), pinned.
 PIP_PACKAGES := numpy==2.4.6 safetensors==0.8.0 mcap==1.6.0 websockets==15.0.1 gymnasium==1.4.0
-# The shipped Gymnasium boards' worlds (boards/gym-*.yaml): CarRacing-v3 needs Box2D and pygame.
-GYM_PACKAGES := gymnasium==1.4.0 box2d==2.3.10 pygame==2.6.1
+# The shipped Gymnasium boards' worlds (boards/gym-*.yaml): CarRacing-v3 needs Box2D and pygame; MiniWorld
+# renders with pyglet through OpenGL, headless on Mesa's EGL (Debian's packages below).
+GYM_PACKAGES := gymnasium==1.4.0 box2d==2.3.10 pygame==2.6.1 miniworld==2.1.0 pyglet==1.5.31
+GYM_DEB_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libglu1-mesa
 PYTHON ?= python3
 CLANG ?= clang
 BIN := .build/$(CONFIG)/cerebellum
@@ -42,7 +44,7 @@ FUZZ_TARGETS := model png mcap yaml console websocket
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := .build-fuzz/release/cerebellum-fuzz
 
-.PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-gym deps-cross deps-hil build-arm64 test-arm64 count-arm64 hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
+.PHONY: test-format format test-readme test-architecture mutation-safety fuzz fuzz-build fuzz-seeds deps deps-python deps-gym model-gym model-gym-carracing model-gym-miniworld test-gym eval-gym deps-cross deps-hil build-arm64 test-arm64 count-arm64 hil hil-amd64 hil-arm64 test-calibrate-tmux test-blas-fallback build run test test-unit test-kernels test-kernels-arm64 test-teleop-tmux coverage-safety \
 	bench bench-loop bench-encoder bench-planner bench-stalls deps-peer eval-scaling nn-fixtures model model-data eval-model eval eval-smoke test-drive-train-goal drive-to-goal test-replay replay-reference test-live-view clean help
 
 # Installs whichever of the Debian packages $(1) are missing (idempotent); $(2) names them when none are.
@@ -73,6 +75,8 @@ help:
 	@echo "make model            record the two-rooms data and train the shipped model (≤ 20 min on 2 cores)"
 	@echo "make eval-model       k-step prediction error and the position probe of the shipped model"
 	@echo "make model-car        record drives in the car-rooms house, train models/car-rooms, build its place memory (model-diffdrive: the base's)"
+	@echo "make model-gym        record CarRacing and MiniWorld through the Gymnasium bridge, train models/gym-*"
+	@echo "make test-gym         the Gymnasium bridge on the real worlds: run CarRacing, record/train/eval both"
 	@echo "make mutation-safety  mutation testing of Sources/Safety (MUTANTS=N: a deterministic sample)"
 	@echo "make fuzz             every parser of untrusted input under libFuzzer + ASan, FUZZ_SECONDS (60) each"
 	@echo "make hil              driver tests against the kernel's vivid, gpio-sim and i2c-stub in QEMU guests (x86_64, arm64)"
@@ -91,7 +95,8 @@ deps-python:
 
 # The Python side of the Gymnasium bridge for the shipped worlds (scripts/gym_host.py runs them).
 deps-gym: deps-python
-	@$(PYTHON) -c "import gymnasium, Box2D, pygame" 2>/dev/null && echo "deps: gymnasium worlds present" || \
+	$(call install-missing,$(GYM_DEB_PACKAGES),OpenGL (EGL) packages)
+	@$(PYTHON) -c "import gymnasium, Box2D, pygame, miniworld, pyglet" 2>/dev/null && echo "deps: gymnasium worlds present" || \
 	  $(PYTHON) -m pip install -q --root-user-action=ignore $(GYM_PACKAGES)
 
 # ONNX Runtime as the planner benchmark's peer (pinned).
@@ -252,12 +257,57 @@ rooms-model:
 	$(BIN) memory build $(MODEL_DATA)/$(ROOMS)/memory --model models/$(ROOMS).safetensors --out models/$(ROOMS).memory.safetensors
 	$(BIN) eval-model models/$(ROOMS).safetensors --board $(ROOMS_BOARD) --episodes 40 --steps 200 --json models/$(ROOMS).eval.json
 
+# The Gymnasium worlds' shipped models (boards/gym-*.yaml): random exploration recorded through the bridge
+# (CarRacing: held pushes in one half, slower-changing efforts in the other), `train`, then `eval-model`.
+GYM_EPOCHS ?= 6
+model-gym: model-gym-carracing model-gym-miniworld
+model-gym-carracing: build deps-gym
+	rm -rf $(MODEL_DATA)/gym-carracing
+	$(BIN) record --board boards/gym-carracing.yaml --episodes 80 --steps 150 --seed 1 --pushes 0.05 --out $(MODEL_DATA)/gym-carracing/a
+	$(BIN) record --board boards/gym-carracing.yaml --episodes 80 --steps 150 --seed 2 --persistence 0.9 --out $(MODEL_DATA)/gym-carracing/b
+	$(BIN) train $(MODEL_DATA)/gym-carracing/a $(MODEL_DATA)/gym-carracing/b --out models/gym-carracing.safetensors \
+	  --epochs $(GYM_EPOCHS) --threads 2 --seed 1
+	$(BIN) eval-model models/gym-carracing.safetensors --board boards/gym-carracing.yaml --episodes 20 --steps 150 --seed 7 \
+	  --json models/gym-carracing.eval.json
+model-gym-miniworld: build deps-gym
+	rm -rf $(MODEL_DATA)/gym-miniworld
+	$(BIN) record --board boards/gym-miniworld.yaml --episodes 200 --steps 150 --seed 1 --out $(MODEL_DATA)/gym-miniworld/explore
+	$(BIN) train $(MODEL_DATA)/gym-miniworld/explore --out models/gym-miniworld.safetensors --epochs $(GYM_EPOCHS) --threads 2 --seed 1
+	$(BIN) eval-model models/gym-miniworld.safetensors --board boards/gym-miniworld.yaml --episodes 20 --steps 150 --seed 7 \
+	  --json models/gym-miniworld.eval.json
+
+# The bridge on the real worlds (CI runs it): `run` drives CarRacing paced in real time with the shipped model and
+# must not fault; a short record → train → eval goes through the bridge on both worlds; the reports are checked.
+test-gym: build deps-gym
+	$(BIN) run --board boards/gym-carracing.yaml --arm --duration 6 --trajectory none --json .build/gym-run.json
+	python3 -c "import json; r = json.load(open('.build/gym-run.json')); print('test-gym: run', r['loop']); \
+	  assert r['loop']['ticks'] >= 100 and r['faults'] == 'none', r"
+	rm -rf .build/gym-data
+	for b in carracing miniworld; do \
+	  $(BIN) record --board boards/gym-$$b.yaml --episodes 2 --steps 40 --seed 9 --out .build/gym-data/$$b && \
+	  $(BIN) train .build/gym-data/$$b --out .build/gym-data/$$b.safetensors --max-steps 30 --threads 2 && \
+	  $(BIN) eval --scenario gymnasium --board boards/gym-$$b.yaml --model .build/gym-data/$$b.safetensors --episodes 2 \
+	    --png .build/gym-data/$$b.png --json .build/gym-data/$$b.json && \
+	  python3 -c "import json, sys; r = json.load(open(sys.argv[1])); p = r['policies']; \
+	    assert [q['policy'] for q in p] == ['planner (mppi)', 'greedy horizon-1', 'random'] and all(len(q['episodes']) == 2 for q in p), r; \
+	    print('test-gym: eval', sys.argv[1], [q['successes'] for q in p])" .build/gym-data/$$b.json || exit 1; \
+	done
+
 EVAL_EPISODES ?= 200
 eval: build
 	$(BIN) eval --scenario two-rooms --episodes $(EVAL_EPISODES) --model $(MODEL) --json reports/eval-two-rooms.json
 	$(BIN) eval --scenario two-rooms-random --episodes $(EVAL_EPISODES) --model $(MODEL) --json reports/eval-two-rooms-random.json
 	$(BIN) eval --scenario car-rooms --episodes $(EVAL_EPISODES) --json reports/eval-car-rooms.json
 	$(BIN) eval --scenario diffdrive-rooms --episodes $(EVAL_EPISODES) --json reports/eval-diffdrive-rooms.json
+	$(MAKE) --no-print-directory eval-gym
+
+# Goal reaching through the Gymnasium bridge on the shipped worlds (GYM_EVAL_EPISODES each).
+GYM_EVAL_EPISODES ?= 50
+eval-gym: build deps-gym
+	$(BIN) eval --scenario gymnasium --board boards/gym-carracing.yaml --episodes $(GYM_EVAL_EPISODES) \
+	  --png reports/eval-gym-carracing.png --json reports/eval-gym-carracing.json
+	$(BIN) eval --scenario gymnasium --board boards/gym-miniworld.yaml --episodes $(GYM_EVAL_EPISODES) \
+	  --png reports/eval-gym-miniworld.png --json reports/eval-gym-miniworld.json
 
 # Goal reaching against the planning budget (4.5, 2.25, 1.1, 0.55 ms per tick: cores with 1, 1/2, 1/4, 1/8
 # of this one's compute), both scenarios; then the same on a core shared with a busy process (taskset),

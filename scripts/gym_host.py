@@ -236,6 +236,8 @@ def serve(sock):
 
 
 def main():
+    # The controller's standard output is its own (reports, JSON): whatever an environment prints goes to stderr.
+    os.dup2(2, 1)
     fd = int(os.environ.get("CEREBELLUM_GYM_FD", "3"))
     sock = socket.socket(fileno=fd)
     try:

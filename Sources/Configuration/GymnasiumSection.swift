@@ -57,7 +57,8 @@ extension BoardProfile {
                 try rm.finish()
                 return rule
             }
-            map = .discrete(rules: rules, idle: try dm.required("idle").int(in: -1_000_000...1_000_000))
+            let idle = try dm.required("idle")
+            map = .discrete(rules: rules, idle: try idle.string() == "none" ? nil : idle.int(in: -1_000_000...1_000_000))
             try dm.finish()
         case (nil, nil): throw v.error("missing 'action' (a Box's components) or 'discrete' (rules for a Discrete space)")
         case (_?, _?): throw v.error("'action' (Box) and 'discrete' exclude each other")

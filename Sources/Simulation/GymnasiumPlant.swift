@@ -55,8 +55,9 @@ public struct GymnasiumSettings: Sendable, Equatable {
 public enum GymActionMap: Sendable, Equatable {
     /// One entry per component of a Box action.
     case box([BoxComponent])
-    /// The first rule whose condition holds picks the action; none: `idle`.
-    case discrete(rules: [DiscreteRule], idle: Int)
+    /// The first rule whose condition holds picks the action; none: `idle`, or no step at all when `idle` is nil
+    /// (the world holds still: neutral efforts must not move a robot whose environment has no no-op action).
+    case discrete(rules: [DiscreteRule], idle: Int?)
 
     public enum BoxComponent: Sendable, Equatable {
         /// Drive −1…1 of `channel` → `low`…`high`, linearly.
@@ -88,8 +89,8 @@ public enum GymActionMap: Sendable, Equatable {
         }
     }
 
-    /// The action for these channel drives (each −1…1), clamped into `space` when it is a Box.
-    public func action(drives: [Double], space: GymActionSpace) -> GymAction {
+    /// The action for these channel drives (each −1…1), clamped into `space` when it is a Box; nil: no step.
+    public func action(drives: [Double], space: GymActionSpace) -> GymAction? {
         switch self {
         case .box(let components):
             var values = components.map { c -> Double in
@@ -105,7 +106,7 @@ public enum GymActionMap: Sendable, Equatable {
             }
             return .box(values)
         case .discrete(let rules, let idle):
-            return .discrete(rules.first { $0.holds(drives) }?.action ?? idle)
+            return (rules.first { $0.holds(drives) }?.action ?? idle).map { .discrete($0) }
         }
     }
 
@@ -116,7 +117,7 @@ public enum GymActionMap: Sendable, Equatable {
             components.count == low.count
                 ? nil : "the action map has \(components.count) components, the environment's Box has \(low.count)"
         case (.discrete(let rules, let idle), .discrete(let n, let start)):
-            (rules.map(\.action) + [idle]).first { !(start..<(start + n)).contains($0) }
+            (rules.map(\.action) + (idle.map { [$0] } ?? [])).first { !(start..<(start + n)).contains($0) }
                 .map { "action \($0) is outside the environment's Discrete(\(n), start \(start))" }
         case (.box, .discrete): "the action map is for a Box, the environment's actions are Discrete"
         case (.discrete, .box): "the action map is for Discrete actions, the environment's are a Box"
@@ -330,11 +331,13 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
         return nil
     }
 
-    /// One tick of the world: `actionRepeat` STEPs with the current action (none once the episode is over
-    /// or the host failed).
+    /// One tick of the world: `actionRepeat` STEPs with the current action (none once the episode is over,
+    /// the host failed, or the action map says the world holds still).
     private func stepOnce() {
-        guard failure == nil, !episodeOver else { return }
-        let message = GymProtocol.step(settings.actionMap.action(drives: drives, space: ready.actionSpace))
+        guard failure == nil, !episodeOver, let action = settings.actionMap.action(drives: drives, space: ready.actionSpace) else {
+            return
+        }
+        let message = GymProtocol.step(action)
         for _ in 0..<settings.actionRepeat {
             if let f = link.send(message) { _ = latch(f); return }
             switch GymnasiumPlant.reply(link, timeout: settings.stepTimeout, truthCount: ready.truthCount) {

@@ -86,7 +86,12 @@ struct Eval: ParsableCommand {
         guard let world = SimulatedWorldName(rawValue: scenario), world.twoRoomsVariant == nil else {
             throw ValidationError("--scenario must be one of \(SimulatedWorldName.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let defaultBoard = world == .carRooms ? "boards/sim-car.yaml" : "boards/sim-diffdrive.yaml"
+        let defaultBoard =
+            switch world {
+            case .carRooms: "boards/sim-car.yaml"
+            case .diffdriveRooms: "boards/sim-diffdrive.yaml"
+            default: "boards/gym-carracing.yaml"
+            }
         let b = loadBoardOrExit(board ?? defaultBoard)
         guard b.profile.simulation?.world == world else {
             let actual = b.profile.simulation?.world.rawValue ?? "a real board"
@@ -171,7 +176,8 @@ struct Eval: ParsableCommand {
             try writeTrajectorySheet(
                 Array(shown),
                 title: "\(scenario): latent planner, \(reports[0].successes)/\(episodes) "
-                    + "(green start, red goal, orange = failed)", path: path)
+                    + "(green start, red goal, orange = failed)", path: path,
+                gymGoalRadius: loaded.profile.simulation?.gymnasium.map { $0.goalDistance ?? 1 })
             print("trajectories: \(path)")
         }
         if let json { try jsonString(full).write(toFile: json, atomically: true, encoding: .utf8); print("report: \(json)") }
@@ -464,10 +470,34 @@ func checkRoutes(model: WorldModelFile, config: PlannerConfig, variant: TwoRooms
 
 /// The episodes' paths as a contact sheet (PNG): walls, start, goal and success radius, the path; in the
 /// rooms world the house from above (north up) with the start and goal headings, in metres.
-func writeTrajectorySheet(_ episodes: [GoalEpisode], title: String, path: String, showOutcome: Bool = true) throws {
+func writeTrajectorySheet(
+    _ episodes: [GoalEpisode], title: String, path: String, showOutcome: Bool = true, gymGoalRadius: Double? = nil
+) throws {
     var sheet: TrajectorySheet
     var scale = 3.0, columns = 8
-    if let layout = episodes.first?.rooms?.layout {
+    var episodes = episodes
+    if let radius = gymGoalRadius {
+        // A Gymnasium world has no map here: each panel is a window of one size around its episode's start, goal
+        // and path (x right, y up, in the environment's units).
+        func points(_ e: GoalEpisode) -> [[Double]] { e.path + [e.start, e.goal] }
+        let centres = episodes.map { e -> [Double] in
+            let p = points(e)
+            let xs = p.map { $0[0] }, ys = p.map { $0[1] }
+            return [(xs.min()! + xs.max()!) / 2, (ys.min()! + ys.max()!) / 2]
+        }
+        var half = 2 * radius
+        for (e, c) in zip(episodes, centres) {
+            for q in points(e) { half = max(half, abs(q[0] - c[0]) + radius, abs(q[1] - c[1]) + radius) }
+        }
+        for k in episodes.indices {
+            func moved(_ q: [Double]) -> [Double] { [q[0] - centres[k][0] + half, q[1] - centres[k][1] + half] }
+            episodes[k].start = moved(episodes[k].start)
+            episodes[k].goal = moved(episodes[k].goal)
+            episodes[k].path = episodes[k].path.map(moved)
+        }
+        sheet = TrajectorySheet(title: title, worldWidth: 2 * half, worldHeight: 2 * half, goalRadius: radius, yUp: true)
+        (scale, columns) = (150 / (2 * half), 8)
+    } else if let layout = episodes.first?.rooms?.layout {
         sheet = TrajectorySheet(title: title, worldWidth: layout.width, worldHeight: layout.height, goalRadius: 0.3, yUp: true)
         (scale, columns) = (24, 6)
     } else {
@@ -475,8 +505,10 @@ func writeTrajectorySheet(_ episodes: [GoalEpisode], title: String, path: String
     }
     for e in episodes {
         let walls =
-            e.rooms?.layout?.wallRects.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
-            ?? TwoRoomsLayout(wallX: e.wallX, doorY: e.doorY).walls.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
+            gymGoalRadius != nil
+            ? []
+            : e.rooms?.layout?.wallRects.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
+                ?? TwoRoomsLayout(wallX: e.wallX, doorY: e.doorY).walls.map { ($0.minX, $0.minY, $0.maxX, $0.maxY) }
         var label = "#\(e.index) " + (e.success || !showOutcome ? "\(e.steps) st" : "FAIL")
         if let c = e.rooms?.collisions, c > 0 { label += " \(c)c" }
         sheet.panels.append(

@@ -67,11 +67,13 @@ struct EvalModel: ParsableCommand {
         } else {
             let loaded = loadBoardOrExit(board)
             if let world = loaded.profile.simulation?.world, world.twoRoomsVariant == nil {
-                // The rooms worlds: drives through the house by the route driver (the wall probes are two-rooms').
-                let run = try ExplorationRun(board: loaded, seed: seed, stepsPerEpisode: steps, route: true, routeNoise: 0.3)
+                // The rooms worlds: drives through the house by the route driver (the wall probes are two-rooms');
+                // a Gymnasium world: fresh random exploration through the bridge.
+                let route = world.isRooms
+                let run = try ExplorationRun(board: loaded, seed: seed, stepsPerEpisode: steps, route: route, routeNoise: 0.3)
                 let channels = try loaded.profile.channels(for: m)
                 try run.run(episodes: episodes) { eps.append(try Episode($0, channels: channels)) }
-                origin = "\(eps.count) fresh route-driver episodes (\(world.rawValue), seed \(seed))"
+                origin = "\(eps.count) fresh \(route ? "route-driver" : "exploration") episodes (\(world.rawValue), seed \(seed))"
                 return try report(m, eps, origin: origin, rooms: true)
             }
             let worlds: [TwoRoomsVariant]

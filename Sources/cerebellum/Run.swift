@@ -127,7 +127,8 @@ struct Run: ParsableCommand {
             let ok = session.results.filter(\.success).count
             try writeTrajectorySheet(
                 Array(session.paths.prefix(48)), title: "run on \(loaded.profile.name): \(ok)/\(session.results.count) reached the goal",
-                path: trajectory, showOutcome: goalImage == nil)
+                path: trajectory, showOutcome: goalImage == nil,
+                gymGoalRadius: loaded.profile.simulation?.gymnasium.map { $0.goalDistance ?? 1 })
             print("  trajectories: \(trajectory)")
         }
         if let json { try jsonString(summary).write(toFile: json, atomically: true, encoding: .utf8) }
@@ -563,7 +564,7 @@ final class RunSession {
             }
         }
         let outcome = goalImage != nil ? "ended" : (result.success ? "SUCCESS" : "no success")
-        let unit = rig.robot != nil ? "px" : "m"
+        let unit = rig.robot != nil ? "px" : rig.plant is GymnasiumPlant ? "units" : "m"
         print(
             "\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance "
                 + "\(String(format: "%.2f", result.finalDistance)) \(unit)"

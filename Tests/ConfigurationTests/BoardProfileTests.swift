@@ -20,6 +20,20 @@ func writeBoard(_ board: String, calibration: String) throws -> String {
     return boardPath
 }
 
+/// The shipped `boards/NAME.yaml` as a test board named test (its calibration beside it), with `replace` → `with`.
+func shippedBoardCopy(_ name: String, _ replace: String = "", with: String = "") throws -> String {
+    var board = try String(contentsOfFile: "\(repoRoot)/boards/\(name).yaml", encoding: .utf8)
+        .replacingOccurrences(of: "name: \(name)", with: "name: test")
+        .replacingOccurrences(of: "../calibration/\(name).yaml", with: "../calibration/test.yaml")
+    if !replace.isEmpty {
+        #expect(board.contains(replace), "boards/\(name).yaml has no \(replace)")
+        board = board.replacingOccurrences(of: replace, with: with)
+    }
+    let calibration = try String(contentsOfFile: "\(repoRoot)/calibration/\(name).yaml", encoding: .utf8)
+        .replacingOccurrences(of: "board: \(name)", with: "board: test")
+    return try writeBoard(board, calibration: calibration)
+}
+
 let goodBoard = """
     name: test
     loop:

@@ -6,20 +6,6 @@ import Testing
 /// The Gymnasium bridge's boards: what they read, and what they refuse.
 @Suite("Gymnasium boards")
 struct GymnasiumBoardTests {
-    /// `boards/gym-carracing.yaml` as a test board (its calibration beside it), with `replace` → `with`.
-    func carRacingBoard(_ replace: String = "", with: String = "") throws -> String {
-        var board = try String(contentsOfFile: "\(repoRoot)/boards/gym-carracing.yaml", encoding: .utf8)
-            .replacingOccurrences(of: "name: gym-carracing", with: "name: test")
-            .replacingOccurrences(of: "../calibration/gym-carracing.yaml", with: "../calibration/test.yaml")
-        if !replace.isEmpty {
-            #expect(board.contains(replace), "the CarRacing board has no \(replace)")
-            board = board.replacingOccurrences(of: replace, with: with)
-        }
-        let calibration = try String(contentsOfFile: "\(repoRoot)/calibration/gym-carracing.yaml", encoding: .utf8)
-            .replacingOccurrences(of: "board: gym-carracing", with: "board: test")
-        return try writeBoard(board, calibration: calibration)
-    }
-
     @Test("the CarRacing board reads its environment, action map, crop, truth and goal, and tells the host in JSON")
     func carRacingReads() throws {
         let b = try LoadedBoard.load(boardPath: "\(repoRoot)/boards/gym-carracing.yaml")
@@ -40,7 +26,7 @@ struct GymnasiumBoardTests {
         let kwargs = try #require(json["kwargs"] as? [String: Any])
         #expect(kwargs["continuous"] as? Bool == true && kwargs["lap_complete_percent"] as? Double == 0.95)
         #expect((json["truth"] as? [String])?.first == "unwrapped.car.hull.position[0]")
-        #expect((json["goal"] as? [String: Any])?["tiles"] as? Int == 25)
+        #expect((json["goal"] as? [String: Any])?["tiles"] as? Int == 15)
         #expect((json["warmup"] as? [String: Any])?["action"] as? [Int] == [0, 0, 0])
         #expect((json["python_path"] as? [String]) == ["\(repoRoot)/scripts"])
     }
@@ -65,7 +51,7 @@ struct GymnasiumBoardTests {
             ("  world: gymnasium", "  world: two-rooms", "simulation.gymnasium", "is for world: gymnasium"),
         ] as [(String, String, String, String)])
     func refused(replace: String, with: String, field: String, message: String) throws {
-        let path = try carRacingBoard(replace, with: with)
+        let path = try shippedBoardCopy("gym-carracing", replace, with: with)
         do {
             _ = try LoadedBoard.load(boardPath: path)
             Issue.record("accepted: \(with)")

@@ -7,20 +7,6 @@ import Testing
 /// The rooms worlds' boards: what they read, and what they refuse.
 @Suite("Rooms world boards")
 struct RoomsBoardTests {
-    /// `boards/sim-car.yaml` as a test board (its calibration beside it), with `replace` → `with`.
-    func carBoard(_ replace: String = "", with: String = "") throws -> String {
-        var board = try String(contentsOfFile: "\(repoRoot)/boards/sim-car.yaml", encoding: .utf8)
-            .replacingOccurrences(of: "name: sim-car", with: "name: test")
-            .replacingOccurrences(of: "../calibration/sim-car.yaml", with: "../calibration/test.yaml")
-        if !replace.isEmpty {
-            #expect(board.contains(replace), "the car board has no \(replace)")
-            board = board.replacingOccurrences(of: replace, with: with)
-        }
-        let calibration = try String(contentsOfFile: "\(repoRoot)/calibration/sim-car.yaml", encoding: .utf8)
-            .replacingOccurrences(of: "board: sim-car", with: "board: test")
-        return try writeBoard(board, calibration: calibration)
-    }
-
     @Test("the car board reads its house, camera, vehicle and place memory")
     func carBoardReads() throws {
         let b = try LoadedBoard.load(boardPath: "\(repoRoot)/boards/sim-car.yaml")
@@ -53,7 +39,7 @@ struct RoomsBoardTests {
             ("  world: car-rooms", "  world: two-rooms", "simulation.vehicle", "is for the rooms worlds"),
         ])
     func refused(replace: String, with: String, field: String, message: String) throws {
-        let path = try carBoard(replace, with: with)
+        let path = try shippedBoardCopy("sim-car", replace, with: with)
         do {
             _ = try LoadedBoard.load(boardPath: path)
             Issue.record("accepted: \(with)")

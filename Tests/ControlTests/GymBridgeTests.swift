@@ -38,7 +38,8 @@ struct GymBoard {
               - {name: vx, channel: 0, kind: servo, slew_per_s: 100}
               - {name: vy, channel: 1, kind: servo, slew_per_s: 100}
             inputs: [{name: estop, role: estop, driver: sim, active_low: true}]
-            safety: {window_ms: 250, max_window_change: 2.0, max_consecutive_overruns: 5, stall_timeout_ms: 5000, heartbeat_timeout_ms: 5000}
+            safety:
+              {window_ms: 250, max_window_change: 2.0, max_consecutive_overruns: 5, stall_timeout_ms: 5000, heartbeat_timeout_ms: 5000}
             simulation:
               world: gymnasium
               seed: 3

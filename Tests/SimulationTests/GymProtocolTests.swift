@@ -119,5 +119,8 @@ struct GymProtocolTests {
         #expect(map.action(drives: [0.3, 0.5], space: space) == .discrete(0), "thresholds are strict")
         #expect(map.mismatch(with: space) == nil)
         #expect(map.mismatch(with: .discrete(n: 3, start: 0))?.contains("action 3") == true)
+        let still = GymActionMap.discrete(rules: [.init(channel: 0, above: 0.3, action: 2)], idle: nil)
+        #expect(still.action(drives: [0, 0], space: space) == nil, "no rule holds and no idle action: no step")
+        #expect(still.action(drives: [0.5, 0], space: space) == .discrete(2))
     }
 }

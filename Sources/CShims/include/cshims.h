@@ -45,8 +45,8 @@ extern const unsigned long CB_VIDIOC_QUERYCAP, CB_VIDIOC_ENUM_FMT, CB_VIDIOC_S_F
     CB_VIDIOC_DQBUF, CB_VIDIOC_STREAMON, CB_VIDIOC_STREAMOFF, CB_VIDIOC_ENUM_FRAMESIZES,
     CB_VIDIOC_QUERYCTRL, CB_VIDIOC_G_CTRL, CB_VIDIOC_S_CTRL;
 
-/* Starts `path` with `argv` (NULL-terminated) as a helper process (the output supervisor, a simulator host): in a session of its own (terminal
-   signals such as Ctrl-C do not reach it), with `channel` as its file descriptor 3 and every other
+/* Starts `path` with `argv` (NULL-terminated) as a helper process (the output supervisor, a simulator
+   host): in a session of its own (terminal signals such as Ctrl-C do not reach it), with `channel` as its file descriptor 3 and every other
    descriptor above 2 closed (it inherits no camera, GPIO or I2C handle of the caller), signals at their
    defaults and unblocked. Returns 0 and the child's pid, or an errno. */
 int cb_spawn_with_channel(const char *path, char *const argv[], int channel, int *pid);
