@@ -63,6 +63,18 @@ public final class EpisodeRunner {
         }
     }
 
+    /// Starts the simulated world's next episode (`rig.newEpisode()`, which for a simulator in another process
+    /// can take a while) with the governor disarmed, so the gap in ticks is no stall, then restarts the loop's
+    /// schedule. If the governor was armed, it is armed again as soon as every pre-arm check passes (under
+    /// `once` as under `always`); if an operator had disarmed it, it stays disarmed.
+    public func nextEpisode() {
+        let wasArmed = loop.governor.state == .armed
+        if wasArmed { loop.governor.disarm() }
+        rig.newEpisode()
+        loop.restartSchedule()
+        if wasArmed && armPolicy == .once { armedOnce = false }
+    }
+
     /// Runs until `isDone()` (checked between ticks), `maxSteps` world steps (nil: the simulated world's
     /// episode limit), or `shouldStop()`. `afterTick` runs after each tick, outside it (it may print or allocate).
     public func run(

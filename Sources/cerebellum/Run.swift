@@ -462,10 +462,7 @@ final class RunSession {
         printer.start()
         started = clock.now()
         for episode in 1...count {
-            if episode > 1 {
-                rig.newEpisode()
-                loop.restartSchedule()
-            }
+            if episode > 1 { runner.nextEpisode() }
             prepare(episode: episode)
             recorder.post(.beginEpisode(info: episodeInfo))
             postGoalIfChanged()
@@ -564,13 +561,16 @@ final class RunSession {
             }
         }
         let outcome = goalImage != nil ? "ended" : (result.success ? "SUCCESS" : "no success")
-        let unit = rig.robot != nil ? "px" : rig.plant is GymnasiumPlant ? "units" : "m"
+        let unit = distanceUnit
         print(
             "\(eraseLine)episode \(episode): \(outcome) (\(result.ending.rawValue)), \(result.steps) steps, final distance "
                 + "\(String(format: "%.2f", result.finalDistance)) \(unit)"
         )
         return result
     }
+
+    /// The simulated world's unit of distance.
+    private var distanceUnit: String { rig.robot != nil ? "px" : rig.plant is GymnasiumPlant ? "units" : "m" }
 
     /// After every tick: the status line (every 4th tick, or when not armed), arming refusals, loop events.
     private func afterTick(_ r: TickReport) {
@@ -591,6 +591,7 @@ final class RunSession {
                 if let work, work.1 > 0 { s.freshShare = Double(work.0) / Double(work.1); s.longestStale = work.2 }
                 s.surprise = surprise
                 s.distanceToGoal = distance
+                s.distanceUnit = self.distanceUnit
                 s.steps = robot?.steps ?? r.tick
                 s.effort = (r.output.efforts[0], r.output.efforts.count > 1 ? r.output.efforts[1] : 0)
                 s.mode = arbiter.map { $0.mode == .teleop ? ($0.connected ? "TELEOP" : "TELEOP (link down)") : "auto" } ?? ""

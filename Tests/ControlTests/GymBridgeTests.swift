@@ -161,6 +161,27 @@ struct GymBridgeTests {
         #expect(result.ending == .finished && result.success && result.finalDistance <= 1.5)
     }
 
+    @Test("between episodes the runner disarms for a slow reset and arms again what it had armed; an operator's disarm stays")
+    func betweenEpisodes() throws {
+        let b = try GymBoard("episodes", env: "CerebellumTiny-v0", gymnasium: boxAction)
+        defer { b.remove() }
+        let r = try GymRig(try b.load(), source: ConstantSource([0.1, 0]))
+        defer { r.rig.shutdown() }
+        let runner = EpisodeRunner(rig: r.rig, loop: r.loop, armPolicy: .once)
+        _ = runner.run(maxSteps: 5, isDone: { false }, shouldStop: { false })
+        #expect(r.governor.state == .armed)
+        let seed = r.plant.episodeSeed
+        r.clock.advance(by: .seconds(6))  // a reset that takes longer than the board's 5 s stall limit
+        runner.nextEpisode()
+        #expect(r.plant.episodeSeed != seed && r.plant.steps == 0)
+        _ = runner.run(maxSteps: 5, isDone: { false }, shouldStop: { false })
+        #expect(r.governor.state == .armed && r.governor.latchedFaults.isEmpty, "\(r.governor.latchedFaults)")
+        r.governor.disarm()  // the operator
+        runner.nextEpisode()
+        _ = runner.run(maxSteps: 5, isDone: { false }, shouldStop: { false })
+        #expect(r.governor.state == .disarmed, "--arm arms once: an operator's disarm holds across episodes")
+    }
+
     @Test("a Discrete environment takes the first rule whose threshold the drives pass, else the idle action")
     func discrete() throws {
         let b = try GymBoard(
@@ -182,6 +203,26 @@ struct GymBridgeTests {
         for _ in 0..<10 { r.loop.tick() }
         // vx −0.6 passes "below −0.3" (action 2: one px left) before vy's rule is looked at.
         #expect(r.plant.position.x < start.x - 5 && r.plant.position.y == start.y)
+    }
+
+    @Test("idle: none takes no environment step: disarmed, or with efforts under every threshold, the world holds still")
+    func idleNone() throws {
+        let b = try GymBoard(
+            "idle-none", env: "CerebellumTinyDiscrete-v0",
+            gymnasium: "    discrete: {idle: none, rules: [{channel: vx, above: 0.3, action: 1}]}")
+        defer { b.remove() }
+        let source = ConstantSource([0.2, 0])
+        let r = try GymRig(try b.load(), source: source)
+        defer { r.rig.shutdown() }
+        let start = r.plant.position
+        for _ in 0..<5 { r.loop.tick() }
+        #expect(r.plant.position == start && r.plant.steps > 0, "disarmed: neutral pulses, no step")
+        #expect(r.arm())
+        for _ in 0..<5 { r.loop.tick() }
+        #expect(r.plant.position == start, "armed at 0.2, under the rule's 0.3: no step")
+        source.efforts = [0.8, 0]
+        for _ in 0..<5 { r.loop.tick() }
+        #expect(r.plant.position.x > start.x + 2, "past the threshold: action 1, one px right per step")
     }
 
     @Test(
