@@ -273,8 +273,11 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
         return info
     }
 
+    /// One tick of the world per call at most: under the manual clock that is lockstep with the loop; on the
+    /// system clock a host slower than the loop's period makes the world run slower than real time (the
+    /// periods it missed are skipped), never a backlog of steps.
     public func advance(to now: Instant) {
-        steps += trail.advance(to: now, current: position) {
+        steps += trail.advance(to: now, current: position, maxSteps: 1) {
             stepOnce()
             return position
         }

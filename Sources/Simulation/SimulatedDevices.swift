@@ -281,10 +281,11 @@ struct StepTrail<State> {
     /// Every kept state becomes `state`, their times kept (a robot placed by hand).
     mutating func overwrite(with state: State) { for k in states.indices { states[k] = state } }
 
-    /// Calls `step` (one world step, returning the new state) for every whole period elapsed up to `now`;
+    /// Calls `step` (one world step, returning the new state) for every whole period elapsed up to `now`, at
+    /// most `maxSteps` of them (the periods past that are skipped: a world that cannot keep up runs slower);
     /// the first call keeps `current` at `now`. Returns the steps taken.
     @discardableResult
-    mutating func advance(to now: Instant, current: State, step: () -> State) -> Int {
+    mutating func advance(to now: Instant, current: State, maxSteps: Int = .max, step: () -> State) -> Int {
         guard let l = last else {
             last = now
             record(now, current)
@@ -293,6 +294,7 @@ struct StepTrail<State> {
         var t = l, taken = 0
         while now - t >= period {
             t += period
+            if taken == maxSteps { continue }
             record(t, step())
             taken += 1
         }
