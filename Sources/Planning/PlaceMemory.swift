@@ -44,6 +44,8 @@ public final class PlaceMemory {
     /// The node nearest the goal latent (-1: no goal).
     public private(set) var goalNode = -1
     private var heapCost: [Float], heapNode: [Int32]
+    /// Each node's localization score at the last `localize` (reused, so localizing allocates nothing).
+    private var scores: [Float]
 
     /// `placeFactor`: the place radius in units of `stepScale`.
     public init(
@@ -129,6 +131,7 @@ public final class PlaceMemory {
         (reverseStart, reverseSource, reverseCost) = (rStart, rSource, rCost)
         toGoal = [Float](repeating: .infinity, count: n)
         nextHop = [Int32](repeating: -1, count: n)
+        scores = [Float](repeating: 0, count: n)
         heapCost = [Float](repeating: 0, count: target.count + n + 1)
         heapNode = [Int32](repeating: 0, count: target.count + n + 1)
     }
@@ -211,11 +214,32 @@ public final class PlaceMemory {
     /// The node the latent `z` is at: among the nodes within 15 % of the nearest one's distance, the one
     /// with the cheapest route to the goal; when none of them has a route, the same within 50 % (without a
     /// goal: the nearest). Returns the node and its distance.
-    public func localize(_ z: UnsafeBufferPointer<Float>) -> (node: Int, distance: Float) {
-        precondition(z.count == latentSize)
+    public func localize(_ z: UnsafeBufferPointer<Float>) -> (node: Int, distance: Float) { localize(sequence: z, count: 1) }
+
+    /// Localizing a short history: `recent` holds `count` latents, newest first, `spacing` steps apart (the
+    /// camera's latents now, a node's spacing ago, …). Each node is scored by the mean latent distance of the
+    /// history to it and its predecessors on its drive (a drive's start scores the missing ones at 1.5 × the
+    /// place radius beyond its last), so a view that looks like another place must also have been reached
+    /// the way that place was (sequence matching, after SeqSLAM). Among the nodes within 15 % of the best
+    /// score (50 % when none of those has a route), the one with the cheapest route wins. Each node is scored
+    /// once per call, into a buffer kept from the last.
+    public func localize(sequence recent: UnsafeBufferPointer<Float>, count: Int) -> (node: Int, distance: Float) {
+        precondition(count >= 1 && recent.count >= count * latentSize)
+        let base = recent.baseAddress!
         var best = Float.infinity, node = 0
         for k in 0..<nodeCount {
-            let s = distance(z.baseAddress!, node: k)
+            var total: Float = 0, at = k, last: Float = 0
+            for h in 0..<count {
+                if at < 0 {
+                    total += last + 1.5 * placeRadius
+                    continue
+                }
+                last = distance(base + h * latentSize, node: at)
+                total += last
+                at = Int(predecessor[at])
+            }
+            let s = total / Float(count)
+            scores[k] = s
             if s < best { (best, node) = (s, k) }
         }
         guard goalNode >= 0 else { return (node, best) }
@@ -223,53 +247,10 @@ public final class PlaceMemory {
         for pass in 0..<2 {
             let limit = best * (pass == 0 ? 1.15 : 1.5)
             var cheapest = toGoal[node]
-            for k in 0..<nodeCount where toGoal[k] < cheapest {
-                if distance(z.baseAddress!, node: k) <= limit { (cheapest, pick) = (toGoal[k], k) }
-            }
+            for k in 0..<nodeCount where toGoal[k] < cheapest && scores[k] <= limit { (cheapest, pick) = (toGoal[k], k) }
             if cheapest.isFinite { break }
         }
-        return (pick, distance(z.baseAddress!, node: pick))
-    }
-
-    /// Localizing a short history: `recent` holds `count` latents, newest first, `spacing` steps apart (the
-    /// camera's latents now, a node's spacing ago, …). Each node is scored by the mean latent distance of the
-    /// history to it and its predecessors on its drive (a drive's start scores the missing ones at 1.5 × the
-    /// place radius beyond its last), so a view that looks like another place must also have been reached
-    /// the way that place was (sequence matching, after SeqSLAM). Among the nodes within 15 % of the best
-    /// score (50 % when none of those has a route), the one with the cheapest route wins.
-    public func localize(sequence recent: UnsafeBufferPointer<Float>, count: Int) -> (node: Int, distance: Float) {
-        precondition(count >= 1 && recent.count >= count * latentSize)
-        let base = recent.baseAddress!
-        func score(_ k: Int) -> Float {
-            var total: Float = 0, node = k, last: Float = 0
-            for h in 0..<count {
-                if node < 0 {
-                    total += last + 1.5 * placeRadius
-                    continue
-                }
-                last = distance(base + h * latentSize, node: node)
-                total += last
-                node = Int(predecessor[node])
-            }
-            return total / Float(count)
-        }
-        var best = Float.infinity, node = 0
-        for k in 0..<nodeCount {
-            let s = score(k)
-            if s < best { (best, node) = (s, k) }
-        }
-        guard goalNode >= 0 else { return (node, best) }
-        var pick = node, pickScore = best
-        for pass in 0..<2 {
-            let limit = best * (pass == 0 ? 1.15 : 1.5)
-            var cheapest = toGoal[node]
-            for k in 0..<nodeCount where toGoal[k] < cheapest {
-                let s = score(k)
-                if s <= limit { (cheapest, pick, pickScore) = (toGoal[k], k, s) }
-            }
-            if cheapest.isFinite { break }
-        }
-        return (pick, pickScore)
+        return (pick, scores[pick])
     }
 
     /// The node `steps` world steps (or more) along the route from `node`, or the last one before the goal.
