@@ -74,7 +74,7 @@ struct EvalModel: ParsableCommand {
                 let channels = try loaded.profile.channels(for: m)
                 try run.run(episodes: episodes) { eps.append(try Episode($0, channels: channels)) }
                 origin = "\(eps.count) fresh \(route ? "route-driver" : "exploration") episodes (\(world.rawValue), seed \(seed))"
-                return try report(m, eps, origin: origin, rooms: true)
+                return try report(m, eps, origin: origin, rooms: true, unit: route ? "m" : "units")
             }
             let worlds: [TwoRoomsVariant]
             if let world {
@@ -93,8 +93,9 @@ struct EvalModel: ParsableCommand {
         try report(m, eps, origin: origin, rooms: false)
     }
 
-    /// The report on held-out episodes; `rooms`: they come from the rooms world (positions in m, no wall probes).
-    private func report(_ m: WorldModelFile, _ eps: [Episode], origin: String, rooms roomsWorld: Bool) throws {
+    /// The report on held-out episodes; `rooms`: they come from the rooms world or a Gymnasium one (no wall
+    /// probes); `unit`: their positions' unit.
+    private func report(_ m: WorldModelFile, _ eps: [Episode], origin: String, rooms roomsWorld: Bool, unit: String = "px") throws {
         var eps = eps
         // Interleave so both halves of the probe see every world.
         eps = stride(from: 0, to: eps.count, by: 2).map { eps[$0] } + stride(from: 1, to: eps.count, by: 2).map { eps[$0] }
@@ -118,7 +119,7 @@ struct EvalModel: ParsableCommand {
             print("linear probe of the agent's position (fit on \(eps.count / 2) episodes, tested on \(eps.count - eps.count / 2)):")
             print(
                 String(format: "  fp32 latent: R² x %.4f, y %.4f, both %.4f; RMS error %.2f ", r2[0], r2[1], all, rms)
-                    + (roomsWorld ? "m" : "px"))
+                    + unit)
             print(String(format: "  int8 latent: R² x %.4f, y %.4f, both %.4f", r2q[0], r2q[1], allq))
         } else {
             print("linear probe of the agent's position: not run (the recordings have no ground truth, or fewer than two episodes)")

@@ -109,8 +109,9 @@ struct Record: ParsableCommand {
                 frames += e.frameCount
                 written += 1
                 let rate = Double(written) / max(Date().timeIntervalSince(started), 1e-9)
+                let shown = String(format: rate < 10 ? "%.1f" : "%.0f", rate)
                 print(
-                    "\(eraseLine)recorded \(written)/\(episodes) episodes, \(frames) frames (\(String(format: "%.0f", rate)) episodes/s)",
+                    "\(eraseLine)recorded \(written)/\(episodes) episodes, \(frames) frames (\(shown) episodes/s)",
                     terminator: eraseLine.isEmpty ? "\n" : "")
             }
             try writer.finish()
@@ -122,6 +123,7 @@ struct Record: ParsableCommand {
         let bytes = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
         print(
             "wrote \(files.count) file(s) in \(out): \(written) episodes, \(frames) frames, \(bytes / 1_000_000) MB, "
-                + "\(crossings) episodes ended in another room, \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+                + (loaded.profile.simulation?.world == .gymnasium ? "" : "\(crossings) episodes ended in another room, ")
+                + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 }

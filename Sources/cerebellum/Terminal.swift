@@ -40,6 +40,8 @@ struct LiveStatus: Sendable {
     var faults: Faults = []
     var report: LoopReport?
     var distanceToGoal = Double.nan
+    /// The simulated world's unit of distance (px, m, or a Gymnasium environment's units).
+    var distanceUnit = "px"
     var steps = 0
     var effort = (0.0, 0.0)
     /// Plan time p99 so far, ms (planner only).
@@ -101,7 +103,7 @@ final class StatusPrinter: Sendable {
         }
         if s.surprise.isFinite { parts.append(String(format: "surprise %.3f", s.surprise)) }
         parts.append(String(format: "effort (%+.2f, %+.2f)", s.effort.0, s.effort.1))
-        if s.distanceToGoal.isFinite { parts.append(String(format: "goal %.1f px", s.distanceToGoal)) }
+        if s.distanceToGoal.isFinite { parts.append(String(format: "goal %.1f ", s.distanceToGoal) + s.distanceUnit) }
         parts.append("step \(s.steps)")
         return parts.joined(separator: " | ")
     }
