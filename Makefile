@@ -280,8 +280,8 @@ model-gym-miniworld: build deps-gym
 # must not fault; a short record → train → eval goes through the bridge on both worlds; the reports are checked.
 test-gym: build deps-gym
 	$(BIN) run --board boards/gym-carracing.yaml --arm --duration 6 --trajectory none --json .build/gym-run.json
-	python3 -c "import json; r = json.load(open('.build/gym-run.json')); print('test-gym: run', r['loop']); \
-	  assert r['loop']['ticks'] >= 100 and r['faults'] == 'none', r"
+	python3 -c "import json; r = json.load(open('.build/gym-run.json')); print('test-gym: run', r['loop']['ticks'], 'ticks'); \
+	  assert r['loop']['ticks'] >= 100 and r['actuator_writes'] >= 100 and r['latched_faults'] == 'none' and r['fault_events'] == 0, r"
 	rm -rf .build/gym-data
 	for b in carracing miniworld; do \
 	  $(BIN) record --board boards/gym-$$b.yaml --episodes 2 --steps 40 --seed 9 --out .build/gym-data/$$b && \
