@@ -64,11 +64,12 @@ public final class EpisodeRunner {
     }
 
     /// Starts the simulated world's next episode (`rig.newEpisode()`, which for a simulator in another process
-    /// can take a while) with the governor disarmed, so the gap in ticks is no stall, then restarts the loop's
-    /// schedule. If the governor was armed, it is armed again as soon as every pre-arm check passes (under
-    /// `once` as under `always`); if an operator had disarmed it, it stays disarmed.
+    /// can take a while), then restarts the loop's schedule. When this runner arms (`once`, `always`) the governor
+    /// is disarmed for the reset, so the gap in ticks is no stall, and armed again as soon as every pre-arm check
+    /// passes if it was armed; if an operator had disarmed it, it stays disarmed. Under `never` only an operator
+    /// arms, so nothing is disarmed on their behalf: a reset slower than the stall limit latches the loop watchdog.
     public func nextEpisode() {
-        let wasArmed = loop.governor.state == .armed
+        let wasArmed = loop.governor.state == .armed && armPolicy != .never
         if wasArmed { loop.governor.disarm() }
         rig.newEpisode()
         loop.restartSchedule()

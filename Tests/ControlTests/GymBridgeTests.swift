@@ -180,6 +180,13 @@ struct GymBridgeTests {
         runner.nextEpisode()
         _ = runner.run(maxSteps: 5, isDone: { false }, shouldStop: { false })
         #expect(r.governor.state == .disarmed, "--arm arms once: an operator's disarm holds across episodes")
+        // Without --arm only an operator arms: their arming is not undone between episodes.
+        let operated = EpisodeRunner(rig: r.rig, loop: r.loop, armPolicy: .never)
+        r.loop.tick()
+        #expect(r.governor.requestArm() == .armed)
+        operated.nextEpisode()
+        _ = operated.run(maxSteps: 5, isDone: { false }, shouldStop: { false })
+        #expect(r.governor.state == .armed)
     }
 
     @Test("a Discrete environment takes the first rule whose threshold the drives pass, else the idle action")
