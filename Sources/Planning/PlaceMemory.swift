@@ -43,7 +43,8 @@ public final class PlaceMemory {
     public private(set) var nextHop: [Int32]
     /// The node nearest the goal latent (-1: no goal).
     public private(set) var goalNode = -1
-    private var heapCost: [Float], heapNode: [Int32]
+    /// The search's frontier, allocated once (every edge and every node can be pushed once).
+    private var heap: MinHeap<Float>
     /// Each node's localization score at the last `localize` (reused, so localizing allocates nothing).
     private var scores: [Float]
 
@@ -132,8 +133,7 @@ public final class PlaceMemory {
         toGoal = [Float](repeating: .infinity, count: n)
         nextHop = [Int32](repeating: -1, count: n)
         scores = [Float](repeating: 0, count: n)
-        heapCost = [Float](repeating: 0, count: target.count + n + 1)
-        heapNode = [Int32](repeating: 0, count: target.count + n + 1)
+        heap = MinHeap(capacity: target.count + n + 1, filler: 0)
     }
 
     /// The latent distance from `z` to node `k`.
@@ -162,49 +162,23 @@ public final class PlaceMemory {
             if s < best { (best, nearest) = (s, k) }
         }
         goalNode = nearest
-        var size = 0
-        func push(_ c: Float, _ k: Int32) {
-            var i = size
-            size += 1
-            heapCost[i] = c
-            heapNode[i] = k
-            while i > 0 && heapCost[(i - 1) / 2] > heapCost[i] {
-                heapCost.swapAt(i, (i - 1) / 2)
-                heapNode.swapAt(i, (i - 1) / 2)
-                i = (i - 1) / 2
-            }
-        }
+        heap.removeAll()
         for k in 0..<n {
             let s = distance(g.baseAddress!, node: k)
             guard k == nearest || s < placeRadius else { continue }
             toGoal[k] = Float(spacing) * s / stepScale
-            push(toGoal[k], Int32(k))
+            heap.push(toGoal[k], Int32(k))
         }
         var routed = 0
-        while size > 0 {
-            let c = heapCost[0], k = Int(heapNode[0])
-            size -= 1
-            heapCost[0] = heapCost[size]
-            heapNode[0] = heapNode[size]
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < size && heapCost[l] < heapCost[m] { m = l }
-                if r < size && heapCost[r] < heapCost[m] { m = r }
-                if m == i { break }
-                heapCost.swapAt(i, m)
-                heapNode.swapAt(i, m)
-                i = m
-            }
+        while let (c, top) = heap.popMin() {
+            let k = Int(top)
             if c > toGoal[k] { continue }
             routed += 1
             for e in Int(reverseStart[k])..<Int(reverseStart[k + 1]) {
                 let src = Int(reverseSource[e]), nc = c + reverseCost[e]
-                if nc < toGoal[src] && size < heapCost.count {
+                if nc < toGoal[src] && heap.push(nc, Int32(src)) {
                     toGoal[src] = nc
                     nextHop[src] = Int32(k)
-                    push(nc, Int32(src))
                 }
             }
         }

@@ -22,29 +22,16 @@ public struct GridRoute: Sendable {
         if weight[g0] == .infinity { weight[g0] = 3 }
         // Dijkstra from the goal, so the route is read off downhill from the start.
         var dist = [Double](repeating: .infinity, count: n)
-        var heap: [(Double, Int)] = [(0, g0)]
+        // Every cell can be pushed once per neighbour, and the goal once.
+        var heap = MinHeap<Double>(capacity: 8 * n + 1, filler: 0)
+        heap.push(0, Int32(g0))
         dist[g0] = 0
         let steps: [(Int, Int, Double)] = [
             (1, 0, 1), (-1, 0, 1), (0, 1, 1), (0, -1, 1), (1, 1, 2.0.squareRoot()), (1, -1, 2.0.squareRoot()), (-1, 1, 2.0.squareRoot()),
             (-1, -1, 2.0.squareRoot()),
         ]
-        while !heap.isEmpty {
-            // A binary heap on (distance, cell).
-            let (d, c) = heap[0]
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var i = 0
-                while true {
-                    let l = 2 * i + 1, r = l + 1
-                    var m = i
-                    if l < heap.count && heap[l].0 < heap[m].0 { m = l }
-                    if r < heap.count && heap[r].0 < heap[m].0 { m = r }
-                    if m == i { break }
-                    heap.swapAt(i, m)
-                    i = m
-                }
-            }
+        while let (d, top) = heap.popMin() {
+            let c = Int(top)
             if d > dist[c] { continue }
             if c == s0 { break }
             let (i, j) = (c % w, c / w)
@@ -57,12 +44,7 @@ public struct GridRoute: Sendable {
                 let nd = d + len * (weight[m] + weight[c]) / 2
                 guard nd < dist[m] else { continue }
                 dist[m] = nd
-                heap.append((nd, m))
-                var k = heap.count - 1
-                while k > 0 && heap[(k - 1) / 2].0 > heap[k].0 {
-                    heap.swapAt(k, (k - 1) / 2)
-                    k = (k - 1) / 2
-                }
+                heap.push(nd, Int32(m))
             }
         }
         guard dist[s0] < .infinity else { return nil }
