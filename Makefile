@@ -284,8 +284,8 @@ test-gym: build deps-gym
 	  assert r['loop']['ticks'] >= 100 and r['actuator_writes'] >= 100 and r['latched_faults'] == 'none' and r['fault_events'] == 0, r"
 	rm -rf .build/gym-data
 	for b in carracing miniworld; do \
-	  $(BIN) record --board boards/gym-$$b.yaml --episodes 2 --steps 40 --seed 9 --out .build/gym-data/$$b && \
-	  $(BIN) train .build/gym-data/$$b --out .build/gym-data/$$b.safetensors --max-steps 30 --threads 2 && \
+	  $(BIN) record --board boards/gym-$$b.yaml --episodes 4 --steps 40 --seed 9 --out .build/gym-data/$$b && \
+	  $(BIN) train .build/gym-data/$$b --out .build/gym-data/$$b.safetensors --max-steps 30 --batch 16 --threads 2 && \
 	  $(BIN) eval --scenario gymnasium --board boards/gym-$$b.yaml --model .build/gym-data/$$b.safetensors --episodes 2 \
 	    --png .build/gym-data/$$b.png --json .build/gym-data/$$b.json && \
 	  python3 -c "import json, sys; r = json.load(open(sys.argv[1])); p = r['policies']; \

@@ -237,6 +237,11 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
             terminated: false, truncated: false, isGoal: false, reward: 0, height: 1, width: 1, channels: 1, truth: [], pixels: [0])
         goal = observation
         if let f = startEpisode() { throw fail(f, "the first RESET") }
+        if let c = settings.crop, c.x + c.width > observation.width || c.y + c.height > observation.height {
+            link.close()
+            throw GymBridgeError(
+                "gymnasium host (\(settings.env)): crop \(c) does not fit the \(observation.width)×\(observation.height) observation")
+        }
     }
 
     deinit { link.close() }
@@ -369,6 +374,7 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
     private func draw(_ o: GymObservation, into frame: Frame) {
         let key = [o.width, o.height, o.channels, frame.width, frame.height]
         if resampler?.key != key {
+            // A crop that fit the first observation but not this one (the environment changed its size): centred.
             let crop = settings.crop.flatMap { c in c.x + c.width <= o.width && c.y + c.height <= o.height ? c : nil }
             guard
                 let r = try? GrayResampler(

@@ -296,6 +296,11 @@ struct GymBridgeTests {
         } throws: { e in
             (e as? ConfigError)?.message.contains("the action map has 1 components, the environment's Box has 2") == true
         }
+        let wide = try GymBoard("wide", env: "CerebellumTiny-v0", gymnasium: boxAction + "\n    crop: [0, 0, 41, 30]")
+        defer { wide.remove() }
+        #expect {
+            _ = try Rig(board: try wide.load(), clock: ManualClock())
+        } throws: { e in (e as? ConfigError)?.message.contains("crop 41×30+0+0 does not fit the 40×30 observation") == true }
         let noPython = try GymBoard("nopython", env: "CerebellumTiny-v0", gymnasium: boxAction + "\n    python: no-such-python3")
         defer { noPython.remove() }
         #expect {
