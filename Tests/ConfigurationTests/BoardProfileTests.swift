@@ -34,6 +34,19 @@ func shippedBoardCopy(_ name: String, _ replace: String = "", with: String = "")
     return try writeBoard(board, calibration: calibration)
 }
 
+/// Expects the shipped `boards/NAME.yaml`, with `replace` → `with`, to be refused naming `field` and a line, with `message`.
+func expectRefused(_ name: String, _ replace: String, with: String, field: String, message: String) throws {
+    let path = try shippedBoardCopy(name, replace, with: with)
+    do {
+        _ = try LoadedBoard.load(boardPath: path)
+        Issue.record("accepted: \(with)")
+    } catch let e as ConfigError {
+        #expect(e.field == field, "\(e)")
+        #expect(e.message.contains(message), "\(e)")
+        #expect(e.line != nil, "\(e)")
+    }
+}
+
 let goodBoard = """
     name: test
     loop:
