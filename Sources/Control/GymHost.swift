@@ -10,7 +10,12 @@ final class GymHostProcess: GymHostLink {
 
     init(settings: GymnasiumSettings) throws { channel = try ChildProcessChannel.start([settings.python, settings.hostScript]) }
 
-    func send(_ message: [UInt8]) -> GymLinkFailure? { channel.send(message).map(GymHostProcess.failure) }
+    /// A host that stops reading has this long to take a message.
+    private let sendTimeout = Duration.seconds(1)
+
+    func send(_ message: [UInt8]) -> GymLinkFailure? {
+        channel.send(message, timeout: sendTimeout).map { GymHostProcess.failure($0, sendTimeout) }
+    }
 
     func receive(timeout: Duration) -> Result<[UInt8], GymLinkFailure> {
         let deadline = clock.now() + timeout
@@ -24,11 +29,10 @@ final class GymHostProcess: GymHostLink {
     }
 
     func close() {
-        _ = channel.send(GymProtocol.close())
+        _ = channel.send(GymProtocol.close(), timeout: .milliseconds(100))
         channel.close()
     }
 
-    private static func failure(_ f: ChildChannelFailure) -> GymLinkFailure { failure(f, .zero) }
     private static func failure(_ f: ChildChannelFailure, _ timeout: Duration) -> GymLinkFailure {
         switch f {
         case .closed(let how): .closed(how)

@@ -188,8 +188,6 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
     public private(set) var steps = 0
     /// The environment said terminated or truncated: the episode is over (the world stands still).
     public private(set) var episodeOver = false
-    /// Reward summed over the episode (the environment's own measure; never shown to the controller).
-    public private(set) var episodeReward = 0.0
     /// The seed of the current episode's RESET.
     public private(set) var episodeSeed: UInt64
     /// What went wrong with the host, once (nil while it is healthy).
@@ -199,7 +197,8 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
     private let link: GymHostLink
     private var observation: GymObservation
     private var goal: GymObservation
-    private var resampler: (key: [Int], resampler: GrayResampler)?
+    /// The resampler for the last observation and frame sizes (width, height, channels, frame width, height).
+    private var resampler: (key: SIMD8<Int>, resampler: GrayResampler)?
     private var trail: StepTrail<Vec2>
     private var rng: SeededGenerator
     private var drives: [Double]
@@ -252,8 +251,6 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
     }
     public var position: Vec2 { GymnasiumPlant.position(observation) }
     public var room: Int? { nil }
-    /// Heading from the truth's third value, radians (nil without one).
-    public var heading: Double? { observation.truth.count >= 3 ? observation.truth[2] : nil }
     public var goalPosition: Vec2 { GymnasiumPlant.position(goal) }
     public var distanceToGoal: Double {
         observation.truth.count >= 2 ? ((position - goalPosition) * (position - goalPosition)).sum().squareRoot() : .nan
@@ -321,7 +318,6 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
         episodeSeed = rng.next() >> 1
         steps = 0
         episodeOver = false
-        episodeReward = 0
         for i in physics.indices {
             pulses[i] = physics[i].neutralMicros
             drives[i] = 0
@@ -351,7 +347,6 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
             switch GymnasiumPlant.reply(link, timeout: settings.stepTimeout, truthCount: ready.truthCount) {
             case .success(.observation(let o)) where !o.isGoal:
                 observation = o
-                episodeReward += o.reward
                 if o.terminated || o.truncated {
                     episodeOver = true
                     return
@@ -372,8 +367,8 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
     }
 
     private func draw(_ o: GymObservation, into frame: Frame) {
-        let key = [o.width, o.height, o.channels, frame.width, frame.height]
-        if resampler?.key != key {
+        let key = SIMD8(o.width, o.height, o.channels, frame.width, frame.height, 0, 0, 0)
+        if resampler.map({ $0.key != key }) ?? true {
             // A crop that fit the first observation but not this one (the environment changed its size): centred.
             let crop = settings.crop.flatMap { c in c.x + c.width <= o.width && c.y + c.height <= o.height ? c : nil }
             guard
