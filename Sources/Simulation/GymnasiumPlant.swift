@@ -218,28 +218,25 @@ public final class GymnasiumPlant: SimulatedPlant, Device {
         rng = SeededGenerator(seed: seed)
         episodeSeed = 0
         trail = StepTrail(period: stepPeriod, state: .zero)
-        func fail(_ f: GymLinkFailure, _ doing: String) -> GymBridgeError {
+        /// Ends the host and says why the environment cannot be driven.
+        func refuse(_ why: String) -> GymBridgeError {
             link.close()
-            return GymBridgeError("gymnasium host (\(settings.env)): \(doing): \(f)")
+            return GymBridgeError("gymnasium host (\(settings.env)): \(why)")
         }
+        func fail(_ f: GymLinkFailure, _ doing: String) -> GymBridgeError { refuse("\(doing): \(f)") }
         if let f = link.send(GymProtocol.hello(configJSON: settings.configJSON)) { throw fail(f, "HELLO") }
         switch GymnasiumPlant.reply(link, timeout: settings.startTimeout, truthCount: nil) {
         case .success(.ready(let r)): ready = r
         case .success: throw fail(.malformed("expected READY"), "HELLO")
         case .failure(let f): throw fail(f, "starting")
         }
-        if let why = settings.actionMap.mismatch(with: ready.actionSpace) {
-            link.close()
-            throw GymBridgeError("gymnasium host (\(settings.env)): \(why)")
-        }
+        if let why = settings.actionMap.mismatch(with: ready.actionSpace) { throw refuse(why) }
         observation = GymObservation(
             terminated: false, truncated: false, isGoal: false, reward: 0, height: 1, width: 1, channels: 1, truth: [], pixels: [0])
         goal = observation
         if let f = startEpisode() { throw fail(f, "the first RESET") }
         if let c = settings.crop, c.x + c.width > observation.width || c.y + c.height > observation.height {
-            link.close()
-            throw GymBridgeError(
-                "gymnasium host (\(settings.env)): crop \(c) does not fit the \(observation.width)×\(observation.height) observation")
+            throw refuse("crop \(c) does not fit the \(observation.width)×\(observation.height) observation")
         }
     }
 
