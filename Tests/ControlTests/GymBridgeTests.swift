@@ -85,10 +85,24 @@ struct GymRig {
     let loop: ControlLoop
     var plant: GymnasiumPlant { rig.plant as! GymnasiumPlant }
 
-    init(_ board: LoadedBoard, source: CommandSource) throws {
-        rig = try Rig(board: board, clock: clock)
-        governor = try SafetyGovernor(config: board.safetyConfig)
+    let board: GymBoard
+    /// The command source, whose efforts a test may change between ticks.
+    let source: ConstantSource
+
+    /// Starts the board's host (the board's files are removed by `finish()`).
+    init(_ board: GymBoard, efforts: [Double]) throws {
+        self.board = board
+        source = ConstantSource(efforts)
+        let loaded = try board.load()
+        rig = try Rig(board: loaded, clock: clock)
+        governor = try SafetyGovernor(config: loaded.safetyConfig)
         loop = rig.makeLoop(source: source, governor: governor)
+    }
+
+    /// Shuts the rig down (the host ends) and removes the board's files.
+    func finish() {
+        rig.shutdown()
+        board.remove()
     }
 
     /// Ticks until armed (at most 5 ticks); true when it armed.
@@ -112,10 +126,8 @@ func dotColumn(_ f: Frame) -> Int {
 struct GymBridgeTests {
     @Test("a Box environment drives in lockstep: frames from the observation, efforts through the action map, truth, its own end")
     func boxEpisode() throws {
-        let b = try GymBoard("box", env: "CerebellumTiny-v0", gymnasium: boxAction)
-        defer { b.remove() }
-        let r = try GymRig(try b.load(), source: ConstantSource([0.5, 0]))
-        defer { r.rig.shutdown() }
+        let r = try GymRig(try GymBoard("box", env: "CerebellumTiny-v0", gymnasium: boxAction), efforts: [0.5, 0])
+        defer { r.finish() }
         #expect(r.plant.ready.actionSpace == .box(low: [-1, -1], high: [1, 1]))
         #expect(r.plant.ready.maxEpisodeSteps == 40 && r.plant.maxEpisodeSteps == 40)
         #expect(r.arm())
@@ -140,12 +152,11 @@ struct GymBridgeTests {
 
     @Test("the goal is the environment's: a goal function's observation and truth, before the episode's own reset")
     func goalFunction() throws {
-        let b = try GymBoard(
-            "goal", env: "CerebellumTiny-v0",
-            gymnasium: boxAction + "\n    goal: {function: \"tiny_env:goal_right\", dx: 6}\n    goal_distance: 1.5")
-        defer { b.remove() }
-        let r = try GymRig(try b.load(), source: ConstantSource([0, 0]))
-        defer { r.rig.shutdown() }
+        let r = try GymRig(
+            try GymBoard(
+                "goal", env: "CerebellumTiny-v0",
+                gymnasium: boxAction + "\n    goal: {function: \"tiny_env:goal_right\", dx: 6}\n    goal_distance: 1.5"), efforts: [0, 0])
+        defer { r.finish() }
         let start = r.plant.position
         #expect(abs(r.plant.goalPosition.x - min(start.x + 6, 38)) < 1e-9 && r.plant.goalPosition.y == start.y)
         #expect(!r.plant.reachedGoal)
@@ -153,8 +164,7 @@ struct GymBridgeTests {
         r.plant.renderGoal(into: goal)
         #expect(abs(dotColumn(goal) - Int(r.plant.goalPosition.x.rounded())) <= 1)
         // Driving right at 0.5 px per step reaches the goal 6 px away.
-        let source = r.loop.source as! ConstantSource
-        source.efforts = [0.5, 0]
+        r.source.efforts = [0.5, 0]
         #expect(r.arm())
         let runner = EpisodeRunner(rig: r.rig, loop: r.loop, armPolicy: .always)
         let result = runner.run(isDone: { r.plant.reachedGoal }, shouldStop: { false })
@@ -163,10 +173,8 @@ struct GymBridgeTests {
 
     @Test("between episodes the runner disarms for a slow reset and arms again what it had armed; an operator's disarm stays")
     func betweenEpisodes() throws {
-        let b = try GymBoard("episodes", env: "CerebellumTiny-v0", gymnasium: boxAction)
-        defer { b.remove() }
-        let r = try GymRig(try b.load(), source: ConstantSource([0.1, 0]))
-        defer { r.rig.shutdown() }
+        let r = try GymRig(try GymBoard("episodes", env: "CerebellumTiny-v0", gymnasium: boxAction), efforts: [0.1, 0])
+        defer { r.finish() }
         let runner = EpisodeRunner(rig: r.rig, loop: r.loop, armPolicy: .once)
         _ = runner.run(maxSteps: 5, isDone: { false }, shouldStop: { false })
         #expect(r.governor.state == .armed)
@@ -191,19 +199,18 @@ struct GymBridgeTests {
 
     @Test("a Discrete environment takes the first rule whose threshold the drives pass, else the idle action")
     func discrete() throws {
-        let b = try GymBoard(
-            "discrete", env: "CerebellumTinyDiscrete-v0",
-            gymnasium: """
-                    discrete:
-                      idle: 0
-                      rules:
-                        - {channel: vx, above: 0.3, action: 1}
-                        - {channel: vx, below: -0.3, action: 2}
-                        - {channel: vy, above: 0.3, action: 3}
-                """)
-        defer { b.remove() }
-        let r = try GymRig(try b.load(), source: ConstantSource([-0.6, 0.9]))
-        defer { r.rig.shutdown() }
+        let r = try GymRig(
+            try GymBoard(
+                "discrete", env: "CerebellumTinyDiscrete-v0",
+                gymnasium: """
+                        discrete:
+                          idle: 0
+                          rules:
+                            - {channel: vx, above: 0.3, action: 1}
+                            - {channel: vx, below: -0.3, action: 2}
+                            - {channel: vy, above: 0.3, action: 3}
+                    """), efforts: [-0.6, 0.9])
+        defer { r.finish() }
         #expect(r.plant.ready.actionSpace == .discrete(n: 5, start: 0))
         #expect(r.arm())
         let start = r.plant.position
@@ -214,20 +221,18 @@ struct GymBridgeTests {
 
     @Test("idle: none takes no environment step: disarmed, or with efforts under every threshold, the world holds still")
     func idleNone() throws {
-        let b = try GymBoard(
-            "idle-none", env: "CerebellumTinyDiscrete-v0",
-            gymnasium: "    discrete: {idle: none, rules: [{channel: vx, above: 0.3, action: 1}]}")
-        defer { b.remove() }
-        let source = ConstantSource([0.2, 0])
-        let r = try GymRig(try b.load(), source: source)
-        defer { r.rig.shutdown() }
+        let r = try GymRig(
+            try GymBoard(
+                "idle-none", env: "CerebellumTinyDiscrete-v0",
+                gymnasium: "    discrete: {idle: none, rules: [{channel: vx, above: 0.3, action: 1}]}"), efforts: [0.2, 0])
+        defer { r.finish() }
         let start = r.plant.position
         for _ in 0..<5 { r.loop.tick() }
         #expect(r.plant.position == start && r.plant.steps > 0, "disarmed: neutral pulses, no step")
         #expect(r.arm())
         for _ in 0..<5 { r.loop.tick() }
         #expect(r.plant.position == start, "armed at 0.2, under the rule's 0.3: no step")
-        source.efforts = [0.8, 0]
+        r.source.efforts = [0.8, 0]
         for _ in 0..<5 { r.loop.tick() }
         #expect(r.plant.position.x > start.x + 2, "past the threshold: action 1, one px right per step")
     }
@@ -235,12 +240,11 @@ struct GymBridgeTests {
     @Test(
         "a host that dies, hangs, or whose environment raises latches a camera fault; nothing crashes", arguments: ["die", "hang", "raise"])
     func misbehavingEnvironment(mode: String) throws {
-        let b = try GymBoard(
-            "env-\(mode)", env: "CerebellumTiny-v0",
-            gymnasium: boxAction + "\n    kwargs: {misbehave: \(mode), at: 3}\n    step_timeout_ms: 300")
-        defer { b.remove() }
-        let r = try GymRig(try b.load(), source: ConstantSource([0.2, 0]))
-        defer { r.rig.shutdown() }
+        let r = try GymRig(
+            try GymBoard(
+                "env-\(mode)", env: "CerebellumTiny-v0",
+                gymnasium: boxAction + "\n    kwargs: {misbehave: \(mode), at: 3}\n    step_timeout_ms: 300"), efforts: [0.2, 0])
+        defer { r.finish() }
         #expect(r.arm())
         for _ in 0..<8 { r.loop.tick() }
         #expect(r.plant.failure != nil)
@@ -259,12 +263,11 @@ struct GymBridgeTests {
     @Test(
         "a host that breaks the protocol latches a fault with the reason", arguments: ["short-image", "bad-type", "huge", "silent", "exit"])
     func malformedHost(mode: String) throws {
-        let b = try GymBoard(
-            "bad-\(mode)", env: mode, gymnasium: boxAction + "\n    step_timeout_ms: 300",
-            host: repoRoot + "/Tests/Fixtures/gym/malformed_host.py")
-        defer { b.remove() }
-        let r = try GymRig(try b.load(), source: ConstantSource([0.2, 0]))
-        defer { r.rig.shutdown() }
+        let r = try GymRig(
+            try GymBoard(
+                "bad-\(mode)", env: mode, gymnasium: boxAction + "\n    step_timeout_ms: 300",
+                host: repoRoot + "/Tests/Fixtures/gym/malformed_host.py"), efforts: [0.2, 0])
+        defer { r.finish() }
         #expect(r.arm())
         for _ in 0..<4 { r.loop.tick() }
         #expect(r.governor.latchedFaults.contains(.cameraLost), "\(mode): \(r.governor.latchedFaults)")
